@@ -1,0 +1,79 @@
+//! Search latency per collection of the deployment, on an indexed collection.
+//!
+//! - `search/<collection>/<dim>`: top-10 HNSW search at the deployment's defaults (m=16,
+//!   ef_construct=100, hnsw_ef=128), cycling through the held-out queries (never one vector).
+//! - `search_exact/<collection>/<dim>`: the same queries by exact full scan, the reference.
+//!
+//! Throughput is one query per iteration, so criterion's elements/s is single-thread QPS.
+//! After each benchmark the suite prints recall@10 of the same queries against exact ground
+//! truth, which criterion cannot show. Sizes and selection: see `benches/common/mod.rs`.
+
+mod common;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use qdrant_perf_store::Store;
+
+use common::{PROFILES, prepared, prepared_if_any, selected_profiles};
+
+fn bench_search(c: &mut Criterion, group_name: &str, exact: bool) {
+    let k = PROFILES.search.k;
+    let ef = PROFILES.search.hnsw_ef;
+    let rt = common::runtime();
+    let mut group = c.benchmark_group(group_name);
+    group.throughput(Throughput::Elements(1));
+    if exact {
+        // A full scan of every vector per query: fewer, longer samples.
+        group.sample_size(20).measurement_time(Duration::from_secs(8));
+    }
+    for profile in selected_profiles() {
+        let id = BenchmarkId::new(&profile.name, profile.vector_size);
+        group.bench_function(id, |b| {
+            let p = prepared(&profile);
+            let queries = p.queries(k, Some(ef), exact);
+            let next = Cell::new(0usize);
+            let (store, name) = (&p.store, p.name.as_str());
+            b.to_async(&rt).iter(|| {
+                let i = next.get();
+                next.set((i + 1) % queries.len());
+                let query = &queries[i];
+                async move { black_box(store.search(name, query).await.expect("search")) }
+            });
+        });
+        if let Some(p) = prepared_if_any(&profile) {
+            let queries = p.queries(k, Some(ef), exact);
+            let recall = p.recall(&queries, k);
+            eprintln!(
+                "{group_name}/{}/{}: recall@{k} = {recall:.4} over {} held-out queries \
+                 ({}, ef={ef}, m={}, ef_construct={}, {} points, engine edge)",
+                profile.name,
+                profile.vector_size,
+                queries.len(),
+                if exact { "exact scan" } else { "hnsw" },
+                PROFILES.index.hnsw_m,
+                PROFILES.index.hnsw_ef_construct,
+                p.points,
+            );
+        }
+    }
+    group.finish();
+}
+
+fn search(c: &mut Criterion) {
+    bench_search(c, "search", false);
+}
+
+fn search_exact(c: &mut Criterion) {
+    bench_search(c, "search_exact", true);
+}
+
+criterion_group!(benches, search, search_exact);
+
+fn main() {
+    benches();
+    common::print_setup_summary();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,441 @@
+//! Datasets cached on disk, addressed by the hash of their spec.
+//!
+//! `<root>/datasets/<hash>/` holds `points.fbin`, `queries.fbin`, `truth.ibin` (neighbour ids),
+//! `truth.scores.fbin` and `dataset.json` (the spec). A dataset directory is built under a
+//! temporary name and renamed into place whole, so a directory with the final name is always
+//! complete; an interrupted run leaves only a temporary directory, which the next run ignores.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::files::{read_ids, read_vectors, temp_sibling, write_ids, write_vectors};
+use crate::generator::{GENERATOR_VERSION, Metric, Part, generate};
+use crate::groundtruth::{GroundTruth, ground_truth};
+use crate::progress::progress_bar;
+use crate::vectors::{DatasetSpec, Vectors};
+
+const POINTS: &str = "points.fbin";
+const QUERIES: &str = "queries.fbin";
+const TRUTH_IDS: &str = "truth.ibin";
+const TRUTH_SCORES: &str = "truth.scores.fbin";
+const META: &str = "dataset.json";
+
+/// Where datasets (and what is built from them, such as indexes) are cached.
+#[derive(Clone, Debug)]
+pub struct DatasetCache {
+    root: PathBuf,
+}
+
+impl DatasetCache {
+    /// A cache rooted at `root` (datasets go to `root/datasets/`).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `QDRANT_PERF_CACHE_DIR` when set, else `default_root`.
+    pub fn from_env(default_root: impl Into<PathBuf>) -> Self {
+        match std::env::var_os("QDRANT_PERF_CACHE_DIR") {
+            Some(dir) if !dir.is_empty() => Self::new(dir),
+            _ => Self::new(default_root),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of a dataset, whether or not it exists yet.
+    pub fn dataset_dir(&self, spec: &DatasetSpec) -> PathBuf {
+        self.root.join("datasets").join(spec.hash())
+    }
+
+    /// Makes sure the cache can be written. When it cannot, falls back to a directory under the
+    /// system temp dir, with a warning that says how to choose another place; when that fails
+    /// too, the error names both and the variable to set.
+    pub fn ensure_writable(self) -> Result<Self> {
+        match probe_writable(&self.root) {
+            Ok(()) => Ok(self),
+            Err(source) => {
+                let fallback = std::env::temp_dir().join("qdrant-perf");
+                if probe_writable(&fallback).is_ok() {
+                    eprintln!(
+                        "warning: dataset cache {} is not writable ({source}); using {} instead. \
+                         Set QDRANT_PERF_CACHE_DIR to choose the cache directory.",
+                        self.root.display(),
+                        fallback.display()
+                    );
+                    Ok(Self::new(fallback))
+                } else {
+                    Err(DataError::CacheNotWritable {
+                        path: self.root,
+                        source,
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let probe = temp_sibling(&dir.join("write-probe"));
+    fs::write(&probe, b"ok")?;
+    fs::remove_file(&probe)
+}
+
+/// How a dataset came to be in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadedFrom {
+    /// Read from the cache.
+    Cache { seconds: f64 },
+    /// Generated (and, when a cache was given, saved to it).
+    Generated { seconds: f64 },
+    /// Read from files the user supplied.
+    Files,
+}
+
+/// Points, held-out queries and their exact neighbours.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub spec: DatasetSpec,
+    pub points: Vectors,
+    pub queries: Vectors,
+    pub truth: GroundTruth,
+    /// The dataset's directory in the cache (for files the user gave: the points file's folder).
+    pub dir: PathBuf,
+    pub loaded_from: LoadedFrom,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    generator_version: u32,
+    hash: String,
+    spec: DatasetSpec,
+}
+
+impl Dataset {
+    /// Generates points, queries and exact ground truth in memory, with progress bars.
+    pub fn generate(spec: &DatasetSpec) -> Result<(Vectors, Vectors, GroundTruth)> {
+        spec.validate()?;
+        let bar = progress_bar(2, &format!("generating {}", spec.label()));
+        let points = generate(spec, Part::Points)?;
+        bar.inc(1);
+        let queries = generate(spec, Part::Queries)?;
+        bar.finish_and_clear();
+        let bar = progress_bar(
+            (spec.points * spec.queries) as u64,
+            "exact ground truth (scores)",
+        );
+        let truth = ground_truth(&points, &queries, spec.k, spec.metric, &|n| bar.inc(n))?;
+        bar.finish_and_clear();
+        Ok((points, queries, truth))
+    }
+
+    /// Loads the dataset of `spec` from the cache, or generates and caches it. A cached copy that
+    /// cannot be read is reported, deleted and regenerated: the cache only ever holds data the
+    /// suite can make again.
+    pub fn load_or_generate(spec: &DatasetSpec, cache: &DatasetCache) -> Result<Dataset> {
+        spec.validate()?;
+        let dir = cache.dataset_dir(spec);
+        if dir.join(META).exists() {
+            let started = Instant::now();
+            match Self::read_dir(spec, &dir) {
+                Ok((points, queries, truth)) => {
+                    return Ok(Dataset {
+                        spec: spec.clone(),
+                        points,
+                        queries,
+                        truth,
+                        dir,
+                        loaded_from: LoadedFrom::Cache {
+                            seconds: started.elapsed().as_secs_f64(),
+                        },
+                    });
+                }
+                Err(e) => {
+                    eprintln!(
+                        "warning: cached dataset {} is unreadable ({e}); regenerating it",
+                        dir.display()
+                    );
+                    fs::remove_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
+                }
+            }
+        }
+        let started = Instant::now();
+        let (points, queries, truth) = Self::generate(spec)?;
+        let seconds = started.elapsed().as_secs_f64();
+        Self::write_dir(spec, &dir, &points, &queries, &truth)?;
+        Ok(Dataset {
+            spec: spec.clone(),
+            points,
+            queries,
+            truth,
+            dir,
+            loaded_from: LoadedFrom::Generated { seconds },
+        })
+    }
+
+    /// A dataset from the user's own files (`.fbin`/`.fvecs` points and queries, optional
+    /// `.ibin`/`.ivecs` ground truth). Without a truth file it is computed exactly.
+    pub fn from_files(
+        points: &Path,
+        queries: &Path,
+        truth: Option<&Path>,
+        metric: Metric,
+        k: usize,
+    ) -> Result<Dataset> {
+        let points_v = read_vectors(points)?;
+        let queries_v = read_vectors(queries)?;
+        if points_v.dim() != queries_v.dim() {
+            return Err(DataError::WrongDimension {
+                expected: points_v.dim(),
+                actual: queries_v.dim(),
+                context: format!(
+                    "queries in {} against points in {}",
+                    queries.display(),
+                    points.display()
+                ),
+            });
+        }
+        let truth = match truth {
+            Some(path) => {
+                let (width, ids) = read_ids(path)?;
+                if ids.len() != queries_v.len() {
+                    return Err(DataError::bad_file(
+                        path,
+                        format!(
+                            "has {} rows of neighbours, but there are {} queries",
+                            ids.len(),
+                            queries_v.len()
+                        ),
+                    ));
+                }
+                if let Some(bad) = ids.iter().flatten().find(|&&id| id as usize >= points_v.len())
+                {
+                    return Err(DataError::bad_file(
+                        path,
+                        format!("neighbour id {bad} is out of range: there are {} points", points_v.len()),
+                    ));
+                }
+                let scores = ids.iter().map(|r| vec![f32::NAN; r.len()]).collect();
+                GroundTruth::new(width, ids, scores)?
+            }
+            None => ground_truth(&points_v, &queries_v, k, metric, &|_| {})?,
+        };
+        let spec = DatasetSpec {
+            dim: points_v.dim(),
+            points: points_v.len(),
+            queries: queries_v.len(),
+            k: truth.k(),
+            distribution: crate::Distribution::Normal,
+            metric,
+            seed: 0,
+        };
+        Ok(Dataset {
+            spec,
+            points: points_v,
+            queries: queries_v,
+            truth,
+            dir: points.parent().map(Path::to_path_buf).unwrap_or_default(),
+            loaded_from: LoadedFrom::Files,
+        })
+    }
+
+    fn read_dir(spec: &DatasetSpec, dir: &Path) -> Result<(Vectors, Vectors, GroundTruth)> {
+        let meta_path = dir.join(META);
+        let meta: Meta = serde_json::from_slice(
+            &fs::read(&meta_path).map_err(|e| DataError::io(&meta_path, e))?,
+        )
+        .map_err(|e| DataError::bad_file(&meta_path, e.to_string()))?;
+        if meta.spec != *spec || meta.generator_version != GENERATOR_VERSION {
+            return Err(DataError::bad_file(
+                &meta_path,
+                "describes another dataset than its directory name",
+            ));
+        }
+        let points = read_vectors(&dir.join(POINTS))?;
+        let queries = read_vectors(&dir.join(QUERIES))?;
+        let (k, ids) = read_ids(&dir.join(TRUTH_IDS))?;
+        let scores = read_vectors(&dir.join(TRUTH_SCORES))?;
+        let shape_ok = points.len() == spec.points
+            && points.dim() == spec.dim
+            && queries.len() == spec.queries
+            && queries.dim() == spec.dim
+            && k == spec.k.min(spec.points)
+            && ids.len() == spec.queries
+            && scores.len() == spec.queries
+            && scores.dim() == k;
+        if !shape_ok {
+            return Err(DataError::bad_file(dir, "files do not match the dataset spec"));
+        }
+        let scores = ids
+            .iter()
+            .enumerate()
+            .map(|(q, row)| scores.row(q)[..row.len()].to_vec())
+            .collect();
+        Ok((points, queries, GroundTruth::new(spec.k, ids, scores)?))
+    }
+
+    fn write_dir(
+        spec: &DatasetSpec,
+        dir: &Path,
+        points: &Vectors,
+        queries: &Vectors,
+        truth: &GroundTruth,
+    ) -> Result<()> {
+        let tmp = temp_sibling(dir);
+        fs::create_dir_all(&tmp).map_err(|e| DataError::io(&tmp, e))?;
+        let result = (|| {
+            write_vectors(&tmp.join(POINTS), points)?;
+            write_vectors(&tmp.join(QUERIES), queries)?;
+            let k = spec.k.min(spec.points);
+            write_ids(&tmp.join(TRUTH_IDS), k, truth.all_ids())?;
+            let mut flat = Vec::with_capacity(truth.len() * k);
+            for row in truth.all_scores() {
+                flat.extend_from_slice(row);
+                flat.extend(std::iter::repeat_n(f32::MIN, k - row.len()));
+            }
+            write_vectors(&tmp.join(TRUTH_SCORES), &Vectors::new(k, flat)?)?;
+            let meta = Meta {
+                generator_version: GENERATOR_VERSION,
+                hash: spec.hash(),
+                spec: spec.clone(),
+            };
+            let json = serde_json::to_vec_pretty(&meta).expect("meta serialises");
+            fs::write(tmp.join(META), json).map_err(|e| DataError::io(tmp.join(META), e))
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if let Err(e) = fs::rename(&tmp, dir) {
+            let _ = fs::remove_dir_all(&tmp);
+            // Another process (or thread) finished the same dataset first: theirs is as good.
+            if !dir.join(META).exists() {
+                return Err(DataError::io(dir, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// One line saying what this dataset is and where it came from, for logs and bench output.
+    pub fn describe(&self) -> String {
+        let what = format!(
+            "dataset {} ({} points, {} queries, top-{} truth, hash {})",
+            self.spec.label(),
+            self.points.len(),
+            self.queries.len(),
+            self.truth.k(),
+            self.spec.hash()
+        );
+        match &self.loaded_from {
+            LoadedFrom::Cache { seconds } => format!(
+                "{what}: loaded from cache {} in {}; delete that directory to regenerate",
+                self.dir.display(),
+                fmt_secs(*seconds)
+            ),
+            LoadedFrom::Generated { seconds } => format!(
+                "{what}: generated with exact ground truth in {}, cached at {}",
+                fmt_secs(*seconds),
+                self.dir.display()
+            ),
+            LoadedFrom::Files => format!("{what}: read from {}", self.dir.display()),
+        }
+    }
+}
+
+fn fmt_secs(s: f64) -> String {
+    format!("{:.2?}", Duration::from_secs_f64(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> DatasetSpec {
+        DatasetSpec::new(16, 500).with_queries(20).with_k(10)
+    }
+
+    #[test]
+    fn a_dataset_is_generated_once_then_read_back_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DatasetCache::new(dir.path());
+        let first = Dataset::load_or_generate(&spec(), &cache).unwrap();
+        assert!(matches!(first.loaded_from, LoadedFrom::Generated { .. }));
+        assert_eq!(first.dir, dir.path().join("datasets").join(spec().hash()));
+        let second = Dataset::load_or_generate(&spec(), &cache).unwrap();
+        assert!(matches!(second.loaded_from, LoadedFrom::Cache { .. }), "{}", second.describe());
+        assert_eq!(first.points, second.points);
+        assert_eq!(first.queries, second.queries);
+        assert_eq!(first.truth, second.truth);
+        assert!(second.describe().contains("loaded from cache"));
+        // Nothing but the dataset directory is left behind.
+        let entries: Vec<_> = fs::read_dir(dir.path().join("datasets")).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn a_corrupt_cached_file_is_regenerated_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DatasetCache::new(dir.path());
+        let first = Dataset::load_or_generate(&spec(), &cache).unwrap();
+        let points = first.dir.join(POINTS);
+        let len = fs::metadata(&points).unwrap().len();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&points)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+        let again = Dataset::load_or_generate(&spec(), &cache).unwrap();
+        assert!(matches!(again.loaded_from, LoadedFrom::Generated { .. }));
+        assert_eq!(again.points, first.points);
+        assert_eq!(fs::metadata(&points).unwrap().len(), len);
+    }
+
+    #[test]
+    fn an_unwritable_cache_falls_back_to_the_temp_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        // A path below a regular file can never be created, even by root.
+        let file = dir.path().join("not-a-dir");
+        fs::write(&file, b"x").unwrap();
+        let cache = DatasetCache::new(file.join("cache")).ensure_writable().unwrap();
+        assert_eq!(cache.root(), std::env::temp_dir().join("qdrant-perf"));
+        let writable = DatasetCache::new(dir.path().join("ok")).ensure_writable().unwrap();
+        assert_eq!(writable.root(), dir.path().join("ok"));
+    }
+
+    #[test]
+    fn user_files_load_with_their_truth_and_bad_truth_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (points, queries, truth) = Dataset::generate(&spec()).unwrap();
+        let p = dir.path().join("base.fvecs");
+        let q = dir.path().join("query.fvecs");
+        let t = dir.path().join("gt.ivecs");
+        write_vectors(&p, &points).unwrap();
+        write_vectors(&q, &queries).unwrap();
+        write_ids(&t, 10, truth.all_ids()).unwrap();
+        let ds = Dataset::from_files(&p, &q, Some(&t), Metric::Cosine, 10).unwrap();
+        assert_eq!(ds.truth.all_ids(), truth.all_ids());
+        assert_eq!(ds.points, points);
+        // Without a truth file it is computed, and agrees.
+        let computed = Dataset::from_files(&p, &q, None, Metric::Cosine, 10).unwrap();
+        assert_eq!(computed.truth.all_ids(), truth.all_ids());
+        // Truth for another number of queries is refused with both counts.
+        write_ids(&t, 10, &truth.all_ids()[..5]).unwrap();
+        let err = Dataset::from_files(&p, &q, Some(&t), Metric::Cosine, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("5 rows") && err.contains("20 queries"), "{err}");
+        // Queries of another dimension are refused.
+        write_vectors(&q, &Vectors::new(8, vec![0.5; 16]).unwrap()).unwrap();
+        let err = Dataset::from_files(&p, &q, None, Metric::Cosine, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected dimension 16, got 8"), "{err}");
+    }
+}

@@ -1,0 +1,337 @@
+//! Dataset files in the standard ANN formats.
+//!
+//! - `.fbin` / `.ibin` (big-ann-benchmarks): a header of two little-endian `u32`, the number of
+//!   rows and the row width, then the rows as `f32` / `i32`. The suite writes these.
+//! - `.fvecs` / `.ivecs` (TEXMEX, ann-benchmarks' sources): each row is an `i32` width followed by
+//!   that many `f32` / `i32`. The suite reads these too, so users can bring their own files.
+//!
+//! Ground-truth id rows shorter than k are padded with -1, as big-ann-benchmarks does.
+//! Every write goes to a temporary file in the same directory and is renamed into place, so a
+//! reader never sees half a file.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{DataError, Result};
+use crate::vectors::{MAX_DIM, Vectors};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Header `n, d` once, then rows.
+    Bin,
+    /// Each row prefixed by its width.
+    Vecs,
+}
+
+fn layout(path: &Path, bin: &str, vecs: &str) -> Result<Layout> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e == bin => Ok(Layout::Bin),
+        Some(e) if e == vecs => Ok(Layout::Vecs),
+        _ => Err(DataError::bad_file(
+            path,
+            format!("unknown file type: expected a .{bin} or .{vecs} file"),
+        )),
+    }
+}
+
+fn read_all(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| DataError::io(path, e))?;
+    Ok(bytes)
+}
+
+fn u32_at(bytes: &[u8], offset: usize) -> u32 {
+    u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"))
+}
+
+fn check_width(path: &Path, width: u32, what: &str) -> Result<usize> {
+    let width = width as usize;
+    if width == 0 || width > MAX_DIM {
+        return Err(DataError::bad_file(
+            path,
+            format!("bad header: {what} {width} is not between 1 and {MAX_DIM}; is this really an ANN dataset file?"),
+        ));
+    }
+    Ok(width)
+}
+
+/// Decodes the rows of a `.fbin`/`.ibin` or `.fvecs`/`.ivecs` file into (width, flat values).
+fn decode(path: &Path, bytes: &[u8], layout: Layout) -> Result<(usize, Vec<[u8; 4]>)> {
+    let words = |b: &[u8]| -> Vec<[u8; 4]> {
+        b.chunks_exact(4)
+            .map(|c| c.try_into().expect("4 bytes"))
+            .collect()
+    };
+    match layout {
+        Layout::Bin => {
+            if bytes.len() < 8 {
+                return Err(DataError::bad_file(
+                    path,
+                    format!(
+                        "truncated header: {} bytes, a .fbin/.ibin header is 8 bytes (rows, width as u32)",
+                        bytes.len()
+                    ),
+                ));
+            }
+            let n = u32_at(bytes, 0) as usize;
+            let width = check_width(path, u32_at(bytes, 4), "row width")?;
+            let expected = 8 + n as u64 * width as u64 * 4;
+            if bytes.len() as u64 != expected {
+                return Err(DataError::bad_file(
+                    path,
+                    format!(
+                        "wrong length: the header says {n} rows of {width} values ({expected} bytes), \
+                         the file has {} bytes; it is truncated or not in this format",
+                        bytes.len()
+                    ),
+                ));
+            }
+            Ok((width, words(&bytes[8..])))
+        }
+        Layout::Vecs => {
+            if bytes.len() < 4 {
+                return Err(DataError::bad_file(
+                    path,
+                    "truncated: not even one row width",
+                ));
+            }
+            let width = check_width(path, u32_at(bytes, 0), "row width")?;
+            let row = 4 + width * 4;
+            if bytes.len() % row != 0 {
+                return Err(DataError::bad_file(
+                    path,
+                    format!(
+                        "wrong length: {} bytes is not a whole number of rows of {width} values \
+                         ({row} bytes each); the file is truncated or its rows differ in width",
+                        bytes.len()
+                    ),
+                ));
+            }
+            let mut values = Vec::with_capacity(bytes.len() / 4);
+            for (i, r) in bytes.chunks_exact(row).enumerate() {
+                if u32_at(r, 0) as usize != width {
+                    return Err(DataError::bad_file(
+                        path,
+                        format!(
+                            "row {i} has width {}, the first row has {width}",
+                            u32_at(r, 0)
+                        ),
+                    ));
+                }
+                values.extend(words(&r[4..]));
+            }
+            Ok((width, values))
+        }
+    }
+}
+
+/// Reads vectors from a `.fbin` or `.fvecs` file, checking the header against the length.
+pub fn read_vectors(path: &Path) -> Result<Vectors> {
+    let layout = layout(path, "fbin", "fvecs")?;
+    let bytes = read_all(path)?;
+    let (dim, words) = decode(path, &bytes, layout)?;
+    let data: Vec<f32> = words.into_iter().map(f32::from_le_bytes).collect();
+    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+        return Err(DataError::bad_file(
+            path,
+            format!("value {i} (vector {}) is not a finite number", i / dim),
+        ));
+    }
+    Vectors::new(dim, data)
+}
+
+/// Reads neighbour ids from a `.ibin` or `.ivecs` file: (row width k, rows). A negative id ends
+/// its row (padding for rows with fewer than k neighbours).
+pub fn read_ids(path: &Path) -> Result<(usize, Vec<Vec<u32>>)> {
+    let layout = layout(path, "ibin", "ivecs")?;
+    let bytes = read_all(path)?;
+    let (k, words) = decode(path, &bytes, layout)?;
+    let rows = words
+        .chunks_exact(k)
+        .map(|row| {
+            row.iter()
+                .map(|w| i32::from_le_bytes(*w))
+                .take_while(|&id| id >= 0)
+                .map(|id| id as u32)
+                .collect()
+        })
+        .collect();
+    Ok((k, rows))
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique temporary sibling of `path` (same directory, so the rename is atomic).
+pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// Writes `path` atomically: a temporary file beside it, flushed to disk, then renamed.
+pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let tmp = temp_sibling(path);
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(DataError::io(path, e));
+    }
+    Ok(())
+}
+
+fn write_header(out: &mut dyn Write, layout: Layout, rows: usize, width: usize) -> std::io::Result<()> {
+    if layout == Layout::Bin {
+        out.write_all(&(rows as u32).to_le_bytes())?;
+        out.write_all(&(width as u32).to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes vectors as `.fbin` or `.fvecs` (by extension), atomically.
+pub fn write_vectors(path: &Path, vectors: &Vectors) -> Result<()> {
+    let layout = layout(path, "fbin", "fvecs")?;
+    let dim = vectors.dim();
+    write_atomic(path, |out| {
+        write_header(out, layout, vectors.len(), dim)?;
+        for row in vectors.rows() {
+            if layout == Layout::Vecs {
+                out.write_all(&(dim as u32).to_le_bytes())?;
+            }
+            for x in row {
+                out.write_all(&x.to_le_bytes())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Writes id rows as `.ibin` or `.ivecs` (by extension), atomically; rows shorter than `k` are
+/// padded with -1.
+pub fn write_ids(path: &Path, k: usize, rows: &[Vec<u32>]) -> Result<()> {
+    let layout = layout(path, "ibin", "ivecs")?;
+    if let Some(row) = rows.iter().find(|r| r.len() > k) {
+        return Err(DataError::bad_file(
+            path,
+            format!("a row has {} ids, more than k = {k}", row.len()),
+        ));
+    }
+    write_atomic(path, |out| {
+        write_header(out, layout, rows.len(), k)?;
+        for row in rows {
+            if layout == Layout::Vecs {
+                out.write_all(&(k as u32).to_le_bytes())?;
+            }
+            for &id in row {
+                out.write_all(&(id as i32).to_le_bytes())?;
+            }
+            for _ in row.len()..k {
+                out.write_all(&(-1i32).to_le_bytes())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vectors {
+        Vectors::new(3, (0..12).map(|i| i as f32 * 0.5 - 1.0).collect()).unwrap()
+    }
+
+    #[test]
+    fn vectors_round_trip_in_both_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["v.fbin", "v.fvecs"] {
+            let path = dir.path().join(name);
+            write_vectors(&path, &sample()).unwrap();
+            assert_eq!(read_vectors(&path).unwrap(), sample());
+        }
+        // fbin is 8 header bytes + data; fvecs has a 4-byte width per row.
+        assert_eq!(fs::metadata(dir.path().join("v.fbin")).unwrap().len(), 8 + 48);
+        assert_eq!(fs::metadata(dir.path().join("v.fvecs")).unwrap().len(), 4 * 4 + 48);
+    }
+
+    #[test]
+    fn ids_round_trip_with_short_rows_padded() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![vec![5, 1, 2], vec![7], vec![]];
+        for name in ["g.ibin", "g.ivecs"] {
+            let path = dir.path().join(name);
+            write_ids(&path, 3, &rows).unwrap();
+            assert_eq!(read_ids(&path).unwrap(), (3, rows.clone()));
+        }
+    }
+
+    #[test]
+    fn a_truncated_file_names_the_expected_and_actual_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.fbin");
+        write_vectors(&path, &sample()).unwrap();
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+        let err = read_vectors(&path).unwrap_err().to_string();
+        assert!(err.contains("v.fbin"), "{err}");
+        assert!(err.contains("4 rows of 3 values (56 bytes)"), "{err}");
+        assert!(err.contains("51 bytes"), "{err}");
+
+        fs::write(&path, [1u8, 0, 0]).unwrap();
+        let err = read_vectors(&path).unwrap_err().to_string();
+        assert!(err.contains("truncated header"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_header_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.fbin");
+        let mut bytes = 4u32.to_le_bytes().to_vec();
+        bytes.extend(0u32.to_le_bytes());
+        fs::write(&path, &bytes).unwrap();
+        let err = read_vectors(&path).unwrap_err().to_string();
+        assert!(err.contains("row width 0"), "{err}");
+
+        let path = dir.path().join("v.fvecs");
+        write_vectors(&path, &sample()).unwrap();
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[16] = 9; // the second row's width
+        fs::write(&path, &bytes).unwrap();
+        let err = read_vectors(&path).unwrap_err().to_string();
+        assert!(err.contains("row 1 has width 9"), "{err}");
+    }
+
+    #[test]
+    fn non_finite_values_and_unknown_extensions_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.fbin");
+        let v = Vectors::new(2, vec![1.0, f32::NAN]).unwrap();
+        write_vectors(&path, &v).unwrap();
+        let err = read_vectors(&path).unwrap_err().to_string();
+        assert!(err.contains("not a finite number"), "{err}");
+        let err = read_vectors(&dir.path().join("v.npy")).unwrap_err().to_string();
+        assert!(err.contains("expected a .fbin or .fvecs file"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.fbin");
+        let err = write_atomic(&path, |_| Err(std::io::Error::other("disk full"))).unwrap_err();
+        assert!(err.to_string().contains("disk full"));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

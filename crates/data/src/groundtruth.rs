@@ -1,0 +1,380 @@
+//! Exact top-k ground truth by blocked matrix products.
+//!
+//! Scores of a block of queries against a block of points are one GEMM (`gemm`, on all cores);
+//! each query then keeps its best k in a bounded heap, with a threshold test so that almost every
+//! score is rejected by one comparison. This is the suite's own heavy compute; its speed is
+//! tracked in GFLOP/s by `benches/groundtruth.rs`.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rayon::prelude::*;
+
+use crate::error::{DataError, Result};
+use crate::generator::Metric;
+use crate::vectors::Vectors;
+
+/// Points scored per GEMM call: big enough to amortise the call, small enough for the cache.
+const POINT_BLOCK: usize = 4096;
+/// Queries per GEMM call: bounds the score buffer to QUERY_BLOCK x POINT_BLOCK floats (16 MiB).
+const QUERY_BLOCK: usize = 1024;
+
+/// The exact k nearest points of every query: ids in rank order and their scores, in the
+/// units Qdrant returns (similarity for Cosine and Dot, Euclidean distance for Euclid).
+/// A query may have fewer than k entries when fewer points exist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroundTruth {
+    k: usize,
+    ids: Vec<Vec<u32>>,
+    scores: Vec<Vec<f32>>,
+}
+
+impl GroundTruth {
+    pub fn new(k: usize, ids: Vec<Vec<u32>>, scores: Vec<Vec<f32>>) -> Result<Self> {
+        if ids.len() != scores.len() || ids.iter().zip(&scores).any(|(i, s)| i.len() != s.len()) {
+            return Err(DataError::InvalidSpec {
+                field: "ground_truth",
+                value: format!("{} id rows, {} score rows", ids.len(), scores.len()),
+                reason: "ids and scores must have the same shape".into(),
+            });
+        }
+        Ok(Self { k, ids, scores })
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The true neighbours of query `q`, best first.
+    pub fn ids(&self, q: usize) -> &[u32] {
+        &self.ids[q]
+    }
+
+    pub fn scores(&self, q: usize) -> &[f32] {
+        &self.scores[q]
+    }
+
+    pub fn all_ids(&self) -> &[Vec<u32>] {
+        &self.ids
+    }
+
+    pub fn all_scores(&self) -> &[Vec<f32>] {
+        &self.scores
+    }
+
+    /// Floating-point operations of the score matrix, for GFLOP/s figures.
+    pub fn flops(points: usize, queries: usize, dim: usize) -> u64 {
+        2 * points as u64 * queries as u64 * dim as u64
+    }
+}
+
+/// A candidate in a query's heap: ordered so that the heap's top is the worst kept candidate.
+#[derive(Clone, Copy, PartialEq)]
+struct Candidate {
+    score: f32,
+    id: u32,
+}
+
+impl Eq for Candidate {}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Higher score is better; on a tie the smaller id is better. "Greater" = worse.
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Candidate>,
+    /// Score of the worst kept candidate once the heap is full.
+    threshold: f32,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+            threshold: f32::NEG_INFINITY,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, score: f32, id: u32) {
+        if self.heap.len() == self.k && score <= self.threshold {
+            return;
+        }
+        self.heap.push(Candidate { score, id });
+        if self.heap.len() > self.k {
+            self.heap.pop();
+        }
+        if self.heap.len() == self.k {
+            self.threshold = self.heap.peek().map_or(f32::NEG_INFINITY, |c| c.score);
+        }
+    }
+
+    fn into_sorted(self) -> Vec<Candidate> {
+        // into_sorted_vec is ascending by Ord, i.e. best first.
+        self.heap.into_sorted_vec()
+    }
+}
+
+fn check_same_dim(points: &Vectors, queries: &Vectors) -> Result<()> {
+    if points.dim() != queries.dim() {
+        return Err(DataError::WrongDimension {
+            expected: points.dim(),
+            actual: queries.dim(),
+            context: "queries against points".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Converts an internal "higher is better" score to what Qdrant reports.
+fn reported(metric: Metric, score: f32, query_norm2: f32) -> f32 {
+    match metric {
+        Metric::Cosine | Metric::Dot => score,
+        // internal score = 2 q.x - |x|^2, so |q - x|^2 = |q|^2 - score.
+        Metric::Euclid => (query_norm2 - score).max(0.0).sqrt(),
+    }
+}
+
+fn norm2(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum()
+}
+
+/// Exact top-`k` neighbours of every query among `points`, by blocked GEMM on all cores.
+///
+/// `progress` is called with the number of points finished after each block.
+pub fn ground_truth(
+    points: &Vectors,
+    queries: &Vectors,
+    k: usize,
+    metric: Metric,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<GroundTruth> {
+    check_same_dim(points, queries)?;
+    let dim = points.dim();
+    let n = points.len();
+    let point_norms: Vec<f32> = match metric {
+        Metric::Euclid => points.rows().map(norm2).collect(),
+        _ => Vec::new(),
+    };
+    let mut ids = Vec::with_capacity(queries.len());
+    let mut scores = Vec::with_capacity(queries.len());
+    let mut buffer = vec![0.0f32; QUERY_BLOCK.min(queries.len().max(1)) * POINT_BLOCK];
+
+    for q0 in (0..queries.len()).step_by(QUERY_BLOCK) {
+        let nq = QUERY_BLOCK.min(queries.len() - q0);
+        let q_block = &queries.as_slice()[q0 * dim..(q0 + nq) * dim];
+        let mut heaps: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+        for p0 in (0..n).step_by(POINT_BLOCK) {
+            let np = POINT_BLOCK.min(n - p0);
+            let p_block = &points.as_slice()[p0 * dim..(p0 + np) * dim];
+            let out = &mut buffer[..nq * np];
+            // out (nq x np, row-major) = Q (nq x dim, row-major) * P^T (dim x np).
+            // SAFETY: the strides describe exactly the slices passed, which outlive the call.
+            unsafe {
+                gemm::gemm(
+                    nq,
+                    np,
+                    dim,
+                    out.as_mut_ptr(),
+                    1,
+                    np as isize,
+                    false,
+                    q_block.as_ptr(),
+                    1,
+                    dim as isize,
+                    p_block.as_ptr(),
+                    dim as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::Rayon(0),
+                );
+            }
+            let norms = if metric == Metric::Euclid {
+                Some(&point_norms[p0..p0 + np])
+            } else {
+                None
+            };
+            heaps
+                .par_iter_mut()
+                .zip(out.par_chunks(np))
+                .for_each(|(heap, row)| match norms {
+                    Some(norms) => {
+                        for (j, (&s, &x2)) in row.iter().zip(norms).enumerate() {
+                            heap.push(2.0 * s - x2, (p0 + j) as u32);
+                        }
+                    }
+                    None => {
+                        for (j, &s) in row.iter().enumerate() {
+                            heap.push(s, (p0 + j) as u32);
+                        }
+                    }
+                });
+            progress((nq * np) as u64);
+        }
+        for (i, heap) in heaps.into_iter().enumerate() {
+            let q_norm2 = norm2(queries.row(q0 + i));
+            let sorted = heap.into_sorted();
+            ids.push(sorted.iter().map(|c| c.id).collect());
+            scores.push(
+                sorted
+                    .iter()
+                    .map(|c| reported(metric, c.score, q_norm2))
+                    .collect(),
+            );
+        }
+    }
+    GroundTruth::new(k, ids, scores)
+}
+
+/// The obvious quadratic loop, one dot product at a time: the reference the fast path is
+/// tested against. Far too slow for real sizes.
+pub fn exact_top_k_naive(
+    points: &Vectors,
+    queries: &Vectors,
+    k: usize,
+    metric: Metric,
+) -> Result<GroundTruth> {
+    check_same_dim(points, queries)?;
+    let mut ids = Vec::new();
+    let mut scores = Vec::new();
+    for q in queries.rows() {
+        let mut all: Vec<(f64, u32)> = points
+            .rows()
+            .enumerate()
+            .map(|(i, p)| {
+                let s = match metric {
+                    Metric::Cosine | Metric::Dot => {
+                        q.iter().zip(p).map(|(a, b)| *a as f64 * *b as f64).sum()
+                    }
+                    Metric::Euclid => -q
+                        .iter()
+                        .zip(p)
+                        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                        .sum::<f64>(),
+                };
+                (s, i as u32)
+            })
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        all.truncate(k);
+        ids.push(all.iter().map(|c| c.1).collect());
+        scores.push(
+            all.iter()
+                .map(|c| match metric {
+                    Metric::Euclid => (-c.0).sqrt() as f32,
+                    _ => c.0 as f32,
+                })
+                .collect(),
+        );
+    }
+    GroundTruth::new(k, ids, scores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::{Distribution, Part, generate};
+    use crate::recall::recall_at_k;
+    use crate::vectors::DatasetSpec;
+
+    fn check_against_naive(spec: DatasetSpec, k: usize) {
+        let points = generate(&spec, Part::Points).unwrap();
+        let queries = generate(&spec, Part::Queries).unwrap();
+        let fast = ground_truth(&points, &queries, k, spec.metric, &|_| {}).unwrap();
+        let slow = exact_top_k_naive(&points, &queries, k, spec.metric).unwrap();
+        assert_eq!(fast.len(), queries.len());
+        for q in 0..queries.len() {
+            assert_eq!(fast.ids(q).len(), k.min(points.len()));
+            // Float sums in another order may swap near-ties, so compare sets by score, and
+            // require the id lists to agree almost everywhere.
+            let r = recall_at_k(
+                &fast.ids(q).iter().map(|&i| i as u64).collect::<Vec<_>>(),
+                slow.ids(q),
+                k,
+            );
+            assert!(r >= 0.99 || k < 10, "query {q}: recall {r} vs naive");
+            for (a, b) in fast.scores(q).iter().zip(slow.scores(q)) {
+                assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "query {q}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_naive_reference_for_every_metric() {
+        // Sizes that cross the block boundaries (POINT_BLOCK = 4096, QUERY_BLOCK = 1024).
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclid] {
+            let spec = DatasetSpec::new(40, 4100 + 37)
+                .with_queries(25)
+                .with_metric(metric);
+            check_against_naive(spec, 10);
+        }
+        let spec = DatasetSpec::new(17, 900)
+            .with_queries(1030)
+            .with_distribution(Distribution::Normal);
+        check_against_naive(spec, 5);
+    }
+
+    #[test]
+    fn fewer_points_than_k_gives_every_point_in_order() {
+        let spec = DatasetSpec::new(8, 3).with_queries(4);
+        let points = generate(&spec, Part::Points).unwrap();
+        let queries = generate(&spec, Part::Queries).unwrap();
+        let gt = ground_truth(&points, &queries, 10, Metric::Cosine, &|_| {}).unwrap();
+        for q in 0..4 {
+            let mut ids = gt.ids(q).to_vec();
+            assert_eq!(ids.len(), 3);
+            assert!(gt.scores(q).windows(2).all(|w| w[0] >= w[1]));
+            ids.sort();
+            assert_eq!(ids, vec![0, 1, 2]);
+        }
+    }
+
+    #[test]
+    fn a_point_equal_to_the_query_ranks_first() {
+        let points = Vectors::new(3, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.6, 0.8, 0.0]).unwrap();
+        let queries = Vectors::new(3, vec![0.0, 1.0, 0.0]).unwrap();
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclid] {
+            let gt = ground_truth(&points, &queries, 2, metric, &|_| {}).unwrap();
+            assert_eq!(gt.ids(0), &[1, 2], "{metric:?}");
+        }
+        let gt = ground_truth(&points, &queries, 3, Metric::Euclid, &|_| {}).unwrap();
+        assert!(gt.scores(0)[0].abs() < 1e-6);
+        assert!((gt.scores(0)[2] - 2f32.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn mismatched_dimensions_are_an_error() {
+        let points = Vectors::new(3, vec![0.0; 6]).unwrap();
+        let queries = Vectors::new(4, vec![0.0; 4]).unwrap();
+        let err = ground_truth(&points, &queries, 1, Metric::Dot, &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected dimension 3, got 4"), "{err}");
+    }
+}

@@ -1,0 +1,29 @@
+//! Deterministic vector datasets for qdrant-perf: a seeded, portable generator, exact top-k ground
+//! truth, recall, and dataset files in the standard ANN formats.
+//!
+//! Every measurement in the suite starts here. A [`DatasetSpec`] names everything that changes the
+//! data (dimension, size, distribution, metric, seed); the same spec gives the same bytes on every
+//! machine, so a dataset is addressed by the hash of its spec and cached on disk under
+//! `<cache>/datasets/<hash>/` ([`DatasetCache`]). Ground truth is computed exactly, by blocked
+//! matrix products on all cores ([`ground_truth`]), so recall figures mean what they say.
+//!
+//! This crate knows nothing of Qdrant: it does not upload, index or search. That is the store
+//! crate's job.
+
+mod cache;
+mod error;
+mod files;
+mod generator;
+mod groundtruth;
+mod progress;
+mod recall;
+mod vectors;
+
+pub use cache::{Dataset, DatasetCache, LoadedFrom};
+pub use error::{DataError, Result};
+pub use files::{read_ids, read_vectors, write_ids, write_vectors};
+pub use generator::{Distribution, GENERATOR_VERSION, Metric, Part, generate};
+pub use groundtruth::{GroundTruth, exact_top_k_naive, ground_truth};
+pub use progress::progress_bar;
+pub use recall::{mean_recall, recall_at_k};
+pub use vectors::{DatasetSpec, MAX_DIM, Vectors};

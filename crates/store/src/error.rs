@@ -1,0 +1,66 @@
+use std::path::PathBuf;
+
+/// What can go wrong talking to a store. Messages name the collection, the input at fault and
+/// the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "wrong vector length for collection `{collection}`: {what} has {actual} floats, \
+         the collection's dimension is {expected}"
+    )]
+    WrongDimension {
+        collection: String,
+        expected: usize,
+        actual: usize,
+        what: String,
+    },
+
+    #[error("unknown collection `{name}`; open collections: {}", list(.known))]
+    UnknownCollection { name: String, known: Vec<String> },
+
+    #[error(
+        "refusing to {action} collection `{name}`: the suite only writes to and drops collections \
+         it created, whose names start with `{prefix}`. Benchmark an existing collection \
+         read-only, or use a name that starts with `{prefix}`"
+    )]
+    NotOwned {
+        name: String,
+        prefix: String,
+        action: &'static str,
+    },
+
+    #[error("invalid collection spec: {field} = {value}: {reason}")]
+    InvalidSpec {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("collection `{collection}` is not fully indexed: {state}")]
+    NotIndexed { collection: String, state: String },
+
+    #[error("{engine} failed to {op} on collection `{collection}`: {message}")]
+    Engine {
+        engine: &'static str,
+        op: &'static str,
+        collection: String,
+        message: String,
+    },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

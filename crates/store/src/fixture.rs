@@ -1,0 +1,88 @@
+//! The one way to put a dataset into a store: create the collection, upload in batches with
+//! progress, and wait until it is indexed. Benches and the CLI both call [`load_collection`].
+
+use std::time::Instant;
+
+use qdrant_perf_data::{Vectors, progress_bar};
+
+use crate::error::Result;
+use crate::spec::{CollectionSpec, Created, IndexState, Point, Query};
+use crate::store::Store;
+
+/// Points per upsert request unless told otherwise (Qdrant's clients use 64-256).
+pub const DEFAULT_BATCH: usize = 256;
+
+/// What [`load_collection`] did and how long each step took.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// True when the collection (for the embedded engine: its built index) was reused.
+    pub reused: bool,
+    /// Creating the collection, or opening the existing one (the embedded engine loads a cached
+    /// index from disk here).
+    pub open_seconds: f64,
+    pub upload_seconds: f64,
+    pub index: IndexState,
+}
+
+impl Loaded {
+    pub fn setup_seconds(&self) -> f64 {
+        self.open_seconds + self.upload_seconds + self.index.seconds
+    }
+}
+
+/// Makes `spec.name` hold exactly `points` (ids 0..n, the dataset's row numbers) and waits until
+/// it is indexed. A collection that already holds that many points under the same spec is reused
+/// without uploading.
+pub async fn load_collection<S: Store>(
+    store: &S,
+    spec: &CollectionSpec,
+    points: &Vectors,
+    batch: usize,
+) -> Result<Loaded> {
+    let started = Instant::now();
+    let created = store.create(spec).await?;
+    let open_seconds = started.elapsed().as_secs_f64();
+    let reused = created == Created::Existing { points: points.len() };
+    let started = Instant::now();
+    if !reused {
+        upload(store, &spec.name, points, batch.max(1)).await?;
+    }
+    let upload_seconds = started.elapsed().as_secs_f64();
+    let index = store.wait_indexed(&spec.name).await?;
+    Ok(Loaded {
+        reused,
+        open_seconds,
+        upload_seconds,
+        index,
+    })
+}
+
+/// Upserts every vector with its row number as id, `batch` points per request.
+pub async fn upload<S: Store>(store: &S, name: &str, points: &Vectors, batch: usize) -> Result<()> {
+    let bar = progress_bar(points.len() as u64, &format!("uploading to {name}"));
+    for start in (0..points.len()).step_by(batch) {
+        let end = (start + batch).min(points.len());
+        let chunk: Vec<Point> = (start..end)
+            .map(|i| Point {
+                id: i as u64,
+                vector: points.row(i).to_vec(),
+                payload: None,
+            })
+            .collect();
+        store.upsert(name, &chunk).await?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// The held-out queries of a dataset as top-`k` searches with beam width `ef`.
+pub fn queries(vectors: &Vectors, k: usize, ef: Option<usize>) -> Vec<Query> {
+    vectors
+        .rows()
+        .map(|v| Query {
+            ef,
+            ..Query::new(v.to_vec(), k)
+        })
+        .collect()
+}

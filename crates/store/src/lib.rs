@@ -1,0 +1,29 @@
+//! One [`Store`] trait over every engine qdrant-perf measures, the collection profiles of the
+//! deployment, and the safety guard.
+//!
+//! Benches and the CLI create, load, index and search collections only through [`Store`], so a
+//! measurement runs unchanged on the embedded engine ([`EdgeStore`], the real Qdrant engine
+//! in-process via `qdrant-edge`) and, through the remote stores, on a Qdrant server. [`fixture`]
+//! is the one way to put a dataset into a store and wait until it is indexed. The [`Guard`] makes
+//! sure the suite only writes to or drops collections it named itself.
+//!
+//! This crate does not generate data (that is `qdrant-perf-data`) and does not drive load or
+//! judge targets (that is `qdrant-perf-load`).
+
+mod edge;
+mod error;
+pub mod fixture;
+mod guard;
+mod profiles;
+mod spec;
+mod store;
+
+pub use edge::EdgeStore;
+pub use error::{Result, StoreError};
+pub use guard::{DEFAULT_PREFIX, Guard};
+pub use profiles::{BUNDLED_PROFILES, CollectionProfile, IndexDefaults, ProfileError, Profiles, SearchDefaults};
+pub use spec::{
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, HnswParams, IndexState, Point,
+    Quantization, Query, SearchResponse,
+};
+pub use store::Store;

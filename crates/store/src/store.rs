@@ -1,0 +1,46 @@
+use std::future::Future;
+
+use crate::error::Result;
+use crate::spec::{
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, IndexState, Point, Query,
+    SearchResponse,
+};
+
+/// One interface for every engine, so every bench and load test runs unchanged on each.
+///
+/// Writes (`create`, `upsert`, `drop_owned`) go through the store's [`crate::Guard`]: a name
+/// without the suite's prefix is refused before anything is sent.
+pub trait Store: Send + Sync {
+    fn engine(&self) -> Engine;
+
+    /// Creates the collection, or finds an existing one with the same spec.
+    fn create(&self, spec: &CollectionSpec) -> impl Future<Output = Result<Created>> + Send;
+
+    /// Inserts or replaces a batch of points.
+    fn upsert(&self, name: &str, batch: &[Point]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Returns once every point is searchable through the index (the embedded engine builds it
+    /// here; a server is polled until green). No search should be timed before this.
+    fn wait_indexed(&self, name: &str) -> impl Future<Output = Result<IndexState>> + Send;
+
+    fn search(
+        &self,
+        name: &str,
+        query: &Query,
+    ) -> impl Future<Output = Result<SearchResponse>> + Send;
+
+    /// Several searches in one request (for the embedded engine: one call).
+    fn search_batch(
+        &self,
+        name: &str,
+        queries: &[Query],
+    ) -> impl Future<Output = Result<BatchResponse>> + Send;
+
+    /// Exact number of points.
+    fn count(&self, name: &str) -> impl Future<Output = Result<usize>> + Send;
+
+    fn footprint(&self, name: &str) -> impl Future<Output = Result<Footprint>> + Send;
+
+    /// Deletes a collection the suite created (the guard refuses any other).
+    fn drop_owned(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+}
