@@ -20,12 +20,16 @@ const K: usize = 100;
 fn bench_ground_truth(c: &mut Criterion) {
     let points = common::env_usize("QDRANT_PERF_GT_POINTS", 10_000);
     let mut group = c.benchmark_group("ground_truth");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     for dim in DIMS {
         let spec = DatasetSpec::new(dim, points).with_queries(QUERIES);
         let base = generate(&spec, Part::Points).expect("points");
         let queries = generate(&spec, Part::Queries).expect("queries");
-        group.throughput(Throughput::Elements(GroundTruth::flops(points, QUERIES, dim)));
+        group.throughput(Throughput::Elements(GroundTruth::flops(
+            points, QUERIES, dim,
+        )));
         group.bench_with_input(BenchmarkId::from_parameter(dim), &dim, |b, _| {
             b.iter(|| black_box(ground_truth(&base, &queries, K, Metric::Cosine, &|_| {}).unwrap()))
         });

@@ -7,6 +7,9 @@
 //! Throughput is one query per iteration, so criterion's elements/s is single-thread QPS.
 //! After each benchmark the suite prints recall@10 of the same queries against exact ground
 //! truth, which criterion cannot show. Sizes and selection: see `benches/common/mod.rs`.
+//!
+//! With `QDRANT_URL` set the same suite runs against that server (IDs `search/<name>@grpc/<dim>`
+//! or `@rest`), and the printed line adds Qdrant's own mean time beside the client's.
 
 mod common;
 
@@ -17,26 +20,27 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use qdrant_perf_store::Store;
 
-use common::{PROFILES, prepared, prepared_if_any, selected_profiles};
+use common::{PROFILES, RT, prepared, prepared_if_any, selected_profiles};
 
 fn bench_search(c: &mut Criterion, group_name: &str, exact: bool) {
     let k = PROFILES.search.k;
     let ef = PROFILES.search.hnsw_ef;
-    let rt = common::runtime();
     let mut group = c.benchmark_group(group_name);
     group.throughput(Throughput::Elements(1));
     if exact {
         // A full scan of every vector per query: fewer, longer samples.
-        group.sample_size(20).measurement_time(Duration::from_secs(8));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(8));
     }
     for profile in selected_profiles() {
-        let id = BenchmarkId::new(&profile.name, profile.vector_size);
+        let id = BenchmarkId::new(common::bench_name(&profile), profile.vector_size);
         group.bench_function(id, |b| {
             let p = prepared(&profile);
             let queries = p.queries(k, Some(ef), exact);
             let next = Cell::new(0usize);
             let (store, name) = (&p.store, p.name.as_str());
-            b.to_async(&rt).iter(|| {
+            b.to_async(&*RT).iter(|| {
                 let i = next.get();
                 next.set((i + 1) % queries.len());
                 let query = &queries[i];
@@ -45,17 +49,17 @@ fn bench_search(c: &mut Criterion, group_name: &str, exact: bool) {
         });
         if let Some(p) = prepared_if_any(&profile) {
             let queries = p.queries(k, Some(ef), exact);
-            let recall = p.recall(&queries, k);
+            let check = p.check(&queries, k);
             eprintln!(
-                "{group_name}/{}/{}: recall@{k} = {recall:.4} over {} held-out queries \
-                 ({}, ef={ef}, m={}, ef_construct={}, {} points, engine edge)",
-                profile.name,
+                "{group_name}/{}/{}: {} ({}, ef={ef}, m={}, ef_construct={}, {} points, {})",
+                common::bench_name(&profile),
                 profile.vector_size,
-                queries.len(),
+                check.describe(k),
                 if exact { "exact scan" } else { "hnsw" },
                 PROFILES.index.hnsw_m,
                 PROFILES.index.hnsw_ef_construct,
                 p.points,
+                p.store.engine_version(),
             );
         }
     }
@@ -74,6 +78,7 @@ criterion_group!(benches, search, search_exact);
 
 fn main() {
     benches();
+    common::cleanup();
     common::print_setup_summary();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -8,7 +8,11 @@
 //! - `QDRANT_PERF_COLLECTIONS`: `dims` (default: one collection per distinct dimension), `all`,
 //!   or a comma-separated list of profile names from fixtures/collections.json;
 //! - `QDRANT_PERF_CACHE_DIR`: where datasets and built indexes are cached
-//!   (default `target/qdrant-perf`).
+//!   (default `target/qdrant-perf`);
+//! - `QDRANT_URL` (+ `QDRANT_API_KEY`): run against a Qdrant server or cluster instead of the
+//!   embedded engine (see `qdrant_perf_store::remote` for the URL rule); the suite creates
+//!   `perf_<collection>`, waits until it is indexed, measures, and drops it at the end unless
+//!   `QDRANT_PERF_KEEP=1`. A `perf_` collection that already holds the dataset is reused and kept.
 
 #![allow(dead_code)] // each bench uses its own part of the fixture
 
@@ -16,9 +20,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, GroundTruth, LoadedFrom, Vectors, mean_recall};
+use qdrant_perf_data::{
+    Dataset, DatasetCache, DatasetSpec, GroundTruth, LoadedFrom, Vectors, mean_recall,
+};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
-use qdrant_perf_store::{CollectionProfile, EdgeStore, Guard, Profiles, Query, Store};
+use qdrant_perf_store::{AnyStore, CollectionProfile, Guard, Profiles, Query, ServerConfig, Store};
 
 pub const DEFAULT_POINTS: usize = 20_000;
 pub const DEFAULT_QUERIES: usize = 1_000;
@@ -29,7 +35,9 @@ pub fn env_usize(name: &str, default: usize) -> usize {
         Ok(v) if !v.trim().is_empty() => match v.trim().replace('_', "").parse::<usize>() {
             Ok(n) if n > 0 => n,
             _ => {
-                eprintln!("error: {name}={v:?} is not a positive whole number (example: {name}={default})");
+                eprintln!(
+                    "error: {name}={v:?} is not a positive whole number (example: {name}={default})"
+                );
                 std::process::exit(2);
             }
         },
@@ -86,7 +94,9 @@ pub fn dataset_spec(profile: &CollectionProfile) -> DatasetSpec {
 pub struct Prepared {
     pub profile: CollectionProfile,
     pub name: String,
-    pub store: EdgeStore,
+    pub store: AnyStore,
+    /// True when this run created the collection (so it drops it at the end, on a server).
+    pub created: bool,
     pub query_vectors: Vectors,
     pub truth: GroundTruth,
     pub points: usize,
@@ -111,11 +121,35 @@ impl Setup {
 static PREPARED: LazyLock<Mutex<HashMap<String, Arc<Prepared>>>> = LazyLock::new(Default::default);
 static SETUP_TOTAL: LazyLock<Mutex<Setup>> = LazyLock::new(Default::default);
 
-pub fn runtime() -> tokio::runtime::Runtime {
+/// The one runtime of a bench process: server clients keep background tasks on the runtime that
+/// made them, so setup, measurement and clean-up all run on this one.
+pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime")
+});
+
+/// The server this run measures (`QDRANT_URL`), if any.
+pub static SERVER: LazyLock<Option<ServerConfig>> =
+    LazyLock::new(|| ServerConfig::from_env(None).unwrap_or_else(|e| fail(e)));
+
+/// `edge`, `grpc` or `rest`: the engine this run measures.
+pub fn engine_name() -> &'static str {
+    match SERVER.as_ref().map(|c| c.api) {
+        None => "edge",
+        Some(qdrant_perf_store::Api::Grpc) => "grpc",
+        Some(qdrant_perf_store::Api::Rest) => "rest",
+    }
+}
+
+/// The criterion function name of a collection: the profile name on the embedded engine (the
+/// default), `<profile>@grpc` / `<profile>@rest` on a server, so baselines never mix engines.
+pub fn bench_name(profile: &CollectionProfile) -> String {
+    match engine_name() {
+        "edge" => profile.name.clone(),
+        engine => format!("{}@{engine}", profile.name),
+    }
 }
 
 /// The prepared collection of `profile`, made on first use (so collections that criterion's
@@ -146,10 +180,13 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
     };
     let guard = Guard::default();
     let name = guard.name_for(&profile.name);
-    // Built indexes live beside their dataset, keyed by the index parameters.
-    let store = EdgeStore::with_guard(dataset.dir.join("edge"), guard)?;
+    let store = match SERVER.as_ref() {
+        Some(config) => RT.block_on(AnyStore::connect(config, guard))?,
+        // Built indexes live beside their dataset, keyed by the index parameters.
+        None => AnyStore::edge(dataset.dir.join("edge"), guard)?,
+    };
     let collection = PROFILES.collection_spec(profile, name.clone());
-    let loaded = runtime().block_on(fixture::load_collection(
+    let loaded = RT.block_on(fixture::load_collection(
         &store,
         &collection,
         &dataset.points,
@@ -162,7 +199,8 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         index: loaded.index.seconds,
     };
     eprintln!(
-        "setup of {name}: dataset {:.2} s ({}), open {:.2} s, upload {:.2} s, index {:.2} s ({}; {} points in {} segments) = {:.2} s",
+        "setup of {name} on {}: dataset {:.2} s ({}), open {:.2} s, upload {:.2} s, index {:.2} s ({}; {} points in {} segments) = {:.2} s",
+        store.engine_version(),
         setup.dataset,
         match dataset.loaded_from {
             LoadedFrom::Cache { .. } => "from cache",
@@ -171,7 +209,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         setup.open,
         setup.upload,
         setup.index,
-        if loaded.reused { "reloaded from disk" } else { "built" },
+        if loaded.reused { "reused" } else { "built" },
         loaded.index.indexed_vectors,
         loaded.index.segments,
         setup.total()
@@ -187,6 +225,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         profile: profile.clone(),
         name,
         store,
+        created: !loaded.reused,
         points: dataset.points.len(),
         query_vectors: dataset.queries,
         truth: dataset.truth,
@@ -203,21 +242,99 @@ impl Prepared {
             .collect()
     }
 
-    /// Mean recall@k of `queries` (untimed, one pass over all of them).
-    pub fn recall(&self, queries: &[Query], k: usize) -> f64 {
-        let rt = runtime();
+    /// One untimed pass over `queries`: mean recall@k and, on a server, the mean server time
+    /// beside the mean client time (the gap is network, serialisation and client).
+    pub fn check(&self, queries: &[Query], k: usize) -> Check {
+        let mut server = 0.0;
+        let mut server_n = 0usize;
+        let cpu_started = process_cpu_seconds();
+        let started = std::time::Instant::now();
         let results: Vec<Vec<u64>> = queries
             .iter()
             .map(|q| {
-                rt.block_on(self.store.search(&self.name, q))
-                    .unwrap_or_else(|e| fail(e))
-                    .hits
-                    .iter()
-                    .map(|h| h.id)
-                    .collect()
+                let r = RT
+                    .block_on(self.store.search(&self.name, q))
+                    .unwrap_or_else(|e| fail(e));
+                if let Some(s) = r.server_seconds {
+                    server += s;
+                    server_n += 1;
+                }
+                r.hits.iter().map(|h| h.id).collect()
             })
             .collect();
-        mean_recall(results.iter().map(Vec::as_slice), |i| self.truth.ids(i), k)
+        let client = started.elapsed().as_secs_f64() / queries.len().max(1) as f64;
+        let cpu = (process_cpu_seconds() - cpu_started) / queries.len().max(1) as f64;
+        Check {
+            recall: mean_recall(results.iter().map(Vec::as_slice), |i| self.truth.ids(i), k),
+            queries: queries.len(),
+            client_ms: client * 1e3,
+            server_ms: (server_n > 0).then(|| server / server_n as f64 * 1e3),
+            cpu_us: cpu * 1e6,
+        }
+    }
+}
+
+/// What an untimed pass over the queries found.
+pub struct Check {
+    pub recall: f64,
+    pub queries: usize,
+    pub client_ms: f64,
+    pub server_ms: Option<f64>,
+    /// CPU time of this process per query: the engine's and client's work on the embedded
+    /// engine, the client's alone against a server.
+    pub cpu_us: f64,
+}
+
+/// CPU time this process has used, all threads (CLOCK_PROCESS_CPUTIME_ID).
+pub fn process_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+impl Check {
+    /// `recall@10 = 0.9870 over 1000 held-out queries` (+ server vs client time on a server).
+    pub fn describe(&self, k: usize) -> String {
+        let mut s = format!(
+            "recall@{k} = {:.4} over {} held-out queries",
+            self.recall, self.queries
+        );
+        if let Some(server) = self.server_ms {
+            s.push_str(&format!(
+                "; mean server time {server:.3} ms vs client {:.3} ms; client CPU {:.0} us/query",
+                self.client_ms, self.cpu_us
+            ));
+        } else {
+            s.push_str(&format!(
+                "; mean {:.3} ms, CPU {:.0} us/query",
+                self.client_ms, self.cpu_us
+            ));
+        }
+        s
+    }
+}
+
+/// Drops the server collections this run created, unless `QDRANT_PERF_KEEP=1`. (Collections of
+/// the embedded engine are the on-disk cache and stay.)
+pub fn cleanup() {
+    if SERVER.is_none() {
+        return;
+    }
+    let keep = std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1");
+    let prepared: Vec<Arc<Prepared>> = PREPARED.lock().expect("lock").values().cloned().collect();
+    for p in prepared.iter().filter(|p| p.created) {
+        if keep {
+            eprintln!("kept {} (QDRANT_PERF_KEEP=1)", p.name);
+        } else {
+            match RT.block_on(p.store.drop_owned(&p.name)) {
+                Ok(()) => eprintln!("dropped {}", p.name),
+                Err(e) => eprintln!("warning: could not drop {}: {e}", p.name),
+            }
+        }
     }
 }
 

@@ -214,11 +214,17 @@ impl Dataset {
                         ),
                     ));
                 }
-                if let Some(bad) = ids.iter().flatten().find(|&&id| id as usize >= points_v.len())
+                if let Some(bad) = ids
+                    .iter()
+                    .flatten()
+                    .find(|&&id| id as usize >= points_v.len())
                 {
                     return Err(DataError::bad_file(
                         path,
-                        format!("neighbour id {bad} is out of range: there are {} points", points_v.len()),
+                        format!(
+                            "neighbour id {bad} is out of range: there are {} points",
+                            points_v.len()
+                        ),
                     ));
                 }
                 let scores = ids.iter().map(|r| vec![f32::NAN; r.len()]).collect();
@@ -270,7 +276,10 @@ impl Dataset {
             && scores.len() == spec.queries
             && scores.dim() == k;
         if !shape_ok {
-            return Err(DataError::bad_file(dir, "files do not match the dataset spec"));
+            return Err(DataError::bad_file(
+                dir,
+                "files do not match the dataset spec",
+            ));
         }
         let scores = ids
             .iter()
@@ -368,7 +377,11 @@ mod tests {
         assert!(matches!(first.loaded_from, LoadedFrom::Generated { .. }));
         assert_eq!(first.dir, dir.path().join("datasets").join(spec().hash()));
         let second = Dataset::load_or_generate(&spec(), &cache).unwrap();
-        assert!(matches!(second.loaded_from, LoadedFrom::Cache { .. }), "{}", second.describe());
+        assert!(
+            matches!(second.loaded_from, LoadedFrom::Cache { .. }),
+            "{}",
+            second.describe()
+        );
         assert_eq!(first.points, second.points);
         assert_eq!(first.queries, second.queries);
         assert_eq!(first.truth, second.truth);
@@ -403,9 +416,13 @@ mod tests {
         // A path below a regular file can never be created, even by root.
         let file = dir.path().join("not-a-dir");
         fs::write(&file, b"x").unwrap();
-        let cache = DatasetCache::new(file.join("cache")).ensure_writable().unwrap();
+        let cache = DatasetCache::new(file.join("cache"))
+            .ensure_writable()
+            .unwrap();
         assert_eq!(cache.root(), std::env::temp_dir().join("qdrant-perf"));
-        let writable = DatasetCache::new(dir.path().join("ok")).ensure_writable().unwrap();
+        let writable = DatasetCache::new(dir.path().join("ok"))
+            .ensure_writable()
+            .unwrap();
         assert_eq!(writable.root(), dir.path().join("ok"));
     }
 
@@ -430,7 +447,10 @@ mod tests {
         let err = Dataset::from_files(&p, &q, Some(&t), Metric::Cosine, 10)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("5 rows") && err.contains("20 queries"), "{err}");
+        assert!(
+            err.contains("5 rows") && err.contains("20 queries"),
+            "{err}"
+        );
         // Queries of another dimension are refused.
         write_vectors(&q, &Vectors::new(8, vec![0.5; 16]).unwrap()).unwrap();
         let err = Dataset::from_files(&p, &q, None, Metric::Cosine, 10)

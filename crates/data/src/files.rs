@@ -53,7 +53,9 @@ fn check_width(path: &Path, width: u32, what: &str) -> Result<usize> {
     if width == 0 || width > MAX_DIM {
         return Err(DataError::bad_file(
             path,
-            format!("bad header: {what} {width} is not between 1 and {MAX_DIM}; is this really an ANN dataset file?"),
+            format!(
+                "bad header: {what} {width} is not between 1 and {MAX_DIM}; is this really an ANN dataset file?"
+            ),
         ));
     }
     Ok(width)
@@ -101,7 +103,7 @@ fn decode(path: &Path, bytes: &[u8], layout: Layout) -> Result<(usize, Vec<[u8; 
             }
             let width = check_width(path, u32_at(bytes, 0), "row width")?;
             let row = 4 + width * 4;
-            if bytes.len() % row != 0 {
+            if !bytes.len().is_multiple_of(row) {
                 return Err(DataError::bad_file(
                     path,
                     format!(
@@ -176,7 +178,10 @@ pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
 }
 
 /// Writes `path` atomically: a temporary file beside it, flushed to disk, then renamed.
-pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+pub(crate) fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let file = File::create(&tmp)?;
@@ -193,7 +198,12 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> st
     Ok(())
 }
 
-fn write_header(out: &mut dyn Write, layout: Layout, rows: usize, width: usize) -> std::io::Result<()> {
+fn write_header(
+    out: &mut dyn Write,
+    layout: Layout,
+    rows: usize,
+    width: usize,
+) -> std::io::Result<()> {
     if layout == Layout::Bin {
         out.write_all(&(rows as u32).to_le_bytes())?;
         out.write_all(&(width as u32).to_le_bytes())?;
@@ -263,8 +273,14 @@ mod tests {
             assert_eq!(read_vectors(&path).unwrap(), sample());
         }
         // fbin is 8 header bytes + data; fvecs has a 4-byte width per row.
-        assert_eq!(fs::metadata(dir.path().join("v.fbin")).unwrap().len(), 8 + 48);
-        assert_eq!(fs::metadata(dir.path().join("v.fvecs")).unwrap().len(), 4 * 4 + 48);
+        assert_eq!(
+            fs::metadata(dir.path().join("v.fbin")).unwrap().len(),
+            8 + 48
+        );
+        assert_eq!(
+            fs::metadata(dir.path().join("v.fvecs")).unwrap().len(),
+            4 * 4 + 48
+        );
     }
 
     #[test]
@@ -322,7 +338,9 @@ mod tests {
         write_vectors(&path, &v).unwrap();
         let err = read_vectors(&path).unwrap_err().to_string();
         assert!(err.contains("not a finite number"), "{err}");
-        let err = read_vectors(&dir.path().join("v.npy")).unwrap_err().to_string();
+        let err = read_vectors(&dir.path().join("v.npy"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected a .fbin or .fvecs file"), "{err}");
     }
 

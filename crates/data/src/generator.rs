@@ -99,10 +99,18 @@ impl Distribution {
                 return Err(invalid("clusters", "0".into(), "need at least one cluster"));
             }
             if rank == 0 {
-                return Err(invalid("rank", "0".into(), "the subspace rank must be at least 1"));
+                return Err(invalid(
+                    "rank",
+                    "0".into(),
+                    "the subspace rank must be at least 1",
+                ));
             }
             if !(spread.is_finite() && spread >= 0.0) {
-                return Err(invalid("spread", spread.to_string(), "must be finite and >= 0"));
+                return Err(invalid(
+                    "spread",
+                    spread.to_string(),
+                    "must be finite and >= 0",
+                ));
             }
             if !(0.0..1.0).contains(&noise) {
                 return Err(invalid("noise", noise.to_string(), "must be in [0, 1)"));
@@ -294,9 +302,9 @@ pub fn generate(spec: &DatasetSpec, part: Part) -> Result<Vectors> {
             for v in out.chunks_exact_mut(dim) {
                 match (&spec.distribution, &mixture) {
                     (Distribution::Clustered { .. }, Some(m)) => m.sample(&mut rng, &mut latent, v),
-                    (Distribution::Uniform, _) => {
-                        v.iter_mut().for_each(|x| *x = (unit(&mut rng) * 2.0 - 1.0) as f32)
-                    }
+                    (Distribution::Uniform, _) => v
+                        .iter_mut()
+                        .for_each(|x| *x = (unit(&mut rng) * 2.0 - 1.0) as f32),
                     _ => fill_normal(&mut rng, v),
                 }
                 if spec.metric == Metric::Cosine {
@@ -333,9 +341,18 @@ mod tests {
     #[test]
     fn same_seed_gives_the_checked_in_bytes() {
         let expected = [
-            ("clustered", "ac22eb2fb44c70178623fe01cdd811acd42656627ef9a06f7967854d675c0246"),
-            ("normal", "NORMAL_DIGEST"),
-            ("uniform", "UNIFORM_DIGEST"),
+            (
+                "clustered",
+                "ac22eb2fb44c70178623fe01cdd811acd42656627ef9a06f7967854d675c0246",
+            ),
+            (
+                "normal",
+                "8de8e82084a47bb0426ddb4746a6ed8e023fdfa3fe94cdf35755279617381fed",
+            ),
+            (
+                "uniform",
+                "15715872176bfd8a39d76ee2ae50d476a8ba616e787606a5741c54c9a3301511",
+            ),
         ];
         let got: Vec<(&str, String)> = [
             Distribution::default(),
@@ -343,7 +360,12 @@ mod tests {
             Distribution::Uniform,
         ]
         .iter()
-        .map(|d| (d.name(), digest(&generate(&small(d.clone()), Part::Points).unwrap())))
+        .map(|d| {
+            (
+                d.name(),
+                digest(&generate(&small(d.clone()), Part::Points).unwrap()),
+            )
+        })
         .collect();
         let expected: Vec<(&str, String)> =
             expected.iter().map(|(n, d)| (*n, d.to_string())).collect();
@@ -397,7 +419,11 @@ mod tests {
                 .map(|r| r.iter().map(|x| x * x).sum::<f32>().sqrt())
                 .sum::<f32>()
                 / dot.len() as f32;
-            assert!((mean_norm - 1.0).abs() > 0.1, "{} mean norm {mean_norm}", d.name());
+            assert!(
+                (mean_norm - 1.0).abs() > 0.1,
+                "{} mean norm {mean_norm}",
+                d.name()
+            );
         }
     }
 
@@ -407,11 +433,19 @@ mod tests {
         let v = generate(&spec, Part::Points).unwrap();
         let n = v.as_slice().len() as f64;
         let mean = v.as_slice().iter().map(|&x| x as f64).sum::<f64>() / n;
-        let var = v.as_slice().iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+        let var = v
+            .as_slice()
+            .iter()
+            .map(|&x| (x as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
         assert!(mean.abs() < 0.02, "mean {mean}");
         assert!((var - 1.0).abs() < 0.03, "variance {var}");
-        let u = generate(&small(Distribution::Uniform).with_metric(Metric::Dot), Part::Points)
-            .unwrap();
+        let u = generate(
+            &small(Distribution::Uniform).with_metric(Metric::Dot),
+            Part::Points,
+        )
+        .unwrap();
         assert!(u.as_slice().iter().all(|x| (-1.0..1.0).contains(x)));
     }
 
@@ -425,13 +459,20 @@ mod tests {
                 .map(|i| {
                     (0..v.len())
                         .filter(|&j| j != i)
-                        .map(|j| v.row(i).iter().zip(v.row(j)).map(|(a, b)| a * b).sum::<f32>())
+                        .map(|j| {
+                            v.row(i)
+                                .iter()
+                                .zip(v.row(j))
+                                .map(|(a, b)| a * b)
+                                .sum::<f32>()
+                        })
                         .fold(f32::MIN, f32::max)
                 })
                 .sum::<f32>()
                 / n as f32
         }
-        let clustered = mean_nn_cosine(&generate(&small(Distribution::default()), Part::Points).unwrap());
+        let clustered =
+            mean_nn_cosine(&generate(&small(Distribution::default()), Part::Points).unwrap());
         let normal = mean_nn_cosine(&generate(&small(Distribution::Normal), Part::Points).unwrap());
         assert!(clustered > 0.7, "clustered nn cosine {clustered}");
         assert!(normal < 0.55, "normal nn cosine {normal}");

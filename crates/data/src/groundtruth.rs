@@ -320,7 +320,10 @@ mod tests {
             );
             assert!(r >= 0.99 || k < 10, "query {q}: recall {r} vs naive");
             for (a, b) in fast.scores(q).iter().zip(slow.scores(q)) {
-                assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "query {q}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-3 * b.abs().max(1.0),
+                    "query {q}: {a} vs {b}"
+                );
             }
         }
     }

@@ -28,7 +28,9 @@ pub fn mean_recall<'a>(
     let (sum, n) = results
         .into_iter()
         .enumerate()
-        .fold((0.0, 0usize), |(s, n), (i, r)| (s + recall_at_k(r, truth(i), k), n + 1));
+        .fold((0.0, 0usize), |(s, n), (i, r)| {
+            (s + recall_at_k(r, truth(i), k), n + 1)
+        });
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 

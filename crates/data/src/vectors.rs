@@ -18,7 +18,7 @@ impl Vectors {
     /// Wraps `data` as vectors of `dim` floats; the length must be a multiple of `dim`.
     pub fn new(dim: usize, data: Vec<f32>) -> Result<Self> {
         check_dim(dim)?;
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(DataError::WrongDimension {
                 expected: dim,
                 actual: data.len() % dim,
@@ -157,7 +157,11 @@ impl DatasetSpec {
             return Err(invalid("queries", self.queries, "need at least one query"));
         }
         if self.k == 0 {
-            return Err(invalid("k", self.k, "ground truth depth must be at least 1"));
+            return Err(invalid(
+                "k",
+                self.k,
+                "ground truth depth must be at least 1",
+            ));
         }
         self.distribution.validate(self.dim)
     }
@@ -194,8 +198,14 @@ mod tests {
         assert_eq!(base.hash(), base.clone().hash());
         assert_eq!(base.hash().len(), 16);
         let variants = [
-            DatasetSpec { dim: 65, ..base.clone() },
-            DatasetSpec { points: 1001, ..base.clone() },
+            DatasetSpec {
+                dim: 65,
+                ..base.clone()
+            },
+            DatasetSpec {
+                points: 1001,
+                ..base.clone()
+            },
             base.clone().with_queries(7),
             base.clone().with_k(10),
             base.clone().with_seed(43),
@@ -210,7 +220,10 @@ mod tests {
     #[test]
     fn dimension_zero_and_above_max_are_rejected_with_the_range() {
         for dim in [0, MAX_DIM + 1] {
-            let err = DatasetSpec::new(dim, 10).validate().unwrap_err().to_string();
+            let err = DatasetSpec::new(dim, 10)
+                .validate()
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("dim"), "{err}");
             assert!(err.contains("65536"), "{err}");
         }

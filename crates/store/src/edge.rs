@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use qdrant_edge::{
     DEFAULT_VECTOR_NAME, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeVectorParams,
-    HnswIndexConfig, PointId, NamedQuery, PointInsertOperations, PointOperations,
-    PointStruct, QuantizationConfig, QuantizationSearchParams, QueryEnum, SearchParams,
-    SearchRequest, UpdateOperation, VectorInternal, WithPayloadInterface,
+    HnswIndexConfig, NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct,
+    QuantizationConfig, QuantizationSearchParams, QueryEnum, SearchParams, SearchRequest,
+    UpdateOperation, VectorInternal, WithPayloadInterface,
 };
 use qdrant_perf_data::Metric;
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 use crate::guard::Guard;
 use crate::spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, IndexState, Point, Query,
-    SearchResponse,
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, INDEXING_THRESHOLD_KB,
+    IndexState, Point, Query, SearchResponse, expects_index,
 };
 use crate::store::Store;
 
@@ -102,7 +102,7 @@ fn edge_config(spec: &CollectionSpec) -> Result<EdgeConfig> {
     };
     // Index every segment, however small: a benchmark of HNSW must search HNSW.
     let optimizers = EdgeOptimizersConfig {
-        indexing_threshold: Some(1),
+        indexing_threshold: Some(INDEXING_THRESHOLD_KB),
         default_segment_number: spec.segments,
         ..EdgeOptimizersConfig::default()
     };
@@ -167,7 +167,8 @@ impl EdgeStore {
     }
 
     fn dir_for(&self, spec: &CollectionSpec) -> PathBuf {
-        self.root.join(format!("{}-{}", spec.name, spec.index_hash()))
+        self.root
+            .join(format!("{}-{}", spec.name, spec.index_hash()))
     }
 
     fn get(&self, name: &str) -> Result<Arc<Collection>> {
@@ -281,7 +282,9 @@ impl EdgeStore {
         let op = UpdateOperation::PointOperation(PointOperations::UpsertPoints(
             PointInsertOperations::PointsList(points),
         ));
-        c.shard.update(op).map_err(|e| engine_error("upsert", name, e))
+        c.shard
+            .update(op)
+            .map_err(|e| engine_error("upsert", name, e))
     }
 
     pub fn wait_indexed_sync(&self, name: &str) -> Result<IndexState> {
@@ -300,7 +303,7 @@ impl EdgeStore {
             segments: info.segments_count,
             seconds: started.elapsed().as_secs_f64(),
         };
-        if state.indexed_vectors < state.points {
+        if state.indexed_vectors < state.points && expects_index(state.points, c.spec.dim) {
             return Err(StoreError::NotIndexed {
                 collection: name.into(),
                 state: format!(
@@ -328,13 +331,13 @@ impl EdgeStore {
 
     fn search_in(c: &Collection, query: &Query) -> Result<Vec<Hit>> {
         Self::check_dim(c, query.vector.len(), || "the query vector".into())?;
-        let quantization = (query.rescore.is_some() || query.oversampling.is_some()).then(|| {
+        let quantization = (query.rescore.is_some() || query.oversampling.is_some()).then_some(
             QuantizationSearchParams {
                 ignore: false,
                 rescore: query.rescore,
                 oversampling: query.oversampling,
-            }
-        });
+            },
+        );
         let request = SearchRequest {
             query: QueryEnum::Nearest(NamedQuery {
                 query: VectorInternal::Dense(query.vector.clone()),
@@ -391,7 +394,7 @@ impl EdgeStore {
             _ => None,
         };
         Ok(Footprint {
-            disk_bytes,
+            disk_bytes: Some(disk_bytes),
             ram_bytes,
         })
     }

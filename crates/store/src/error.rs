@@ -47,6 +47,38 @@ pub enum StoreError {
         message: String,
     },
 
+    #[error(
+        "cannot reach Qdrant at {url}: {message}. Is the server running there? Check QDRANT_URL \
+         (Qdrant answers gRPC on port 6334 and REST on 6333 by default)"
+    )]
+    Unreachable { url: String, message: String },
+
+    #[error(
+        "authentication failed at {url}: the server refused the request's API key; \
+         set QDRANT_API_KEY to the server's key"
+    )]
+    Auth { url: String },
+
+    #[error(
+        "collection `{collection}` exists with {found}, but the spec says {wanted}; \
+         drop it first (it carries the suite's prefix) or use another prefix"
+    )]
+    Conflict {
+        collection: String,
+        found: String,
+        wanted: String,
+    },
+
+    #[error(
+        "collection `{collection}` did not finish indexing within {seconds:.0} s; \
+         the last state seen: {state}"
+    )]
+    IndexTimeout {
+        collection: String,
+        seconds: f64,
+        state: String,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

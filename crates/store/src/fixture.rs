@@ -42,7 +42,10 @@ pub async fn load_collection<S: Store>(
     let started = Instant::now();
     let created = store.create(spec).await?;
     let open_seconds = started.elapsed().as_secs_f64();
-    let reused = created == Created::Existing { points: points.len() };
+    let reused = created
+        == Created::Existing {
+            points: points.len(),
+        };
     let started = Instant::now();
     if !reused {
         upload(store, &spec.name, points, batch.max(1)).await?;

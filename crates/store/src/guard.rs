@@ -69,11 +69,17 @@ mod tests {
         let g = Guard::default();
         assert!(g.owns("perf_mixtral"));
         assert!(!g.owns("mixtral"));
-        assert!(!g.owns("perf_"), "the bare prefix is not a collection we made");
+        assert!(
+            !g.owns("perf_"),
+            "the bare prefix is not a collection we made"
+        );
         assert!(!g.owns("xperf_mixtral"));
         assert_eq!(g.name_for("phi3"), "perf_phi3");
         let err = g.check("mixtral", "drop").unwrap_err().to_string();
-        assert!(err.contains("refusing to drop collection `mixtral`"), "{err}");
+        assert!(
+            err.contains("refusing to drop collection `mixtral`"),
+            "{err}"
+        );
         assert!(err.contains("`perf_`"), "{err}");
     }
 

@@ -105,7 +105,10 @@ impl Profiles {
         }
         let hnsw = profiles.index;
         if hnsw.hnsw_m < 2 {
-            return Err(invalid(format!("index.hnsw_m = {}: must be at least 2", hnsw.hnsw_m)));
+            return Err(invalid(format!(
+                "index.hnsw_m = {}: must be at least 2",
+                hnsw.hnsw_m
+            )));
         }
         if hnsw.hnsw_ef_construct < 4 {
             return Err(invalid(format!(
@@ -126,9 +129,9 @@ impl Profiles {
         for (i, c) in profiles.collections.iter().enumerate() {
             let at = format!("collections[{i}] ({})", c.name);
             let name_ok = !c.name.is_empty()
-                && c.name
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-');
+                && c.name.chars().all(|ch| {
+                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-'
+                });
             if !name_ok {
                 return Err(invalid(format!(
                     "{at}.name = {:?}: use lowercase letters, digits, '_' and '-'",
@@ -136,7 +139,10 @@ impl Profiles {
                 )));
             }
             if !seen.insert(c.name.as_str()) {
-                return Err(invalid(format!("{at}.name: duplicate collection name `{}`", c.name)));
+                return Err(invalid(format!(
+                    "{at}.name: duplicate collection name `{}`",
+                    c.name
+                )));
             }
             if c.vector_size == 0 || c.vector_size > MAX_DIM {
                 return Err(invalid(format!(
@@ -145,10 +151,14 @@ impl Profiles {
                 )));
             }
             if c.test_vectors == 0 {
-                return Err(invalid(format!("{at}.test_vectors = 0: must be at least 1")));
+                return Err(invalid(format!(
+                    "{at}.test_vectors = 0: must be at least 1"
+                )));
             }
             if c.query_load == 0 {
-                return Err(invalid(format!("{at}.query_load = 0: must be at least 1 qps")));
+                return Err(invalid(format!(
+                    "{at}.query_load = 0: must be at least 1 qps"
+                )));
             }
         }
         Ok(profiles)
@@ -190,7 +200,8 @@ impl Profiles {
 
     /// The collection spec of a profile with the file's index defaults, under the given name.
     pub fn collection_spec(&self, profile: &CollectionProfile, name: String) -> CollectionSpec {
-        CollectionSpec::new(name, profile.vector_size, profile.distance).with_hnsw(self.index.into())
+        CollectionSpec::new(name, profile.vector_size, profile.distance)
+            .with_hnsw(self.index.into())
     }
 }
 
@@ -225,14 +236,23 @@ mod tests {
             && c.query_load == 1_000));
         assert_eq!(
             HnswParams::from(p.index),
-            HnswParams { m: 16, ef_construct: 100, full_scan_threshold: 20_000 }
+            HnswParams {
+                m: 16,
+                ef_construct: 100,
+                full_scan_threshold: 20_000
+            }
         );
     }
 
     #[test]
     fn selection_by_dims_all_and_names() {
         let p = Profiles::bundled();
-        let dims: Vec<usize> = p.select("dims").unwrap().iter().map(|c| c.vector_size).collect();
+        let dims: Vec<usize> = p
+            .select("dims")
+            .unwrap()
+            .iter()
+            .map(|c| c.vector_size)
+            .collect();
         assert_eq!(dims, [4096, 3072, 2048, 1536, 768]);
         assert_eq!(p.select("all").unwrap().len(), 9);
         let two: Vec<&str> = p
@@ -247,7 +267,10 @@ mod tests {
     #[test]
     fn an_unknown_profile_lists_the_valid_names() {
         let err = Profiles::bundled().get("mixtrall").unwrap_err().to_string();
-        assert!(err.contains("unknown collection profile `mixtrall`"), "{err}");
+        assert!(
+            err.contains("unknown collection profile `mixtrall`"),
+            "{err}"
+        );
         assert!(err.contains("mixtral, hermes, openchat, phi3"), "{err}");
     }
 
@@ -264,12 +287,27 @@ mod tests {
         let good = r#"{"name": "a", "vector_size": 8, "distance": "Cosine", "test_vectors": 1, "query_load": 1}"#;
         Profiles::parse(&with_collection(good), "t.json").unwrap();
         let cases = [
-            (good.replace("vector_size", "vectr_size"), "unknown field `vectr_size`"),
-            (good.replace(": 8,", ": 0,"), "collections[0] (a).vector_size = 0"),
-            (good.replace(": 8,", ": 70000,"), "vector_size = 70000: must be between 1 and 65536"),
+            (
+                good.replace("vector_size", "vectr_size"),
+                "unknown field `vectr_size`",
+            ),
+            (
+                good.replace(": 8,", ": 0,"),
+                "collections[0] (a).vector_size = 0",
+            ),
+            (
+                good.replace(": 8,", ": 70000,"),
+                "vector_size = 70000: must be between 1 and 65536",
+            ),
             (format!("{good}, {good}"), "duplicate collection name `a`"),
-            (good.replace("Cosine", "Manhattan"), "unknown variant `Manhattan`"),
-            (good.replace("\"a\"", "\"A b\""), "collections[0] (A b).name"),
+            (
+                good.replace("Cosine", "Manhattan"),
+                "unknown variant `Manhattan`",
+            ),
+            (
+                good.replace("\"a\"", "\"A b\""),
+                "collections[0] (A b).name",
+            ),
         ];
         for (collection, needle) in cases {
             let err = Profiles::parse(&with_collection(&collection), "t.json")

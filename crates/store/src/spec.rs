@@ -88,6 +88,17 @@ impl Quantization {
     }
 }
 
+/// The indexing threshold (KB of vectors) the suite gives every collection, on every engine, so
+/// that whatever it benchmarks is searched through HNSW. Qdrant leaves a segment below it
+/// unindexed (searched by a plain scan).
+pub const INDEXING_THRESHOLD_KB: usize = 1;
+
+/// True when Qdrant will build an HNSW index for `points` vectors of `dim` floats under
+/// [`INDEXING_THRESHOLD_KB`]; a smaller collection is complete without one.
+pub fn expects_index(points: usize, dim: usize) -> bool {
+    points * dim * 4 >= INDEXING_THRESHOLD_KB * 1024
+}
+
 /// Everything needed to create a collection, on any engine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +112,10 @@ pub struct CollectionSpec {
     pub on_disk: bool,
     /// Target number of segments; `None` lets Qdrant choose from the CPU count.
     pub segments: Option<usize>,
+    /// Shards of a server collection (`shard_number`); the embedded engine has one.
+    pub shards: Option<u32>,
+    /// Copies of each shard on a cluster (`replication_factor`); the embedded engine has one.
+    pub replication: Option<u32>,
 }
 
 impl CollectionSpec {
@@ -114,6 +129,8 @@ impl CollectionSpec {
             quantization: Quantization::None,
             on_disk: false,
             segments: None,
+            shards: None,
+            replication: None,
         }
     }
 
@@ -142,7 +159,11 @@ impl CollectionSpec {
             ));
         }
         if self.hnsw.m < 2 {
-            return Err(invalid("hnsw.m", self.hnsw.m.to_string(), "m must be at least 2"));
+            return Err(invalid(
+                "hnsw.m",
+                self.hnsw.m.to_string(),
+                "m must be at least 2",
+            ));
         }
         if self.hnsw.ef_construct < 4 {
             return Err(invalid(
@@ -162,6 +183,20 @@ impl CollectionSpec {
                 "must be between 0.5 and 1.0",
             ));
         }
+        if self.shards == Some(0) {
+            return Err(invalid(
+                "shards",
+                "0".into(),
+                "a collection needs at least one shard",
+            ));
+        }
+        if self.replication == Some(0) {
+            return Err(invalid(
+                "replication",
+                "0".into(),
+                "a shard needs at least one copy",
+            ));
+        }
         if self.segments == Some(0) {
             return Err(invalid("segments", "0".into(), "use None for automatic"));
         }
@@ -176,7 +211,10 @@ impl CollectionSpec {
             "quantization": self.quantization, "on_disk": self.on_disk, "segments": self.segments,
         });
         h.update(key.to_string());
-        h.finalize()[..6].iter().map(|b| format!("{b:02x}")).collect()
+        h.finalize()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -283,8 +321,8 @@ pub struct IndexState {
 /// How much room a collection takes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Footprint {
-    /// Bytes of the collection's files.
-    pub disk_bytes: u64,
+    /// Bytes of the collection's files (`None` where the engine does not say).
+    pub disk_bytes: Option<u64>,
     /// Growth of the process's resident memory while the collection was opened and indexed
     /// (embedded engine; approximate, it includes allocator slack), or the server's own figure.
     pub ram_bytes: Option<u64>,
@@ -299,14 +337,32 @@ mod tests {
         let ok = CollectionSpec::new("perf_x", 768, Metric::Cosine);
         ok.validate().unwrap();
         let cases = [
-            (CollectionSpec { dim: 0, ..ok.clone() }, "dim"),
-            (CollectionSpec { dim: 65_537, ..ok.clone() }, "65536"),
             (
-                ok.clone().with_hnsw(HnswParams { m: 1, ..HnswParams::default() }),
+                CollectionSpec {
+                    dim: 0,
+                    ..ok.clone()
+                },
+                "dim",
+            ),
+            (
+                CollectionSpec {
+                    dim: 65_537,
+                    ..ok.clone()
+                },
+                "65536",
+            ),
+            (
+                ok.clone().with_hnsw(HnswParams {
+                    m: 1,
+                    ..HnswParams::default()
+                }),
                 "hnsw.m",
             ),
             (
-                ok.clone().with_hnsw(HnswParams { ef_construct: 2, ..HnswParams::default() }),
+                ok.clone().with_hnsw(HnswParams {
+                    ef_construct: 2,
+                    ..HnswParams::default()
+                }),
                 "ef_construct",
             ),
             (
@@ -326,11 +382,19 @@ mod tests {
     #[test]
     fn index_hash_ignores_the_name_but_not_the_index_parameters() {
         let a = CollectionSpec::new("perf_a", 768, Metric::Cosine);
-        let b = CollectionSpec { name: "perf_b".into(), ..a.clone() };
+        let b = CollectionSpec {
+            name: "perf_b".into(),
+            ..a.clone()
+        };
         assert_eq!(a.index_hash(), b.index_hash());
-        let c = a.clone().with_hnsw(HnswParams { m: 32, ..HnswParams::default() });
+        let c = a.clone().with_hnsw(HnswParams {
+            m: 32,
+            ..HnswParams::default()
+        });
         assert_ne!(a.index_hash(), c.index_hash());
-        let d = a.clone().with_quantization(Quantization::Binary { always_ram: true });
+        let d = a
+            .clone()
+            .with_quantization(Quantization::Binary { always_ram: true });
         assert_ne!(a.index_hash(), d.index_hash());
     }
 }

@@ -16,10 +16,22 @@ fn dataset(dim: usize, points: usize) -> (Vectors, Vectors, qdrant_perf_data::Gr
     Dataset::generate(&DatasetSpec::new(dim, points).with_queries(100).with_k(10)).unwrap()
 }
 
-fn recall(store: &EdgeStore, name: &str, queries: &[Query], truth: &qdrant_perf_data::GroundTruth) -> f64 {
+fn recall(
+    store: &EdgeStore,
+    name: &str,
+    queries: &[Query],
+    truth: &qdrant_perf_data::GroundTruth,
+) -> f64 {
     let results: Vec<Vec<u64>> = queries
         .iter()
-        .map(|q| store.search_sync(name, q).unwrap().iter().map(|h| h.id).collect())
+        .map(|q| {
+            store
+                .search_sync(name, q)
+                .unwrap()
+                .iter()
+                .map(|h| h.id)
+                .collect()
+        })
         .collect();
     mean_recall(results.iter().map(Vec::as_slice), |i| truth.ids(i), 10)
 }
@@ -30,10 +42,15 @@ fn an_indexed_collection_finds_the_true_neighbours() {
     let store = EdgeStore::open(dir.path()).unwrap();
     let (points, queries, truth) = dataset(64, 3_000);
     let spec = CollectionSpec::new("perf_recall", 64, Metric::Cosine);
-    let loaded = rt().block_on(load_collection(&store, &spec, &points, 500)).unwrap();
+    let loaded = rt()
+        .block_on(load_collection(&store, &spec, &points, 500))
+        .unwrap();
     assert!(!loaded.reused);
     assert_eq!(loaded.index.points, 3_000);
-    assert_eq!(loaded.index.indexed_vectors, 3_000, "every point is in the HNSW index");
+    assert_eq!(
+        loaded.index.indexed_vectors, 3_000,
+        "every point is in the HNSW index"
+    );
     assert_eq!(store.count_sync("perf_recall").unwrap(), 3_000);
 
     let hnsw = fixture::queries(&queries, 10, Some(128));
@@ -51,7 +68,7 @@ fn an_indexed_collection_finds_the_true_neighbours() {
 
     let footprint = store.footprint_sync("perf_recall").unwrap();
     assert!(
-        footprint.disk_bytes > 3_000 * 64 * 4,
+        footprint.disk_bytes.unwrap() > 3_000 * 64 * 4,
         "vectors alone take 768 KB, got {footprint:?}"
     );
 }
@@ -64,19 +81,28 @@ fn a_built_index_is_reloaded_from_disk_not_rebuilt() {
     let q = Query::new(queries.row(0).to_vec(), 10).with_ef(64);
     let first_hits = {
         let store = EdgeStore::open(dir.path()).unwrap();
-        let loaded = rt().block_on(load_collection(&store, &spec, &points, 256)).unwrap();
+        let loaded = rt()
+            .block_on(load_collection(&store, &spec, &points, 256))
+            .unwrap();
         assert!(!loaded.reused);
         store.search_sync("perf_cached", &q).unwrap()
     };
     let store = EdgeStore::open(dir.path()).unwrap();
-    assert_eq!(store.create_sync(&spec).unwrap(), Created::Existing { points: 1_000 });
-    let loaded = rt().block_on(load_collection(&store, &spec, &points, 256)).unwrap();
+    assert_eq!(
+        store.create_sync(&spec).unwrap(),
+        Created::Existing { points: 1_000 }
+    );
+    let loaded = rt()
+        .block_on(load_collection(&store, &spec, &points, 256))
+        .unwrap();
     assert!(loaded.reused);
-    assert_eq!(loaded.upload_seconds < 0.05, true, "nothing uploaded: {loaded:?}");
     assert_eq!(store.search_sync("perf_cached", &q).unwrap(), first_hits);
 
     // Another index parameter is another cached build.
-    let other = spec.clone().with_hnsw(HnswParams { m: 8, ..HnswParams::default() });
+    let other = spec.clone().with_hnsw(HnswParams {
+        m: 8,
+        ..HnswParams::default()
+    });
     let store = EdgeStore::open(dir.path()).unwrap();
     assert_eq!(store.create_sync(&other).unwrap(), Created::New);
 }
@@ -89,7 +115,8 @@ fn an_interrupted_build_is_started_again() {
     {
         let store = EdgeStore::open(dir.path()).unwrap();
         store.create_sync(&spec).unwrap();
-        rt().block_on(fixture::upload(&store, "perf_interrupted", &points, 100)).unwrap();
+        rt().block_on(fixture::upload(&store, "perf_interrupted", &points, 100))
+            .unwrap();
         // Never indexed: no completion marker is written.
     }
     let store = EdgeStore::open(dir.path()).unwrap();
@@ -110,15 +137,29 @@ fn wrong_vector_lengths_are_refused_with_both_lengths() {
         payload: None,
     };
     let err = store.upsert_sync("perf_dims", &[bad]).unwrap_err();
-    assert!(matches!(err, StoreError::WrongDimension { expected: 8, actual: 7, .. }));
+    assert!(matches!(
+        err,
+        StoreError::WrongDimension {
+            expected: 8,
+            actual: 7,
+            ..
+        }
+    ));
     let msg = err.to_string();
-    assert!(msg.contains("point 7 has 7 floats") && msg.contains("dimension is 8"), "{msg}");
+    assert!(
+        msg.contains("point 7 has 7 floats") && msg.contains("dimension is 8"),
+        "{msg}"
+    );
     let err = store
         .search_sync("perf_dims", &Query::new(vec![0.5; 9], 3))
         .unwrap_err()
         .to_string();
     assert!(err.contains("the query vector has 9 floats"), "{err}");
-    assert_eq!(store.count_sync("perf_dims").unwrap(), 0, "nothing was written");
+    assert_eq!(
+        store.count_sync("perf_dims").unwrap(),
+        0,
+        "nothing was written"
+    );
 }
 
 #[test]
@@ -147,16 +188,25 @@ fn unknown_collections_and_foreign_names_are_refused() {
         .search_sync("perf_b", &Query::new(vec![0.0; 4], 1))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("unknown collection `perf_b`; open collections: perf_a"), "{err}");
+    assert!(
+        err.contains("unknown collection `perf_b`; open collections: perf_a"),
+        "{err}"
+    );
 
     let err = store
         .create_sync(&CollectionSpec::new("mixtral", 4, Metric::Cosine))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("refusing to create collection `mixtral`"), "{err}");
+    assert!(
+        err.contains("refusing to create collection `mixtral`"),
+        "{err}"
+    );
     let err = store.drop_sync("mixtral").unwrap_err().to_string();
     assert!(err.contains("refusing to drop"), "{err}");
-    assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "only perf_a exists");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().count() == 1,
+        "only perf_a exists"
+    );
 }
 
 #[test]
@@ -177,7 +227,9 @@ fn payloads_come_back_only_when_asked_for() {
     let q = Query::new(vec![1.0, 0.0], 1);
     let hit = &store.search_sync("perf_payload", &q).unwrap()[0];
     assert_eq!((hit.id, hit.payload.as_ref()), (42, None));
-    let hit = &store.search_sync("perf_payload", &q.with_payload()).unwrap()[0];
+    let hit = &store
+        .search_sync("perf_payload", &q.with_payload())
+        .unwrap()[0];
     assert_eq!(hit.payload.as_ref(), payload.as_object());
     assert_eq!(hit.score, 1.0);
 }
@@ -188,7 +240,8 @@ fn dropping_removes_the_collection_and_its_files() {
     let store = EdgeStore::open(dir.path()).unwrap();
     let (points, _, _) = dataset(8, 200);
     let spec = CollectionSpec::new("perf_drop", 8, Metric::Cosine);
-    rt().block_on(load_collection(&store, &spec, &points, 64)).unwrap();
+    rt().block_on(load_collection(&store, &spec, &points, 64))
+        .unwrap();
     rt().block_on(store.drop_owned("perf_drop")).unwrap();
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     assert!(store.count_sync("perf_drop").is_err());
@@ -208,10 +261,15 @@ fn quantized_collections_search_with_rescoring() {
             },
             0.85,
         ),
-        ("perf_binary", Quantization::Binary { always_ram: true }, 0.6),
+        (
+            "perf_binary",
+            Quantization::Binary { always_ram: true },
+            0.6,
+        ),
     ] {
         let spec = CollectionSpec::new(name, 128, Metric::Cosine).with_quantization(quantization);
-        rt().block_on(load_collection(&store, &spec, &points, 500)).unwrap();
+        rt().block_on(load_collection(&store, &spec, &points, 500))
+            .unwrap();
         let qs: Vec<Query> = fixture::queries(&queries, 10, Some(128))
             .into_iter()
             .map(|q| Query {

@@ -1,0 +1,427 @@
+//! A Qdrant server over gRPC, through the official `qdrant-client`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use qdrant_client::qdrant::{
+    BinaryQuantizationBuilder, CollectionStatus, CountPointsBuilder, CreateCollectionBuilder,
+    Distance, HnswConfigDiffBuilder, OptimizersConfigDiffBuilder, PointId, PointStruct,
+    QuantizationSearchParamsBuilder, ScalarQuantizationBuilder, ScoredPoint,
+    SearchBatchPointsBuilder, SearchParamsBuilder, SearchPoints, SearchPointsBuilder,
+    UpsertPointsBuilder, VectorParamsBuilder, point_id::PointIdOptions,
+};
+use qdrant_client::{Payload, Qdrant, QdrantError};
+
+use super::{ApiKey, ServerConfig, note_server_version, redact};
+use crate::error::{Result, StoreError};
+use crate::guard::Guard;
+use crate::spec::{
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, IndexState, Point,
+    Quantization, Query, SearchResponse,
+};
+use crate::store::Store;
+
+/// The qdrant-client minor version this suite is built with (see the workspace Cargo.toml).
+pub const CLIENT_VERSION: &str = "1.20";
+
+/// A Qdrant server (or the nodes of a cluster, used in turn) over gRPC.
+pub struct GrpcStore {
+    clients: Vec<Qdrant>,
+    urls: Vec<String>,
+    next: AtomicUsize,
+    api_key: Option<ApiKey>,
+    guard: Guard,
+    index_timeout: Duration,
+    version: String,
+}
+
+fn distance(spec: &CollectionSpec) -> Distance {
+    match spec.metric {
+        qdrant_perf_data::Metric::Cosine => Distance::Cosine,
+        qdrant_perf_data::Metric::Dot => Distance::Dot,
+        qdrant_perf_data::Metric::Euclid => Distance::Euclid,
+    }
+}
+
+fn point_id(id: Option<&PointId>) -> u64 {
+    match id.and_then(|p| p.point_id_options.as_ref()) {
+        Some(PointIdOptions::Num(n)) => *n,
+        // The suite writes numeric ids only.
+        _ => u64::MAX,
+    }
+}
+
+fn to_hits(points: Vec<ScoredPoint>, with_payload: bool) -> Vec<Hit> {
+    points
+        .into_iter()
+        .map(|p| Hit {
+            id: point_id(p.id.as_ref()),
+            score: p.score,
+            payload: with_payload.then(|| {
+                serde_json::Map::<String, serde_json::Value>::from(Payload::from(p.payload))
+            }),
+        })
+        .collect()
+}
+
+impl GrpcStore {
+    /// Connects to every node, checks that each answers (within the connect timeout) and records
+    /// the server version once. Creates nothing.
+    pub async fn connect(config: &ServerConfig, guard: Guard) -> Result<Self> {
+        let mut clients = Vec::new();
+        let mut version = String::new();
+        for url in &config.urls {
+            let client = Qdrant::from_url(url)
+                .api_key(config.api_key.as_ref().map(|k| k.expose().to_string()))
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.request_timeout)
+                // The suite checks the version itself, once, and records it.
+                .skip_compatibility_check()
+                .build()
+                .map_err(|e| classify(e, url, config.api_key.as_ref(), "connect", ""))?;
+            let health = client
+                .health_check()
+                .await
+                .map_err(|e| classify(e, url, config.api_key.as_ref(), "connect", ""))?;
+            version = health.version;
+            // The health check answers without the key: make an authenticated call too.
+            client
+                .list_collections()
+                .await
+                .map_err(|e| classify(e, url, config.api_key.as_ref(), "connect", ""))?;
+            clients.push(client);
+        }
+        note_server_version(CLIENT_VERSION, &version);
+        Ok(Self {
+            clients,
+            urls: config.urls.clone(),
+            next: AtomicUsize::new(0),
+            api_key: config.api_key.clone(),
+            guard,
+            index_timeout: config.index_timeout,
+            version,
+        })
+    }
+
+    pub fn server_version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    fn pick(&self) -> (usize, &Qdrant) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        (i, &self.clients[i])
+    }
+
+    fn err(
+        &self,
+        node: usize,
+        op: &'static str,
+        collection: &str,
+    ) -> impl Fn(QdrantError) -> StoreError {
+        let url = self.urls[node].clone();
+        let key = self.api_key.clone();
+        let collection = collection.to_string();
+        move |e| classify(e, &url, key.as_ref(), op, &collection)
+    }
+
+    /// True when the collection exists (read-only; any name).
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        let (i, c) = self.pick();
+        c.collection_exists(name)
+            .await
+            .map_err(self.err(i, "check existence", name))
+    }
+
+    fn search_request(name: &str, q: &Query) -> SearchPoints {
+        let mut params = SearchParamsBuilder::default().exact(q.exact);
+        if let Some(ef) = q.ef {
+            params = params.hnsw_ef(ef as u64);
+        }
+        if q.rescore.is_some() || q.oversampling.is_some() {
+            let mut qp = QuantizationSearchParamsBuilder::default();
+            if let Some(r) = q.rescore {
+                qp = qp.rescore(r);
+            }
+            if let Some(o) = q.oversampling {
+                qp = qp.oversampling(o);
+            }
+            params = params.quantization(qp);
+        }
+        SearchPointsBuilder::new(name, q.vector.clone(), q.k as u64)
+            .params(params)
+            .with_payload(q.with_payload)
+            .build()
+    }
+}
+
+/// Turns a client error into one that says what to do, without the API key.
+fn classify(
+    e: QdrantError,
+    url: &str,
+    key: Option<&ApiKey>,
+    op: &'static str,
+    collection: &str,
+) -> StoreError {
+    if let QdrantError::ResponseError { status } = &e {
+        use tonic::Code;
+        match status.code() {
+            Code::Unauthenticated | Code::PermissionDenied => {
+                return StoreError::Auth { url: url.into() };
+            }
+            Code::Unavailable | Code::DeadlineExceeded if op == "connect" => {
+                return StoreError::Unreachable {
+                    url: url.into(),
+                    message: redact(status.message(), key),
+                };
+            }
+            _ => {}
+        }
+    }
+    let message = redact(&e, key);
+    let lower = message.to_lowercase();
+    if lower.contains("transport error")
+        || lower.contains("connection refused")
+        || lower.contains("tcp connect error")
+        || lower.contains("timed out")
+    {
+        return StoreError::Unreachable {
+            url: url.into(),
+            message,
+        };
+    }
+    StoreError::Engine {
+        engine: "qdrant grpc",
+        op,
+        collection: collection.into(),
+        message,
+    }
+}
+
+impl Store for GrpcStore {
+    fn engine(&self) -> Engine {
+        Engine::Grpc
+    }
+
+    async fn create(&self, spec: &CollectionSpec) -> Result<Created> {
+        self.guard.check(&spec.name, "create")?;
+        spec.validate()?;
+        let name = spec.name.as_str();
+        let (i, c) = self.pick();
+        if self.exists(name).await? {
+            let info = c
+                .collection_info(name)
+                .await
+                .map_err(self.err(i, "read info", name))?
+                .result
+                .unwrap_or_default();
+            let params = info
+                .config
+                .as_ref()
+                .and_then(|c| c.params.as_ref())
+                .and_then(|p| p.vectors_config.as_ref())
+                .and_then(|v| v.config.as_ref());
+            let found = match params {
+                Some(qdrant_client::qdrant::vectors_config::Config::Params(p)) => (
+                    p.size as usize,
+                    Distance::try_from(p.distance).unwrap_or(Distance::UnknownDistance),
+                ),
+                _ => (0, Distance::UnknownDistance),
+            };
+            if found != (spec.dim, distance(spec)) {
+                return Err(StoreError::Conflict {
+                    collection: name.into(),
+                    found: format!(
+                        "dimension {} and distance {}",
+                        found.0,
+                        found.1.as_str_name()
+                    ),
+                    wanted: format!(
+                        "dimension {} and distance {}",
+                        spec.dim,
+                        distance(spec).as_str_name()
+                    ),
+                });
+            }
+            return Ok(Created::Existing {
+                points: info.points_count.unwrap_or(0) as usize,
+            });
+        }
+        let mut vectors =
+            VectorParamsBuilder::new(spec.dim as u64, distance(spec)).on_disk(spec.on_disk);
+        match spec.quantization {
+            Quantization::None => {}
+            Quantization::Scalar {
+                quantile,
+                always_ram,
+            } => {
+                let mut q = ScalarQuantizationBuilder::default()
+                    .r#type(qdrant_client::qdrant::QuantizationType::Int8.into())
+                    .always_ram(always_ram);
+                if let Some(quantile) = quantile {
+                    q = q.quantile(quantile);
+                }
+                vectors = vectors.quantization_config(q);
+            }
+            Quantization::Binary { always_ram } => {
+                vectors = vectors.quantization_config(BinaryQuantizationBuilder::new(always_ram));
+            }
+        }
+        let mut optimizers = OptimizersConfigDiffBuilder::default()
+            .indexing_threshold(crate::spec::INDEXING_THRESHOLD_KB as u64);
+        if let Some(n) = spec.segments {
+            optimizers = optimizers.default_segment_number(n as u64);
+        }
+        let mut create = CreateCollectionBuilder::new(name)
+            .vectors_config(vectors)
+            .hnsw_config(
+                HnswConfigDiffBuilder::default()
+                    .m(spec.hnsw.m as u64)
+                    .ef_construct(spec.hnsw.ef_construct as u64)
+                    .full_scan_threshold(spec.hnsw.full_scan_threshold as u64),
+            )
+            .optimizers_config(optimizers);
+        if let Some(n) = spec.shards {
+            create = create.shard_number(n);
+        }
+        if let Some(n) = spec.replication {
+            create = create.replication_factor(n);
+        }
+        c.create_collection(create)
+            .await
+            .map_err(self.err(i, "create", name))?;
+        Ok(Created::New)
+    }
+
+    async fn upsert(&self, name: &str, batch: &[Point]) -> Result<()> {
+        self.guard.check(name, "write to")?;
+        let points: Vec<PointStruct> = batch
+            .iter()
+            .map(|p| {
+                let payload = p.payload.clone().map(Payload::from).unwrap_or_default();
+                PointStruct::new(p.id, p.vector.clone(), payload)
+            })
+            .collect();
+        let (i, c) = self.pick();
+        c.upsert_points(UpsertPointsBuilder::new(name, points).wait(true))
+            .await
+            .map_err(self.err(i, "upsert", name))?;
+        Ok(())
+    }
+
+    async fn wait_indexed(&self, name: &str) -> Result<IndexState> {
+        let started = Instant::now();
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.enable_steady_tick(Duration::from_millis(200));
+        loop {
+            let (i, c) = self.pick();
+            let info = c
+                .collection_info(name)
+                .await
+                .map_err(self.err(i, "read info", name))?
+                .result
+                .unwrap_or_default();
+            let points = info.points_count.unwrap_or(0) as usize;
+            let indexed = info.indexed_vectors_count.unwrap_or(0) as usize;
+            let status = CollectionStatus::try_from(info.status)
+                .map(|s| s.as_str_name().to_lowercase())
+                .unwrap_or_else(|_| "unknown".into());
+            spinner.set_message(format!(
+                "waiting for {name}: status {status}, {indexed} of {points} vectors indexed"
+            ));
+            let dim = match info
+                .config
+                .as_ref()
+                .and_then(|c| c.params.as_ref())
+                .and_then(|p| p.vectors_config.as_ref())
+                .and_then(|v| v.config.as_ref())
+            {
+                Some(qdrant_client::qdrant::vectors_config::Config::Params(p)) => p.size as usize,
+                _ => 0,
+            };
+            if status == "green" && (indexed >= points || !crate::spec::expects_index(points, dim))
+            {
+                spinner.finish_and_clear();
+                return Ok(IndexState {
+                    points,
+                    indexed_vectors: indexed,
+                    segments: info.segments_count as usize,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+            if started.elapsed() > self.index_timeout {
+                spinner.finish_and_clear();
+                return Err(StoreError::IndexTimeout {
+                    collection: name.into(),
+                    seconds: self.index_timeout.as_secs_f64(),
+                    state: format!(
+                        "status {status}, {indexed} of {points} vectors indexed, optimizer {:?}",
+                        info.optimizer_status
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn search(&self, name: &str, query: &Query) -> Result<SearchResponse> {
+        let (i, c) = self.pick();
+        let response = c
+            .search_points(Self::search_request(name, query))
+            .await
+            .map_err(self.err(i, "search", name))?;
+        Ok(SearchResponse {
+            hits: to_hits(response.result, query.with_payload),
+            server_seconds: Some(response.time),
+        })
+    }
+
+    async fn search_batch(&self, name: &str, queries: &[Query]) -> Result<BatchResponse> {
+        let requests: Vec<SearchPoints> = queries
+            .iter()
+            .map(|q| Self::search_request(name, q))
+            .collect();
+        let (i, c) = self.pick();
+        let response = c
+            .search_batch_points(SearchBatchPointsBuilder::new(name, requests))
+            .await
+            .map_err(self.err(i, "search a batch", name))?;
+        Ok(BatchResponse {
+            results: response
+                .result
+                .into_iter()
+                .zip(queries)
+                .map(|(r, q)| to_hits(r.result, q.with_payload))
+                .collect(),
+            server_seconds: Some(response.time),
+        })
+    }
+
+    async fn count(&self, name: &str) -> Result<usize> {
+        let (i, c) = self.pick();
+        let response = c
+            .count(CountPointsBuilder::new(name).exact(true))
+            .await
+            .map_err(self.err(i, "count", name))?;
+        Ok(response.result.map_or(0, |r| r.count as usize))
+    }
+
+    async fn footprint(&self, _name: &str) -> Result<Footprint> {
+        Ok(Footprint {
+            disk_bytes: None,
+            ram_bytes: None,
+        })
+    }
+
+    async fn drop_owned(&self, name: &str) -> Result<()> {
+        self.guard.check(name, "drop")?;
+        let (i, c) = self.pick();
+        c.delete_collection(name)
+            .await
+            .map_err(self.err(i, "drop", name))?;
+        Ok(())
+    }
+}

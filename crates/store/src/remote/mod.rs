@@ -1,0 +1,286 @@
+//! Qdrant servers: where they are, how to reach them, and what they say about themselves.
+//!
+//! `QDRANT_URL` picks the store by its scheme (several URLs, comma separated, spread the load over
+//! the nodes of a cluster):
+//!
+//! | URL | store |
+//! |---|---|
+//! | `grpc://host:6334`, `grpcs://host:6334` | gRPC (`qdrant-client`), TLS for `grpcs` |
+//! | `rest+http://host:6333`, `rest+https://host:6333` | REST (Qdrant's HTTP API) |
+//! | `http(s)://host:6333` | REST: 6333 is Qdrant's REST port |
+//! | `http(s)://host:<any other port>` | gRPC (the default client; Qdrant's gRPC port is 6334) |
+//!
+//! An explicit API choice (`--api rest|grpc`) overrides the rule. `QDRANT_API_KEY` is sent with
+//! every request and never printed: [`ApiKey`]'s `Debug` and `Display` show `***`.
+
+mod grpc;
+mod rest;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use grpc::GrpcStore;
+pub use rest::RestStore;
+
+use crate::error::{Result, StoreError};
+
+/// Which of Qdrant's APIs a store speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    Grpc,
+    Rest,
+}
+
+impl Api {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "grpc" => Ok(Api::Grpc),
+            "rest" => Ok(Api::Rest),
+            other => Err(StoreError::InvalidSpec {
+                field: "api",
+                value: other.into(),
+                reason: "expected grpc or rest".into(),
+            }),
+        }
+    }
+}
+
+/// An API key that never shows itself in logs, errors or reports.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How to reach a Qdrant server or cluster.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub api: Api,
+    /// Base URLs as the chosen client wants them (`http(s)://host:port`), one per node.
+    pub urls: Vec<String>,
+    pub api_key: Option<ApiKey>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// How long `wait_indexed` polls before giving up.
+    pub index_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Parses one URL or several separated by commas, by the rule in the module docs. All the
+    /// URLs of a cluster must pick the same API.
+    pub fn parse(urls: &str, api: Option<Api>) -> Result<Self> {
+        let mut picked: Vec<(Api, String)> = Vec::new();
+        for raw in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            picked.push(parse_one(raw, api)?);
+        }
+        let Some(first) = picked.first().map(|p| p.0) else {
+            return Err(StoreError::InvalidSpec {
+                field: "QDRANT_URL",
+                value: format!("{urls:?}"),
+                reason: "no URL given; example: http://127.0.0.1:6334".into(),
+            });
+        };
+        if picked.iter().any(|p| p.0 != first) {
+            return Err(StoreError::InvalidSpec {
+                field: "QDRANT_URL",
+                value: urls.into(),
+                reason:
+                    "the URLs pick different APIs (gRPC and REST); use one scheme for all nodes"
+                        .into(),
+            });
+        }
+        Ok(Self {
+            api: first,
+            urls: picked.into_iter().map(|p| p.1).collect(),
+            api_key: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
+            index_timeout: Duration::from_secs(1800),
+        })
+    }
+
+    /// `QDRANT_URL` and `QDRANT_API_KEY` from the environment; `None` when `QDRANT_URL` is unset.
+    pub fn from_env(api: Option<Api>) -> Result<Option<Self>> {
+        let Ok(urls) = std::env::var("QDRANT_URL") else {
+            return Ok(None);
+        };
+        if urls.trim().is_empty() {
+            return Ok(None);
+        }
+        let mut config = Self::parse(&urls, api)?;
+        config.api_key = std::env::var("QDRANT_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(ApiKey::new);
+        Ok(Some(config))
+    }
+
+    pub fn with_api_key(mut self, key: Option<ApiKey>) -> Self {
+        self.api_key = key;
+        self
+    }
+}
+
+fn parse_one(raw: &str, api: Option<Api>) -> Result<(Api, String)> {
+    let bad = |reason: &str| StoreError::InvalidSpec {
+        field: "QDRANT_URL",
+        value: raw.into(),
+        reason: reason.into(),
+    };
+    let (scheme, rest) = raw
+        .split_once("://")
+        .ok_or_else(|| bad("expected scheme://host:port, e.g. http://127.0.0.1:6334"))?;
+    let (by_scheme, http_scheme) = match scheme {
+        "grpc" => (Some(Api::Grpc), "http"),
+        "grpcs" => (Some(Api::Grpc), "https"),
+        "rest+http" => (Some(Api::Rest), "http"),
+        "rest+https" => (Some(Api::Rest), "https"),
+        "http" => (None, "http"),
+        "https" => (None, "https"),
+        _ => {
+            return Err(bad(
+                "unknown scheme; use grpc://, grpcs://, http(s):// or rest+http(s)://",
+            ));
+        }
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains('/') {
+        return Err(bad("expected only host:port after the scheme"));
+    }
+    let port = authority
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    let api = api.or(by_scheme).unwrap_or(if port == Some(6333) {
+        Api::Rest
+    } else {
+        Api::Grpc
+    });
+    Ok((api, format!("{http_scheme}://{authority}")))
+}
+
+/// Formats an error from a client library so it never contains the API key.
+pub(crate) fn redact(message: impl fmt::Display, key: Option<&ApiKey>) -> String {
+    let message = message.to_string();
+    match key {
+        Some(k) if !k.0.is_empty() => message.replace(&k.0, "***"),
+        _ => message,
+    }
+}
+
+/// Warns once per process when the server's version is far from the client's; Qdrant's clients
+/// support servers within one minor version, and the suite records the server version in every
+/// result either way.
+pub(crate) fn note_server_version(client: &str, server: &str) {
+    use std::sync::Mutex;
+    static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let minor = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split('.').map(|x| x.parse::<u64>().ok());
+        Some((it.next()??, it.next()??))
+    };
+    let (Some(c), Some(s)) = (minor(client), minor(server)) else {
+        return;
+    };
+    if c.0 != s.0 || c.1.abs_diff(s.1) > 1 {
+        let mut warned = WARNED.lock().expect("lock");
+        if !warned.iter().any(|w| w == server) {
+            warned.push(server.to_string());
+            eprintln!(
+                "note: Qdrant server {server} with client {client}: the suite uses only calls both \
+                 support (tested against 1.17); the server version is recorded in the results"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pick(url: &str) -> (Api, Vec<String>) {
+        let c = ServerConfig::parse(url, None).unwrap();
+        (c.api, c.urls)
+    }
+
+    #[test]
+    fn the_scheme_and_port_pick_the_api() {
+        assert_eq!(
+            pick("grpc://h:6334"),
+            (Api::Grpc, vec!["http://h:6334".into()])
+        );
+        assert_eq!(
+            pick("grpcs://h:6334"),
+            (Api::Grpc, vec!["https://h:6334".into()])
+        );
+        assert_eq!(
+            pick("http://127.0.0.1:6334"),
+            (Api::Grpc, vec!["http://127.0.0.1:6334".into()])
+        );
+        assert_eq!(
+            pick("http://127.0.0.1:6333"),
+            (Api::Rest, vec!["http://127.0.0.1:6333".into()])
+        );
+        assert_eq!(
+            pick("rest+https://h:443/"),
+            (Api::Rest, vec!["https://h:443".into()])
+        );
+        let c = ServerConfig::parse("http://h:6334", Some(Api::Rest)).unwrap();
+        assert_eq!(c.api, Api::Rest, "an explicit --api wins");
+    }
+
+    #[test]
+    fn several_urls_make_a_cluster_of_one_api() {
+        let (api, urls) = pick("grpc://a:6334, grpc://b:6334,grpc://c:6334");
+        assert_eq!(api, Api::Grpc);
+        assert_eq!(urls.len(), 3);
+        let err = ServerConfig::parse("grpc://a:1,rest+http://b:2", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("different APIs"), "{err}");
+    }
+
+    #[test]
+    fn malformed_urls_say_what_is_expected() {
+        for (url, needle) in [
+            ("127.0.0.1:6334", "expected scheme://host:port"),
+            ("ftp://h:1", "unknown scheme"),
+            ("http://h:1/collections", "only host:port"),
+            ("", "no URL given"),
+        ] {
+            let err = ServerConfig::parse(url, None).unwrap_err().to_string();
+            assert!(err.contains(needle), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_api_key_never_prints() {
+        let key = ApiKey::new("s3cret-key");
+        assert_eq!(format!("{key} {key:?}"), "*** ApiKey(***)");
+        let config = ServerConfig::parse("grpc://h:1", None)
+            .unwrap()
+            .with_api_key(Some(key.clone()));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(
+            redact("bad header api-key: s3cret-key", Some(&key)),
+            "bad header api-key: ***"
+        );
+    }
+}

@@ -1,0 +1,431 @@
+//! A Qdrant server through its REST API (`reqwest`, JSON).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::{ApiKey, ServerConfig, redact};
+use crate::error::{Result, StoreError};
+use crate::guard::Guard;
+use crate::spec::{
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, INDEXING_THRESHOLD_KB,
+    IndexState, Point, Query, SearchResponse, expects_index,
+};
+use crate::store::Store;
+
+/// A Qdrant server (or the nodes of a cluster, used in turn) over REST.
+pub struct RestStore {
+    http: reqwest::Client,
+    urls: Vec<String>,
+    next: AtomicUsize,
+    api_key: Option<ApiKey>,
+    guard: Guard,
+    index_timeout: Duration,
+    version: String,
+}
+
+fn distance_name(spec: &CollectionSpec) -> &'static str {
+    spec.metric.qdrant_name()
+}
+
+/// The body of `PUT /collections/{name}` for a spec: the same JSON the embedded engine's config
+/// is built from, so the two engines index alike.
+pub(crate) fn create_body(spec: &CollectionSpec) -> Value {
+    let mut body = json!({
+        "vectors": {"size": spec.dim, "distance": distance_name(spec), "on_disk": spec.on_disk},
+        "hnsw_config": {
+            "m": spec.hnsw.m,
+            "ef_construct": spec.hnsw.ef_construct,
+            "full_scan_threshold": spec.hnsw.full_scan_threshold,
+        },
+        // Index every segment however small: a benchmark of HNSW must search HNSW.
+        "optimizers_config": {"indexing_threshold": INDEXING_THRESHOLD_KB},
+    });
+    if let Some(q) = spec.quantization.to_qdrant_json() {
+        body["quantization_config"] = q;
+    }
+    if let Some(n) = spec.segments {
+        body["optimizers_config"]["default_segment_number"] = json!(n);
+    }
+    if let Some(n) = spec.shards {
+        body["shard_number"] = json!(n);
+    }
+    if let Some(n) = spec.replication {
+        body["replication_factor"] = json!(n);
+    }
+    body
+}
+
+pub(crate) fn search_body(query: &Query) -> Value {
+    let mut params = json!({"exact": query.exact});
+    if let Some(ef) = query.ef {
+        params["hnsw_ef"] = json!(ef);
+    }
+    if query.rescore.is_some() || query.oversampling.is_some() {
+        params["quantization"] =
+            json!({"rescore": query.rescore, "oversampling": query.oversampling});
+    }
+    json!({
+        "vector": query.vector,
+        "limit": query.k,
+        "params": params,
+        "with_payload": query.with_payload,
+    })
+}
+
+fn hits(result: &Value, with_payload: bool) -> Result<Vec<Hit>> {
+    let list = result.as_array().ok_or_else(|| StoreError::Engine {
+        engine: "qdrant rest",
+        op: "read search results",
+        collection: String::new(),
+        message: format!("expected a list, got {result}"),
+    })?;
+    Ok(list
+        .iter()
+        .map(|p| Hit {
+            id: p["id"].as_u64().unwrap_or(u64::MAX),
+            score: p["score"].as_f64().unwrap_or(f64::NAN) as f32,
+            payload: if with_payload {
+                p["payload"].as_object().cloned()
+            } else {
+                None
+            },
+        })
+        .collect())
+}
+
+impl RestStore {
+    /// Connects (checks the server answers and records its version) without creating anything.
+    pub async fn connect(config: &ServerConfig, guard: Guard) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(|e| StoreError::Unreachable {
+                url: config.urls.join(","),
+                message: e.to_string(),
+            })?;
+        let mut store = Self {
+            http,
+            urls: config.urls.clone(),
+            next: AtomicUsize::new(0),
+            api_key: config.api_key.clone(),
+            guard,
+            index_timeout: config.index_timeout,
+            version: String::new(),
+        };
+        let root: Value = store
+            .call(reqwest::Method::GET, "/", None, "connect", "")
+            .await?;
+        store.version = root["version"].as_str().unwrap_or("unknown").to_string();
+        // Every node must answer an authenticated call (`/` answers without the key).
+        for i in 0..store.urls.len() {
+            store
+                .call_at::<Value>(i, reqwest::Method::GET, "/collections", None, "connect", "")
+                .await?;
+        }
+        Ok(store)
+    }
+
+    /// The server's version, as it reports it.
+    pub fn server_version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    fn pick(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.urls.len()
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &'static str,
+        collection: &str,
+    ) -> Result<T> {
+        self.call_at(self.pick(), method, path, body, op, collection)
+            .await
+    }
+
+    async fn call_at<T: DeserializeOwned>(
+        &self,
+        node: usize,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &'static str,
+        collection: &str,
+    ) -> Result<T> {
+        let url = &self.urls[node];
+        let mut request = self.http.request(method, format!("{url}{path}"));
+        if let Some(key) = &self.api_key {
+            request = request.header("api-key", key.expose());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                StoreError::Unreachable {
+                    url: url.clone(),
+                    message: redact(source_chain(&e), self.api_key.as_ref()),
+                }
+            } else {
+                engine_error(
+                    op,
+                    collection,
+                    redact(source_chain(&e), self.api_key.as_ref()),
+                )
+            }
+        })?;
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(StoreError::Auth { url: url.clone() });
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|e| engine_error(op, collection, e))?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["status"]["error"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            return Err(engine_error(
+                op,
+                collection,
+                format!("HTTP {status}: {}", redact(message, self.api_key.as_ref())),
+            ));
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| engine_error(op, collection, format!("{e}: {text}")))
+    }
+
+    async fn info(&self, name: &str) -> Result<Value> {
+        let v: Value = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/collections/{name}"),
+                None,
+                "read info",
+                name,
+            )
+            .await?;
+        Ok(v["result"].clone())
+    }
+
+    /// True when the collection exists (read-only; any name).
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        let v: Value = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/collections/{name}/exists"),
+                None,
+                "check existence",
+                name,
+            )
+            .await?;
+        Ok(v["result"]["exists"].as_bool().unwrap_or(false))
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+fn engine_error(op: &'static str, collection: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Engine {
+        engine: "qdrant rest",
+        op,
+        collection: collection.into(),
+        message: e.to_string(),
+    }
+}
+
+impl Store for RestStore {
+    fn engine(&self) -> Engine {
+        Engine::Rest
+    }
+
+    async fn create(&self, spec: &CollectionSpec) -> Result<Created> {
+        self.guard.check(&spec.name, "create")?;
+        spec.validate()?;
+        let name = &spec.name;
+        if self.exists(name).await? {
+            let info = self.info(name).await?;
+            let vectors = &info["config"]["params"]["vectors"];
+            let found = (
+                vectors["size"].as_u64().unwrap_or(0) as usize,
+                vectors["distance"].as_str().unwrap_or("?").to_string(),
+            );
+            if found != (spec.dim, distance_name(spec).to_string()) {
+                return Err(StoreError::Conflict {
+                    collection: name.clone(),
+                    found: format!("dimension {} and distance {}", found.0, found.1),
+                    wanted: format!(
+                        "dimension {} and distance {}",
+                        spec.dim,
+                        distance_name(spec)
+                    ),
+                });
+            }
+            let points = info["points_count"].as_u64().unwrap_or(0) as usize;
+            return Ok(Created::Existing { points });
+        }
+        let _: Value = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/collections/{name}"),
+                Some(&create_body(spec)),
+                "create",
+                name,
+            )
+            .await?;
+        Ok(Created::New)
+    }
+
+    async fn upsert(&self, name: &str, batch: &[Point]) -> Result<()> {
+        self.guard.check(name, "write to")?;
+        let points: Vec<Value> = batch
+            .iter()
+            .map(|p| json!({"id": p.id, "vector": p.vector, "payload": p.payload.clone().unwrap_or_default()}))
+            .collect();
+        let _: Value = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/collections/{name}/points?wait=true"),
+                Some(&json!({"points": points})),
+                "upsert",
+                name,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn wait_indexed(&self, name: &str) -> Result<IndexState> {
+        let started = Instant::now();
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.enable_steady_tick(Duration::from_millis(200));
+        loop {
+            let info = self.info(name).await?;
+            let points = info["points_count"].as_u64().unwrap_or(0) as usize;
+            let indexed = info["indexed_vectors_count"].as_u64().unwrap_or(0) as usize;
+            let status = info["status"].as_str().unwrap_or("?").to_string();
+            let segments = info["segments_count"].as_u64().unwrap_or(0) as usize;
+            let dim = info["config"]["params"]["vectors"]["size"]
+                .as_u64()
+                .unwrap_or(0) as usize;
+            spinner.set_message(format!(
+                "waiting for {name}: status {status}, {indexed} of {points} vectors indexed"
+            ));
+            if status == "green" && (indexed >= points || !expects_index(points, dim)) {
+                spinner.finish_and_clear();
+                return Ok(IndexState {
+                    points,
+                    indexed_vectors: indexed,
+                    segments,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+            if started.elapsed() > self.index_timeout {
+                spinner.finish_and_clear();
+                return Err(StoreError::IndexTimeout {
+                    collection: name.into(),
+                    seconds: self.index_timeout.as_secs_f64(),
+                    state: format!(
+                        "status {status}, {indexed} of {points} vectors indexed, optimizer {}",
+                        info["optimizer_status"]
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn search(&self, name: &str, query: &Query) -> Result<SearchResponse> {
+        let v: Value = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/collections/{name}/points/search"),
+                Some(&search_body(query)),
+                "search",
+                name,
+            )
+            .await?;
+        Ok(SearchResponse {
+            hits: hits(&v["result"], query.with_payload)?,
+            server_seconds: v["time"].as_f64(),
+        })
+    }
+
+    async fn search_batch(&self, name: &str, queries: &[Query]) -> Result<BatchResponse> {
+        let searches: Vec<Value> = queries.iter().map(search_body).collect();
+        let v: Value = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/collections/{name}/points/search/batch"),
+                Some(&json!({"searches": searches})),
+                "search a batch",
+                name,
+            )
+            .await?;
+        let lists = v["result"].as_array().cloned().unwrap_or_default();
+        let results = lists
+            .iter()
+            .zip(queries)
+            .map(|(l, q)| hits(l, q.with_payload))
+            .collect::<Result<_>>()?;
+        Ok(BatchResponse {
+            results,
+            server_seconds: v["time"].as_f64(),
+        })
+    }
+
+    async fn count(&self, name: &str) -> Result<usize> {
+        let v: Value = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/collections/{name}/points/count"),
+                Some(&json!({"exact": true})),
+                "count",
+                name,
+            )
+            .await?;
+        Ok(v["result"]["count"].as_u64().unwrap_or(0) as usize)
+    }
+
+    async fn footprint(&self, _name: &str) -> Result<Footprint> {
+        Ok(Footprint {
+            disk_bytes: None,
+            ram_bytes: None,
+        })
+    }
+
+    async fn drop_owned(&self, name: &str) -> Result<()> {
+        self.guard.check(name, "drop")?;
+        let _: Value = self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/collections/{name}"),
+                None,
+                "drop",
+                name,
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! A throwaway Qdrant server for tests: started from an executable (`QDRANT_BIN`) on free
+//! loopback ports with its own temporary storage, ready when `/readyz` answers, and killed by its
+//! pid when dropped (also when a test panics). Or a running server given by `QDRANT_URL`.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The line a server test prints when it has no server to run against.
+pub const SKIP_MESSAGE: &str = "skipped: no Qdrant server (set QDRANT_URL or QDRANT_BIN)";
+
+/// A Qdrant server process this test run started.
+pub struct LocalServer {
+    child: Option<Child>,
+    dir: PathBuf,
+    pub http_port: u16,
+    pub grpc_port: u16,
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// GET `path` on 127.0.0.1:`port` with a bare HTTP/1.0 request; the status code, if any.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
+            .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+static STARTED: AtomicU64 = AtomicU64::new(0);
+
+impl LocalServer {
+    /// Starts `bin` on free loopback ports with a fresh storage directory and waits (up to 60 s)
+    /// until it is ready. `api_key` turns on Qdrant's API-key authentication.
+    pub fn start(bin: &Path, api_key: Option<&str>) -> std::io::Result<Self> {
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("qdrant-perf-server-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let (http_port, grpc_port) = (free_port()?, free_port()?);
+        let log = fs::File::create(dir.join("qdrant.log"))?;
+        let mut command = Command::new(bin);
+        command
+            .current_dir(&dir)
+            .env("QDRANT__SERVICE__HOST", "127.0.0.1")
+            .env("QDRANT__SERVICE__HTTP_PORT", http_port.to_string())
+            .env("QDRANT__SERVICE__GRPC_PORT", grpc_port.to_string())
+            .env("QDRANT__STORAGE__STORAGE_PATH", dir.join("storage"))
+            .env("QDRANT__STORAGE__SNAPSHOTS_PATH", dir.join("snapshots"))
+            .env("QDRANT__TELEMETRY_DISABLED", "true")
+            .env("QDRANT__LOG_LEVEL", "WARN")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if let Some(key) = api_key {
+            command.env("QDRANT__SERVICE__API_KEY", key);
+        }
+        let child = command.spawn().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot start Qdrant from {}: {e}", bin.display()),
+            )
+        })?;
+        let mut server = Self {
+            child: Some(child),
+            dir,
+            http_port,
+            grpc_port,
+        };
+        server.wait_ready(Duration::from_secs(60))?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> std::io::Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if http_status(self.http_port, "/readyz") == Some(200) {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                return Err(std::io::Error::other(format!(
+                    "Qdrant exited ({status}) before it was ready; its log:\n{}",
+                    self.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(std::io::Error::other(format!(
+            "Qdrant was not ready after {limit:?}; its log:\n{}",
+            self.log()
+        )))
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("qdrant.log")).unwrap_or_default()
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn rest_url(&self) -> String {
+        format!("rest+http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Kills the server now (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The server a test file runs against: one it started, or one the user runs.
+pub enum TestServer {
+    Started(LocalServer),
+    External { url: String },
+}
+
+impl TestServer {
+    /// `QDRANT_URL` (a running server) or else `QDRANT_BIN` (started here); `None` after
+    /// printing [`SKIP_MESSAGE`] when neither is set. A `QDRANT_BIN` that fails to start is a
+    /// test failure, not a skip.
+    pub fn from_env() -> Option<Self> {
+        if let Ok(url) = std::env::var("QDRANT_URL")
+            && !url.trim().is_empty()
+        {
+            return Some(TestServer::External { url });
+        }
+        match std::env::var_os("QDRANT_BIN") {
+            Some(bin) if !bin.is_empty() => Some(TestServer::Started(
+                LocalServer::start(Path::new(&bin), None)
+                    .expect("QDRANT_BIN is set but the server did not start"),
+            )),
+            _ => {
+                eprintln!("{SKIP_MESSAGE}");
+                None
+            }
+        }
+    }
+
+    /// A gRPC URL of the server (for an external server: `QDRANT_URL` as given).
+    pub fn grpc_url(&self) -> String {
+        match self {
+            TestServer::Started(s) => s.grpc_url(),
+            TestServer::External { url } => url.clone(),
+        }
+    }
+
+    /// A REST URL of the server; for an external server, `QDRANT_REST_URL` or, when `QDRANT_URL`
+    /// ends in the gRPC port 6334, the same host on 6333.
+    pub fn rest_url(&self) -> String {
+        match self {
+            TestServer::Started(s) => s.rest_url(),
+            TestServer::External { url } => std::env::var("QDRANT_REST_URL").unwrap_or_else(|_| {
+                let base = url.split("://").nth(1).unwrap_or(url);
+                format!("rest+http://{}", base.replace(":6334", ":6333"))
+            }),
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The gRPC and REST stores against a real Qdrant server: `QDRANT_URL` (a running server) or
+//! `QDRANT_BIN` (a qdrant executable started here on free loopback ports). With neither, each
+//! test prints `skipped: no Qdrant server (set QDRANT_URL or QDRANT_BIN)`.
+
+use std::time::{Duration, Instant};
+
+use qdrant_perf_data::{Dataset, DatasetSpec, GroundTruth, Metric, Vectors, mean_recall};
+use qdrant_perf_store::fixture::{self, load_collection};
+use qdrant_perf_store::server::{LocalServer, SKIP_MESSAGE, TestServer};
+use qdrant_perf_store::{
+    Api, ApiKey, CollectionSpec, Created, GrpcStore, Guard, Query, RestStore, ServerConfig, Store,
+    StoreError,
+};
+use serde_json::json;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A collection name no other test (or run) uses.
+fn unique(stem: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("perf_test_{stem}_{}_{nanos}", std::process::id())
+}
+
+fn grpc_config(server: &TestServer) -> ServerConfig {
+    let mut c = ServerConfig::parse(&server.grpc_url(), Some(Api::Grpc)).unwrap();
+    c.api_key = std::env::var("QDRANT_API_KEY").ok().map(ApiKey::new);
+    c.index_timeout = Duration::from_secs(120);
+    c
+}
+
+fn rest_config(server: &TestServer) -> ServerConfig {
+    let mut c = ServerConfig::parse(&server.rest_url(), Some(Api::Rest)).unwrap();
+    c.api_key = std::env::var("QDRANT_API_KEY").ok().map(ApiKey::new);
+    c.index_timeout = Duration::from_secs(120);
+    c
+}
+
+fn small_dataset() -> (Vectors, Vectors, GroundTruth) {
+    Dataset::generate(&DatasetSpec::new(64, 2_000).with_queries(50).with_k(10)).unwrap()
+}
+
+async fn ids<S: Store>(store: &S, name: &str, queries: &[Query]) -> Vec<Vec<u64>> {
+    let mut out = Vec::new();
+    for q in queries {
+        let r = store.search(name, q).await.unwrap();
+        out.push(r.hits.iter().map(|h| h.id).collect());
+    }
+    out
+}
+
+#[test]
+fn grpc_and_rest_index_search_and_agree() {
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    let rt = rt();
+    let (points, queries, truth) = small_dataset();
+    let name = unique("agree");
+    rt.block_on(async {
+        let grpc = GrpcStore::connect(&grpc_config(&server), Guard::default())
+            .await
+            .unwrap();
+        let rest = RestStore::connect(&rest_config(&server), Guard::default())
+            .await
+            .unwrap();
+        assert!(
+            grpc.server_version().starts_with("1."),
+            "{}",
+            grpc.server_version()
+        );
+        assert_eq!(grpc.server_version(), rest.server_version());
+
+        let spec = CollectionSpec::new(&name, 64, Metric::Cosine);
+        let loaded = load_collection(&grpc, &spec, &points, 256).await.unwrap();
+        assert!(!loaded.reused);
+        assert_eq!(loaded.index.points, 2_000);
+        assert!(loaded.index.indexed_vectors >= 2_000, "{loaded:?}");
+        assert_eq!(rest.count(&name).await.unwrap(), 2_000);
+
+        // Uploading again is skipped: the collection already holds the dataset.
+        let again = load_collection(&rest, &spec, &points, 256).await.unwrap();
+        assert!(again.reused);
+
+        let qs = fixture::queries(&queries, 10, Some(128));
+        let by_grpc = ids(&grpc, &name, &qs).await;
+        let by_rest = ids(&rest, &name, &qs).await;
+        assert_eq!(
+            by_grpc, by_rest,
+            "the same queries give the same top-10 over both APIs"
+        );
+        let recall = mean_recall(by_grpc.iter().map(Vec::as_slice), |i| truth.ids(i), 10);
+        assert!(recall > 0.9, "recall@10 {recall}");
+
+        // The server reports its own time, and it is part of what the client measured.
+        let started = Instant::now();
+        let r = grpc.search(&name, &qs[0]).await.unwrap();
+        let client = started.elapsed().as_secs_f64();
+        let server_time = r
+            .server_seconds
+            .expect("gRPC responses carry the server's time");
+        assert!(
+            server_time > 0.0 && server_time < client,
+            "{server_time} vs {client}"
+        );
+        let b = rest.search_batch(&name, &qs[..5]).await.unwrap();
+        assert_eq!(b.results.len(), 5);
+        assert_eq!(
+            b.results[0].iter().map(|h| h.id).collect::<Vec<_>>(),
+            by_grpc[0]
+        );
+        assert!(b.server_seconds.is_some());
+
+        grpc.drop_owned(&name).await.unwrap();
+        assert!(!rest.exists(&name).await.unwrap());
+    });
+}
+
+#[test]
+fn foreign_collections_are_never_written_or_dropped() {
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    let rt = rt();
+    let foreign = format!("production_like_{}", std::process::id());
+    rt.block_on(async {
+        let grpc = GrpcStore::connect(&grpc_config(&server), Guard::default()).await.unwrap();
+        let rest_url = rest_config(&server).urls[0].clone();
+        // Make a collection the suite did not create, the way another tool would.
+        let http = reqwest::Client::new();
+        let key = std::env::var("QDRANT_API_KEY").unwrap_or_default();
+        let put = |path: String, body: serde_json::Value| {
+            http.put(format!("{rest_url}{path}")).header("api-key", &key).json(&body).send()
+        };
+        put(format!("/collections/{foreign}"), json!({"vectors": {"size": 4, "distance": "Dot"}}))
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+        put(
+            format!("/collections/{foreign}/points?wait=true"),
+            json!({"points": [{"id": 1, "vector": [1, 0, 0, 0]}, {"id": 2, "vector": [0, 1, 0, 0]}]}),
+        )
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+
+        let point = qdrant_perf_store::Point { id: 3, vector: vec![0.0; 4], payload: None };
+        for err in [
+            grpc.upsert(&foreign, &[point]).await.unwrap_err(),
+            grpc.drop_owned(&foreign).await.unwrap_err(),
+            grpc.create(&CollectionSpec::new(&foreign, 4, Metric::Dot)).await.unwrap_err(),
+        ] {
+            assert!(matches!(err, StoreError::NotOwned { .. }), "{err}");
+            assert!(err.to_string().contains(&foreign), "{err}");
+        }
+        // Reading it is fine, and it is untouched.
+        assert_eq!(grpc.count(&foreign).await.unwrap(), 2);
+        let hits = grpc.search(&foreign, &Query::new(vec![1.0, 0.0, 0.0, 0.0], 1)).await.unwrap();
+        assert_eq!(hits.hits[0].id, 1);
+
+        http.delete(format!("{rest_url}/collections/{foreign}"))
+            .header("api-key", &key)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_prefixed_collection_with_other_dimensions_is_not_reused() {
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    let rt = rt();
+    let name = unique("conflict");
+    rt.block_on(async {
+        for config in [grpc_config(&server), rest_config(&server)] {
+            let store = qdrant_perf_store::AnyStore::connect(&config, Guard::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                store
+                    .create(&CollectionSpec::new(&name, 8, Metric::Cosine))
+                    .await
+                    .unwrap(),
+                if config.api == Api::Grpc {
+                    Created::New
+                } else {
+                    Created::Existing { points: 0 }
+                }
+            );
+            let err = store
+                .create(&CollectionSpec::new(&name, 16, Metric::Cosine))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("exists with dimension 8"), "{err}");
+            assert!(err.contains("spec says dimension 16"), "{err}");
+        }
+        let store = qdrant_perf_store::AnyStore::connect(&grpc_config(&server), Guard::default())
+            .await
+            .unwrap();
+        store.drop_owned(&name).await.unwrap();
+    });
+}
+
+#[test]
+fn wrong_dimensions_are_reported_by_the_server() {
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    let rt = rt();
+    let name = unique("dims");
+    rt.block_on(async {
+        let grpc = GrpcStore::connect(&grpc_config(&server), Guard::default())
+            .await
+            .unwrap();
+        let rest = RestStore::connect(&rest_config(&server), Guard::default())
+            .await
+            .unwrap();
+        grpc.create(&CollectionSpec::new(&name, 8, Metric::Cosine))
+            .await
+            .unwrap();
+        let bad = qdrant_perf_store::Point {
+            id: 1,
+            vector: vec![0.5; 7],
+            payload: None,
+        };
+        for err in [
+            grpc.upsert(&name, std::slice::from_ref(&bad))
+                .await
+                .unwrap_err()
+                .to_string(),
+            rest.upsert(&name, std::slice::from_ref(&bad))
+                .await
+                .unwrap_err()
+                .to_string(),
+            rest.search(&name, &Query::new(vec![0.5; 9], 3))
+                .await
+                .unwrap_err()
+                .to_string(),
+        ] {
+            assert!(
+                err.contains(&name) && err.to_lowercase().contains("dimension"),
+                "{err}"
+            );
+        }
+        assert!(
+            rest.search(&name, &Query::new(vec![0.5; 8], 3))
+                .await
+                .unwrap()
+                .hits
+                .is_empty()
+        );
+        grpc.drop_owned(&name).await.unwrap();
+    });
+}
+
+#[test]
+fn an_unreachable_server_fails_fast_and_names_the_url() {
+    // Nothing listens on a port we just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let rt = rt();
+    for url in [
+        format!("grpc://127.0.0.1:{port}"),
+        format!("rest+http://127.0.0.1:{port}"),
+    ] {
+        let config = ServerConfig::parse(&url, None).unwrap();
+        let started = Instant::now();
+        let err = rt
+            .block_on(qdrant_perf_store::AnyStore::connect(
+                &config,
+                Guard::default(),
+            ))
+            .err()
+            .unwrap();
+        assert!(started.elapsed() < config.connect_timeout + Duration::from_secs(2));
+        assert!(
+            matches!(err, StoreError::Unreachable { .. }),
+            "{url}: {err}"
+        );
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+    }
+}
+
+/// Tests that need a server of their own (an API key, or one to kill) start it from QDRANT_BIN.
+fn own_server(api_key: Option<&str>) -> Option<LocalServer> {
+    match std::env::var_os("QDRANT_BIN") {
+        Some(bin) if !bin.is_empty() => Some(LocalServer::start(bin.as_ref(), api_key).unwrap()),
+        _ => {
+            eprintln!("{SKIP_MESSAGE} (this test starts its own server: set QDRANT_BIN)");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_wrong_api_key_says_authentication_failed_and_never_shows_the_key() {
+    let Some(server) = own_server(Some("the-right-key")) else {
+        return;
+    };
+    let rt = rt();
+    for url in [server.grpc_url(), server.rest_url()] {
+        let config = ServerConfig::parse(&url, None)
+            .unwrap()
+            .with_api_key(Some(ApiKey::new("a-wrong-key")));
+        let err = rt
+            .block_on(qdrant_perf_store::AnyStore::connect(
+                &config,
+                Guard::default(),
+            ))
+            .err()
+            .unwrap();
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::Auth { .. }), "{url}: {msg}");
+        assert!(
+            msg.contains("authentication failed") && msg.contains("QDRANT_API_KEY"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("a-wrong-key") && !msg.contains("the-right-key"),
+            "{msg}"
+        );
+
+        let config = config.with_api_key(Some(ApiKey::new("the-right-key")));
+        let store = rt
+            .block_on(qdrant_perf_store::AnyStore::connect(
+                &config,
+                Guard::default(),
+            ))
+            .unwrap();
+        assert!(store.engine_version().starts_with("qdrant 1."));
+    }
+}
+
+#[test]
+fn a_server_killed_mid_upload_ends_the_upload_with_an_error() {
+    let Some(mut server) = own_server(None) else {
+        return;
+    };
+    let rt = rt();
+    let (points, _, _) = Dataset::generate(&DatasetSpec::new(256, 20_000).with_queries(1)).unwrap();
+    let config = ServerConfig::parse(&server.grpc_url(), None).unwrap();
+    let name = unique("killed");
+    rt.block_on(async {
+        let store = GrpcStore::connect(&config, Guard::default()).await.unwrap();
+        store
+            .create(&CollectionSpec::new(&name, 256, Metric::Cosine))
+            .await
+            .unwrap();
+        let upload = fixture::upload(&store, &name, &points, 64);
+        let kill = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            server.kill();
+        };
+        let (result, ()) = tokio::join!(upload, kill);
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Unreachable { .. } | StoreError::Engine { .. }
+            ),
+            "{err}"
+        );
+    });
+    assert!(!server.is_running());
+}
