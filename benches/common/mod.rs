@@ -214,6 +214,20 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         loaded.index.segments,
         setup.total()
     );
+    // Qdrant answers an unfiltered search by a plain scan when a segment holds fewer vectors
+    // than full_scan_threshold (KB) covers: say so rather than call a scan "hnsw".
+    let scan_below = PROFILES.index.full_scan_threshold * 1024 / (profile.vector_size * 4);
+    let per_segment = loaded.index.points / loaded.index.segments.max(1);
+    if per_segment < scan_below {
+        eprintln!(
+            "note: {name} has about {per_segment} points per segment, below Qdrant's \
+             full_scan_threshold of {scan_below} points at {} dimensions: Qdrant answers these \
+             searches by a plain scan, as it would in production at this size. Raise \
+             QDRANT_PERF_POINTS (to {} or more) to measure the HNSW graph.",
+            profile.vector_size,
+            scan_below * loaded.index.segments.max(1) * 2
+        );
+    }
     {
         let mut total = SETUP_TOTAL.lock().expect("lock");
         total.dataset += setup.dataset;

@@ -2,14 +2,21 @@
 //! calls the library crates.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
+use qdrant_perf_load::compare::{self, DEFAULT_THRESHOLD_PCT, Statistic};
+use qdrant_perf_load::instructions::{self, HotPath};
 use qdrant_perf_store::Profiles;
 
 #[derive(Debug, Parser)]
-#[command(name = "qdrant-perf", version, about = "Performance tests and validation for Qdrant deployments")]
+#[command(
+    name = "qdrant-perf",
+    version,
+    about = "Performance tests and validation for Qdrant deployments"
+)]
 struct Opts {
     #[command(subcommand)]
     command: Command,
@@ -46,17 +53,99 @@ enum Command {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Compare two criterion baselines (names) or two run reports (.json files); exit 1 on a
+    /// regression, 2 on an error. See docs/regression-gate.md.
+    Compare {
+        /// The reference: a criterion baseline name (`--save-baseline NAME`) or a report file.
+        base: String,
+        /// The candidate, of the same kind as BASE.
+        new: String,
+        /// criterion's output directory, where baselines are saved.
+        #[arg(long, default_value = "target/criterion")]
+        criterion_dir: PathBuf,
+        /// A change counts only beyond this many percent (and with separate confidence intervals).
+        #[arg(long, default_value_t = DEFAULT_THRESHOLD_PCT, value_parser = parse_threshold)]
+        threshold: f64,
+        /// criterion estimate to compare: mean, median or typical (slope when both sides have one).
+        #[arg(long, default_value = "mean")]
+        statistic: Statistic,
+        /// Print JSON instead of the Markdown table.
+        #[arg(long)]
+        json: bool,
+        /// Also write the JSON comparison to this file.
+        #[arg(long)]
+        json_out: Option<PathBuf>,
+    },
+    /// Count the instructions of the hot paths that need no server (generator, ground truth,
+    /// search on the embedded engine) under valgrind's callgrind; write them as a run report.
+    Instructions {
+        /// Where to write the counts (a run report: compare two with `qdrant-perf compare`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Hot paths to count (default: all).
+        #[arg(long, value_delimiter = ',', value_parser = parse_hot_path)]
+        only: Vec<HotPath>,
+        /// Dataset and index cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Where callgrind's own files go.
+        #[arg(long, default_value = "target/instructions")]
+        callgrind_dir: PathBuf,
+    },
+    /// Run one hot path's fixed workload (what `instructions` runs under valgrind).
+    #[command(hide = true)]
+    HotPath {
+        #[arg(value_parser = parse_hot_path)]
+        path: HotPath,
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
-fn main() -> Result<()> {
-    let opts = Opts::parse();
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!(
+            "{s:?} is not a percentage >= 0 (example: --threshold 10)"
+        )),
+    }
+}
+
+fn parse_hot_path(s: &str) -> Result<HotPath, String> {
+    s.parse()
+        .map_err(|e: instructions::InstructionsError| e.to_string())
+}
+
+fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
+    Ok(match dir {
+        Some(dir) => DatasetCache::new(dir),
+        None => DatasetCache::from_env("target/qdrant-perf"),
+    }
+    .ensure_writable()?)
+}
+
+/// Exit codes: 0 success, 1 a regression (compare), 2 an error.
+fn main() -> ExitCode {
+    match run(Opts::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(opts: Opts) -> Result<ExitCode> {
     match opts.command {
         Command::Profiles { profiles } => {
             let p = match profiles {
                 Some(path) => Profiles::load(&path)?,
                 None => Profiles::bundled(),
             };
-            println!("{:<12} {:>6} {:<8} {:>12} {:>8}", "collection", "dim", "distance", "test vectors", "qps");
+            println!(
+                "{:<12} {:>6} {:<8} {:>12} {:>8}",
+                "collection", "dim", "distance", "test vectors", "qps"
+            );
             for c in &p.collections {
                 println!(
                     "{:<12} {:>6} {:<8} {:>12} {:>8}",
@@ -69,10 +158,23 @@ fn main() -> Result<()> {
             }
             println!(
                 "index: hnsw m={} ef_construct={} full_scan_threshold={} KB; search: top-{} at ef={}",
-                p.index.hnsw_m, p.index.hnsw_ef_construct, p.index.full_scan_threshold, p.search.k, p.search.hnsw_ef
+                p.index.hnsw_m,
+                p.index.hnsw_ef_construct,
+                p.index.full_scan_threshold,
+                p.search.k,
+                p.search.hnsw_ef
             );
         }
-        Command::Dataset { profile, dim, points, queries, k, distribution, seed, cache_dir } => {
+        Command::Dataset {
+            profile,
+            dim,
+            points,
+            queries,
+            k,
+            distribution,
+            seed,
+            cache_dir,
+        } => {
             let (dim, metric) = match (profile, dim) {
                 (Some(name), _) => {
                     let profiles = Profiles::bundled();
@@ -88,16 +190,65 @@ fn main() -> Result<()> {
                 .with_seed(seed)
                 .with_metric(metric)
                 .with_distribution(Distribution::from_name(&distribution)?);
-            let cache = match cache_dir {
-                Some(dir) => DatasetCache::new(dir),
-                None => DatasetCache::from_env("target/qdrant-perf"),
-            }
-            .ensure_writable()?;
-            let dataset = Dataset::load_or_generate(&spec, &cache).context("making the dataset")?;
+            let dataset = Dataset::load_or_generate(&spec, &cache(cache_dir)?)
+                .context("making the dataset")?;
             println!("{}", dataset.describe());
         }
+        Command::Compare {
+            base,
+            new,
+            criterion_dir,
+            threshold,
+            statistic,
+            json,
+            json_out,
+        } => {
+            let comparison = compare::compare(&base, &new, &criterion_dir, threshold, statistic)?;
+            let as_json = serde_json::to_string_pretty(&comparison)?;
+            if json {
+                println!("{as_json}");
+            } else {
+                print!("{}", comparison.to_markdown());
+            }
+            if let Some(path) = json_out {
+                std::fs::write(&path, as_json + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            comparison.append_to_step_summary()?;
+            if comparison.has_regression() {
+                eprintln!("regressed: {}", comparison.regressed().join(", "));
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Instructions {
+            out,
+            only,
+            cache_dir,
+            callgrind_dir,
+        } => {
+            let paths = if only.is_empty() {
+                HotPath::ALL.to_vec()
+            } else {
+                only
+            };
+            let cache = cache(cache_dir)?;
+            let exe =
+                std::env::current_exe().context("finding this executable to run under valgrind")?;
+            let report =
+                instructions::count_instructions(&exe, &paths, cache.root(), &callgrind_dir)?;
+            for m in &report.metrics {
+                println!("{:<28} {:>16}", m.name, m.value);
+            }
+            report
+                .save(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("counts written to {}", out.display());
+        }
+        Command::HotPath { path, cache_dir } => {
+            println!("{}", instructions::run_hot_path(path, &cache(cache_dir)?)?);
+        }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -108,7 +259,13 @@ mod tests {
     fn dataset_options_parse_with_defaults() {
         let o = Opts::try_parse_from(["qdrant-perf", "dataset", "--profile", "phi3"]).unwrap();
         match o.command {
-            Command::Dataset { profile, points, queries, k, .. } => {
+            Command::Dataset {
+                profile,
+                points,
+                queries,
+                k,
+                ..
+            } => {
                 assert_eq!(profile.as_deref(), Some("phi3"));
                 assert_eq!((points, queries, k), (20_000, 1_000, 100));
             }
@@ -118,13 +275,110 @@ mod tests {
 
     #[test]
     fn profile_and_dim_together_are_refused() {
-        let err = Opts::try_parse_from(["qdrant-perf", "dataset", "--profile", "phi3", "--dim", "8"]).unwrap_err();
+        let err =
+            Opts::try_parse_from(["qdrant-perf", "dataset", "--profile", "phi3", "--dim", "8"])
+                .unwrap_err();
         assert!(err.to_string().contains("cannot be used with"), "{err}");
     }
 
     #[test]
+    fn compare_takes_two_names_with_the_documented_defaults() {
+        let o = Opts::try_parse_from(["qdrant-perf", "compare", "base", "head"]).unwrap();
+        match o.command {
+            Command::Compare {
+                base,
+                new,
+                criterion_dir,
+                threshold,
+                statistic,
+                json,
+                json_out,
+            } => {
+                assert_eq!((base.as_str(), new.as_str()), ("base", "head"));
+                assert_eq!(criterion_dir, PathBuf::from("target/criterion"));
+                assert_eq!(threshold, 10.0);
+                assert_eq!(statistic, Statistic::Mean);
+                assert!(!json && json_out.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn compare_options_parse() {
+        let o = Opts::try_parse_from([
+            "qdrant-perf",
+            "compare",
+            "a.json",
+            "b.json",
+            "--threshold",
+            "0.5%",
+            "--json",
+            "--criterion-dir",
+            "/tmp/c",
+            "--statistic",
+            "typical",
+        ])
+        .unwrap();
+        match o.command {
+            Command::Compare {
+                threshold,
+                json,
+                criterion_dir,
+                statistic,
+                ..
+            } => {
+                assert_eq!(threshold, 0.5);
+                assert!(json);
+                assert_eq!(criterion_dir, PathBuf::from("/tmp/c"));
+                assert_eq!(statistic, Statistic::Typical);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn compare_refuses_a_negative_threshold_an_unknown_statistic_and_one_argument() {
+        let err = Opts::try_parse_from(["qdrant-perf", "compare", "a", "b", "--threshold=-3"])
+            .unwrap_err();
+        assert!(err.to_string().contains("--threshold"), "{err}");
+        let err = Opts::try_parse_from(["qdrant-perf", "compare", "a", "b", "--statistic", "p99"])
+            .unwrap_err();
+        assert!(err.to_string().contains("mean, median or typical"), "{err}");
+        let err = Opts::try_parse_from(["qdrant-perf", "compare", "a"]).unwrap_err();
+        assert!(err.to_string().contains("<NEW>"), "{err}");
+    }
+
+    #[test]
+    fn instructions_takes_a_list_of_hot_paths_and_refuses_unknown_ones() {
+        let o = Opts::try_parse_from([
+            "qdrant-perf",
+            "instructions",
+            "--out",
+            "c.json",
+            "--only",
+            "search,generate",
+        ])
+        .unwrap();
+        match o.command {
+            Command::Instructions { out, only, .. } => {
+                assert_eq!(out, PathBuf::from("c.json"));
+                assert_eq!(only, vec![HotPath::Search, HotPath::Generate]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = Opts::try_parse_from(["qdrant-perf", "hot-path", "gemm"]).unwrap_err();
+        assert!(
+            err.to_string().contains("generate, ground_truth or search"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_non_numeric_size_is_refused_naming_the_flag() {
-        let err = Opts::try_parse_from(["qdrant-perf", "dataset", "--dim", "8", "--points", "lots"]).unwrap_err();
+        let err =
+            Opts::try_parse_from(["qdrant-perf", "dataset", "--dim", "8", "--points", "lots"])
+                .unwrap_err();
         assert!(err.to_string().contains("--points"), "{err}");
     }
 }

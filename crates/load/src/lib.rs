@@ -5,6 +5,14 @@
 //! are recorded into an HdrHistogram (bounded memory, 3 significant digits), never into a sorted
 //! `Vec`, and every figure is reported beside its sample size. The open- and closed-loop drivers
 //! and the target verdicts build on it.
+//!
+//! [`compare`] is the regression gate: two criterion baselines or two saved run reports, judged
+//! benchmark by benchmark with a threshold and the confidence intervals. [`instructions`] counts
+//! the instructions of the hot paths that need no server (under valgrind's callgrind), the
+//! noise-free figure the tight gate uses.
+
+pub mod compare;
+pub mod instructions;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;

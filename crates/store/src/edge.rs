@@ -113,6 +113,12 @@ fn edge_config(spec: &CollectionSpec) -> Result<EdgeConfig> {
         .build())
 }
 
+/// True for the error Qdrant gives when another process holds a shard's write-ahead log.
+fn is_lock_error(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("wouldblock") || m.contains("would block") || m.contains("lock")
+}
+
 /// Resident set size of this process, from /proc (Linux); None elsewhere.
 fn process_rss() -> Option<u64> {
     let status = fs::read_to_string("/proc/self/statm").ok()?;
@@ -226,6 +232,10 @@ impl EdgeStore {
                 Ok(shard) => {
                     let points = shard.info().points_count;
                     (shard, Created::Existing { points })
+                }
+                Err(e) if is_lock_error(&e.to_string()) => {
+                    // Another process has it open: never delete what someone else is using.
+                    return Err(StoreError::InUse { path: dir });
                 }
                 Err(e) => {
                     eprintln!(

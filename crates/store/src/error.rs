@@ -79,6 +79,12 @@ pub enum StoreError {
         state: String,
     },
 
+    #[error(
+        "the cached index {path} is in use by another process (its write-ahead log is locked); \
+         wait for that run to finish, or point QDRANT_PERF_CACHE_DIR elsewhere for this one"
+    )]
+    InUse { path: PathBuf },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -1,6 +1,9 @@
 //! The one way to put a dataset into a store: create the collection, upload in batches with
 //! progress, and wait until it is indexed. Benches and the CLI both call [`load_collection`].
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Instant;
 
 use qdrant_perf_data::{Vectors, progress_bar};
@@ -11,6 +14,10 @@ use crate::store::Store;
 
 /// Points per upsert request unless told otherwise (Qdrant's clients use 64-256).
 pub const DEFAULT_BATCH: usize = 256;
+
+/// Upsert requests outstanding at once during an upload: enough to keep a server's update
+/// workers busy while the next batch is serialised and sent.
+pub const DEFAULT_IN_FLIGHT: usize = 4;
 
 /// What [`load_collection`] did and how long each step took.
 #[derive(Clone, Debug)]
@@ -60,20 +67,55 @@ pub async fn load_collection<S: Store>(
     })
 }
 
-/// Upserts every vector with its row number as id, `batch` points per request.
+/// Upserts every vector with its row number as id, `batch` points per request, with
+/// [`DEFAULT_IN_FLIGHT`] requests outstanding.
 pub async fn upload<S: Store>(store: &S, name: &str, points: &Vectors, batch: usize) -> Result<()> {
+    upload_with(store, name, points, batch, DEFAULT_IN_FLIGHT).await
+}
+
+/// [`upload`] with up to `in_flight` requests outstanding at once. The first error ends the
+/// upload (the requests still outstanding are cancelled) and is returned.
+pub async fn upload_with<S: Store>(
+    store: &S,
+    name: &str,
+    points: &Vectors,
+    batch: usize,
+    in_flight: usize,
+) -> Result<()> {
+    type Pending<'a> = Pin<Box<dyn Future<Output = Result<usize>> + Send + 'a>>;
+    let batch = batch.max(1);
     let bar = progress_bar(points.len() as u64, &format!("uploading to {name}"));
-    for start in (0..points.len()).step_by(batch) {
-        let end = (start + batch).min(points.len());
-        let chunk: Vec<Point> = (start..end)
-            .map(|i| Point {
-                id: i as u64,
-                vector: points.row(i).to_vec(),
-                payload: None,
-            })
-            .collect();
-        store.upsert(name, &chunk).await?;
-        bar.inc(chunk.len() as u64);
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    let mut next = 0;
+    loop {
+        while pending.len() < in_flight.max(1) && next < points.len() {
+            let end = (next + batch).min(points.len());
+            let chunk: Vec<Point> = (next..end)
+                .map(|i| Point {
+                    id: i as u64,
+                    vector: points.row(i).to_vec(),
+                    payload: None,
+                })
+                .collect();
+            next = end;
+            pending.push(Box::pin(async move {
+                store.upsert(name, &chunk).await.map(|()| chunk.len())
+            }));
+        }
+        if pending.is_empty() {
+            break;
+        }
+        let (i, result) = std::future::poll_fn(|cx| {
+            for (i, f) in pending.iter_mut().enumerate() {
+                if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                    return Poll::Ready((i, r));
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        drop(pending.swap_remove(i));
+        bar.inc(result? as u64);
     }
     bar.finish_and_clear();
     Ok(())

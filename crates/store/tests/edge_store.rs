@@ -282,3 +282,53 @@ fn quantized_collections_search_with_rescoring() {
         assert!(r > floor, "{name}: recall@10 {r}");
     }
 }
+
+#[test]
+fn an_upload_with_several_batches_in_flight_stores_every_point_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path()).unwrap();
+    let (points, _, _) = dataset(8, 1_001);
+    store
+        .create_sync(&CollectionSpec::new("perf_inflight", 8, Metric::Cosine))
+        .unwrap();
+    rt().block_on(fixture::upload_with(&store, "perf_inflight", &points, 7, 3))
+        .unwrap();
+    assert_eq!(store.count_sync("perf_inflight").unwrap(), 1_001);
+    // Every row went in under its own id: each point finds itself first by exact search.
+    for i in [0usize, 500, 1_000] {
+        let q = Query::new(points.row(i).to_vec(), 1).exact();
+        assert_eq!(
+            store.search_sync("perf_inflight", &q).unwrap()[0].id,
+            i as u64
+        );
+    }
+    let err = rt()
+        .block_on(fixture::upload_with(&store, "perf_missing", &points, 7, 3))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownCollection { .. }), "{err}");
+}
+
+#[test]
+fn a_cached_index_open_elsewhere_is_reported_in_use_not_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (points, _, _) = dataset(16, 400);
+    let spec = CollectionSpec::new("perf_shared", 16, Metric::Cosine);
+    let first = EdgeStore::open(dir.path()).unwrap();
+    rt().block_on(load_collection(&first, &spec, &points, 100))
+        .unwrap();
+    // A second store (as a second process would) while the first still holds the shard open.
+    let second = EdgeStore::open(dir.path()).unwrap();
+    let err = second.create_sync(&spec).unwrap_err();
+    assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
+    // The first still has every point: nothing was deleted.
+    assert_eq!(first.count_sync("perf_shared").unwrap(), 400);
+    drop(first);
+    assert_eq!(
+        second.create_sync(&spec).unwrap(),
+        Created::Existing { points: 400 }
+    );
+}
