@@ -21,10 +21,6 @@ pub struct LocalServer {
     pub grpc_port: u16,
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// GET `path` on 127.0.0.1:`port` with a bare HTTP/1.0 request; the status code, if any.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream =
@@ -48,7 +44,13 @@ impl LocalServer {
             std::env::temp_dir().join(format!("qdrant-perf-server-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
-        let (http_port, grpc_port) = (free_port()?, free_port()?);
+        // Hold both listeners while choosing, so the two ports differ.
+        let (http, grpc) = (
+            TcpListener::bind("127.0.0.1:0")?,
+            TcpListener::bind("127.0.0.1:0")?,
+        );
+        let (http_port, grpc_port) = (http.local_addr()?.port(), grpc.local_addr()?.port());
+        drop((http, grpc));
         let log = fs::File::create(dir.join("qdrant.log"))?;
         let mut command = Command::new(bin);
         command
@@ -85,7 +87,10 @@ impl LocalServer {
     fn wait_ready(&mut self, limit: Duration) -> std::io::Result<()> {
         let started = Instant::now();
         while started.elapsed() < limit {
-            if http_status(self.http_port, "/readyz") == Some(200) {
+            // REST can answer before the gRPC listener is up: wait for both.
+            if http_status(self.http_port, "/readyz") == Some(200)
+                && TcpStream::connect(("127.0.0.1", self.grpc_port)).is_ok()
+            {
                 return Ok(());
             }
             if let Some(child) = self.child.as_mut()

@@ -1,7 +1,7 @@
 //! A Qdrant server over gRPC, through the official `qdrant-client`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use qdrant_client::qdrant::{
     BinaryQuantizationBuilder, CollectionStatus, CountPointsBuilder, CreateCollectionBuilder,
@@ -12,7 +12,7 @@ use qdrant_client::qdrant::{
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
-use super::{ApiKey, ServerConfig, note_server_version, redact};
+use super::{ApiKey, Seen, ServerConfig, note_server_version, redact, wait_until_indexed};
 use crate::error::{Result, StoreError};
 use crate::guard::Guard;
 use crate::spec::{
@@ -40,6 +40,23 @@ fn distance(spec: &CollectionSpec) -> Distance {
         qdrant_perf_data::Metric::Cosine => Distance::Cosine,
         qdrant_perf_data::Metric::Dot => Distance::Dot,
         qdrant_perf_data::Metric::Euclid => Distance::Euclid,
+    }
+}
+
+/// Dimension and distance of a collection's (single, unnamed) vectors; (0, unknown) otherwise.
+fn vector_params(info: &qdrant_client::qdrant::CollectionInfo) -> (usize, Distance) {
+    match info
+        .config
+        .as_ref()
+        .and_then(|c| c.params.as_ref())
+        .and_then(|p| p.vectors_config.as_ref())
+        .and_then(|v| v.config.as_ref())
+    {
+        Some(qdrant_client::qdrant::vectors_config::Config::Params(p)) => (
+            p.size as usize,
+            Distance::try_from(p.distance).unwrap_or(Distance::UnknownDistance),
+        ),
+        _ => (0, Distance::UnknownDistance),
     }
 }
 
@@ -218,19 +235,7 @@ impl Store for GrpcStore {
                 .map_err(self.err(i, "read info", name))?
                 .result
                 .unwrap_or_default();
-            let params = info
-                .config
-                .as_ref()
-                .and_then(|c| c.params.as_ref())
-                .and_then(|p| p.vectors_config.as_ref())
-                .and_then(|v| v.config.as_ref());
-            let found = match params {
-                Some(qdrant_client::qdrant::vectors_config::Config::Params(p)) => (
-                    p.size as usize,
-                    Distance::try_from(p.distance).unwrap_or(Distance::UnknownDistance),
-                ),
-                _ => (0, Distance::UnknownDistance),
-            };
+            let found = vector_params(&info);
             if found != (spec.dim, distance(spec)) {
                 return Err(StoreError::Conflict {
                     collection: name.into(),
@@ -313,10 +318,7 @@ impl Store for GrpcStore {
     }
 
     async fn wait_indexed(&self, name: &str) -> Result<IndexState> {
-        let started = Instant::now();
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.enable_steady_tick(Duration::from_millis(200));
-        loop {
+        wait_until_indexed(name, self.index_timeout, || async {
             let (i, c) = self.pick();
             let info = c
                 .collection_info(name)
@@ -324,47 +326,18 @@ impl Store for GrpcStore {
                 .map_err(self.err(i, "read info", name))?
                 .result
                 .unwrap_or_default();
-            let points = info.points_count.unwrap_or(0) as usize;
-            let indexed = info.indexed_vectors_count.unwrap_or(0) as usize;
-            let status = CollectionStatus::try_from(info.status)
-                .map(|s| s.as_str_name().to_lowercase())
-                .unwrap_or_else(|_| "unknown".into());
-            spinner.set_message(format!(
-                "waiting for {name}: status {status}, {indexed} of {points} vectors indexed"
-            ));
-            let dim = match info
-                .config
-                .as_ref()
-                .and_then(|c| c.params.as_ref())
-                .and_then(|p| p.vectors_config.as_ref())
-                .and_then(|v| v.config.as_ref())
-            {
-                Some(qdrant_client::qdrant::vectors_config::Config::Params(p)) => p.size as usize,
-                _ => 0,
-            };
-            if status == "green" && (indexed >= points || !crate::spec::expects_index(points, dim))
-            {
-                spinner.finish_and_clear();
-                return Ok(IndexState {
-                    points,
-                    indexed_vectors: indexed,
-                    segments: info.segments_count as usize,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-            }
-            if started.elapsed() > self.index_timeout {
-                spinner.finish_and_clear();
-                return Err(StoreError::IndexTimeout {
-                    collection: name.into(),
-                    seconds: self.index_timeout.as_secs_f64(),
-                    state: format!(
-                        "status {status}, {indexed} of {points} vectors indexed, optimizer {:?}",
-                        info.optimizer_status
-                    ),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            Ok(Seen {
+                status: CollectionStatus::try_from(info.status)
+                    .map(|s| s.as_str_name().to_lowercase())
+                    .unwrap_or_else(|_| "unknown".into()),
+                points: info.points_count.unwrap_or(0) as usize,
+                indexed: info.indexed_vectors_count.unwrap_or(0) as usize,
+                segments: info.segments_count as usize,
+                dim: vector_params(&info).0,
+                optimizer: format!("{:?}", info.optimizer_status),
+            })
+        })
+        .await
     }
 
     async fn search(&self, name: &str, query: &Query) -> Result<SearchResponse> {

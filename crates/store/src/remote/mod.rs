@@ -17,12 +17,68 @@ mod grpc;
 mod rest;
 
 use std::fmt;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 pub use grpc::GrpcStore;
 pub use rest::RestStore;
 
 use crate::error::{Result, StoreError};
+use crate::spec::{IndexState, expects_index};
+
+/// What one look at a server collection's info showed.
+pub(crate) struct Seen {
+    pub status: String,
+    pub points: usize,
+    pub indexed: usize,
+    pub segments: usize,
+    pub dim: usize,
+    pub optimizer: String,
+}
+
+/// Polls `read` until the collection is green with every vector indexed (or too small to get
+/// an index), showing the state on a spinner; after `timeout`, an error naming the last state.
+pub(crate) async fn wait_until_indexed<F, Fut>(
+    name: &str,
+    timeout: Duration,
+    mut read: F,
+) -> Result<IndexState>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Seen>>,
+{
+    let started = Instant::now();
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    loop {
+        let seen = read().await?;
+        let state = format!(
+            "status {}, {} of {} vectors indexed, optimizer {}",
+            seen.status, seen.indexed, seen.points, seen.optimizer
+        );
+        spinner.set_message(format!("waiting for {name}: {state}"));
+        if seen.status == "green"
+            && (seen.indexed >= seen.points || !expects_index(seen.points, seen.dim))
+        {
+            spinner.finish_and_clear();
+            return Ok(IndexState {
+                points: seen.points,
+                indexed_vectors: seen.indexed,
+                segments: seen.segments,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        if started.elapsed() > timeout {
+            spinner.finish_and_clear();
+            return Err(StoreError::IndexTimeout {
+                collection: name.into(),
+                seconds: timeout.as_secs_f64(),
+                state,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
 
 /// Which of Qdrant's APIs a store speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

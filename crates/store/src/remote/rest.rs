@@ -1,17 +1,17 @@
 //! A Qdrant server through its REST API (`reqwest`, JSON).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{ApiKey, ServerConfig, redact};
+use super::{ApiKey, Seen, ServerConfig, redact, wait_until_indexed};
 use crate::error::{Result, StoreError};
 use crate::guard::Guard;
 use crate::spec::{
     BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, INDEXING_THRESHOLD_KB,
-    IndexState, Point, Query, SearchResponse, expects_index,
+    IndexState, Point, Query, SearchResponse,
 };
 use crate::store::Store;
 
@@ -317,43 +317,19 @@ impl Store for RestStore {
     }
 
     async fn wait_indexed(&self, name: &str) -> Result<IndexState> {
-        let started = Instant::now();
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.enable_steady_tick(Duration::from_millis(200));
-        loop {
+        wait_until_indexed(name, self.index_timeout, || async {
             let info = self.info(name).await?;
-            let points = info["points_count"].as_u64().unwrap_or(0) as usize;
-            let indexed = info["indexed_vectors_count"].as_u64().unwrap_or(0) as usize;
-            let status = info["status"].as_str().unwrap_or("?").to_string();
-            let segments = info["segments_count"].as_u64().unwrap_or(0) as usize;
-            let dim = info["config"]["params"]["vectors"]["size"]
-                .as_u64()
-                .unwrap_or(0) as usize;
-            spinner.set_message(format!(
-                "waiting for {name}: status {status}, {indexed} of {points} vectors indexed"
-            ));
-            if status == "green" && (indexed >= points || !expects_index(points, dim)) {
-                spinner.finish_and_clear();
-                return Ok(IndexState {
-                    points,
-                    indexed_vectors: indexed,
-                    segments,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-            }
-            if started.elapsed() > self.index_timeout {
-                spinner.finish_and_clear();
-                return Err(StoreError::IndexTimeout {
-                    collection: name.into(),
-                    seconds: self.index_timeout.as_secs_f64(),
-                    state: format!(
-                        "status {status}, {indexed} of {points} vectors indexed, optimizer {}",
-                        info["optimizer_status"]
-                    ),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            let count = |v: &Value| v.as_u64().unwrap_or(0) as usize;
+            Ok(Seen {
+                status: info["status"].as_str().unwrap_or("?").to_string(),
+                points: count(&info["points_count"]),
+                indexed: count(&info["indexed_vectors_count"]),
+                segments: count(&info["segments_count"]),
+                dim: count(&info["config"]["params"]["vectors"]["size"]),
+                optimizer: info["optimizer_status"].to_string(),
+            })
+        })
+        .await
     }
 
     async fn search(&self, name: &str, query: &Query) -> Result<SearchResponse> {
