@@ -328,6 +328,14 @@ pub struct Footprint {
     pub ram_bytes: Option<u64>,
 }
 
+impl Footprint {
+    /// Neither figure known: what the server stores report until they read Qdrant's telemetry.
+    pub const UNKNOWN: Footprint = Footprint {
+        disk_bytes: None,
+        ram_bytes: None,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

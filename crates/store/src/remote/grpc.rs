@@ -145,6 +145,15 @@ impl GrpcStore {
         move |e| classify(e, &url, key.as_ref(), op, &collection)
     }
 
+    async fn info(&self, name: &str) -> Result<qdrant_client::qdrant::CollectionInfo> {
+        let (i, c) = self.pick();
+        Ok(c.collection_info(name)
+            .await
+            .map_err(self.err(i, "read info", name))?
+            .result
+            .unwrap_or_default())
+    }
+
     /// True when the collection exists (read-only; any name).
     pub async fn exists(&self, name: &str) -> Result<bool> {
         let (i, c) = self.pick();
@@ -227,14 +236,8 @@ impl Store for GrpcStore {
         self.guard.check(&spec.name, "create")?;
         spec.validate()?;
         let name = spec.name.as_str();
-        let (i, c) = self.pick();
         if self.exists(name).await? {
-            let info = c
-                .collection_info(name)
-                .await
-                .map_err(self.err(i, "read info", name))?
-                .result
-                .unwrap_or_default();
+            let info = self.info(name).await?;
             let found = vector_params(&info);
             if found != (spec.dim, distance(spec)) {
                 return Err(StoreError::Conflict {
@@ -295,6 +298,7 @@ impl Store for GrpcStore {
         if let Some(n) = spec.replication {
             create = create.replication_factor(n);
         }
+        let (i, c) = self.pick();
         c.create_collection(create)
             .await
             .map_err(self.err(i, "create", name))?;
@@ -319,13 +323,7 @@ impl Store for GrpcStore {
 
     async fn wait_indexed(&self, name: &str) -> Result<IndexState> {
         wait_until_indexed(name, self.index_timeout, || async {
-            let (i, c) = self.pick();
-            let info = c
-                .collection_info(name)
-                .await
-                .map_err(self.err(i, "read info", name))?
-                .result
-                .unwrap_or_default();
+            let info = self.info(name).await?;
             Ok(Seen {
                 status: CollectionStatus::try_from(info.status)
                     .map(|s| s.as_str_name().to_lowercase())
@@ -383,10 +381,7 @@ impl Store for GrpcStore {
     }
 
     async fn footprint(&self, _name: &str) -> Result<Footprint> {
-        Ok(Footprint {
-            disk_bytes: None,
-            ram_bytes: None,
-        })
+        Ok(Footprint::UNKNOWN)
     }
 
     async fn drop_owned(&self, name: &str) -> Result<()> {

@@ -385,10 +385,7 @@ impl Store for RestStore {
     }
 
     async fn footprint(&self, _name: &str) -> Result<Footprint> {
-        Ok(Footprint {
-            disk_bytes: None,
-            ram_bytes: None,
-        })
+        Ok(Footprint::UNKNOWN)
     }
 
     async fn drop_owned(&self, name: &str) -> Result<()> {
