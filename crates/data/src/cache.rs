@@ -1,7 +1,8 @@
 //! Datasets cached on disk, addressed by the hash of their spec.
 //!
 //! `<root>/datasets/<hash>/` holds `points.fbin`, `queries.fbin`, `truth.ibin` (neighbour ids),
-//! `truth.scores.fbin` and `dataset.json` (the spec). A dataset directory is built under a
+//! `truth.scores.fbin`, `dataset.json` (the spec) and, for a spec with payloads,
+//! `payloads.jsonl` (one JSON object per point, in id order). A dataset directory is built under a
 //! temporary name and renamed into place whole, so a directory with the final name is always
 //! complete; an interrupted run leaves only a temporary directory, which the next run ignores.
 
@@ -15,6 +16,7 @@ use crate::error::{DataError, Result};
 use crate::files::{read_ids, read_vectors, temp_sibling, write_ids, write_vectors};
 use crate::generator::{GENERATOR_VERSION, Metric, Part, generate};
 use crate::groundtruth::{GroundTruth, ground_truth};
+use crate::payload::Payloads;
 use crate::progress::progress_bar;
 use crate::vectors::{DatasetSpec, Vectors};
 
@@ -23,6 +25,7 @@ const QUERIES: &str = "queries.fbin";
 const TRUTH_IDS: &str = "truth.ibin";
 const TRUTH_SCORES: &str = "truth.scores.fbin";
 const META: &str = "dataset.json";
+const PAYLOADS: &str = "payloads.jsonl";
 
 /// Where datasets (and what is built from them, such as indexes) are cached.
 #[derive(Clone, Debug)]
@@ -105,6 +108,8 @@ pub struct Dataset {
     pub points: Vectors,
     pub queries: Vectors,
     pub truth: GroundTruth,
+    /// The points' payloads, when the spec asks for them (row `i` belongs to point `i`).
+    pub payloads: Option<Payloads>,
     /// The dataset's directory in the cache (for files the user gave: the points file's folder).
     pub dir: PathBuf,
     pub loaded_from: LoadedFrom,
@@ -143,13 +148,15 @@ impl Dataset {
         let dir = cache.dataset_dir(spec);
         if dir.join(META).exists() {
             let started = Instant::now();
-            match Self::read_dir(spec, &dir) {
-                Ok((points, queries, truth)) => {
+            match Self::read_dir(spec, &dir).and_then(|d| Ok((d, Self::read_payloads(spec, &dir)?)))
+            {
+                Ok(((points, queries, truth), payloads)) => {
                     return Ok(Dataset {
                         spec: spec.clone(),
                         points,
                         queries,
                         truth,
+                        payloads,
                         dir,
                         loaded_from: LoadedFrom::Cache {
                             seconds: started.elapsed().as_secs_f64(),
@@ -167,13 +174,19 @@ impl Dataset {
         }
         let started = Instant::now();
         let (points, queries, truth) = Self::generate(spec)?;
+        let payloads = spec
+            .payload
+            .as_ref()
+            .map(|p| Payloads::generate(p, spec.seed, spec.points))
+            .transpose()?;
         let seconds = started.elapsed().as_secs_f64();
-        Self::write_dir(spec, &dir, &points, &queries, &truth)?;
+        Self::write_dir(spec, &dir, &points, &queries, &truth, payloads.as_ref())?;
         Ok(Dataset {
             spec: spec.clone(),
             points,
             queries,
             truth,
+            payloads,
             dir,
             loaded_from: LoadedFrom::Generated { seconds },
         })
@@ -240,12 +253,14 @@ impl Dataset {
             distribution: crate::Distribution::Normal,
             metric,
             seed: 0,
+            payload: None,
         };
         Ok(Dataset {
             spec,
             points: points_v,
             queries: queries_v,
             truth,
+            payloads: None,
             dir: points.parent().map(Path::to_path_buf).unwrap_or_default(),
             loaded_from: LoadedFrom::Files,
         })
@@ -289,18 +304,37 @@ impl Dataset {
         Ok((points, queries, GroundTruth::new(spec.k, ids, scores)?))
     }
 
+    fn read_payloads(spec: &DatasetSpec, dir: &Path) -> Result<Option<Payloads>> {
+        let Some(p) = &spec.payload else {
+            return Ok(None);
+        };
+        let path = dir.join(PAYLOADS);
+        let payloads = Payloads::read_jsonl(&path, p)?;
+        if payloads.len() != spec.points {
+            return Err(DataError::bad_file(
+                &path,
+                format!("has {} payloads for {} points", payloads.len(), spec.points),
+            ));
+        }
+        Ok(Some(payloads))
+    }
+
     fn write_dir(
         spec: &DatasetSpec,
         dir: &Path,
         points: &Vectors,
         queries: &Vectors,
         truth: &GroundTruth,
+        payloads: Option<&Payloads>,
     ) -> Result<()> {
         let tmp = temp_sibling(dir);
         fs::create_dir_all(&tmp).map_err(|e| DataError::io(&tmp, e))?;
         let result = (|| {
             write_vectors(&tmp.join(POINTS), points)?;
             write_vectors(&tmp.join(QUERIES), queries)?;
+            if let Some(p) = payloads {
+                p.write_jsonl(&tmp.join(PAYLOADS))?;
+            }
             let k = spec.k.min(spec.points);
             write_ids(&tmp.join(TRUTH_IDS), k, truth.all_ids())?;
             let mut flat = Vec::with_capacity(truth.len() * k);
@@ -389,6 +423,39 @@ mod tests {
         // Nothing but the dataset directory is left behind.
         let entries: Vec<_> = fs::read_dir(dir.path().join("datasets")).unwrap().collect();
         assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn payloads_are_cached_beside_the_vectors_and_keyed_by_their_parameters() {
+        use crate::payload::PayloadSpec;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DatasetCache::new(dir.path());
+        let with = spec().with_payload(PayloadSpec::default());
+        let first = Dataset::load_or_generate(&with, &cache).unwrap();
+        assert!(first.dir.join(PAYLOADS).exists());
+        assert_eq!(first.payloads.as_ref().unwrap().len(), 500);
+        let second = Dataset::load_or_generate(&with, &cache).unwrap();
+        assert!(matches!(second.loaded_from, LoadedFrom::Cache { .. }));
+        assert_eq!(first.payloads, second.payloads);
+        // Other payload parameters: another dataset, same vectors.
+        let other = spec().with_payload(PayloadSpec {
+            keyword_values: 7,
+            ..PayloadSpec::default()
+        });
+        let third = Dataset::load_or_generate(&other, &cache).unwrap();
+        assert_ne!(third.dir, first.dir);
+        assert_eq!(third.points, first.points);
+        assert_ne!(third.payloads, first.payloads);
+        // Without payloads: none, and no file.
+        let plain = Dataset::load_or_generate(&spec(), &cache).unwrap();
+        assert!(plain.payloads.is_none() && !plain.dir.join(PAYLOADS).exists());
+        // A truncated payload file is regenerated.
+        let path = first.dir.join(PAYLOADS);
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, &text[..text.len() / 2]).unwrap();
+        let again = Dataset::load_or_generate(&with, &cache).unwrap();
+        assert!(matches!(again.loaded_from, LoadedFrom::Generated { .. }));
+        assert_eq!(again.payloads, first.payloads);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::vectors::{DatasetSpec, Vectors};
 pub const GENERATOR_VERSION: u32 = 1;
 
 /// Vectors per independently seeded chunk.
-const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 256;
 
 /// How vectors are spread in space.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,14 +179,14 @@ impl Part {
 /// Stream 0 holds the model (subspace basis and cluster centres); parts use their own streams.
 const MODEL_STREAM: u64 = 0;
 
-fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
+pub(crate) fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
     rng
 }
 
 /// Uniform in [0, 1) with 53 random bits.
-fn unit(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 

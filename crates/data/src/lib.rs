@@ -15,6 +15,7 @@ mod error;
 mod files;
 mod generator;
 mod groundtruth;
+mod payload;
 mod progress;
 mod recall;
 mod vectors;
@@ -23,7 +24,11 @@ pub use cache::{Dataset, DatasetCache, LoadedFrom};
 pub use error::{DataError, Result};
 pub use files::{read_ids, read_vectors, write_ids, write_vectors};
 pub use generator::{Distribution, GENERATOR_VERSION, Metric, Part, generate};
-pub use groundtruth::{GroundTruth, exact_top_k_naive, ground_truth};
+pub use groundtruth::{GroundTruth, exact_top_k_naive, ground_truth, ground_truth_filtered};
+pub use payload::{
+    Bound, FLOAT_FIELD, FieldKind, Frequency, INTEGER_FIELD, KEYWORD_FIELD, PAYLOAD_VERSION,
+    PayloadSpec, Payloads, Selected, check_selectivity, fields as payload_fields,
+};
 pub use progress::progress_bar;
 pub use recall::{mean_recall, recall_at_k};
 pub use vectors::{DatasetSpec, MAX_DIM, Vectors};

@@ -3,6 +3,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{DataError, Result};
 use crate::generator::{Distribution, GENERATOR_VERSION, Metric};
+use crate::payload::{PAYLOAD_VERSION, PayloadSpec};
 
 /// The largest dimension the suite accepts. Qdrant itself caps dense vectors at 65,536.
 pub const MAX_DIM: usize = 65_536;
@@ -97,6 +98,10 @@ pub struct DatasetSpec {
     pub distribution: Distribution,
     pub metric: Metric,
     pub seed: u64,
+    /// Payloads generated with the points (`None`: vectors only). Absent from the JSON (and so
+    /// from the hash) when `None`, so datasets without payloads keep their addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<PayloadSpec>,
 }
 
 impl DatasetSpec {
@@ -110,6 +115,7 @@ impl DatasetSpec {
             distribution: Distribution::default(),
             metric: Metric::Cosine,
             seed: 42,
+            payload: None,
         }
     }
 
@@ -130,6 +136,12 @@ impl DatasetSpec {
 
     pub fn with_metric(mut self, metric: Metric) -> Self {
         self.metric = metric;
+        self
+    }
+
+    /// Generates payloads with the points (see [`crate::Payloads`]).
+    pub fn with_payload(mut self, payload: PayloadSpec) -> Self {
+        self.payload = Some(payload);
         self
     }
 
@@ -163,6 +175,9 @@ impl DatasetSpec {
                 "ground truth depth must be at least 1",
             ));
         }
+        if let Some(p) = &self.payload {
+            p.validate()?;
+        }
         self.distribution.validate(self.dim)
     }
 
@@ -170,6 +185,9 @@ impl DatasetSpec {
     pub fn hash(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(GENERATOR_VERSION.to_le_bytes());
+        if self.payload.is_some() {
+            hasher.update(PAYLOAD_VERSION.to_le_bytes());
+        }
         hasher.update(serde_json::to_vec(self).expect("a spec always serialises"));
         let digest = hasher.finalize();
         digest[..8].iter().map(|b| format!("{b:02x}")).collect()
@@ -178,12 +196,17 @@ impl DatasetSpec {
     /// A readable name for logs: `clustered-cosine-768d-20000p-1000q`.
     pub fn label(&self) -> String {
         format!(
-            "{}-{}-{}d-{}p-{}q",
+            "{}-{}-{}d-{}p-{}q{}",
             self.distribution.name(),
             self.metric.name(),
             self.dim,
             self.points,
-            self.queries
+            self.queries,
+            if self.payload.is_some() {
+                "-payload"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -211,10 +234,18 @@ mod tests {
             base.clone().with_seed(43),
             base.clone().with_metric(Metric::Dot),
             base.clone().with_distribution(Distribution::Normal),
+            base.clone().with_payload(PayloadSpec::default()),
+            base.clone().with_payload(PayloadSpec {
+                keyword_values: 10,
+                ..PayloadSpec::default()
+            }),
         ];
-        for v in variants {
+        for v in &variants {
             assert_ne!(v.hash(), base.hash(), "{v:?}");
         }
+        assert_ne!(variants[7].hash(), variants[8].hash());
+        // A spec without payloads serialises as before, so existing caches keep their address.
+        assert!(!serde_json::to_string(&base).unwrap().contains("payload"));
     }
 
     #[test]

@@ -13,8 +13,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use qdrant_edge::{
-    DEFAULT_VECTOR_NAME, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeVectorParams,
-    HnswIndexConfig, NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct,
+    CreateIndex, DEFAULT_VECTOR_NAME, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
+    EdgeVectorParams, FieldIndexOperations, HnswIndexConfig, NamedQuery, PayloadFieldSchema,
+    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct,
     QuantizationConfig, QuantizationSearchParams, QueryEnum, SearchParams, SearchRequest,
     UpdateOperation, VectorInternal, WithPayloadInterface,
 };
@@ -22,6 +23,7 @@ use qdrant_perf_data::Metric;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
+use crate::filter::{Filter, PayloadIndexKind};
 use crate::guard::Guard;
 use crate::spec::{
     BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, INDEXING_THRESHOLD_KB,
@@ -72,6 +74,21 @@ fn distance(metric: Metric) -> qdrant_edge::Distance {
         Metric::Cosine => qdrant_edge::Distance::Cosine,
         Metric::Dot => qdrant_edge::Distance::Dot,
         Metric::Euclid => qdrant_edge::Distance::Euclid,
+    }
+}
+
+/// The engine's filter, parsed from Qdrant's REST JSON (the same JSON a server receives).
+fn edge_filter(filter: &Filter, collection: &str) -> Result<qdrant_edge::Filter> {
+    filter.validate()?;
+    serde_json::from_value(filter.to_qdrant_json())
+        .map_err(|e| engine_error("translate the filter", collection, e))
+}
+
+fn schema_type(kind: PayloadIndexKind) -> PayloadSchemaType {
+    match kind {
+        PayloadIndexKind::Keyword => PayloadSchemaType::Keyword,
+        PayloadIndexKind::Integer => PayloadSchemaType::Integer,
+        PayloadIndexKind::Float => PayloadSchemaType::Float,
     }
 }
 
@@ -268,7 +285,39 @@ impl EdgeStore {
 
     fn new_shard(&self, spec: &CollectionSpec, dir: &Path) -> Result<EdgeShard> {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        EdgeShard::new(dir, edge_config(spec)?).map_err(|e| engine_error("create", &spec.name, e))
+        let shard = EdgeShard::new(dir, edge_config(spec)?)
+            .map_err(|e| engine_error("create", &spec.name, e))?;
+        // Payload indexes before any point: each segment indexes payloads as they arrive, and
+        // the optimizer carries the indexed fields into the segments it builds.
+        for (field, kind) in &spec.payload_indexes {
+            let field_name = field
+                .parse()
+                .map_err(|_| engine_error("create a payload index", &spec.name, field))?;
+            let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(
+                CreateIndex {
+                    field_name,
+                    field_schema: Some(PayloadFieldSchema::FieldType(schema_type(*kind))),
+                },
+            ));
+            shard
+                .update(op)
+                .map_err(|e| engine_error("create a payload index", &spec.name, e))?;
+        }
+        Ok(shard)
+    }
+
+    /// The payload indexes of an open collection and how many points each covers.
+    pub fn payload_index_points(&self, name: &str) -> Result<Vec<(String, usize)>> {
+        let c = self.get(name)?;
+        let mut out: Vec<(String, usize)> = c
+            .shard
+            .info()
+            .payload_schema
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.points))
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     pub fn upsert_sync(&self, name: &str, batch: &[Point]) -> Result<()> {
@@ -353,7 +402,11 @@ impl EdgeStore {
                 query: VectorInternal::Dense(query.vector.clone()),
                 using: None,
             }),
-            filter: None,
+            filter: query
+                .filter
+                .as_ref()
+                .map(|f| edge_filter(f, &c.spec.name))
+                .transpose()?,
             params: Some(SearchParams {
                 hnsw_ef: query.ef,
                 exact: query.exact,

@@ -36,6 +36,9 @@ pub enum StoreError {
         reason: String,
     },
 
+    #[error("invalid filter: {reason}")]
+    InvalidFilter { reason: String },
+
     #[error("collection `{collection}` is not fully indexed: {state}")]
     NotIndexed { collection: String, state: String },
 

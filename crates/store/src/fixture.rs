@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Instant;
 
-use qdrant_perf_data::{Vectors, progress_bar};
+use qdrant_perf_data::{Payloads, Vectors, progress_bar};
 
 use crate::error::Result;
 use crate::spec::{CollectionSpec, Created, IndexState, Point, Query};
@@ -46,6 +46,35 @@ pub async fn load_collection<S: Store>(
     points: &Vectors,
     batch: usize,
 ) -> Result<Loaded> {
+    load_collection_with_payloads(store, spec, points, None, batch).await
+}
+
+/// [`load_collection`] with each point's payload (row `i` of `payloads` goes with point `i`).
+/// The spec's payload indexes are created (by `create`) before the first point is sent.
+pub async fn load_collection_with_payloads<S: Store>(
+    store: &S,
+    spec: &CollectionSpec,
+    points: &Vectors,
+    payloads: Option<&Payloads>,
+    batch: usize,
+) -> Result<Loaded> {
+    if let Some(p) = payloads
+        && p.len() != points.len()
+    {
+        return Err(crate::error::StoreError::InvalidSpec {
+            field: "payloads",
+            value: p.len().to_string(),
+            reason: format!("need one payload per point ({} points)", points.len()),
+        });
+    }
+    // Rejected before anything is created: an index on a field the data does not have, or of
+    // another type than the field.
+    let fields = if payloads.is_some() {
+        qdrant_perf_data::payload_fields()
+    } else {
+        Vec::new()
+    };
+    crate::filter::check_payload_indexes(&spec.payload_indexes, &fields)?;
     let started = Instant::now();
     let created = store.create(spec).await?;
     let open_seconds = started.elapsed().as_secs_f64();
@@ -55,7 +84,15 @@ pub async fn load_collection<S: Store>(
         };
     let started = Instant::now();
     if !reused {
-        upload(store, &spec.name, points, batch.max(1)).await?;
+        upload_inner(
+            store,
+            &spec.name,
+            points,
+            payloads,
+            batch.max(1),
+            DEFAULT_IN_FLIGHT,
+        )
+        .await?;
     }
     let upload_seconds = started.elapsed().as_secs_f64();
     let index = store.wait_indexed(&spec.name).await?;
@@ -82,6 +119,17 @@ pub async fn upload_with<S: Store>(
     batch: usize,
     in_flight: usize,
 ) -> Result<()> {
+    upload_inner(store, name, points, None, batch, in_flight).await
+}
+
+async fn upload_inner<S: Store>(
+    store: &S,
+    name: &str,
+    points: &Vectors,
+    payloads: Option<&Payloads>,
+    batch: usize,
+    in_flight: usize,
+) -> Result<()> {
     type Pending<'a> = Pin<Box<dyn Future<Output = Result<usize>> + Send + 'a>>;
     let batch = batch.max(1);
     let bar = progress_bar(points.len() as u64, &format!("uploading to {name}"));
@@ -94,7 +142,7 @@ pub async fn upload_with<S: Store>(
                 .map(|i| Point {
                     id: i as u64,
                     vector: points.row(i).to_vec(),
-                    payload: None,
+                    payload: payloads.map(|p| p.to_json(i)),
                 })
                 .collect();
             next = end;

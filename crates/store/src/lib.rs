@@ -14,6 +14,7 @@
 mod any;
 mod edge;
 mod error;
+pub mod filter;
 pub mod fixture;
 mod guard;
 mod profiles;
@@ -25,6 +26,7 @@ mod store;
 pub use any::AnyStore;
 pub use edge::EdgeStore;
 pub use error::{Result, StoreError};
+pub use filter::{Condition, Filter, PayloadIndexKind, check_payload_indexes};
 pub use guard::{DEFAULT_PREFIX, Guard};
 pub use profiles::{
     BUNDLED_PROFILES, CollectionProfile, IndexDefaults, ProfileError, Profiles, SearchDefaults,

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
+use crate::filter::{Filter, PayloadIndexKind};
 
 /// Which engine a store talks to; it names the engine in bench IDs and reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +117,9 @@ pub struct CollectionSpec {
     pub shards: Option<u32>,
     /// Copies of each shard on a cluster (`replication_factor`); the embedded engine has one.
     pub replication: Option<u32>,
+    /// Payload indexes created before upload: (field, type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payload_indexes: Vec<(String, PayloadIndexKind)>,
 }
 
 impl CollectionSpec {
@@ -131,7 +135,14 @@ impl CollectionSpec {
             segments: None,
             shards: None,
             replication: None,
+            payload_indexes: Vec::new(),
         }
+    }
+
+    /// Adds a payload index on `field`, created before any point is uploaded.
+    pub fn with_payload_index(mut self, field: impl Into<String>, kind: PayloadIndexKind) -> Self {
+        self.payload_indexes.push((field.into(), kind));
+        self
     }
 
     pub fn with_hnsw(mut self, hnsw: HnswParams) -> Self {
@@ -200,16 +211,36 @@ impl CollectionSpec {
         if self.segments == Some(0) {
             return Err(invalid("segments", "0".into(), "use None for automatic"));
         }
+        for (i, (field, _)) in self.payload_indexes.iter().enumerate() {
+            if field.is_empty() {
+                return Err(invalid(
+                    "payload_indexes",
+                    "\"\"".into(),
+                    "a payload index needs a field name",
+                ));
+            }
+            if self.payload_indexes[..i].iter().any(|(f, _)| f == field) {
+                return Err(invalid(
+                    "payload_indexes",
+                    field.clone(),
+                    "the field is listed twice; give each field one index type",
+                ));
+            }
+        }
         Ok(())
     }
 
     /// A short digest of every parameter that changes the built index (not the name).
     pub fn index_hash(&self) -> String {
         let mut h = Sha256::new();
-        let key = serde_json::json!({
+        let mut key = serde_json::json!({
             "dim": self.dim, "metric": self.metric, "hnsw": self.hnsw,
             "quantization": self.quantization, "on_disk": self.on_disk, "segments": self.segments,
         });
+        // Only when there are any, so collections without payload indexes keep their hash.
+        if !self.payload_indexes.is_empty() {
+            key["payload_indexes"] = serde_json::json!(self.payload_indexes);
+        }
         h.update(key.to_string());
         h.finalize()[..6]
             .iter()
@@ -241,6 +272,8 @@ pub struct Query {
     pub rescore: Option<bool>,
     /// With quantization: fetch `k * oversampling` candidates before re-scoring.
     pub oversampling: Option<f64>,
+    /// Only points whose payload matches.
+    pub filter: Option<Filter>,
 }
 
 impl Query {
@@ -253,7 +286,14 @@ impl Query {
             with_payload: false,
             rescore: None,
             oversampling: None,
+            filter: None,
         }
+    }
+
+    /// Searches only the points whose payload matches `filter`.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
     }
 
     pub fn with_ef(mut self, ef: usize) -> Self {
@@ -404,5 +444,22 @@ mod tests {
             .clone()
             .with_quantization(Quantization::Binary { always_ram: true });
         assert_ne!(a.index_hash(), d.index_hash());
+        let e = a
+            .clone()
+            .with_payload_index("kw", PayloadIndexKind::Keyword);
+        assert_ne!(a.index_hash(), e.index_hash());
+        let f = a
+            .clone()
+            .with_payload_index("kw", PayloadIndexKind::Integer);
+        assert_ne!(e.index_hash(), f.index_hash());
+        // Without payload indexes the hash (and the JSON) is what it was before they existed.
+        assert!(
+            !serde_json::to_string(&a)
+                .unwrap()
+                .contains("payload_indexes")
+        );
+        let twice = e.with_payload_index("kw", PayloadIndexKind::Float);
+        let err = twice.validate().unwrap_err().to_string();
+        assert!(err.contains("listed twice"), "{err}");
     }
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use qdrant_client::qdrant::{
     BinaryQuantizationBuilder, CollectionStatus, CountPointsBuilder, CreateCollectionBuilder,
-    Distance, HnswConfigDiffBuilder, OptimizersConfigDiffBuilder, PointId, PointStruct,
-    QuantizationSearchParamsBuilder, ScalarQuantizationBuilder, ScoredPoint,
-    SearchBatchPointsBuilder, SearchParamsBuilder, SearchPoints, SearchPointsBuilder,
-    UpsertPointsBuilder, VectorParamsBuilder, point_id::PointIdOptions,
+    CreateFieldIndexCollectionBuilder, Distance, FieldType, HnswConfigDiffBuilder,
+    OptimizersConfigDiffBuilder, PointId, PointStruct, QuantizationSearchParamsBuilder,
+    ScalarQuantizationBuilder, ScoredPoint, SearchBatchPointsBuilder, SearchParamsBuilder,
+    SearchPoints, SearchPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    point_id::PointIdOptions,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
@@ -162,6 +163,24 @@ impl GrpcStore {
             .map_err(self.err(i, "check existence", name))
     }
 
+    /// Creates the spec's payload indexes and waits until each is built.
+    async fn create_payload_indexes(&self, spec: &CollectionSpec) -> Result<()> {
+        for (field, kind) in &spec.payload_indexes {
+            let field_type = match kind {
+                crate::filter::PayloadIndexKind::Keyword => FieldType::Keyword,
+                crate::filter::PayloadIndexKind::Integer => FieldType::Integer,
+                crate::filter::PayloadIndexKind::Float => FieldType::Float,
+            };
+            let (i, c) = self.pick();
+            c.create_field_index(
+                CreateFieldIndexCollectionBuilder::new(&spec.name, field, field_type).wait(true),
+            )
+            .await
+            .map_err(self.err(i, "create a payload index", &spec.name))?;
+        }
+        Ok(())
+    }
+
     fn search_request(name: &str, q: &Query) -> SearchPoints {
         let mut params = SearchParamsBuilder::default().exact(q.exact);
         if let Some(ef) = q.ef {
@@ -177,10 +196,13 @@ impl GrpcStore {
             }
             params = params.quantization(qp);
         }
-        SearchPointsBuilder::new(name, q.vector.clone(), q.k as u64)
+        let mut request = SearchPointsBuilder::new(name, q.vector.clone(), q.k as u64)
             .params(params)
-            .with_payload(q.with_payload)
-            .build()
+            .with_payload(q.with_payload);
+        if let Some(f) = &q.filter {
+            request = request.filter(f.to_grpc());
+        }
+        request.build()
     }
 }
 
@@ -254,6 +276,8 @@ impl Store for GrpcStore {
                     ),
                 });
             }
+            // Indexes the spec asks for that are missing are added (an existing one is kept).
+            self.create_payload_indexes(spec).await?;
             return Ok(Created::Existing {
                 points: info.points_count.unwrap_or(0) as usize,
             });
@@ -302,6 +326,7 @@ impl Store for GrpcStore {
         c.create_collection(create)
             .await
             .map_err(self.err(i, "create", name))?;
+        self.create_payload_indexes(spec).await?;
         Ok(Created::New)
     }
 
@@ -339,6 +364,9 @@ impl Store for GrpcStore {
     }
 
     async fn search(&self, name: &str, query: &Query) -> Result<SearchResponse> {
+        if let Some(f) = &query.filter {
+            f.validate()?;
+        }
         let (i, c) = self.pick();
         let response = c
             .search_points(Self::search_request(name, query))
@@ -351,6 +379,9 @@ impl Store for GrpcStore {
     }
 
     async fn search_batch(&self, name: &str, queries: &[Query]) -> Result<BatchResponse> {
+        for f in queries.iter().filter_map(|q| q.filter.as_ref()) {
+            f.validate()?;
+        }
         let requests: Vec<SearchPoints> = queries
             .iter()
             .map(|q| Self::search_request(name, q))

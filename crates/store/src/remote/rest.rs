@@ -67,12 +67,16 @@ pub(crate) fn search_body(query: &Query) -> Value {
         params["quantization"] =
             json!({"rescore": query.rescore, "oversampling": query.oversampling});
     }
-    json!({
+    let mut body = json!({
         "vector": query.vector,
         "limit": query.k,
         "params": params,
         "with_payload": query.with_payload,
-    })
+    });
+    if let Some(f) = &query.filter {
+        body["filter"] = f.to_qdrant_json();
+    }
+    body
 }
 
 fn hits(result: &Value, with_payload: bool) -> Result<Vec<Hit>> {
@@ -221,6 +225,23 @@ impl RestStore {
         Ok(v["result"].clone())
     }
 
+    /// Creates the spec's payload indexes (`PUT /collections/{name}/index?wait=true`), each
+    /// built before the call returns.
+    async fn create_payload_indexes(&self, spec: &CollectionSpec) -> Result<()> {
+        for (field, kind) in &spec.payload_indexes {
+            let _: Value = self
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/collections/{}/index?wait=true", spec.name),
+                    Some(&json!({"field_name": field, "field_schema": kind.name()})),
+                    "create a payload index",
+                    &spec.name,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// True when the collection exists (read-only; any name).
     pub async fn exists(&self, name: &str) -> Result<bool> {
         let v: Value = self
@@ -284,6 +305,8 @@ impl Store for RestStore {
                 });
             }
             let points = info["points_count"].as_u64().unwrap_or(0) as usize;
+            // Indexes the spec asks for that are missing are added (an existing one is kept).
+            self.create_payload_indexes(spec).await?;
             return Ok(Created::Existing { points });
         }
         let _: Value = self
@@ -295,6 +318,7 @@ impl Store for RestStore {
                 name,
             )
             .await?;
+        self.create_payload_indexes(spec).await?;
         Ok(Created::New)
     }
 
@@ -333,6 +357,9 @@ impl Store for RestStore {
     }
 
     async fn search(&self, name: &str, query: &Query) -> Result<SearchResponse> {
+        if let Some(f) = &query.filter {
+            f.validate()?;
+        }
         let v: Value = self
             .call(
                 reqwest::Method::POST,
@@ -349,6 +376,9 @@ impl Store for RestStore {
     }
 
     async fn search_batch(&self, name: &str, queries: &[Query]) -> Result<BatchResponse> {
+        for f in queries.iter().filter_map(|q| q.filter.as_ref()) {
+            f.validate()?;
+        }
         let searches: Vec<Value> = queries.iter().map(search_body).collect();
         let v: Value = self
             .call(

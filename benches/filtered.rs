@@ -1,0 +1,431 @@
+//! Filtered search: latency and recall per selectivity, with and without a payload index.
+//!
+//! - `filtered/<field kind>/<selectivity>/<indexed|unindexed>`: top-10 HNSW search (ef=128)
+//!   restricted to the points whose payload matches a filter on the `keyword` field (`kw` is any
+//!   of a set of values) or the `integer` field (`num <= v`), chosen on the generated payloads so
+//!   that 0.1 %, 1 %, 10 %, 50 % or 100 % of the points match. `indexed` has payload indexes on
+//!   every field (created before upload); `unindexed` has none. One held-out query per iteration,
+//!   cycling through all of them. After each benchmark the suite prints recall@10 against exact
+//!   filtered ground truth (the true top-10 among the matching points), the selectivity measured
+//!   on the data, and p50/p99 of an untimed pass over the same queries.
+//! - `filtered_ground_truth/<dim>/<unfiltered|10pct>`: the suite's exact ground truth over all
+//!   points and over a 10 % filter (1,000 queries, `QDRANT_PERF_GT_POINTS` points, default
+//!   10,000); the filtered one gathers the matching points and runs the same GEMM path.
+//! - `dataset_generation/<points>/<vectors|payloads>`: generating the points' vectors (768
+//!   dimensions) and their payloads, to show what payloads add.
+//!
+//! Environment (besides `QDRANT_PERF_POINTS`, `QDRANT_PERF_QUERIES`, `QDRANT_URL`, see
+//! `benches/common/mod.rs`):
+//! - `QDRANT_PERF_FILTER_PROFILE`: the collection profile whose dimension and metric are used
+//!   (default `deepcoder`, 768 dimensions);
+//! - `QDRANT_PERF_FILTER_FIELDS`: field kinds to filter on, of `keyword`, `integer`, `float`
+//!   (default `keyword,integer`);
+//! - `QDRANT_PERF_SELECTIVITIES`: fractions in (0, 1] (default `0.001,0.01,0.1,0.5,1`).
+//!
+//! With `QDRANT_URL` set the same suite runs on that server (IDs `filtered/<kind>@grpc/...`).
+
+mod common;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use hdrhistogram::Histogram;
+use qdrant_perf_data::{
+    Dataset, DatasetSpec, FieldKind, GroundTruth, Metric, Part, PayloadSpec, Payloads, Vectors,
+    check_selectivity, generate, ground_truth, ground_truth_filtered, mean_recall, payload_fields,
+};
+use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
+use qdrant_perf_store::{
+    AnyStore, CollectionProfile, Filter, Guard, Query, Store, check_payload_indexes,
+};
+
+use common::{PROFILES, RT, SERVER, fail};
+
+const K: usize = 10;
+const DEFAULT_SELECTIVITIES: [f64; 5] = [0.001, 0.01, 0.1, 0.5, 1.0];
+
+/// `0.1pct`, `1pct`, `50pct`.
+fn label(selectivity: f64) -> String {
+    let pct = selectivity * 100.0;
+    let s = format!("{pct:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}pct")
+}
+
+/// Everything this run was asked for, checked before any data is made.
+struct Plan {
+    profile: CollectionProfile,
+    kinds: Vec<FieldKind>,
+    selectivities: Vec<f64>,
+}
+
+fn plan() -> &'static Plan {
+    static PLAN: OnceLock<Plan> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let name =
+            std::env::var("QDRANT_PERF_FILTER_PROFILE").unwrap_or_else(|_| "deepcoder".into());
+        let profile = PROFILES
+            .select(&name)
+            .unwrap_or_else(|e| fail(format!("QDRANT_PERF_FILTER_PROFILE: {e}")))
+            .into_iter()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| fail("QDRANT_PERF_FILTER_PROFILE names no profile"));
+        let kinds = std::env::var("QDRANT_PERF_FILTER_FIELDS")
+            .unwrap_or_else(|_| "keyword,integer".into())
+            .split(',')
+            .map(|k| {
+                FieldKind::from_name(k.trim())
+                    .unwrap_or_else(|e| fail(format!("QDRANT_PERF_FILTER_FIELDS: {e}")))
+            })
+            .collect();
+        let selectivities = match std::env::var("QDRANT_PERF_SELECTIVITIES") {
+            Ok(v) if !v.trim().is_empty() => v
+                .split(',')
+                .map(|s| {
+                    let x: f64 = s.trim().parse().unwrap_or_else(|_| {
+                        fail(format!(
+                            "QDRANT_PERF_SELECTIVITIES: `{s}` is not a number; give fractions \
+                             such as 0.001,0.01,0.1"
+                        ))
+                    });
+                    check_selectivity(x)
+                        .unwrap_or_else(|e| fail(format!("QDRANT_PERF_SELECTIVITIES: {e}")));
+                    x
+                })
+                .collect(),
+            _ => DEFAULT_SELECTIVITIES.to_vec(),
+        };
+        Plan {
+            profile,
+            kinds,
+            selectivities,
+        }
+    })
+}
+
+/// One filter of the sweep: its exact matches and the true top-k among them.
+struct Case {
+    kind: FieldKind,
+    selectivity: f64,
+    measured: f64,
+    matches: usize,
+    queries: Vec<Query>,
+    truth: GroundTruth,
+}
+
+struct Collection {
+    name: String,
+    store: AnyStore,
+    created: bool,
+}
+
+struct Setup {
+    points: usize,
+    indexed: Collection,
+    unindexed: Collection,
+    cases: Vec<Case>,
+}
+
+fn payload_indexes() -> Vec<(String, FieldKind)> {
+    payload_fields()
+}
+
+static SETUP: OnceLock<Setup> = OnceLock::new();
+
+fn setup() -> &'static Setup {
+    SETUP.get_or_init(|| make_setup().unwrap_or_else(|e| fail(e)))
+}
+
+fn make_setup() -> Result<Setup, Box<dyn std::error::Error>> {
+    let plan = plan();
+    let profile = &plan.profile;
+    let spec = common::dataset_spec(profile).with_payload(PayloadSpec::default());
+    // Rejected before any data is made.
+    spec.validate()?;
+    check_payload_indexes(&payload_indexes(), &payload_fields())?;
+    let dataset = Dataset::load_or_generate(&spec, &common::cache())?;
+    eprintln!("{}", dataset.describe());
+    let payloads = dataset.payloads.as_ref().expect("spec has payloads");
+    let guard = Guard::default();
+    let mut collections = Vec::new();
+    for indexed in [true, false] {
+        let name = guard.name_for(&format!(
+            "filtered_{}_{}",
+            profile.name,
+            if indexed { "indexed" } else { "unindexed" }
+        ));
+        let store = match SERVER.as_ref() {
+            Some(config) => RT.block_on(AnyStore::connect(config, guard.clone()))?,
+            None => AnyStore::edge(dataset.dir.join("edge"), guard.clone())?,
+        };
+        let mut collection = PROFILES.collection_spec(profile, name.clone());
+        if indexed {
+            collection.payload_indexes = payload_indexes();
+        }
+        let loaded = RT.block_on(fixture::load_collection_with_payloads(
+            &store,
+            &collection,
+            &dataset.points,
+            Some(payloads),
+            DEFAULT_BATCH,
+        ))?;
+        eprintln!(
+            "setup of {name} on {}: open {:.2} s, upload {:.2} s, index {:.2} s ({}; {} points in {} segments; payload indexes: {})",
+            store.engine_version(),
+            loaded.open_seconds,
+            loaded.upload_seconds,
+            loaded.index.seconds,
+            if loaded.reused { "reused" } else { "built" },
+            loaded.index.indexed_vectors,
+            loaded.index.segments,
+            if indexed { "kw, num, price" } else { "none" },
+        );
+        collections.push(Collection {
+            name,
+            store,
+            created: !loaded.reused,
+        });
+    }
+    let cases = cases(plan, &dataset, payloads)?;
+    let unindexed = collections.pop().expect("two collections");
+    let indexed = collections.pop().expect("two collections");
+    Ok(Setup {
+        points: dataset.points.len(),
+        indexed,
+        unindexed,
+        cases,
+    })
+}
+
+fn cases(
+    plan: &Plan,
+    dataset: &Dataset,
+    payloads: &Payloads,
+) -> Result<Vec<Case>, Box<dyn std::error::Error>> {
+    let ef = PROFILES.search.hnsw_ef;
+    let started = Instant::now();
+    let mut out = Vec::new();
+    for &kind in &plan.kinds {
+        for &selectivity in &plan.selectivities {
+            let selected = payloads.select(kind, selectivity)?;
+            let filter = Filter::from_selected(&selected);
+            filter.check_fields(&payload_fields())?;
+            let truth = ground_truth_filtered(
+                &dataset.points,
+                &dataset.queries,
+                K,
+                dataset.spec.metric,
+                &selected.matching,
+                &|_| {},
+            )?;
+            let queries = fixture::queries(&dataset.queries, K, Some(ef))
+                .into_iter()
+                .map(|q| q.with_filter(filter.clone()))
+                .collect();
+            out.push(Case {
+                kind,
+                selectivity,
+                measured: selected.selectivity,
+                matches: selected.matching.len(),
+                queries,
+                truth,
+            });
+        }
+    }
+    eprintln!(
+        "exact filtered ground truth of {} filters x {} queries: {:.2} s",
+        out.len(),
+        dataset.queries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(out)
+}
+
+/// `filtered/<kind>` on the embedded engine, `filtered/<kind>@grpc` on a server.
+fn group_name(kind: FieldKind, selectivity: f64) -> String {
+    let engine = match common::engine_name() {
+        "edge" => String::new(),
+        e => format!("@{e}"),
+    };
+    format!("filtered/{}{engine}/{}", kind.name(), label(selectivity))
+}
+
+/// One untimed pass over the case's queries: recall@10 and latency percentiles.
+fn check(c: &Collection, case: &Case) -> String {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut server = (0.0, 0usize);
+    let results: Vec<Vec<u64>> = case
+        .queries
+        .iter()
+        .map(|q| {
+            let started = Instant::now();
+            let r = RT
+                .block_on(c.store.search(&c.name, q))
+                .unwrap_or_else(|e| fail(e));
+            hist.saturating_record(started.elapsed().as_micros().max(1) as u64);
+            if let Some(s) = r.server_seconds {
+                server.0 += s;
+                server.1 += 1;
+            }
+            r.hits.iter().map(|h| h.id).collect()
+        })
+        .collect();
+    let recall = mean_recall(results.iter().map(Vec::as_slice), |i| case.truth.ids(i), K);
+    let mut s = format!(
+        "recall@{K} = {recall:.4}; selectivity {:.3} % measured ({} of {} points match); \
+         untimed pass: p50 {:.3} ms, p99 {:.3} ms over {} held-out queries",
+        case.measured * 100.0,
+        case.matches,
+        setup().points,
+        hist.value_at_quantile(0.5) as f64 / 1e3,
+        hist.value_at_quantile(0.99) as f64 / 1e3,
+        hist.len(),
+    );
+    if server.1 > 0 {
+        s.push_str(&format!(
+            "; mean server time {:.3} ms",
+            server.0 / server.1 as f64 * 1e3
+        ));
+    }
+    s
+}
+
+fn filtered(c: &mut Criterion) {
+    let plan = plan();
+    for &kind in &plan.kinds {
+        for &selectivity in &plan.selectivities {
+            let name = group_name(kind, selectivity);
+            let mut group = c.benchmark_group(&name);
+            group.throughput(Throughput::Elements(1));
+            for indexed in [true, false] {
+                let id = if indexed { "indexed" } else { "unindexed" };
+                let ran = Cell::new(false);
+                group.bench_function(id, |b| {
+                    ran.set(true);
+                    let s = setup();
+                    let case = s
+                        .cases
+                        .iter()
+                        .find(|c| c.kind == kind && c.selectivity == selectivity)
+                        .expect("case");
+                    let col = if indexed { &s.indexed } else { &s.unindexed };
+                    let next = Cell::new(0usize);
+                    let (store, coll) = (&col.store, col.name.as_str());
+                    b.to_async(&*RT).iter(|| {
+                        let i = next.get();
+                        next.set((i + 1) % case.queries.len());
+                        let query = &case.queries[i];
+                        async move { black_box(store.search(coll, query).await.expect("search")) }
+                    });
+                });
+                if ran.get() {
+                    let s = setup();
+                    let case = s
+                        .cases
+                        .iter()
+                        .find(|c| c.kind == kind && c.selectivity == selectivity)
+                        .expect("case");
+                    let col = if indexed { &s.indexed } else { &s.unindexed };
+                    eprintln!(
+                        "{name}/{id}: {} ({})",
+                        check(col, case),
+                        col.store.engine_version()
+                    );
+                }
+            }
+            group.finish();
+        }
+    }
+}
+
+/// Filtered vs unfiltered exact ground truth at 768 dimensions and 10 % selectivity.
+fn filtered_ground_truth(c: &mut Criterion) {
+    let dim = 768;
+    let points = common::env_usize("QDRANT_PERF_GT_POINTS", 10_000);
+    let queries = 1_000;
+    let spec = DatasetSpec::new(dim, points).with_queries(queries);
+    let mut group = c.benchmark_group(format!("filtered_ground_truth/{dim}"));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    // Built on first use, so a criterion filter that skips this group costs nothing.
+    let data: OnceLock<(Vectors, Vectors, Vec<u32>)> = OnceLock::new();
+    let data = || {
+        data.get_or_init(|| {
+            let base = generate(&spec, Part::Points).expect("points");
+            let qs = generate(&spec, Part::Queries).expect("queries");
+            let payloads =
+                Payloads::generate(&PayloadSpec::default(), spec.seed, points).expect("payloads");
+            let matching = payloads
+                .select(FieldKind::Integer, 0.1)
+                .expect("10 %")
+                .matching;
+            (base, qs, matching)
+        })
+    };
+    group.throughput(Throughput::Elements(points as u64));
+    group.bench_function(BenchmarkId::from_parameter("unfiltered"), |b| {
+        let (base, qs, _) = data();
+        b.iter(|| black_box(ground_truth(base, qs, K, Metric::Cosine, &|_| {}).unwrap()))
+    });
+    group.bench_function(BenchmarkId::from_parameter("10pct"), |b| {
+        let (base, qs, matching) = data();
+        b.iter(|| {
+            black_box(
+                ground_truth_filtered(base, qs, K, Metric::Cosine, matching, &|_| {}).unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+/// What generating payloads adds to generating the vectors of the same points.
+fn dataset_generation(c: &mut Criterion) {
+    let points = common::env_usize("QDRANT_PERF_GT_POINTS", 10_000);
+    let spec = DatasetSpec::new(768, points).with_queries(1);
+    let mut group = c.benchmark_group(format!("dataset_generation/{points}"));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(points as u64));
+    group.bench_function("vectors", |b| {
+        b.iter(|| black_box(generate(&spec, Part::Points).unwrap()))
+    });
+    group.bench_function("payloads", |b| {
+        b.iter(|| {
+            black_box(Payloads::generate(&PayloadSpec::default(), spec.seed, points).unwrap())
+        })
+    });
+    group.finish();
+}
+
+/// Drops the server collections this run created, unless `QDRANT_PERF_KEEP=1`.
+fn cleanup() {
+    let (Some(_), Some(s)) = (SERVER.as_ref(), SETUP.get()) else {
+        return;
+    };
+    let keep = std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1");
+    for c in [&s.indexed, &s.unindexed].into_iter().filter(|c| c.created) {
+        if keep {
+            eprintln!("kept {} (QDRANT_PERF_KEEP=1)", c.name);
+        } else {
+            match RT.block_on(c.store.drop_owned(&c.name)) {
+                Ok(()) => eprintln!("dropped {}", c.name),
+                Err(e) => eprintln!("warning: could not drop {}: {e}", c.name),
+            }
+        }
+    }
+}
+
+criterion_group!(benches, filtered, filtered_ground_truth, dataset_generation);
+
+fn main() {
+    // Bad settings are reported before anything is generated or built.
+    plan();
+    benches();
+    cleanup();
+    Criterion::default().configure_from_args().final_summary();
+}
