@@ -156,7 +156,7 @@ impl NodeDelta {
                 });
             }
         }
-        endpoints.sort_by(|a, b| b.requests.cmp(&a.requests));
+        endpoints.sort_by_key(|e| std::cmp::Reverse(e.requests));
         let version = after
             .values
             .keys()
