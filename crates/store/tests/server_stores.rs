@@ -551,3 +551,88 @@ fn server_telemetry_counts_the_run_and_finds_a_local_server_process() {
         let _ = local;
     }
 }
+
+#[test]
+fn a_three_node_cluster_spreads_searches_over_its_nodes_and_answers_alike_on_each() {
+    use qdrant_perf_store::remote::telemetry::Telemetry;
+    // A cluster is started here (an external QDRANT_URL is one server, not three).
+    let Some(bin) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
+        eprintln!("{SKIP_MESSAGE} (the cluster test needs QDRANT_BIN)");
+        return;
+    };
+    let nodes = LocalServer::start_cluster(std::path::Path::new(&bin), 3)
+        .expect("QDRANT_BIN is set but the cluster did not form");
+    let grpc_urls: Vec<String> = nodes.iter().map(LocalServer::grpc_url).collect();
+    let rest_urls: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("http://127.0.0.1:{}", n.http_port))
+        .collect();
+    let mut config = ServerConfig::parse(&grpc_urls.join(","), Some(Api::Grpc)).unwrap();
+    config.index_timeout = Duration::from_secs(120);
+    assert_eq!(config.urls.len(), 3);
+    let (points, queries, truth) = small_dataset();
+    let name = unique("cluster");
+    let rt = rt();
+    rt.block_on(async {
+        let grpc = GrpcStore::connect(&config, Guard::default()).await.unwrap();
+        let mut spec = CollectionSpec::new(&name, 64, Metric::Cosine);
+        spec.shards = Some(3);
+        spec.replication = Some(2);
+        load_collection(&grpc, &spec, &points, 250).await.unwrap();
+
+        // Three shards, two replicas each, spread over the peers.
+        let cluster: serde_json::Value =
+            reqwest::get(format!("{}/collections/{name}/cluster", rest_urls[0]))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let r = &cluster["result"];
+        let replicas = r["local_shards"].as_array().unwrap().len()
+            + r["remote_shards"].as_array().unwrap().len();
+        assert_eq!(
+            (r["shard_count"].as_u64(), replicas),
+            (Some(3), 6),
+            "{cluster}"
+        );
+
+        let telemetry = Telemetry::new(rest_urls.clone(), None).unwrap();
+        let before = telemetry.snapshot().await.unwrap();
+        // Every query three times: the store sends them to the nodes in turn.
+        let qs = fixture::queries(&queries, 10, Some(64));
+        let mut per_query = Vec::new();
+        for q in &qs {
+            let mut answers = Vec::new();
+            for _ in 0..3 {
+                answers.push(
+                    grpc.search(&name, q)
+                        .await
+                        .unwrap()
+                        .hits
+                        .iter()
+                        .map(|h| h.id)
+                        .collect::<Vec<u64>>(),
+                );
+            }
+            assert!(
+                answers.windows(2).all(|w| w[0] == w[1]),
+                "nodes disagree: {answers:?}"
+            );
+            per_query.push(answers.swap_remove(0));
+        }
+        let after = telemetry.snapshot().await.unwrap();
+        let recall = mean_recall(per_query.iter().map(Vec::as_slice), |i| truth.ids(i), 10);
+        assert!(recall > 0.9, "{recall}");
+        // Each node answered a third of the searches itself.
+        for delta in telemetry.deltas(&before, &after) {
+            assert_eq!(
+                delta.requests_matching("/qdrant.Points/Search"),
+                qs.len() as u64,
+                "{delta:?}"
+            );
+        }
+        assert_eq!(grpc.count(&name).await.unwrap(), 2_000);
+        grpc.drop_owned(&name).await.unwrap();
+    });
+}
