@@ -27,6 +27,10 @@ pub struct ReadOnlyWorkload {
     pub metric: Metric,
     /// Points in the collection when the workload was drawn.
     pub points: usize,
+    /// Vectors in its HNSW index then, and its status: a collection still indexing is searched
+    /// partly by full scan, and the figures say so.
+    pub indexed_vectors: usize,
+    pub status: String,
     pub k: usize,
     #[serde(skip)]
     pub queries: Vec<Query>,
@@ -92,10 +96,20 @@ impl ReadOnlyWorkload {
             dim: sampled.dim,
             metric: sampled.metric,
             points: sampled.points,
+            indexed_vectors: sampled.indexed_vectors,
+            status: sampled.status,
             k,
             queries: timed,
             truth,
         })
+    }
+
+    /// `10000 points, 10000 indexed, green`.
+    pub fn describe_state(&self) -> String {
+        format!(
+            "{} points, {} indexed, {}",
+            self.points, self.indexed_vectors, self.status
+        )
     }
 
     /// Mean recall@k of `results` (ids per query, in the order of [`Self::queries`]): the

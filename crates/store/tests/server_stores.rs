@@ -439,6 +439,16 @@ fn read_only_runs_sample_a_foreign_collection_and_judge_recall_against_exact_sea
                 .unwrap();
             assert_eq!((w.dim, w.points, w.queries.len()), (64, 2_000, 40));
             assert!(
+                ["green", "yellow", "grey"].contains(&w.status.as_str()),
+                "{}",
+                w.status
+            );
+            assert!(
+                w.describe_state().starts_with("2000 points, "),
+                "{}",
+                w.describe_state()
+            );
+            assert!(
                 w.truth.iter().all(|t| t.len() == 10),
                 "exact top-10 for each query"
             );

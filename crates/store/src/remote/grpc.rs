@@ -435,6 +435,10 @@ impl GrpcStore {
             dim,
             metric,
             points: info.points_count.unwrap_or(0) as usize,
+            indexed_vectors: info.indexed_vectors_count.unwrap_or(0) as usize,
+            status: CollectionStatus::try_from(info.status)
+                .map(|s| s.as_str_name().to_lowercase())
+                .unwrap_or_else(|_| "unknown".into()),
             vectors,
         })
     }

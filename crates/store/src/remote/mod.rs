@@ -88,6 +88,10 @@ pub struct Sampled {
     pub metric: qdrant_perf_data::Metric,
     /// Points in the collection.
     pub points: usize,
+    /// Vectors in the collection's HNSW index, and its status (`green`, `yellow`...), as the
+    /// server reported them: a read-only run times the collection as it is, so says how it is.
+    pub indexed_vectors: usize,
+    pub status: String,
     pub vectors: Vec<Vec<f32>>,
 }
 

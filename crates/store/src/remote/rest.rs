@@ -456,6 +456,8 @@ impl RestStore {
             dim: dim as usize,
             metric,
             points: info["points_count"].as_u64().unwrap_or(0) as usize,
+            indexed_vectors: info["indexed_vectors_count"].as_u64().unwrap_or(0) as usize,
+            status: info["status"].as_str().unwrap_or("unknown").to_string(),
             vectors,
         })
     }
