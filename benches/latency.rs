@@ -10,6 +10,11 @@
 //!
 //! With `QDRANT_URL` set the same suite runs against that server (IDs `search/<name>@grpc/<dim>`
 //! or `@rest`), and the printed line adds Qdrant's own mean time beside the client's.
+//!
+//! - `search_readonly/<collection>@<engine>/<dim>`: with `QDRANT_PERF_READ_ONLY=mixtral,phi3`
+//!   (and `QDRANT_URL`), existing collections of the server, searched without writing a byte:
+//!   queries are midpoints of the collection's own points (drawn by the server at random) and
+//!   recall is against the server's exact search (see `qdrant_perf_store::readonly`).
 
 mod common;
 
@@ -18,7 +23,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use qdrant_perf_store::Store;
+use qdrant_perf_store::readonly::ReadOnlyWorkload;
+use qdrant_perf_store::{AnyStore, Guard, Store};
 
 use common::{PROFILES, RT, prepared, prepared_if_any, selected_profiles};
 
@@ -77,7 +83,76 @@ fn search_exact(c: &mut Criterion) {
     bench_search(c, "search_exact", true);
 }
 
-criterion_group!(benches, search, search_exact);
+/// Existing collections of a server, searched read-only (`QDRANT_PERF_READ_ONLY`).
+fn search_read_only(c: &mut Criterion) {
+    let Some(names) = std::env::var("QDRANT_PERF_READ_ONLY")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    else {
+        return;
+    };
+    let Some(config) = common::SERVER.as_ref() else {
+        common::fail(
+            "QDRANT_PERF_READ_ONLY measures existing collections of a Qdrant server: \
+             set QDRANT_URL as well",
+        );
+    };
+    let (k, ef) = (PROFILES.search.k, PROFILES.search.hnsw_ef);
+    // The guard stays on: nothing here writes, and a write would be refused.
+    let store = RT
+        .block_on(AnyStore::connect(config, Guard::default()))
+        .unwrap_or_else(|e| common::fail(e));
+    let engine = store.engine().name();
+    let mut group = c.benchmark_group("search_readonly");
+    group.throughput(Throughput::Elements(1));
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let w = RT
+            .block_on(ReadOnlyWorkload::prepare(
+                &store,
+                name,
+                common::queries(),
+                k,
+                Some(ef),
+            ))
+            .unwrap_or_else(|e| common::fail(format!("QDRANT_PERF_READ_ONLY={name}: {e}")));
+        let ran = Cell::new(false);
+        group.bench_function(BenchmarkId::new(format!("{name}@{engine}"), w.dim), |b| {
+            ran.set(true);
+            let next = Cell::new(0usize);
+            let store = &store;
+            b.to_async(&*RT).iter(|| {
+                let i = next.get();
+                next.set((i + 1) % w.queries.len());
+                let query = &w.queries[i];
+                async move { black_box(store.search(name, query).await.expect("search")) }
+            });
+        });
+        if ran.get() {
+            let results: Vec<Vec<u64>> = w
+                .queries
+                .iter()
+                .map(|q| {
+                    let r = RT
+                        .block_on(store.search(name, q))
+                        .unwrap_or_else(|e| common::fail(e));
+                    r.hits.iter().map(|h| h.id).collect()
+                })
+                .collect();
+            eprintln!(
+                "search_readonly/{name}@{engine}/{}: recall@{k} = {:.4} over {} queries drawn from \
+                 the collection ({}; {}; truth: the server's exact search; ef={ef}; read-only)",
+                w.dim,
+                w.recall(&results),
+                w.queries.len(),
+                w.describe_state(),
+                store.engine_version(),
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, search, search_exact, search_read_only);
 
 fn main() {
     benches();

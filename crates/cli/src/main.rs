@@ -75,6 +75,11 @@ enum Command {
         /// Also write the JSON comparison to this file.
         #[arg(long)]
         json_out: Option<PathBuf>,
+        /// A second run of the base (taken after NEW): a change counts only when NEW shows it
+        /// against both BASE and this one, so drift of a noisy machine between runs is not
+        /// mistaken for a change of the code. Same kind as BASE.
+        #[arg(long)]
+        confirm: Option<String>,
     },
     /// Count the instructions of the hot paths that need no server (generator, ground truth,
     /// search on the embedded engine) under valgrind's callgrind; write them as a run report.
@@ -122,6 +127,15 @@ fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
         None => DatasetCache::from_env("target/qdrant-perf"),
     }
     .ensure_writable()?)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`: a reader sees
+/// the old file or the new one, never half of one.
+fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// Exit codes: 0 success, 1 a regression (compare), 2 an error.
@@ -202,8 +216,14 @@ fn run(opts: Opts) -> Result<ExitCode> {
             statistic,
             json,
             json_out,
+            confirm,
         } => {
-            let comparison = compare::compare(&base, &new, &criterion_dir, threshold, statistic)?;
+            let mut comparison =
+                compare::compare(&base, &new, &criterion_dir, threshold, statistic)?;
+            if let Some(again) = confirm {
+                let second = compare::compare(&again, &new, &criterion_dir, threshold, statistic)?;
+                comparison.confirm_with(&second);
+            }
             let as_json = serde_json::to_string_pretty(&comparison)?;
             if json {
                 println!("{as_json}");
@@ -211,8 +231,7 @@ fn run(opts: Opts) -> Result<ExitCode> {
                 print!("{}", comparison.to_markdown());
             }
             if let Some(path) = json_out {
-                std::fs::write(&path, as_json + "\n")
-                    .with_context(|| format!("writing {}", path.display()))?;
+                write_atomically(&path, &(as_json + "\n"))?;
             }
             comparison.append_to_step_summary()?;
             if comparison.has_regression() {
@@ -293,8 +312,10 @@ mod tests {
                 statistic,
                 json,
                 json_out,
+                confirm,
             } => {
                 assert_eq!((base.as_str(), new.as_str()), ("base", "head"));
+                assert_eq!(confirm, None);
                 assert_eq!(criterion_dir, PathBuf::from("target/criterion"));
                 assert_eq!(threshold, 10.0);
                 assert_eq!(statistic, Statistic::Mean);

@@ -341,6 +341,10 @@ pub struct Comparison {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statistic: Option<Statistic>,
     pub rows: Vec<Row>,
+    /// A second run of the base that every change had to show as well (see
+    /// [`Comparison::confirm_with`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<String>,
     /// Differences between the two sides other than the change (provenance, units).
     pub warnings: Vec<String>,
 }
@@ -361,6 +365,41 @@ impl Comparison {
             .filter(|r| r.verdict == Verdict::Regressed)
             .map(|r| r.name.as_str())
             .collect()
+    }
+
+    /// Keeps a change only when `other` (the same new side against a second run of the base,
+    /// taken after the new side: A, B, A') shows the same change for the same benchmark. A
+    /// change that one base run shows and the other does not came from the machine drifting
+    /// between runs, not from the code; it becomes `unchanged`, and a warning names it.
+    pub fn confirm_with(&mut self, other: &Comparison) {
+        let mut demoted = Vec::new();
+        for row in &mut self.rows {
+            if !matches!(row.verdict, Verdict::Regressed | Verdict::Improved) {
+                continue;
+            }
+            let again = other.rows.iter().find(|r| r.name == row.name);
+            if again.map(|r| r.verdict) != Some(row.verdict) {
+                let seen = match again.and_then(|r| r.change_pct) {
+                    Some(c) => format!("{c:+.2} % against `{}`", other.base),
+                    None => format!("absent from `{}`", other.base),
+                };
+                demoted.push(format!(
+                    "{} ({} {}, {seen})",
+                    row.name,
+                    row.verdict,
+                    fmt_pct(row.change_pct)
+                ));
+                row.verdict = Verdict::Unchanged;
+            }
+        }
+        self.confirmed_by = Some(other.base.clone());
+        if !demoted.is_empty() {
+            self.warnings.push(format!(
+                "not confirmed by the second base run `{}`, so counted as unchanged: {}",
+                other.base,
+                demoted.join("; ")
+            ));
+        }
     }
 
     /// A Markdown table (GitHub-flavoured), with the rule and a one-line summary.
@@ -409,13 +448,20 @@ impl Comparison {
         let _ = writeln!(
             s,
             "\n{} regressed, {} improved, {} unchanged, {} only in base, {} only in new. \
-             A change counts when it exceeds {} % and the confidence intervals (in brackets) do not overlap.",
+             A change counts when it exceeds {} % and the confidence intervals (in brackets) do not overlap{}.",
             self.count(Verdict::Regressed),
             self.count(Verdict::Improved),
             self.count(Verdict::Unchanged),
             self.count(Verdict::OnlyInBase),
             self.count(Verdict::OnlyInNew),
             self.threshold_pct,
+            match &self.confirmed_by {
+                Some(b) => format!(
+                    ", against both `{}` and `{b}` (base run again after new)",
+                    self.base
+                ),
+                None => String::new(),
+            },
         );
         for w in &self.warnings {
             let _ = writeln!(s, "\n> warning: {w}");
@@ -435,6 +481,10 @@ impl Comparison {
         })?;
         Ok(Some(path))
     }
+}
+
+fn fmt_pct(p: Option<f64>) -> String {
+    p.map_or_else(|| "from 0".to_string(), |c| format!("{c:+.2} %"))
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -590,6 +640,7 @@ pub fn compare_reports(
         threshold_pct,
         statistic: None,
         rows,
+        confirmed_by: None,
         warnings,
     }
 }
@@ -876,6 +927,7 @@ pub fn compare_baselines(
         threshold_pct,
         statistic: Some(statistic),
         rows,
+        confirmed_by: None,
         warnings: Vec::new(),
     }
 }

@@ -336,3 +336,33 @@ fn the_table_is_appended_to_the_github_step_summary_when_set() {
     assert!(text.starts_with("earlier step\n### Performance"), "{text}");
     assert!(text.contains("**regressed**"), "{text}");
 }
+
+#[test]
+fn a_change_the_second_base_run_does_not_show_is_drift_not_a_regression() {
+    let mut c = baselines(10.0, Statistic::Mean);
+    assert!(c.has_regression());
+    // The second base run (A') measured what the new side measured: the slowdown against the
+    // first base run was the machine drifting, not the code.
+    let drift = compare::compare("head", "head", &criterion_dir(), 10.0, Statistic::Mean).unwrap();
+    c.confirm_with(&drift);
+    assert!(!c.has_regression(), "{:#?}", c.rows);
+    assert_eq!(row(&c, "search/deepcoder/768").verdict, Verdict::Unchanged);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("search/deepcoder/768") && w.contains("+20.00 %")),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.to_markdown().contains("against both"),
+        "{}",
+        c.to_markdown()
+    );
+
+    // A second base run that shows the same slowdown confirms it.
+    let mut c = baselines(10.0, Statistic::Mean);
+    c.confirm_with(&baselines(10.0, Statistic::Mean));
+    assert_eq!(c.regressed(), vec!["search/deepcoder/768"]);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}

@@ -18,6 +18,7 @@ pub mod filter;
 pub mod fixture;
 mod guard;
 mod profiles;
+pub mod readonly;
 pub mod remote;
 pub mod server;
 mod spec;
@@ -31,7 +32,7 @@ pub use guard::{DEFAULT_PREFIX, Guard};
 pub use profiles::{
     BUNDLED_PROFILES, CollectionProfile, IndexDefaults, ProfileError, Profiles, SearchDefaults,
 };
-pub use remote::{Api, ApiKey, GrpcStore, RestStore, ServerConfig};
+pub use remote::{Api, ApiKey, GrpcStore, RestStore, Sampled, ServerConfig};
 pub use spec::{
     BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, HnswParams,
     INDEXING_THRESHOLD_KB, IndexState, Point, Quantization, Query, SearchResponse, expects_index,

@@ -19,6 +19,8 @@ pub struct LocalServer {
     dir: PathBuf,
     pub http_port: u16,
     pub grpc_port: u16,
+    /// The peer-to-peer port of a cluster node.
+    pub p2p_port: Option<u16>,
 }
 
 /// GET `path` on 127.0.0.1:`port` with a bare HTTP/1.0 request; the status code, if any.
@@ -33,24 +35,86 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
+/// GET `path` on 127.0.0.1:`port` (HTTP/1.0); the body of a 200 answer.
+pub fn http_body(port: u16, path: &str) -> Option<String> {
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
+            .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.to_string())
+        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
+}
+
+/// Peers a node's `GET /cluster` lists.
+fn count_peers(body: &str) -> Option<usize> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(v["result"]["peers"].as_object()?.len())
+}
+
 static STARTED: AtomicU64 = AtomicU64::new(0);
 
 impl LocalServer {
     /// Starts `bin` on free loopback ports with a fresh storage directory and waits (up to 60 s)
     /// until it is ready. `api_key` turns on Qdrant's API-key authentication.
     pub fn start(bin: &Path, api_key: Option<&str>) -> std::io::Result<Self> {
+        Self::start_node(bin, api_key, None)
+    }
+
+    /// Starts a Qdrant cluster of `nodes` processes on loopback: the first node begins the
+    /// cluster (`--uri`), each other one joins it (`--bootstrap`), all in distributed mode with
+    /// their own storage. Returns once every node is ready and the first sees all peers.
+    pub fn start_cluster(bin: &Path, nodes: usize) -> std::io::Result<Vec<Self>> {
+        let mut cluster: Vec<Self> = Vec::with_capacity(nodes);
+        for i in 0..nodes {
+            let bootstrap = cluster.first().and_then(|first| first.p2p_port);
+            let node = Self::start_node(bin, None, Some((i, bootstrap)))?;
+            cluster.push(node);
+        }
+        let first = cluster[0].http_port;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Some(peers) = http_body(first, "/cluster").and_then(|b| count_peers(&b))
+                && peers >= nodes
+            {
+                return Ok(cluster);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(std::io::Error::other(format!(
+            "the {nodes}-node Qdrant cluster did not form within 60 s; first node's log:\n{}",
+            cluster[0].log()
+        )))
+    }
+
+    /// One node: standalone (`cluster` None) or node `i` of a cluster whose first node listens
+    /// for peers on the given port (None for the first node itself).
+    fn start_node(
+        bin: &Path,
+        api_key: Option<&str>,
+        cluster: Option<(usize, Option<u16>)>,
+    ) -> std::io::Result<Self> {
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("qdrant-perf-server-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
-        // Hold both listeners while choosing, so the two ports differ.
-        let (http, grpc) = (
+        // Hold all listeners while choosing, so the ports differ.
+        let (http, grpc, p2p) = (
+            TcpListener::bind("127.0.0.1:0")?,
             TcpListener::bind("127.0.0.1:0")?,
             TcpListener::bind("127.0.0.1:0")?,
         );
-        let (http_port, grpc_port) = (http.local_addr()?.port(), grpc.local_addr()?.port());
-        drop((http, grpc));
+        let (http_port, grpc_port, p2p_port) = (
+            http.local_addr()?.port(),
+            grpc.local_addr()?.port(),
+            p2p.local_addr()?.port(),
+        );
+        drop((http, grpc, p2p));
         let log = fs::File::create(dir.join("qdrant.log"))?;
         let mut command = Command::new(bin);
         command
@@ -68,6 +132,18 @@ impl LocalServer {
         if let Some(key) = api_key {
             command.env("QDRANT__SERVICE__API_KEY", key);
         }
+        if let Some((_, bootstrap)) = cluster {
+            command
+                .env("QDRANT__CLUSTER__ENABLED", "true")
+                .env("QDRANT__CLUSTER__P2P__PORT", p2p_port.to_string())
+                .arg("--uri")
+                .arg(format!("http://127.0.0.1:{p2p_port}"));
+            if let Some(port) = bootstrap {
+                command
+                    .arg("--bootstrap")
+                    .arg(format!("http://127.0.0.1:{port}"));
+            }
+        }
         let child = command.spawn().map_err(|e| {
             std::io::Error::new(
                 e.kind(),
@@ -79,6 +155,7 @@ impl LocalServer {
             dir,
             http_port,
             grpc_port,
+            p2p_port: cluster.map(|_| p2p_port),
         };
         server.wait_ready(Duration::from_secs(60))?;
         Ok(server)

@@ -382,3 +382,267 @@ fn a_server_killed_mid_upload_ends_the_upload_with_an_error() {
     });
     assert!(!server.is_running());
 }
+
+/// Makes a collection the suite did not create, the way another tool would: `n` points of
+/// `dim` dimensions through the REST API. Returns a closure-free handle for clean-up.
+async fn foreign_collection(rest_url: &str, name: &str, points: &Vectors) {
+    let http = reqwest::Client::new();
+    let key = std::env::var("QDRANT_API_KEY").unwrap_or_default();
+    http.put(format!("{rest_url}/collections/{name}"))
+        .header("api-key", &key)
+        .json(&json!({"vectors": {"size": points.dim(), "distance": "Cosine"}}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let body: Vec<serde_json::Value> = (0..points.len())
+        .map(|i| json!({"id": i, "vector": points.row(i)}))
+        .collect();
+    http.put(format!("{rest_url}/collections/{name}/points?wait=true"))
+        .header("api-key", &key)
+        .json(&json!({ "points": body }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+}
+
+async fn delete_foreign(rest_url: &str, name: &str) {
+    let key = std::env::var("QDRANT_API_KEY").unwrap_or_default();
+    reqwest::Client::new()
+        .delete(format!("{rest_url}/collections/{name}"))
+        .header("api-key", &key)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn read_only_runs_sample_a_foreign_collection_and_judge_recall_against_exact_search() {
+    use qdrant_perf_store::AnyStore;
+    use qdrant_perf_store::readonly::ReadOnlyWorkload;
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    let rt = rt();
+    let foreign = format!("readonly_like_{}", std::process::id());
+    let (points, _, _) = small_dataset();
+    let rest_url = rest_config(&server).urls[0].clone();
+    rt.block_on(async {
+        foreign_collection(&rest_url, &foreign, &points).await;
+        for config in [grpc_config(&server), rest_config(&server)] {
+            let store = AnyStore::connect(&config, Guard::default()).await.unwrap();
+            let w = ReadOnlyWorkload::prepare(&store, &foreign, 40, 10, Some(64))
+                .await
+                .unwrap();
+            assert_eq!((w.dim, w.points, w.queries.len()), (64, 2_000, 40));
+            assert!(
+                ["green", "yellow", "grey"].contains(&w.status.as_str()),
+                "{}",
+                w.status
+            );
+            assert!(
+                w.describe_state().starts_with("2000 points, "),
+                "{}",
+                w.describe_state()
+            );
+            assert!(
+                w.truth.iter().all(|t| t.len() == 10),
+                "exact top-10 for each query"
+            );
+            // Queries are midpoints of the collection's own points, never a stored point: the
+            // exact nearest neighbour is not at distance zero.
+            let first = store
+                .search(
+                    &foreign,
+                    &Query::new(w.queries[0].vector.clone(), 1).exact(),
+                )
+                .await
+                .unwrap();
+            assert!(first.hits[0].score < 0.9999, "{:?}", first.hits[0]);
+            let mut results = Vec::new();
+            for q in &w.queries {
+                results.push(
+                    store
+                        .search(&foreign, q)
+                        .await
+                        .unwrap()
+                        .hits
+                        .iter()
+                        .map(|h| h.id)
+                        .collect(),
+                );
+            }
+            let recall = w.recall(&results);
+            assert!(recall > 0.8 && recall <= 1.0, "{recall}");
+            // Against the wrong answers, recall falls: the figure measures something.
+            let shifted: Vec<Vec<u64>> = results
+                .iter()
+                .map(|r| r.iter().map(|id| (id + 1) % 2_000).collect())
+                .collect();
+            assert!(w.recall(&shifted) < recall / 2.0);
+            // Nothing was written: same points, and the guard still refuses writes.
+            assert_eq!(store.count(&foreign).await.unwrap(), 2_000);
+            assert!(matches!(
+                store.drop_owned(&foreign).await.unwrap_err(),
+                StoreError::NotOwned { .. }
+            ));
+        }
+        let store = AnyStore::connect(&grpc_config(&server), Guard::default())
+            .await
+            .unwrap();
+        let missing = ReadOnlyWorkload::prepare(&store, "no_such_collection", 5, 10, None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("no_such_collection"), "{missing}");
+        delete_foreign(&rest_url, &foreign).await;
+    });
+}
+
+#[test]
+fn server_telemetry_counts_the_run_and_finds_a_local_server_process() {
+    use qdrant_perf_store::remote::telemetry::{LocalProcess, Telemetry};
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    let rt = rt();
+    let (points, queries, _) = small_dataset();
+    let name = unique("telemetry");
+    let config = rest_config(&server);
+    rt.block_on(async {
+        let rest = RestStore::connect(&config, Guard::default()).await.unwrap();
+        load_collection(
+            &rest,
+            &CollectionSpec::new(&name, 64, Metric::Cosine),
+            &points,
+            500,
+        )
+        .await
+        .unwrap();
+        let telemetry = Telemetry::for_config(&config).unwrap();
+        let before = telemetry.snapshot().await.unwrap();
+        let qs = fixture::queries(&queries, 10, Some(64));
+        for q in &qs {
+            rest.search(&name, q).await.unwrap();
+        }
+        let after = telemetry.snapshot().await.unwrap();
+        let delta = &telemetry.deltas(&before, &after)[0];
+        // The server counted exactly the searches this run sent (snapshots read /metrics, not
+        // a search endpoint).
+        assert_eq!(
+            delta.requests_matching("/points/search"),
+            qs.len() as u64,
+            "{delta:?}"
+        );
+        let search = delta
+            .endpoints
+            .iter()
+            .find(|e| e.endpoint.contains("/points/search"))
+            .unwrap();
+        assert!(
+            search.mean_ms.unwrap() > 0.0 && search.p95_at_most_ms.is_some(),
+            "{search:?}"
+        );
+        assert!(delta.vectors_after.unwrap() >= 2_000.0, "{delta:?}");
+        assert!(
+            delta.version.as_deref().unwrap_or("").starts_with("1."),
+            "{delta:?}"
+        );
+        rest.drop_owned(&name).await.unwrap();
+    });
+    if let TestServer::Started(local) = &server {
+        let process = LocalProcess::for_url(&config.urls[0]).expect("the test server's process");
+        let s = process.sample().unwrap();
+        assert!(s.cpu_seconds > 0.0 && s.rss_bytes > 10 << 20, "{s:?}");
+        assert_ne!(process.pid, std::process::id());
+        let _ = local;
+    }
+}
+
+#[test]
+fn a_three_node_cluster_spreads_searches_over_its_nodes_and_answers_alike_on_each() {
+    use qdrant_perf_store::remote::telemetry::Telemetry;
+    // A cluster is started here (an external QDRANT_URL is one server, not three).
+    let Some(bin) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
+        eprintln!("{SKIP_MESSAGE} (the cluster test needs QDRANT_BIN)");
+        return;
+    };
+    let nodes = LocalServer::start_cluster(std::path::Path::new(&bin), 3)
+        .expect("QDRANT_BIN is set but the cluster did not form");
+    let grpc_urls: Vec<String> = nodes.iter().map(LocalServer::grpc_url).collect();
+    let rest_urls: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("http://127.0.0.1:{}", n.http_port))
+        .collect();
+    let mut config = ServerConfig::parse(&grpc_urls.join(","), Some(Api::Grpc)).unwrap();
+    config.index_timeout = Duration::from_secs(120);
+    assert_eq!(config.urls.len(), 3);
+    let (points, queries, truth) = small_dataset();
+    let name = unique("cluster");
+    let rt = rt();
+    rt.block_on(async {
+        let grpc = GrpcStore::connect(&config, Guard::default()).await.unwrap();
+        let mut spec = CollectionSpec::new(&name, 64, Metric::Cosine);
+        spec.shards = Some(3);
+        spec.replication = Some(2);
+        load_collection(&grpc, &spec, &points, 250).await.unwrap();
+
+        // Three shards, two replicas each, spread over the peers.
+        let cluster: serde_json::Value =
+            reqwest::get(format!("{}/collections/{name}/cluster", rest_urls[0]))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let r = &cluster["result"];
+        let replicas = r["local_shards"].as_array().unwrap().len()
+            + r["remote_shards"].as_array().unwrap().len();
+        assert_eq!(
+            (r["shard_count"].as_u64(), replicas),
+            (Some(3), 6),
+            "{cluster}"
+        );
+
+        let telemetry = Telemetry::new(rest_urls.clone(), None).unwrap();
+        let before = telemetry.snapshot().await.unwrap();
+        // Every query three times: the store sends them to the nodes in turn.
+        let qs = fixture::queries(&queries, 10, Some(64));
+        let mut per_query = Vec::new();
+        for q in &qs {
+            let mut answers = Vec::new();
+            for _ in 0..3 {
+                answers.push(
+                    grpc.search(&name, q)
+                        .await
+                        .unwrap()
+                        .hits
+                        .iter()
+                        .map(|h| h.id)
+                        .collect::<Vec<u64>>(),
+                );
+            }
+            assert!(
+                answers.windows(2).all(|w| w[0] == w[1]),
+                "nodes disagree: {answers:?}"
+            );
+            per_query.push(answers.swap_remove(0));
+        }
+        let after = telemetry.snapshot().await.unwrap();
+        let recall = mean_recall(per_query.iter().map(Vec::as_slice), |i| truth.ids(i), 10);
+        assert!(recall > 0.9, "{recall}");
+        // Each node answered a third of the searches itself.
+        for delta in telemetry.deltas(&before, &after) {
+            assert_eq!(
+                delta.requests_matching("/qdrant.Points/Search"),
+                qs.len() as u64,
+                "{delta:?}"
+            );
+        }
+        assert_eq!(grpc.count(&name).await.unwrap(), 2_000);
+        grpc.drop_owned(&name).await.unwrap();
+    });
+}

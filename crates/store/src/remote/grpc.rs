@@ -13,7 +13,10 @@ use qdrant_client::qdrant::{
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
-use super::{ApiKey, Seen, ServerConfig, note_server_version, redact, wait_until_indexed};
+use super::{
+    ApiKey, Sampled, Seen, ServerConfig, note_server_version, redact, unnamed_only,
+    unsupported_distance, wait_until_indexed,
+};
 use crate::error::{Result, StoreError};
 use crate::guard::Guard;
 use crate::spec::{
@@ -422,5 +425,52 @@ impl Store for GrpcStore {
             .await
             .map_err(self.err(i, "drop", name))?;
         Ok(())
+    }
+}
+
+impl GrpcStore {
+    /// Read-only: up to `n` of the collection's own points, drawn at random by the server
+    /// (Qdrant's `sample: random` query), with the collection's dimension, distance and size.
+    /// Works on any collection; writes nothing.
+    pub async fn sample_vectors(&self, name: &str, n: usize) -> Result<Sampled> {
+        use qdrant_client::qdrant::vector_output::Vector;
+        use qdrant_client::qdrant::{QueryPointsBuilder, Sample};
+        let info = self.info(name).await?;
+        let (dim, metric) = match vector_params(&info) {
+            (0, _) => return Err(unnamed_only(name)),
+            (dim, Distance::Cosine) => (dim, qdrant_perf_data::Metric::Cosine),
+            (dim, Distance::Dot) => (dim, qdrant_perf_data::Metric::Dot),
+            (dim, Distance::Euclid) => (dim, qdrant_perf_data::Metric::Euclid),
+            (_, other) => return Err(unsupported_distance(name, other.as_str_name())),
+        };
+        let (i, c) = self.pick();
+        let response = c
+            .query(
+                QueryPointsBuilder::new(name)
+                    .query(qdrant_client::qdrant::Query::new_sample(Sample::Random))
+                    .limit(n as u64)
+                    .with_vectors(true)
+                    .with_payload(false),
+            )
+            .await
+            .map_err(self.err(i, "sample points", name))?;
+        let vectors = response
+            .result
+            .into_iter()
+            .filter_map(|p| match p.vectors?.get_vector()? {
+                Vector::Dense(d) => Some(d.data),
+                _ => None,
+            })
+            .collect();
+        Ok(Sampled {
+            dim,
+            metric,
+            points: info.points_count.unwrap_or(0) as usize,
+            indexed_vectors: info.indexed_vectors_count.unwrap_or(0) as usize,
+            status: CollectionStatus::try_from(info.status)
+                .map(|s| s.as_str_name().to_lowercase())
+                .unwrap_or_else(|_| "unknown".into()),
+            vectors,
+        })
     }
 }

@@ -15,6 +15,7 @@
 
 mod grpc;
 mod rest;
+pub mod telemetry;
 
 use std::fmt;
 use std::future::Future;
@@ -77,6 +78,38 @@ where
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A random sample of a collection's own points, for read-only runs.
+#[derive(Clone, Debug)]
+pub struct Sampled {
+    pub dim: usize,
+    pub metric: qdrant_perf_data::Metric,
+    /// Points in the collection.
+    pub points: usize,
+    /// Vectors in the collection's HNSW index, and its status (`green`, `yellow`...), as the
+    /// server reported them: a read-only run times the collection as it is, so says how it is.
+    pub indexed_vectors: usize,
+    pub status: String,
+    pub vectors: Vec<Vec<f32>>,
+}
+
+pub(crate) fn unnamed_only(name: &str) -> StoreError {
+    StoreError::InvalidSpec {
+        field: "read-only collection",
+        value: name.into(),
+        reason: "it has named (or no dense) vectors; read-only runs use a collection's single \
+                 unnamed dense vector"
+            .into(),
+    }
+}
+
+pub(crate) fn unsupported_distance(name: &str, distance: &str) -> StoreError {
+    StoreError::InvalidSpec {
+        field: "read-only collection",
+        value: name.into(),
+        reason: format!("distance {distance} is not one the suite measures (Cosine, Dot, Euclid)"),
     }
 }
 

@@ -6,7 +6,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{ApiKey, Seen, ServerConfig, redact, wait_until_indexed};
+use super::{
+    ApiKey, Sampled, Seen, ServerConfig, redact, unnamed_only, unsupported_distance,
+    wait_until_indexed,
+};
 use crate::error::{Result, StoreError};
 use crate::guard::Guard;
 use crate::spec::{
@@ -430,5 +433,62 @@ impl Store for RestStore {
             )
             .await?;
         Ok(())
+    }
+}
+
+impl RestStore {
+    /// Read-only: up to `n` of the collection's own points, drawn at random by the server
+    /// (Qdrant's `sample: random` query), with the collection's dimension, distance and size.
+    /// Works on any collection; writes nothing.
+    pub async fn sample_vectors(&self, name: &str, n: usize) -> Result<Sampled> {
+        let info = self.info(name).await?;
+        let params = &info["config"]["params"]["vectors"];
+        let Some(dim) = params["size"].as_u64() else {
+            return Err(unnamed_only(name));
+        };
+        let metric = match params["distance"].as_str() {
+            Some("Cosine") => qdrant_perf_data::Metric::Cosine,
+            Some("Dot") => qdrant_perf_data::Metric::Dot,
+            Some("Euclid") => qdrant_perf_data::Metric::Euclid,
+            other => return Err(unsupported_distance(name, other.unwrap_or("unknown"))),
+        };
+        let body = json!({
+            "query": {"sample": "random"},
+            "limit": n,
+            "with_vector": true,
+            "with_payload": false,
+        });
+        let v: Value = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/collections/{name}/points/query"),
+                Some(&body),
+                "sample points",
+                name,
+            )
+            .await?;
+        let vectors = v["result"]["points"]
+            .as_array()
+            .map(|points| {
+                points
+                    .iter()
+                    .filter_map(|p| {
+                        p["vector"].as_array().map(|xs| {
+                            xs.iter()
+                                .map(|x| x.as_f64().unwrap_or(0.0) as f32)
+                                .collect()
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Sampled {
+            dim: dim as usize,
+            metric,
+            points: info["points_count"].as_u64().unwrap_or(0) as usize,
+            indexed_vectors: info["indexed_vectors_count"].as_u64().unwrap_or(0) as usize,
+            status: info["status"].as_str().unwrap_or("unknown").to_string(),
+            vectors,
+        })
     }
 }
