@@ -49,6 +49,12 @@ pub struct ValidateArgs {
     /// Multiply every rate and throughput limit by this (default 0.1 with --quick, else 1).
     #[arg(long, value_parser = crate::load_cmd::parse_rate)]
     pub rate_scale: Option<f64>,
+    /// The API gateway's search endpoint: checks its end-to-end latency (gateway_latency).
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Request body for --gateway (`{{vector}}` and `{{k}}` are substituted).
+    #[arg(long, default_value = qdrant_perf_load::target::DEFAULT_HTTP_BODY)]
+    pub gateway_body: String,
     /// Skip the stress ramp (its check is then listed as not run).
     #[arg(long)]
     pub no_stress: bool,
@@ -108,6 +114,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         },
         stress: !args.no_stress,
         progress: !args.quiet,
+        gateway: args.gateway.clone().map(|g| (g, args.gateway_body.clone())),
     };
     let rt = runtime()?;
     let stop = ctrl_c_stop(&rt);
@@ -146,6 +153,14 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             ""
         }
     );
+    if let Some(l) = report.runs.last().and_then(|r| r.resources.load_average_1m)
+        && l > qdrant_perf_load::resources::cores() as f64
+    {
+        println!(
+            "note: the machine's load average ({l:.1}) exceeded its {} cores: other processes competed for the CPU, so throughput and latency figures are of a busy machine",
+            qdrant_perf_load::resources::cores()
+        );
+    }
     let dir = args.out.clone().unwrap_or_else(|| report.default_dir());
     report
         .write(&dir)

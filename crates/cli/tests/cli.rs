@@ -2,6 +2,8 @@
 //! collections prints the verdict table, writes the report and exits 0/1 as documented; bad input
 //! exits 2 with a message naming the problem; `load`, `stress` and `merge` on the no-op target.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -22,6 +24,65 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&stdout).into_owned(),
         String::from_utf8_lossy(&stderr).into_owned(),
     )
+}
+
+/// A tiny HTTP/1.1 JSON server on 127.0.0.1 standing in for the API gateway's search endpoint
+/// (keep-alive, one thread per connection). Returns its URL.
+fn gateway() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/api/v1/vectors/search",
+        listener.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        for sock in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(sock));
+        }
+    });
+    url
+}
+
+fn serve(mut sock: TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        let (head_end, length) = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                break (i + 4, length);
+            }
+            match sock.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        while buf.len() < head_end + length {
+            match sock.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
+        buf.drain(..head_end + length);
+        // The body template was filled in: a JSON array where {{vector}} was.
+        let (status, answer) = if body.contains("{{") || !body.contains("[") {
+            ("400 Bad Request", "{}")
+        } else {
+            ("200 OK", r#"{"results":[{"id":1}]}"#)
+        };
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if sock.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
 }
 
 /// The bundled config with its nine collections replaced by two tiny ones.
@@ -80,25 +141,36 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     let cache = dir.path().join("cache");
     let config = tiny_config(dir.path(), |t| t);
     let out = dir.path().join("run");
-    let (code, stdout, stderr) = validate_quick(&config, &cache, &out, &[]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("--quick: 500 points"), "{stdout}");
-    let row = |check: &str, collection: &str| {
+    fn row<'a>(stdout: &'a str, check: &str, collection: &str) -> Option<&'a str> {
         stdout.lines().find(|l| {
             let cells: Vec<&str> = l.split_whitespace().collect();
             cells.first() == Some(&check) && cells.get(1) == Some(&collection)
         })
-    };
+    }
+    let gateway = gateway();
+    let (code, stdout, stderr) = validate_quick(&config, &cache, &out, &["--gateway", &gateway]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
-        row("latency_mean", "tiny16").unwrap().ends_with("met"),
+        row(&stdout, "gateway_latency", "overall")
+            .unwrap()
+            .contains(&format!("met (mean end to end through {gateway}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--quick: 500 points"), "{stdout}");
+    assert!(
+        row(&stdout, "latency_mean", "tiny16")
+            .unwrap()
+            .ends_with("met"),
         "{stdout}"
     );
     assert!(
-        row("latency_p95", "tiny32").unwrap().contains("< 20.00 ms"),
+        row(&stdout, "latency_p95", "tiny32")
+            .unwrap()
+            .contains("< 20.00 ms"),
         "{stdout}"
     );
     assert!(
-        row("query_load", "tiny32")
+        row(&stdout, "query_load", "tiny32")
             .unwrap()
             .contains("limit x 0.1 (--quick)"),
         "{stdout}"
@@ -112,6 +184,7 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
         "memory_usage",
         "not run: no cache configured",
         "not run: stress ramp skipped",
+        "not run: needs a deployment holding 100000000 vectors",
         "met",
     ] {
         assert!(stdout.contains(needle), "{needle:?} not in\n{stdout}");
@@ -130,11 +203,14 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     assert!(checks.iter().any(|c| c["name"] == "cache_hit_rate"
         && c["verdict"] == "not_run"
         && c["passed"].is_null()));
-    // Three runs: each collection, then overall (the headline figures).
+    // Four runs: each collection, overall (the headline figures), the gateway.
     let runs = json["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 3);
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[3]["label"], "gateway");
+    assert_eq!(json["verdict"]["not_run"], 4);
     assert_eq!(runs[2]["label"], "overall");
     assert_eq!(json["requested_rate"], runs[2]["requested_rate"]);
+    assert_eq!(json["throughput_ops_s"], runs[2]["throughput_ops_s"]);
     assert!(json["recall_at_10"]["value"].as_f64().unwrap() > 0.9);
     for f in [
         "summary.md",

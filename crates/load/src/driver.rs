@@ -613,7 +613,9 @@ struct Shared<T> {
     /// Nanoseconds after `t0` of the last recorded completion.
     last_done: AtomicU64,
     t0: Instant,
-    sample_recall_every: u64,
+    /// Set when the drain period ends: requests not yet started are dropped instead of sent, so
+    /// a run's leftovers do not load the target during the next run.
+    abandoned: AtomicBool,
 }
 
 impl<T: Target> Shared<T> {
@@ -642,7 +644,7 @@ impl<T: Target> Shared<T> {
         match result {
             Ok(outcome) => {
                 let recall = match outcome {
-                    Outcome::Hits { query, ids } if seq % self.sample_recall_every == 0 => {
+                    Outcome::Hits { query, ids } => {
                         self.target.recall(call.collection, query, &ids)
                     }
                     _ => None,
@@ -714,7 +716,7 @@ pub async fn run<T: Target>(
         max_in_flight: AtomicUsize::new(0),
         last_done: AtomicU64::new(0),
         t0,
-        sample_recall_every: 1,
+        abandoned: AtomicBool::new(false),
     });
     let collector_stop = Arc::new(AtomicBool::new(false));
     let collector = {
@@ -760,6 +762,7 @@ pub async fn run<T: Target>(
             while shared.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < drain_until {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
+            shared.abandoned.store(true, Ordering::Relaxed);
             let unfinished = shared.in_flight.load(Ordering::Acquire) as u64;
             for _ in 0..unfinished {
                 shared.recorder.record_error(
@@ -969,7 +972,9 @@ fn schedule_open<T: Target>(
             }
             let s = shared.clone();
             handle.spawn(async move {
-                s.one(seq, due_at, record).await;
+                if !s.abandoned.load(Ordering::Relaxed) {
+                    s.one(seq, due_at, record).await;
+                }
                 s.in_flight.fetch_sub(1, Ordering::AcqRel);
             });
         }
@@ -1061,12 +1066,13 @@ fn collect<T: Target>(
             // Harvest.
             let mut errors_now = 0u64;
             for shard in &shared.recorder.shards {
-                let mut s = shard.lock().unwrap_or_else(|e| e.into_inner());
-                for i in 0..n {
-                    if s.dirty[i] {
-                        interval[i].add(&s.hists[i]).expect("same bounds");
-                        s.hists[i].reset();
-                        s.dirty[i] = false;
+                let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+                let s = &mut *guard;
+                for ((acc, h), dirty) in interval.iter_mut().zip(&mut s.hists).zip(&mut s.dirty) {
+                    if *dirty {
+                        acc.add(&*h).expect("same bounds");
+                        h.reset();
+                        *dirty = false;
                     }
                 }
                 errors_now += s.errors.iter().sum::<u64>();

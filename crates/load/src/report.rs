@@ -384,7 +384,7 @@ impl Report {
             let res = &r.resources;
             let _ = writeln!(
                 s,
-                "\n## Resources ({})\n\nCPU mean {} %, max {} % of {} cores; RSS max {} MB ({} % of memory). Server telemetry: {}.",
+                "\n## Resources ({})\n\nCPU mean {} %, max {} % of {} cores; RSS max {} MB ({} % of memory); machine load average {}. Server telemetry: {}.",
                 res.scope,
                 res.cpu_pct_mean.map_or("-".into(), |v| format!("{v:.1}")),
                 res.cpu_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
@@ -392,6 +392,8 @@ impl Report {
                 res.rss_bytes_max
                     .map_or("-".into(), |v| format!("{:.0}", v as f64 / 1048576.0)),
                 res.memory_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
+                res.load_average_1m
+                    .map_or("-".into(), |v| format!("{v:.1}")),
                 res.server
             );
         }
@@ -585,15 +587,26 @@ pub fn run_text(r: &RunResult) -> String {
     let res = &r.resources;
     let _ = writeln!(
         s,
-        "  resources ({}): CPU mean {} %, max {} % of {} cores; RSS max {} MB; server: {}",
+        "  resources ({}): CPU mean {} %, max {} % of {} cores; RSS max {} MB; machine load average {}; server: {}",
         res.scope,
         res.cpu_pct_mean.map_or("-".into(), |v| format!("{v:.1}")),
         res.cpu_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
         res.cores,
         res.rss_bytes_max
             .map_or("-".into(), |v| format!("{:.0}", v as f64 / 1048576.0)),
+        res.load_average_1m
+            .map_or("-".into(), |v| format!("{v:.1}")),
         res.server
     );
+    if let Some(l) = res.load_average_1m
+        && l > res.cores as f64
+    {
+        let _ = writeln!(
+            s,
+            "  note: the machine's load average ({l:.1}) exceeds its {} cores: other processes competed for the CPU during this run",
+            res.cores
+        );
+    }
     s
 }
 

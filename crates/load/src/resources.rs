@@ -28,8 +28,21 @@ pub struct Resources {
     pub cores: usize,
     /// One-second samples taken.
     pub samples: u64,
+    /// The machine's 1-minute load average at the end of the run: above `cores`, other
+    /// processes competed for the CPU and the figures above are a share of a busy machine.
+    pub load_average_1m: Option<f64>,
     /// Server-side CPU/memory: "not collected" until server telemetry is read.
     pub server: String,
+}
+
+/// The 1-minute load average (/proc/loadavg).
+pub fn load_average_1m() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Process CPU seconds (user + system) from /proc/self/stat.
@@ -151,6 +164,7 @@ impl ProcessSampler {
             },
             cores: self.cores,
             samples: self.samples,
+            load_average_1m: load_average_1m(),
             server: "not collected".into(),
         }
     }

@@ -28,7 +28,7 @@ use crate::config::{PerformanceConfig, Targets};
 use crate::driver::{self, LoadError, LoadPlan, Mode, RunResult, StopSignal, Target};
 use crate::report::{StressStep, StressSummary};
 use crate::setup::{CollectionChoice, Prepared, SetupOptions};
-use crate::target::StoreTarget;
+use crate::target::{HttpTarget, StoreTarget};
 
 /// Sizes, rates and durations of a validate run.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -106,6 +106,9 @@ pub struct ValidateOptions {
     pub setup: SetupOptions,
     pub stress: bool,
     pub progress: bool,
+    /// The API gateway's search endpoint and body template (`--gateway`, `--gateway-body`): its
+    /// end-to-end latency is checked with the first selected collection's queries.
+    pub gateway: Option<(String, String)>,
 }
 
 /// What `validate` measured and judged.
@@ -448,14 +451,65 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
         t.cache_latency_ms,
         "no cache configured",
     ));
-    checks.push(Check::not_run(
-        "gateway_latency",
-        "overall",
-        "ms",
-        Bound::Below,
-        t.gateway_latency_ms,
-        "no API gateway given (run `qdrant-perf load --http URL` against it)",
-    ));
+    match &opts.gateway {
+        Some((url, body)) if !stop.is_stopped() => {
+            let first = &prepared.collections[0];
+            let vectors = qdrant_perf_data::Vectors::new(
+                first.queries[0].vector.len(),
+                first
+                    .queries
+                    .iter()
+                    .flat_map(|q| q.vector.iter().copied())
+                    .collect(),
+            )
+            .map_err(|e| LoadError::Target(e.to_string()))?;
+            let target = HttpTarget::new(url, body, &vectors, k, Duration::from_secs(30))?;
+            target.preflight().await?;
+            let rate = selected[0].1.query_load * scale.rate_scale;
+            let plan = base_plan("gateway".into(), Mode::Open { rate }, scale.per_collection);
+            let r = driver::run(Arc::new(target), &plan, stop).await?;
+            let c = if r.latency_ms.samples > 0 {
+                Check::measured(
+                    "gateway_latency",
+                    "overall",
+                    r.latency_ms.mean_ms,
+                    "ms",
+                    Bound::Below,
+                    t.gateway_latency_ms,
+                    r.latency_ms.samples,
+                )
+                .with_note(format!("mean end to end through {url} at {rate:.0}/s"))
+            } else {
+                Check::failed_without_value(
+                    "gateway_latency",
+                    "overall",
+                    "ms",
+                    Bound::Below,
+                    t.gateway_latency_ms,
+                    "no request through the gateway succeeded",
+                )
+            };
+            checks.push(c);
+            checks.push(Check::measured(
+                "error_rate",
+                "gateway",
+                r.error_rate,
+                "",
+                Bound::AtMost,
+                t.error_rate,
+                r.ok + r.errors,
+            ));
+            runs.push(r);
+        }
+        _ => checks.push(Check::not_run(
+            "gateway_latency",
+            "overall",
+            "ms",
+            Bound::Below,
+            t.gateway_latency_ms,
+            "no API gateway given (--gateway URL)",
+        )),
+    }
     checks.push(Check::not_run(
         "scalability",
         "overall",
