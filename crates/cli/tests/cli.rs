@@ -384,7 +384,7 @@ fn load_stress_and_merge_on_the_noop_target() {
             "--steps",
             "3",
             "--step-duration",
-            "1s",
+            "2s",
             "--warmup",
             "0",
             "--quiet",
