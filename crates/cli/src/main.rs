@@ -1,6 +1,10 @@
 //! `qdrant-perf`: the command-line face of the suite. The binary is thin: it parses options and
 //! calls the library crates.
 
+mod load_cmd;
+mod merge_cmd;
+mod validate_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -97,6 +101,16 @@ enum Command {
         #[arg(long, default_value = "target/instructions")]
         callgrind_dir: PathBuf,
     },
+    /// One load run (open loop --rate, or closed loop --concurrency) against the embedded
+    /// engine, a Qdrant server, an HTTP endpoint or the no-op target; writes a report.
+    Load(load_cmd::LoadArgs),
+    /// Ramp the rate (or concurrency) in steps until a target breaks; report the knee.
+    Stress(load_cmd::StressArgs),
+    /// Check the deployment's targets (performance-tests.yaml) per collection and overall;
+    /// print the verdict table. Exit 0 all met, 1 any missed, 2 could not run.
+    Validate(validate_cmd::ValidateArgs),
+    /// Sum HdrHistogram interval logs of several generators and print their percentiles.
+    Merge(merge_cmd::MergeArgs),
     /// Run one hot path's fixed workload (what `instructions` runs under valgrind).
     #[command(hide = true)]
     HotPath {
@@ -263,6 +277,10 @@ fn run(opts: Opts) -> Result<ExitCode> {
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("counts written to {}", out.display());
         }
+        Command::Load(args) => return load_cmd::load(args),
+        Command::Stress(args) => return load_cmd::stress(args),
+        Command::Validate(args) => return validate_cmd::validate(args),
+        Command::Merge(args) => return merge_cmd::merge(args),
         Command::HotPath { path, cache_dir } => {
             println!("{}", instructions::run_hot_path(path, &cache(cache_dir)?)?);
         }

@@ -1,18 +1,35 @@
 //! Load drivers, latency histograms, targets and reports for qdrant-perf.
 //!
 //! Criterion answers "how fast is one operation"; this crate answers the deployment's questions
-//! about sustained load. So far it holds the latency summary every report is made of: latencies
-//! are recorded into an HdrHistogram (bounded memory, 3 significant digits), never into a sorted
-//! `Vec`, and every figure is reported beside its sample size. The open- and closed-loop drivers
-//! and the target verdicts build on it.
+//! about sustained load. Latencies are recorded into HdrHistograms (bounded memory, 3 significant
+//! digits), never into a sorted `Vec`, and every figure is reported beside its sample size.
+//!
+//! - [`driver`]: the open-loop (no coordinated omission) and closed-loop load driver over a
+//!   [`driver::Target`]; [`target`] has the targets (any `Store`, an HTTP endpoint, a no-op);
+//!   [`setup`] puts the collections in place the way the benches do.
+//! - [`config`]: the deployment's performance-tests.yaml; [`checks`]: targets as data and the
+//!   verdicts; [`validate`]: the per-collection and overall checks and the stress ramp.
+//! - [`report`]: report.json, summary.md, metrics.prom and interval logs; [`merge`] sums the
+//!   interval logs of several generators; [`resources`]: this process's CPU and memory.
+//!
+//! It does not create datasets or talk to Qdrant itself: that is the data and store crates.
 //!
 //! [`compare`] is the regression gate: two criterion baselines or two saved run reports, judged
 //! benchmark by benchmark with a threshold and the confidence intervals. [`instructions`] counts
 //! the instructions of the hot paths that need no server (under valgrind's callgrind), the
 //! noise-free figure the tight gate uses.
 
+pub mod checks;
 pub mod compare;
+pub mod config;
+pub mod driver;
 pub mod instructions;
+pub mod merge;
+pub mod report;
+pub mod resources;
+pub mod setup;
+pub mod target;
+pub mod validate;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;

@@ -1,0 +1,596 @@
+//! `qdrant-perf load` and `qdrant-perf stress`: one load run (or a ramp of runs) against the
+//! embedded engine, a Qdrant server, any JSON HTTP endpoint, or the no-op target.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Metric};
+use qdrant_perf_load::checks::{Bound, Check};
+use qdrant_perf_load::config::PerformanceConfig;
+use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal, Target};
+use qdrant_perf_load::report::{self, Report, TargetInfo};
+use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
+use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreTarget};
+use qdrant_perf_load::validate;
+use qdrant_perf_store::{HnswParams, ServerConfig};
+
+/// Where the load goes and on what data.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// `edge` (the embedded engine), a Qdrant URL (`grpc://host:6334`, `rest+http://host:6333`,
+    /// `http://host:6334`; `QDRANT_API_KEY` for the key), or `noop` (the driver alone).
+    #[arg(long, default_value = "edge", env = "QDRANT_URL")]
+    pub target: String,
+    /// Any JSON HTTP endpoint instead, e.g. the gateway's `POST /api/v1/vectors/search`.
+    #[arg(long)]
+    pub http: Option<String>,
+    /// Request body for --http: `{{vector}}` becomes a held-out query vector (a JSON array) and
+    /// `{{k}}` the number of results.
+    #[arg(long, default_value = DEFAULT_HTTP_BODY)]
+    pub body: String,
+    /// JSON pointer to the result list in --http responses (`/result`), to measure recall.
+    #[arg(long)]
+    pub ids_pointer: Option<String>,
+    /// Collections of the config (names separated by commas, or `all`), each at its
+    /// configured query_load share of the rate.
+    #[arg(long, default_value = "deepcoder")]
+    pub collections: String,
+    /// The deployment's performance-tests.yaml (default: the bundled fixtures copy).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Points per collection.
+    #[arg(long, default_value_t = 20_000, value_parser = positive_usize)]
+    pub points: usize,
+    /// Held-out queries per collection (the run cycles through them).
+    #[arg(long, default_value_t = 1_000, value_parser = positive_usize)]
+    pub queries: usize,
+    /// Dataset and index cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// How long and how hard.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Test duration (recorded part): `10s`, `500ms`, `2m`, or seconds.
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
+    /// Warm-up before recording (requests run but are not recorded).
+    #[arg(long, value_parser = parse_duration_or_zero, default_value = "2s", allow_hyphen_values = true)]
+    pub warmup: Duration,
+    /// Stop after this many recorded requests (with --duration: whichever comes first).
+    #[arg(long, value_parser = positive_u64, allow_hyphen_values = true)]
+    pub requests: Option<u64>,
+    /// Operation mix, relative weights: search, search_batch, upsert, cached_search.
+    #[arg(long, default_value = "search=100", value_parser = parse_mix)]
+    pub mix: Mix,
+    /// Report directory (default: target/qdrant-perf/runs/<UTC time>-<command>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No live progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Open loop: requests per second, due at fixed times, latency from the due time
+    /// (default: the collections' query_load from the config).
+    #[arg(long, value_parser = parse_rate, conflicts_with = "concurrency", allow_hyphen_values = true)]
+    pub rate: Option<f64>,
+    /// Closed loop: this many workers back to back.
+    #[arg(long, value_parser = positive_usize, allow_hyphen_values = true)]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StressArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// First step's rate (open loop), requests per second.
+    #[arg(long, value_parser = parse_rate, default_value = "1000")]
+    pub from: f64,
+    /// Last step's rate (default: 1.5 x the peak throughput target).
+    #[arg(long, value_parser = parse_rate)]
+    pub to: Option<f64>,
+    /// Number of steps from --from to --to.
+    #[arg(long, default_value_t = 8, value_parser = positive_usize)]
+    pub steps: usize,
+    /// Ramp concurrency (closed loop) instead of rate: from 1 worker to this many
+    /// (the seed's stress_testing.max_connections is 5000).
+    #[arg(long, value_parser = positive_usize)]
+    pub concurrency_to: Option<usize>,
+    /// Each step's duration (default: stress_testing.ramp_up_time / steps, at least 2 s).
+    #[arg(long, value_parser = parse_duration)]
+    pub step_duration: Option<Duration>,
+}
+
+pub fn positive_usize(s: &str) -> Result<usize, String> {
+    match s.replace('_', "").parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number > 0")),
+    }
+}
+
+fn positive_u64(s: &str) -> Result<u64, String> {
+    positive_usize(s).map(|n| n as u64)
+}
+
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.replace('_', "").trim_end_matches("/s").parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a rate > 0 in requests per second (example: --rate 2000)"
+        )),
+    }
+}
+
+fn parse_mix(s: &str) -> Result<Mix, String> {
+    s.parse().map_err(|e: driver::LoadError| e.to_string())
+}
+
+/// `10s`, `500ms`, `2m`, `1h` or plain seconds; must be > 0.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration_or_zero(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?}: a duration must be longer than 0 (example: 10s)"
+        ));
+    }
+    Ok(d)
+}
+
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let factor = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit {unit:?}; use ms, s, m or h (example: 30s)"
+            ));
+        }
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Duration::from_secs_f64(v * factor)),
+        _ => Err(format!(
+            "{s:?} is not a duration >= 0 (example: 30s, 500ms, 2m)"
+        )),
+    }
+}
+
+pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
+    Ok(match dir {
+        Some(dir) => DatasetCache::new(dir),
+        None => DatasetCache::from_env("target/qdrant-perf"),
+    }
+    .ensure_writable()?)
+}
+
+pub fn load_config(path: Option<&PathBuf>) -> Result<PerformanceConfig> {
+    Ok(match path {
+        Some(p) => PerformanceConfig::load(p)?,
+        None => PerformanceConfig::bundled(),
+    })
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// A stop signal that Ctrl-C sets (the run then ends early and its report is marked partial).
+pub fn ctrl_c_stop(rt: &tokio::runtime::Runtime) -> StopSignal {
+    let stop = StopSignal::new();
+    let s = stop.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nCtrl-C: ending the run early; the report will be marked partial");
+            s.stop();
+        }
+    });
+    stop
+}
+
+/// The server a --target URL names, or `None` for edge.
+pub fn server_config(target: &str) -> Result<Option<ServerConfig>> {
+    match target.trim() {
+        "edge" | "" => Ok(None),
+        url => {
+            let config = ServerConfig::parse(url, None)?.with_api_key(
+                std::env::var("QDRANT_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .map(qdrant_perf_store::ApiKey::new),
+            );
+            Ok(Some(config))
+        }
+    }
+}
+
+/// A target ready to run: one of the three kinds.
+pub enum AnyTarget {
+    Store(
+        Arc<StoreTarget<qdrant_perf_store::AnyStore>>,
+        Box<setup::Prepared>,
+    ),
+    Http(Arc<HttpTarget>),
+    Noop(Arc<NoopTarget>),
+}
+
+impl AnyTarget {
+    pub async fn run(&self, plan: &LoadPlan, stop: &StopSignal) -> Result<RunResult> {
+        Ok(match self {
+            AnyTarget::Store(t, _) => driver::run(t.clone(), plan, stop).await?,
+            AnyTarget::Http(t) => driver::run(t.clone(), plan, stop).await?,
+            AnyTarget::Noop(t) => driver::run(t.clone(), plan, stop).await?,
+        })
+    }
+
+    /// Sum of the collections' configured rates (the default open-loop rate).
+    pub fn configured_rate(&self) -> f64 {
+        match self {
+            AnyTarget::Store(t, _) => t.collections().iter().map(|c| c.qps).sum(),
+            _ => 1000.0,
+        }
+    }
+
+    pub async fn cleanup(&mut self) {
+        if let AnyTarget::Store(_, prepared) = self {
+            for line in prepared.cleanup().await {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// Builds the target named by `args`; anything wrong (an unknown collection, an unreachable
+/// server or endpoint) is an error here, before the run starts.
+pub async fn build_target(
+    args: &TargetArgs,
+    mix: &Mix,
+    quiet: bool,
+) -> Result<(AnyTarget, TargetInfo, Vec<String>)> {
+    let config = load_config(args.config.as_ref())?;
+    if args.target == "noop" && args.http.is_none() {
+        return Ok((
+            AnyTarget::Noop(Arc::new(NoopTarget)),
+            TargetInfo {
+                kind: "noop".into(),
+                url: None,
+                engine_version: None,
+            },
+            Vec::new(),
+        ));
+    }
+    let selected = config.select(&args.collections)?;
+    let ix = &config.performance_tests.optimization.indexing;
+    let hnsw = HnswParams {
+        m: ix.hnsw_m,
+        ef_construct: ix.hnsw_ef_construct,
+        full_scan_threshold: ix.full_scan_threshold,
+    };
+    let search = qdrant_perf_store::Profiles::bundled().search;
+    if let Some(url) = &args.http {
+        if selected.len() != 1 {
+            bail!(
+                "--http drives one endpoint: give one collection (its dimension shapes the query vectors), e.g. --collections deepcoder"
+            );
+        }
+        let (name, c) = &selected[0];
+        let spec = DatasetSpec::new(c.vector_size, args.points)
+            .with_queries(args.queries)
+            .with_metric(Metric::Cosine);
+        let dataset = Dataset::load_or_generate(&spec, &cache(args.cache_dir.clone())?)
+            .with_context(|| format!("making the query set of {name}"))?;
+        let mut t = HttpTarget::new(
+            url,
+            &args.body,
+            &dataset.queries,
+            search.k,
+            Duration::from_secs(30),
+        )?;
+        if let Some(p) = &args.ids_pointer {
+            t = t.with_recall(p.clone(), dataset.truth.clone());
+        }
+        t.preflight().await?;
+        return Ok((
+            AnyTarget::Http(Arc::new(t)),
+            TargetInfo {
+                kind: "http".into(),
+                url: Some(url.clone()),
+                engine_version: None,
+            },
+            vec![format!(
+                "{name}: {} held-out {}-dimensional queries sent to {url}",
+                dataset.queries.len(),
+                c.vector_size
+            )],
+        ));
+    }
+    let server = server_config(&args.target)?;
+    let choices: Vec<CollectionChoice> = selected
+        .iter()
+        .map(|(name, c)| CollectionChoice {
+            name: name.clone(),
+            vector_size: c.vector_size,
+            metric: Metric::Cosine,
+            hnsw,
+            qps: c.query_load,
+        })
+        .collect();
+    let opts = SetupOptions {
+        points: args.points,
+        queries: args.queries,
+        k: search.k,
+        ef: search.hnsw_ef,
+        server: server.clone(),
+        cache: cache(args.cache_dir.clone())?,
+        writes: mix.contains(driver::OpKind::Upsert),
+        quiet,
+    };
+    let prepared = setup::prepare(&choices, &opts).await?;
+    let notes = prepared.notes.clone();
+    let info = TargetInfo {
+        kind: prepared.engine.clone(),
+        url: server.map(|s| s.urls.join(",")),
+        engine_version: Some(prepared.engine_version.clone()),
+    };
+    let target = StoreTarget {
+        collections: prepared
+            .collections
+            .iter()
+            .map(|c| c.with_qps(c.qps))
+            .collect(),
+        k: search.k,
+    };
+    Ok((
+        AnyTarget::Store(Arc::new(target), Box::new(prepared)),
+        info,
+        notes,
+    ))
+}
+
+fn plan_for(run: &RunArgs, mode: Mode, label: &str) -> LoadPlan {
+    let mut plan = LoadPlan::open(1.0, Duration::from_secs(30));
+    plan.label = label.into();
+    plan.mode = mode;
+    plan.duration = match (run.duration, run.requests) {
+        (None, None) => Some(Duration::from_secs(30)),
+        (d, _) => d,
+    };
+    plan.requests = run.requests;
+    plan.warmup = run.warmup;
+    plan.mix = run.mix.clone();
+    plan.progress = !run.quiet;
+    plan
+}
+
+fn write_report(report: &Report, out: Option<PathBuf>) -> Result<PathBuf> {
+    let dir = out.unwrap_or_else(|| report.default_dir());
+    report
+        .write(&dir)
+        .with_context(|| format!("writing the report to {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `qdrant-perf load`. Exit 0 when the run met its checks (rate achieved, no errors, latency
+/// targets), 1 when it missed one, 2 when it could not run.
+pub fn load(args: LoadArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let stop = ctrl_c_stop(&rt);
+    rt.block_on(async {
+        let config = load_config(args.target.config.as_ref())?;
+        let (mut target, info, notes) =
+            build_target(&args.target, &args.run.mix, args.run.quiet).await?;
+        let mode = match (args.rate, args.concurrency) {
+            (_, Some(c)) => Mode::Closed { concurrency: c },
+            (Some(r), None) => Mode::Open { rate: r },
+            (None, None) => Mode::Open {
+                rate: target.configured_rate(),
+            },
+        };
+        let plan = plan_for(&args.run, mode, "load");
+        let result = target.run(&plan, &stop).await;
+        target.cleanup().await;
+        let result = result?;
+        print!("{}", report::run_text(&result));
+        let t = config.targets();
+        let mut checks = Vec::new();
+        if let (Some(rate), false) = (result.requested_rate, result.partial) {
+            checks.push(
+                Check::measured(
+                    "rate_achieved",
+                    "overall",
+                    result.throughput_ops_s,
+                    "ops/s",
+                    Bound::AtLeast,
+                    rate * 0.99,
+                    result.ok,
+                )
+                .with_note(format!("99 % of {rate:.0} requested")),
+            );
+        }
+        checks.push(Check::measured(
+            "error_rate",
+            "overall",
+            result.error_rate,
+            "",
+            Bound::AtMost,
+            t.error_rate,
+            result.ok + result.errors,
+        ));
+        if result.latency_ms.samples > 0 {
+            checks.push(Check::measured(
+                "latency_mean",
+                "overall",
+                result.latency_ms.mean_ms,
+                "ms",
+                Bound::Below,
+                t.mean_latency_ms,
+                result.latency_ms.samples,
+            ));
+            checks.push(Check::measured(
+                "latency_p95",
+                "overall",
+                result.latency_ms.p95_ms,
+                "ms",
+                Bound::Below,
+                t.p95_latency_ms,
+                result.latency_ms.samples,
+            ));
+        }
+        let mut report = Report::new("load", info, vec![result], None);
+        report.setup = notes;
+        report.config = serde_json::json!({
+            "plan": &report.runs[0].plan,
+            "collections": args.target.collections,
+            "points": args.target.points,
+            "queries": args.target.queries,
+            "targets": t,
+        });
+        report.set_checks(checks, false);
+        print!("{}", qdrant_perf_load::checks::table(&report.checks));
+        let dir = write_report(&report, args.run.out.clone())?;
+        println!("report: {}", dir.display());
+        Ok(ExitCode::from(
+            report.verdict.as_ref().map_or(0, |v| v.exit_code),
+        ))
+    })
+}
+
+/// `qdrant-perf stress`: ramps the rate (or concurrency) in steps until a target breaks or
+/// errors appear, and reports the knee. Exit 0 when the knee reaches the peak throughput target
+/// (closed loop: when some step met the targets), 1 otherwise.
+pub fn stress(args: StressArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let stop = ctrl_c_stop(&rt);
+    rt.block_on(async {
+        let config = load_config(args.target.config.as_ref())?;
+        let t = config.targets();
+        let steps = args.steps.max(1);
+        let (loads, mode): (Vec<f64>, Mode) = match args.concurrency_to {
+            Some(max) => {
+                let loads = (1..=steps)
+                    .map(|i| ((max as f64) * i as f64 / steps as f64).round().max(1.0))
+                    .collect();
+                (loads, Mode::Closed { concurrency: 1 })
+            }
+            None => {
+                let to = args.to.unwrap_or(t.peak_ops_s * 1.5);
+                if to < args.from {
+                    bail!("--to {to} is below --from {}: the ramp goes up", args.from);
+                }
+                let loads = (0..steps)
+                    .map(|i| {
+                        if steps == 1 {
+                            to
+                        } else {
+                            args.from + (to - args.from) * i as f64 / (steps - 1) as f64
+                        }
+                    })
+                    .collect();
+                (loads, Mode::Open { rate: args.from })
+            }
+        };
+        let step_duration = args.step_duration.unwrap_or_else(|| {
+            Duration::from_secs((config.performance_tests.stress_testing.ramp_up_time / steps as u64).max(2))
+        });
+        let (mut target, info, notes) = build_target(&args.target, &args.run.mix, args.run.quiet).await?;
+        let mut plan = plan_for(&args.run, mode, "stress");
+        plan.duration = Some(step_duration);
+        plan.requests = None;
+        let result = match &target {
+            AnyTarget::Store(tg, _) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
+            AnyTarget::Http(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
+            AnyTarget::Noop(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
+        };
+        target.cleanup().await;
+        let (summary, runs) = result?;
+        for s in &summary.steps {
+            println!(
+                "step {:>8.0}: achieved {:>9.1} ops/s, mean {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, errors {} -> {}",
+                s.load,
+                s.throughput_ops_s,
+                s.latency_ms.mean_ms,
+                s.latency_ms.p95_ms,
+                s.latency_ms.p99_ms,
+                s.errors,
+                if s.met_targets { "met".to_string() } else { format!("missed: {}", s.why_not.clone().unwrap_or_default()) }
+            );
+        }
+        println!(
+            "knee: {} ({}); {}",
+            summary.knee.map_or("none".into(), |k| format!("{k:.0}")),
+            summary.knee_throughput_ops_s.map_or("-".into(), |o| format!("{o:.1} ops/s")),
+            summary.stopped_because
+        );
+        let samples = runs.iter().map(|r| r.ok).sum();
+        let check = match (summary.knee_throughput_ops_s, args.concurrency_to) {
+            (Some(ops), None) => Check::measured("throughput_peak", "overall", ops, "ops/s", Bound::AtLeast, t.peak_ops_s, samples),
+            (Some(ops), Some(_)) => Check::measured("throughput_peak", "overall", ops, "ops/s", Bound::AtLeast, t.peak_ops_s, samples)
+                .with_note("closed-loop ramp"),
+            (None, _) => Check::failed_without_value("throughput_peak", "overall", "ops/s", Bound::AtLeast, t.peak_ops_s, "the first step already missed a target"),
+        };
+        let mut report = Report::new("stress", info, runs, None);
+        report.setup = notes;
+        report.config = serde_json::json!({"loads": loads, "step_duration_s": step_duration.as_secs_f64(), "targets": t});
+        report.stress = Some(summary);
+        report.set_checks(vec![check], false);
+        print!("{}", qdrant_perf_load::checks::table(&report.checks));
+        let dir = write_report(&report, args.run.out.clone())?;
+        println!("report: {}", dir.display());
+        Ok(ExitCode::from(report.verdict.as_ref().map_or(0, |v| v.exit_code)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_zero_and_negatives() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("0s").unwrap_err().contains("longer than 0"));
+        assert!(
+            parse_duration("-5s")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(
+            parse_duration("5 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert_eq!(parse_duration_or_zero("0").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn rates_must_be_positive() {
+        assert_eq!(parse_rate("2000").unwrap(), 2000.0);
+        assert_eq!(parse_rate("10_000/s").unwrap(), 10_000.0);
+        for bad in ["0", "-10", "fast", "inf"] {
+            assert!(parse_rate(bad).unwrap_err().contains("rate > 0"), "{bad}");
+        }
+    }
+}

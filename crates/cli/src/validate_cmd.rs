@@ -1,0 +1,170 @@
+//! `qdrant-perf validate`: the deployment's targets from performance-tests.yaml, checked per
+//! collection and overall; prints the verdict table and writes the report.
+//!
+//! Exit codes: 0 every check that ran was met, 1 a check was missed (with `--strict`, also when a
+//! check did not run), 2 the validation could not run (bad config, unreachable target...).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use qdrant_perf_load::checks;
+use qdrant_perf_load::report::{Report, TargetInfo};
+use qdrant_perf_load::setup::SetupOptions;
+use qdrant_perf_load::validate::{self, Scale, ValidateOptions};
+
+use crate::load_cmd::{
+    cache, ctrl_c_stop, load_config, parse_duration, positive_usize, runtime, server_config,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The deployment's performance-tests.yaml (default: the bundled fixtures copy).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Collections to check: `all` or names separated by commas.
+    #[arg(long, default_value = "all")]
+    pub collections: String,
+    /// Scale sizes, rates and durations down for CI and laptops (2,000 points, rates x 0.1,
+    /// 3 s per collection); the report says what was scaled.
+    #[arg(long)]
+    pub quick: bool,
+    /// `edge` (the embedded engine) or a Qdrant URL (see `load --target`).
+    #[arg(long, default_value = "edge", env = "QDRANT_URL")]
+    pub target: String,
+    /// Points per collection (default: 2,000 with --quick, else each collection's test_vectors).
+    #[arg(long, value_parser = positive_usize)]
+    pub points: Option<usize>,
+    /// Held-out queries per collection.
+    #[arg(long, value_parser = positive_usize)]
+    pub queries: Option<usize>,
+    /// Each collection's run (default: 3 s with --quick, else load_testing.duration).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// The overall run across all collections (default: 5 s with --quick, else
+    /// load_testing.duration).
+    #[arg(long, value_parser = parse_duration)]
+    pub overall_duration: Option<Duration>,
+    /// Multiply every rate and throughput limit by this (default 0.1 with --quick, else 1).
+    #[arg(long, value_parser = crate::load_cmd::parse_rate)]
+    pub rate_scale: Option<f64>,
+    /// The API gateway's search endpoint: checks its end-to-end latency (gateway_latency).
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Request body for --gateway (`{{vector}}` and `{{k}}` are substituted).
+    #[arg(long, default_value = qdrant_perf_load::target::DEFAULT_HTTP_BODY)]
+    pub gateway_body: String,
+    /// Skip the stress ramp (its check is then listed as not run).
+    #[arg(long)]
+    pub no_stress: bool,
+    /// Count checks that did not run (no cache, no gateway...) as missed.
+    #[arg(long)]
+    pub strict: bool,
+    /// Report directory (default: target/qdrant-perf/runs/<UTC time>-validate/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Dataset and index cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// No live progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    let config = load_config(args.config.as_ref())?;
+    // Unknown collections are an error before anything is built.
+    config.select(&args.collections)?;
+    let mut scale = if args.quick {
+        Scale::quick()
+    } else {
+        Scale::full(&config)
+    };
+    if let Some(p) = args.points {
+        scale.points = Some(p);
+    }
+    if let Some(q) = args.queries {
+        scale.queries = q;
+    }
+    if let Some(d) = args.duration {
+        scale.per_collection = d;
+    }
+    if let Some(d) = args.overall_duration {
+        scale.overall = d;
+    }
+    if let Some(r) = args.rate_scale {
+        scale.rate_scale = r;
+    }
+    let search = qdrant_perf_store::Profiles::bundled().search;
+    let server = server_config(&args.target)?;
+    let opts = ValidateOptions {
+        config: config.clone(),
+        collections: args.collections.clone(),
+        scale: scale.clone(),
+        setup: SetupOptions {
+            points: scale.points.unwrap_or(1),
+            queries: scale.queries,
+            k: search.k,
+            ef: search.hnsw_ef,
+            server: server.clone(),
+            cache: cache(args.cache_dir.clone())?,
+            writes: false,
+            quiet: args.quiet,
+        },
+        stress: !args.no_stress,
+        progress: !args.quiet,
+        gateway: args.gateway.clone().map(|g| (g, args.gateway_body.clone())),
+    };
+    let rt = runtime()?;
+    let stop = ctrl_c_stop(&rt);
+    let v = rt.block_on(validate::validate(&opts, &stop))?;
+    let info = TargetInfo {
+        kind: v.engine.clone(),
+        url: server.map(|s| s.urls.join(",")),
+        engine_version: Some(v.engine_version.clone()),
+    };
+    let mut report = Report::new("validate", info, v.runs, v.overall);
+    report.partial |= stop.is_stopped();
+    report.quick = scale.describe();
+    report.setup = v.setup_notes;
+    report.stress = v.stress;
+    report.config = serde_json::json!({
+        "file": args.config.as_ref().map_or("fixtures/performance-tests.yaml (bundled)".to_string(), |p| p.display().to_string()),
+        "performance_tests": config.performance_tests,
+        "targets": config.targets(),
+        "scale": scale,
+        "collections": args.collections,
+    });
+    report.set_checks(v.checks, args.strict);
+    if let Some(q) = &report.quick {
+        println!("{q}\n");
+    }
+    print!("{}", checks::table(&report.checks));
+    let verdict = report.verdict.clone().expect("set above");
+    println!(
+        "\n{} met, {} missed, {} not run{}",
+        verdict.passed,
+        verdict.failed,
+        verdict.not_run,
+        if report.partial {
+            " (PARTIAL: stopped early)"
+        } else {
+            ""
+        }
+    );
+    if let Some(l) = report.runs.last().and_then(|r| r.resources.load_average_1m)
+        && l > qdrant_perf_load::resources::cores() as f64
+    {
+        println!(
+            "note: the machine's load average ({l:.1}) exceeded its {} cores: other processes competed for the CPU, so throughput and latency figures are of a busy machine",
+            qdrant_perf_load::resources::cores()
+        );
+    }
+    let dir = args.out.clone().unwrap_or_else(|| report.default_dir());
+    report
+        .write(&dir)
+        .map_err(|e| anyhow::anyhow!("writing the report to {}: {e}", dir.display()))?;
+    println!("report: {}", dir.display());
+    Ok(ExitCode::from(verdict.exit_code))
+}

@@ -1,0 +1,363 @@
+//! Targets as data: each check has a name, the collection it is about, a measured value with its
+//! sample size, a limit and a verdict. A check that could not run (no cache configured, no
+//! gateway given, server telemetry not collected) is listed as `not run` with the reason: it is
+//! never counted as met.
+//!
+//! Exit policy ([`exit_code`]): 0 when every check that ran passed, 1 when any check that ran
+//! missed, 2 when the run itself could not happen (the binary returns 2 on errors). With
+//! `strict`, a check that did not run counts as missed (exit 1).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The outcome of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Passed => "met",
+            Verdict::Failed => "MISSED",
+            Verdict::NotRun => "not run",
+        })
+    }
+}
+
+/// How the measured value must compare with the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Bound {
+    /// measured < limit
+    #[serde(rename = "<")]
+    Below,
+    /// measured <= limit
+    #[serde(rename = "<=")]
+    AtMost,
+    /// measured > limit
+    #[serde(rename = ">")]
+    Above,
+    /// measured >= limit
+    #[serde(rename = ">=")]
+    AtLeast,
+}
+
+impl Bound {
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Bound::Below => "<",
+            Bound::AtMost => "<=",
+            Bound::Above => ">",
+            Bound::AtLeast => ">=",
+        }
+    }
+
+    pub fn holds(&self, measured: f64, limit: f64) -> bool {
+        match self {
+            Bound::Below => measured < limit,
+            Bound::AtMost => measured <= limit,
+            Bound::Above => measured > limit,
+            Bound::AtLeast => measured >= limit,
+        }
+    }
+}
+
+/// One target checked against a measurement.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    /// `latency_mean`, `latency_p95`, `throughput_sustained`, ...
+    pub name: String,
+    /// A collection name, or `overall`.
+    pub collection: String,
+    pub measured: Option<f64>,
+    pub unit: String,
+    pub limit: f64,
+    pub bound: Bound,
+    /// How many requests (or samples) the measured value summarises.
+    pub samples: Option<u64>,
+    /// `true`/`false` for a check that ran, `null` for one that did not.
+    pub passed: Option<bool>,
+    pub verdict: Verdict,
+    /// Why a check did not run, or how its limit was scaled (`--quick`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Check {
+    /// A check that ran: the verdict follows from the value, limit and bound.
+    pub fn measured(
+        name: &str,
+        collection: &str,
+        measured: f64,
+        unit: &str,
+        bound: Bound,
+        limit: f64,
+        samples: u64,
+    ) -> Self {
+        let passed = measured.is_finite() && bound.holds(measured, limit);
+        Self {
+            name: name.into(),
+            collection: collection.into(),
+            measured: Some(measured),
+            unit: unit.into(),
+            limit,
+            bound,
+            samples: Some(samples),
+            passed: Some(passed),
+            verdict: if passed {
+                Verdict::Passed
+            } else {
+                Verdict::Failed
+            },
+            note: None,
+        }
+    }
+
+    /// A check that could not run, with the reason.
+    pub fn not_run(
+        name: &str,
+        collection: &str,
+        unit: &str,
+        bound: Bound,
+        limit: f64,
+        why: &str,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            collection: collection.into(),
+            measured: None,
+            unit: unit.into(),
+            limit,
+            bound,
+            samples: None,
+            passed: None,
+            verdict: Verdict::NotRun,
+            note: Some(why.into()),
+        }
+    }
+
+    /// A check whose measurement failed outright (the run had no samples).
+    pub fn failed_without_value(
+        name: &str,
+        collection: &str,
+        unit: &str,
+        bound: Bound,
+        limit: f64,
+        why: &str,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            collection: collection.into(),
+            measured: None,
+            unit: unit.into(),
+            limit,
+            bound,
+            samples: Some(0),
+            passed: Some(false),
+            verdict: Verdict::Failed,
+            note: Some(why.into()),
+        }
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    pub fn measured_text(&self) -> String {
+        match self.measured {
+            Some(v) => {
+                let n = self.samples.map_or(String::new(), |s| format!(" (n={s})"));
+                if self.unit.is_empty() {
+                    format!("{}{n}", number(v))
+                } else {
+                    format!("{} {}{n}", number(v), self.unit)
+                }
+            }
+            None => "-".into(),
+        }
+    }
+
+    pub fn limit_text(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.bound.symbol(),
+            number(self.limit),
+            self.unit
+        )
+        .trim_end()
+        .to_string()
+    }
+}
+
+/// A number in a readable precision.
+pub fn number(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1000.0 {
+        let s = format!("{:.0}", v);
+        // Thousands separators.
+        let (sign, digits) = s.split_at(if v < 0.0 { 1 } else { 0 });
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{sign}{out}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Counts of each verdict.
+pub fn tally(checks: &[Check]) -> (usize, usize, usize) {
+    let count = |v| checks.iter().filter(|c| c.verdict == v).count();
+    (
+        count(Verdict::Passed),
+        count(Verdict::Failed),
+        count(Verdict::NotRun),
+    )
+}
+
+/// 0 when every check that ran passed (and, with `strict`, every check ran); 1 otherwise.
+pub fn exit_code(checks: &[Check], strict: bool) -> u8 {
+    let (_, failed, not_run) = tally(checks);
+    if failed > 0 || (strict && not_run > 0) {
+        1
+    } else {
+        0
+    }
+}
+
+/// The verdict table as aligned text for a terminal.
+pub fn table(checks: &[Check]) -> String {
+    let rows: Vec<[String; 5]> = checks
+        .iter()
+        .map(|c| {
+            [
+                c.name.clone(),
+                c.collection.clone(),
+                c.measured_text(),
+                c.limit_text(),
+                match &c.note {
+                    Some(n) if c.verdict == Verdict::NotRun => format!("not run: {n}"),
+                    Some(n) => format!("{} ({n})", c.verdict),
+                    None => c.verdict.to_string(),
+                },
+            ]
+        })
+        .collect();
+    let header = ["check", "collection", "measured", "limit", "verdict"];
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    widths[4] = 0;
+    let line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            for _ in cell.chars().count()..w {
+                s.push(' ');
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for r in &rows {
+        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_the_bound_and_not_run_is_never_met() {
+        let ok = Check::measured(
+            "latency_mean",
+            "mixtral",
+            4.0,
+            "ms",
+            Bound::Below,
+            10.0,
+            100,
+        );
+        let miss = Check::measured(
+            "latency_p95",
+            "mixtral",
+            25.0,
+            "ms",
+            Bound::Below,
+            20.0,
+            100,
+        );
+        let edge = Check::measured("errors", "overall", 0.0, "", Bound::AtMost, 0.0, 100);
+        let skip = Check::not_run(
+            "cache_hit_rate",
+            "overall",
+            "%",
+            Bound::Above,
+            90.0,
+            "no cache configured",
+        );
+        assert_eq!(ok.verdict, Verdict::Passed);
+        assert_eq!(miss.verdict, Verdict::Failed);
+        assert_eq!(edge.verdict, Verdict::Passed);
+        assert_eq!(skip.passed, None);
+        assert_eq!(
+            exit_code(&[ok.clone(), edge.clone(), skip.clone()], false),
+            0
+        );
+        assert_eq!(exit_code(&[ok.clone(), skip.clone()], true), 1);
+        assert_eq!(exit_code(&[ok, miss, skip], false), 1);
+        let nan = Check::measured("x", "y", f64::NAN, "ms", Bound::Below, 1.0, 0);
+        assert_eq!(nan.verdict, Verdict::Failed);
+    }
+
+    #[test]
+    fn the_table_shows_value_sample_size_limit_and_reason() {
+        let t = table(&[
+            Check::measured(
+                "latency_p95",
+                "phi3",
+                3.4567,
+                "ms",
+                Bound::Below,
+                20.0,
+                1500,
+            ),
+            Check::not_run(
+                "cache_hit_rate",
+                "overall",
+                "%",
+                Bound::Above,
+                90.0,
+                "no cache configured",
+            ),
+        ]);
+        assert!(t.contains("latency_p95"), "{t}");
+        assert!(t.contains("3.46 ms (n=1500)"), "{t}");
+        assert!(t.contains("< 20.00 ms"), "{t}");
+        assert!(t.contains("not run: no cache configured"), "{t}");
+        assert_eq!(number(15000.0), "15,000");
+    }
+}

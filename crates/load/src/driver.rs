@@ -1,0 +1,1213 @@
+//! The load driver: runs a [`Target`] under an open-loop or closed-loop [`LoadPlan`] and returns a
+//! [`RunResult`] of HdrHistograms, counts, errors, a per-second timeline and resources.
+//!
+//! - **Open loop** (`Mode::Open { rate }`): request `i` is due at `t0 + i / rate`; a scheduler
+//!   thread spawns it as its own task when due, and its latency is measured **from the due time**,
+//!   so a stalled target shows in the percentiles instead of slowing the sender (no coordinated
+//!   omission). Nothing but an in-flight cap (large; hitting it is counted and reported) bounds
+//!   how many requests are outstanding. How late the scheduler sent each request is recorded too
+//!   (`send_lag`), so a driver that cannot keep up says so.
+//! - **Closed loop** (`Mode::Closed { concurrency }`): N workers, each sending its next request
+//!   when the previous one answered. Latency is from the actual send, as closed-loop tools do.
+//!
+//! Requests due during the warm-up run but are not recorded. Latencies go into one histogram per
+//! (collection, operation) in per-thread shards (an uncontended lock and an array increment:
+//! well under a microsecond), which a collector thread harvests once a second into the interval
+//! log, the totals and the timeline, and shows as a live progress line on stderr.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use serde::Serialize;
+
+use crate::resources::{ProcessSampler, Resources};
+use crate::{LatencySummary, latency_histogram};
+
+/// Errors in a load plan or a target: each names the input at fault and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{what} = {value}: {fix}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        fix: String,
+    },
+    #[error(
+        "unknown operation `{name}` in the mix; known operations: {}",
+        OpKind::names()
+    )]
+    UnknownOp { name: String },
+    #[error("{0}")]
+    Target(String),
+}
+
+pub type Result<T, E = LoadError> = std::result::Result<T, E>;
+
+fn invalid(what: &'static str, value: impl fmt::Display, fix: impl Into<String>) -> LoadError {
+    LoadError::Invalid {
+        what,
+        value: value.to_string(),
+        fix: fix.into(),
+    }
+}
+
+/// The kinds of operation a run can mix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Search,
+    SearchBatch,
+    Upsert,
+    CachedSearch,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 4] = [
+        OpKind::Search,
+        OpKind::SearchBatch,
+        OpKind::Upsert,
+        OpKind::CachedSearch,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            OpKind::Search => "search",
+            OpKind::SearchBatch => "search_batch",
+            OpKind::Upsert => "upsert",
+            OpKind::CachedSearch => "cached_search",
+        }
+    }
+
+    fn names() -> String {
+        Self::ALL.map(|o| o.name()).join(", ")
+    }
+
+    /// True for the operations whose latency the query-latency targets are about.
+    pub fn is_query(&self) -> bool {
+        matches!(self, OpKind::Search | OpKind::CachedSearch)
+    }
+}
+
+impl FromStr for OpKind {
+    type Err = LoadError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.name() == s.trim())
+            .ok_or_else(|| LoadError::UnknownOp { name: s.into() })
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An operation mix: `search=90,upsert=10` (relative weights, whole numbers).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mix(pub Vec<(OpKind, u32)>);
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix(vec![(OpKind::Search, 100)])
+    }
+}
+
+impl Mix {
+    pub fn contains(&self, op: OpKind) -> bool {
+        self.0.iter().any(|&(o, w)| o == op && w > 0)
+    }
+}
+
+impl FromStr for Mix {
+    type Err = LoadError;
+    fn from_str(s: &str) -> Result<Self> {
+        let mut parts = Vec::new();
+        for item in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, weight) = item.split_once('=').unwrap_or((item, "1"));
+            let op: OpKind = name.trim().parse()?;
+            let weight: u32 = weight.trim().parse().map_err(|_| {
+                invalid(
+                    "--mix",
+                    item,
+                    "each weight is a whole number >= 0 (example: --mix search=90,upsert=10)",
+                )
+            })?;
+            if parts.iter().any(|&(o, _)| o == op) {
+                return Err(invalid(
+                    "--mix",
+                    s,
+                    format!("`{op}` appears twice; give each operation once"),
+                ));
+            }
+            parts.push((op, weight));
+        }
+        if parts.iter().map(|p| p.1 as u64).sum::<u64>() == 0 {
+            return Err(invalid(
+                "--mix",
+                format!("{s:?}"),
+                "the weights add up to 0; give at least one operation a weight (example: --mix search=100)",
+            ));
+        }
+        Ok(Mix(parts))
+    }
+}
+
+impl fmt::Display for Mix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(o, w)| format!("{o}={w}")).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// Open or closed loop.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "loop")]
+pub enum Mode {
+    /// Requests due at a fixed rate (per second), latency from the due time.
+    Open { rate: f64 },
+    /// N workers back to back.
+    Closed { concurrency: usize },
+}
+
+/// What to run. Every run stops by itself: give a duration, a number of requests, or both
+/// (whichever comes first).
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadPlan {
+    pub label: String,
+    pub mode: Mode,
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub duration: Option<Duration>,
+    /// Recorded requests (after the warm-up).
+    pub requests: Option<u64>,
+    #[serde(serialize_with = "ser_secs")]
+    pub warmup: Duration,
+    pub mix: Mix,
+    /// Open loop: requests outstanding at once before the driver refuses to send more (each
+    /// refusal is counted as an error of kind `not sent: in-flight cap`).
+    pub in_flight_cap: usize,
+    /// After the last request is sent, how long to wait for answers still outstanding; those
+    /// still missing then count as errors.
+    #[serde(serialize_with = "ser_secs")]
+    pub drain_timeout: Duration,
+    /// Show the live progress line on stderr.
+    #[serde(skip)]
+    pub progress: bool,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn ser_opt_secs<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Default cap on requests in flight in open loop: enough for a 5 s stall at 10,000 ops/s.
+pub const DEFAULT_IN_FLIGHT_CAP: usize = 50_000;
+
+impl LoadPlan {
+    pub fn open(rate: f64, duration: Duration) -> Self {
+        Self::new(Mode::Open { rate }, duration)
+    }
+
+    pub fn closed(concurrency: usize, duration: Duration) -> Self {
+        Self::new(Mode::Closed { concurrency }, duration)
+    }
+
+    fn new(mode: Mode, duration: Duration) -> Self {
+        Self {
+            label: "load".into(),
+            mode,
+            duration: Some(duration),
+            requests: None,
+            warmup: Duration::ZERO,
+            mix: Mix::default(),
+            in_flight_cap: DEFAULT_IN_FLIGHT_CAP,
+            drain_timeout: Duration::from_secs(30),
+            progress: false,
+        }
+    }
+
+    /// Checks the plan; errors name the flag and the fix.
+    pub fn validate(&self) -> Result<()> {
+        match self.mode {
+            Mode::Open { rate } if !(rate.is_finite() && rate > 0.0) => {
+                return Err(invalid(
+                    "--rate",
+                    rate,
+                    "the request rate must be a positive number of requests per second (example: --rate 2000)",
+                ));
+            }
+            Mode::Open { rate } if rate > 10_000_000.0 => {
+                return Err(invalid(
+                    "--rate",
+                    rate,
+                    "at most 10,000,000 requests per second",
+                ));
+            }
+            Mode::Closed { concurrency: 0 } => {
+                return Err(invalid(
+                    "--concurrency",
+                    0,
+                    "at least one worker (example: --concurrency 8)",
+                ));
+            }
+            _ => {}
+        }
+        if self.duration.is_none() && self.requests.is_none() {
+            return Err(invalid(
+                "--duration",
+                "none",
+                "give --duration or --requests so the run stops by itself",
+            ));
+        }
+        if self.duration == Some(Duration::ZERO) {
+            return Err(invalid(
+                "--duration",
+                "0",
+                "the run must last longer than 0 s (example: --duration 10s)",
+            ));
+        }
+        if self.requests == Some(0) {
+            return Err(invalid(
+                "--requests",
+                0,
+                "at least one request (example: --requests 10000)",
+            ));
+        }
+        if self.in_flight_cap == 0 {
+            return Err(invalid("in-flight cap", 0, "at least 1"));
+        }
+        Ok(())
+    }
+
+    /// How long the recorded part lasts as planned (open loop with `requests`: requests / rate).
+    pub fn planned_window(&self) -> Option<Duration> {
+        let by_requests = match (self.mode, self.requests) {
+            (Mode::Open { rate }, Some(n)) => Some(Duration::from_secs_f64(n as f64 / rate)),
+            _ => None,
+        };
+        match (self.duration, by_requests) {
+            (Some(d), Some(r)) => Some(d.min(r)),
+            (d, r) => d.or(r),
+        }
+    }
+}
+
+/// One request the driver asks a target to make.
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    /// Index into the target's collections.
+    pub collection: usize,
+    pub op: OpKind,
+    /// The request's number in the run (0-based, warm-up included).
+    pub seq: u64,
+}
+
+/// What a successful request returned, as far as the driver cares.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// Result ids of held-out query `query`, for recall against ground truth (sampled).
+    Hits {
+        query: usize,
+        ids: Vec<u64>,
+    },
+}
+
+/// A failed request: `kind` groups errors in the report, `message` is one example.
+#[derive(Debug, Clone)]
+pub struct OpError {
+    pub kind: Cow<'static, str>,
+    pub message: String,
+}
+
+impl OpError {
+    pub fn new(kind: impl Into<Cow<'static, str>>, message: impl fmt::Display) -> Self {
+        Self {
+            kind: kind.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// One collection a target serves, with the weight (its queries per second) it gets in a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetCollection {
+    pub name: String,
+    pub qps: f64,
+}
+
+/// What a load run drives: the embedded engine or a Qdrant server through a store, an HTTP
+/// endpoint, or nothing at all (to measure the driver).
+pub trait Target: Send + Sync + 'static {
+    /// The collections requests are spread over, with their weights.
+    fn collections(&self) -> Vec<TargetCollection>;
+
+    /// Operations this target can run.
+    fn supports(&self, op: OpKind) -> bool {
+        op == OpKind::Search
+    }
+
+    fn call(&self, call: Call) -> impl Future<Output = Result<Outcome, OpError>> + Send;
+
+    /// Recall@k of the ids a sampled search returned, against exact ground truth.
+    fn recall(&self, _collection: usize, _query: usize, _ids: &[u64]) -> Option<f64> {
+        None
+    }
+}
+
+/// Set it to end a run early (Ctrl-C); the result is then marked partial.
+#[derive(Clone, Debug, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A (collection, operation) pair with its share of the requests.
+#[derive(Clone, Debug)]
+struct Slot {
+    collection: usize,
+    collection_name: String,
+    op: OpKind,
+    weight: f64,
+}
+
+impl Slot {
+    fn tag(&self) -> String {
+        format!("{}/{}", self.op.name(), self.collection_name)
+    }
+}
+
+/// The deterministic interleaving of slots: slot `table[i % len]` serves request `i`, each slot
+/// in proportion to its weight (smooth weighted round robin).
+fn routing_table(slots: &[Slot]) -> Vec<u16> {
+    let total: f64 = slots.iter().map(|s| s.weight).sum();
+    let len = 1000usize;
+    let mut current = vec![0.0f64; slots.len()];
+    let mut table = Vec::with_capacity(len);
+    for _ in 0..len {
+        for (c, s) in current.iter_mut().zip(slots) {
+            *c += s.weight;
+        }
+        let (best, _) = current
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .expect("at least one slot");
+        current[best] -= total;
+        table.push(best as u16);
+    }
+    table
+}
+
+struct Shard {
+    hists: Vec<Histogram<u64>>,
+    dirty: Vec<bool>,
+    errors: Vec<u64>,
+    error_kinds: BTreeMap<String, ErrorKind>,
+    recall_sum: Vec<f64>,
+    recall_n: Vec<u64>,
+}
+
+/// Errors of one kind: how many, and the first message seen.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorKind {
+    pub count: u64,
+    pub example: String,
+}
+
+/// Per-thread shards of histograms: a task locks the shard of the thread it runs on, which is
+/// uncontended but for the collector's once-a-second harvest. Public so `benches/driver.rs` can
+/// measure what recording one latency costs.
+pub struct Recorder {
+    shards: Vec<Mutex<Shard>>,
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static SHARD_ID: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Recorder {
+    /// A recorder with one histogram per slot in each shard.
+    pub fn new(slots: usize) -> Self {
+        let n = std::thread::available_parallelism().map_or(4, |n| n.get()) * 2 + 2;
+        Self {
+            shards: (0..n)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        hists: (0..slots).map(|_| latency_histogram()).collect(),
+                        dirty: vec![false; slots],
+                        errors: vec![0; slots],
+                        error_kinds: BTreeMap::new(),
+                        recall_sum: vec![0.0; slots],
+                        recall_n: vec![0; slots],
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn shard(&self) -> std::sync::MutexGuard<'_, Shard> {
+        let id = SHARD_ID.with(|id| *id);
+        self.shards[id % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one successful request of `slot`.
+    pub fn record_ok(&self, slot: usize, latency: Duration, recall: Option<f64>) {
+        let us = (latency.as_nanos() / 1000) as u64;
+        let mut s = self.shard();
+        s.hists[slot].saturating_record(us.max(1));
+        s.dirty[slot] = true;
+        if let Some(r) = recall {
+            s.recall_sum[slot] += r;
+            s.recall_n[slot] += 1;
+        }
+    }
+
+    fn record_error(&self, slot: usize, error: &OpError) {
+        let mut s = self.shard();
+        s.errors[slot] += 1;
+        let e = s.error_kinds.entry(error.kind.to_string()).or_default();
+        e.count += 1;
+        if e.example.is_empty() {
+            e.example = error.message.clone();
+        }
+    }
+}
+
+/// Figures of one (collection, operation) pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct OpStats {
+    pub collection: String,
+    pub op: OpKind,
+    pub latency_ms: LatencySummary,
+    pub ok: u64,
+    pub errors: u64,
+    pub throughput_ops_s: f64,
+    /// Recall@k of the sampled searches against exact ground truth.
+    pub recall_at_10: Option<RecallStat>,
+    #[serde(skip)]
+    pub histogram: Histogram<u64>,
+}
+
+/// A mean recall with the number of searches it averages.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RecallStat {
+    pub value: f64,
+    pub samples: u64,
+}
+
+/// One second of a run (by completion time).
+#[derive(Clone, Debug, Serialize)]
+pub struct Second {
+    /// Seconds since the recorded part began, at the end of this interval.
+    pub t: f64,
+    pub ok: u64,
+    pub errors: u64,
+    pub ops_s: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub cpu_pct: Option<f64>,
+    pub rss_mb: Option<f64>,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    pub label: String,
+    pub plan: LoadPlan,
+    pub requested_rate: Option<f64>,
+    pub concurrency: Option<usize>,
+    /// True when the run was stopped early (Ctrl-C); its figures cover what was measured.
+    pub partial: bool,
+    /// Seconds from the first recorded request's due time (or start) to the last completion.
+    pub elapsed_s: f64,
+    /// Requests sent in the recorded part.
+    pub sent: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub errors_by_kind: BTreeMap<String, ErrorKind>,
+    /// Completed requests per second: ok / elapsed.
+    pub throughput_ops_s: f64,
+    /// Open loop: whether the achieved throughput is within 1 % of the requested rate.
+    pub rate_achieved: Option<bool>,
+    /// All query operations together (search, cached search).
+    pub latency_ms: LatencySummary,
+    pub operations: Vec<OpStats>,
+    pub recall_at_10: Option<RecallStat>,
+    /// Open loop: how late the scheduler sent requests after their due time.
+    pub send_lag_ms: Option<LatencySummary>,
+    pub max_in_flight: usize,
+    /// Open loop: requests not sent because the in-flight cap was reached.
+    pub in_flight_cap_hits: u64,
+    pub timeline: Vec<Second>,
+    pub resources: Resources,
+    /// The HdrHistogram interval log of the run (one interval per second per operation).
+    #[serde(skip)]
+    pub interval_log: Vec<u8>,
+}
+
+impl RunResult {
+    /// The merged histogram of the query operations.
+    pub fn query_histogram(&self) -> Histogram<u64> {
+        let mut h = latency_histogram();
+        for o in self.operations.iter().filter(|o| o.op.is_query()) {
+            h.add(&o.histogram).expect("same bounds");
+        }
+        h
+    }
+
+    /// Figures of one collection's queries.
+    pub fn collection_latency(&self, collection: &str) -> LatencySummary {
+        let mut h = latency_histogram();
+        for o in self
+            .operations
+            .iter()
+            .filter(|o| o.op.is_query() && o.collection == collection)
+        {
+            h.add(&o.histogram).expect("same bounds");
+        }
+        LatencySummary::from_histogram(&h)
+    }
+}
+
+struct Shared<T> {
+    target: Arc<T>,
+    recorder: Recorder,
+    slots: Vec<Slot>,
+    table: Vec<u16>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    /// Nanoseconds after `t0` of the last recorded completion.
+    last_done: AtomicU64,
+    t0: Instant,
+    /// Set when the drain period ends: requests not yet started are dropped instead of sent, so
+    /// a run's leftovers do not load the target during the next run.
+    abandoned: AtomicBool,
+}
+
+impl<T: Target> Shared<T> {
+    fn call_for(&self, seq: u64) -> (usize, Call) {
+        let slot = self.table[(seq % self.table.len() as u64) as usize] as usize;
+        let s = &self.slots[slot];
+        (
+            slot,
+            Call {
+                collection: s.collection,
+                op: s.op,
+                seq,
+            },
+        )
+    }
+
+    /// Runs one call and records it (when `record`); `start` is the due time (open loop) or the
+    /// send time (closed loop).
+    async fn one(&self, seq: u64, start: Instant, record: bool) {
+        let (slot, call) = self.call_for(seq);
+        let result = self.target.call(call).await;
+        let done = Instant::now();
+        if !record {
+            return;
+        }
+        match result {
+            Ok(outcome) => {
+                let recall = match outcome {
+                    Outcome::Hits { query, ids } => {
+                        self.target.recall(call.collection, query, &ids)
+                    }
+                    _ => None,
+                };
+                self.recorder
+                    .record_ok(slot, done.saturating_duration_since(start), recall);
+            }
+            Err(e) => self.recorder.record_error(slot, &e),
+        }
+        let ns = done.saturating_duration_since(self.t0).as_nanos() as u64;
+        self.last_done.fetch_max(ns, Ordering::Relaxed);
+    }
+}
+
+/// Runs `plan` against `target`. Needs a multi-threaded tokio runtime (the requests run as its
+/// tasks); the open-loop scheduler and the collector run on threads of their own.
+pub async fn run<T: Target>(
+    target: Arc<T>,
+    plan: &LoadPlan,
+    stop: &StopSignal,
+) -> Result<RunResult> {
+    plan.validate()?;
+    for (op, w) in &plan.mix.0 {
+        if *w > 0 && !target.supports(*op) {
+            return Err(invalid(
+                "--mix",
+                plan.mix.to_string(),
+                if *op == OpKind::CachedSearch {
+                    "cached_search needs a cache in front of the store, and none is configured; drop it from the mix".to_string()
+                } else {
+                    format!("this target cannot run `{op}`; use search (or a Qdrant target)")
+                },
+            ));
+        }
+    }
+    let collections = target.collections();
+    if collections.is_empty() {
+        return Err(LoadError::Target("the target has no collections".into()));
+    }
+    let mix_total: f64 = plan.mix.0.iter().map(|p| p.1 as f64).sum();
+    let qps_total: f64 = collections.iter().map(|c| c.qps.max(0.0)).sum();
+    let mut slots = Vec::new();
+    for (ci, c) in collections.iter().enumerate() {
+        for &(op, w) in plan.mix.0.iter().filter(|p| p.1 > 0) {
+            let share = if qps_total > 0.0 {
+                c.qps.max(0.0) / qps_total
+            } else {
+                1.0 / collections.len() as f64
+            };
+            if share > 0.0 {
+                slots.push(Slot {
+                    collection: ci,
+                    collection_name: c.name.clone(),
+                    op,
+                    weight: share * w as f64 / mix_total,
+                });
+            }
+        }
+    }
+    let table = routing_table(&slots);
+    let t0 = Instant::now() + Duration::from_millis(5);
+    let measure_start = t0 + plan.warmup;
+    let shared = Arc::new(Shared {
+        recorder: Recorder::new(slots.len()),
+        target,
+        table,
+        slots,
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        last_done: AtomicU64::new(0),
+        t0,
+        abandoned: AtomicBool::new(false),
+    });
+    let collector_stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let shared = shared.clone();
+        let collector_stop = collector_stop.clone();
+        let stop = stop.clone();
+        let label = plan.label.clone();
+        let window = plan.planned_window();
+        let progress = plan.progress;
+        std::thread::Builder::new()
+            .name("qdrant-perf-collector".into())
+            .spawn(move || {
+                collect(
+                    &shared,
+                    measure_start,
+                    &collector_stop,
+                    &stop,
+                    &label,
+                    window,
+                    progress,
+                )
+            })
+            .map_err(|e| LoadError::Target(format!("cannot start the collector thread: {e}")))?
+    };
+
+    let mut send_lag = None;
+    let mut cap_hits = 0u64;
+    let mut sent_open = None;
+    match plan.mode {
+        Mode::Open { rate } => {
+            let handle = tokio::runtime::Handle::current();
+            let (shared2, stop2, plan2) = (shared.clone(), stop.clone(), plan.clone());
+            let (lag, hits, n) = tokio::task::spawn_blocking(move || {
+                schedule_open(&shared2, &plan2, rate, &handle, &stop2)
+            })
+            .await
+            .map_err(|e| LoadError::Target(format!("the scheduler failed: {e}")))?;
+            send_lag = Some(LatencySummary::from_histogram(&lag));
+            cap_hits = hits;
+            sent_open = Some(n);
+            // Wait for the answers still outstanding.
+            let drain_until = Instant::now() + plan.drain_timeout;
+            while shared.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < drain_until {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            shared.abandoned.store(true, Ordering::Relaxed);
+            let unfinished = shared.in_flight.load(Ordering::Acquire) as u64;
+            for _ in 0..unfinished {
+                shared.recorder.record_error(
+                    0,
+                    &OpError::new(
+                        "unanswered",
+                        format!(
+                            "no answer within the {:.0} s drain period after the last send",
+                            plan.drain_timeout.as_secs_f64()
+                        ),
+                    ),
+                );
+            }
+        }
+        Mode::Closed { concurrency } => {
+            let end = plan.duration.map(|d| measure_start + d);
+            let seq = Arc::new(AtomicU64::new(0));
+            let recorded = Arc::new(AtomicU64::new(0));
+            let mut workers = Vec::new();
+            for _ in 0..concurrency {
+                let (shared, stop, seq, recorded) =
+                    (shared.clone(), stop.clone(), seq.clone(), recorded.clone());
+                let limit = plan.requests;
+                workers.push(tokio::spawn(async move {
+                    tokio::time::sleep_until(t0.into()).await;
+                    loop {
+                        let start = Instant::now();
+                        if stop.is_stopped() || end.is_some_and(|e| start >= e) {
+                            break;
+                        }
+                        let record = start >= measure_start;
+                        if record {
+                            let n = recorded.fetch_add(1, Ordering::Relaxed);
+                            if limit.is_some_and(|l| n >= l) {
+                                break;
+                            }
+                        }
+                        let i = seq.fetch_add(1, Ordering::Relaxed);
+                        shared.one(i, start, record).await;
+                    }
+                }));
+            }
+            shared.max_in_flight.store(concurrency, Ordering::Relaxed);
+            for w in workers {
+                w.await
+                    .map_err(|e| LoadError::Target(format!("a worker failed: {e}")))?;
+            }
+        }
+    }
+    collector_stop.store(true, Ordering::SeqCst);
+    let collected = collector
+        .join()
+        .map_err(|_| LoadError::Target("the collector thread panicked".into()))?;
+
+    let last_done = t0 + Duration::from_nanos(shared.last_done.load(Ordering::Relaxed));
+    let elapsed = last_done
+        .saturating_duration_since(measure_start)
+        .as_secs_f64()
+        .max(1e-9);
+    let mut operations = Vec::new();
+    let mut errors_by_kind: BTreeMap<String, ErrorKind> = BTreeMap::new();
+    let mut slot_errors = vec![0u64; shared.slots.len()];
+    let mut recall_sum = vec![0.0f64; shared.slots.len()];
+    let mut recall_n = vec![0u64; shared.slots.len()];
+    for shard in &shared.recorder.shards {
+        let s = shard.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, e) in &s.error_kinds {
+            let t = errors_by_kind.entry(k.clone()).or_default();
+            t.count += e.count;
+            if t.example.is_empty() {
+                t.example = e.example.clone();
+            }
+        }
+        for i in 0..shared.slots.len() {
+            slot_errors[i] += s.errors[i];
+            recall_sum[i] += s.recall_sum[i];
+            recall_n[i] += s.recall_n[i];
+        }
+    }
+    let mut query_hist = latency_histogram();
+    let (mut all_recall, mut all_recall_n) = (0.0, 0u64);
+    for (i, slot) in shared.slots.iter().enumerate() {
+        let h = &collected.totals[i];
+        if slot.op.is_query() {
+            query_hist.add(h).expect("same bounds");
+        }
+        all_recall += recall_sum[i];
+        all_recall_n += recall_n[i];
+        operations.push(OpStats {
+            collection: slot.collection_name.clone(),
+            op: slot.op,
+            latency_ms: LatencySummary::from_histogram(h),
+            ok: h.len(),
+            errors: slot_errors[i],
+            throughput_ops_s: h.len() as f64 / elapsed,
+            recall_at_10: (recall_n[i] > 0).then(|| RecallStat {
+                value: recall_sum[i] / recall_n[i] as f64,
+                samples: recall_n[i],
+            }),
+            histogram: h.clone(),
+        });
+    }
+    let ok: u64 = operations.iter().map(|o| o.ok).sum();
+    let errors: u64 = slot_errors.iter().sum();
+    let sent = sent_open.unwrap_or(ok + errors);
+    let throughput = ok as f64 / elapsed;
+    let requested_rate = match plan.mode {
+        Mode::Open { rate } => Some(rate),
+        Mode::Closed { .. } => None,
+    };
+    Ok(RunResult {
+        label: plan.label.clone(),
+        plan: plan.clone(),
+        requested_rate,
+        concurrency: match plan.mode {
+            Mode::Closed { concurrency } => Some(concurrency),
+            Mode::Open { .. } => None,
+        },
+        partial: stop.is_stopped(),
+        elapsed_s: elapsed,
+        sent,
+        ok,
+        errors,
+        error_rate: if ok + errors > 0 {
+            errors as f64 / (ok + errors) as f64
+        } else {
+            0.0
+        },
+        errors_by_kind,
+        throughput_ops_s: throughput,
+        rate_achieved: requested_rate.map(|r| (throughput - r).abs() <= r * 0.01),
+        latency_ms: LatencySummary::from_histogram(&query_hist),
+        operations,
+        recall_at_10: (all_recall_n > 0).then(|| RecallStat {
+            value: all_recall / all_recall_n as f64,
+            samples: all_recall_n,
+        }),
+        send_lag_ms: send_lag,
+        max_in_flight: shared.max_in_flight.load(Ordering::Relaxed),
+        in_flight_cap_hits: cap_hits,
+        timeline: collected.timeline,
+        resources: collected.resources,
+        interval_log: collected.interval_log,
+    })
+}
+
+/// The open-loop scheduler: spawns each request when due. Returns the send lag histogram, the
+/// number of requests refused at the in-flight cap and the number sent in the recorded part.
+fn schedule_open<T: Target>(
+    shared: &Arc<Shared<T>>,
+    plan: &LoadPlan,
+    rate: f64,
+    handle: &tokio::runtime::Handle,
+    stop: &StopSignal,
+) -> (Histogram<u64>, u64, u64) {
+    let mut lag = latency_histogram();
+    let warm = (plan.warmup.as_secs_f64() * rate).round() as u64;
+    let by_duration = plan
+        .duration
+        .map(|d| (d.as_secs_f64() * rate).round() as u64);
+    let recorded = match (by_duration, plan.requests) {
+        (Some(d), Some(r)) => d.min(r),
+        (d, r) => d.or(r).unwrap_or(0),
+    }
+    .max(1);
+    let total = warm + recorded;
+    let ns_per_request = 1e9 / rate;
+    let due = |i: u64| shared.t0 + Duration::from_nanos((i as f64 * ns_per_request) as u64);
+    let (mut i, mut cap_hits, mut sent) = (0u64, 0u64, 0u64);
+    let cap_error = OpError::new(
+        "not sent: in-flight cap",
+        format!(
+            "{} requests were already outstanding; the target is not keeping up",
+            plan.in_flight_cap
+        ),
+    );
+    while i < total && !stop.is_stopped() {
+        let now = Instant::now();
+        while i < total {
+            let due_at = due(i);
+            if due_at > now {
+                break;
+            }
+            let record = i >= warm;
+            let seq = i;
+            i += 1;
+            if record {
+                lag.saturating_record(
+                    (now.saturating_duration_since(due_at).as_nanos() / 1000) as u64,
+                );
+            }
+            let in_flight = shared.in_flight.load(Ordering::Relaxed);
+            if in_flight >= plan.in_flight_cap {
+                if record {
+                    cap_hits += 1;
+                    let (slot, _) = shared.call_for(seq);
+                    shared.recorder.record_error(slot, &cap_error);
+                }
+                continue;
+            }
+            let now_in_flight = shared.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+            shared
+                .max_in_flight
+                .fetch_max(now_in_flight, Ordering::Relaxed);
+            if record {
+                sent += 1;
+            }
+            let s = shared.clone();
+            handle.spawn(async move {
+                if !s.abandoned.load(Ordering::Relaxed) {
+                    s.one(seq, due_at, record).await;
+                }
+                s.in_flight.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+        if i < total {
+            let wait = due(i).saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                std::thread::sleep(wait.min(Duration::from_millis(5)));
+            }
+        }
+    }
+    (lag, cap_hits, sent)
+}
+
+struct Collected {
+    totals: Vec<Histogram<u64>>,
+    timeline: Vec<Second>,
+    resources: Resources,
+    interval_log: Vec<u8>,
+}
+
+/// Harvests the shards once a second from `start`: interval log, totals, timeline, resources,
+/// progress line. Ends (with a last, shorter interval) when `done` is set.
+fn collect<T: Target>(
+    shared: &Shared<T>,
+    start: Instant,
+    done: &AtomicBool,
+    stop: &StopSignal,
+    label: &str,
+    window: Option<Duration>,
+    progress: bool,
+) -> Collected {
+    let n = shared.slots.len();
+    let mut totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
+    let mut interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
+    let mut running = latency_histogram();
+    let mut second_hist = latency_histogram();
+    let mut timeline = Vec::new();
+    let mut errors_seen = 0u64;
+    let tags: Vec<String> = shared.slots.iter().map(Slot::tag).collect();
+    let mut log = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let wall_start = SystemTime::now() + start.saturating_duration_since(Instant::now());
+    let mut sampler = ProcessSampler::new();
+    let bar = if progress {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}").expect("valid template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    {
+        let mut writer = IntervalLogWriterBuilder::new()
+            .add_comment(&format!(
+                "qdrant-perf {} run `{label}`: latency in microseconds, one interval per second per operation/collection tag",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .with_start_time(wall_start)
+            .with_base_time(wall_start)
+            .begin_log_with(&mut log, &mut serializer)
+            .expect("writing to memory");
+        // Wait for the recorded part to begin.
+        while Instant::now() < start && !done.load(Ordering::Relaxed) {
+            std::thread::sleep(
+                start
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(20)),
+            );
+        }
+        sampler.reset();
+        let mut k = 0u32;
+        loop {
+            let interval_start = start + Duration::from_secs(k as u64);
+            let next = start + Duration::from_secs(k as u64 + 1);
+            let mut finished = false;
+            loop {
+                let now = Instant::now();
+                if now >= next {
+                    break;
+                }
+                if done.load(Ordering::Relaxed) {
+                    finished = true;
+                    break;
+                }
+                std::thread::sleep((next - now).min(Duration::from_millis(20)));
+            }
+            let interval_end = Instant::now();
+            // Harvest.
+            let mut errors_now = 0u64;
+            for shard in &shared.recorder.shards {
+                let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+                let s = &mut *guard;
+                for ((acc, h), dirty) in interval.iter_mut().zip(&mut s.hists).zip(&mut s.dirty) {
+                    if *dirty {
+                        acc.add(&*h).expect("same bounds");
+                        h.reset();
+                        *dirty = false;
+                    }
+                }
+                errors_now += s.errors.iter().sum::<u64>();
+            }
+            let secs = interval_end
+                .saturating_duration_since(interval_start)
+                .as_secs_f64()
+                .max(1e-6);
+            second_hist.reset();
+            let mut ok = 0;
+            for i in 0..n {
+                if interval[i].is_empty() {
+                    continue;
+                }
+                ok += interval[i].len();
+                second_hist.add(&interval[i]).expect("same bounds");
+                totals[i].add(&interval[i]).expect("same bounds");
+                let _ = writer.write_histogram(
+                    &interval[i],
+                    Duration::from_secs(k as u64),
+                    Duration::from_secs_f64(secs),
+                    Tag::new(&tags[i]),
+                );
+                interval[i].reset();
+            }
+            running.add(&second_hist).expect("same bounds");
+            let errors = errors_now - errors_seen;
+            errors_seen = errors_now;
+            let (cpu_pct, rss) = sampler.sample();
+            let ms = |us: u64| us as f64 / 1000.0;
+            let nonempty = !second_hist.is_empty();
+            timeline.push(Second {
+                t: k as f64 + secs,
+                ok,
+                errors,
+                ops_s: ok as f64 / secs,
+                p50_ms: nonempty.then(|| ms(second_hist.value_at_quantile(0.5))),
+                p99_ms: nonempty.then(|| ms(second_hist.value_at_quantile(0.99))),
+                max_ms: nonempty.then(|| ms(second_hist.max())),
+                cpu_pct,
+                rss_mb: rss.map(|b| b as f64 / 1048576.0),
+            });
+            bar.set_message(format!(
+                "{label}: {:.0}{} s  {:.0} ops/s  p99 {:.2} ms so far  errors {}  in flight {}{}",
+                k as f64 + secs,
+                window.map_or(String::new(), |w| format!("/{:.0}", w.as_secs_f64())),
+                ok as f64 / secs,
+                ms(running.value_at_quantile(0.99)),
+                errors_now,
+                shared.in_flight.load(Ordering::Relaxed),
+                if stop.is_stopped() {
+                    "  (stopping: Ctrl-C)"
+                } else {
+                    ""
+                }
+            ));
+            bar.tick();
+            k += 1;
+            if finished {
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Collected {
+        totals,
+        resources: sampler.summary(),
+        timeline,
+        interval_log: log,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixes_parse_and_unknown_operations_are_named() {
+        let m: Mix = "search=90, upsert=10".parse().unwrap();
+        assert_eq!(m.0, vec![(OpKind::Search, 90), (OpKind::Upsert, 10)]);
+        let err = "search=90,delete=10"
+            .parse::<Mix>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown operation `delete`"), "{err}");
+        assert!(
+            err.contains("search, search_batch, upsert, cached_search"),
+            "{err}"
+        );
+        let err = "search=lots".parse::<Mix>().unwrap_err().to_string();
+        assert!(err.contains("whole number"), "{err}");
+        let err = "search=0".parse::<Mix>().unwrap_err().to_string();
+        assert!(err.contains("add up to 0"), "{err}");
+        let err = "search=1,search=2".parse::<Mix>().unwrap_err().to_string();
+        assert!(err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn zero_and_negative_rates_and_durations_are_refused_naming_the_flag() {
+        for rate in [0.0, -5.0, f64::NAN] {
+            let err = LoadPlan::open(rate, Duration::from_secs(1))
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("--rate"), "{err}");
+        }
+        let err = LoadPlan::open(10.0, Duration::ZERO)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--duration = 0"), "{err}");
+        let err = LoadPlan::closed(0, Duration::from_secs(1))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--concurrency"), "{err}");
+        let mut p = LoadPlan::open(10.0, Duration::from_secs(1));
+        p.duration = None;
+        assert!(p.validate().unwrap_err().to_string().contains("--requests"));
+    }
+
+    #[test]
+    fn routing_gives_each_slot_its_share_interleaved() {
+        let slot = |c: usize, w: f64| Slot {
+            collection: c,
+            collection_name: format!("c{c}"),
+            op: OpKind::Search,
+            weight: w,
+        };
+        let table = routing_table(&[slot(0, 0.75), slot(1, 0.25)]);
+        let ones = table.iter().filter(|&&s| s == 1).count();
+        assert_eq!(ones, 250);
+        // Interleaved, not in blocks: every 4 consecutive requests hold exactly one of slot 1.
+        for w in table.chunks(4) {
+            assert_eq!(w.iter().filter(|&&s| s == 1).count(), 1, "{w:?}");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! What a run can see of the machine's resources: this process's CPU time and resident memory,
+//! read from `/proc/self` once a second during a run (Linux; elsewhere the figures are absent).
+//!
+//! On the embedded engine this process *is* the database, so these are the engine's figures (plus
+//! the driver's, which is small: see `benches/driver.rs`). Against a server they are the client's
+//! only; the server's own CPU and memory are not collected yet and reports say so.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// CPU and memory of this process over a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Resources {
+    /// Whose figures these are: "this process (the embedded engine and the driver)" or
+    /// "this process (the client only)".
+    pub scope: String,
+    /// Mean CPU use over the run, in percent of the whole machine (all cores).
+    pub cpu_pct_mean: Option<f64>,
+    /// Highest one-second CPU use, in percent of the whole machine.
+    pub cpu_pct_max: Option<f64>,
+    /// Highest resident set size seen.
+    pub rss_bytes_max: Option<u64>,
+    /// The machine's memory (MemTotal).
+    pub memory_total_bytes: Option<u64>,
+    /// rss_bytes_max in percent of memory_total_bytes.
+    pub memory_pct_max: Option<f64>,
+    pub cores: usize,
+    /// One-second samples taken.
+    pub samples: u64,
+    /// The machine's 1-minute load average at the end of the run: above `cores`, other
+    /// processes competed for the CPU and the figures above are a share of a busy machine.
+    pub load_average_1m: Option<f64>,
+    /// Server-side CPU/memory: "not collected" until server telemetry is read.
+    pub server: String,
+}
+
+/// The 1-minute load average (/proc/loadavg).
+pub fn load_average_1m() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Process CPU seconds (user + system) from /proc/self/stat.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
+    Some((utime + stime) / ticks)
+}
+
+/// Resident set size of this process (VmRSS).
+pub fn process_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kb_field(&status, "VmRSS:")
+}
+
+/// The machine's memory (MemTotal).
+pub fn memory_total_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    kb_field(&meminfo, "MemTotal:")
+}
+
+fn kb_field(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kb: u64 = line[key.len()..].split_whitespace().next()?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Samples CPU and RSS once per call and keeps the run's mean and maxima.
+pub struct ProcessSampler {
+    last: Option<(Instant, f64)>,
+    first: Option<(Instant, f64)>,
+    cpu_max: Option<f64>,
+    rss_max: Option<u64>,
+    samples: u64,
+    cores: usize,
+}
+
+impl Default for ProcessSampler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProcessSampler {
+    pub fn new() -> Self {
+        let mut s = Self {
+            last: None,
+            first: None,
+            cpu_max: None,
+            rss_max: None,
+            samples: 0,
+            cores: cores(),
+        };
+        s.reset();
+        s
+    }
+
+    /// Starts the measurement from now.
+    pub fn reset(&mut self) {
+        let now = process_cpu_seconds().map(|c| (Instant::now(), c));
+        self.last = now;
+        self.first = now;
+        self.cpu_max = None;
+        self.rss_max = None;
+        self.samples = 0;
+    }
+
+    /// CPU % of the machine since the previous sample, and the current RSS.
+    pub fn sample(&mut self) -> (Option<f64>, Option<u64>) {
+        let now = process_cpu_seconds().map(|c| (Instant::now(), c));
+        let cpu = match (self.last, now) {
+            (Some((t0, c0)), Some((t1, c1))) => {
+                let wall = t1.duration_since(t0).as_secs_f64();
+                (wall > 0.0).then(|| (c1 - c0) / wall / self.cores as f64 * 100.0)
+            }
+            _ => None,
+        };
+        self.last = now;
+        let rss = process_rss_bytes();
+        if let Some(c) = cpu {
+            self.cpu_max = Some(self.cpu_max.map_or(c, |m: f64| m.max(c)));
+        }
+        if let Some(r) = rss {
+            self.rss_max = Some(self.rss_max.map_or(r, |m: u64| m.max(r)));
+        }
+        self.samples += 1;
+        (cpu, rss)
+    }
+
+    pub fn summary(&self) -> Resources {
+        let cpu_mean = match (self.first, self.last) {
+            (Some((t0, c0)), Some((t1, c1))) if t1 > t0 => {
+                Some((c1 - c0) / t1.duration_since(t0).as_secs_f64() / self.cores as f64 * 100.0)
+            }
+            _ => None,
+        };
+        let total = memory_total_bytes();
+        Resources {
+            scope: "this process".into(),
+            cpu_pct_mean: cpu_mean,
+            cpu_pct_max: self.cpu_max,
+            rss_bytes_max: self.rss_max,
+            memory_total_bytes: total,
+            memory_pct_max: match (self.rss_max, total) {
+                (Some(r), Some(t)) if t > 0 => Some(r as f64 / t as f64 * 100.0),
+                _ => None,
+            },
+            cores: self.cores,
+            samples: self.samples,
+            load_average_1m: load_average_1m(),
+            server: "not collected".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_figures_are_read_on_linux() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let rss = process_rss_bytes().expect("VmRSS");
+        assert!(rss > 1 << 20, "{rss}");
+        assert!(memory_total_bytes().expect("MemTotal") > rss);
+        let before = process_cpu_seconds().expect("stat");
+        // Burn some CPU so the counter moves.
+        let mut x = 0u64;
+        let t = Instant::now();
+        while t.elapsed().as_millis() < 60 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        assert!(process_cpu_seconds().unwrap() > before);
+    }
+}

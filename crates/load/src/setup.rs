@@ -1,0 +1,206 @@
+//! Puts the collections of a load run in place, the way the benches do (`benches/common`):
+//! dataset from the cache (or generated with exact ground truth), collection created and
+//! uploaded through the one fixture, waited on until indexed, then reused by later runs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, LoadedFrom, Metric};
+use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
+use qdrant_perf_store::{AnyStore, CollectionSpec, Guard, HnswParams, ServerConfig, Store};
+
+use crate::driver::LoadError;
+use crate::target::StoreCollection;
+
+/// A collection to prepare.
+#[derive(Clone, Debug)]
+pub struct CollectionChoice {
+    pub name: String,
+    pub vector_size: usize,
+    pub metric: Metric,
+    pub hnsw: HnswParams,
+    /// Queries per second this collection gets in a multi-collection run.
+    pub qps: f64,
+}
+
+/// Sizes and where to run.
+#[derive(Clone, Debug)]
+pub struct SetupOptions {
+    pub points: usize,
+    pub queries: usize,
+    /// Top-k of each search (recall is measured at this depth).
+    pub k: usize,
+    pub ef: usize,
+    /// `None`: the embedded engine.
+    pub server: Option<ServerConfig>,
+    pub cache: DatasetCache,
+    /// The run writes (upserts): on the embedded engine the collections are then built in a
+    /// scratch directory, so the cached indexes the benches reuse are never changed.
+    pub writes: bool,
+    pub quiet: bool,
+}
+
+/// Collections ready for a run, and what it took.
+pub struct Prepared {
+    pub collections: Vec<StoreCollection<AnyStore>>,
+    /// `qdrant-edge 0.7.2` or `qdrant 1.17.1`.
+    pub engine_version: String,
+    /// `edge`, `grpc` or `rest`.
+    pub engine: String,
+    /// One line per collection: where its data came from and how long each step took.
+    pub notes: Vec<String>,
+    scratch: Vec<PathBuf>,
+    /// Server collections this run created (dropped by [`Prepared::cleanup`]).
+    created: Vec<(Arc<AnyStore>, String)>,
+}
+
+fn target_error(what: String) -> LoadError {
+    LoadError::Target(what)
+}
+
+impl Prepared {
+    /// Takes over the collections (and clean-up duties) of another preparation.
+    pub fn absorb(&mut self, other: Prepared) {
+        let mut other = other;
+        self.collections.append(&mut other.collections);
+        self.notes.append(&mut other.notes);
+        self.scratch.append(&mut other.scratch);
+        self.created.append(&mut other.created);
+        self.engine = other.engine.clone();
+        self.engine_version = other.engine_version.clone();
+    }
+
+    /// Deletes scratch copies, and drops the server collections this run created unless
+    /// `QDRANT_PERF_KEEP=1`. Returns what it did, for the log.
+    pub async fn cleanup(&mut self) -> Vec<String> {
+        let mut done = Vec::new();
+        self.collections.clear();
+        let keep = std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1");
+        for (store, name) in self.created.drain(..) {
+            if keep {
+                done.push(format!("kept {name} (QDRANT_PERF_KEEP=1)"));
+            } else {
+                match store.drop_owned(&name).await {
+                    Ok(()) => done.push(format!("dropped {name}")),
+                    Err(e) => done.push(format!("warning: could not drop {name}: {e}")),
+                }
+            }
+        }
+        for dir in self.scratch.drain(..) {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        done
+    }
+}
+
+/// Prepares every collection of `choices` (each at `opts.points` points) and returns them with
+/// their held-out queries and exact ground truth.
+pub async fn prepare(
+    choices: &[CollectionChoice],
+    opts: &SetupOptions,
+) -> Result<Prepared, LoadError> {
+    let guard = Guard::default();
+    let server_store = match &opts.server {
+        Some(config) => Some(Arc::new(
+            AnyStore::connect(config, guard.clone())
+                .await
+                .map_err(|e| target_error(e.to_string()))?,
+        )),
+        None => None,
+    };
+    let mut edge_stores: HashMap<PathBuf, Arc<AnyStore>> = HashMap::new();
+    let mut prepared = Prepared {
+        collections: Vec::new(),
+        engine_version: String::new(),
+        engine: String::new(),
+        notes: Vec::new(),
+        scratch: Vec::new(),
+        created: Vec::new(),
+    };
+    for choice in choices {
+        let spec = DatasetSpec::new(choice.vector_size, opts.points)
+            .with_queries(opts.queries)
+            .with_metric(choice.metric);
+        let dataset = Dataset::load_or_generate(&spec, &opts.cache)
+            .map_err(|e| target_error(format!("dataset of {}: {e}", choice.name)))?;
+        let store = match &server_store {
+            Some(s) => s.clone(),
+            None => {
+                let root = if opts.writes {
+                    let dir = dataset
+                        .dir
+                        .join(format!("edge-scratch-{}", std::process::id()));
+                    if !prepared.scratch.contains(&dir) {
+                        prepared.scratch.push(dir.clone());
+                    }
+                    dir
+                } else {
+                    dataset.dir.join("edge")
+                };
+                match edge_stores.get(&root) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = Arc::new(
+                            AnyStore::edge(&root, guard.clone())
+                                .map_err(|e| target_error(e.to_string()))?,
+                        );
+                        edge_stores.insert(root, s.clone());
+                        s
+                    }
+                }
+            }
+        };
+        prepared.engine_version = store.engine_version();
+        prepared.engine = store.engine().name().to_string();
+        let name = guard.name_for(&choice.name);
+        let collection = CollectionSpec::new(name.clone(), choice.vector_size, choice.metric)
+            .with_hnsw(choice.hnsw);
+        let loaded = fixture::load_collection(&*store, &collection, &dataset.points, DEFAULT_BATCH)
+            .await
+            .map_err(|e| target_error(format!("setting up {name}: {e}")))?;
+        if !loaded.reused && opts.server.is_some() {
+            prepared.created.push((store.clone(), name.clone()));
+        }
+        let dataset_s = match dataset.loaded_from {
+            LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
+            LoadedFrom::Files => 0.0,
+        };
+        let note = format!(
+            "{name}: {} points x {} dims, {} held-out queries; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
+            dataset.points.len(),
+            choice.vector_size,
+            dataset.queries.len(),
+            dataset_s,
+            if matches!(dataset.loaded_from, LoadedFrom::Cache { .. }) {
+                "cached"
+            } else {
+                "generated"
+            },
+            if loaded.reused { "reused" } else { "built" },
+            loaded.open_seconds,
+            loaded.upload_seconds,
+            loaded.index.seconds,
+            loaded.index.segments
+        );
+        if !opts.quiet {
+            eprintln!("{note}");
+        }
+        prepared.notes.push(note);
+        let queries = fixture::queries(&dataset.queries, opts.k, Some(opts.ef));
+        let points = opts.writes.then(|| Arc::new(dataset.points));
+        let mut c = StoreCollection::new(
+            choice.name.clone(),
+            name,
+            store,
+            queries,
+            dataset.truth,
+            choice.qps,
+        );
+        if let Some(p) = points {
+            c = c.with_points(p);
+        }
+        prepared.collections.push(c);
+    }
+    Ok(prepared)
+}

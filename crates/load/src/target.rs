@@ -1,0 +1,380 @@
+//! The targets a load run drives: Qdrant through any [`Store`] ([`StoreTarget`], generic so a
+//! caching store plugs in unchanged), any JSON HTTP endpoint ([`HttpTarget`], e.g. the
+//! deployment's API gateway), and nothing at all ([`NoopTarget`], to measure the driver).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
+use qdrant_perf_store::{Point, Query, Store, StoreError};
+
+use crate::driver::{Call, LoadError, OpError, OpKind, Outcome, Target, TargetCollection};
+
+/// One collection of a store, with its held-out queries and their exact neighbours.
+pub struct StoreCollection<S> {
+    /// The profile name (`mixtral`), used in reports.
+    pub name: String,
+    /// The collection's name in the store (`perf_mixtral`).
+    pub collection: String,
+    pub store: Arc<S>,
+    pub queries: Arc<Vec<Query>>,
+    pub truth: Arc<GroundTruth>,
+    /// Stored vectors, kept only when the mix writes (upserts rewrite point `i` with its own
+    /// vector, so the ground truth stays exact).
+    pub points: Option<Arc<Vectors>>,
+    /// Queries per second this collection gets (its share of a run's rate).
+    pub qps: f64,
+    next_query: AtomicU64,
+}
+
+impl<S> StoreCollection<S> {
+    pub fn new(
+        name: impl Into<String>,
+        collection: impl Into<String>,
+        store: Arc<S>,
+        queries: Vec<Query>,
+        truth: GroundTruth,
+        qps: f64,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            collection: collection.into(),
+            store,
+            queries: Arc::new(queries),
+            truth: Arc::new(truth),
+            points: None,
+            qps,
+            next_query: AtomicU64::new(0),
+        }
+    }
+
+    pub fn with_points(mut self, points: Arc<Vectors>) -> Self {
+        self.points = Some(points);
+        self
+    }
+
+    /// A copy sharing the store, queries and truth, with another weight.
+    pub fn with_qps(&self, qps: f64) -> Self {
+        Self {
+            name: self.name.clone(),
+            collection: self.collection.clone(),
+            store: self.store.clone(),
+            queries: self.queries.clone(),
+            truth: self.truth.clone(),
+            points: self.points.clone(),
+            qps,
+            next_query: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Queries per `search_batch` request.
+pub const BATCH_QUERIES: usize = 8;
+
+/// Qdrant (embedded or server) behind the [`Store`] trait.
+pub struct StoreTarget<S> {
+    pub collections: Vec<StoreCollection<S>>,
+    /// Recall is computed at this depth (the deployment searches top-10).
+    pub k: usize,
+}
+
+fn store_error(e: StoreError) -> OpError {
+    let kind = match &e {
+        StoreError::Unreachable { .. } => "unreachable",
+        StoreError::Auth { .. } => "auth",
+        StoreError::Engine { .. } => "engine",
+        StoreError::UnknownCollection { .. } => "unknown collection",
+        _ => "store",
+    };
+    OpError::new(kind, e)
+}
+
+impl<S: Store + 'static> Target for StoreTarget<S> {
+    fn collections(&self) -> Vec<TargetCollection> {
+        self.collections
+            .iter()
+            .map(|c| TargetCollection {
+                name: c.name.clone(),
+                qps: c.qps,
+            })
+            .collect()
+    }
+
+    fn supports(&self, op: OpKind) -> bool {
+        match op {
+            OpKind::Search | OpKind::SearchBatch => true,
+            OpKind::Upsert => self.collections.iter().all(|c| c.points.is_some()),
+            OpKind::CachedSearch => false,
+        }
+    }
+
+    async fn call(&self, call: Call) -> Result<Outcome, OpError> {
+        let c = &self.collections[call.collection];
+        let n = c.queries.len();
+        let q = (c.next_query.fetch_add(1, Ordering::Relaxed) % n as u64) as usize;
+        match call.op {
+            OpKind::Search | OpKind::CachedSearch => {
+                let r = c
+                    .store
+                    .search(&c.collection, &c.queries[q])
+                    .await
+                    .map_err(store_error)?;
+                Ok(Outcome::Hits {
+                    query: q,
+                    ids: r.hits.iter().map(|h| h.id).collect(),
+                })
+            }
+            OpKind::SearchBatch => {
+                let batch: Vec<Query> = (0..BATCH_QUERIES)
+                    .map(|j| c.queries[(q + j) % n].clone())
+                    .collect();
+                let r = c
+                    .store
+                    .search_batch(&c.collection, &batch)
+                    .await
+                    .map_err(store_error)?;
+                Ok(Outcome::Hits {
+                    query: q,
+                    ids: r
+                        .results
+                        .first()
+                        .map(|h| h.iter().map(|h| h.id).collect())
+                        .unwrap_or_default(),
+                })
+            }
+            OpKind::Upsert => {
+                let points = c.points.as_ref().expect("checked by supports()");
+                let i = (call.seq % points.len() as u64) as usize;
+                let point = Point {
+                    id: i as u64,
+                    vector: points.row(i).to_vec(),
+                    payload: None,
+                };
+                c.store
+                    .upsert(&c.collection, std::slice::from_ref(&point))
+                    .await
+                    .map_err(store_error)?;
+                Ok(Outcome::Done)
+            }
+        }
+    }
+
+    fn recall(&self, collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
+        let c = &self.collections[collection];
+        (query < c.truth.len()).then(|| recall_at_k(ids, c.truth.ids(query), self.k))
+    }
+}
+
+/// Answers at once: what the driver costs on its own.
+pub struct NoopTarget;
+
+impl Target for NoopTarget {
+    fn collections(&self) -> Vec<TargetCollection> {
+        vec![TargetCollection {
+            name: "noop".into(),
+            qps: 1.0,
+        }]
+    }
+
+    fn call(
+        &self,
+        _call: Call,
+    ) -> impl std::future::Future<Output = Result<Outcome, OpError>> + Send {
+        std::future::ready(Ok(Outcome::Done))
+    }
+}
+
+/// Any JSON HTTP endpoint (the deployment's gateway `POST /api/v1/vectors/search`, a GraphQL
+/// endpoint, Qdrant's own REST API): each request POSTs the body template with `{{vector}}`
+/// replaced by a held-out query vector (a JSON array) and `{{k}}` by k.
+pub struct HttpTarget {
+    url: String,
+    client: reqwest::Client,
+    /// One rendered body per held-out query.
+    bodies: Vec<bytes::Bytes>,
+    truth: Option<GroundTruth>,
+    /// JSON pointer to the result list in a response (`/result`), for recall.
+    ids_pointer: Option<String>,
+    k: usize,
+    name: String,
+    next: AtomicU64,
+}
+
+/// Default body: Qdrant's REST search request.
+pub const DEFAULT_HTTP_BODY: &str = r#"{"vector": {{vector}}, "limit": {{k}}}"#;
+
+impl HttpTarget {
+    /// Renders a body per query. The template must contain `{{vector}}`.
+    pub fn new(
+        url: &str,
+        template: &str,
+        queries: &Vectors,
+        k: usize,
+        timeout: Duration,
+    ) -> Result<Self, LoadError> {
+        if !template.contains("{{vector}}") {
+            return Err(LoadError::Invalid {
+                what: "--body",
+                value: template.into(),
+                fix: "the body template must contain {{vector}} where the query vector goes \
+                      (example: --body '{\"vector\": {{vector}}, \"limit\": {{k}}}')"
+                    .into(),
+            });
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|e| LoadError::Invalid {
+            what: "--http",
+            value: url.into(),
+            fix: format!(
+                "not a URL ({e}); example: --http http://127.0.0.1:8080/api/v1/vectors/search"
+            ),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(LoadError::Invalid {
+                what: "--http",
+                value: url.into(),
+                fix: "use an http:// or https:// URL".into(),
+            });
+        }
+        let bodies = queries
+            .rows()
+            .map(|v| {
+                let vector = serde_json::to_string(v).expect("floats serialise");
+                bytes::Bytes::from(
+                    template
+                        .replace("{{vector}}", &vector)
+                        .replace("{{k}}", &k.to_string()),
+                )
+            })
+            .collect();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(4096)
+            .build()
+            .map_err(|e| LoadError::Target(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            name: parsed.host_str().unwrap_or("http").to_string(),
+            url: url.into(),
+            client,
+            bodies,
+            truth: None,
+            ids_pointer: None,
+            k,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// Computes recall from the ids at `pointer` in each response (an array of ids, or of
+    /// objects with an `id`), against `truth`.
+    pub fn with_recall(mut self, pointer: impl Into<String>, truth: GroundTruth) -> Self {
+        self.ids_pointer = Some(pointer.into());
+        self.truth = Some(truth);
+        self
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// One request before the run: an endpoint that does not answer, or answers with an error,
+    /// stops the run before it starts, with the URL in the message.
+    pub async fn preflight(&self) -> Result<(), LoadError> {
+        let r = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(self.bodies[0].clone())
+            .send()
+            .await
+            .map_err(|e| {
+                LoadError::Target(format!(
+                    "cannot reach {}: {}. Is the server running and the URL right? (checked with one request before the run)",
+                    self.url,
+                    error_chain(&e)
+                ))
+            })?;
+        let status = r.status();
+        if !status.is_success() {
+            let body = r.text().await.unwrap_or_default();
+            return Err(LoadError::Target(format!(
+                "{} answered the first request with HTTP {status}: {}; check the URL and --body",
+                self.url,
+                body.chars().take(300).collect::<String>()
+            )));
+        }
+        Ok(())
+    }
+
+    fn ids(&self, body: &[u8]) -> Option<Vec<u64>> {
+        let pointer = self.ids_pointer.as_ref()?;
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let list = v.pointer(pointer)?.as_array()?;
+        Some(
+            list.iter()
+                .filter_map(|h| h.as_u64().or_else(|| h.get("id")?.as_u64()))
+                .collect(),
+        )
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+impl Target for HttpTarget {
+    fn collections(&self) -> Vec<TargetCollection> {
+        vec![TargetCollection {
+            name: self.name.clone(),
+            qps: 1.0,
+        }]
+    }
+
+    async fn call(&self, _call: Call) -> Result<Outcome, OpError> {
+        let q = (self.next.fetch_add(1, Ordering::Relaxed) % self.bodies.len() as u64) as usize;
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(self.bodies[q].clone())
+            .send()
+            .await
+            .map_err(|e| {
+                let kind = if e.is_timeout() {
+                    "timeout"
+                } else if e.is_connect() {
+                    "connect"
+                } else {
+                    "request"
+                };
+                OpError::new(kind, error_chain(&e))
+            })?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| OpError::new("response body", error_chain(&e)))?;
+        if !status.is_success() {
+            return Err(OpError::new(
+                format!("http {}", status.as_u16()),
+                String::from_utf8_lossy(&body[..body.len().min(200)]),
+            ));
+        }
+        match self.ids(&body) {
+            Some(ids) => Ok(Outcome::Hits { query: q, ids }),
+            None => Ok(Outcome::Done),
+        }
+    }
+
+    fn recall(&self, _collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
+        let truth = self.truth.as_ref()?;
+        (query < truth.len()).then(|| recall_at_k(ids, truth.ids(query), self.k))
+    }
+}

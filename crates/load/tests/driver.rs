@@ -1,0 +1,396 @@
+//! The load driver end to end: coordinated omission (a stalling HTTP server shows in the
+//! open-loop p99 and hides from the closed loop), reports written and read back, errors counted,
+//! an unreachable endpoint refused before the run, and a run on the embedded engine with recall
+//! and upserts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use qdrant_perf_data::{DatasetCache, Metric, Vectors};
+use qdrant_perf_load::driver::{self, LoadPlan, Mix, StopSignal};
+use qdrant_perf_load::merge;
+use qdrant_perf_load::report::{Report, TargetInfo};
+use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
+use qdrant_perf_load::target::{HttpTarget, NoopTarget, StoreTarget};
+use qdrant_perf_store::HnswParams;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+/// A minimal HTTP/1.1 JSON server on 127.0.0.1 that answers at once, except that when its
+/// `stall_at`-th request arrives it stops answering anything for `stall` (as a server does in a
+/// long GC pause or a compaction), then answers everything held back. Returns its URL and the
+/// count of requests it has seen. `fail_every`: answer every n-th request with HTTP 500.
+async fn stalling_server(
+    stall_at: u64,
+    stall: Duration,
+    fail_every: Option<u64>,
+) -> (String, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/api/v1/vectors/search",
+        listener.local_addr().unwrap()
+    );
+    let count = Arc::new(AtomicU64::new(0));
+    let stall_until: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (count, stall_until) = (seen.clone(), stall_until.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 16384];
+                loop {
+                    // Read one request: headers, then Content-Length bytes of body.
+                    let (head_end, length) = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (i + 4, length);
+                        }
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    while buf.len() < head_end + length {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + length);
+                    let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                    let until = {
+                        let mut s = stall_until.lock().await;
+                        if n == stall_at && s.is_none() {
+                            *s = Some(Instant::now() + stall);
+                        }
+                        *s
+                    };
+                    if let Some(until) = until
+                        && Instant::now() < until
+                    {
+                        tokio::time::sleep_until(until.into()).await;
+                    }
+                    let (status, body) = if fail_every.is_some_and(|f| n % f == 0) {
+                        ("500 Internal Server Error", r#"{"error":"boom"}"#)
+                    } else {
+                        (
+                            "200 OK",
+                            r#"{"result":[{"id":0,"score":1.0},{"id":1,"score":0.5}]}"#,
+                        )
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if sock.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+fn query_vectors() -> Vectors {
+    Vectors::new(4, (0..400).map(|i| (i % 7) as f32 * 0.1).collect()).unwrap()
+}
+
+fn http_target(url: &str) -> Arc<HttpTarget> {
+    Arc::new(
+        HttpTarget::new(
+            url,
+            r#"{"vector": {{vector}}, "limit": {{k}}}"#,
+            &query_vectors(),
+            10,
+            Duration::from_secs(10),
+        )
+        .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_second_stall_shows_in_the_open_loop_p99_and_hides_from_the_closed_loop() {
+    // Open loop: 300 requests/s for 3 s; the server stalls 1 s when request 300 arrives, so the
+    // requests due during that second all wait for it (a third of the run).
+    let (url, seen) = stalling_server(300, Duration::from_secs(1), None).await;
+    let mut plan = LoadPlan::open(300.0, Duration::from_secs(3));
+    plan.label = "open".into();
+    let open = driver::run(http_target(&url), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    assert_eq!(open.errors, 0, "{:?}", open.errors_by_kind);
+    assert_eq!(open.ok, 900);
+    assert!(seen.load(Ordering::SeqCst) >= 900);
+    assert!(
+        open.latency_ms.p99_ms >= 800.0,
+        "open loop must show the 1 s stall in its p99: {:?}",
+        open.latency_ms
+    );
+    assert!(open.latency_ms.p90_ms >= 300.0, "{:?}", open.latency_ms);
+    assert!(
+        open.max_in_flight >= 100,
+        "the driver kept sending during the stall: {}",
+        open.max_in_flight
+    );
+    // The scheduler itself was never late by anything like the stall.
+    let lag = open.send_lag_ms.as_ref().unwrap();
+    assert!(lag.p99_ms < 100.0, "{lag:?}");
+
+    // Closed loop, 2 workers for 3 s against the same kind of stall: only the two requests in
+    // flight during the stall wait; everything else is fast, so the stall vanishes from p99.
+    let (url, _) = stalling_server(500, Duration::from_secs(1), None).await;
+    let mut plan = LoadPlan::closed(2, Duration::from_secs(3));
+    plan.label = "closed".into();
+    let closed = driver::run(http_target(&url), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    assert_eq!(closed.errors, 0, "{:?}", closed.errors_by_kind);
+    assert!(closed.ok > 1000, "{}", closed.ok);
+    assert!(
+        closed.latency_ms.max_ms >= 900.0,
+        "the stall happened: {:?}",
+        closed.latency_ms
+    );
+    assert!(
+        closed.latency_ms.p99_ms < 100.0,
+        "closed loop hides the stall (coordinated omission): {:?}",
+        closed.latency_ms
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_counted_by_kind_and_never_hidden() {
+    let (url, _) = stalling_server(u64::MAX, Duration::ZERO, Some(10)).await;
+    let plan = LoadPlan::open(200.0, Duration::from_secs(1));
+    let r = driver::run(http_target(&url), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    assert_eq!(r.ok + r.errors, 200);
+    assert_eq!(r.errors, 20, "{:?}", r.errors_by_kind);
+    let e = &r.errors_by_kind["http 500"];
+    assert_eq!(e.count, 20);
+    assert!(e.example.contains("boom"), "{e:?}");
+    assert!((r.error_rate - 0.1).abs() < 1e-9);
+    // Failed requests are not in the latency histogram.
+    assert_eq!(r.latency_ms.samples, 180);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_is_refused_before_the_run_naming_the_url() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/search");
+    let t = http_target(&url);
+    let err = t.preflight().await.unwrap_err().to_string();
+    assert!(err.contains(&url), "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    let bad = HttpTarget::new(&url, "{}", &query_vectors(), 10, Duration::from_secs(1))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(bad.contains("{{vector}}"), "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_directory_is_written_atomically_and_reads_back() {
+    let mut plan = LoadPlan::open(5_000.0, Duration::from_secs(1));
+    plan.warmup = Duration::from_millis(200);
+    plan.label = "noop".into();
+    let r = driver::run(Arc::new(NoopTarget), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    // Warm-up requests ran but are not recorded.
+    assert_eq!(r.ok, 5_000);
+    assert_eq!(r.sent, 5_000);
+    let rate_error = (r.throughput_ops_s - 5_000.0).abs() / 5_000.0;
+    assert!(rate_error < 0.05, "achieved {} of 5000", r.throughput_ops_s);
+    assert!(!r.timeline.is_empty());
+    assert_eq!(r.timeline.iter().map(|s| s.ok).sum::<u64>(), 5_000);
+    let ok = r.ok;
+    let mut report = Report::new(
+        "load",
+        TargetInfo {
+            kind: "noop".into(),
+            ..Default::default()
+        },
+        vec![r],
+        None,
+    );
+    report.set_checks(Vec::new(), false);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    report.write(&out).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], "qdrant-perf.report/1");
+    assert_eq!(json["requested_rate"], 5000.0);
+    assert_eq!(json["latency_ms"]["samples"], 5000);
+    for key in ["mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"] {
+        assert!(json["latency_ms"][key].is_number(), "{key}");
+    }
+    assert!(json["throughput_ops_s"].as_f64().unwrap() > 4000.0);
+    assert_eq!(json["errors"], 0);
+    assert!(json["checks"].is_array());
+    assert!(json["environment"]["cores"].as_u64().unwrap() >= 1);
+    assert!(!json["runs"][0]["timeline"].as_array().unwrap().is_empty());
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("| noop | open | 5000/s |"), "{md}");
+    let prom = std::fs::read_to_string(out.join("metrics.prom")).unwrap();
+    for metric in [
+        "query_latency_p50",
+        "query_latency_p95",
+        "query_latency_p99",
+        "throughput_qps",
+        "error_rate",
+        "cpu_usage",
+        "memory_usage",
+    ] {
+        assert!(
+            prom.contains(&format!("# TYPE {metric} gauge")),
+            "{metric} in {prom}"
+        );
+    }
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The interval log holds every sample; two generators' logs merge into the sum.
+    let hlog = out.join("histograms/noop.hlog");
+    let merged = merge::merge_logs(&[hlog.clone(), hlog.clone()]).unwrap();
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0].tag, "search/noop");
+    assert_eq!(merged[0].histogram.len(), 2 * ok);
+    assert_eq!(merged[0].files, 2);
+    let merged_path = dir.path().join("merged.hlog");
+    merge::write_merged(&merged_path, &merged).unwrap();
+    assert_eq!(
+        merge::merge_logs(&[merged_path]).unwrap()[0]
+            .histogram
+            .len(),
+        2 * ok
+    );
+    let not_a_log = dir.path().join("x.hlog");
+    std::fs::write(&not_a_log, "hello\n").unwrap();
+    assert!(merge::merge_logs(&[not_a_log]).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_a_run_early_and_marks_it_partial() {
+    let plan = LoadPlan::open(1_000.0, Duration::from_secs(60));
+    let stop = StopSignal::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        s.stop();
+    });
+    let started = Instant::now();
+    let r = driver::run(Arc::new(NoopTarget), &plan, &stop)
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(r.partial);
+    assert!(r.ok > 200 && r.ok < 2_000, "{}", r.ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_the_embedded_engine_measures_recall_and_mixes_upserts() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let choice = |name: &str, dim| CollectionChoice {
+        name: name.into(),
+        vector_size: dim,
+        metric: Metric::Cosine,
+        hnsw: HnswParams::default(),
+        qps: 100.0,
+    };
+    let opts = SetupOptions {
+        points: 1_000,
+        queries: 50,
+        k: 10,
+        ef: 128,
+        server: None,
+        cache: DatasetCache::new(cache_dir.path()),
+        writes: true,
+        quiet: true,
+    };
+    let mut prepared = setup::prepare(&[choice("tiny_a", 16), choice("tiny_b", 32)], &opts)
+        .await
+        .unwrap();
+    let target = Arc::new(StoreTarget {
+        collections: prepared
+            .collections
+            .iter()
+            .map(|c| c.with_qps(c.qps))
+            .collect(),
+        k: 10,
+    });
+    let mut plan = LoadPlan::open(200.0, Duration::from_secs(1));
+    plan.mix = "search=80,upsert=20".parse::<Mix>().unwrap();
+    let r = driver::run(target.clone(), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.errors_by_kind);
+    assert_eq!(r.ok, 200);
+    let ops: Vec<(String, String, u64)> = r
+        .operations
+        .iter()
+        .map(|o| (o.collection.clone(), o.op.to_string(), o.ok))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("tiny_a".into(), "search".into(), 80),
+            ("tiny_a".into(), "upsert".into(), 20),
+            ("tiny_b".into(), "search".into(), 80),
+            ("tiny_b".into(), "upsert".into(), 20)
+        ]
+    );
+    let recall = r.recall_at_10.unwrap();
+    assert_eq!(recall.samples, 160);
+    assert!(recall.value > 0.9, "{recall:?}");
+    // A cached search needs a cache: refused before the run, naming the fix.
+    let mut plan = LoadPlan::open(10.0, Duration::from_secs(1));
+    plan.mix = "cached_search=1".parse::<Mix>().unwrap();
+    let err = driver::run(target, &plan, &StopSignal::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs a cache"), "{err}");
+    // The writes went to a scratch copy, removed at the end.
+    prepared.cleanup().await;
+    let scratch: Vec<_> = walk(cache_dir.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("edge-scratch"))
+        .collect();
+    assert!(scratch.is_empty(), "{scratch:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
+}
