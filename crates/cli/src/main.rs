@@ -11,6 +11,10 @@ use qdrant_perf_load::compare::{self, DEFAULT_THRESHOLD_PCT, Statistic};
 use qdrant_perf_load::instructions::{self, HotPath};
 use qdrant_perf_store::Profiles;
 
+mod plan_cmd;
+mod scale_cmd;
+mod sweep_cmd;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "qdrant-perf",
@@ -92,6 +96,14 @@ enum Command {
         #[arg(long, default_value = "target/instructions")]
         callgrind_dir: PathBuf,
     },
+    /// Sweep HNSW (m, ef_construct, ef) and quantization on one dataset: recall, latency, QPS,
+    /// build time and memory per point, the Pareto frontier, JSON and an SVG plot.
+    Sweep(sweep_cmd::SweepArgs),
+    /// The same workload at growing N (as far as free memory allows): latency, recall, build
+    /// time, bytes per vector, fitted growth, SVG plot.
+    Scale(scale_cmd::ScaleArgs),
+    /// Capacity plan (RAM, disk, nodes, shards) for a target, per storage option.
+    Plan(plan_cmd::PlanArgs),
     /// Run one hot path's fixed workload (what `instructions` runs under valgrind).
     #[command(hide = true)]
     HotPath {
@@ -244,6 +256,9 @@ fn run(opts: Opts) -> Result<ExitCode> {
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("counts written to {}", out.display());
         }
+        Command::Sweep(args) => return sweep_cmd::run(args),
+        Command::Scale(args) => return scale_cmd::run(args),
+        Command::Plan(args) => return plan_cmd::run(args),
         Command::HotPath { path, cache_dir } => {
             println!("{}", instructions::run_hot_path(path, &cache(cache_dir)?)?);
         }
