@@ -145,7 +145,8 @@ fn build(c: &mut Criterion) {
                     recall(&store, &spec.name, &queries, &d),
                     queries.len(),
                     state.points,
-                    state.segments,
+                    qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
+                        .unwrap_or(state.segments),
                     search_mode(
                         &state,
                         dim(),
@@ -212,7 +213,8 @@ fn search(c: &mut Criterion) {
                 spec.hnsw.m,
                 spec.hnsw.ef_construct,
                 state.points,
-                state.segments,
+                qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
+                    .unwrap_or(state.segments),
                 search_mode(
                     state,
                     dim(),

@@ -121,7 +121,8 @@ pub struct Measured {
     pub m: u64,
     /// Graph bytes per vector (RAM).
     pub graph_bytes_per_vector: f64,
-    /// Disk bytes per vector beyond the float32 vector (graph, ids, WAL).
+    /// Disk bytes per vector beyond the vector files (graph, ids, payload, write-ahead log) as
+    /// measured; informational (the WAL part is bounded in a long-running cluster).
     pub disk_overhead_per_vector: f64,
     /// All-core QPS on this machine, its cores, at `points`.
     pub qps_all: Option<f64>,
@@ -159,27 +160,28 @@ impl Measured {
             Some("qdrant-perf scale") => {
                 let dim = num(v, &["dim"]).ok_or("no dim")?;
                 let m = num(v, &["hnsw", "m"]).ok_or("no hnsw.m")?;
-                let ram = num(v, &["growth", "ram_bytes_vs_n", "slope"]).ok_or(
-                    "no fitted RAM growth (a scale run needs at least two sizes on the embedded engine)",
-                )?;
-                let disk = num(v, &["growth", "disk_bytes_vs_n", "slope"]).ok_or("no disk fit")?;
+                // The largest size measured: its graph files per vector (the graph grows
+                // linearly with N; the vector files are exact arithmetic at the target's dim).
                 let last = v
                     .get("steps")
                     .and_then(|s| s.as_array())
                     .and_then(|s| s.last())
                     .ok_or("no steps")?;
+                let n = num(last, &["points"]).ok_or("no steps[].points")?;
+                let index = num(last, &["memory", "index_bytes"]).ok_or(
+                    "no steps[].memory.index_bytes (a scale run on the embedded engine has it)",
+                )?;
+                let disk = num(last, &["memory", "disk_bytes"]).unwrap_or(0.0);
+                let vectors = num(last, &["memory", "vectors_bytes"]).unwrap_or(0.0);
                 Ok(Measured {
-                    source: format!(
-                        "{source} (scale, fitted slope over {} sizes)",
-                        num(v, &["growth", "ram_bytes_vs_n", "samples"]).unwrap_or(0.0)
-                    ),
+                    source: format!("{source} (scale, graph files at N={n})"),
                     dim: dim as u64,
                     m: m as u64,
-                    graph_bytes_per_vector: (ram - dim * 4.0).max(0.0),
-                    disk_overhead_per_vector: (disk - dim * 4.0).max(0.0),
+                    graph_bytes_per_vector: index / n,
+                    disk_overhead_per_vector: ((disk - vectors) / n).max(0.0),
                     qps_all: num(last, &["qps_all"]),
                     cores,
-                    points: num(last, &["points"]).map(|p| p as u64),
+                    points: Some(n as u64),
                     p95_ms: num(last, &["latency", "p95_ms"]),
                 })
             }
@@ -354,10 +356,9 @@ pub fn plan(target: &Target, node: &NodeShape, measured: Option<&Measured>) -> P
         let graph_measured =
             measured.map(|m| m.graph_bytes_per_vector * target.m as f64 / m.m.max(1) as f64);
         let ram_measured = graph_measured.map(|g| n * (resident + g));
-        // Measured disk overhead (graph, ids, WAL), with the graph part moved to the target's m.
-        let disk_measured = measured.zip(graph_measured).map(|(m, g)| {
-            n * (on_disk + (m.disk_overhead_per_vector - m.graph_bytes_per_vector + g).max(0.0))
-        });
+        // Measured disk: the vector files plus the measured graph. The write-ahead log is left
+        // out: Qdrant keeps it bounded (wal_capacity_mb per shard), whatever N is.
+        let disk_measured = graph_measured.map(|g| n * (on_disk + g));
         let ram_best = ram_measured.unwrap_or(ram_model);
         let disk_best = disk_measured.unwrap_or(disk_model);
         let nodes_rule = ceil_div(ram_rule * r as f64, usable_ram)
@@ -481,8 +482,9 @@ impl Plan {
         match &self.measured {
             Some(m) => s.push_str(&format!(
                 "- RAM/copy measured: the same vector bytes plus the graph this suite measured, \
-                 {:.0} B per vector at m={} ({:.0} B at m={}), from {}. Disk: vectors + {:.0} B \
-                 measured overhead per vector.\n\
+                 {:.0} B per vector at m={} ({:.0} B at m={}), from {}. Disk: vectors + the same \
+                 graph bytes (the run also wrote {:.0} B per vector of ids, payload and \
+                 write-ahead log, which Qdrant bounds per shard).\n\
                  - nodes: copies × RAM (and disk) / usable node size, at least one node per \
                  replica; nodes (measured/model) also covers the QPS target. QPS and p95 are \
                  extrapolated from {} (dimension ratio × ln(points per shard) ratio): an \
@@ -819,13 +821,15 @@ mod tests {
         let v = serde_json::json!({
             "kind": "qdrant-perf scale", "dim": 768, "hnsw": {"m": 16},
             "provenance": {"cores": 2},
-            "growth": {"ram_bytes_vs_n": {"slope": 3272.0, "samples": 4},
-                       "disk_bytes_vs_n": {"slope": 3400.0}},
-            "steps": [{"points": 300000, "qps_all": 1500.0, "latency": {"p95_ms": 1.5}}]
+            "steps": [
+                {"points": 10000, "memory": {"index_bytes": 1.0}},
+                {"points": 300000, "qps_all": 1500.0, "latency": {"p95_ms": 1.5},
+                 "memory": {"index_bytes": 13_200_000.0, "vectors_bytes": 921_600_000.0,
+                            "disk_bytes": 1_221_600_000.0}}]
         });
         let m = Measured::from_json(&v, "s.json").unwrap();
-        assert_eq!(m.graph_bytes_per_vector, 3272.0 - 3072.0);
-        assert_eq!(m.disk_overhead_per_vector, 3400.0 - 3072.0);
+        assert_eq!(m.graph_bytes_per_vector, 44.0);
+        assert_eq!(m.disk_overhead_per_vector, 1000.0);
         assert_eq!(
             (m.points, m.cores, m.qps_all),
             (Some(300_000), Some(2), Some(1500.0))
