@@ -15,6 +15,10 @@ use qdrant_perf_load::compare::{self, DEFAULT_THRESHOLD_PCT, Statistic};
 use qdrant_perf_load::instructions::{self, HotPath};
 use qdrant_perf_store::Profiles;
 
+mod plan_cmd;
+mod scale_cmd;
+mod sweep_cmd;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "qdrant-perf",
@@ -111,6 +115,14 @@ enum Command {
     Validate(validate_cmd::ValidateArgs),
     /// Sum HdrHistogram interval logs of several generators and print their percentiles.
     Merge(merge_cmd::MergeArgs),
+    /// Sweep HNSW (m, ef_construct, ef) and quantization on one dataset: recall, latency, QPS,
+    /// build time and memory per point, the Pareto frontier, JSON and an SVG plot.
+    Sweep(sweep_cmd::SweepArgs),
+    /// The same workload at growing N (as far as free memory allows): latency, recall, build
+    /// time, bytes per vector, fitted growth, SVG plot.
+    Scale(scale_cmd::ScaleArgs),
+    /// Capacity plan (RAM, disk, nodes, shards) for a target, per storage option.
+    Plan(plan_cmd::PlanArgs),
     /// Run one hot path's fixed workload (what `instructions` runs under valgrind).
     #[command(hide = true)]
     HotPath {
@@ -281,6 +293,9 @@ fn run(opts: Opts) -> Result<ExitCode> {
         Command::Stress(args) => return load_cmd::stress(args),
         Command::Validate(args) => return validate_cmd::validate(args),
         Command::Merge(args) => return merge_cmd::merge(args),
+        Command::Sweep(args) => return sweep_cmd::run(args),
+        Command::Scale(args) => return scale_cmd::run(args),
+        Command::Plan(args) => return plan_cmd::run(args),
         Command::HotPath { path, cache_dir } => {
             println!("{}", instructions::run_hot_path(path, &cache(cache_dir)?)?);
         }

@@ -18,6 +18,10 @@
 //! benchmark by benchmark with a threshold and the confidence intervals. [`instructions`] counts
 //! the instructions of the hot paths that need no server (under valgrind's callgrind), the
 //! noise-free figure the tight gate uses.
+//!
+//! [`sweep`], [`scale`] and [`plan`] are the tuning experiments: HNSW and quantization grids
+//! with recall and a Pareto frontier, the scalability curve with fitted growth, and capacity
+//! plans from Qdrant's sizing rule and the suite's measurements; [`plot`] draws them as SVG.
 
 pub mod checks;
 pub mod compare;
@@ -30,6 +34,11 @@ pub mod resources;
 pub mod setup;
 pub mod target;
 pub mod validate;
+pub mod machine;
+pub mod plan;
+pub mod plot;
+pub mod scale;
+pub mod sweep;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;

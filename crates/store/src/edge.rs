@@ -189,6 +189,11 @@ impl EdgeStore {
         &self.guard
     }
 
+    /// The directory a collection of `spec` lives in (its files show what it occupies).
+    pub fn collection_dir(&self, spec: &CollectionSpec) -> PathBuf {
+        self.dir_for(spec)
+    }
+
     fn dir_for(&self, spec: &CollectionSpec) -> PathBuf {
         self.root
             .join(format!("{}-{}", spec.name, spec.index_hash()))

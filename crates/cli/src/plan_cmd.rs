@@ -1,0 +1,144 @@
+//! `qdrant-perf plan`: RAM, disk, nodes and shards for a target, per storage option.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use qdrant_perf_load::plan::{self, Measured, NodeShape, Target};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Vectors to hold (e.g. 100000000 or 100M).
+    #[arg(long, value_parser = plan::parse_count, required_unless_present = "config")]
+    pub vectors: Option<u64>,
+    /// Vector dimension.
+    #[arg(long, required_unless_present = "config")]
+    pub dim: Option<u64>,
+    /// Queries per second to serve (needs --measured to size for it).
+    #[arg(long)]
+    pub qps: Option<f64>,
+    /// p95 latency target (e.g. 20ms).
+    #[arg(long, value_parser = plan::parse_ms)]
+    pub p95: Option<f64>,
+    /// Plan every collection of a performance-tests.yaml instead (its test_vectors, vector_size,
+    /// query_load, query_latency and hnsw_m).
+    #[arg(long, conflicts_with_all = ["vectors", "dim"])]
+    pub config: Option<PathBuf>,
+    /// HNSW links per node (default: the config's hnsw_m, else the deployment's 16).
+    #[arg(long)]
+    pub m: Option<u64>,
+    /// Copies of each shard (1 = no replicas).
+    #[arg(long, default_value_t = 2)]
+    pub replication: u64,
+    #[arg(long, default_value = "64GiB", value_parser = plan::parse_bytes)]
+    pub node_ram: u64,
+    #[arg(long, default_value = "2TiB", value_parser = plan::parse_bytes)]
+    pub node_disk: u64,
+    #[arg(long, default_value_t = 16)]
+    pub node_cores: u64,
+    /// Fraction of a node's RAM and disk to fill.
+    #[arg(long, default_value_t = 0.8)]
+    pub usable: f64,
+    /// A `qdrant-perf scale` or `sweep` JSON: use the bytes per vector and QPS it measured.
+    #[arg(long)]
+    pub measured: Option<PathBuf>,
+    /// Print JSON instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: PlanArgs) -> Result<ExitCode> {
+    let node = NodeShape {
+        ram_bytes: args.node_ram,
+        disk_bytes: args.node_disk,
+        cores: args.node_cores,
+        usable: args.usable,
+    };
+    let targets = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mut t =
+                plan::targets_from_yaml(&text, &path.display().to_string(), args.replication)?;
+            for t in &mut t {
+                t.m = args.m.unwrap_or(t.m);
+                t.qps = args.qps.or(t.qps);
+                t.p95_ms = args.p95.or(t.p95_ms);
+            }
+            t
+        }
+        None => vec![Target {
+            name: "target".into(),
+            vectors: args.vectors.expect("clap requires --vectors"),
+            dim: args.dim.expect("clap requires --dim"),
+            m: args.m.unwrap_or(16),
+            replication: args.replication,
+            qps: args.qps,
+            p95_ms: args.p95,
+        }],
+    };
+    let measured = args.measured.as_deref().map(Measured::load).transpose()?;
+    let mut plans = Vec::new();
+    for t in &targets {
+        plan::check(t, &node)?;
+        plans.push(plan::plan(t, &node, measured.as_ref()));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plans)?);
+    } else {
+        for p in &plans {
+            println!("{}", p.to_markdown());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: PlanArgs,
+    }
+
+    #[test]
+    fn the_issue_example_parses_with_units() {
+        let a = Cli::try_parse_from([
+            "plan",
+            "--vectors",
+            "100M",
+            "--dim",
+            "4096",
+            "--qps",
+            "10000",
+            "--p95",
+            "20ms",
+            "--node-ram",
+            "128GiB",
+        ])
+        .unwrap()
+        .args;
+        assert_eq!(a.vectors, Some(100_000_000));
+        assert_eq!(a.dim, Some(4096));
+        assert_eq!(a.p95, Some(20.0));
+        assert_eq!(a.node_ram, 128 << 30);
+        assert_eq!((a.replication, a.node_cores, a.usable), (2, 16, 0.8));
+    }
+
+    #[test]
+    fn a_target_or_a_config_is_required_but_not_both() {
+        let err = Cli::try_parse_from(["plan", "--dim", "8"]).unwrap_err();
+        assert!(err.to_string().contains("--vectors"), "{err}");
+        let err = Cli::try_parse_from(["plan", "--config", "p.yaml", "--dim", "8"]).unwrap_err();
+        assert!(err.to_string().contains("cannot be used with"), "{err}");
+        assert!(Cli::try_parse_from(["plan", "--config", "p.yaml"]).is_ok());
+        let err =
+            Cli::try_parse_from(["plan", "--vectors", "1", "--dim", "8", "--node-ram", "lots"])
+                .unwrap_err();
+        assert!(err.to_string().contains("--node-ram"), "{err}");
+    }
+}

@@ -1,0 +1,197 @@
+//! `qdrant-perf scale`: the deployment's workload at growing N, as far as memory allows.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Args;
+use qdrant_perf_data::{DatasetSpec, Distribution};
+use qdrant_perf_load::machine;
+use qdrant_perf_load::scale::{self, ScaleConfig};
+use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
+
+use crate::sweep_cmd;
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[arg(long, default_value_t = 768)]
+    pub dim: usize,
+    /// Sizes to measure (default: 10k, 30k, 100k, 300k, then ×√10 steps up to --max).
+    #[arg(long, value_delimiter = ',')]
+    pub steps: Vec<usize>,
+    /// The largest size (steps above it are dropped; up to 1,000,000 as memory allows).
+    #[arg(long, default_value_t = 300_000)]
+    pub max: usize,
+    #[arg(long, default_value_t = 1_000)]
+    pub queries: usize,
+    #[arg(long, default_value = "clustered")]
+    pub distribution: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The deployment's index: m=16, ef_construct=100.
+    #[arg(long, default_value_t = 16)]
+    pub m: usize,
+    #[arg(long, default_value_t = 100)]
+    pub ef_construct: usize,
+    /// Search beam width (the deployment's 128).
+    #[arg(long, default_value_t = 128)]
+    pub ef: usize,
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    #[arg(long, default_value_t = HnswParams::default().full_scan_threshold)]
+    pub full_scan_threshold: usize,
+    /// Target segments per collection (Qdrant splits above its maximum segment size).
+    #[arg(long, default_value_t = 1)]
+    pub segments: usize,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// A Qdrant server instead of the embedded engine (memory figures are then unknown).
+    #[arg(long, env = "QDRANT_URL")]
+    pub url: Option<String>,
+    #[arg(long, default_value = "target/qdrant-perf/results")]
+    pub out_dir: PathBuf,
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl ScaleArgs {
+    pub fn steps(&self) -> Vec<usize> {
+        if self.steps.is_empty() {
+            scale::steps_up_to(self.max)
+        } else {
+            let mut s: Vec<usize> = self
+                .steps
+                .iter()
+                .copied()
+                .filter(|&n| n <= self.max)
+                .collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        }
+    }
+}
+
+pub fn run(args: ScaleArgs) -> Result<ExitCode> {
+    let steps = args.steps();
+    if steps.is_empty() || steps.iter().any(|&n| n <= args.k) {
+        anyhow::bail!(
+            "--steps {:?} with --max {}: give sizes above k={} and at most --max (example: --steps 10000,100000)",
+            args.steps,
+            args.max,
+            args.k
+        );
+    }
+    if args.ef < args.k {
+        anyhow::bail!("--ef {} is below --k {}: use ef >= k", args.ef, args.k);
+    }
+    let hnsw = HnswParams {
+        m: args.m,
+        ef_construct: args.ef_construct,
+        full_scan_threshold: args.full_scan_threshold,
+    };
+    let cache = sweep_cmd::cache(args.cache_dir.clone())?;
+    let rt = sweep_cmd::runtime()?;
+    let edge_root = sweep_cmd::private_edge_root(&cache, "scale")?;
+    let store = Arc::new(sweep_cmd::open_store(&rt, args.url.as_deref(), &edge_root)?);
+    let stop = sweep_cmd::ctrl_c_flag(&rt);
+    let stem = format!("scale-{}d", args.dim);
+    let json = args.out_dir.join(format!("{stem}.json"));
+    let svg = args.out_dir.join(format!("{stem}.svg"));
+    let config = ScaleConfig {
+        dataset: DatasetSpec::new(args.dim, steps[0])
+            .with_queries(args.queries)
+            .with_seed(args.seed)
+            .with_distribution(Distribution::from_name(&args.distribution)?),
+        steps: steps.clone(),
+        k: args.k,
+        ef: args.ef,
+        hnsw,
+        segments: args.segments,
+        threads: args.threads.unwrap_or_else(machine::cores),
+        json: json.clone(),
+        prefix: DEFAULT_PREFIX.into(),
+    };
+    eprintln!(
+        "scale: N = {steps:?} at {} d on {}; results go to {} after each step",
+        args.dim,
+        store.engine_version(),
+        json.display()
+    );
+    let result = rt.block_on(scale::run_scale(
+        store.clone(),
+        &cache,
+        &config,
+        &machine::mem_available_bytes,
+        &stop,
+        |line| eprintln!("{line}"),
+    ));
+    let _ = std::fs::remove_dir_all(&edge_root);
+    let report = result?;
+    if report.steps.is_empty() {
+        anyhow::bail!(
+            "no size finished{}",
+            report
+                .skipped
+                .first()
+                .map_or(String::new(), |(n, why)| format!(": N={n} {why}"))
+        );
+    }
+    report.write_svg(&svg)?;
+    println!("{}", report.table());
+    print!("{}", report.growth_text());
+    for (n, why) in &report.skipped {
+        println!("skipped N={n}: {why}");
+    }
+    for n in &report.notes {
+        println!("note: {n}");
+    }
+    println!(
+        "RAM B/vec = bytes of vectors + graph files (what Qdrant keeps in RAM with vectors in \
+         RAM) / N; latency over {} held-out queries per size, one at a time; QPS all = {} \
+         concurrent tasks.",
+        report.steps[0].queries, report.steps[0].threads
+    );
+    if !report.complete {
+        println!(
+            "interrupted: the finished sizes are kept in {}",
+            json.display()
+        );
+    }
+    println!("wrote {} and {}", json.display(), svg.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ScaleArgs,
+    }
+
+    #[test]
+    fn steps_default_to_the_documented_sizes_and_respect_max() {
+        let a = Cli::try_parse_from(["scale"]).unwrap().args;
+        assert_eq!(a.steps(), vec![10_000, 30_000, 100_000, 300_000]);
+        let a = Cli::try_parse_from(["scale", "--max", "1000000"])
+            .unwrap()
+            .args;
+        assert_eq!(a.steps().last(), Some(&1_000_000));
+        let a = Cli::try_parse_from([
+            "scale",
+            "--steps",
+            "5000,1000,5000,900000",
+            "--max",
+            "10000",
+        ])
+        .unwrap()
+        .args;
+        assert_eq!(a.steps(), vec![1_000, 5_000]);
+        assert_eq!((a.m, a.ef_construct, a.ef), (16, 100, 128));
+    }
+}

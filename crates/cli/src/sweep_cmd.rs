@@ -1,0 +1,325 @@
+//! `qdrant-perf sweep`: an HNSW × quantization grid on one dataset, with the table sorted by
+//! recall, the Pareto frontier, JSON and an SVG recall-vs-QPS plot.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
+use qdrant_perf_load::machine;
+use qdrant_perf_load::sweep::{self, Grid, QuantKind, SweepConfig};
+use qdrant_perf_store::{AnyStore, DEFAULT_PREFIX, Guard, HnswParams, ServerConfig};
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Vector dimension.
+    #[arg(long, default_value_t = 768)]
+    pub dim: usize,
+    /// Stored vectors.
+    #[arg(long, default_value_t = 20_000)]
+    pub points: usize,
+    /// Held-out queries (each point is measured over all of them).
+    #[arg(long, default_value_t = 1_000)]
+    pub queries: usize,
+    /// clustered (default: like real embeddings), normal (hardest for HNSW) or uniform.
+    #[arg(long, default_value = "clustered")]
+    pub distribution: String,
+    /// cosine, dot or euclid.
+    #[arg(long, default_value = "cosine", value_parser = parse_metric)]
+    pub metric: Metric,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// HNSW links per node.
+    #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
+    pub m: Vec<usize>,
+    /// HNSW build beam width.
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    pub ef_construct: Vec<usize>,
+    /// Search beam width (>= k).
+    #[arg(long, value_delimiter = ',', default_value = "10,20,40,80,160,320")]
+    pub ef: Vec<usize>,
+    /// none, int8, binary.
+    #[arg(long, value_delimiter = ',', default_value = "none,int8,binary", value_parser = QuantKind::from_name)]
+    pub quantization: Vec<QuantKind>,
+    /// Re-score quantized candidates with the original vectors (quantized points only).
+    #[arg(long, value_delimiter = ',', default_value = "true")]
+    pub rescore: Vec<bool>,
+    /// Quantized candidates fetched per result before re-scoring (quantized points only).
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
+    pub oversampling: Vec<f64>,
+    /// Results per query (recall@k).
+    #[arg(long, default_value_t = sweep::DEFAULT_K)]
+    pub k: usize,
+    /// Qdrant's full_scan_threshold in KB (the deployment's 20000). When the segments are
+    /// smaller than it covers, the sweep lowers it so Qdrant walks the graph, and says so.
+    #[arg(long, default_value_t = HnswParams::default().full_scan_threshold)]
+    pub full_scan_threshold: usize,
+    /// Segments per collection (one: every point in one graph).
+    #[arg(long, default_value_t = 1)]
+    pub segments: usize,
+    /// Concurrent searches for the all-core QPS (default: the CPU count).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// A Qdrant server or cluster instead of the embedded engine (creates perf_sweep_*
+    /// collections and drops them after); the key comes from QDRANT_API_KEY.
+    #[arg(long, env = "QDRANT_URL")]
+    pub url: Option<String>,
+    /// Where the JSON and SVG go.
+    #[arg(long, default_value = "target/qdrant-perf/results")]
+    pub out_dir: PathBuf,
+    /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "cosine" => Ok(Metric::Cosine),
+        "dot" => Ok(Metric::Dot),
+        "euclid" => Ok(Metric::Euclid),
+        other => Err(format!(
+            "unknown metric {other:?}: expected cosine, dot or euclid"
+        )),
+    }
+}
+
+pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
+    Ok(match dir {
+        Some(dir) => DatasetCache::new(dir),
+        None => DatasetCache::from_env("target/qdrant-perf"),
+    }
+    .ensure_writable()?)
+}
+
+/// A multi-threaded runtime (the all-core QPS pass runs one task per core).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(machine::cores().max(2))
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+}
+
+/// A flag set by the first Ctrl-C (finish the current point, keep the results); a second Ctrl-C
+/// exits at once.
+pub fn ctrl_c_flag(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    rt.spawn(async move {
+        loop {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!("second Ctrl-C: exiting now; the results written so far are kept");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "Ctrl-C: stopping after the current step; finished results are kept \
+                 (Ctrl-C again to quit now)"
+            );
+        }
+    });
+    stop
+}
+
+/// A private directory for this run's embedded collections under `cache/<kind>-edge/<pid>`;
+/// directories left by runs that no longer exist are removed first.
+pub fn private_edge_root(cache: &DatasetCache, kind: &str) -> Result<PathBuf> {
+    let parent = cache.root().join(format!("{kind}-edge"));
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for e in entries.flatten() {
+            let stale = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if stale {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let root = parent.join(std::process::id().to_string());
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    Ok(root)
+}
+
+/// The embedded engine under `edge_root`, or the server at `url`.
+pub fn open_store(
+    rt: &tokio::runtime::Runtime,
+    url: Option<&str>,
+    edge_root: &Path,
+) -> Result<AnyStore> {
+    match url.filter(|u| !u.trim().is_empty()) {
+        Some(url) => {
+            let config = ServerConfig::parse(url, None)?.with_api_key(
+                std::env::var("QDRANT_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .map(qdrant_perf_store::ApiKey::new),
+            );
+            Ok(rt.block_on(AnyStore::connect(&config, Guard::default()))?)
+        }
+        None => Ok(AnyStore::edge(edge_root, Guard::default())?),
+    }
+}
+
+pub fn run(args: SweepArgs) -> Result<ExitCode> {
+    let grid = Grid {
+        m: args.m.clone(),
+        ef_construct: args.ef_construct.clone(),
+        ef: args.ef.clone(),
+        quantization: args.quantization.clone(),
+        rescore: args.rescore.clone(),
+        oversampling: args.oversampling.clone(),
+    };
+    let plan = grid.plan(args.k, args.metric, args.points)?;
+    for r in &plan.rejected {
+        eprintln!("rejected: {} ({})", r.point, r.reason);
+    }
+    let (fst, note) = sweep::choose_full_scan_threshold(
+        args.full_scan_threshold,
+        args.points,
+        args.dim,
+        args.segments,
+    );
+    let mut notes: Vec<String> = note.into_iter().collect();
+    let spec = DatasetSpec::new(args.dim, args.points)
+        .with_queries(args.queries)
+        .with_k(args.k.max(100))
+        .with_seed(args.seed)
+        .with_metric(args.metric)
+        .with_distribution(Distribution::from_name(&args.distribution)?);
+    let cache = cache(args.cache_dir.clone())?;
+    let dataset = Dataset::load_or_generate(&spec, &cache).context("making the dataset")?;
+    eprintln!("{}", dataset.describe());
+    let rt = runtime()?;
+    let edge_root = private_edge_root(&cache, "sweep")?;
+    let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
+    let stop = ctrl_c_flag(&rt);
+    let stem = format!("sweep-{}d-{}", args.dim, args.points);
+    let json = args.out_dir.join(format!("{stem}.json"));
+    let svg = args.out_dir.join(format!("{stem}.svg"));
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    eprintln!(
+        "sweep: {} builds, {} points on {} (full_scan_threshold {fst} KB, {} segment(s)); \
+         results go to {} after each point",
+        plan.builds.len(),
+        plan.points(),
+        store.engine_version(),
+        args.segments,
+        json.display()
+    );
+    let config = SweepConfig {
+        k: args.k,
+        full_scan_threshold_kb: fst,
+        segments: args.segments,
+        threads: args.threads.unwrap_or_else(machine::cores),
+        json: json.clone(),
+        prefix: DEFAULT_PREFIX.into(),
+    };
+    let result = rt.block_on(sweep::run_sweep(
+        store.clone(),
+        &dataset,
+        &plan,
+        &config,
+        std::mem::take(&mut notes),
+        &stop,
+        |p| {
+            eprintln!(
+                "  m={} ef_construct={} ef={} {}{}: recall {:.4}, p50 {:.3} ms, {:.0} QPS (1 thread), {:.0} QPS ({} threads) [{}]",
+                p.build.m,
+                p.build.ef_construct,
+                p.search.ef,
+                p.build.quantization.name(),
+                match (p.search.rescore, p.search.oversampling) {
+                    (Some(r), Some(o)) => format!(" rescore={r} oversampling={o}"),
+                    _ => String::new(),
+                },
+                p.recall,
+                p.latency.p50_ms,
+                p.qps_single,
+                p.qps_all,
+                p.threads,
+                p.mode
+            )
+        },
+    ));
+    let _ = std::fs::remove_dir_all(&edge_root);
+    let report = result?;
+    if report.points.is_empty() {
+        anyhow::bail!("no point finished; nothing to report");
+    }
+    report.write_svg(&svg)?;
+    println!("## All points, by recall\n\n{}", report.table());
+    println!(
+        "## Pareto frontier (best single-thread QPS for each recall)\n\n{}",
+        report.frontier_table()
+    );
+    println!("{}\n", report.legend());
+    for n in &report.notes {
+        println!("note: {n}");
+    }
+    if report.points.iter().all(|p| p.recall >= 0.9999) {
+        println!(
+            "note: recall is 1.0 at every point: this data is too easy to show the trade-off; \
+             use --distribution normal or more --points"
+        );
+    }
+    if !report.complete {
+        println!(
+            "interrupted: {} finished points kept in {}",
+            report.points.len(),
+            json.display()
+        );
+    }
+    println!("wrote {} and {}", json.display(), svg.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SweepArgs,
+    }
+
+    #[test]
+    fn the_default_grid_is_the_documented_one() {
+        let a = Cli::try_parse_from(["sweep"]).unwrap().args;
+        assert_eq!((a.dim, a.points, a.queries, a.k), (768, 20_000, 1_000, 10));
+        assert_eq!(a.m, vec![8, 16, 32]);
+        assert_eq!(a.ef_construct, vec![100]);
+        assert_eq!(a.ef, vec![10, 20, 40, 80, 160, 320]);
+        assert_eq!(
+            a.quantization,
+            vec![QuantKind::None, QuantKind::Int8, QuantKind::Binary]
+        );
+        assert_eq!(a.oversampling, vec![1.0, 3.0]);
+        assert_eq!((a.full_scan_threshold, a.segments), (20_000, 1));
+    }
+
+    #[test]
+    fn lists_parse_and_unknown_values_name_the_flag() {
+        let a = Cli::try_parse_from(["sweep", "--m", "4,64", "--quantization", "binary,int8"])
+            .unwrap()
+            .args;
+        assert_eq!(a.m, vec![4, 64]);
+        assert_eq!(a.quantization, vec![QuantKind::Binary, QuantKind::Int8]);
+        let err = Cli::try_parse_from(["sweep", "--quantization", "pq"]).unwrap_err();
+        assert!(err.to_string().contains("none, int8 or binary"), "{err}");
+        let err = Cli::try_parse_from(["sweep", "--metric", "manhattan"]).unwrap_err();
+        assert!(err.to_string().contains("cosine, dot or euclid"), "{err}");
+        let err = Cli::try_parse_from(["sweep", "--ef", "ten"]).unwrap_err();
+        assert!(err.to_string().contains("--ef"), "{err}");
+    }
+}

@@ -1,0 +1,1040 @@
+//! HNSW and quantization sweeps: a grid over m × ef_construct × ef × quantization (with rescore
+//! and oversampling where they apply), measured on one dataset, reported as a table sorted by
+//! recall, the Pareto frontier (best QPS for each recall) and an SVG recall-vs-QPS plot: the
+//! ann-benchmarks picture for this deployment.
+//!
+//! Each (m, ef_construct, quantization) is one index build; every search setting (ef, rescore,
+//! oversampling) is measured on that build before it is dropped. The report is written
+//! (atomically) after every point, so an interrupted sweep keeps what it finished.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use qdrant_perf_data::{Dataset, GroundTruth, Metric, mean_recall};
+use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
+use qdrant_perf_store::{
+    AnyStore, CollectionSpec, HnswParams, IndexState, Quantization, Query, Store, StoreError,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::machine::{self, human_bytes};
+use crate::{LatencySummary, latency_histogram};
+
+/// Depth of recall: recall@10, as the deployment searches top-10.
+pub const DEFAULT_K: usize = 10;
+
+/// The smallest `full_scan_threshold` (KB) the sweep sets when it must lower the deployment's
+/// threshold to make Qdrant walk the graph (Qdrant's API accepts 10 and up).
+pub const LOWEST_FULL_SCAN_THRESHOLD_KB: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("the grid has problems:\n  - {}\nfix the flags named above (example: --m 8,16,32 --ef 16,32,64,128)", problems.join("\n  - "))]
+    Grid { problems: Vec<String> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Data(#[from] qdrant_perf_data::DataError),
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plotting {path}: {message}")]
+    Plot { path: PathBuf, message: String },
+}
+
+/// Vector quantization of a grid point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantKind {
+    None,
+    /// int8 scalar quantization (4× smaller than float32).
+    Int8,
+    /// One bit per dimension (32× smaller).
+    Binary,
+}
+
+impl QuantKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            QuantKind::None => "none",
+            QuantKind::Int8 => "int8",
+            QuantKind::Binary => "binary",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Result<Self, String> {
+        match s.trim().to_lowercase().as_str() {
+            "none" | "float32" => Ok(QuantKind::None),
+            "int8" | "scalar" => Ok(QuantKind::Int8),
+            "binary" => Ok(QuantKind::Binary),
+            other => Err(format!(
+                "unknown quantization {other:?}: expected none, int8 or binary"
+            )),
+        }
+    }
+
+    /// The collection setting: quantized vectors always in RAM, originals where the spec says.
+    pub fn quantization(self) -> Quantization {
+        match self {
+            QuantKind::None => Quantization::None,
+            QuantKind::Int8 => Quantization::Scalar {
+                quantile: None,
+                always_ram: true,
+            },
+            QuantKind::Binary => Quantization::Binary { always_ram: true },
+        }
+    }
+}
+
+/// The values to sweep; every combination is a grid point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    pub m: Vec<usize>,
+    pub ef_construct: Vec<usize>,
+    pub ef: Vec<usize>,
+    pub quantization: Vec<QuantKind>,
+    /// Re-score quantized candidates with the original vectors (quantized points only).
+    pub rescore: Vec<bool>,
+    /// Fetch `k × oversampling` quantized candidates before re-scoring (quantized points only).
+    pub oversampling: Vec<f64>,
+}
+
+impl Default for Grid {
+    /// Around the deployment's m=16 / ef_construct=100: 3 builds per quantization.
+    fn default() -> Self {
+        Self {
+            m: vec![8, 16, 32],
+            ef_construct: vec![100],
+            ef: vec![10, 20, 40, 80, 160, 320],
+            quantization: vec![QuantKind::None, QuantKind::Int8, QuantKind::Binary],
+            rescore: vec![true],
+            oversampling: vec![1.0, 3.0],
+        }
+    }
+}
+
+/// One index build of the sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BuildSetting {
+    pub m: usize,
+    pub ef_construct: usize,
+    pub quantization: QuantKind,
+}
+
+/// One search setting measured on a build.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchSetting {
+    pub ef: usize,
+    /// `None` where quantization is off.
+    pub rescore: Option<bool>,
+    pub oversampling: Option<f64>,
+}
+
+/// A grid point the sweep will not run, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub point: String,
+    pub reason: String,
+}
+
+/// The runnable part of a grid: builds with their search settings, and what was rejected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepPlan {
+    pub builds: Vec<(BuildSetting, Vec<SearchSetting>)>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl SweepPlan {
+    pub fn points(&self) -> usize {
+        self.builds.iter().map(|(_, s)| s.len()).sum()
+    }
+}
+
+fn describe_point(b: &BuildSetting, s: &SearchSetting) -> String {
+    let mut d = format!(
+        "m={} ef_construct={} ef={} quantization={}",
+        b.m,
+        b.ef_construct,
+        s.ef,
+        b.quantization.name()
+    );
+    if let Some(r) = s.rescore {
+        d.push_str(&format!(" rescore={r}"));
+    }
+    if let Some(o) = s.oversampling {
+        d.push_str(&format!(" oversampling={o}"));
+    }
+    d
+}
+
+impl Grid {
+    /// Checks every value (an impossible value is an error naming the flag and the fix) and
+    /// expands the grid; combinations that make no sense are listed as rejected, with a reason.
+    pub fn plan(&self, k: usize, metric: Metric, points: usize) -> Result<SweepPlan, SweepError> {
+        let mut problems = Vec::new();
+        for (flag, empty) in [
+            ("--m", self.m.is_empty()),
+            ("--ef-construct", self.ef_construct.is_empty()),
+            ("--ef", self.ef.is_empty()),
+            ("--quantization", self.quantization.is_empty()),
+            ("--rescore", self.rescore.is_empty()),
+            ("--oversampling", self.oversampling.is_empty()),
+        ] {
+            if empty {
+                problems.push(format!("{flag} is empty: give at least one value"));
+            }
+        }
+        for &m in &self.m {
+            if m < 2 {
+                problems.push(format!(
+                    "--m {m}: an HNSW graph needs at least 2 links per node (m >= 2)"
+                ));
+            }
+        }
+        for &e in &self.ef_construct {
+            if e < 4 {
+                problems.push(format!(
+                    "--ef-construct {e}: Qdrant requires ef_construct >= 4"
+                ));
+            }
+        }
+        for &ef in &self.ef {
+            if ef < k {
+                problems.push(format!(
+                    "--ef {ef}: below k={k}, the search beam cannot hold the {k} results asked for (ef >= k)"
+                ));
+            }
+        }
+        for &o in &self.oversampling {
+            if !(o.is_finite() && o >= 1.0) {
+                problems.push(format!(
+                    "--oversampling {o}: must be a number >= 1 (1 = no oversampling)"
+                ));
+            }
+        }
+        if points <= k {
+            problems.push(format!(
+                "--points {points}: a top-{k} search needs more than {k} stored points"
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(SweepError::Grid { problems });
+        }
+        let mut builds = Vec::new();
+        let mut rejected = Vec::new();
+        for &m in &self.m {
+            for &ef_construct in &self.ef_construct {
+                for &quantization in &self.quantization {
+                    let build = BuildSetting {
+                        m,
+                        ef_construct,
+                        quantization,
+                    };
+                    let build_reason = if ef_construct < m {
+                        Some(format!(
+                            "ef_construct {ef_construct} < m {m}: the build beam is narrower than \
+                             the links it fills; use ef_construct >= m"
+                        ))
+                    } else if quantization == QuantKind::Binary && metric == Metric::Euclid {
+                        Some(
+                            "binary quantization keeps one sign bit per dimension, which cannot \
+                             rank Euclid distances between vectors of different norms; use int8 \
+                             for Euclid, or a Cosine/Dot collection"
+                                .into(),
+                        )
+                    } else {
+                        None
+                    };
+                    let mut settings = Vec::new();
+                    for &ef in &self.ef {
+                        if quantization == QuantKind::None {
+                            settings.push(SearchSetting {
+                                ef,
+                                rescore: None,
+                                oversampling: None,
+                            });
+                            continue;
+                        }
+                        for &rescore in &self.rescore {
+                            for &oversampling in &self.oversampling {
+                                settings.push(SearchSetting {
+                                    ef,
+                                    rescore: Some(rescore),
+                                    oversampling: Some(oversampling),
+                                });
+                            }
+                        }
+                    }
+                    let mut runnable = Vec::new();
+                    for s in settings {
+                        let reason = build_reason.clone().or_else(|| {
+                            (s.rescore == Some(false) && s.oversampling.is_some_and(|o| o > 1.0))
+                                .then(|| {
+                                    "oversampling without rescoring returns the same top-k as \
+                                     no oversampling; use --rescore true, or --oversampling 1"
+                                        .to_string()
+                                })
+                        });
+                        match reason {
+                            Some(reason) => rejected.push(Rejected {
+                                point: describe_point(&build, &s),
+                                reason,
+                            }),
+                            None => runnable.push(s),
+                        }
+                    }
+                    if !runnable.is_empty() {
+                        builds.push((build, runnable));
+                    }
+                }
+            }
+        }
+        if builds.is_empty() {
+            let problems = rejected
+                .iter()
+                .map(|r| format!("{}: {}", r.point, r.reason))
+                .collect();
+            return Err(SweepError::Grid { problems });
+        }
+        Ok(SweepPlan { builds, rejected })
+    }
+}
+
+/// The `full_scan_threshold` (KB) to build with, and a note when it differs from the request:
+/// Qdrant searches a segment by plain scan below the threshold, so when the segments would be
+/// smaller than the deployment's threshold the sweep lowers it to make Qdrant walk the graph.
+pub fn choose_full_scan_threshold(
+    deployment_kb: usize,
+    points: usize,
+    dim: usize,
+    segments: usize,
+) -> (usize, Option<String>) {
+    let threshold_vectors = deployment_kb * 1024 / (dim * 4).max(1);
+    let per_segment = points / segments.max(1);
+    if per_segment >= threshold_vectors {
+        (deployment_kb, None)
+    } else {
+        (
+            LOWEST_FULL_SCAN_THRESHOLD_KB,
+            Some(format!(
+                "full_scan_threshold lowered from {deployment_kb} KB to \
+                 {LOWEST_FULL_SCAN_THRESHOLD_KB} KB: at {dim} dimensions the deployment's \
+                 threshold covers {threshold_vectors} vectors, more than the {per_segment} per \
+                 segment here, and Qdrant would answer by a plain scan instead of walking HNSW"
+            )),
+        )
+    }
+}
+
+/// How Qdrant answered the searches of a build: through the graph, or by a plain scan.
+/// `graph_segments` is the number of segments holding an HNSW graph where known (the embedded
+/// engine keeps an extra, empty appendable segment beside them, which `state.segments` counts);
+/// otherwise every segment is assumed to hold an equal share.
+pub fn search_mode(
+    state: &IndexState,
+    dim: usize,
+    full_scan_threshold_kb: usize,
+    graph_segments: Option<usize>,
+) -> &'static str {
+    let threshold_vectors = full_scan_threshold_kb * 1024 / (dim * 4).max(1);
+    let segments = graph_segments.unwrap_or(state.segments).max(1);
+    let per_segment = state.points / segments;
+    if state.indexed_vectors >= state.points && per_segment >= threshold_vectors {
+        "hnsw"
+    } else {
+        "scan"
+    }
+}
+
+/// Segments of an embedded collection that hold an HNSW graph (`vector_index/graph.bin`).
+pub fn graph_segments_in(dir: &Path) -> Option<usize> {
+    let entries = std::fs::read_dir(dir.join("segments")).ok()?;
+    Some(
+        entries
+            .flatten()
+            .filter(|e| e.path().join("vector_index").join("graph.bin").exists())
+            .count(),
+    )
+}
+
+/// [`graph_segments_in`] of a collection, for the embedded engine; `None` on a server.
+pub fn graph_segments(store: &AnyStore, spec: &CollectionSpec) -> Option<usize> {
+    match store {
+        AnyStore::Edge(edge) => graph_segments_in(&edge.collection_dir(spec)),
+        _ => None,
+    }
+}
+
+/// Latency, throughput and recall of one set of queries.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchMeasurement {
+    pub recall: f64,
+    /// One query at a time, from one task: latency percentiles over every query.
+    pub latency: LatencySummary,
+    pub qps_single: f64,
+    /// `threads` tasks issuing queries back to back.
+    pub qps_all: f64,
+    pub threads: usize,
+    pub queries: usize,
+}
+
+/// Measures `queries` on `name`: a warm-up pass over up to 100 queries, one single-thread pass
+/// (latency into an HdrHistogram, recall@k against exact ground truth, QPS), then one pass with
+/// `threads` concurrent tasks (QPS). Needs a multi-threaded tokio runtime for the second pass.
+pub async fn measure_search<S: Store + 'static>(
+    store: &Arc<S>,
+    name: &str,
+    queries: &Arc<Vec<Query>>,
+    truth: &GroundTruth,
+    k: usize,
+    threads: usize,
+) -> Result<SearchMeasurement, StoreError> {
+    for q in queries.iter().take(100) {
+        store.search(name, q).await?;
+    }
+    let mut hist = latency_histogram();
+    let mut found: Vec<Vec<u64>> = Vec::with_capacity(queries.len());
+    let started = Instant::now();
+    for q in queries.iter() {
+        let t = Instant::now();
+        let r = store.search(name, q).await?;
+        hist.saturating_record(t.elapsed().as_micros().max(1) as u64);
+        found.push(r.hits.iter().map(|h| h.id).collect());
+    }
+    let single = started.elapsed().as_secs_f64();
+    let recall = mean_recall(found.iter().map(Vec::as_slice), |i| truth.ids(i), k);
+
+    let threads = threads.max(1);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let (store, queries, name) = (store.clone(), queries.clone(), name.to_string());
+        tasks.push(tokio::spawn(async move {
+            for q in queries.iter().skip(t).step_by(threads) {
+                store.search(&name, q).await?;
+            }
+            Ok::<(), StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("search task panicked")?;
+    }
+    let all = started.elapsed().as_secs_f64();
+    let n = queries.len();
+    Ok(SearchMeasurement {
+        recall,
+        latency: LatencySummary::from_histogram(&hist),
+        qps_single: n as f64 / single.max(1e-9),
+        qps_all: n as f64 / all.max(1e-9),
+        threads,
+        queries: n,
+    })
+}
+
+/// Bytes of a built collection's files by what they hold. With vectors in RAM (the suite's
+/// default), Qdrant keeps vectors, quantized vectors and the graph in memory: their sum is the
+/// collection's resident size, the figure capacity planning needs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryBreakdown {
+    /// Original (float32) vectors.
+    pub vectors_bytes: u64,
+    /// Quantized vectors (int8 or binary codes).
+    pub quantized_bytes: u64,
+    /// The HNSW graph (links).
+    pub index_bytes: u64,
+    /// Everything else: id tracker, payload, write-ahead log.
+    pub other_bytes: u64,
+    pub disk_bytes: u64,
+    /// Growth of this process's resident memory while the collection was built (embedded engine
+    /// only; approximate: allocator slack, and memory freed by an earlier build is reused).
+    pub rss_growth_bytes: Option<u64>,
+}
+
+impl MemoryBreakdown {
+    /// Vectors + quantized vectors + graph: what Qdrant holds in RAM with vectors in RAM.
+    pub fn resident_bytes(&self) -> u64 {
+        self.vectors_bytes + self.quantized_bytes + self.index_bytes
+    }
+
+    /// Sums the files under a collection directory of the embedded engine.
+    pub fn of_dir(dir: &Path) -> std::io::Result<Self> {
+        let mut b = MemoryBreakdown::default();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                let path = entry.path();
+                if meta.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let len = meta.len();
+                b.disk_bytes += len;
+                let rel = path.strip_prefix(dir).unwrap_or(&path);
+                let in_dir = |n: &str| rel.components().any(|c| c.as_os_str() == n);
+                let file = path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if in_dir("vector_index") {
+                    b.index_bytes += len;
+                } else if in_dir("vector_storage") && file.starts_with("quantized") {
+                    b.quantized_bytes += len;
+                } else if in_dir("vector_storage") {
+                    b.vectors_bytes += len;
+                } else {
+                    b.other_bytes += len;
+                }
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// The memory of a built collection: file breakdown on the embedded engine, unknown on a server.
+pub async fn memory_of(
+    store: &AnyStore,
+    spec: &CollectionSpec,
+) -> Result<Option<MemoryBreakdown>, SweepError> {
+    let AnyStore::Edge(edge) = store else {
+        return Ok(None);
+    };
+    let dir = edge.collection_dir(spec);
+    let mut b = MemoryBreakdown::of_dir(&dir).map_err(|source| SweepError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    b.rss_growth_bytes = edge.footprint(&spec.name).await?.ram_bytes;
+    Ok(Some(b))
+}
+
+/// One measured grid point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SweepPoint {
+    pub build: BuildSetting,
+    pub search: SearchSetting,
+    /// Upload plus index build, seconds (the same for every point of one build).
+    pub build_seconds: f64,
+    pub index_seconds: f64,
+    /// Segments holding the points (HNSW segments on the embedded engine).
+    pub segments: usize,
+    /// `hnsw` or `scan`: how Qdrant answered (see [`search_mode`]).
+    pub mode: String,
+    pub memory: Option<MemoryBreakdown>,
+    pub recall: f64,
+    pub latency: LatencySummary,
+    pub qps_single: f64,
+    pub qps_all: f64,
+    pub threads: usize,
+    pub queries: usize,
+}
+
+/// Everything a sweep measured, with its provenance.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepReport {
+    pub kind: &'static str,
+    pub provenance: std::collections::BTreeMap<String, serde_json::Value>,
+    pub engine: String,
+    pub dataset: qdrant_perf_data::DatasetSpec,
+    pub dataset_hash: String,
+    pub k: usize,
+    pub full_scan_threshold_kb: usize,
+    pub segments_requested: usize,
+    pub notes: Vec<String>,
+    pub rejected: Vec<Rejected>,
+    /// False while running or when interrupted.
+    pub complete: bool,
+    pub points: Vec<SweepPoint>,
+}
+
+/// What the sweep runs on and where it writes.
+pub struct SweepConfig {
+    pub k: usize,
+    pub full_scan_threshold_kb: usize,
+    pub segments: usize,
+    pub threads: usize,
+    pub json: PathBuf,
+    pub prefix: String,
+}
+
+fn collection_name(prefix: &str, b: &BuildSetting) -> String {
+    format!(
+        "{prefix}sweep_m{}_efc{}_{}",
+        b.m,
+        b.ef_construct,
+        b.quantization.name()
+    )
+}
+
+/// Saves a report as pretty JSON, atomically.
+pub fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), SweepError> {
+    let json = serde_json::to_string_pretty(value).expect("a report serialises") + "\n";
+    machine::write_atomic(path, json.as_bytes()).map_err(|source| SweepError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Runs the plan on `store`: one build per [`BuildSetting`], every search setting on it, the
+/// collection dropped after. Writes the report after every point; stops between points when
+/// `stop` is set (Ctrl-C), keeping what it finished.
+pub async fn run_sweep(
+    store: Arc<AnyStore>,
+    dataset: &Dataset,
+    plan: &SweepPlan,
+    config: &SweepConfig,
+    notes: Vec<String>,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(&SweepPoint),
+) -> Result<SweepReport, SweepError> {
+    let mut report = SweepReport {
+        kind: "qdrant-perf sweep",
+        provenance: machine::provenance(),
+        engine: store.engine_version(),
+        dataset: dataset.spec.clone(),
+        dataset_hash: dataset.spec.hash(),
+        k: config.k,
+        full_scan_threshold_kb: config.full_scan_threshold_kb,
+        segments_requested: config.segments,
+        notes,
+        rejected: plan.rejected.clone(),
+        complete: false,
+        points: Vec::new(),
+    };
+    save_json(&report, &config.json)?;
+    let dim = dataset.spec.dim;
+    'builds: for (build, settings) in &plan.builds {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let spec = CollectionSpec {
+            segments: Some(config.segments),
+            ..CollectionSpec::new(
+                collection_name(&config.prefix, build),
+                dim,
+                dataset.spec.metric,
+            )
+            .with_hnsw(HnswParams {
+                m: build.m,
+                ef_construct: build.ef_construct,
+                full_scan_threshold: config.full_scan_threshold_kb,
+            })
+            .with_quantization(build.quantization.quantization())
+        };
+        if !matches!(*store, AnyStore::Edge(_)) {
+            // A leftover of an interrupted sweep (our prefix): start from nothing, so the build
+            // is timed.
+            let _ = store.drop_owned(&spec.name).await;
+        }
+        let started = Instant::now();
+        let loaded = fixture::load_collection(&*store, &spec, &dataset.points, DEFAULT_BATCH).await;
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = store.drop_owned(&spec.name).await;
+                return Err(e.into());
+            }
+        };
+        let build_seconds = started.elapsed().as_secs_f64();
+        let memory = memory_of(&store, &spec).await?;
+        let graph = graph_segments(&store, &spec);
+        let mode = search_mode(&loaded.index, dim, config.full_scan_threshold_kb, graph);
+        for setting in settings {
+            if stop.load(Ordering::SeqCst) {
+                store.drop_owned(&spec.name).await?;
+                break 'builds;
+            }
+            let queries: Arc<Vec<Query>> = Arc::new(
+                fixture::queries(&dataset.queries, config.k, Some(setting.ef))
+                    .into_iter()
+                    .map(|q| Query {
+                        rescore: setting.rescore,
+                        oversampling: setting.oversampling,
+                        ..q
+                    })
+                    .collect(),
+            );
+            let m = measure_search(
+                &store,
+                &spec.name,
+                &queries,
+                &dataset.truth,
+                config.k,
+                config.threads,
+            )
+            .await;
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = store.drop_owned(&spec.name).await;
+                    return Err(e.into());
+                }
+            };
+            let point = SweepPoint {
+                build: *build,
+                search: *setting,
+                build_seconds,
+                index_seconds: loaded.index.seconds,
+                segments: graph.unwrap_or(loaded.index.segments),
+                mode: mode.into(),
+                memory: memory.clone(),
+                recall: m.recall,
+                latency: m.latency,
+                qps_single: m.qps_single,
+                qps_all: m.qps_all,
+                threads: m.threads,
+                queries: m.queries,
+            };
+            progress(&point);
+            report.points.push(point);
+            save_json(&report, &config.json)?;
+        }
+        store.drop_owned(&spec.name).await?;
+    }
+    report.complete = !stop.load(Ordering::SeqCst);
+    save_json(&report, &config.json)?;
+    Ok(report)
+}
+
+/// Indices of the Pareto frontier of (recall, qps) pairs: the points no other point beats on
+/// both (recall >= and qps >=, one strictly), ordered by recall from high to low. For each
+/// recall it is the best QPS the grid reached.
+pub fn pareto_frontier(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        points[b]
+            .0
+            .total_cmp(&points[a].0)
+            .then(points[b].1.total_cmp(&points[a].1))
+    });
+    let mut best_qps = f64::NEG_INFINITY;
+    let mut frontier = Vec::new();
+    for i in order {
+        if points[i].1 > best_qps {
+            best_qps = points[i].1;
+            frontier.push(i);
+        }
+    }
+    frontier
+}
+
+fn quant_label(p: &SweepPoint) -> String {
+    match (p.search.rescore, p.search.oversampling) {
+        (Some(r), Some(o)) => format!(
+            "{}{} x{o}",
+            p.build.quantization.name(),
+            if r { "+rescore" } else { "" }
+        ),
+        _ => p.build.quantization.name().into(),
+    }
+}
+
+fn row(p: &SweepPoint) -> String {
+    format!(
+        "| {:>3} | {:>5} | {:>4} | {:<20} | {:.4} | {:>8.3} | {:>8.3} | {:>8.0} | {:>8.0} | {:>7.1} | {:>10} | {} |",
+        p.build.m,
+        p.build.ef_construct,
+        p.search.ef,
+        quant_label(p),
+        p.recall,
+        p.latency.p50_ms,
+        p.latency.p99_ms,
+        p.qps_single,
+        p.qps_all,
+        p.build_seconds,
+        p.memory
+            .as_ref()
+            .map_or("n/a".into(), |m| human_bytes(m.resident_bytes() as f64)),
+        p.mode,
+    )
+}
+
+const HEADER: &str = "|   m | ef_c  |  ef  | quantization         | recall |  p50 ms  |  p99 ms  |   QPS 1  | QPS all  | build s | index+vec  | mode |\n|----:|------:|-----:|----------------------|-------:|---------:|---------:|---------:|---------:|--------:|-----------:|------|\n";
+
+impl SweepReport {
+    /// Every point, sorted by recall (high to low), as a Markdown table.
+    pub fn table(&self) -> String {
+        let mut order: Vec<&SweepPoint> = self.points.iter().collect();
+        order.sort_by(|a, b| {
+            b.recall
+                .total_cmp(&a.recall)
+                .then(b.qps_single.total_cmp(&a.qps_single))
+        });
+        let mut s = String::from(HEADER);
+        for p in order {
+            s.push_str(&row(p));
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The points on the recall/single-thread-QPS frontier, best recall first.
+    pub fn frontier(&self) -> Vec<&SweepPoint> {
+        let pairs: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .map(|p| (p.recall, p.qps_single))
+            .collect();
+        pareto_frontier(&pairs)
+            .into_iter()
+            .map(|i| &self.points[i])
+            .collect()
+    }
+
+    pub fn frontier_table(&self) -> String {
+        let mut s = String::from(HEADER);
+        for p in self.frontier() {
+            s.push_str(&row(p));
+            s.push('\n');
+        }
+        s
+    }
+
+    /// A one-paragraph summary of what the figures are.
+    pub fn legend(&self) -> String {
+        let q = self.points.first().map_or(0, |p| p.queries);
+        let threads = self.points.first().map_or(0, |p| p.threads);
+        format!(
+            "recall@{k} against exact ground truth over {q} held-out queries per point; p50/p99 \
+             from an HdrHistogram of the same {q} queries, one at a time; QPS 1 = one query at a \
+             time, QPS all = {threads} concurrent tasks; build = upload + HNSW build; index+vec = \
+             bytes of vectors, quantized vectors and graph (resident with vectors in RAM); mode \
+             hnsw = Qdrant walked the graph, scan = plain scan below full_scan_threshold. \
+             {} points, {} dimensions, {} distribution, {} on {}.",
+            self.dataset.points,
+            self.dataset.dim,
+            self.dataset.distribution.name(),
+            self.dataset.metric.name(),
+            self.engine,
+            k = self.k,
+        )
+    }
+
+    /// Recall vs single-thread QPS: every point, the frontier as a line.
+    pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
+        let all: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .map(|p| (p.recall, p.qps_single))
+            .collect();
+        let mut series: Vec<crate::plot::Series> = Vec::new();
+        for q in [QuantKind::None, QuantKind::Int8, QuantKind::Binary] {
+            let pts: Vec<(f64, f64)> = self
+                .points
+                .iter()
+                .filter(|p| p.build.quantization == q)
+                .map(|p| (p.recall, p.qps_single))
+                .collect();
+            if !pts.is_empty() {
+                series.push(crate::plot::Series {
+                    label: format!("quantization {}", q.name()),
+                    points: pts,
+                    line: false,
+                });
+            }
+        }
+        let mut frontier: Vec<(f64, f64)> =
+            pareto_frontier(&all).into_iter().map(|i| all[i]).collect();
+        frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
+        series.push(crate::plot::Series {
+            label: "Pareto frontier".into(),
+            points: frontier,
+            line: true,
+        });
+        let title = format!(
+            "recall@{} vs QPS (1 thread): {} x {}d, {}",
+            self.k, self.dataset.points, self.dataset.dim, self.engine
+        );
+        let svg = crate::plot::xy_chart(
+            &title,
+            &format!("recall@{}", self.k),
+            "queries per second (1 thread, log)",
+            &series,
+            crate::plot::Axis::Linear,
+            crate::plot::Axis::Log,
+        )
+        .map_err(|message| SweepError::Plot {
+            path: path.to_owned(),
+            message,
+        })?;
+        machine::write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_values_are_refused_naming_the_flag() {
+        let grid = Grid {
+            m: vec![1, 16],
+            ef: vec![5, 64],
+            ef_construct: vec![2],
+            oversampling: vec![0.5],
+            ..Grid::default()
+        };
+        let err = grid.plan(10, Metric::Cosine, 1000).unwrap_err().to_string();
+        for needle in [
+            "--m 1",
+            "m >= 2",
+            "--ef 5",
+            "ef >= k",
+            "--ef-construct 2",
+            "--oversampling 0.5",
+        ] {
+            assert!(err.contains(needle), "{needle} not in {err}");
+        }
+        assert!(!err.contains("--m 16"), "{err}");
+        let err = Grid {
+            ef: vec![],
+            ..Grid::default()
+        }
+        .plan(10, Metric::Cosine, 1000)
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--ef is empty"), "{err}");
+        let err = Grid::default()
+            .plan(10, Metric::Cosine, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--points 10"), "{err}");
+    }
+
+    #[test]
+    fn nonsense_combinations_are_rejected_with_a_reason_and_the_rest_runs() {
+        let grid = Grid {
+            m: vec![16],
+            ef_construct: vec![8, 100],
+            ef: vec![10, 40],
+            quantization: vec![QuantKind::None, QuantKind::Binary, QuantKind::Int8],
+            rescore: vec![true, false],
+            oversampling: vec![1.0, 2.0],
+        };
+        let plan = grid.plan(10, Metric::Euclid, 1000).unwrap();
+        // ef_construct 8 < m 16: all of its points rejected.
+        assert!(plan.builds.iter().all(|(b, _)| b.ef_construct == 100));
+        // Binary under Euclid: rejected; int8 and none run.
+        let kinds: Vec<QuantKind> = plan.builds.iter().map(|(b, _)| b.quantization).collect();
+        assert_eq!(kinds, vec![QuantKind::None, QuantKind::Int8]);
+        assert!(
+            plan.rejected
+                .iter()
+                .any(|r| r.point.contains("binary") && r.reason.contains("Euclid"))
+        );
+        assert!(
+            plan.rejected
+                .iter()
+                .any(|r| r.reason.contains("ef_construct >= m"))
+        );
+        // rescore=false with oversampling 2 is rejected; rescore=false at 1 runs.
+        let int8 = &plan.builds[1].1;
+        assert_eq!(int8.len(), 2 * 3); // ef 2 × (true,1) (true,2) (false,1)
+        assert!(
+            !int8
+                .iter()
+                .any(|s| s.rescore == Some(false) && s.oversampling == Some(2.0))
+        );
+        // Quantization off: one setting per ef, no rescore or oversampling.
+        assert_eq!(plan.builds[0].1.len(), 2);
+        assert!(plan.builds[0].1.iter().all(|s| s.rescore.is_none()));
+        assert_eq!(plan.points(), 8);
+    }
+
+    #[test]
+    fn a_grid_with_nothing_runnable_is_an_error() {
+        let grid = Grid {
+            quantization: vec![QuantKind::Binary],
+            ..Grid::default()
+        };
+        let err = grid.plan(10, Metric::Euclid, 1000).unwrap_err().to_string();
+        assert!(err.contains("int8 for Euclid"), "{err}");
+    }
+
+    #[test]
+    fn the_frontier_keeps_the_best_qps_for_each_recall() {
+        // (recall, qps)
+        let pts = [
+            (0.80, 5000.0), // 0: frontier (fastest)
+            (0.90, 3000.0), // 1: frontier
+            (0.85, 2500.0), // 2: dominated by 1
+            (0.99, 800.0),  // 3: frontier (best recall)
+            (0.99, 700.0),  // 4: same recall, slower: dominated by 3
+            (0.70, 4000.0), // 5: dominated by 0
+            (0.95, 1200.0), // 6: frontier
+        ];
+        assert_eq!(pareto_frontier(&pts), vec![3, 6, 1, 0]);
+        assert!(pareto_frontier(&[]).is_empty());
+        assert_eq!(pareto_frontier(&[(0.5, 1.0)]), vec![0]);
+    }
+
+    #[test]
+    fn the_threshold_is_lowered_only_when_segments_are_below_it() {
+        // 20,000 KB at 768 d covers 6,666 vectors.
+        assert_eq!(
+            choose_full_scan_threshold(20_000, 20_000, 768, 1),
+            (20_000, None)
+        );
+        let (kb, note) = choose_full_scan_threshold(20_000, 2_000, 768, 1);
+        assert_eq!(kb, LOWEST_FULL_SCAN_THRESHOLD_KB);
+        assert!(note.unwrap().contains("6666 vectors"));
+        let (kb, _) = choose_full_scan_threshold(20_000, 10_000, 768, 2);
+        assert_eq!(kb, LOWEST_FULL_SCAN_THRESHOLD_KB);
+        let state = IndexState {
+            points: 20_000,
+            indexed_vectors: 20_000,
+            segments: 1,
+            seconds: 1.0,
+        };
+        assert_eq!(search_mode(&state, 768, 20_000, None), "hnsw");
+        let four = IndexState {
+            segments: 4,
+            ..state.clone()
+        };
+        assert_eq!(search_mode(&four, 768, 20_000, None), "scan");
+        // Two of the four hold graphs: 10,000 points each, above 6,666.
+        assert_eq!(search_mode(&four, 768, 20_000, Some(2)), "hnsw");
+        let partly = IndexState {
+            indexed_vectors: 10_000,
+            ..state.clone()
+        };
+        assert_eq!(search_mode(&partly, 768, 20_000, Some(1)), "scan");
+    }
+
+    #[test]
+    fn files_are_sorted_into_vectors_quantized_graph_and_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = dir.path().join("segments/abc");
+        std::fs::create_dir_all(seg.join("vector_storage/vectors")).unwrap();
+        std::fs::create_dir_all(seg.join("vector_index")).unwrap();
+        std::fs::create_dir_all(dir.path().join("wal")).unwrap();
+        std::fs::write(seg.join("vector_storage/vectors/chunk_0.mmap"), [0u8; 100]).unwrap();
+        std::fs::write(seg.join("vector_storage/quantized.data"), [0u8; 25]).unwrap();
+        std::fs::write(seg.join("vector_index/links.bin"), [0u8; 40]).unwrap();
+        std::fs::write(dir.path().join("wal/open-1"), [0u8; 7]).unwrap();
+        std::fs::create_dir_all(dir.path().join("segments/appendable/vector_storage")).unwrap();
+        assert_eq!(graph_segments_in(dir.path()), Some(0));
+        std::fs::write(seg.join("vector_index/graph.bin"), [0u8; 0]).unwrap();
+        assert_eq!(graph_segments_in(dir.path()), Some(1));
+        let b = MemoryBreakdown::of_dir(dir.path()).unwrap();
+        assert_eq!(
+            (
+                b.vectors_bytes,
+                b.quantized_bytes,
+                b.index_bytes,
+                b.other_bytes
+            ),
+            (100, 25, 40, 7)
+        );
+        assert_eq!(b.disk_bytes, 172);
+        assert_eq!(b.resident_bytes(), 165);
+    }
+}
