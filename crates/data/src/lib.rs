@@ -17,6 +17,7 @@ mod generator;
 mod groundtruth;
 mod progress;
 mod recall;
+mod streams;
 mod vectors;
 
 pub use cache::{Dataset, DatasetCache, LoadedFrom};
@@ -26,4 +27,7 @@ pub use generator::{Distribution, GENERATOR_VERSION, Metric, Part, generate};
 pub use groundtruth::{GroundTruth, exact_top_k_naive, ground_truth};
 pub use progress::progress_bar;
 pub use recall::{mean_recall, recall_at_k};
+pub use streams::{
+    DEFAULT_STREAM_SEED, DEFAULT_ZIPF_EXPONENT, Popularity, QueryStream, ideal_hit_rate,
+};
 pub use vectors::{DatasetSpec, MAX_DIM, Vectors};
