@@ -194,17 +194,15 @@ mod tests {
     }
 
     #[test]
-    fn the_stream_is_portable() {
-        // Pinned: these indices must not change across machines or dependency versions (a change
-        // here changes every cache hit rate the suite reports; bump the seed scheme consciously).
+    fn a_draw_is_the_inverse_cdf_of_one_raw_chacha8_word() {
+        // The portability argument: the stream depends only on ChaCha8's guaranteed output and
+        // the libm-computed table, not on any `rand` distribution.
         let s = QueryStream::zipf(1_000, 1.0).unwrap();
-        let first: Vec<usize> = s.indices(12);
-        let again = QueryStream::zipf(1_000, 1.0).unwrap().indices(12);
-        assert_eq!(first, again);
-        let u = (ChaCha8Rng::seed_from_u64(DEFAULT_STREAM_SEED).next_u64() >> 11) as f64
-            / (1u64 << 53) as f64;
-        let expected = s.cdf.partition_point(|&c| c <= u);
-        assert_eq!(first[0], expected);
+        let mut rng = ChaCha8Rng::seed_from_u64(DEFAULT_STREAM_SEED);
+        for drawn in s.indices(12) {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            assert_eq!(drawn, s.cdf.partition_point(|&c| c <= u));
+        }
     }
 
     #[test]
@@ -240,9 +238,14 @@ mod tests {
         );
         let z = QueryStream::zipf(1_000, 1.0).unwrap();
         let u = QueryStream::uniform(1_000).unwrap();
+        // 2,000 requests over 1,000 queries: an ideal cache hits 0.75 of Zipf and 0.57 of uniform.
+        let (zr, ur) = (
+            ideal_hit_rate(&z.indices(2_000)),
+            ideal_hit_rate(&u.indices(2_000)),
+        );
         assert!(
-            ideal_hit_rate(&z.indices(10_000)) > ideal_hit_rate(&u.indices(10_000)) + 0.05,
-            "zipf repeats more than uniform"
+            zr > ur + 0.1,
+            "zipf repeats more than uniform: {zr} vs {ur}"
         );
     }
 
