@@ -631,7 +631,7 @@ impl<S: Store> CachedStore<S> {
         if let Some(l1) = &self.l1 {
             // Approximate room taken: key, hits in memory, payload bytes, bookkeeping.
             let weight = key.len()
-                + hits.len() * std::mem::size_of::<Hit>()
+                + std::mem::size_of_val(hits)
                 + encoded_len.saturating_sub(9 + 12 * hits.len())
                 + 64;
             l1.insert(
