@@ -18,6 +18,7 @@ mod groundtruth;
 mod payload;
 mod progress;
 mod recall;
+mod streams;
 mod vectors;
 
 pub use cache::{Dataset, DatasetCache, LoadedFrom};
@@ -31,4 +32,7 @@ pub use payload::{
 };
 pub use progress::progress_bar;
 pub use recall::{mean_recall, recall_at_k};
+pub use streams::{
+    DEFAULT_STREAM_SEED, DEFAULT_ZIPF_EXPONENT, Popularity, QueryStream, ideal_hit_rate,
+};
 pub use vectors::{DatasetSpec, MAX_DIM, Vectors};

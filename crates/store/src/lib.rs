@@ -6,12 +6,14 @@
 //! in-process via `qdrant-edge`) and on a Qdrant server or cluster ([`GrpcStore`] on the official
 //! `qdrant-client`, [`RestStore`] on Qdrant's HTTP API); [`AnyStore`] picks one at run time. [`fixture`]
 //! is the one way to put a dataset into a store and wait until it is indexed. The [`Guard`] makes
-//! sure the suite only writes to or drops collections it named itself.
+//! sure the suite only writes to or drops collections it named itself. [`CachedStore`] puts the
+//! deployment's Redis result cache (and an optional in-process tier) in front of any store.
 //!
 //! This crate does not generate data (that is `qdrant-perf-data`) and does not drive load or
 //! judge targets (that is `qdrant-perf-load`).
 
 mod any;
+pub mod cache;
 mod edge;
 mod error;
 pub mod filter;
@@ -25,6 +27,9 @@ mod spec;
 mod store;
 
 pub use any::AnyStore;
+pub use cache::{
+    CacheConfig, CacheError, CacheMeasurements, CacheMode, CacheStatsSnapshot, CachedStore, Ttl,
+};
 pub use edge::EdgeStore;
 pub use error::{Result, StoreError};
 pub use filter::{Condition, Filter, PayloadIndexKind, check_payload_indexes};

@@ -44,3 +44,51 @@ pub trait Store: Send + Sync {
     /// Deletes a collection the suite created (the guard refuses any other).
     fn drop_owned(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
 }
+
+/// A shared reference to a store is a store: wrappers such as [`crate::CachedStore`] can wrap a
+/// store that something else owns.
+impl<S: Store + ?Sized> Store for &S {
+    fn engine(&self) -> Engine {
+        (**self).engine()
+    }
+
+    fn create(&self, spec: &CollectionSpec) -> impl Future<Output = Result<Created>> + Send {
+        (**self).create(spec)
+    }
+
+    fn upsert(&self, name: &str, batch: &[Point]) -> impl Future<Output = Result<()>> + Send {
+        (**self).upsert(name, batch)
+    }
+
+    fn wait_indexed(&self, name: &str) -> impl Future<Output = Result<IndexState>> + Send {
+        (**self).wait_indexed(name)
+    }
+
+    fn search(
+        &self,
+        name: &str,
+        query: &Query,
+    ) -> impl Future<Output = Result<SearchResponse>> + Send {
+        (**self).search(name, query)
+    }
+
+    fn search_batch(
+        &self,
+        name: &str,
+        queries: &[Query],
+    ) -> impl Future<Output = Result<BatchResponse>> + Send {
+        (**self).search_batch(name, queries)
+    }
+
+    fn count(&self, name: &str) -> impl Future<Output = Result<usize>> + Send {
+        (**self).count(name)
+    }
+
+    fn footprint(&self, name: &str) -> impl Future<Output = Result<Footprint>> + Send {
+        (**self).footprint(name)
+    }
+
+    fn drop_owned(&self, name: &str) -> impl Future<Output = Result<()>> + Send {
+        (**self).drop_owned(name)
+    }
+}

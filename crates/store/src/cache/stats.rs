@@ -1,0 +1,292 @@
+//! What the cache did: hits by tier, misses, errors by kind, latencies and entry sizes.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Where a request's result came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The in-process tier.
+    HitL1,
+    /// Redis.
+    HitL2,
+    /// Neither: the store answered and the result was written to the cache.
+    Miss,
+}
+
+/// Kinds of cache failure. None of them fails a search: the store answers instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No answer within the cache's timeout.
+    Timeout,
+    /// Connection refused, reset or closed (Redis down or restarting).
+    Connection,
+    /// Redis refused the credentials.
+    Auth,
+    /// Redis answered with an error (out of memory, read-only replica, ...).
+    Server,
+    /// Anything else.
+    Other,
+}
+
+/// Cache errors by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub timeout: u64,
+    pub connection: u64,
+    pub auth: u64,
+    pub server: u64,
+    pub other: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.timeout + self.connection + self.auth + self.server + self.other
+    }
+}
+
+/// A latency distribution in microseconds, from an HdrHistogram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Requests measured: the sample size of every figure beside it.
+    pub count: u64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+impl LatencySummary {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: h.len(),
+            mean_us: h.mean(),
+            p50_us: h.value_at_quantile(0.5),
+            p90_us: h.value_at_quantile(0.9),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+        }
+    }
+
+    /// `mean 0.21 ms, p50 0.18 ms, p99 0.52 ms (n = 10000)`.
+    pub fn describe(&self) -> String {
+        if self.count == 0 {
+            return "no samples".into();
+        }
+        format!(
+            "mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n = {})",
+            self.mean_us / 1e3,
+            self.p50_us as f64 / 1e3,
+            self.p99_us as f64 / 1e3,
+            self.max_us as f64 / 1e3,
+            self.count
+        )
+    }
+}
+
+/// The latency histograms of a cache, in microseconds (1 us to 60 s, 3 significant digits), for
+/// callers that merge or export them.
+#[derive(Clone, Debug)]
+pub struct CacheHistograms {
+    /// The cache lookup of every request (L1, then Redis when L1 missed): "cache latency".
+    pub lookup: Histogram<u64>,
+    /// Whole requests answered by the in-process tier.
+    pub hit_l1: Histogram<u64>,
+    /// Whole requests answered by Redis.
+    pub hit_l2: Histogram<u64>,
+    /// Whole requests the store answered: lookup + search + write.
+    pub miss: Histogram<u64>,
+    /// Writes to Redis.
+    pub write: Histogram<u64>,
+}
+
+impl CacheHistograms {
+    fn new() -> Self {
+        let h = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+        Self {
+            lookup: h(),
+            hit_l1: h(),
+            hit_l2: h(),
+            miss: h(),
+            write: h(),
+        }
+    }
+}
+
+/// Counters and histograms a [`crate::CachedStore`] records into (shared by all its callers).
+pub struct CacheStats {
+    hits_l1: AtomicU64,
+    hits_l2: AtomicU64,
+    misses: AtomicU64,
+    foreign_values: AtomicU64,
+    writes: AtomicU64,
+    entry_bytes: AtomicU64,
+    errors: [AtomicU64; 5],
+    histograms: Mutex<CacheHistograms>,
+}
+
+fn us(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, 60_000_000)
+}
+
+impl Default for CacheStats {
+    fn default() -> Self {
+        Self {
+            hits_l1: AtomicU64::new(0),
+            hits_l2: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            foreign_values: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            entry_bytes: AtomicU64::new(0),
+            errors: Default::default(),
+            histograms: Mutex::new(CacheHistograms::new()),
+        }
+    }
+}
+
+impl CacheStats {
+    pub(crate) fn lookup(&self, took: Duration) {
+        let mut h = self.histograms.lock().expect("stats lock");
+        let _ = h.lookup.record(us(took));
+    }
+
+    pub(crate) fn request(&self, outcome: Outcome, took: Duration) {
+        let counter = match outcome {
+            Outcome::HitL1 => &self.hits_l1,
+            Outcome::HitL2 => &self.hits_l2,
+            Outcome::Miss => &self.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let mut h = self.histograms.lock().expect("stats lock");
+        let h = match outcome {
+            Outcome::HitL1 => &mut h.hit_l1,
+            Outcome::HitL2 => &mut h.hit_l2,
+            Outcome::Miss => &mut h.miss,
+        };
+        let _ = h.record(us(took));
+    }
+
+    pub(crate) fn write(&self, key_and_value_bytes: usize, took: Duration) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.entry_bytes
+            .fetch_add(key_and_value_bytes as u64, Ordering::Relaxed);
+        let _ = self
+            .histograms
+            .lock()
+            .expect("stats lock")
+            .write
+            .record(us(took));
+    }
+
+    pub(crate) fn foreign(&self) {
+        self.foreign_values.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn error(&self, kind: ErrorKind) {
+        let i = match kind {
+            ErrorKind::Timeout => 0,
+            ErrorKind::Connection => 1,
+            ErrorKind::Auth => 2,
+            ErrorKind::Server => 3,
+            ErrorKind::Other => 4,
+        };
+        self.errors[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A copy of the histograms.
+    pub fn histograms(&self) -> CacheHistograms {
+        self.histograms.lock().expect("stats lock").clone()
+    }
+
+    /// Forgets everything recorded so far (e.g. after a warm-up).
+    pub fn reset(&self) {
+        for c in [
+            &self.hits_l1,
+            &self.hits_l2,
+            &self.misses,
+            &self.foreign_values,
+            &self.writes,
+            &self.entry_bytes,
+        ]
+        .into_iter()
+        .chain(self.errors.iter())
+        {
+            c.store(0, Ordering::Relaxed);
+        }
+        *self.histograms.lock().expect("stats lock") = CacheHistograms::new();
+    }
+
+    pub fn snapshot(&self) -> CacheStatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (hits_l1, hits_l2, misses) =
+            (get(&self.hits_l1), get(&self.hits_l2), get(&self.misses));
+        let requests = hits_l1 + hits_l2 + misses;
+        let writes = get(&self.writes);
+        let h = self.histograms.lock().expect("stats lock");
+        CacheStatsSnapshot {
+            requests,
+            hits_l1,
+            hits_l2,
+            misses,
+            hit_rate: if requests == 0 {
+                0.0
+            } else {
+                (hits_l1 + hits_l2) as f64 / requests as f64
+            },
+            foreign_values: get(&self.foreign_values),
+            errors: ErrorCounts {
+                timeout: get(&self.errors[0]),
+                connection: get(&self.errors[1]),
+                auth: get(&self.errors[2]),
+                server: get(&self.errors[3]),
+                other: get(&self.errors[4]),
+            },
+            writes,
+            bytes_per_entry: (writes > 0).then(|| get(&self.entry_bytes) as f64 / writes as f64),
+            lookup: LatencySummary::of(&h.lookup),
+            hit_l1: LatencySummary::of(&h.hit_l1),
+            hit_l2: LatencySummary::of(&h.hit_l2),
+            miss: LatencySummary::of(&h.miss),
+            write: LatencySummary::of(&h.write),
+        }
+    }
+}
+
+/// What the cache did so far, as data (JSON via serde).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheStatsSnapshot {
+    /// Searches through the cache (each query of a batch counts once).
+    pub requests: u64,
+    pub hits_l1: u64,
+    pub hits_l2: u64,
+    /// Requests the store answered (including those where the cache failed).
+    pub misses: u64,
+    /// (hits_l1 + hits_l2) / requests.
+    pub hit_rate: f64,
+    /// Values under our keys that were not ours (counted as misses and overwritten).
+    pub foreign_values: u64,
+    pub errors: ErrorCounts,
+    /// Results written to Redis.
+    pub writes: u64,
+    /// Mean bytes of key + value per written entry (Redis adds its own per-key overhead, about
+    /// 50-100 bytes; `used_memory` in [`crate::CacheMeasurements`] shows the real total).
+    pub bytes_per_entry: Option<f64>,
+    /// Cache latency: the lookup of every request (L1, then Redis when L1 missed).
+    pub lookup: LatencySummary,
+    /// Whole requests answered from each tier, and by the store.
+    pub hit_l1: LatencySummary,
+    pub hit_l2: LatencySummary,
+    pub miss: LatencySummary,
+    pub write: LatencySummary,
+}
