@@ -216,8 +216,14 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
     );
     // Qdrant answers an unfiltered search by a plain scan when a segment holds fewer vectors
     // than full_scan_threshold (KB) covers: say so rather than call a scan "hnsw".
+    // The engine keeps an empty appendable segment beside the built ones, so count the
+    // segments that hold a graph where the files can be seen (the embedded engine).
     let scan_below = PROFILES.index.full_scan_threshold * 1024 / (profile.vector_size * 4);
-    let per_segment = loaded.index.points / loaded.index.segments.max(1);
+    let segments = qdrant_perf_load::sweep::graph_segments(&store, &collection)
+        .filter(|&n| n > 0)
+        .unwrap_or(loaded.index.segments)
+        .max(1);
+    let per_segment = loaded.index.points / segments;
     if per_segment < scan_below {
         eprintln!(
             "note: {name} has about {per_segment} points per segment, below Qdrant's \
@@ -225,7 +231,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
              searches by a plain scan, as it would in production at this size. Raise \
              QDRANT_PERF_POINTS (to {} or more) to measure the HNSW graph.",
             profile.vector_size,
-            scan_below * loaded.index.segments.max(1) * 2
+            scan_below * segments * 2
         );
     }
     {

@@ -55,6 +55,13 @@ pub struct ValidateArgs {
     /// Request body for --gateway (`{{vector}}` and `{{k}}` are substituted).
     #[arg(long, default_value = qdrant_perf_load::target::DEFAULT_HTTP_BODY)]
     pub gateway_body: String,
+    /// Check the result cache at REDIS_URL (default redis://127.0.0.1:6379): `required` (an
+    /// unreachable Redis is an error) or `optional` (a warning; the cache checks do not run).
+    #[arg(long, value_parser = parse_cache_mode)]
+    pub cache: Option<qdrant_perf_store::CacheMode>,
+    /// Seconds a cached result lives (the seed's cache_ttl).
+    #[arg(long, default_value_t = 3600)]
+    pub cache_ttl: i64,
     /// Skip the stress ramp (its check is then listed as not run).
     #[arg(long)]
     pub no_stress: bool,
@@ -115,6 +122,14 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         stress: !args.no_stress,
         progress: !args.quiet,
         gateway: args.gateway.clone().map(|g| (g, args.gateway_body.clone())),
+        cache: match args.cache {
+            Some(mode) => Some(
+                qdrant_perf_store::CacheConfig::from_env()
+                    .with_mode(mode)
+                    .with_ttl_secs(args.cache_ttl)?,
+            ),
+            None => None,
+        },
     };
     let rt = runtime()?;
     let stop = ctrl_c_stop(&rt);
@@ -167,4 +182,9 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("writing the report to {}: {e}", dir.display()))?;
     println!("report: {}", dir.display());
     Ok(ExitCode::from(verdict.exit_code))
+}
+
+fn parse_cache_mode(s: &str) -> Result<qdrant_perf_store::CacheMode, String> {
+    s.parse()
+        .map_err(|e: qdrant_perf_store::CacheError| e.to_string())
 }

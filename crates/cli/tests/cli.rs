@@ -401,3 +401,90 @@ fn load_stress_and_merge_on_the_noop_target() {
     assert_eq!(json["stress"]["steps"].as_array().unwrap().len(), 3);
     assert_eq!(json["checks"][0]["name"], "throughput_peak");
 }
+
+#[test]
+fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
+    use qdrant_perf_store::cache::redis_server::RedisServer;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let config = tiny_config(dir.path(), |t| t);
+    let redis = RedisServer::start().expect("redis-server (Debian package redis-server)");
+    let run_with = |out: &str, url: &str, mode: &str| {
+        let mut cmd = bin();
+        cmd.args([
+            "validate",
+            "--quick",
+            "--quiet",
+            "--no-stress",
+            "--points",
+            "500",
+        ])
+        .args([
+            "--queries",
+            "50",
+            "--duration",
+            "1s",
+            "--overall-duration",
+            "1s",
+        ])
+        .args([
+            "--target",
+            "edge",
+            "--collections",
+            "tiny16",
+            "--cache",
+            mode,
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg("--out")
+        .arg(dir.path().join(out))
+        .env("REDIS_URL", url)
+        .env_remove("QDRANT_URL");
+        run(&mut cmd)
+    };
+    let (code, stdout, stderr) = run_with("cached", &redis.url(), "required");
+    assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cached/report.json")).unwrap())
+            .unwrap();
+    let check = |name: &str| {
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // Zipf(1.0) over 50 distinct queries, 500 requests, from an empty cache: every query's
+    // first request misses, the rest hit. So exactly the repeats hit, whatever the machine.
+    let hit = check("cache_hit_rate");
+    assert_eq!(hit["samples"], 500, "{hit}");
+    let measured = hit["measured"].as_f64().unwrap();
+    assert!(measured > 80.0 && measured < 100.0, "{hit}");
+    assert_eq!(hit["passed"], measured > 90.0, "{hit}");
+    let latency = check("cache_latency");
+    assert_eq!(latency["samples"], 500, "{latency}");
+    assert!(latency["measured"].as_f64().unwrap() > 0.0, "{latency}");
+
+    // Redis not there: required is an error naming REDIS_URL; optional runs without the checks.
+    let dead = format!("redis://127.0.0.1:{}", {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    });
+    let (code, stdout, stderr) = run_with("dead", &dead, "required");
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&dead) || stderr.contains("REDIS_URL"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = run_with("optional", &dead, "optional");
+    assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("not run: the cache was not reachable"),
+        "{stdout}"
+    );
+}

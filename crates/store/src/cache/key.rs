@@ -57,6 +57,7 @@ pub fn canonical_bytes(query: &Query) -> Vec<u8> {
         with_payload,
         rescore,
         oversampling,
+        filter,
     } = query;
     let mut out = Vec::with_capacity(vector.len() * 4 + 64);
     out.extend_from_slice(&(vector.len() as u64).to_le_bytes());
@@ -73,10 +74,18 @@ pub fn canonical_bytes(query: &Query) -> Vec<u8> {
         Some(true) => 2,
     });
     encode_option(&mut out, oversampling.map(|o| o.to_bits().to_le_bytes()));
-    // The filter goes here, as one more field: a tag byte 0 (none) or 1 followed by the length
-    // (u64) and bytes of its canonical JSON (`serde_json::to_vec`, struct fields in declaration
-    // order), e.g.
-    //   encode_option(&mut out, filter.as_ref().map(|f| length_prefixed(&serde_json::to_vec(f))));
+    // The filter: a tag byte 0 (none) or 1 followed by the length (u64 LE) and bytes of its
+    // canonical JSON (`serde_json::to_vec`: struct fields in declaration order, conditions in
+    // the order given, so the same filter always encodes alike).
+    match filter {
+        None => out.push(0),
+        Some(f) => {
+            let json = serde_json::to_vec(f).expect("a filter serialises");
+            out.push(1);
+            out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+            out.extend_from_slice(&json);
+        }
+    }
     out
 }
 
@@ -163,6 +172,19 @@ mod tests {
                     ..b.clone()
                 },
             ),
+            (
+                "a filter",
+                b.clone().with_filter(crate::Filter::keyword("kw", "k1")),
+            ),
+            (
+                "the filter's value",
+                b.clone().with_filter(crate::Filter::keyword("kw", "k2")),
+            ),
+            (
+                "the filter's range",
+                b.clone()
+                    .with_filter(crate::Filter::integer_range("num", Some(1), Some(9))),
+            ),
         ];
         let mut keys = vec![cache_key("perf_a", &b)];
         for (what, q) in &variants {
@@ -195,6 +217,7 @@ mod tests {
                 0, 0, // exact, with_payload
                 0, // rescore none
                 0, // oversampling none
+                0, // filter none
             ]
         );
     }
