@@ -155,15 +155,6 @@ fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
     .ensure_writable()?)
 }
 
-/// Writes `text` to a temporary file beside `path`, then renames it over `path`: a reader sees
-/// the old file or the new one, never half of one.
-fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-}
-
 /// Exit codes: 0 success, 1 a regression (compare), 2 an error.
 fn main() -> ExitCode {
     match run(Opts::parse()) {
@@ -257,7 +248,9 @@ fn run(opts: Opts) -> Result<ExitCode> {
                 print!("{}", comparison.to_markdown());
             }
             if let Some(path) = json_out {
-                write_atomically(&path, &(as_json + "\n"))?;
+                // Atomic: a reader sees the old file or the new one, never half of one.
+                qdrant_perf_load::machine::write_atomic(&path, (as_json + "\n").as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
             comparison.append_to_step_summary()?;
             if comparison.has_regression() {

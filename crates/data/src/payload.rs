@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use rand::RngCore;
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{DataError, Result};
-use crate::files::temp_sibling;
+use crate::files::write_atomic;
 use crate::generator::{CHUNK, rng, unit};
 
 /// Version of the payload algorithm; part of the hash of every dataset with payloads.
@@ -415,19 +415,12 @@ impl Payloads {
 
     /// Writes the payloads as JSON lines, atomically (temporary file, then rename).
     pub fn write_jsonl(&self, path: &Path) -> Result<()> {
-        let tmp = temp_sibling(path);
-        let result = (|| -> std::io::Result<()> {
-            let mut out = BufWriter::new(fs::File::create(&tmp)?);
+        write_atomic(path, |out| {
             for i in 0..self.len() {
-                serde_json::to_writer(&mut out, &self.to_json(i))?;
+                serde_json::to_writer(&mut *out, &self.to_json(i))?;
                 out.write_all(b"\n")?;
             }
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        result.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            DataError::io(path, e)
+            Ok(())
         })
     }
 

@@ -4,7 +4,6 @@
 //! into place.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -65,7 +64,7 @@ impl Environment {
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             cpu_model,
             cores: resources::cores(),
-            memory_total_bytes: resources::memory_total_bytes(),
+            memory_total_bytes: crate::machine::mem_total_bytes(),
             started_at: utc_iso(SystemTime::now()),
         }
     }
@@ -624,19 +623,9 @@ fn file_name(label: &str) -> String {
         .collect()
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into place.
+/// [`crate::machine::write_atomic`], returning the path written (for the report's file list).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
+    crate::machine::write_atomic(path, bytes)?;
     Ok(path.to_path_buf())
 }
 

@@ -7,7 +7,10 @@
 
 use std::time::Instant;
 
+use qdrant_perf_store::remote::telemetry::process_sample;
 use serde::Serialize;
+
+use crate::machine::mem_total_bytes;
 
 /// CPU and memory of this process over a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -45,37 +48,14 @@ pub fn load_average_1m() -> Option<f64> {
         .ok()
 }
 
-/// Process CPU seconds (user + system) from /proc/self/stat.
+/// Process CPU seconds (user + system) of this process.
 pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces) start at the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
-    Some((utime + stime) / ticks)
+    process_sample("/proc/self").map(|s| s.cpu_seconds)
 }
 
 /// Resident set size of this process (VmRSS).
 pub fn process_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    kb_field(&status, "VmRSS:")
-}
-
-/// The machine's memory (MemTotal).
-pub fn memory_total_bytes() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    kb_field(&meminfo, "MemTotal:")
-}
-
-fn kb_field(text: &str, key: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    let kb: u64 = line[key.len()..].split_whitespace().next()?.parse().ok()?;
-    Some(kb * 1024)
+    process_sample("/proc/self").map(|s| s.rss_bytes)
 }
 
 pub fn cores() -> usize {
@@ -124,7 +104,9 @@ impl ProcessSampler {
 
     /// CPU % of the machine since the previous sample, and the current RSS.
     pub fn sample(&mut self) -> (Option<f64>, Option<u64>) {
-        let now = process_cpu_seconds().map(|c| (Instant::now(), c));
+        // One read of /proc/self gives both figures.
+        let sample = process_sample("/proc/self");
+        let now = sample.map(|s| (Instant::now(), s.cpu_seconds));
         let cpu = match (self.last, now) {
             (Some((t0, c0)), Some((t1, c1))) => {
                 let wall = t1.duration_since(t0).as_secs_f64();
@@ -133,7 +115,7 @@ impl ProcessSampler {
             _ => None,
         };
         self.last = now;
-        let rss = process_rss_bytes();
+        let rss = sample.map(|s| s.rss_bytes);
         if let Some(c) = cpu {
             self.cpu_max = Some(self.cpu_max.map_or(c, |m: f64| m.max(c)));
         }
@@ -151,7 +133,7 @@ impl ProcessSampler {
             }
             _ => None,
         };
-        let total = memory_total_bytes();
+        let total = mem_total_bytes();
         Resources {
             scope: "this process".into(),
             cpu_pct_mean: cpu_mean,
@@ -181,7 +163,7 @@ mod tests {
         }
         let rss = process_rss_bytes().expect("VmRSS");
         assert!(rss > 1 << 20, "{rss}");
-        assert!(memory_total_bytes().expect("MemTotal") > rss);
+        assert!(mem_total_bytes().expect("MemTotal") > rss);
         let before = process_cpu_seconds().expect("stat");
         // Burn some CPU so the counter moves.
         let mut x = 0u64;

@@ -411,14 +411,17 @@ pub fn process_sample(dir: &str) -> Option<ProcessSample> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        t if t > 0 => t as f64,
+        _ => 100.0,
+    };
     let status = std::fs::read_to_string(format!("{dir}/status")).ok()?;
     let rss_kb: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())?;
     Some(ProcessSample {
-        cpu_seconds: ticks / hz.max(1.0),
+        cpu_seconds: ticks / hz,
         rss_bytes: rss_kb * 1024,
     })
 }
