@@ -112,16 +112,28 @@ fn build(c: &mut Criterion) {
             if let Err(e) = spec.validate() {
                 fail(format!("QDRANT_PERF_HNSW_M / _EF_CONSTRUCT: {e}"));
             }
-            let last: RefCell<Option<(tempfile::TempDir, EdgeStore, IndexState)>> =
-                RefCell::new(None);
+            // The last build, kept to measure its recall. The store owns its scratch directory
+            // and deletes it only after the engine closed every collection in it.
+            let last: RefCell<Option<(EdgeStore, IndexState)>> = RefCell::new(None);
+            let close = |built: Option<(EdgeStore, IndexState)>| {
+                if let Some((store, _)) = built {
+                    store.close().unwrap_or_else(|e| fail(e));
+                }
+            };
             group.bench_function(BenchmarkId::from_parameter(format!("m{m}_efc{efc}")), |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         // The previous build's files go before the next is timed.
-                        drop(last.borrow_mut().take());
-                        let dir = tempfile::tempdir_in(cache().root()).unwrap_or_else(|e| fail(e));
-                        let store = EdgeStore::open(dir.path()).unwrap_or_else(|e| fail(e));
+                        close(last.borrow_mut().take());
+                        let dir = tempfile::Builder::new()
+                            .prefix("hnsw-build-")
+                            .tempdir_in(cache().root())
+                            .unwrap_or_else(|e| fail(e))
+                            .keep();
+                        let store = EdgeStore::open(dir)
+                            .unwrap_or_else(|e| fail(e))
+                            .remove_root_on_close();
                         let started = Instant::now();
                         let loaded = RT
                             .block_on(fixture::load_collection(
@@ -132,23 +144,24 @@ fn build(c: &mut Criterion) {
                             ))
                             .unwrap_or_else(|e| fail(e));
                         total += started.elapsed();
-                        *last.borrow_mut() = Some((dir, store, loaded.index));
+                        *last.borrow_mut() = Some((store, loaded.index));
                     }
                     total
                 });
             });
-            if let Some((_dir, store, state)) = last.borrow_mut().take() {
+            let built = last.borrow_mut().take();
+            if let Some((store, state)) = &built {
                 let queries = fixture::queries(&d.queries, K, Some(RECALL_EF));
                 eprintln!(
                     "hnsw_build/{}d/m{m}_efc{efc}: recall@{K} = {:.4} at ef={RECALL_EF} over {} held-out queries; {} points in {} segment(s), search by {}{}",
                     dim(),
-                    recall(&store, &spec.name, &queries, &d),
+                    recall(store, &spec.name, &queries, &d),
                     queries.len(),
                     state.points,
                     qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
                         .unwrap_or(state.segments),
                     search_mode(
-                        &state,
+                        state,
                         dim(),
                         spec.hnsw.full_scan_threshold,
                         qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
@@ -156,6 +169,7 @@ fn build(c: &mut Criterion) {
                     note.as_deref().map_or(String::new(), |n| format!(" ({n})")),
                 );
             }
+            close(built);
         }
     }
     group.finish();
@@ -226,6 +240,7 @@ fn search(c: &mut Criterion) {
         }
     }
     group.finish();
+    store.close().unwrap_or_else(|e| fail(e));
 }
 
 criterion_group!(benches, build, search);

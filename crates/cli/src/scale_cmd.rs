@@ -127,7 +127,8 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         &stop,
         |line| eprintln!("{line}"),
     ));
-    let _ = std::fs::remove_dir_all(&edge_root);
+    // The store closes its collections and deletes its scratch directory.
+    drop(store);
     let report = result?;
     if report.steps.is_empty() {
         anyhow::bail!(

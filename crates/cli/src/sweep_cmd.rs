@@ -147,7 +147,8 @@ pub fn private_edge_root(cache: &DatasetCache, kind: &str) -> Result<PathBuf> {
     Ok(root)
 }
 
-/// The embedded engine under `edge_root`, or the server at `url`.
+/// The embedded engine in the scratch directory `edge_root` (deleted with the store, after the
+/// engine closed its collections), or the server at `url`.
 pub fn open_store(
     rt: &tokio::runtime::Runtime,
     url: Option<&str>,
@@ -163,7 +164,7 @@ pub fn open_store(
             );
             Ok(rt.block_on(AnyStore::connect(&config, Guard::default()))?)
         }
-        None => Ok(AnyStore::edge(edge_root, Guard::default())?),
+        None => Ok(AnyStore::edge_scratch(edge_root, Guard::default())?),
     }
 }
 
@@ -250,7 +251,8 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
             )
         },
     ));
-    let _ = std::fs::remove_dir_all(&edge_root);
+    // The store closes its collections and deletes its scratch directory.
+    drop(store);
     let report = result?;
     if report.points.is_empty() {
         anyhow::bail!("no point finished; nothing to report");

@@ -50,7 +50,6 @@ pub struct Prepared {
     pub engine: String,
     /// One line per collection: where its data came from and how long each step took.
     pub notes: Vec<String>,
-    scratch: Vec<PathBuf>,
     /// Server collections this run created (dropped by [`Prepared::cleanup`]).
     created: Vec<(Arc<AnyStore>, String)>,
 }
@@ -65,13 +64,13 @@ impl Prepared {
         let mut other = other;
         self.collections.append(&mut other.collections);
         self.notes.append(&mut other.notes);
-        self.scratch.append(&mut other.scratch);
         self.created.append(&mut other.created);
         self.engine = other.engine.clone();
         self.engine_version = other.engine_version.clone();
     }
 
-    /// Deletes scratch copies, and drops the server collections this run created unless
+    /// Lets go of the collections (a scratch store deletes its directory once the last run
+    /// holding it is done), and drops the server collections this run created unless
     /// `QDRANT_PERF_KEEP=1`. Returns what it did, for the log.
     pub async fn cleanup(&mut self) -> Vec<String> {
         let mut done = Vec::new();
@@ -86,9 +85,6 @@ impl Prepared {
                     Err(e) => done.push(format!("warning: could not drop {name}: {e}")),
                 }
             }
-        }
-        for dir in self.scratch.drain(..) {
-            let _ = std::fs::remove_dir_all(&dir);
         }
         done
     }
@@ -115,7 +111,6 @@ pub async fn prepare(
         engine_version: String::new(),
         engine: String::new(),
         notes: Vec::new(),
-        scratch: Vec::new(),
         created: Vec::new(),
     };
     for choice in choices {
@@ -128,23 +123,21 @@ pub async fn prepare(
             Some(s) => s.clone(),
             None => {
                 let root = if opts.writes {
-                    let dir = dataset
+                    dataset
                         .dir
-                        .join(format!("edge-scratch-{}", std::process::id()));
-                    if !prepared.scratch.contains(&dir) {
-                        prepared.scratch.push(dir.clone());
-                    }
-                    dir
+                        .join(format!("edge-scratch-{}", std::process::id()))
                 } else {
                     dataset.dir.join("edge")
                 };
                 match edge_stores.get(&root) {
                     Some(s) => s.clone(),
                     None => {
-                        let s = Arc::new(
+                        let s = if opts.writes {
+                            AnyStore::edge_scratch(&root, guard.clone())
+                        } else {
                             AnyStore::edge(&root, guard.clone())
-                                .map_err(|e| target_error(e.to_string()))?,
-                        );
+                        };
+                        let s = Arc::new(s.map_err(|e| target_error(e.to_string()))?);
                         edge_stores.insert(root, s.clone());
                         s
                     }

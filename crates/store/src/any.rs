@@ -31,6 +31,14 @@ impl AnyStore {
         Ok(AnyStore::Edge(EdgeStore::with_guard(root, guard)?))
     }
 
+    /// The embedded engine in a scratch directory `root`, deleted (after every collection in
+    /// it is closed) when the store is dropped.
+    pub fn edge_scratch(root: impl Into<PathBuf>, guard: Guard) -> Result<Self> {
+        Ok(AnyStore::Edge(
+            EdgeStore::with_guard(root, guard)?.remove_root_on_close(),
+        ))
+    }
+
     /// `qdrant-edge 0.7.2` for the embedded engine, or the server's own version.
     pub fn engine_version(&self) -> String {
         match self {

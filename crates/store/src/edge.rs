@@ -6,10 +6,12 @@
 //! how a second `cargo bench` skips upload and index build. A directory without the marker is an
 //! interrupted build and is started again.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Once, RwLock};
 use std::time::{Duration, Instant};
 
 use qdrant_edge::{
@@ -34,10 +36,18 @@ use crate::store::Store;
 const MARKER: &str = "qdrant-perf.json";
 
 /// The embedded Qdrant engine, one shard per collection under a root directory.
+///
+/// The engine writes to a collection's files until the collection is closed: [`EdgeStore::close`]
+/// (or dropping the store) closes every collection first, and only then deletes the root of a
+/// scratch store ([`EdgeStore::remove_root_on_close`]). Delete a store's files only after it is
+/// closed. A collection whose final flush fails is reported (an error from `close`, a warning
+/// from drop), never a panic.
 pub struct EdgeStore {
     root: PathBuf,
     guard: Guard,
     collections: RwLock<HashMap<String, Arc<Collection>>>,
+    /// The root is this store's private scratch space: delete it once every collection is closed.
+    remove_root: bool,
 }
 
 struct Collection {
@@ -178,7 +188,45 @@ impl EdgeStore {
             root,
             guard,
             collections: RwLock::new(HashMap::new()),
+            remove_root: false,
         })
+    }
+
+    /// Makes the root this store's scratch space: [`EdgeStore::close`] (or drop) deletes it and
+    /// everything under it, after every collection in it was closed.
+    pub fn remove_root_on_close(mut self) -> Self {
+        self.remove_root = true;
+        self
+    }
+
+    /// Closes every collection (the engine flushes each to disk), then deletes the root if it is
+    /// scratch space. Returns the first failure; every failure is named.
+    pub fn close(mut self) -> Result<()> {
+        self.close_all()
+    }
+
+    fn close_all(&mut self) -> Result<()> {
+        let mut open: Vec<(String, Arc<Collection>)> = match self.collections.get_mut() {
+            Ok(map) => map.drain().collect(),
+            Err(poisoned) => poisoned.into_inner().drain().collect(),
+        };
+        open.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut first = None;
+        for (_, c) in open {
+            if let Err(e) = close_collection(c) {
+                first.get_or_insert(e);
+            }
+        }
+        if std::mem::take(&mut self.remove_root) {
+            match fs::remove_dir_all(&self.root) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    first.get_or_insert(io_error(&self.root, e));
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     pub fn root(&self) -> &Path {
@@ -376,7 +424,8 @@ impl EdgeStore {
                 ),
             });
         }
-        c.shard.flush();
+        engine_call(|| c.shard.flush())
+            .map_err(|message| engine_error("flush the built index", name, message))?;
         let marker = Marker {
             spec: c.spec.clone(),
             state: state.clone(),
@@ -479,11 +528,102 @@ impl EdgeStore {
                 known: Vec::new(),
             })?;
         let dir = c.dir.clone();
-        // Close the shard (it flushes on drop) before its files go. Searches still holding the
-        // collection finish first; the last reference closes it.
-        drop(c);
+        // Close the shard (it flushes) before its files go.
+        close_collection(c)?;
         fs::remove_dir_all(&dir).map_err(|e| io_error(&dir, e))
     }
+}
+
+impl Drop for EdgeStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.close_all() {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
+thread_local! {
+    /// Set while this thread is in [`engine_call`], so the panic hook stays silent for the
+    /// engine's flush failure that it turns into an error.
+    static IN_ENGINE_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Closes a collection: waits (up to 10 s) for searches still holding it to finish, then closes
+/// its shard.
+fn close_collection(mut c: Arc<Collection>) -> Result<()> {
+    let started = Instant::now();
+    let c = loop {
+        match Arc::try_unwrap(c) {
+            Ok(c) => break c,
+            Err(shared) if started.elapsed() < Duration::from_secs(10) => {
+                c = shared;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(shared) => {
+                return Err(StoreError::Close {
+                    collection: shared.spec.name.clone(),
+                    path: shared.dir.clone(),
+                    message: "still in use by a search after 10 s; it closes when that ends".into(),
+                });
+            }
+        }
+    };
+    let Collection {
+        shard, spec, dir, ..
+    } = c;
+    engine_call(move || drop(shard)).map_err(|message| StoreError::Close {
+        collection: spec.name,
+        path: dir,
+        message,
+    })
+}
+
+/// Runs `f`, which may reach one of qdrant-edge's panicking flushes (`EdgeShard::flush`, and its
+/// `Drop`, which flushes), and returns such a panic as its message instead of unwinding through
+/// the caller; the panic hook stays silent for it.
+fn engine_call<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_ENGINE_CALL.get() {
+                previous(info);
+            }
+        }));
+    });
+    let outer = IN_ENGINE_CALL.replace(true);
+    let done = catch_unwind(AssertUnwindSafe(f));
+    IN_ENGINE_CALL.set(outer);
+    done.map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the engine panicked while flushing".into());
+        engine_panic_message(&message)
+    })
+}
+
+/// The readable part of the engine's panic message: `expect`'s text and the error's description,
+/// without the Debug wrapping and the backtrace Qdrant's errors carry when RUST_BACKTRACE is set.
+fn engine_panic_message(message: &str) -> String {
+    const DESCRIPTION: &str = "description: \"";
+    let Some(start) = message.find(DESCRIPTION) else {
+        return message.to_string();
+    };
+    let rest = &message[start + DESCRIPTION.len()..];
+    let end = rest
+        .find("\", backtrace:")
+        .or_else(|| rest.rfind("\" }"))
+        .unwrap_or(rest.len());
+    let context = message[..start]
+        .split(" ServiceError {")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches([' ', '{']);
+    format!("{context} {}", rest[..end].replace("\\\"", "\""))
+        .trim()
+        .to_string()
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

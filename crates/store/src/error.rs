@@ -88,6 +88,16 @@ pub enum StoreError {
     )]
     InUse { path: PathBuf },
 
+    #[error(
+        "the embedded engine could not close collection `{collection}` in {path}: {message}. \
+         Its last writes may be lost; close the store before deleting its files"
+    )]
+    Close {
+        collection: String,
+        path: PathBuf,
+        message: String,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -332,3 +332,76 @@ fn a_cached_index_open_elsewhere_is_reported_in_use_not_rebuilt() {
         Created::Existing { points: 400 }
     );
 }
+
+#[test]
+fn a_store_whose_files_were_deleted_reports_it_on_close_instead_of_panicking() {
+    let (points, _, _) = dataset(32, 500);
+    let spec = CollectionSpec::new("perf_gone", 32, Metric::Cosine);
+    for explicit in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EdgeStore::open(dir.path()).unwrap();
+        rt().block_on(load_collection(&store, &spec, &points, 100))
+            .unwrap();
+        let collection_dir = store.collection_dir(&spec);
+        // The mistake this guards against: the files go while the engine still has them open.
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        if explicit {
+            match store.close() {
+                Err(StoreError::Close {
+                    collection,
+                    path,
+                    message,
+                }) => {
+                    assert_eq!(collection, "perf_gone");
+                    assert_eq!(path, collection_dir);
+                    // The engine's own words, without its Debug wrapping or a backtrace.
+                    assert!(message.contains("No such file or directory"), "{message}");
+                    assert!(!message.contains("backtrace"), "{message}");
+                }
+                other => panic!("expected a close error naming the collection, got {other:?}"),
+            }
+        } else {
+            // Dropping prints a warning; the process (this test) goes on.
+            drop(store);
+        }
+    }
+}
+
+#[test]
+fn a_scratch_store_deletes_its_directory_only_after_closing_its_collections() {
+    let (points, queries, truth) = dataset(32, 1_000);
+    let spec = CollectionSpec::new("perf_scratch", 32, Metric::Cosine);
+    let parent = tempfile::tempdir().unwrap();
+    for explicit in [true, false] {
+        let root = parent.path().join(format!("scratch-{explicit}"));
+        let store = EdgeStore::open(&root).unwrap().remove_root_on_close();
+        let loaded = rt()
+            .block_on(load_collection(&store, &spec, &points, 250))
+            .unwrap();
+        assert_eq!(loaded.index.points, 1_000);
+        let r = recall(
+            &store,
+            "perf_scratch",
+            &fixture::queries(&queries, 10, Some(64)),
+            &truth,
+        );
+        assert!(r > 0.9, "recall@10 {r}");
+        assert!(root.exists());
+        if explicit {
+            store.close().unwrap();
+        } else {
+            drop(store);
+        }
+        assert!(!root.exists(), "{} is left behind", root.display());
+    }
+    // A store that is not scratch space keeps its files for the next run.
+    let root = parent.path().join("kept");
+    let store = EdgeStore::open(&root).unwrap();
+    rt().block_on(load_collection(&store, &spec, &points, 250))
+        .unwrap();
+    store.close().unwrap();
+    assert!(
+        root.join(format!("perf_scratch-{}", spec.index_hash()))
+            .exists()
+    );
+}
