@@ -29,7 +29,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use qdrant_perf_data::{DEFAULT_ZIPF_EXPONENT, QueryStream, ideal_hit_rate};
 use qdrant_perf_store::cache::redis_server::TestRedis;
 use qdrant_perf_store::cache::{TARGET_HIT_RATE, TARGET_LATENCY_MS};
-use qdrant_perf_store::{AnyStore, CacheConfig, CachedStore, Query, Store};
+use qdrant_perf_store::{AnyStore, CacheConfig, CacheError, CachedStore, Query, Store};
 
 use common::{PROFILES, RT, fail, prepared, prepared_if_any, selected_profiles};
 
@@ -39,16 +39,13 @@ const STREAM_POOL: usize = 1_000;
 /// Room of the in-process tier in the L1 benchmarks (the deployment gives it 2 GB).
 const L1_BYTES: u64 = 256 << 20;
 
-/// The Redis of this run, started on first use and stopped at the end of `main`.
+/// The Redis of this run, started first thing in `main` and stopped at its end.
 static REDIS: OnceLock<Mutex<Option<TestRedis>>> = OnceLock::new();
 
 fn redis_url() -> String {
-    let redis = REDIS.get_or_init(|| {
-        let redis = TestRedis::from_env().unwrap_or_else(|e| fail(e));
-        eprintln!("cache suite: Redis is the {}", redis.describe());
-        Mutex::new(Some(redis))
-    });
-    redis
+    REDIS
+        .get()
+        .expect("main starts Redis before the benches")
         .lock()
         .expect("lock")
         .as_ref()
@@ -246,6 +243,20 @@ fn report_streams(store: &AnyStore, name: &str, queries: &[Query], label: &str) 
 criterion_group!(benches, cache);
 
 fn main() {
+    // Redis first, before any dataset is built: on a machine without redis-server (and no
+    // REDIS_URL) the suite says what to install and skips, so the other suites of `cargo bench`
+    // still run; a Redis that is there but will not start is an error.
+    match TestRedis::from_env() {
+        Ok(redis) => {
+            eprintln!("cache suite: Redis is the {}", redis.describe());
+            REDIS.get_or_init(|| Mutex::new(Some(redis)));
+        }
+        Err(e @ CacheError::ServerMissing { .. }) => {
+            eprintln!("cache suite: skipped: {e}");
+            return;
+        }
+        Err(e) => fail(e),
+    }
     benches();
     common::cleanup();
     // A private redis-server stops here (an external one is left alone).

@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use qdrant_perf_data::{Dataset, DatasetSpec, mean_recall};
-use qdrant_perf_load::sweep::{choose_full_scan_threshold, search_mode};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{CollectionSpec, EdgeStore, HnswParams, IndexState, Query};
+use qdrant_perf_tune::sweep::{choose_full_scan_threshold, search_mode};
 
 use common::{RT, cache, env_usize, fail};
 
@@ -158,13 +158,13 @@ fn build(c: &mut Criterion) {
                     recall(store, &spec.name, &queries, &d),
                     queries.len(),
                     state.points,
-                    qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
+                    qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
                         .unwrap_or(state.segments),
                     search_mode(
                         state,
                         dim(),
                         spec.hnsw.full_scan_threshold,
-                        qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
+                        qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
                     ),
                     note.as_deref().map_or(String::new(), |n| format!(" ({n})")),
                 );
@@ -227,13 +227,13 @@ fn search(c: &mut Criterion) {
                 spec.hnsw.m,
                 spec.hnsw.ef_construct,
                 state.points,
-                qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
+                qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
                     .unwrap_or(state.segments),
                 search_mode(
                     state,
                     dim(),
                     spec.hnsw.full_scan_threshold,
-                    qdrant_perf_load::sweep::graph_segments_in(&store.collection_dir(&spec))
+                    qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
                 ),
                 note.as_deref().map_or(String::new(), |n| format!("; {n}")),
             );

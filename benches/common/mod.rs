@@ -219,7 +219,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
     // The engine keeps an empty appendable segment beside the built ones, so count the
     // segments that hold a graph where the files can be seen (the embedded engine).
     let scan_below = PROFILES.index.full_scan_threshold * 1024 / (profile.vector_size * 4);
-    let segments = qdrant_perf_load::sweep::graph_segments(&store, &collection)
+    let segments = qdrant_perf_tune::sweep::graph_segments(&store, &collection)
         .filter(|&n| n > 0)
         .unwrap_or(loaded.index.segments)
         .max(1);

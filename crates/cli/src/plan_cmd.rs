@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use qdrant_perf_load::plan::{self, Measured, NodeShape, Target};
+use qdrant_perf_tune::plan::{self, Measured, NodeShape, Target};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {

@@ -8,8 +8,8 @@ use anyhow::Result;
 use clap::Args;
 use qdrant_perf_data::{DatasetSpec, Distribution};
 use qdrant_perf_load::machine;
-use qdrant_perf_load::scale::{self, ScaleConfig};
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
+use qdrant_perf_tune::scale::{self, ScaleConfig};
 
 use crate::sweep_cmd;
 

@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
 use qdrant_perf_load::machine;
-use qdrant_perf_load::sweep::{self, Grid, QuantKind, SweepConfig};
 use qdrant_perf_store::{AnyStore, DEFAULT_PREFIX, Guard, HnswParams, ServerConfig};
+use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {

@@ -19,9 +19,7 @@
 //! the instructions of the hot paths that need no server (under valgrind's callgrind), the
 //! noise-free figure the tight gate uses.
 //!
-//! [`sweep`], [`scale`] and [`plan`] are the tuning experiments: HNSW and quantization grids
-//! with recall and a Pareto frontier, the scalability curve with fitted growth, and capacity
-//! plans from Qdrant's sizing rule and the suite's measurements; [`plot`] draws them as SVG.
+//! The tuning experiments (sweep, scale, plan) are `qdrant-perf-tune`.
 
 pub mod checks;
 pub mod compare;
@@ -30,13 +28,9 @@ pub mod driver;
 pub mod instructions;
 pub mod machine;
 pub mod merge;
-pub mod plan;
-pub mod plot;
 pub mod report;
 pub mod resources;
-pub mod scale;
 pub mod setup;
-pub mod sweep;
 pub mod target;
 pub mod validate;
 

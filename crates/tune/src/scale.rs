@@ -16,12 +16,13 @@ use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Query, Store};
 use serde::Serialize;
 
-use crate::machine::{self, human_bytes};
+use crate::plot;
 use crate::sweep::{
     MemoryBreakdown, SweepError, choose_full_scan_threshold, graph_segments, measure_search,
     memory_of, save_json, search_mode,
 };
-use crate::{LatencySummary, plot};
+use qdrant_perf_load::LatencySummary;
+use qdrant_perf_load::machine::{self, human_bytes};
 
 /// The default sizes: 10k, 30k, 100k, 300k.
 pub const DEFAULT_STEPS: [usize; 4] = [10_000, 30_000, 100_000, 300_000];

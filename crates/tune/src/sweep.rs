@@ -19,8 +19,8 @@ use qdrant_perf_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::machine::{self, human_bytes};
-use crate::{LatencySummary, latency_histogram};
+use qdrant_perf_load::machine::{self, human_bytes};
+use qdrant_perf_load::{LatencySummary, latency_histogram};
 
 /// Depth of recall: recall@10, as the deployment searches top-10.
 pub const DEFAULT_K: usize = 10;

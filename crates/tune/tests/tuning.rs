@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
-use qdrant_perf_load::scale::{self, ScaleConfig};
-use qdrant_perf_load::sweep::{self, Grid, QuantKind, SweepConfig};
 use qdrant_perf_store::{AnyStore, Guard, HnswParams};
+use qdrant_perf_tune::scale::{self, ScaleConfig};
+use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig};
 
 const DIM: usize = 64;
 
