@@ -133,7 +133,11 @@ fn compare_passes_two_runs_of_one_endpoint_and_fails_a_slower_one() {
 
     let (code, stdout, stderr) = compare(&a, &a2);
     assert_eq!(code, 0, "same endpoint:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("load/search/phi3/p95_ms"), "{stdout}");
+    // One row per figure of (operation, collection): the HTTP target's collection is its host.
+    assert!(
+        stdout.contains("| load/search/127.0.0.1/p95_ms |"),
+        "{stdout}"
+    );
     assert!(stdout.contains("0 regressed"), "{stdout}");
 
     let (code, stdout, stderr) = compare(&a, &b);
@@ -141,7 +145,7 @@ fn compare_passes_two_runs_of_one_endpoint_and_fails_a_slower_one() {
     for figure in ["mean_ms", "p50_ms", "throughput_ops_s"] {
         let row = stdout
             .lines()
-            .find(|l| l.contains(&format!("load/search/phi3/{figure}")))
+            .find(|l| l.contains(&format!("| load/search/127.0.0.1/{figure} ")))
             .unwrap_or_else(|| panic!("no {figure} row in {stdout}"));
         assert!(row.contains("**regressed**"), "{row}");
     }
