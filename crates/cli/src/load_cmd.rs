@@ -7,15 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Metric};
+use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::checks::{Bound, Check};
-use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal, Target};
 use qdrant_perf_load::report::{self, Report, TargetInfo};
 use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
 use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreTarget};
 use qdrant_perf_load::validate;
-use qdrant_perf_store::{HnswParams, ServerConfig};
+use qdrant_perf_store::HnswParams;
+
+use crate::common::{cache, ctrl_c_stop, load_config, runtime, server_config};
+
+/// What Ctrl-C prints during `load`, `stress` and `validate`.
+pub const CTRL_C_ENDS_THE_RUN: &str = "ending the run early; the report will be marked partial";
 
 /// Where the load goes and on what data.
 #[derive(Debug, Clone, clap::Args)]
@@ -171,57 +175,6 @@ pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
         _ => Err(format!(
             "{s:?} is not a duration >= 0 (example: 30s, 500ms, 2m)"
         )),
-    }
-}
-
-pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
-    Ok(match dir {
-        Some(dir) => DatasetCache::new(dir),
-        None => DatasetCache::from_env("target/qdrant-perf"),
-    }
-    .ensure_writable()?)
-}
-
-pub fn load_config(path: Option<&PathBuf>) -> Result<PerformanceConfig> {
-    Ok(match path {
-        Some(p) => PerformanceConfig::load(p)?,
-        None => PerformanceConfig::bundled(),
-    })
-}
-
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
-/// A stop signal that Ctrl-C sets (the run then ends early and its report is marked partial).
-pub fn ctrl_c_stop(rt: &tokio::runtime::Runtime) -> StopSignal {
-    let stop = StopSignal::new();
-    let s = stop.clone();
-    rt.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nCtrl-C: ending the run early; the report will be marked partial");
-            s.stop();
-        }
-    });
-    stop
-}
-
-/// The server a --target URL names, or `None` for edge.
-pub fn server_config(target: &str) -> Result<Option<ServerConfig>> {
-    match target.trim() {
-        "edge" | "" => Ok(None),
-        url => {
-            let config = ServerConfig::parse(url, None)?.with_api_key(
-                std::env::var("QDRANT_API_KEY")
-                    .ok()
-                    .filter(|k| !k.is_empty())
-                    .map(qdrant_perf_store::ApiKey::new),
-            );
-            Ok(Some(config))
-        }
     }
 }
 
@@ -395,7 +348,7 @@ fn write_report(report: &Report, out: Option<PathBuf>) -> Result<PathBuf> {
 /// targets), 1 when it missed one, 2 when it could not run.
 pub fn load(args: LoadArgs) -> Result<ExitCode> {
     let rt = runtime()?;
-    let stop = ctrl_c_stop(&rt);
+    let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     rt.block_on(async {
         let config = load_config(args.target.config.as_ref())?;
         let (mut target, info, notes) =
@@ -481,7 +434,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
 /// (closed loop: when some step met the targets), 1 otherwise.
 pub fn stress(args: StressArgs) -> Result<ExitCode> {
     let rt = runtime()?;
-    let stop = ctrl_c_stop(&rt);
+    let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     rt.block_on(async {
         let config = load_config(args.target.config.as_ref())?;
         let t = config.targets();

@@ -14,9 +14,8 @@ use qdrant_perf_load::report::{Report, TargetInfo};
 use qdrant_perf_load::setup::SetupOptions;
 use qdrant_perf_load::validate::{self, Scale, ValidateOptions};
 
-use crate::load_cmd::{
-    cache, ctrl_c_stop, load_config, parse_duration, positive_usize, runtime, server_config,
-};
+use crate::common::{cache, ctrl_c_stop, load_config, runtime, server_config};
+use crate::load_cmd::{CTRL_C_ENDS_THE_RUN, parse_duration, positive_usize};
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -132,7 +131,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         },
     };
     let rt = runtime()?;
-    let stop = ctrl_c_stop(&rt);
+    let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     let v = rt.block_on(validate::validate(&opts, &stop))?;
     let info = TargetInfo {
         kind: v.engine.clone(),

@@ -24,7 +24,7 @@ pub enum ConfigError {
         source_name: String,
         message: String,
     },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         #[source]
@@ -236,7 +236,7 @@ impl PerformanceConfig {
             message,
         };
         let config: PerformanceConfig = serde_yaml::from_str(text).map_err(|e| {
-            // serde_yaml says "path.to.key: problem at line L column C"; put the line first.
+            // The YAML parser says "path.to.key: problem at line L column C"; put the line first.
             let message = e.to_string();
             match e.location() {
                 Some(l) if !message.contains("at line") => {

@@ -17,7 +17,7 @@ use crate::{LatencySummary, latency_histogram};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         path: PathBuf,
         #[source]

@@ -252,7 +252,7 @@ impl HttpTarget {
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(4096)
             .build()
-            .map_err(|e| LoadError::Target(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(LoadError::HttpClient)?;
         Ok(Self {
             name: parsed.host_str().unwrap_or("http").to_string(),
             url: url.into(),
@@ -287,21 +287,18 @@ impl HttpTarget {
             .body(self.bodies[0].clone())
             .send()
             .await
-            .map_err(|e| {
-                LoadError::Target(format!(
-                    "cannot reach {}: {}. Is the server running and the URL right? (checked with one request before the run)",
-                    self.url,
-                    error_chain(&e)
-                ))
+            .map_err(|source| LoadError::Unreachable {
+                url: self.url.clone(),
+                source,
             })?;
         let status = r.status();
         if !status.is_success() {
             let body = r.text().await.unwrap_or_default();
-            return Err(LoadError::Target(format!(
-                "{} answered the first request with HTTP {status}: {}; check the URL and --body",
-                self.url,
-                body.chars().take(300).collect::<String>()
-            )));
+            return Err(LoadError::Rejected {
+                url: self.url.clone(),
+                status: status.as_u16(),
+                body: body.chars().take(300).collect(),
+            });
         }
         Ok(())
     }
