@@ -1,14 +1,14 @@
 //! What every subcommand shares, one of each: the dataset cache, the tokio runtime, the Ctrl-C
 //! stop signal, the way a `--target`/`--url` becomes a Qdrant server (or the embedded engine),
-//! and the performance-tests.yaml.
+//! the performance-tests.yaml, and the flags named in the load library's errors.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use qdrant_perf_data::DatasetCache;
 use qdrant_perf_load::config::PerformanceConfig;
-use qdrant_perf_load::driver::StopSignal;
-use qdrant_perf_load::machine;
+use qdrant_perf_load::driver::{LoadError, StopSignal};
+use qdrant_perf_load::{machine, target};
 use qdrant_perf_store::{AnyStore, Guard, ServerConfig};
 
 /// The dataset and index cache: `dir`, else `$QDRANT_PERF_CACHE_DIR`, else ./target/qdrant-perf;
@@ -109,4 +109,35 @@ pub fn private_edge_root(cache: &DatasetCache, kind: &str) -> Result<PathBuf> {
     let root = parent.join(std::process::id().to_string());
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     Ok(root)
+}
+
+/// The flags of `load` and `stress` for the fields the load library names in its errors.
+pub const LOAD_FLAGS: &[(&str, &str)] = &[
+    ("rate", "--rate"),
+    ("concurrency", "--concurrency"),
+    ("duration", "--duration"),
+    ("requests", "--requests"),
+    ("mix", "--mix"),
+    (target::BODY_TEMPLATE, "--body"),
+    (target::ENDPOINT_URL, "--http"),
+];
+
+/// The flags of `validate` for the fields the load library names in its errors.
+pub const VALIDATE_FLAGS: &[(&str, &str)] = &[
+    (target::BODY_TEMPLATE, "--gateway-body"),
+    (target::ENDPOINT_URL, "--gateway"),
+];
+
+/// A load error as the CLI shows it: where the library names a field of its input
+/// (`rate = 0: ...`), the flag that set it is named instead (`--rate = 0: ...`).
+pub fn with_flag(e: LoadError, flags: &[(&str, &str)]) -> anyhow::Error {
+    match e {
+        LoadError::Invalid { what, value, fix } => {
+            match flags.iter().find(|(field, _)| *field == what) {
+                Some((_, flag)) => anyhow::anyhow!("{flag} = {value}: {fix}"),
+                None => LoadError::Invalid { what, value, fix }.into(),
+            }
+        }
+        other => other.into(),
+    }
 }

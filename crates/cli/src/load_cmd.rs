@@ -16,7 +16,9 @@ use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreT
 use qdrant_perf_load::validate;
 use qdrant_perf_store::HnswParams;
 
-use crate::common::{cache, ctrl_c_stop, load_config, runtime, server_config};
+use crate::common::{
+    LOAD_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
+};
 
 /// What Ctrl-C prints during `load`, `stress` and `validate`.
 pub const CTRL_C_ENDS_THE_RUN: &str = "ending the run early; the report will be marked partial";
@@ -139,7 +141,8 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn parse_mix(s: &str) -> Result<Mix, String> {
-    s.parse().map_err(|e: driver::LoadError| e.to_string())
+    s.parse()
+        .map_err(|e| format!("{:#}", with_flag(e, LOAD_FLAGS)))
 }
 
 /// `10s`, `500ms`, `2m`, `1h` or plain seconds; must be > 0.
@@ -190,11 +193,12 @@ pub enum AnyTarget {
 
 impl AnyTarget {
     pub async fn run(&self, plan: &LoadPlan, stop: &StopSignal) -> Result<RunResult> {
-        Ok(match self {
-            AnyTarget::Store(t, _) => driver::run(t.clone(), plan, stop).await?,
-            AnyTarget::Http(t) => driver::run(t.clone(), plan, stop).await?,
-            AnyTarget::Noop(t) => driver::run(t.clone(), plan, stop).await?,
-        })
+        match self {
+            AnyTarget::Store(t, _) => driver::run(t.clone(), plan, stop).await,
+            AnyTarget::Http(t) => driver::run(t.clone(), plan, stop).await,
+            AnyTarget::Noop(t) => driver::run(t.clone(), plan, stop).await,
+        }
+        .map_err(|e| with_flag(e, LOAD_FLAGS))
     }
 
     /// Sum of the collections' configured rates (the default open-loop rate).
@@ -259,7 +263,8 @@ pub async fn build_target(
             &dataset.queries,
             search.k,
             Duration::from_secs(30),
-        )?;
+        )
+        .map_err(|e| with_flag(e, LOAD_FLAGS))?;
         if let Some(p) = &args.ids_pointer {
             t = t.with_recall(p.clone(), dataset.truth.clone());
         }
@@ -476,7 +481,7 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
             AnyTarget::Noop(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
         };
         target.cleanup().await;
-        let (summary, runs) = result?;
+        let (summary, runs) = result.map_err(|e| with_flag(e, LOAD_FLAGS))?;
         for s in &summary.steps {
             println!(
                 "step {:>8.0}: achieved {:>9.1} ops/s, mean {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, errors {} -> {}",

@@ -14,7 +14,9 @@ use qdrant_perf_load::report::{Report, TargetInfo};
 use qdrant_perf_load::setup::SetupOptions;
 use qdrant_perf_load::validate::{self, Scale, ValidateOptions};
 
-use crate::common::{cache, ctrl_c_stop, load_config, runtime, server_config};
+use crate::common::{
+    VALIDATE_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
+};
 use crate::load_cmd::{CTRL_C_ENDS_THE_RUN, parse_duration, positive_usize};
 
 #[derive(Debug, clap::Args)]
@@ -132,7 +134,9 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     };
     let rt = runtime()?;
     let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
-    let v = rt.block_on(validate::validate(&opts, &stop))?;
+    let v = rt
+        .block_on(validate::validate(&opts, &stop))
+        .map_err(|e| with_flag(e, VALIDATE_FLAGS))?;
     let info = TargetInfo {
         kind: v.engine.clone(),
         url: server.map(|s| s.urls.join(",")),

@@ -324,6 +324,11 @@ fn bad_input_exits_2_naming_the_problem() {
             vec!["load", "--target", "noop", "--mix", "search=1,delete=1"],
             "unknown operation `delete`",
         ),
+        // The library names the plan's field; the CLI names the flag.
+        (
+            vec!["load", "--target", "noop", "--mix", "search=0"],
+            "--mix = \"search=0\": the weights add up to 0",
+        ),
         (
             vec!["load", "--collections", "nope"],
             "unknown collection `nope`",

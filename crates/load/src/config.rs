@@ -395,7 +395,7 @@ impl PerformanceConfig {
                 Some(c) => out.push(c.clone()),
                 None => {
                     return Err(ConfigError::Invalid {
-                        source_name: "--collections".into(),
+                        source_name: "the collection selection".into(),
                         message: format!(
                             "unknown collection `{name}`; the config has: {}",
                             self.collection_names().join(", ")
