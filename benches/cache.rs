@@ -225,7 +225,7 @@ fn report_streams(store: &AnyStore, name: &str, queries: &[Query], label: &str) 
             stream.popularity(),
             qdrant_perf_data::Popularity::Zipf { .. }
         ) {
-            let latency_ms = s.lookup.mean_us / 1e3;
+            let latency_ms = s.lookup.mean_ms;
             let verdict = |met: bool| if met { "met" } else { "MISSED" };
             eprintln!(
                 "cache/{kind}/{label}: targets: hit rate {:.1} % > {:.0} %: {}; mean cache \

@@ -135,7 +135,7 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn parse_mix(s: &str) -> Result<Mix, String> {
-    s.parse().map_err(|e: driver::LoadError| e.to_string())
+    s.parse().map_err(|e: driver::PlanError| e.to_string())
 }
 
 /// `10s`, `500ms`, `2m`, `1h` or plain seconds; must be > 0.
@@ -383,6 +383,27 @@ fn plan_for(run: &RunArgs, mode: Mode, label: &str) -> LoadPlan {
     plan
 }
 
+/// The datasets and index parameters of a store target, into the report's provenance.
+fn record_setup(report: &mut Report, target: &AnyTarget, config: &PerformanceConfig) {
+    if let AnyTarget::Store(_, prepared) = target {
+        report.provenance.datasets = prepared.datasets.clone();
+        report.provenance.index = Some(index_parameters(config));
+    }
+}
+
+/// The HNSW parameters the collections are built with and the search parameters, as data.
+pub fn index_parameters(config: &PerformanceConfig) -> serde_json::Value {
+    let ix = &config.performance_tests.optimization.indexing;
+    let search = qdrant_perf_store::Profiles::bundled().search;
+    serde_json::json!({
+        "hnsw_m": ix.hnsw_m,
+        "hnsw_ef_construct": ix.hnsw_ef_construct,
+        "full_scan_threshold": ix.full_scan_threshold,
+        "k": search.k,
+        "hnsw_ef": search.hnsw_ef,
+    })
+}
+
 fn write_report(report: &Report, out: Option<PathBuf>) -> Result<PathBuf> {
     let dir = out.unwrap_or_else(|| report.default_dir());
     report
@@ -458,6 +479,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
             ));
         }
         let mut report = Report::new("load", info, vec![result], None);
+        record_setup(&mut report, &target, &config);
         report.setup = notes;
         report.config = serde_json::json!({
             "plan": &report.runs[0].plan,
@@ -550,6 +572,7 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
             (None, _) => Check::failed_without_value("throughput_peak", "overall", "ops/s", Bound::AtLeast, t.peak_ops_s, "the first step already missed a target"),
         };
         let mut report = Report::new("stress", info, runs, None);
+        record_setup(&mut report, &target, &config);
         report.setup = notes;
         report.config = serde_json::json!({"loads": loads, "step_duration_s": step_duration.as_secs_f64(), "targets": t});
         report.stress = Some(summary);

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
-use qdrant_perf_load::compare::{self, DEFAULT_THRESHOLD_PCT, Statistic};
+use qdrant_perf_gate::compare::{self, DEFAULT_THRESHOLD_PCT, Statistic};
 use qdrant_perf_load::instructions::{self, HotPath};
 use qdrant_perf_store::Profiles;
 
@@ -249,7 +249,7 @@ fn run(opts: Opts) -> Result<ExitCode> {
             }
             if let Some(path) = json_out {
                 // Atomic: a reader sees the old file or the new one, never half of one.
-                qdrant_perf_load::machine::write_atomic(&path, (as_json + "\n").as_bytes())
+                qdrant_perf_report::write_atomic(&path, (as_json + "\n").as_bytes())
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             comparison.append_to_step_summary()?;

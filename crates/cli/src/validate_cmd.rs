@@ -143,6 +143,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     report.partial |= stop.is_stopped();
     report.quick = scale.describe();
     report.setup = v.setup_notes;
+    report.provenance.index = Some(crate::load_cmd::index_parameters(&config));
     report.stress = v.stress;
     report.config = serde_json::json!({
         "file": args.config.as_ref().map_or("fixtures/performance-tests.yaml (bundled)".to_string(), |p| p.display().to_string()),

@@ -9,8 +9,8 @@
 //! Every write goes to a temporary file in the same directory and is renamed into place, so a
 //! reader never sees half a file.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -177,25 +177,13 @@ pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
-/// Writes `path` atomically: a temporary file beside it, flushed to disk, then renamed.
+/// Writes `path` atomically (qdrant-perf-report's one writer: a temporary file beside it,
+/// synced to disk, renamed into place, the directory synced).
 pub(crate) fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let tmp = temp_sibling(path);
-    let result = (|| {
-        let file = File::create(&tmp)?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        write(&mut out)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(DataError::io(path, e));
-    }
-    Ok(())
+    qdrant_perf_report::write::write_atomic_with(path, write).map_err(|e| DataError::io(path, e))
 }
 
 fn write_header(
@@ -259,6 +247,7 @@ pub fn write_ids(path: &Path, k: usize, rows: &[Vec<u32>]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn sample() -> Vectors {
         Vectors::new(3, (0..12).map(|i| i as f32 * 0.5 - 1.0).collect()).unwrap()

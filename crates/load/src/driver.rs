@@ -19,7 +19,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,6 +27,11 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use serde::Serialize;
+
+pub use qdrant_perf_report::run::{
+    DEFAULT_IN_FLIGHT_CAP, ErrorKind, LoadPlan, Mix, Mode, OpKind, OpStats, PlanError, RecallStat,
+    RunResult, Second,
+};
 
 use crate::resources::{ProcessSampler, Resources};
 use crate::{LatencySummary, latency_histogram};
@@ -41,11 +45,8 @@ pub enum LoadError {
         value: String,
         fix: String,
     },
-    #[error(
-        "unknown operation `{name}` in the mix; known operations: {}",
-        OpKind::names()
-    )]
-    UnknownOp { name: String },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     #[error("{0}")]
     Target(String),
 }
@@ -57,257 +58,6 @@ fn invalid(what: &'static str, value: impl fmt::Display, fix: impl Into<String>)
         what,
         value: value.to_string(),
         fix: fix.into(),
-    }
-}
-
-/// The kinds of operation a run can mix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpKind {
-    Search,
-    SearchBatch,
-    Upsert,
-    CachedSearch,
-}
-
-impl OpKind {
-    pub const ALL: [OpKind; 4] = [
-        OpKind::Search,
-        OpKind::SearchBatch,
-        OpKind::Upsert,
-        OpKind::CachedSearch,
-    ];
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            OpKind::Search => "search",
-            OpKind::SearchBatch => "search_batch",
-            OpKind::Upsert => "upsert",
-            OpKind::CachedSearch => "cached_search",
-        }
-    }
-
-    fn names() -> String {
-        Self::ALL.map(|o| o.name()).join(", ")
-    }
-
-    /// True for the operations whose latency the query-latency targets are about.
-    pub fn is_query(&self) -> bool {
-        matches!(self, OpKind::Search | OpKind::CachedSearch)
-    }
-}
-
-impl FromStr for OpKind {
-    type Err = LoadError;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|o| o.name() == s.trim())
-            .ok_or_else(|| LoadError::UnknownOp { name: s.into() })
-    }
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An operation mix: `search=90,upsert=10` (relative weights, whole numbers).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Mix(pub Vec<(OpKind, u32)>);
-
-impl Default for Mix {
-    fn default() -> Self {
-        Mix(vec![(OpKind::Search, 100)])
-    }
-}
-
-impl Mix {
-    pub fn contains(&self, op: OpKind) -> bool {
-        self.0.iter().any(|&(o, w)| o == op && w > 0)
-    }
-}
-
-impl FromStr for Mix {
-    type Err = LoadError;
-    fn from_str(s: &str) -> Result<Self> {
-        let mut parts = Vec::new();
-        for item in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, weight) = item.split_once('=').unwrap_or((item, "1"));
-            let op: OpKind = name.trim().parse()?;
-            let weight: u32 = weight.trim().parse().map_err(|_| {
-                invalid(
-                    "--mix",
-                    item,
-                    "each weight is a whole number >= 0 (example: --mix search=90,upsert=10)",
-                )
-            })?;
-            if parts.iter().any(|&(o, _)| o == op) {
-                return Err(invalid(
-                    "--mix",
-                    s,
-                    format!("`{op}` appears twice; give each operation once"),
-                ));
-            }
-            parts.push((op, weight));
-        }
-        if parts.iter().map(|p| p.1 as u64).sum::<u64>() == 0 {
-            return Err(invalid(
-                "--mix",
-                format!("{s:?}"),
-                "the weights add up to 0; give at least one operation a weight (example: --mix search=100)",
-            ));
-        }
-        Ok(Mix(parts))
-    }
-}
-
-impl fmt::Display for Mix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|(o, w)| format!("{o}={w}")).collect();
-        f.write_str(&parts.join(","))
-    }
-}
-
-/// Open or closed loop.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "loop")]
-pub enum Mode {
-    /// Requests due at a fixed rate (per second), latency from the due time.
-    Open { rate: f64 },
-    /// N workers back to back.
-    Closed { concurrency: usize },
-}
-
-/// What to run. Every run stops by itself: give a duration, a number of requests, or both
-/// (whichever comes first).
-#[derive(Clone, Debug, Serialize)]
-pub struct LoadPlan {
-    pub label: String,
-    pub mode: Mode,
-    #[serde(serialize_with = "ser_opt_secs")]
-    pub duration: Option<Duration>,
-    /// Recorded requests (after the warm-up).
-    pub requests: Option<u64>,
-    #[serde(serialize_with = "ser_secs")]
-    pub warmup: Duration,
-    pub mix: Mix,
-    /// Open loop: requests outstanding at once before the driver refuses to send more (each
-    /// refusal is counted as an error of kind `not sent: in-flight cap`).
-    pub in_flight_cap: usize,
-    /// After the last request is sent, how long to wait for answers still outstanding; those
-    /// still missing then count as errors.
-    #[serde(serialize_with = "ser_secs")]
-    pub drain_timeout: Duration,
-    /// Show the live progress line on stderr.
-    #[serde(skip)]
-    pub progress: bool,
-}
-
-fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-fn ser_opt_secs<S: serde::Serializer>(
-    d: &Option<Duration>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_some(&d.as_secs_f64()),
-        None => s.serialize_none(),
-    }
-}
-
-/// Default cap on requests in flight in open loop: enough for a 5 s stall at 10,000 ops/s.
-pub const DEFAULT_IN_FLIGHT_CAP: usize = 50_000;
-
-impl LoadPlan {
-    pub fn open(rate: f64, duration: Duration) -> Self {
-        Self::new(Mode::Open { rate }, duration)
-    }
-
-    pub fn closed(concurrency: usize, duration: Duration) -> Self {
-        Self::new(Mode::Closed { concurrency }, duration)
-    }
-
-    fn new(mode: Mode, duration: Duration) -> Self {
-        Self {
-            label: "load".into(),
-            mode,
-            duration: Some(duration),
-            requests: None,
-            warmup: Duration::ZERO,
-            mix: Mix::default(),
-            in_flight_cap: DEFAULT_IN_FLIGHT_CAP,
-            drain_timeout: Duration::from_secs(30),
-            progress: false,
-        }
-    }
-
-    /// Checks the plan; errors name the flag and the fix.
-    pub fn validate(&self) -> Result<()> {
-        match self.mode {
-            Mode::Open { rate } if !(rate.is_finite() && rate > 0.0) => {
-                return Err(invalid(
-                    "--rate",
-                    rate,
-                    "the request rate must be a positive number of requests per second (example: --rate 2000)",
-                ));
-            }
-            Mode::Open { rate } if rate > 10_000_000.0 => {
-                return Err(invalid(
-                    "--rate",
-                    rate,
-                    "at most 10,000,000 requests per second",
-                ));
-            }
-            Mode::Closed { concurrency: 0 } => {
-                return Err(invalid(
-                    "--concurrency",
-                    0,
-                    "at least one worker (example: --concurrency 8)",
-                ));
-            }
-            _ => {}
-        }
-        if self.duration.is_none() && self.requests.is_none() {
-            return Err(invalid(
-                "--duration",
-                "none",
-                "give --duration or --requests so the run stops by itself",
-            ));
-        }
-        if self.duration == Some(Duration::ZERO) {
-            return Err(invalid(
-                "--duration",
-                "0",
-                "the run must last longer than 0 s (example: --duration 10s)",
-            ));
-        }
-        if self.requests == Some(0) {
-            return Err(invalid(
-                "--requests",
-                0,
-                "at least one request (example: --requests 10000)",
-            ));
-        }
-        if self.in_flight_cap == 0 {
-            return Err(invalid("in-flight cap", 0, "at least 1"));
-        }
-        Ok(())
-    }
-
-    /// How long the recorded part lasts as planned (open loop with `requests`: requests / rate).
-    pub fn planned_window(&self) -> Option<Duration> {
-        let by_requests = match (self.mode, self.requests) {
-            (Mode::Open { rate }, Some(n)) => Some(Duration::from_secs_f64(n as f64 / rate)),
-            _ => None,
-        };
-        match (self.duration, by_requests) {
-            (Some(d), Some(r)) => Some(d.min(r)),
-            (d, r) => d.or(r),
-        }
     }
 }
 
@@ -436,13 +186,6 @@ struct Shard {
     recall_n: Vec<u64>,
 }
 
-/// Errors of one kind: how many, and the first message seen.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ErrorKind {
-    pub count: u64,
-    pub example: String,
-}
-
 /// Per-thread shards of histograms: a task locks the shard of the thread it runs on, which is
 /// uncontended but for the collector's once-a-second harvest. Public so `benches/driver.rs` can
 /// measure what recording one latency costs.
@@ -502,104 +245,6 @@ impl Recorder {
         if e.example.is_empty() {
             e.example = error.message.clone();
         }
-    }
-}
-
-/// Figures of one (collection, operation) pair.
-#[derive(Clone, Debug, Serialize)]
-pub struct OpStats {
-    pub collection: String,
-    pub op: OpKind,
-    pub latency_ms: LatencySummary,
-    pub ok: u64,
-    pub errors: u64,
-    pub throughput_ops_s: f64,
-    /// Recall@k of the sampled searches against exact ground truth.
-    pub recall_at_10: Option<RecallStat>,
-    #[serde(skip)]
-    pub histogram: Histogram<u64>,
-}
-
-/// A mean recall with the number of searches it averages.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct RecallStat {
-    pub value: f64,
-    pub samples: u64,
-}
-
-/// One second of a run (by completion time).
-#[derive(Clone, Debug, Serialize)]
-pub struct Second {
-    /// Seconds since the recorded part began, at the end of this interval.
-    pub t: f64,
-    pub ok: u64,
-    pub errors: u64,
-    pub ops_s: f64,
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-    pub cpu_pct: Option<f64>,
-    pub rss_mb: Option<f64>,
-}
-
-/// Everything one run measured.
-#[derive(Clone, Debug, Serialize)]
-pub struct RunResult {
-    pub label: String,
-    pub plan: LoadPlan,
-    pub requested_rate: Option<f64>,
-    pub concurrency: Option<usize>,
-    /// True when the run was stopped early (Ctrl-C); its figures cover what was measured.
-    pub partial: bool,
-    /// Seconds from the first recorded request's due time (or start) to the last completion.
-    pub elapsed_s: f64,
-    /// Requests sent in the recorded part.
-    pub sent: u64,
-    pub ok: u64,
-    pub errors: u64,
-    pub error_rate: f64,
-    pub errors_by_kind: BTreeMap<String, ErrorKind>,
-    /// Completed requests per second: ok / elapsed.
-    pub throughput_ops_s: f64,
-    /// Open loop: whether the achieved throughput is within 1 % of the requested rate.
-    pub rate_achieved: Option<bool>,
-    /// All query operations together (search, cached search).
-    pub latency_ms: LatencySummary,
-    pub operations: Vec<OpStats>,
-    pub recall_at_10: Option<RecallStat>,
-    /// Open loop: how late the scheduler sent requests after their due time.
-    pub send_lag_ms: Option<LatencySummary>,
-    pub max_in_flight: usize,
-    /// Open loop: requests not sent because the in-flight cap was reached.
-    pub in_flight_cap_hits: u64,
-    pub timeline: Vec<Second>,
-    pub resources: Resources,
-    /// The HdrHistogram interval log of the run (one interval per second per operation).
-    #[serde(skip)]
-    pub interval_log: Vec<u8>,
-}
-
-impl RunResult {
-    /// The merged histogram of the query operations.
-    pub fn query_histogram(&self) -> Histogram<u64> {
-        let mut h = latency_histogram();
-        for o in self.operations.iter().filter(|o| o.op.is_query()) {
-            h.add(&o.histogram).expect("same bounds");
-        }
-        h
-    }
-
-    /// Figures of one collection's queries.
-    pub fn collection_latency(&self, collection: &str) -> LatencySummary {
-        let mut h = latency_histogram();
-        for o in self
-            .operations
-            .iter()
-            .filter(|o| o.op.is_query() && o.collection == collection)
-        {
-            h.add(&o.histogram).expect("same bounds");
-        }
-        LatencySummary::from_histogram(&h)
     }
 }
 
@@ -1148,51 +793,6 @@ fn collect<T: Target>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mixes_parse_and_unknown_operations_are_named() {
-        let m: Mix = "search=90, upsert=10".parse().unwrap();
-        assert_eq!(m.0, vec![(OpKind::Search, 90), (OpKind::Upsert, 10)]);
-        let err = "search=90,delete=10"
-            .parse::<Mix>()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("unknown operation `delete`"), "{err}");
-        assert!(
-            err.contains("search, search_batch, upsert, cached_search"),
-            "{err}"
-        );
-        let err = "search=lots".parse::<Mix>().unwrap_err().to_string();
-        assert!(err.contains("whole number"), "{err}");
-        let err = "search=0".parse::<Mix>().unwrap_err().to_string();
-        assert!(err.contains("add up to 0"), "{err}");
-        let err = "search=1,search=2".parse::<Mix>().unwrap_err().to_string();
-        assert!(err.contains("twice"), "{err}");
-    }
-
-    #[test]
-    fn zero_and_negative_rates_and_durations_are_refused_naming_the_flag() {
-        for rate in [0.0, -5.0, f64::NAN] {
-            let err = LoadPlan::open(rate, Duration::from_secs(1))
-                .validate()
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with("--rate"), "{err}");
-        }
-        let err = LoadPlan::open(10.0, Duration::ZERO)
-            .validate()
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("--duration = 0"), "{err}");
-        let err = LoadPlan::closed(0, Duration::from_secs(1))
-            .validate()
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("--concurrency"), "{err}");
-        let mut p = LoadPlan::open(10.0, Duration::from_secs(1));
-        p.duration = None;
-        assert!(p.validate().unwrap_err().to_string().contains("--requests"));
-    }
 
     #[test]
     fn routing_gives_each_slot_its_share_interleaved() {

@@ -28,7 +28,8 @@ use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Metric, Part, generat
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{EdgeStore, Guard, Profiles};
 
-use crate::compare::{Direction, Metric as ReportMetric, RunReport};
+use qdrant_perf_gate::callgrind::{self, CallgrindError};
+use qdrant_perf_gate::compare::{Direction, Metric as ReportMetric, RunReport};
 
 /// The function whose instructions are counted (callgrind matches the demangled name).
 pub const MEASURED_SYMBOL: &str = "qdrant_perf_load::instructions::measured";
@@ -70,19 +71,9 @@ pub enum InstructionsError {
         status: String,
         stderr: String,
     },
-    #[error(
-        "{}: no instruction total in callgrind's output (expected a `totals:` or `summary:` line); \
-         is valgrind's callgrind tool installed?",
-        file.display()
-    )]
-    NoTotal { file: PathBuf },
-    #[error(
-        "{}: callgrind counted 0 instructions in qdrant_perf_load::instructions::measured: the \
-         symbol was not found (was the binary built without it, or inlined?)",
-        file.display()
-    )]
-    NothingCounted { file: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error(transparent)]
+    Callgrind(#[from] CallgrindError),
+    #[error("cannot run or write {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -251,29 +242,9 @@ pub fn run_hot_path(path: HotPath, cache: &DatasetCache) -> Result<String> {
     }
 }
 
-/// Reads the instruction total from a callgrind output file.
+/// Reads the instruction total of [`MEASURED_SYMBOL`] from a callgrind output file.
 pub fn callgrind_total(file: &Path) -> Result<u64> {
-    let text = std::fs::read_to_string(file).map_err(|source| InstructionsError::Io {
-        path: file.to_owned(),
-        source,
-    })?;
-    let total = |prefix: &str| {
-        text.lines()
-            .filter_map(|l| l.strip_prefix(prefix))
-            .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-            .next_back()
-    };
-    let n = total("totals:")
-        .or_else(|| total("summary:"))
-        .ok_or_else(|| InstructionsError::NoTotal {
-            file: file.to_owned(),
-        })?;
-    if n == 0 {
-        return Err(InstructionsError::NothingCounted {
-            file: file.to_owned(),
-        });
-    }
-    Ok(n)
+    Ok(callgrind::callgrind_total(file, MEASURED_SYMBOL)?)
 }
 
 /// Runs every hot path of `paths` under callgrind (`exe hot-path NAME --cache-dir DIR`) and
@@ -370,29 +341,9 @@ mod tests {
     }
 
     #[test]
-    fn the_callgrind_total_is_read_from_totals_or_summary() {
+    fn a_zero_count_names_the_measured_symbol() {
         let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("callgrind.out");
-        std::fs::write(
-            &f,
-            "version: 1\nevents: Ir\nfn=(1) main\n1 5\nsummary: 1234\ntotals: 1234\n",
-        )
-        .unwrap();
-        assert_eq!(callgrind_total(&f).unwrap(), 1234);
-        std::fs::write(&f, "events: Ir\nsummary: 99\n").unwrap();
-        assert_eq!(callgrind_total(&f).unwrap(), 99);
-    }
-
-    #[test]
-    fn a_callgrind_file_without_a_total_or_with_zero_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("empty.out");
-        std::fs::write(&f, "events: Ir\n").unwrap();
-        let err = callgrind_total(&f).unwrap_err().to_string();
-        assert!(
-            err.contains("empty.out") && err.contains("totals:"),
-            "{err}"
-        );
+        let f = dir.path().join("zero.out");
         std::fs::write(&f, "events: Ir\ntotals: 0\n").unwrap();
         let err = callgrind_total(&f).unwrap_err().to_string();
         assert!(err.contains(MEASURED_SYMBOL), "{err}");

@@ -140,7 +140,7 @@ pub fn write_merged(path: &Path, merged: &[Merged]) -> std::io::Result<()> {
                 .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         }
     }
-    crate::report::write_atomic(path, &log).map(|_| ())
+    qdrant_perf_report::write_atomic(path, &log)
 }
 
 /// The merged figures as a text table.

@@ -7,59 +7,18 @@
 
 use std::time::Instant;
 
-use qdrant_perf_store::remote::telemetry::process_sample;
-use serde::Serialize;
-
-use crate::machine::mem_total_bytes;
-
-/// CPU and memory of this process over a run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Resources {
-    /// Whose figures these are: "this process (the embedded engine and the driver)" or
-    /// "this process (the client only)".
-    pub scope: String,
-    /// Mean CPU use over the run, in percent of the whole machine (all cores).
-    pub cpu_pct_mean: Option<f64>,
-    /// Highest one-second CPU use, in percent of the whole machine.
-    pub cpu_pct_max: Option<f64>,
-    /// Highest resident set size seen.
-    pub rss_bytes_max: Option<u64>,
-    /// The machine's memory (MemTotal).
-    pub memory_total_bytes: Option<u64>,
-    /// rss_bytes_max in percent of memory_total_bytes.
-    pub memory_pct_max: Option<f64>,
-    pub cores: usize,
-    /// One-second samples taken.
-    pub samples: u64,
-    /// The machine's 1-minute load average at the end of the run: above `cores`, other
-    /// processes competed for the CPU and the figures above are a share of a busy machine.
-    pub load_average_1m: Option<f64>,
-    /// Server-side CPU/memory: "not collected" until server telemetry is read.
-    pub server: String,
-}
-
-/// The 1-minute load average (/proc/loadavg).
-pub fn load_average_1m() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
+use qdrant_perf_report::proc;
+pub use qdrant_perf_report::proc::{cores, load_average_1m};
+pub use qdrant_perf_report::run::Resources;
 
 /// Process CPU seconds (user + system) of this process.
 pub fn process_cpu_seconds() -> Option<f64> {
-    process_sample("/proc/self").map(|s| s.cpu_seconds)
+    proc::self_sample().map(|s| s.cpu_seconds)
 }
 
-/// Resident set size of this process (VmRSS).
+/// Resident set size of this process.
 pub fn process_rss_bytes() -> Option<u64> {
-    process_sample("/proc/self").map(|s| s.rss_bytes)
-}
-
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    proc::self_sample().map(|s| s.rss_bytes)
 }
 
 /// Samples CPU and RSS once per call and keeps the run's mean and maxima.
@@ -105,7 +64,7 @@ impl ProcessSampler {
     /// CPU % of the machine since the previous sample, and the current RSS.
     pub fn sample(&mut self) -> (Option<f64>, Option<u64>) {
         // One read of /proc/self gives both figures.
-        let sample = process_sample("/proc/self");
+        let sample = proc::self_sample();
         let now = sample.map(|s| (Instant::now(), s.cpu_seconds));
         let cpu = match (self.last, now) {
             (Some((t0, c0)), Some((t1, c1))) => {
@@ -133,7 +92,7 @@ impl ProcessSampler {
             }
             _ => None,
         };
-        let total = mem_total_bytes();
+        let total = proc::mem_total_bytes();
         Resources {
             scope: "this process".into(),
             cpu_pct_mean: cpu_mean,
@@ -157,21 +116,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proc_figures_are_read_on_linux() {
+    fn a_sampler_sees_this_process_burn_cpu_and_hold_memory() {
         if !cfg!(target_os = "linux") {
             return;
         }
-        let rss = process_rss_bytes().expect("VmRSS");
-        assert!(rss > 1 << 20, "{rss}");
-        assert!(mem_total_bytes().expect("MemTotal") > rss);
-        let before = process_cpu_seconds().expect("stat");
-        // Burn some CPU so the counter moves.
+        let mut sampler = ProcessSampler::new();
         let mut x = 0u64;
         let t = Instant::now();
         while t.elapsed().as_millis() < 60 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
         }
         std::hint::black_box(x);
-        assert!(process_cpu_seconds().unwrap() > before);
+        let (cpu, rss) = sampler.sample();
+        assert!(cpu.expect("cpu %") > 0.0);
+        assert!(rss.expect("rss") > 1 << 20);
+        let r = sampler.summary();
+        assert_eq!(r.samples, 1);
+        assert!(r.cpu_pct_mean.unwrap() > 0.0, "{r:?}");
+        assert!(
+            r.memory_pct_max.unwrap() > 0.0 && r.memory_pct_max.unwrap() < 100.0,
+            "{r:?}"
+        );
     }
 }

@@ -50,6 +50,8 @@ pub struct Prepared {
     pub engine: String,
     /// One line per collection: where its data came from and how long each step took.
     pub notes: Vec<String>,
+    /// Each collection's dataset (hash and parameters), for the report's provenance.
+    pub datasets: Vec<qdrant_perf_report::DatasetInfo>,
     /// Server collections this run created (dropped by [`Prepared::cleanup`]).
     created: Vec<(Arc<AnyStore>, String)>,
 }
@@ -64,6 +66,7 @@ impl Prepared {
         let mut other = other;
         self.collections.append(&mut other.collections);
         self.notes.append(&mut other.notes);
+        self.datasets.append(&mut other.datasets);
         self.created.append(&mut other.created);
         self.engine = other.engine.clone();
         self.engine_version = other.engine_version.clone();
@@ -111,6 +114,7 @@ pub async fn prepare(
         engine_version: String::new(),
         engine: String::new(),
         notes: Vec::new(),
+        datasets: Vec::new(),
         created: Vec::new(),
     };
     for choice in choices {
@@ -180,6 +184,11 @@ pub async fn prepare(
             eprintln!("{note}");
         }
         prepared.notes.push(note);
+        prepared.datasets.push(qdrant_perf_report::DatasetInfo {
+            collection: choice.name.clone(),
+            hash: spec.hash(),
+            parameters: serde_json::to_value(&spec).unwrap_or_default(),
+        });
         let queries = fixture::queries(&dataset.queries, opts.k, Some(opts.ef));
         let points = opts.writes.then(|| Arc::new(dataset.points));
         let mut c = StoreCollection::new(

@@ -617,11 +617,11 @@ async fn cache_checks(
     let latency = Check::measured(
         "cache_latency",
         "overall",
-        s.lookup.mean_us / 1000.0,
+        s.lookup.mean_ms,
         "ms",
         Bound::Below,
         latency_limit_ms,
-        s.lookup.count,
+        s.lookup.samples,
     )
     .with_note(format!("mean lookup (L1, then Redis); {note}"));
     let _ = cached.clear_collection(&collection.collection).await;

@@ -236,7 +236,7 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     report.write(&out).unwrap();
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(json["schema"], "qdrant-perf.report/1");
+    assert_eq!(json["schema"], qdrant_perf_load::report::SCHEMA);
     assert_eq!(json["requested_rate"], 5000.0);
     assert_eq!(json["latency_ms"]["samples"], 5000);
     for key in ["mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"] {
@@ -245,7 +245,13 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     assert!(json["throughput_ops_s"].as_f64().unwrap() > 4000.0);
     assert_eq!(json["errors"], 0);
     assert!(json["checks"].is_array());
-    assert!(json["environment"]["cores"].as_u64().unwrap() >= 1);
+    assert!(json["provenance"]["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert_eq!(json["provenance"]["engine"], "noop");
+    // It reads back as the same report (figures kept; histograms live in the interval logs).
+    let back = Report::load(&out).unwrap();
+    assert_eq!(back.runs[0].ok, ok);
+    assert_eq!(back.latency_ms, report.latency_ms);
+    assert_eq!(serde_json::to_value(&back).unwrap(), json);
     assert!(!json["runs"][0]["timeline"].as_array().unwrap().is_empty());
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("| noop | open | 5000/s |"), "{md}");

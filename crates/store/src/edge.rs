@@ -148,9 +148,7 @@ fn is_lock_error(message: &str) -> bool {
 
 /// Resident set size of this process, from /proc (Linux); None elsewhere.
 fn process_rss() -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = status.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    qdrant_perf_report::proc::self_sample().map(|s| s.rss_bytes)
 }
 
 fn dir_size(path: &Path) -> std::io::Result<u64> {
@@ -627,14 +625,7 @@ fn engine_panic_message(message: &str) -> String {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes)
-        .and_then(|()| fs::File::open(&tmp)?.sync_all())
-        .and_then(|()| fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_error(path, e)
-        })
+    qdrant_perf_report::write_atomic(path, bytes).map_err(|e| io_error(path, e))
 }
 
 impl Store for EdgeStore {

@@ -85,9 +85,9 @@ async fn a_hit_returns_what_the_store_returned_and_identical_requests_share_a_ke
     // Key + 9 header bytes + 10 hits of 12 bytes.
     let key_len = cache_key(NAME, &qs[0]).len() as f64;
     assert_eq!(s.bytes_per_entry, Some(key_len + 129.0));
-    assert_eq!(s.hit_l2.count, 40);
-    assert_eq!(s.miss.count, 20);
-    assert_eq!(s.lookup.count, 60);
+    assert_eq!(s.hit_l2.samples, 40);
+    assert_eq!(s.miss.samples, 20);
+    assert_eq!(s.lookup.samples, 60);
 
     // Any field that differs is another request: a miss, answered by the store.
     let q = &qs[0];

@@ -50,50 +50,8 @@ impl ErrorCounts {
     }
 }
 
-/// A latency distribution in microseconds, from an HdrHistogram.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatencySummary {
-    /// Requests measured: the sample size of every figure beside it.
-    pub count: u64,
-    pub mean_us: f64,
-    pub p50_us: u64,
-    pub p90_us: u64,
-    pub p99_us: u64,
-    pub p999_us: u64,
-    pub max_us: u64,
-}
-
-impl LatencySummary {
-    pub fn of(h: &Histogram<u64>) -> Self {
-        if h.is_empty() {
-            return Self::default();
-        }
-        Self {
-            count: h.len(),
-            mean_us: h.mean(),
-            p50_us: h.value_at_quantile(0.5),
-            p90_us: h.value_at_quantile(0.9),
-            p99_us: h.value_at_quantile(0.99),
-            p999_us: h.value_at_quantile(0.999),
-            max_us: h.max(),
-        }
-    }
-
-    /// `mean 0.21 ms, p50 0.18 ms, p99 0.52 ms (n = 10000)`.
-    pub fn describe(&self) -> String {
-        if self.count == 0 {
-            return "no samples".into();
-        }
-        format!(
-            "mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n = {})",
-            self.mean_us / 1e3,
-            self.p50_us as f64 / 1e3,
-            self.p99_us as f64 / 1e3,
-            self.max_us as f64 / 1e3,
-            self.count
-        )
-    }
-}
+/// A latency distribution (in milliseconds, with its sample size): the suite's one summary.
+pub use qdrant_perf_report::LatencySummary;
 
 /// The latency histograms of a cache, in microseconds (1 us to 60 s, 3 significant digits), for
 /// callers that merge or export them.
@@ -254,11 +212,11 @@ impl CacheStats {
             },
             writes,
             bytes_per_entry: (writes > 0).then(|| get(&self.entry_bytes) as f64 / writes as f64),
-            lookup: LatencySummary::of(&h.lookup),
-            hit_l1: LatencySummary::of(&h.hit_l1),
-            hit_l2: LatencySummary::of(&h.hit_l2),
-            miss: LatencySummary::of(&h.miss),
-            write: LatencySummary::of(&h.write),
+            lookup: LatencySummary::from_histogram(&h.lookup),
+            hit_l1: LatencySummary::from_histogram(&h.hit_l1),
+            hit_l2: LatencySummary::from_histogram(&h.hit_l2),
+            miss: LatencySummary::from_histogram(&h.miss),
+            write: LatencySummary::from_histogram(&h.write),
         }
     }
 }

@@ -332,12 +332,7 @@ pub struct LocalProcess {
     pub pid: u32,
 }
 
-/// CPU time and resident memory of a process at one moment.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ProcessSample {
-    pub cpu_seconds: f64,
-    pub rss_bytes: u64,
-}
+pub use qdrant_perf_report::proc::ProcessSample;
 
 impl LocalProcess {
     /// The process listening on `port` of this machine, when the URL's host is loopback and
@@ -399,31 +394,8 @@ impl LocalProcess {
 
     /// The process's CPU time (user + system) and resident memory now.
     pub fn sample(&self) -> Option<ProcessSample> {
-        process_sample(&format!("/proc/{}", self.pid))
+        qdrant_perf_report::proc::pid_sample(self.pid)
     }
-}
-
-/// CPU time and resident memory of the process whose `/proc` directory is `dir`.
-pub fn process_sample(dir: &str) -> Option<ProcessSample> {
-    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) start at state (field 3).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
-        t if t > 0 => t as f64,
-        _ => 100.0,
-    };
-    let status = std::fs::read_to_string(format!("{dir}/status")).ok()?;
-    let rss_kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())?;
-    Some(ProcessSample {
-        cpu_seconds: ticks / hz,
-        rss_bytes: rss_kb * 1024,
-    })
 }
 
 #[cfg(test)]

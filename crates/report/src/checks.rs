@@ -9,10 +9,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The outcome of one check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Passed,
@@ -31,7 +31,7 @@ impl fmt::Display for Verdict {
 }
 
 /// How the measured value must compare with the limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Bound {
     /// measured < limit
     #[serde(rename = "<")]
@@ -68,7 +68,7 @@ impl Bound {
 }
 
 /// One target checked against a measurement.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// `latency_mean`, `latency_p95`, `throughput_sustained`, ...
     pub name: String,
@@ -84,7 +84,7 @@ pub struct Check {
     pub passed: Option<bool>,
     pub verdict: Verdict,
     /// Why a check did not run, or how its limit was scaled (`--quick`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 

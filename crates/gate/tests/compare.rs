@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use qdrant_perf_load::compare::{
+use qdrant_perf_gate::compare::{
     self, CompareError, Comparison, Direction, Row, RunReport, Source, Statistic, Verdict,
 };
 
@@ -267,8 +267,13 @@ fn report_compare_treats_lower_latency_and_higher_throughput_as_improvements() {
 fn a_malformed_report_names_the_file_and_the_expected_shape() {
     let path = report("malformed.json");
     let err = RunReport::load(Path::new(&path)).unwrap_err();
-    let msg = err.to_string();
-    assert!(msg.contains("malformed.json"), "{msg}");
+    assert!(err.to_string().contains("malformed.json"), "{err}");
+    // The cause (serde's message, naming the bad value) follows once, as the source.
+    let cause = std::error::Error::source(&err)
+        .expect("a source")
+        .to_string();
+    assert!(!err.to_string().contains(&cause), "{err}");
+    let msg = format!("{err}: {cause}");
     assert!(
         msg.contains("lower_is_worse") && msg.contains("higher_is_better"),
         "{msg}"

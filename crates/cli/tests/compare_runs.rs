@@ -1,0 +1,218 @@
+//! `qdrant-perf compare RUN_A RUN_B` on run directories written by `qdrant-perf load` against
+//! stand-in HTTP endpoints with a fixed delay: two runs of the same endpoint pass (exit 0), a
+//! run against an endpoint 50 % slower fails (exit 1). The delays are long (40 ms and 60 ms) and
+//! the threshold 20 %, so the verdict is the delay's, not this machine's speed.
+//!
+//! The same run's report.json is also read back as the one `Report` and must serialise to the
+//! same JSON, with every top-level field in docs/report-schema.md.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use qdrant_perf_report::Report;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_qdrant-perf"))
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run qdrant-perf");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// An HTTP/1.1 search endpoint on 127.0.0.1 that answers every request after `delay`
+/// (keep-alive, one thread per connection). Returns its URL.
+fn slow_endpoint(delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/search", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for sock in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(sock, delay));
+        }
+    });
+    url
+}
+
+fn serve(mut sock: TcpStream, delay: Duration) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        let (head_end, length) = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                break (i + 4, length);
+            }
+            match sock.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        while buf.len() < head_end + length {
+            match sock.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..head_end + length);
+        std::thread::sleep(delay);
+        let answer = r#"{"results":[{"id":1}]}"#;
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if sock.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// `qdrant-perf load` against `url`, closed loop, into `out`; returns the run directory.
+fn load(url: &str, cache: &Path, out: PathBuf) -> PathBuf {
+    let (code, stdout, stderr) = run(bin()
+        .args([
+            "load",
+            "--http",
+            url,
+            "--collections",
+            "phi3",
+            "--points",
+            "100",
+            "--queries",
+            "20",
+            "--concurrency",
+            "4",
+            "--duration",
+            "3s",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--cache-dir",
+        ])
+        .arg(cache)
+        .arg("--out")
+        .arg(&out));
+    // 0 or 1 by the deployment's latency targets; 2 would be a failed run.
+    assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
+    assert!(out.join("report.json").is_file(), "{stdout}\n{stderr}");
+    out
+}
+
+fn compare(a: &Path, b: &Path) -> (i32, String, String) {
+    run(bin()
+        .arg("compare")
+        .arg(a)
+        .arg(b)
+        .args(["--threshold", "20"]))
+}
+
+#[test]
+fn compare_passes_two_runs_of_one_endpoint_and_fails_a_slower_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let fast = slow_endpoint(Duration::from_millis(40));
+    let slow = slow_endpoint(Duration::from_millis(60));
+    let a = load(&fast, &cache, dir.path().join("a"));
+    let a2 = load(&fast, &cache, dir.path().join("a2"));
+    let b = load(&slow, &cache, dir.path().join("b"));
+
+    let (code, stdout, stderr) = compare(&a, &a2);
+    assert_eq!(code, 0, "same endpoint:\n{stdout}\n{stderr}");
+    // One row per figure of (operation, collection): the HTTP target's collection is its host.
+    assert!(
+        stdout.contains("| load/search/127.0.0.1/p95_ms |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 regressed"), "{stdout}");
+
+    let (code, stdout, stderr) = compare(&a, &b);
+    assert_eq!(code, 1, "50 % slower endpoint:\n{stdout}\n{stderr}");
+    for figure in ["mean_ms", "p50_ms", "throughput_ops_s"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.contains(&format!("| load/search/127.0.0.1/{figure} ")))
+            .unwrap_or_else(|| panic!("no {figure} row in {stdout}"));
+        assert!(row.contains("**regressed**"), "{row}");
+    }
+    assert!(stderr.contains("regressed: "), "{stderr}");
+    // The endpoints differ, and the comparison says so.
+    assert!(stdout.contains("target_url"), "{stdout}");
+
+    // A load run and a stress run are not comparable: exit 2 naming both commands.
+    let mut stress_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("report.json")).unwrap()).unwrap();
+    stress_json["command"] = "stress".into();
+    let stress = dir.path().join("stress.json");
+    std::fs::write(&stress, stress_json.to_string()).unwrap();
+    let (code, _, stderr) = compare(&a, &stress);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("qdrant-perf load") && stderr.contains("qdrant-perf stress"),
+        "{stderr}"
+    );
+}
+
+/// The `| `field` |` rows of one `## section` of docs/report-schema.md.
+fn documented_fields(section: &str) -> Vec<String> {
+    let doc = include_str!("../../../docs/report-schema.md");
+    let start = doc
+        .find(&format!("\n## {section}\n"))
+        .unwrap_or_else(|| panic!("no section {section}"));
+    let body = &doc[start + section.len() + 5..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .flat_map(|l| {
+            let cell = &l[..l.find(" |").unwrap_or(l.len())];
+            cell.split(", ")
+                .map(|f| f.trim_matches('`').trim_end_matches("[]").to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn a_load_report_reads_back_as_the_one_report_and_matches_the_schema_doc() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = slow_endpoint(Duration::from_millis(1));
+    let out = load(&url, &dir.path().join("cache"), dir.path().join("run"));
+    let text = std::fs::read_to_string(out.join("report.json")).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let report = Report::load(&out).expect("report.json is a Report");
+    assert_eq!(report.schema, qdrant_perf_report::SCHEMA);
+    assert_eq!(report.command, "load");
+    assert!(report.runs[0].ok > 0, "{text}");
+    assert_eq!(report.provenance.engine.as_deref(), Some("http"));
+    // Nothing is lost or added on the way through the type.
+    assert_eq!(serde_json::to_value(&report).unwrap(), written);
+
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    for (section, value) in [
+        ("Top level", &written),
+        ("provenance", &written["provenance"]),
+        ("run", &written["runs"][0]),
+    ] {
+        let mut documented = documented_fields(section);
+        documented.sort();
+        assert_eq!(documented, keys(value), "docs/report-schema.md, {section}");
+    }
+}

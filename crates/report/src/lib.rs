@@ -1,0 +1,33 @@
+//! qdrant-perf's results as data: the one run [`Report`] that `load`, `stress` and `validate`
+//! write (serde both ways, schema in docs/report-schema.md), the run figures it holds
+//! ([`run`]), latency summaries ([`LatencySummary`]), targets and verdicts ([`checks`]), where a
+//! result came from ([`Provenance`]), and its renderings: terminal text, Markdown and
+//! Prometheus text.
+//!
+//! It also owns the two pieces of plumbing every crate shares: the one atomic file writer
+//! ([`write_atomic`]) and the one `/proc` reader ([`proc`]: process CPU and RSS, load average,
+//! memory, cores).
+//!
+//! It is not a load driver, a store or a dataset generator, and depends on no engine: no
+//! qdrant-edge, no store or data crate. Reading, judging or rendering results (the regression
+//! gate, `qdrant-perf compare`) therefore never compiles Qdrant.
+
+pub mod checks;
+pub mod latency;
+pub mod proc;
+pub mod provenance;
+pub mod report;
+pub mod run;
+pub mod time;
+pub mod write;
+
+pub use latency::{LatencySummary, latency_histogram};
+pub use provenance::{DatasetInfo, Machine, Provenance};
+pub use report::{
+    Report, ReportError, SCHEMA, StressStep, StressSummary, TargetInfo, VerdictSummary, run_text,
+};
+pub use run::{
+    ErrorKind, LoadPlan, Mix, Mode, OpKind, OpStats, PlanError, RecallStat, Resources, RunResult,
+    Second,
+};
+pub use write::write_atomic;

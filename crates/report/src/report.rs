@@ -1,0 +1,721 @@
+//! The run report: results are data first ([`Report`], serialised as `report.json`, schema in
+//! docs/report-schema.md, read back with [`Report::load`]); the terminal text ([`run_text`]),
+//! the Markdown summary and the Prometheus text are renderings of it. Every file is written
+//! atomically ([`crate::write_atomic`]).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::LatencySummary;
+use crate::checks::{self, Check, Verdict};
+use crate::provenance::Provenance;
+use crate::run::{RecallStat, RunResult};
+use crate::time::compact_utc;
+use crate::write_atomic;
+
+/// The `schema` field of report.json; bumped on incompatible changes.
+pub const SCHEMA: &str = "qdrant-perf.report/2";
+
+/// Reading or writing a report: each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read the report {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is not a qdrant-perf run report (report.json of `qdrant-perf load`, `stress` or `validate`)",
+        path.display()
+    )]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{} has schema {found:?}, this qdrant-perf reads {SCHEMA:?}: run it again with this version",
+        path.display()
+    )]
+    Schema { path: PathBuf, found: String },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot serialise the report")]
+    Serialise(#[source] serde_json::Error),
+}
+
+/// What a run drove.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `edge`, `grpc`, `rest`, `http` or `noop`.
+    pub kind: String,
+    /// The server or endpoint URL (never an API key).
+    pub url: Option<String>,
+    /// `qdrant-edge 0.7.2`, `qdrant 1.17.1`, or the HTTP endpoint's host.
+    pub engine_version: Option<String>,
+}
+
+/// The stress ramp: each step's figures and the knee.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StressSummary {
+    pub steps: Vec<StressStep>,
+    /// The highest step rate (or concurrency) that still met the targets; `None` if none did.
+    pub knee: Option<f64>,
+    /// Throughput achieved at the knee step.
+    pub knee_throughput_ops_s: Option<f64>,
+    /// What ended the ramp.
+    pub stopped_because: String,
+}
+
+/// One step of a stress ramp.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StressStep {
+    /// Requested rate (open loop) or concurrency (closed loop).
+    pub load: f64,
+    pub throughput_ops_s: f64,
+    pub latency_ms: LatencySummary,
+    pub errors: u64,
+    pub met_targets: bool,
+    pub why_not: Option<String>,
+}
+
+/// Counts of the verdicts and the exit code they give.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerdictSummary {
+    pub passed: usize,
+    pub failed: usize,
+    pub not_run: usize,
+    pub strict: bool,
+    pub exit_code: u8,
+}
+
+/// A run report (`report.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    /// `load`, `stress` or `validate`.
+    pub command: String,
+    /// True when the run was stopped early (Ctrl-C); the figures cover what was measured.
+    pub partial: bool,
+    /// How `--quick` scaled sizes, rates and durations, when it did.
+    pub quick: Option<String>,
+    pub target: TargetInfo,
+    /// Headline figures: the overall run (validate) or the only run (load).
+    pub requested_rate: Option<f64>,
+    pub throughput_ops_s: f64,
+    pub latency_ms: LatencySummary,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub recall_at_10: Option<RecallStat>,
+    pub checks: Vec<Check>,
+    pub verdict: Option<VerdictSummary>,
+    pub runs: Vec<RunResult>,
+    pub stress: Option<StressSummary>,
+    /// How each collection was set up (dataset, build or reuse, seconds).
+    pub setup: Vec<String>,
+    /// The configuration the run used (the YAML file as parsed, and the options).
+    pub config: serde_json::Value,
+    pub provenance: Provenance,
+}
+
+impl Report {
+    /// A report whose headline figures come from `headline` (the last run when `None`).
+    pub fn new(
+        command: &str,
+        target: TargetInfo,
+        runs: Vec<RunResult>,
+        headline: Option<usize>,
+    ) -> Self {
+        let mut provenance = Provenance::capture();
+        // `qdrant-edge 0.7.2` -> engine `qdrant-edge`, version `0.7.2`.
+        match target.engine_version.as_deref().map(|v| v.split_once(' ')) {
+            Some(Some((engine, version))) if target.kind != "http" => {
+                provenance.engine = Some(engine.into());
+                provenance.engine_version = Some(version.into());
+            }
+            _ => provenance.engine = Some(target.kind.clone()),
+        }
+        let h = headline
+            .or(runs.len().checked_sub(1))
+            .and_then(|i| runs.get(i));
+        Self {
+            schema: SCHEMA.into(),
+            command: command.into(),
+            partial: runs.iter().any(|r| r.partial),
+            quick: None,
+            target,
+            requested_rate: h.and_then(|r| r.requested_rate),
+            throughput_ops_s: h.map_or(0.0, |r| r.throughput_ops_s),
+            latency_ms: h.map_or_else(LatencySummary::default, |r| r.latency_ms.clone()),
+            errors: h.map_or(0, |r| r.errors),
+            error_rate: h.map_or(0.0, |r| r.error_rate),
+            recall_at_10: h.and_then(|r| r.recall_at_10),
+            checks: Vec::new(),
+            verdict: None,
+            runs,
+            stress: None,
+            setup: Vec::new(),
+            config: serde_json::Value::Null,
+            provenance,
+        }
+    }
+
+    pub fn set_checks(&mut self, checks: Vec<Check>, strict: bool) {
+        let (passed, failed, not_run) = checks::tally(&checks);
+        self.verdict = Some(VerdictSummary {
+            passed,
+            failed,
+            not_run,
+            strict,
+            exit_code: checks::exit_code(&checks, strict),
+        });
+        self.checks = checks;
+    }
+
+    /// `target/qdrant-perf/runs/<UTC timestamp>-<command>/`.
+    pub fn default_dir(&self) -> PathBuf {
+        PathBuf::from("target/qdrant-perf/runs").join(format!(
+            "{}-{}",
+            compact_utc(SystemTime::now()),
+            self.command
+        ))
+    }
+
+    /// Writes report.json, summary.md, metrics.prom and `histograms/<run>.hlog`, each
+    /// atomically; returns the files written.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        let json = serde_json::to_string_pretty(self).map_err(ReportError::Serialise)? + "\n";
+        let mut files = vec![
+            (dir.join("report.json"), json.into_bytes()),
+            (dir.join("summary.md"), self.to_markdown().into_bytes()),
+            (dir.join("metrics.prom"), self.to_prometheus().into_bytes()),
+        ];
+        for r in &self.runs {
+            let path = dir
+                .join("histograms")
+                .join(format!("{}.hlog", file_name(&r.label)));
+            files.push((path, r.interval_log.clone()));
+        }
+        let mut written = Vec::new();
+        for (path, bytes) in files {
+            write_atomic(&path, &bytes).map_err(|source| ReportError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    /// Reads a report: a report.json file, or a run directory that holds one.
+    pub fn load(path: &Path) -> Result<Self, ReportError> {
+        let file = if path.is_dir() {
+            path.join("report.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| ReportError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|e| match e {
+            ReportError::Parse { source, .. } => ReportError::Parse { path: file, source },
+            ReportError::Schema { found, .. } => ReportError::Schema { path: file, found },
+            other => other,
+        })
+    }
+
+    /// Parses report.json text, refusing another schema version by name.
+    pub fn from_json(text: &str) -> Result<Self, ReportError> {
+        let parse = |source| ReportError::Parse {
+            path: PathBuf::from("report.json"),
+            source,
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(parse)?;
+        let found = value
+            .get("schema")
+            .and_then(|s| s.as_str())
+            .unwrap_or("none");
+        if found != SCHEMA {
+            return Err(ReportError::Schema {
+                path: PathBuf::from("report.json"),
+                found: found.to_string(),
+            });
+        }
+        serde_json::from_value(value).map_err(parse)
+    }
+
+    /// The Markdown summary a person reads.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# qdrant-perf {}{}\n",
+            self.command,
+            if self.partial {
+                " (PARTIAL: stopped early, figures cover what was measured)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            s,
+            "Target: {}{}{}; {} on {} ({} cores), {}.\n",
+            self.target.kind,
+            self.target
+                .url
+                .as_ref()
+                .map_or(String::new(), |u| format!(" {u}")),
+            self.target
+                .engine_version
+                .as_ref()
+                .map_or(String::new(), |v| format!(" ({v})")),
+            self.provenance.suite_version,
+            self.provenance
+                .machine
+                .cpu_model
+                .as_deref()
+                .unwrap_or("unknown CPU"),
+            self.provenance.machine.cores,
+            self.provenance.started_at
+        );
+        if let Some(q) = &self.quick {
+            let _ = writeln!(s, "**Quick run:** {q}\n");
+        }
+        if !self.checks.is_empty() {
+            let _ = writeln!(s, "## Verdict\n");
+            let _ = writeln!(s, "| check | collection | measured | limit | verdict |");
+            let _ = writeln!(s, "|---|---|---|---|---|");
+            for c in &self.checks {
+                let verdict = match (&c.note, c.verdict) {
+                    (Some(n), Verdict::NotRun) => format!("not run: {n}"),
+                    (Some(n), v) => format!("**{v}** ({n})"),
+                    (None, v) => format!("**{v}**"),
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} |",
+                    c.name,
+                    c.collection,
+                    c.measured_text(),
+                    c.limit_text(),
+                    verdict
+                );
+            }
+            if let Some(v) = &self.verdict {
+                let _ = writeln!(
+                    s,
+                    "\n{} met, {} missed, {} not run{}: exit code {}.\n",
+                    v.passed,
+                    v.failed,
+                    v.not_run,
+                    if v.strict {
+                        " (--strict: not run counts as missed)"
+                    } else {
+                        ""
+                    },
+                    v.exit_code
+                );
+            }
+        }
+        let _ = writeln!(s, "## Runs\n");
+        let _ = writeln!(
+            s,
+            "| run | loop | requested | achieved ops/s | ok | errors | mean ms | p50 | p90 | p95 | p99 | p99.9 | max | recall@10 |"
+        );
+        let _ = writeln!(
+            s,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for r in &self.runs {
+            let l = &r.latency_ms;
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.1} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                r.label,
+                match (r.requested_rate, r.concurrency) {
+                    (Some(_), _) => "open",
+                    _ => "closed",
+                },
+                match (r.requested_rate, r.concurrency) {
+                    (Some(rate), _) => format!("{rate:.0}/s"),
+                    (_, Some(c)) => format!("{c} workers"),
+                    _ => "-".into(),
+                },
+                r.throughput_ops_s,
+                r.ok,
+                r.errors,
+                l.mean_ms,
+                l.p50_ms,
+                l.p90_ms,
+                l.p95_ms,
+                l.p99_ms,
+                l.p999_ms,
+                l.max_ms,
+                r.recall_at_10
+                    .map_or("-".into(), |x| format!("{:.4} (n={})", x.value, x.samples)),
+            );
+        }
+        for r in &self.runs {
+            if !r.errors_by_kind.is_empty() {
+                let _ = writeln!(s, "\nErrors in `{}`:\n", r.label);
+                for (k, e) in &r.errors_by_kind {
+                    let _ = writeln!(s, "- {k}: {} (e.g. {})", e.count, e.example);
+                }
+            }
+            if r.in_flight_cap_hits > 0 {
+                let _ = writeln!(
+                    s,
+                    "\n`{}`: {} requests not sent because {} were already in flight.",
+                    r.label, r.in_flight_cap_hits, r.plan.in_flight_cap
+                );
+            }
+            if let (Some(rate), Some(false)) = (r.requested_rate, r.rate_achieved) {
+                let _ = writeln!(
+                    s,
+                    "\n`{}`: requested {rate:.0} ops/s, achieved {:.1} ops/s: not within 1 %.",
+                    r.label, r.throughput_ops_s
+                );
+            }
+        }
+        if let Some(st) = &self.stress {
+            let _ = writeln!(s, "\n## Stress ramp\n");
+            let _ = writeln!(
+                s,
+                "| load | achieved ops/s | mean ms | p95 ms | p99 ms | errors | met |"
+            );
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+            for step in &st.steps {
+                let _ = writeln!(
+                    s,
+                    "| {:.0} | {:.1} | {:.3} | {:.3} | {:.3} | {} | {} |",
+                    step.load,
+                    step.throughput_ops_s,
+                    step.latency_ms.mean_ms,
+                    step.latency_ms.p95_ms,
+                    step.latency_ms.p99_ms,
+                    step.errors,
+                    if step.met_targets {
+                        "yes".to_string()
+                    } else {
+                        format!("no: {}", step.why_not.clone().unwrap_or_default())
+                    }
+                );
+            }
+            let _ = writeln!(
+                s,
+                "\nKnee: {}; {}.",
+                st.knee
+                    .map_or("none (the first step already missed)".into(), |k| format!(
+                        "{k:.0}"
+                    )),
+                st.stopped_because
+            );
+        }
+        if let Some(r) = self.runs.last() {
+            let res = &r.resources;
+            let _ = writeln!(
+                s,
+                "\n## Resources ({})\n\nCPU mean {} %, max {} % of {} cores; RSS max {} MB ({} % of memory); machine load average {}. Server telemetry: {}.",
+                res.scope,
+                res.cpu_pct_mean.map_or("-".into(), |v| format!("{v:.1}")),
+                res.cpu_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
+                res.cores,
+                res.rss_bytes_max
+                    .map_or("-".into(), |v| format!("{:.0}", v as f64 / 1048576.0)),
+                res.memory_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
+                res.load_average_1m
+                    .map_or("-".into(), |v| format!("{v:.1}")),
+                res.server
+            );
+        }
+        if !self.setup.is_empty() {
+            let _ = writeln!(s, "\n## Setup\n");
+            for n in &self.setup {
+                let _ = writeln!(s, "- {n}");
+            }
+        }
+        s
+    }
+
+    /// Prometheus text exposition of the seed's monitoring metrics, per run and collection.
+    pub fn to_prometheus(&self) -> String {
+        let mut s = String::new();
+        let gauge = |s: &mut String, name: &str, help: &str| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+        };
+        for (q, name) in [
+            (0.5, "query_latency_p50"),
+            (0.95, "query_latency_p95"),
+            (0.99, "query_latency_p99"),
+        ] {
+            gauge(
+                &mut s,
+                name,
+                &format!(
+                    "Query latency, {:.0}th percentile, milliseconds.",
+                    q * 100.0
+                ),
+            );
+            for r in &self.runs {
+                let l = &r.latency_ms;
+                let v = match name {
+                    "query_latency_p50" => l.p50_ms,
+                    "query_latency_p95" => l.p95_ms,
+                    _ => l.p99_ms,
+                };
+                let _ = writeln!(s, "{name}{{run=\"{}\",collection=\"all\"}} {v}", r.label);
+                let mut seen = Vec::new();
+                for o in r.operations.iter().filter(|o| o.op.is_query()) {
+                    if seen.contains(&o.collection) {
+                        continue;
+                    }
+                    seen.push(o.collection.clone());
+                    let c = r.collection_latency(&o.collection);
+                    let v = match name {
+                        "query_latency_p50" => c.p50_ms,
+                        "query_latency_p95" => c.p95_ms,
+                        _ => c.p99_ms,
+                    };
+                    let _ = writeln!(
+                        s,
+                        "{name}{{run=\"{}\",collection=\"{}\"}} {v}",
+                        r.label, o.collection
+                    );
+                }
+            }
+        }
+        gauge(&mut s, "throughput_qps", "Completed operations per second.");
+        for r in &self.runs {
+            let _ = writeln!(
+                s,
+                "throughput_qps{{run=\"{}\"}} {}",
+                r.label, r.throughput_ops_s
+            );
+        }
+        gauge(
+            &mut s,
+            "error_rate",
+            "Failed operations as a fraction of all operations.",
+        );
+        for r in &self.runs {
+            let _ = writeln!(s, "error_rate{{run=\"{}\"}} {}", r.label, r.error_rate);
+        }
+        gauge(
+            &mut s,
+            "cpu_usage",
+            "Mean CPU use of this process, percent of the machine (the embedded engine and driver; against a server, the client only).",
+        );
+        for r in &self.runs {
+            if let Some(v) = r.resources.cpu_pct_mean {
+                let _ = writeln!(s, "cpu_usage{{run=\"{}\"}} {v}", r.label);
+            }
+        }
+        gauge(
+            &mut s,
+            "memory_usage",
+            "Highest resident memory of this process, bytes.",
+        );
+        for r in &self.runs {
+            if let Some(v) = r.resources.rss_bytes_max {
+                let _ = writeln!(s, "memory_usage{{run=\"{}\"}} {v}", r.label);
+            }
+        }
+        s.push_str("# disk_io: not collected\n# network_io: not collected\n");
+        s
+    }
+}
+
+/// One run as text for a terminal: rates, counts, latency per operation, recall, driver lag,
+/// resources.
+pub fn run_text(r: &RunResult) -> String {
+    let mut s = String::new();
+    let mode = match (r.requested_rate, r.concurrency) {
+        (Some(rate), _) => format!("open loop at {rate:.0}/s"),
+        (_, Some(c)) => format!("closed loop, {c} workers"),
+        _ => "-".into(),
+    };
+    let _ = writeln!(
+        s,
+        "{}: {mode}, {:.1} s measured{}",
+        r.label,
+        r.elapsed_s,
+        if r.partial {
+            " (PARTIAL: stopped early)"
+        } else {
+            ""
+        }
+    );
+    match (r.requested_rate, r.rate_achieved) {
+        (Some(rate), Some(true)) => {
+            let _ = writeln!(
+                s,
+                "  requested {rate:.0} ops/s, achieved {:.1} ops/s: within 1 %",
+                r.throughput_ops_s
+            );
+        }
+        (Some(rate), _) => {
+            let _ = writeln!(
+                s,
+                "  requested {rate:.0} ops/s, achieved {:.1} ops/s: COULD NOT sustain the requested rate (off by {:.1} %)",
+                r.throughput_ops_s,
+                (r.throughput_ops_s - rate) / rate * 100.0
+            );
+        }
+        _ => {
+            let _ = writeln!(s, "  throughput {:.1} ops/s", r.throughput_ops_s);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  sent {}, ok {}, errors {} ({:.3} %)",
+        r.sent,
+        r.ok,
+        r.errors,
+        r.error_rate * 100.0
+    );
+    for (k, e) in &r.errors_by_kind {
+        let _ = writeln!(s, "    {k}: {} (e.g. {})", e.count, e.example);
+    }
+    let _ = writeln!(
+        s,
+        "  {:<26} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "latency ms", "n", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"
+    );
+    let line = |s: &mut String, name: &str, l: &LatencySummary| {
+        let _ = writeln!(
+            s,
+            "  {:<26} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>9.3}",
+            name, l.samples, l.mean_ms, l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p999_ms, l.max_ms
+        );
+    };
+    for o in &r.operations {
+        line(&mut s, &format!("{}/{}", o.op, o.collection), &o.latency_ms);
+    }
+    if r.operations.len() > 1 {
+        line(&mut s, "all queries", &r.latency_ms);
+    }
+    if let Some(rc) = r.recall_at_10 {
+        let _ = writeln!(
+            s,
+            "  recall@10 {:.4} over {} searches (exact ground truth)",
+            rc.value, rc.samples
+        );
+    }
+    if let Some(lag) = &r.send_lag_ms {
+        let _ = writeln!(
+            s,
+            "  driver: sends late by p99 {:.3} ms, max {:.3} ms; at most {} in flight{}",
+            lag.p99_ms,
+            lag.max_ms,
+            r.max_in_flight,
+            if r.in_flight_cap_hits > 0 {
+                format!("; {} NOT SENT at the in-flight cap", r.in_flight_cap_hits)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let res = &r.resources;
+    let _ = writeln!(
+        s,
+        "  resources ({}): CPU mean {} %, max {} % of {} cores; RSS max {} MB; machine load average {}; server: {}",
+        res.scope,
+        res.cpu_pct_mean.map_or("-".into(), |v| format!("{v:.1}")),
+        res.cpu_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
+        res.cores,
+        res.rss_bytes_max
+            .map_or("-".into(), |v| format!("{:.0}", v as f64 / 1048576.0)),
+        res.load_average_1m
+            .map_or("-".into(), |v| format!("{v:.1}")),
+        res.server
+    );
+    if let Some(l) = res.load_average_1m
+        && l > res.cores as f64
+    {
+        let _ = writeln!(
+            s,
+            "  note: the machine's load average ({l:.1}) exceeds its {} cores: other processes competed for the CPU during this run",
+            res.cores
+        );
+    }
+    s
+}
+
+/// A run label as a file name.
+fn file_name(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_of_another_schema_is_refused_naming_both_versions() {
+        let err = Report::from_json(r#"{"schema": "qdrant-perf.report/1", "command": "load"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("qdrant-perf.report/1"), "{err}");
+        assert!(err.contains(SCHEMA), "{err}");
+        let err = Report::from_json("[1, 2]").unwrap_err().to_string();
+        assert!(err.contains("none"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_report_round_trips_and_renders() {
+        let mut r = Report::new(
+            "load",
+            TargetInfo {
+                kind: "edge".into(),
+                url: None,
+                engine_version: Some("qdrant-edge 0.7.2".into()),
+            },
+            Vec::new(),
+            None,
+        );
+        assert_eq!(r.provenance.engine.as_deref(), Some("qdrant-edge"));
+        assert_eq!(r.provenance.engine_version.as_deref(), Some("0.7.2"));
+        r.set_checks(
+            vec![Check::measured(
+                "latency_p95",
+                "overall",
+                25.0,
+                "ms",
+                checks::Bound::Below,
+                20.0,
+                10,
+            )],
+            false,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let written = r.write(dir.path()).unwrap();
+        assert_eq!(written.len(), 3);
+        let back = Report::load(dir.path()).unwrap();
+        assert_eq!(back.verdict.as_ref().map(|v| v.exit_code), Some(1));
+        assert_eq!(back.checks, r.checks);
+        assert_eq!(back.provenance, r.provenance);
+        assert!(back.to_markdown().contains("MISSED"));
+        let err = Report::load(&dir.path().join("missing.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.json"), "{err}");
+    }
+}
