@@ -7,15 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Metric};
-use qdrant_perf_load::checks::{Bound, Check};
+use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal, Target};
-use qdrant_perf_load::report::{self, Report, TargetInfo};
 use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
 use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreTarget};
 use qdrant_perf_load::validate;
-use qdrant_perf_store::{HnswParams, ServerConfig};
+use qdrant_perf_report::checks::{Bound, Check};
+use qdrant_perf_report::report::{self, Report, TargetInfo};
+use qdrant_perf_store::HnswParams;
+
+use crate::common::{
+    LOAD_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
+};
+
+/// What Ctrl-C prints during `load`, `stress` and `validate`.
+pub const CTRL_C_ENDS_THE_RUN: &str = "ending the run early; the report will be marked partial";
 
 /// Where the load goes and on what data.
 #[derive(Debug, Clone, clap::Args)]
@@ -64,7 +71,7 @@ pub struct RunArgs {
     /// Stop after this many recorded requests (with --duration: whichever comes first).
     #[arg(long, value_parser = positive_u64, allow_hyphen_values = true)]
     pub requests: Option<u64>,
-    /// Operation mix, relative weights: search, search_batch, upsert, cached_search.
+    /// Operation mix, relative weights: search, search_batch, upsert.
     #[arg(long, default_value = "search=100", value_parser = parse_mix)]
     pub mix: Mix,
     /// Report directory (default: target/qdrant-perf/runs/<UTC time>-<command>/).
@@ -135,7 +142,8 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn parse_mix(s: &str) -> Result<Mix, String> {
-    s.parse().map_err(|e: driver::PlanError| e.to_string())
+    s.parse()
+        .map_err(|e| format!("{:#}", with_flag(e, LOAD_FLAGS)))
 }
 
 /// `10s`, `500ms`, `2m`, `1h` or plain seconds; must be > 0.
@@ -174,57 +182,6 @@ pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
     }
 }
 
-pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
-    Ok(match dir {
-        Some(dir) => DatasetCache::new(dir),
-        None => DatasetCache::from_env("target/qdrant-perf"),
-    }
-    .ensure_writable()?)
-}
-
-pub fn load_config(path: Option<&PathBuf>) -> Result<PerformanceConfig> {
-    Ok(match path {
-        Some(p) => PerformanceConfig::load(p)?,
-        None => PerformanceConfig::bundled(),
-    })
-}
-
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
-/// A stop signal that Ctrl-C sets (the run then ends early and its report is marked partial).
-pub fn ctrl_c_stop(rt: &tokio::runtime::Runtime) -> StopSignal {
-    let stop = StopSignal::new();
-    let s = stop.clone();
-    rt.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nCtrl-C: ending the run early; the report will be marked partial");
-            s.stop();
-        }
-    });
-    stop
-}
-
-/// The server a --target URL names, or `None` for edge.
-pub fn server_config(target: &str) -> Result<Option<ServerConfig>> {
-    match target.trim() {
-        "edge" | "" => Ok(None),
-        url => {
-            let config = ServerConfig::parse(url, None)?.with_api_key(
-                std::env::var("QDRANT_API_KEY")
-                    .ok()
-                    .filter(|k| !k.is_empty())
-                    .map(qdrant_perf_store::ApiKey::new),
-            );
-            Ok(Some(config))
-        }
-    }
-}
-
 /// A target ready to run: one of the three kinds.
 pub enum AnyTarget {
     Store(
@@ -237,11 +194,12 @@ pub enum AnyTarget {
 
 impl AnyTarget {
     pub async fn run(&self, plan: &LoadPlan, stop: &StopSignal) -> Result<RunResult> {
-        Ok(match self {
-            AnyTarget::Store(t, _) => driver::run(t.clone(), plan, stop).await?,
-            AnyTarget::Http(t) => driver::run(t.clone(), plan, stop).await?,
-            AnyTarget::Noop(t) => driver::run(t.clone(), plan, stop).await?,
-        })
+        match self {
+            AnyTarget::Store(t, _) => driver::run(t.clone(), plan, stop).await,
+            AnyTarget::Http(t) => driver::run(t.clone(), plan, stop).await,
+            AnyTarget::Noop(t) => driver::run(t.clone(), plan, stop).await,
+        }
+        .map_err(|e| with_flag(e, LOAD_FLAGS))
     }
 
     /// Sum of the collections' configured rates (the default open-loop rate).
@@ -306,7 +264,8 @@ pub async fn build_target(
             &dataset.queries,
             search.k,
             Duration::from_secs(30),
-        )?;
+        )
+        .map_err(|e| with_flag(e, LOAD_FLAGS))?;
         if let Some(p) = &args.ids_pointer {
             t = t.with_recall(p.clone(), dataset.truth.clone());
         }
@@ -416,7 +375,7 @@ fn write_report(report: &Report, out: Option<PathBuf>) -> Result<PathBuf> {
 /// targets), 1 when it missed one, 2 when it could not run.
 pub fn load(args: LoadArgs) -> Result<ExitCode> {
     let rt = runtime()?;
-    let stop = ctrl_c_stop(&rt);
+    let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     rt.block_on(async {
         let config = load_config(args.target.config.as_ref())?;
         let (mut target, info, notes) =
@@ -489,7 +448,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
             "targets": t,
         });
         report.set_checks(checks, false);
-        print!("{}", qdrant_perf_load::checks::table(&report.checks));
+        print!("{}", qdrant_perf_report::checks::table(&report.checks));
         let dir = write_report(&report, args.run.out.clone())?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(
@@ -503,7 +462,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
 /// (closed loop: when some step met the targets), 1 otherwise.
 pub fn stress(args: StressArgs) -> Result<ExitCode> {
     let rt = runtime()?;
-    let stop = ctrl_c_stop(&rt);
+    let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     rt.block_on(async {
         let config = load_config(args.target.config.as_ref())?;
         let t = config.targets();
@@ -545,7 +504,7 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
             AnyTarget::Noop(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
         };
         target.cleanup().await;
-        let (summary, runs) = result?;
+        let (summary, runs) = result.map_err(|e| with_flag(e, LOAD_FLAGS))?;
         for s in &summary.steps {
             println!(
                 "step {:>8.0}: achieved {:>9.1} ops/s, mean {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, errors {} -> {}",
@@ -577,7 +536,7 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
         report.config = serde_json::json!({"loads": loads, "step_duration_s": step_duration.as_secs_f64(), "targets": t});
         report.stress = Some(summary);
         report.set_checks(vec![check], false);
-        print!("{}", qdrant_perf_load::checks::table(&report.checks));
+        print!("{}", qdrant_perf_report::checks::table(&report.checks));
         let dir = write_report(&report, args.run.out.clone())?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(report.verdict.as_ref().map_or(0, |v| v.exit_code)))

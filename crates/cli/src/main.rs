@@ -1,6 +1,7 @@
 //! `qdrant-perf`: the command-line face of the suite. The binary is thin: it parses options and
 //! calls the library crates.
 
+mod common;
 mod load_cmd;
 mod merge_cmd;
 mod validate_cmd;
@@ -10,8 +11,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
+use qdrant_perf_data::{Dataset, DatasetSpec, Distribution, Metric};
 use qdrant_perf_gate::compare::{self, DEFAULT_THRESHOLD_PCT, Statistic};
+
+use crate::common::cache;
 use qdrant_perf_load::instructions::{self, HotPath};
 use qdrant_perf_store::Profiles;
 
@@ -145,14 +148,6 @@ fn parse_threshold(s: &str) -> Result<f64, String> {
 fn parse_hot_path(s: &str) -> Result<HotPath, String> {
     s.parse()
         .map_err(|e: instructions::InstructionsError| e.to_string())
-}
-
-fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
-    Ok(match dir {
-        Some(dir) => DatasetCache::new(dir),
-        None => DatasetCache::from_env("target/qdrant-perf"),
-    }
-    .ensure_writable()?)
 }
 
 /// Exit codes: 0 success, 1 a regression (compare), 2 an error.

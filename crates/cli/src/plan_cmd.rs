@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
+use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_tune::plan::{self, Measured, NodeShape, Target};
 
 #[derive(Debug, Args)]
@@ -57,16 +58,8 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
     };
     let targets = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let mut t =
-                plan::targets_from_yaml(&text, &path.display().to_string(), args.replication)?;
-            for t in &mut t {
-                t.m = args.m.unwrap_or(t.m);
-                t.qps = args.qps.or(t.qps);
-                t.p95_ms = args.p95.or(t.p95_ms);
-            }
-            t
+            let config = PerformanceConfig::load(path)?;
+            targets_from_config(&config, &args)
         }
         None => vec![Target {
             name: "target".into(),
@@ -94,6 +87,29 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One target per collection of the deployment's performance-tests.yaml (read by the one config
+/// reader, so its errors name the key and the line): its vectors, dimension and query load, the
+/// file's HNSW m and p95 latency target; the flags given override them.
+fn targets_from_config(config: &PerformanceConfig, args: &PlanArgs) -> Vec<Target> {
+    let tests = &config.performance_tests;
+    let m = tests.optimization.indexing.hnsw_m as u64;
+    let p95 = config.targets().p95_latency_ms;
+    tests
+        .collections
+        .0
+        .iter()
+        .map(|(name, c)| Target {
+            name: name.clone(),
+            vectors: c.test_vectors,
+            dim: c.vector_size as u64,
+            m: args.m.unwrap_or(m),
+            replication: args.replication,
+            qps: Some(args.qps.unwrap_or(c.query_load)),
+            p95_ms: Some(args.p95.unwrap_or(p95)),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +119,34 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: PlanArgs,
+    }
+
+    #[test]
+    fn the_deployment_yaml_gives_one_target_per_collection_and_flags_override_it() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/performance-tests.yaml"
+        );
+        let config = PerformanceConfig::load(path.as_ref()).unwrap();
+        let args = Cli::try_parse_from(["plan", "--config", path])
+            .unwrap()
+            .args;
+        let targets = targets_from_config(&config, &args);
+        assert_eq!(targets.len(), 9);
+        let mixtral = targets.iter().find(|t| t.name == "mixtral").unwrap();
+        assert_eq!(
+            (mixtral.dim, mixtral.vectors, mixtral.m, mixtral.replication),
+            (4096, 1_000_000, 16, 2)
+        );
+        assert_eq!((mixtral.qps, mixtral.p95_ms), (Some(1000.0), Some(20.0)));
+        let deepcoder = targets.iter().find(|t| t.name == "deepcoder").unwrap();
+        assert_eq!(deepcoder.dim, 768);
+
+        let args = Cli::try_parse_from(["plan", "--config", path, "--m", "32", "--p95", "5ms"])
+            .unwrap()
+            .args;
+        let targets = targets_from_config(&config, &args);
+        assert!(targets.iter().all(|t| t.m == 32 && t.p95_ms == Some(5.0)));
     }
 
     #[test]

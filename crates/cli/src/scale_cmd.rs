@@ -7,11 +7,11 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 use qdrant_perf_data::{DatasetSpec, Distribution};
-use qdrant_perf_load::machine;
+use qdrant_perf_report::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
 use qdrant_perf_tune::scale::{self, ScaleConfig};
 
-use crate::sweep_cmd;
+use crate::common::{self, cache, open_store, private_edge_root, runtime};
 
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
@@ -91,11 +91,14 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         ef_construct: args.ef_construct,
         full_scan_threshold: args.full_scan_threshold,
     };
-    let cache = sweep_cmd::cache(args.cache_dir.clone())?;
-    let rt = sweep_cmd::runtime()?;
-    let edge_root = sweep_cmd::private_edge_root(&cache, "scale")?;
-    let store = Arc::new(sweep_cmd::open_store(&rt, args.url.as_deref(), &edge_root)?);
-    let stop = sweep_cmd::ctrl_c_flag(&rt);
+    let cache = cache(args.cache_dir.clone())?;
+    let rt = runtime()?;
+    let edge_root = private_edge_root(&cache, "scale")?;
+    let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
+    let stop = common::ctrl_c_stop(
+        &rt,
+        "stopping after the current size; the finished sizes are kept",
+    );
     let stem = format!("scale-{}d", args.dim);
     let json = args.out_dir.join(format!("{stem}.json"));
     let svg = args.out_dir.join(format!("{stem}.svg"));
@@ -109,7 +112,7 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         ef: args.ef,
         hnsw,
         segments: args.segments,
-        threads: args.threads.unwrap_or_else(machine::cores),
+        threads: args.threads.unwrap_or_else(proc::cores),
         json: json.clone(),
         prefix: DEFAULT_PREFIX.into(),
     };
@@ -123,8 +126,8 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         store.clone(),
         &cache,
         &config,
-        &machine::mem_available_bytes,
-        &stop,
+        &proc::mem_available_bytes,
+        stop.flag(),
         |line| eprintln!("{line}"),
     ));
     // The store closes its collections and deletes its scratch directory.

@@ -1,17 +1,18 @@
 //! `qdrant-perf sweep`: an HNSW × quantization grid on one dataset, with the table sorted by
 //! recall, the Pareto frontier, JSON and an SVG recall-vs-QPS plot.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
-use qdrant_perf_load::machine;
-use qdrant_perf_store::{AnyStore, DEFAULT_PREFIX, Guard, HnswParams, ServerConfig};
-use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig};
+use qdrant_perf_data::{Dataset, DatasetSpec, Distribution, Metric};
+use qdrant_perf_report::proc;
+use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
+use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig, SweepError};
+
+use crate::common::{self, cache, open_store, private_edge_root, runtime};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
@@ -86,88 +87,6 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
     }
 }
 
-pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
-    Ok(match dir {
-        Some(dir) => DatasetCache::new(dir),
-        None => DatasetCache::from_env("target/qdrant-perf"),
-    }
-    .ensure_writable()?)
-}
-
-/// A multi-threaded runtime (the all-core QPS pass runs one task per core).
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(machine::cores().max(2))
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")
-}
-
-/// A flag set by the first Ctrl-C (finish the current point, keep the results); a second Ctrl-C
-/// exits at once.
-pub fn ctrl_c_flag(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    rt.spawn(async move {
-        loop {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            if flag.swap(true, Ordering::SeqCst) {
-                eprintln!("second Ctrl-C: exiting now; the results written so far are kept");
-                std::process::exit(130);
-            }
-            eprintln!(
-                "Ctrl-C: stopping after the current step; finished results are kept \
-                 (Ctrl-C again to quit now)"
-            );
-        }
-    });
-    stop
-}
-
-/// A private directory for this run's embedded collections under `cache/<kind>-edge/<pid>`;
-/// directories left by runs that no longer exist are removed first.
-pub fn private_edge_root(cache: &DatasetCache, kind: &str) -> Result<PathBuf> {
-    let parent = cache.root().join(format!("{kind}-edge"));
-    if let Ok(entries) = std::fs::read_dir(&parent) {
-        for e in entries.flatten() {
-            let stale = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-            if stale {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    let root = parent.join(std::process::id().to_string());
-    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    Ok(root)
-}
-
-/// The embedded engine in the scratch directory `edge_root` (deleted with the store, after the
-/// engine closed its collections), or the server at `url`.
-pub fn open_store(
-    rt: &tokio::runtime::Runtime,
-    url: Option<&str>,
-    edge_root: &Path,
-) -> Result<AnyStore> {
-    match url.filter(|u| !u.trim().is_empty()) {
-        Some(url) => {
-            let config = ServerConfig::parse(url, None)?.with_api_key(
-                std::env::var("QDRANT_API_KEY")
-                    .ok()
-                    .filter(|k| !k.is_empty())
-                    .map(qdrant_perf_store::ApiKey::new),
-            );
-            Ok(rt.block_on(AnyStore::connect(&config, Guard::default()))?)
-        }
-        None => Ok(AnyStore::edge_scratch(edge_root, Guard::default())?),
-    }
-}
-
 pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let grid = Grid {
         m: args.m.clone(),
@@ -177,7 +96,9 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         rescore: args.rescore.clone(),
         oversampling: args.oversampling.clone(),
     };
-    let plan = grid.plan(args.k, args.metric, args.points)?;
+    let plan = grid
+        .plan(args.k, args.metric, args.points)
+        .map_err(grid_error_with_flags)?;
     for r in &plan.rejected {
         eprintln!("rejected: {} ({})", r.point, r.reason);
     }
@@ -200,7 +121,10 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let edge_root = private_edge_root(&cache, "sweep")?;
     let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
-    let stop = ctrl_c_flag(&rt);
+    let stop = common::ctrl_c_stop(
+        &rt,
+        "stopping after the current point; the finished points are kept",
+    );
     let stem = format!("sweep-{}d-{}", args.dim, args.points);
     let json = args.out_dir.join(format!("{stem}.json"));
     let svg = args.out_dir.join(format!("{stem}.svg"));
@@ -220,7 +144,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         k: args.k,
         full_scan_threshold_kb: fst,
         segments: args.segments,
-        threads: args.threads.unwrap_or_else(machine::cores),
+        threads: args.threads.unwrap_or_else(proc::cores),
         json: json.clone(),
         prefix: DEFAULT_PREFIX.into(),
     };
@@ -230,7 +154,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         &plan,
         &config,
         std::mem::take(&mut notes),
-        &stop,
+        stop.flag(),
         |p| {
             eprintln!(
                 "  m={} ef_construct={} ef={} {}{}: recall {:.4}, p50 {:.3} ms, {:.0} QPS (1 thread), {:.0} QPS ({} threads) [{}]",
@@ -284,6 +208,28 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The grid's problems with each field named by its flag (`ef_construct` is `--ef-construct`).
+fn grid_error_with_flags(e: SweepError) -> anyhow::Error {
+    let SweepError::Grid { problems } = e else {
+        return e.into();
+    };
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let flag = format!("--{}", p.field.replace('_', "-"));
+            if p.value.is_empty() {
+                format!("{flag} is empty: {}", p.reason)
+            } else {
+                format!("{flag} {}: {}", p.value, p.reason)
+            }
+        })
+        .collect();
+    anyhow::anyhow!(
+        "the grid has problems:\n  - {}\nfix the flags named above (example: --m 8,16,32 --ef 16,32,64,128)",
+        lines.join("\n  - ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +254,31 @@ mod tests {
         );
         assert_eq!(a.oversampling, vec![1.0, 3.0]);
         assert_eq!((a.full_scan_threshold, a.segments), (20_000, 1));
+    }
+
+    #[test]
+    fn grid_problems_name_the_flags() {
+        let a = Cli::try_parse_from(["sweep", "--m", "1,16", "--ef-construct", "2"])
+            .unwrap()
+            .args;
+        let grid = Grid {
+            m: a.m,
+            ef_construct: a.ef_construct,
+            ef: a.ef,
+            quantization: a.quantization,
+            rescore: a.rescore,
+            oversampling: vec![],
+        };
+        let e = grid.plan(a.k, a.metric, a.points).unwrap_err();
+        let msg = grid_error_with_flags(e).to_string();
+        for needle in [
+            "--m 1: ",
+            "--ef-construct 2: Qdrant requires",
+            "--oversampling is empty",
+        ] {
+            assert!(msg.contains(needle), "{needle} not in {msg}");
+        }
+        assert!(!msg.contains("--m 16"), "{msg}");
     }
 
     #[test]

@@ -9,14 +9,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use qdrant_perf_load::checks;
-use qdrant_perf_load::report::{Report, TargetInfo};
 use qdrant_perf_load::setup::SetupOptions;
 use qdrant_perf_load::validate::{self, Scale, ValidateOptions};
+use qdrant_perf_report::checks;
+use qdrant_perf_report::report::{Report, TargetInfo};
 
-use crate::load_cmd::{
-    cache, ctrl_c_stop, load_config, parse_duration, positive_usize, runtime, server_config,
+use crate::common::{
+    VALIDATE_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
 };
+use crate::load_cmd::{CTRL_C_ENDS_THE_RUN, parse_duration, positive_usize};
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -132,8 +133,10 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         },
     };
     let rt = runtime()?;
-    let stop = ctrl_c_stop(&rt);
-    let v = rt.block_on(validate::validate(&opts, &stop))?;
+    let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
+    let v = rt
+        .block_on(validate::validate(&opts, &stop))
+        .map_err(|e| with_flag(e, VALIDATE_FLAGS))?;
     let info = TargetInfo {
         kind: v.engine.clone(),
         url: server.map(|s| s.urls.join(",")),
@@ -143,6 +146,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     report.partial |= stop.is_stopped();
     report.quick = scale.describe();
     report.setup = v.setup_notes;
+    report.provenance.datasets = v.datasets;
     report.provenance.index = Some(crate::load_cmd::index_parameters(&config));
     report.stress = v.stress;
     report.config = serde_json::json!({

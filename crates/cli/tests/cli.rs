@@ -2,87 +2,20 @@
 //! collections prints the verdict table, writes the report and exits 0/1 as documented; bad input
 //! exits 2 with a message naming the problem; `load`, `stress` and `merge` on the no-op target.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{bin, endpoint, run};
 
 const BUNDLED: &str = include_str!("../../../fixtures/performance-tests.yaml");
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_qdrant-perf"))
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("run qdrant-perf");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
-}
-
-/// A tiny HTTP/1.1 JSON server on 127.0.0.1 standing in for the API gateway's search endpoint
-/// (keep-alive, one thread per connection). Returns its URL.
+/// The API gateway's search endpoint, answering at once.
 fn gateway() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://{}/api/v1/vectors/search",
-        listener.local_addr().unwrap()
-    );
-    std::thread::spawn(move || {
-        for sock in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(sock));
-        }
-    });
-    url
-}
-
-fn serve(mut sock: TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        let (head_end, length) = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                break (i + 4, length);
-            }
-            match sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        while buf.len() < head_end + length {
-            match sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-        buf.drain(..head_end + length);
-        // The body template was filled in: a JSON array where {{vector}} was.
-        let (status, answer) = if body.contains("{{") || !body.contains("[") {
-            ("400 Bad Request", "{}")
-        } else {
-            ("200 OK", r#"{"results":[{"id":1}]}"#)
-        };
-        let response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-            answer.len()
-        );
-        if sock.write_all(response.as_bytes()).is_err() {
-            return;
-        }
-    }
+    endpoint("/api/v1/vectors/search", Duration::ZERO)
 }
 
 /// The bundled config with its nine collections replaced by two tiny ones.
@@ -135,6 +68,25 @@ fn validate_quick(
     run(&mut cmd)
 }
 
+/// The counts of the verdict line `N met, M missed, K not run` that `validate` prints.
+fn verdicts(stdout: &str) -> (u64, u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(" met, ") && l.contains(" not run"))
+        .unwrap_or_else(|| panic!("no verdict line in\n{stdout}"));
+    let n: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    (n[0], n[1], n[2])
+}
+
+/// The exit code a table of checks calls for: 1 when a row says MISSED, else 0.
+fn code_of_table(stdout: &str) -> i32 {
+    i32::from(stdout.lines().any(|l| l.contains("MISSED")))
+}
+
 #[test]
 fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,20 +101,33 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     }
     let gateway = gateway();
     let (code, stdout, stderr) = validate_quick(&config, &cache, &out, &["--gateway", &gateway]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // Whether this machine meets the latency and throughput targets is not the test's business;
+    // that the exit code follows the printed verdicts is.
+    let (met, missed, not_run) = verdicts(&stdout);
+    assert_eq!(code, i32::from(missed > 0), "{stdout}\n{stderr}");
+    assert_eq!(code, code_of_table(&stdout), "{stdout}");
+    assert_eq!(not_run, 4, "{stdout}");
     assert!(
         row(&stdout, "gateway_latency", "overall")
             .unwrap()
-            .contains(&format!("met (mean end to end through {gateway}")),
+            .contains(&format!("(mean end to end through {gateway}")),
         "{stdout}"
     );
     assert!(stdout.contains("--quick: 500 points"), "{stdout}");
-    assert!(
-        row(&stdout, "latency_mean", "tiny16")
-            .unwrap()
-            .ends_with("met"),
-        "{stdout}"
-    );
+    // A row per check and collection, each with its limit and a verdict.
+    for collection in ["tiny16", "tiny32"] {
+        for (check, limit) in [
+            ("latency_mean", "< 10.00 ms"),
+            ("latency_p95", "< 20.00 ms"),
+            ("error_rate", "<= 0"),
+            ("query_load", ">= 99"),
+        ] {
+            let r = row(&stdout, check, collection)
+                .unwrap_or_else(|| panic!("no {check} row of {collection} in\n{stdout}"));
+            assert!(r.contains(limit), "{limit:?} not in {r}");
+            assert!(r.contains("met") || r.contains("MISSED"), "{r}");
+        }
+    }
     assert!(
         row(&stdout, "latency_p95", "tiny32")
             .unwrap()
@@ -193,12 +158,18 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["command"], "validate");
     assert!(json["quick"].as_str().unwrap().contains("x 0.1"));
-    assert_eq!(json["verdict"]["exit_code"], 0);
+    assert_eq!(json["verdict"]["exit_code"], code);
+    assert_eq!(json["verdict"]["passed"], met);
+    assert_eq!(json["verdict"]["failed"], missed);
     let checks = json["checks"].as_array().unwrap();
-    assert!(
-        checks.iter().any(|c| c["name"] == "latency_p95"
-            && c["collection"] == "tiny16"
-            && c["passed"] == true)
+    let p95 = checks
+        .iter()
+        .find(|c| c["name"] == "latency_p95" && c["collection"] == "tiny16")
+        .unwrap();
+    assert_eq!(
+        p95["passed"],
+        p95["measured"].as_f64().unwrap() < 20.0,
+        "{p95}"
     );
     assert!(checks.iter().any(|c| c["name"] == "cache_hit_rate"
         && c["verdict"] == "not_run"
@@ -212,6 +183,22 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     assert_eq!(json["requested_rate"], runs[2]["requested_rate"]);
     assert_eq!(json["throughput_ops_s"], runs[2]["throughput_ops_s"]);
     assert!(json["recall_at_10"]["value"].as_f64().unwrap() > 0.9);
+    // Where the figures came from: each collection's dataset and the index it was built with.
+    let datasets = json["provenance"]["datasets"].as_array().unwrap();
+    let names: Vec<&str> = datasets
+        .iter()
+        .map(|d| d["collection"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tiny16", "tiny32"], "{datasets:?}");
+    assert!(
+        datasets.iter().all(|d| d["hash"].is_string()),
+        "{datasets:?}"
+    );
+    assert_eq!(
+        json["provenance"]["index"]["hnsw_m"], 16,
+        "{}",
+        json["provenance"]
+    );
     for f in [
         "summary.md",
         "metrics.prom",
@@ -286,6 +273,11 @@ fn bad_input_exits_2_naming_the_problem() {
             vec!["load", "--target", "noop", "--mix", "search=1,delete=1"],
             "unknown operation `delete`",
         ),
+        // The library names the plan's field; the CLI names the flag.
+        (
+            vec!["load", "--target", "noop", "--mix", "search=0"],
+            "--mix = \"search=0\": the weights add up to 0",
+        ),
         (
             vec!["load", "--collections", "nope"],
             "unknown collection `nope`",
@@ -353,9 +345,17 @@ fn load_stress_and_merge_on_the_noop_target() {
             "--out",
         ])
         .arg(&out));
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("requested 2000 ops/s"), "{stdout}");
-    assert!(stdout.contains("within 1 %"), "{stdout}");
+    // Whether this machine sustains 2,000/s is not the test's business: that the run says
+    // what it achieved, and exits by its checks, is.
+    assert_eq!(code, code_of_table(&stdout), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("requested 2000 ops/s, achieved"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("within 1 %") || stdout.contains("COULD NOT sustain"),
+        "{stdout}"
+    );
     assert!(stdout.contains("rate_achieved"), "{stdout}");
     let hlog = out.join("histograms/load.hlog");
     let (code, stdout, stderr) = run(bin().arg("merge").arg(&hlog).arg(&hlog));
@@ -393,13 +393,42 @@ fn load_stress_and_merge_on_the_noop_target() {
         .arg(&config)
         .arg("--out")
         .arg(dir.path().join("stress")));
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("knee: 3000"), "{stdout}");
+    assert_eq!(code, code_of_table(&stdout), "{stdout}\n{stderr}");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("stress/report.json")).unwrap())
             .unwrap();
-    assert_eq!(json["stress"]["steps"].as_array().unwrap().len(), 3);
-    assert_eq!(json["checks"][0]["name"], "throughput_peak");
+    assert_eq!(json["verdict"]["exit_code"], code);
+    // The ramp runs 1000, 2000, 3000 until a step misses; the knee is the last step that met
+    // the targets, and the peak check (2,000/s) is judged on its throughput.
+    let steps = json["stress"]["steps"].as_array().unwrap();
+    let loads: Vec<f64> = steps.iter().map(|s| s["load"].as_f64().unwrap()).collect();
+    assert_eq!(loads, [1000.0, 2000.0, 3000.0][..steps.len()], "{stdout}");
+    let met: Vec<bool> = steps
+        .iter()
+        .map(|s| s["met_targets"].as_bool().unwrap())
+        .collect();
+    let first_miss = met.iter().position(|m| !m);
+    assert_eq!(
+        first_miss.map_or(steps.len(), |i| i + 1),
+        steps.len(),
+        "the ramp stops at the first missed step: {met:?}"
+    );
+    let knee = first_miss.unwrap_or(steps.len()).checked_sub(1);
+    assert_eq!(
+        json["stress"]["knee"].as_f64(),
+        knee.map(|i| loads[i]),
+        "{stdout}"
+    );
+    let knee_text = knee.map_or("none".to_string(), |i| format!("{:.0}", loads[i]));
+    assert!(stdout.contains(&format!("knee: {knee_text}")), "{stdout}");
+    let check = &json["checks"][0];
+    assert_eq!(check["name"], "throughput_peak");
+    let expected = knee.is_some_and(|i| steps[i]["throughput_ops_s"].as_f64().unwrap() >= 2000.0);
+    assert_eq!(
+        check["passed"].as_bool().unwrap_or(false),
+        expected,
+        "{check}"
+    );
 }
 
 #[test]
@@ -446,10 +475,11 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
         run(&mut cmd)
     };
     let (code, stdout, stderr) = run_with("cached", &redis.url(), "required");
-    assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("cached/report.json")).unwrap())
-            .unwrap();
+            .unwrap_or_else(|e| panic!("no report ({e}):\n{stdout}\n{stderr}"));
+    assert_eq!(json["verdict"]["exit_code"], code, "{stdout}\n{stderr}");
+    assert_eq!(code, code_of_table(&stdout), "{stdout}");
     let check = |name: &str| {
         json["checks"]
             .as_array()
@@ -482,9 +512,138 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
         "{stderr}"
     );
     let (code, stdout, stderr) = run_with("optional", &dead, "optional");
-    assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
+    assert_eq!(code, code_of_table(&stdout), "{stdout}\n{stderr}");
+    assert!(stderr.contains("warning"), "{stderr}");
     assert!(
         stdout.contains("not run: the cache was not reachable"),
         "{stdout}"
     );
+}
+
+/// `method path` with a JSON body on 127.0.0.1:`port` (HTTP/1.0); the status and the body.
+fn http_json(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        sock,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    sock.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// The names of the server's collections.
+fn collections_on(port: u16) -> Vec<String> {
+    let body = qdrant_perf_store::server::http_body(port, "/collections").unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["result"]["collections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_validation_failing_after_setup_drops_the_collections_it_created_on_the_server() {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
+        eprintln!("skipped: QDRANT_BIN not set");
+        return;
+    };
+    let server = qdrant_perf_store::server::LocalServer::start(Path::new(&qdrant), None)
+        .expect("QDRANT_BIN is set but the server did not start");
+    let port = server.http_port;
+    // Someone else's collection (no perf_ prefix): the run must leave it alone.
+    let (status, body) = http_json(
+        port,
+        "PUT",
+        "/collections/foreign_kept",
+        r#"{"vectors": {"size": 4, "distance": "Cosine"}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    // Watch the server's collection list while the run goes on.
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (seen, done) = (seen.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                seen.lock().unwrap().extend(collections_on(port));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    // A gateway nobody listens on: checked after the collections were set up and measured.
+    let dead = format!(
+        "http://127.0.0.1:{}/api/v1/vectors/search",
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), |t| t);
+    let mut cmd = bin();
+    cmd.args([
+        "validate",
+        "--quick",
+        "--quiet",
+        "--no-stress",
+        "--points",
+        "500",
+        "--queries",
+        "50",
+        "--duration",
+        "1s",
+        "--overall-duration",
+        "1s",
+        "--target",
+        &server.grpc_url(),
+        "--gateway",
+        &dead,
+        "--config",
+    ])
+    .arg(&config)
+    .arg("--cache-dir")
+    .arg(dir.path().join("cache"))
+    .arg("--out")
+    .arg(dir.path().join("run"))
+    .env_remove("QDRANT_URL")
+    .env_remove("QDRANT_PERF_KEEP");
+    let (code, stdout, stderr) = run(&mut cmd);
+    done.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&dead) && stderr.contains("cannot reach"),
+        "{stderr}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    for name in ["perf_tiny16", "perf_tiny32"] {
+        assert!(
+            seen.contains(name),
+            "{name} was on the server during the run: {seen:?}"
+        );
+        assert!(stderr.contains(&format!("dropped {name}")), "{stderr}");
+    }
+    let after = collections_on(port);
+    assert!(
+        !after.iter().any(|n| n.starts_with("perf_")),
+        "the run's collections are gone: {after:?}"
+    );
+    assert!(after.iter().any(|n| n == "foreign_kept"), "{after:?}");
 }

@@ -24,7 +24,7 @@ pub enum ConfigError {
         source_name: String,
         message: String,
     },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         #[source]
@@ -235,8 +235,8 @@ impl PerformanceConfig {
             source_name: source_name.into(),
             message,
         };
-        let config: PerformanceConfig = serde_yaml::from_str(text).map_err(|e| {
-            // serde_yaml says "path.to.key: problem at line L column C"; put the line first.
+        let config: PerformanceConfig = yaml_serde::from_str(text).map_err(|e| {
+            // The YAML parser says "path.to.key: problem at line L column C"; put the line first.
             let message = e.to_string();
             match e.location() {
                 Some(l) if !message.contains("at line") => {
@@ -395,7 +395,7 @@ impl PerformanceConfig {
                 Some(c) => out.push(c.clone()),
                 None => {
                     return Err(ConfigError::Invalid {
-                        source_name: "--collections".into(),
+                        source_name: "the collection selection".into(),
                         message: format!(
                             "unknown collection `{name}`; the config has: {}",
                             self.collection_names().join(", ")

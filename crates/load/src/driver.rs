@@ -34,9 +34,10 @@ pub use qdrant_perf_report::run::{
 };
 
 use crate::resources::{ProcessSampler, Resources};
-use crate::{LatencySummary, latency_histogram};
+use qdrant_perf_report::{LatencySummary, latency_histogram};
 
-/// Errors in a load plan or a target: each names the input at fault and the fix.
+/// Errors in a load plan, a target or the setup of a run: each names the input at fault and the
+/// fix, and keeps the error that caused it as its `source` (shown under `{e:#}`).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{what} = {value}: {fix}")]
@@ -47,8 +48,72 @@ pub enum LoadError {
     },
     #[error(transparent)]
     Plan(#[from] PlanError),
-    #[error("{0}")]
-    Target(String),
+    /// The store (the embedded engine or a Qdrant server) failed outside a measured request.
+    #[error(transparent)]
+    Store(#[from] qdrant_perf_store::StoreError),
+    /// Putting a collection in place failed (create, upload or indexing).
+    #[error("setting up collection {collection}")]
+    Setup {
+        collection: String,
+        #[source]
+        source: qdrant_perf_store::StoreError,
+    },
+    /// A dataset could not be generated or read.
+    #[error("the dataset of {collection}")]
+    Dataset {
+        collection: String,
+        #[source]
+        source: qdrant_perf_data::DataError,
+    },
+    #[error(transparent)]
+    Data(#[from] qdrant_perf_data::DataError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The result cache could not be set up.
+    #[error(transparent)]
+    Cache(#[from] qdrant_perf_store::CacheError),
+    #[error("no collections selected; select at least one of the config's collections")]
+    NoCollections,
+    /// An HTTP endpoint did not answer the request sent before the run.
+    #[error(
+        "cannot reach {url} (checked with one request before the run); is the server running \
+         and the URL right?"
+    )]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An HTTP endpoint answered the request sent before the run with an error status.
+    #[error(
+        "{url} answered the first request with HTTP {status}: {body}; check the URL and the body template"
+    )]
+    Rejected {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    /// A thread or task of the driver could not start or failed.
+    #[error("the driver's {what} failed")]
+    Driver {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl LoadError {
+    fn driver(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        LoadError::Driver {
+            what,
+            source: source.into(),
+        }
+    }
 }
 
 pub type Result<T, E = LoadError> = std::result::Result<T, E>;
@@ -137,6 +202,10 @@ impl StopSignal {
     }
     pub fn is_stopped(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+    /// The flag itself, for code that takes a plain `&AtomicBool` (the sweep and scale runs).
+    pub fn flag(&self) -> &AtomicBool {
+        &self.0
     }
 }
 
@@ -255,6 +324,10 @@ struct Shared<T> {
     table: Vec<u16>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Per slot: recorded requests sent and not yet answered. When the drain period ends each
+    /// counter is closed (its [`CLOSED`] bit set): what it holds then is charged to its slot as
+    /// unanswered, and answers arriving later are not recorded (they were charged already).
+    unanswered: Vec<AtomicU64>,
     /// Nanoseconds after `t0` of the last recorded completion.
     last_done: AtomicU64,
     t0: Instant,
@@ -263,9 +336,31 @@ struct Shared<T> {
     abandoned: AtomicBool,
 }
 
+/// The bit of a slot's [`Shared::unanswered`] counter that says the drain period is over.
+const CLOSED: u64 = 1 << 63;
+
 impl<T: Target> Shared<T> {
+    fn new(target: Arc<T>, slots: Vec<Slot>, t0: Instant) -> Self {
+        Self {
+            recorder: Recorder::new(slots.len()),
+            target,
+            table: routing_table(&slots),
+            unanswered: slots.iter().map(|_| AtomicU64::new(0)).collect(),
+            slots,
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            last_done: AtomicU64::new(0),
+            t0,
+            abandoned: AtomicBool::new(false),
+        }
+    }
+
+    fn slot_of(&self, seq: u64) -> usize {
+        self.table[(seq % self.table.len() as u64) as usize] as usize
+    }
+
     fn call_for(&self, seq: u64) -> (usize, Call) {
-        let slot = self.table[(seq % self.table.len() as u64) as usize] as usize;
+        let slot = self.slot_of(seq);
         let s = &self.slots[slot];
         (
             slot,
@@ -277,13 +372,46 @@ impl<T: Target> Shared<T> {
         )
     }
 
+    /// Counts a recorded request of `slot` as sent and not yet answered.
+    fn expect_answer(&self, slot: usize) {
+        self.unanswered[slot].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes an answered request of `slot` off its unanswered count; false when the drain
+    /// period already ended and charged it as unanswered.
+    fn answered(&self, slot: usize) -> bool {
+        self.unanswered[slot]
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n & CLOSED == 0).then(|| n - 1)
+            })
+            .is_ok()
+    }
+
+    /// Ends the drain period: charges each slot's requests still unanswered to that slot, as
+    /// errors of kind `unanswered`.
+    fn charge_unanswered(&self, drain_timeout: Duration) {
+        let error = OpError::new(
+            "unanswered",
+            format!(
+                "no answer within the {:.0} s drain period after the last send",
+                drain_timeout.as_secs_f64()
+            ),
+        );
+        for (slot, counter) in self.unanswered.iter().enumerate() {
+            let left = counter.fetch_or(CLOSED, Ordering::AcqRel) & !CLOSED;
+            for _ in 0..left {
+                self.recorder.record_error(slot, &error);
+            }
+        }
+    }
+
     /// Runs one call and records it (when `record`); `start` is the due time (open loop) or the
-    /// send time (closed loop).
-    async fn one(&self, seq: u64, start: Instant, record: bool) {
+    /// send time (closed loop). `counted`: the request is on its slot's unanswered count.
+    async fn one(&self, seq: u64, start: Instant, record: bool, counted: bool) {
         let (slot, call) = self.call_for(seq);
         let result = self.target.call(call).await;
         let done = Instant::now();
-        if !record {
+        if !record || (counted && !self.answered(slot)) {
             return;
         }
         match result {
@@ -311,11 +439,40 @@ pub async fn run<T: Target>(
     plan: &LoadPlan,
     stop: &StopSignal,
 ) -> Result<RunResult> {
+    check_target(&*target, plan)?;
+    let slots = slots_for(&target.collections(), &plan.mix)?;
+    let t0 = Instant::now() + Duration::from_millis(5);
+    let measure_start = t0 + plan.warmup;
+    let shared = Arc::new(Shared::new(target, slots, t0));
+    let collector_done = Arc::new(AtomicBool::new(false));
+    let collector = start_collector(&shared, plan, measure_start, &collector_done, stop)?;
+    let sent = match plan.mode {
+        Mode::Open { rate } => drive_open(&shared, plan, rate, stop).await?,
+        Mode::Closed { concurrency } => {
+            drive_closed(&shared, plan, concurrency, measure_start, stop).await?
+        }
+    };
+    collector_done.store(true, Ordering::SeqCst);
+    let collected = collector.join().map_err(|_| {
+        LoadError::driver("collector thread", "it panicked (see the message above)")
+    })?;
+    Ok(summarise(
+        &shared,
+        plan,
+        stop,
+        measure_start,
+        sent,
+        collected,
+    ))
+}
+
+/// Checks the plan, and that the target can run every operation of its mix.
+fn check_target<T: Target>(target: &T, plan: &LoadPlan) -> Result<()> {
     plan.validate()?;
     for (op, w) in &plan.mix.0 {
         if *w > 0 && !target.supports(*op) {
             return Err(invalid(
-                "--mix",
+                "mix",
                 plan.mix.to_string(),
                 if *op == OpKind::CachedSearch {
                     "cached_search needs a cache in front of the store, and none is configured; drop it from the mix".to_string()
@@ -325,200 +482,238 @@ pub async fn run<T: Target>(
             ));
         }
     }
-    let collections = target.collections();
+    Ok(())
+}
+
+/// One slot per (collection, operation) with a share of the requests: the collection's share of
+/// the summed qps (equal shares when none is given) times the operation's share of the mix.
+fn slots_for(collections: &[TargetCollection], mix: &Mix) -> Result<Vec<Slot>> {
     if collections.is_empty() {
-        return Err(LoadError::Target("the target has no collections".into()));
+        return Err(invalid(
+            "target",
+            "no collections",
+            "a target needs at least one collection",
+        ));
     }
-    let mix_total: f64 = plan.mix.0.iter().map(|p| p.1 as f64).sum();
+    let mix_total: f64 = mix.0.iter().map(|p| p.1 as f64).sum();
     let qps_total: f64 = collections.iter().map(|c| c.qps.max(0.0)).sum();
     let mut slots = Vec::new();
     for (ci, c) in collections.iter().enumerate() {
-        for &(op, w) in plan.mix.0.iter().filter(|p| p.1 > 0) {
-            let share = if qps_total > 0.0 {
-                c.qps.max(0.0) / qps_total
-            } else {
-                1.0 / collections.len() as f64
-            };
-            if share > 0.0 {
-                slots.push(Slot {
-                    collection: ci,
-                    collection_name: c.name.clone(),
-                    op,
-                    weight: share * w as f64 / mix_total,
-                });
-            }
+        let share = if qps_total > 0.0 {
+            c.qps.max(0.0) / qps_total
+        } else {
+            1.0 / collections.len() as f64
+        };
+        if share <= 0.0 {
+            continue;
+        }
+        for &(op, w) in mix.0.iter().filter(|p| p.1 > 0) {
+            slots.push(Slot {
+                collection: ci,
+                collection_name: c.name.clone(),
+                op,
+                weight: share * w as f64 / mix_total,
+            });
         }
     }
-    let table = routing_table(&slots);
-    let t0 = Instant::now() + Duration::from_millis(5);
-    let measure_start = t0 + plan.warmup;
-    let shared = Arc::new(Shared {
-        recorder: Recorder::new(slots.len()),
-        target,
-        table,
-        slots,
-        in_flight: AtomicUsize::new(0),
-        max_in_flight: AtomicUsize::new(0),
-        last_done: AtomicU64::new(0),
-        t0,
-        abandoned: AtomicBool::new(false),
-    });
-    let collector_stop = Arc::new(AtomicBool::new(false));
-    let collector = {
-        let shared = shared.clone();
-        let collector_stop = collector_stop.clone();
-        let stop = stop.clone();
-        let label = plan.label.clone();
-        let window = plan.planned_window();
-        let progress = plan.progress;
-        std::thread::Builder::new()
-            .name("qdrant-perf-collector".into())
-            .spawn(move || {
-                collect(
-                    &shared,
-                    measure_start,
-                    &collector_stop,
-                    &stop,
-                    &label,
-                    window,
-                    progress,
-                )
-            })
-            .map_err(|e| LoadError::Target(format!("cannot start the collector thread: {e}")))?
-    };
+    Ok(slots)
+}
 
-    let mut send_lag = None;
-    let mut cap_hits = 0u64;
-    let mut sent_open = None;
-    match plan.mode {
-        Mode::Open { rate } => {
-            let handle = tokio::runtime::Handle::current();
-            let (shared2, stop2, plan2) = (shared.clone(), stop.clone(), plan.clone());
-            let (lag, hits, n) = tokio::task::spawn_blocking(move || {
-                schedule_open(&shared2, &plan2, rate, &handle, &stop2)
-            })
+/// Starts the collector thread, which harvests the shards once a second until `done` is set.
+fn start_collector<T: Target>(
+    shared: &Arc<Shared<T>>,
+    plan: &LoadPlan,
+    measure_start: Instant,
+    done: &Arc<AtomicBool>,
+    stop: &StopSignal,
+) -> Result<std::thread::JoinHandle<Collected>> {
+    let (shared, done, stop) = (shared.clone(), done.clone(), stop.clone());
+    let label = plan.label.clone();
+    let window = plan.planned_window();
+    let progress = plan.progress;
+    std::thread::Builder::new()
+        .name("qdrant-perf-collector".into())
+        .spawn(move || {
+            collect(
+                &shared,
+                measure_start,
+                &done,
+                &stop,
+                &label,
+                window,
+                progress,
+            )
+        })
+        .map_err(|e| LoadError::driver("collector thread", e))
+}
+
+/// What the sending side of a run reports besides the recorded latencies.
+#[derive(Default)]
+struct Sent {
+    /// Open loop: how late the scheduler sent requests.
+    send_lag: Option<LatencySummary>,
+    /// Open loop: requests refused at the in-flight cap.
+    cap_hits: u64,
+    /// Open loop: requests sent in the recorded part (closed loop: ok + errors).
+    sent: Option<u64>,
+}
+
+/// Open loop: the scheduler sends every request when due; then the answers still outstanding
+/// get `drain_timeout`, and those still missing are charged, each to its own slot.
+async fn drive_open<T: Target>(
+    shared: &Arc<Shared<T>>,
+    plan: &LoadPlan,
+    rate: f64,
+    stop: &StopSignal,
+) -> Result<Sent> {
+    let handle = tokio::runtime::Handle::current();
+    let (shared2, stop2, plan2) = (shared.clone(), stop.clone(), plan.clone());
+    let (lag, cap_hits, sent) =
+        tokio::task::spawn_blocking(move || schedule_open(&shared2, &plan2, rate, &handle, &stop2))
             .await
-            .map_err(|e| LoadError::Target(format!("the scheduler failed: {e}")))?;
-            send_lag = Some(LatencySummary::from_histogram(&lag));
-            cap_hits = hits;
-            sent_open = Some(n);
-            // Wait for the answers still outstanding.
-            let drain_until = Instant::now() + plan.drain_timeout;
-            while shared.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < drain_until {
-                tokio::time::sleep(Duration::from_millis(2)).await;
+            .map_err(|e| LoadError::driver("scheduler", e))?;
+    let drain_until = Instant::now() + plan.drain_timeout;
+    while shared.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    shared.abandoned.store(true, Ordering::Relaxed);
+    shared.charge_unanswered(plan.drain_timeout);
+    Ok(Sent {
+        send_lag: Some(LatencySummary::from_histogram(&lag)),
+        cap_hits,
+        sent: Some(sent),
+    })
+}
+
+/// Closed loop: `concurrency` workers, each sending its next request when the previous one
+/// answered, until the duration or the request count is reached (or `stop`).
+async fn drive_closed<T: Target>(
+    shared: &Arc<Shared<T>>,
+    plan: &LoadPlan,
+    concurrency: usize,
+    measure_start: Instant,
+    stop: &StopSignal,
+) -> Result<Sent> {
+    let end = plan.duration.map(|d| measure_start + d);
+    let seq = Arc::new(AtomicU64::new(0));
+    let recorded = Arc::new(AtomicU64::new(0));
+    let t0 = shared.t0;
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (shared, stop, seq, recorded) =
+            (shared.clone(), stop.clone(), seq.clone(), recorded.clone());
+        let limit = plan.requests;
+        workers.push(tokio::spawn(async move {
+            tokio::time::sleep_until(t0.into()).await;
+            loop {
+                let start = Instant::now();
+                if stop.is_stopped() || end.is_some_and(|e| start >= e) {
+                    break;
+                }
+                let record = start >= measure_start;
+                if record {
+                    let n = recorded.fetch_add(1, Ordering::Relaxed);
+                    if limit.is_some_and(|l| n >= l) {
+                        break;
+                    }
+                }
+                let i = seq.fetch_add(1, Ordering::Relaxed);
+                shared.one(i, start, record, false).await;
             }
-            shared.abandoned.store(true, Ordering::Relaxed);
-            let unfinished = shared.in_flight.load(Ordering::Acquire) as u64;
-            for _ in 0..unfinished {
-                shared.recorder.record_error(
-                    0,
-                    &OpError::new(
-                        "unanswered",
-                        format!(
-                            "no answer within the {:.0} s drain period after the last send",
-                            plan.drain_timeout.as_secs_f64()
-                        ),
-                    ),
-                );
+        }));
+    }
+    shared.max_in_flight.store(concurrency, Ordering::Relaxed);
+    for w in workers {
+        w.await.map_err(|e| LoadError::driver("worker", e))?;
+    }
+    Ok(Sent::default())
+}
+
+/// Errors and recall summed over the shards, per slot.
+struct ShardTotals {
+    errors_by_kind: BTreeMap<String, ErrorKind>,
+    errors: Vec<u64>,
+    recall_sum: Vec<f64>,
+    recall_n: Vec<u64>,
+}
+
+fn shard_totals(recorder: &Recorder, slots: usize) -> ShardTotals {
+    let mut t = ShardTotals {
+        errors_by_kind: BTreeMap::new(),
+        errors: vec![0; slots],
+        recall_sum: vec![0.0; slots],
+        recall_n: vec![0; slots],
+    };
+    for shard in &recorder.shards {
+        let s = shard.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, e) in &s.error_kinds {
+            let total = t.errors_by_kind.entry(k.clone()).or_default();
+            total.count += e.count;
+            if total.example.is_empty() {
+                total.example = e.example.clone();
             }
         }
-        Mode::Closed { concurrency } => {
-            let end = plan.duration.map(|d| measure_start + d);
-            let seq = Arc::new(AtomicU64::new(0));
-            let recorded = Arc::new(AtomicU64::new(0));
-            let mut workers = Vec::new();
-            for _ in 0..concurrency {
-                let (shared, stop, seq, recorded) =
-                    (shared.clone(), stop.clone(), seq.clone(), recorded.clone());
-                let limit = plan.requests;
-                workers.push(tokio::spawn(async move {
-                    tokio::time::sleep_until(t0.into()).await;
-                    loop {
-                        let start = Instant::now();
-                        if stop.is_stopped() || end.is_some_and(|e| start >= e) {
-                            break;
-                        }
-                        let record = start >= measure_start;
-                        if record {
-                            let n = recorded.fetch_add(1, Ordering::Relaxed);
-                            if limit.is_some_and(|l| n >= l) {
-                                break;
-                            }
-                        }
-                        let i = seq.fetch_add(1, Ordering::Relaxed);
-                        shared.one(i, start, record).await;
-                    }
-                }));
-            }
-            shared.max_in_flight.store(concurrency, Ordering::Relaxed);
-            for w in workers {
-                w.await
-                    .map_err(|e| LoadError::Target(format!("a worker failed: {e}")))?;
-            }
+        for i in 0..slots {
+            t.errors[i] += s.errors[i];
+            t.recall_sum[i] += s.recall_sum[i];
+            t.recall_n[i] += s.recall_n[i];
         }
     }
-    collector_stop.store(true, Ordering::SeqCst);
-    let collected = collector
-        .join()
-        .map_err(|_| LoadError::Target("the collector thread panicked".into()))?;
+    t
+}
 
-    let last_done = t0 + Duration::from_nanos(shared.last_done.load(Ordering::Relaxed));
+fn recall_stat(sum: f64, n: u64) -> Option<RecallStat> {
+    (n > 0).then(|| RecallStat {
+        value: sum / n as f64,
+        samples: n,
+    })
+}
+
+/// The run's figures: per (collection, operation) and for all queries together.
+fn summarise<T: Target>(
+    shared: &Shared<T>,
+    plan: &LoadPlan,
+    stop: &StopSignal,
+    measure_start: Instant,
+    sent: Sent,
+    collected: Collected,
+) -> RunResult {
+    let last_done = shared.t0 + Duration::from_nanos(shared.last_done.load(Ordering::Relaxed));
     let elapsed = last_done
         .saturating_duration_since(measure_start)
         .as_secs_f64()
         .max(1e-9);
-    let mut operations = Vec::new();
-    let mut errors_by_kind: BTreeMap<String, ErrorKind> = BTreeMap::new();
-    let mut slot_errors = vec![0u64; shared.slots.len()];
-    let mut recall_sum = vec![0.0f64; shared.slots.len()];
-    let mut recall_n = vec![0u64; shared.slots.len()];
-    for shard in &shared.recorder.shards {
-        let s = shard.lock().unwrap_or_else(|e| e.into_inner());
-        for (k, e) in &s.error_kinds {
-            let t = errors_by_kind.entry(k.clone()).or_default();
-            t.count += e.count;
-            if t.example.is_empty() {
-                t.example = e.example.clone();
-            }
-        }
-        for i in 0..shared.slots.len() {
-            slot_errors[i] += s.errors[i];
-            recall_sum[i] += s.recall_sum[i];
-            recall_n[i] += s.recall_n[i];
-        }
-    }
+    let totals = shard_totals(&shared.recorder, shared.slots.len());
     let mut query_hist = latency_histogram();
-    let (mut all_recall, mut all_recall_n) = (0.0, 0u64);
-    for (i, slot) in shared.slots.iter().enumerate() {
-        let h = &collected.totals[i];
-        if slot.op.is_query() {
-            query_hist.add(h).expect("same bounds");
-        }
-        all_recall += recall_sum[i];
-        all_recall_n += recall_n[i];
-        operations.push(OpStats {
-            collection: slot.collection_name.clone(),
-            op: slot.op,
-            latency_ms: LatencySummary::from_histogram(h),
-            ok: h.len(),
-            errors: slot_errors[i],
-            throughput_ops_s: h.len() as f64 / elapsed,
-            recall_at_10: (recall_n[i] > 0).then(|| RecallStat {
-                value: recall_sum[i] / recall_n[i] as f64,
-                samples: recall_n[i],
-            }),
-            histogram: h.clone(),
-        });
-    }
+    let operations: Vec<OpStats> = shared
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| {
+            let h = &collected.totals[i];
+            if slot.op.is_query() {
+                query_hist.add(h).expect("same bounds");
+            }
+            OpStats {
+                collection: slot.collection_name.clone(),
+                op: slot.op,
+                latency_ms: LatencySummary::from_histogram(h),
+                ok: h.len(),
+                errors: totals.errors[i],
+                throughput_ops_s: h.len() as f64 / elapsed,
+                recall_at_10: recall_stat(totals.recall_sum[i], totals.recall_n[i]),
+                histogram: h.clone(),
+            }
+        })
+        .collect();
     let ok: u64 = operations.iter().map(|o| o.ok).sum();
-    let errors: u64 = slot_errors.iter().sum();
-    let sent = sent_open.unwrap_or(ok + errors);
+    let errors: u64 = totals.errors.iter().sum();
     let throughput = ok as f64 / elapsed;
     let requested_rate = match plan.mode {
         Mode::Open { rate } => Some(rate),
         Mode::Closed { .. } => None,
     };
-    Ok(RunResult {
+    RunResult {
         label: plan.label.clone(),
         plan: plan.clone(),
         requested_rate,
@@ -528,7 +723,7 @@ pub async fn run<T: Target>(
         },
         partial: stop.is_stopped(),
         elapsed_s: elapsed,
-        sent,
+        sent: sent.sent.unwrap_or(ok + errors),
         ok,
         errors,
         error_rate: if ok + errors > 0 {
@@ -536,22 +731,19 @@ pub async fn run<T: Target>(
         } else {
             0.0
         },
-        errors_by_kind,
+        errors_by_kind: totals.errors_by_kind,
         throughput_ops_s: throughput,
         rate_achieved: requested_rate.map(|r| (throughput - r).abs() <= r * 0.01),
         latency_ms: LatencySummary::from_histogram(&query_hist),
         operations,
-        recall_at_10: (all_recall_n > 0).then(|| RecallStat {
-            value: all_recall / all_recall_n as f64,
-            samples: all_recall_n,
-        }),
-        send_lag_ms: send_lag,
+        recall_at_10: recall_stat(totals.recall_sum.iter().sum(), totals.recall_n.iter().sum()),
+        send_lag_ms: sent.send_lag,
         max_in_flight: shared.max_in_flight.load(Ordering::Relaxed),
-        in_flight_cap_hits: cap_hits,
+        in_flight_cap_hits: sent.cap_hits,
         timeline: collected.timeline,
         resources: collected.resources,
         interval_log: collected.interval_log,
-    })
+    }
 }
 
 /// The open-loop scheduler: spawns each request when due. Returns the send lag histogram, the
@@ -603,8 +795,9 @@ fn schedule_open<T: Target>(
             if in_flight >= plan.in_flight_cap {
                 if record {
                     cap_hits += 1;
-                    let (slot, _) = shared.call_for(seq);
-                    shared.recorder.record_error(slot, &cap_error);
+                    shared
+                        .recorder
+                        .record_error(shared.slot_of(seq), &cap_error);
                 }
                 continue;
             }
@@ -614,11 +807,12 @@ fn schedule_open<T: Target>(
                 .fetch_max(now_in_flight, Ordering::Relaxed);
             if record {
                 sent += 1;
+                shared.expect_answer(shared.slot_of(seq));
             }
             let s = shared.clone();
             handle.spawn(async move {
                 if !s.abandoned.load(Ordering::Relaxed) {
-                    s.one(seq, due_at, record).await;
+                    s.one(seq, due_at, record, record).await;
                 }
                 s.in_flight.fetch_sub(1, Ordering::AcqRel);
             });

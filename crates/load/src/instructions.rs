@@ -12,7 +12,7 @@
 //!   [`measured`] are counted: not the setup, not the process start, not the engine's background
 //!   threads; it reads the total from callgrind's output file and returns a [`RunReport`]
 //!   (unit `instructions`, lower is better, exact: no interval), ready for
-//!   [`crate::compare::compare_reports`].
+//!   [`qdrant_perf_gate::compare::compare_reports`].
 //!
 //! The search workload needs a built index: it is cached like the benches' (under the dataset's
 //! directory), and `scripts/instructions` builds it once outside valgrind, so valgrind only times

@@ -13,11 +13,11 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use crate::{LatencySummary, latency_histogram};
+use qdrant_perf_report::{LatencySummary, latency_histogram};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         path: PathBuf,
         #[source]

@@ -56,10 +56,6 @@ pub struct Prepared {
     created: Vec<(Arc<AnyStore>, String)>,
 }
 
-fn target_error(what: String) -> LoadError {
-    LoadError::Target(what)
-}
-
 impl Prepared {
     /// Takes over the collections (and clean-up duties) of another preparation.
     pub fn absorb(&mut self, other: Prepared) {
@@ -94,21 +90,17 @@ impl Prepared {
 }
 
 /// Prepares every collection of `choices` (each at `opts.points` points) and returns them with
-/// their held-out queries and exact ground truth.
+/// their held-out queries and exact ground truth. When one fails, the server collections this
+/// call created before it are dropped before the error is returned.
 pub async fn prepare(
     choices: &[CollectionChoice],
     opts: &SetupOptions,
 ) -> Result<Prepared, LoadError> {
     let guard = Guard::default();
     let server_store = match &opts.server {
-        Some(config) => Some(Arc::new(
-            AnyStore::connect(config, guard.clone())
-                .await
-                .map_err(|e| target_error(e.to_string()))?,
-        )),
+        Some(config) => Some(Arc::new(AnyStore::connect(config, guard.clone()).await?)),
         None => None,
     };
-    let mut edge_stores: HashMap<PathBuf, Arc<AnyStore>> = HashMap::new();
     let mut prepared = Prepared {
         collections: Vec::new(),
         engine_version: String::new(),
@@ -117,92 +109,126 @@ pub async fn prepare(
         datasets: Vec::new(),
         created: Vec::new(),
     };
+    let mut edge_stores = HashMap::new();
     for choice in choices {
-        let spec = DatasetSpec::new(choice.vector_size, opts.points)
-            .with_queries(opts.queries)
-            .with_metric(choice.metric);
-        let dataset = Dataset::load_or_generate(&spec, &opts.cache)
-            .map_err(|e| target_error(format!("dataset of {}: {e}", choice.name)))?;
-        let store = match &server_store {
-            Some(s) => s.clone(),
-            None => {
-                let root = if opts.writes {
-                    dataset
-                        .dir
-                        .join(format!("edge-scratch-{}", std::process::id()))
-                } else {
-                    dataset.dir.join("edge")
-                };
-                match edge_stores.get(&root) {
-                    Some(s) => s.clone(),
-                    None => {
-                        let s = if opts.writes {
-                            AnyStore::edge_scratch(&root, guard.clone())
-                        } else {
-                            AnyStore::edge(&root, guard.clone())
-                        };
-                        let s = Arc::new(s.map_err(|e| target_error(e.to_string()))?);
-                        edge_stores.insert(root, s.clone());
-                        s
-                    }
-                }
+        let one = prepare_one(
+            choice,
+            opts,
+            &guard,
+            server_store.as_ref(),
+            &mut edge_stores,
+            &mut prepared,
+        )
+        .await;
+        if let Err(e) = one {
+            for line in prepared.cleanup().await {
+                eprintln!("{line}");
             }
-        };
-        prepared.engine_version = store.engine_version();
-        prepared.engine = store.engine().name().to_string();
-        let name = guard.name_for(&choice.name);
-        let collection = CollectionSpec::new(name.clone(), choice.vector_size, choice.metric)
-            .with_hnsw(choice.hnsw);
-        let loaded = fixture::load_collection(&*store, &collection, &dataset.points, DEFAULT_BATCH)
-            .await
-            .map_err(|e| target_error(format!("setting up {name}: {e}")))?;
-        if !loaded.reused && opts.server.is_some() {
-            prepared.created.push((store.clone(), name.clone()));
+            return Err(e);
         }
-        let dataset_s = match dataset.loaded_from {
-            LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
-            LoadedFrom::Files => 0.0,
-        };
-        let note = format!(
-            "{name}: {} points x {} dims, {} held-out queries; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
-            dataset.points.len(),
-            choice.vector_size,
-            dataset.queries.len(),
-            dataset_s,
-            if matches!(dataset.loaded_from, LoadedFrom::Cache { .. }) {
-                "cached"
-            } else {
-                "generated"
-            },
-            if loaded.reused { "reused" } else { "built" },
-            loaded.open_seconds,
-            loaded.upload_seconds,
-            loaded.index.seconds,
-            loaded.index.segments
-        );
-        if !opts.quiet {
-            eprintln!("{note}");
-        }
-        prepared.notes.push(note);
-        prepared.datasets.push(qdrant_perf_report::DatasetInfo {
-            collection: choice.name.clone(),
-            hash: spec.hash(),
-            parameters: serde_json::to_value(&spec).unwrap_or_default(),
-        });
-        let queries = fixture::queries(&dataset.queries, opts.k, Some(opts.ef));
-        let points = opts.writes.then(|| Arc::new(dataset.points));
-        let mut c = StoreCollection::new(
-            choice.name.clone(),
-            name,
-            store,
-            queries,
-            dataset.truth,
-            choice.qps,
-        );
-        if let Some(p) = points {
-            c = c.with_points(p);
-        }
-        prepared.collections.push(c);
     }
     Ok(prepared)
+}
+
+/// Puts one collection in place and adds it (and, when this run created it on a server, the
+/// duty to drop it) to `prepared`.
+async fn prepare_one(
+    choice: &CollectionChoice,
+    opts: &SetupOptions,
+    guard: &Guard,
+    server_store: Option<&Arc<AnyStore>>,
+    edge_stores: &mut HashMap<PathBuf, Arc<AnyStore>>,
+    prepared: &mut Prepared,
+) -> Result<(), LoadError> {
+    let spec = DatasetSpec::new(choice.vector_size, opts.points)
+        .with_queries(opts.queries)
+        .with_metric(choice.metric);
+    let dataset =
+        Dataset::load_or_generate(&spec, &opts.cache).map_err(|source| LoadError::Dataset {
+            collection: choice.name.clone(),
+            source,
+        })?;
+    let store = match server_store {
+        Some(s) => s.clone(),
+        None => {
+            let root = if opts.writes {
+                dataset
+                    .dir
+                    .join(format!("edge-scratch-{}", std::process::id()))
+            } else {
+                dataset.dir.join("edge")
+            };
+            match edge_stores.get(&root) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Arc::new(if opts.writes {
+                        AnyStore::edge_scratch(&root, guard.clone())?
+                    } else {
+                        AnyStore::edge(&root, guard.clone())?
+                    });
+                    edge_stores.insert(root, s.clone());
+                    s
+                }
+            }
+        }
+    };
+    prepared.engine_version = store.engine_version();
+    prepared.engine = store.engine().name().to_string();
+    let name = guard.name_for(&choice.name);
+    let collection =
+        CollectionSpec::new(name.clone(), choice.vector_size, choice.metric).with_hnsw(choice.hnsw);
+    let loaded = fixture::load_collection(&*store, &collection, &dataset.points, DEFAULT_BATCH)
+        .await
+        .map_err(|source| LoadError::Setup {
+            collection: name.clone(),
+            source,
+        })?;
+    if !loaded.reused && opts.server.is_some() {
+        prepared.created.push((store.clone(), name.clone()));
+    }
+    let dataset_s = match dataset.loaded_from {
+        LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
+        LoadedFrom::Files => 0.0,
+    };
+    let note = format!(
+        "{name}: {} points x {} dims, {} held-out queries; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
+        dataset.points.len(),
+        choice.vector_size,
+        dataset.queries.len(),
+        dataset_s,
+        if matches!(dataset.loaded_from, LoadedFrom::Cache { .. }) {
+            "cached"
+        } else {
+            "generated"
+        },
+        if loaded.reused { "reused" } else { "built" },
+        loaded.open_seconds,
+        loaded.upload_seconds,
+        loaded.index.seconds,
+        loaded.index.segments
+    );
+    if !opts.quiet {
+        eprintln!("{note}");
+    }
+    prepared.notes.push(note);
+    prepared.datasets.push(qdrant_perf_report::DatasetInfo {
+        collection: choice.name.clone(),
+        hash: spec.hash(),
+        parameters: serde_json::to_value(&spec).unwrap_or_default(),
+    });
+    let queries = fixture::queries(&dataset.queries, opts.k, Some(opts.ef));
+    let points = opts.writes.then(|| Arc::new(dataset.points));
+    let mut c = StoreCollection::new(
+        choice.name.clone(),
+        name,
+        store,
+        queries,
+        dataset.truth,
+        choice.qps,
+    );
+    if let Some(p) = points {
+        c = c.with_points(p);
+    }
+    prepared.collections.push(c);
+    Ok(())
 }

@@ -201,6 +201,11 @@ pub struct HttpTarget {
     next: AtomicU64,
 }
 
+/// The `what` of a [`LoadError::Invalid`] about the body template of an [`HttpTarget`].
+pub const BODY_TEMPLATE: &str = "body template";
+/// The `what` of a [`LoadError::Invalid`] about the URL of an [`HttpTarget`].
+pub const ENDPOINT_URL: &str = "endpoint URL";
+
 /// Default body: Qdrant's REST search request.
 pub const DEFAULT_HTTP_BODY: &str = r#"{"vector": {{vector}}, "limit": {{k}}}"#;
 
@@ -215,23 +220,21 @@ impl HttpTarget {
     ) -> Result<Self, LoadError> {
         if !template.contains("{{vector}}") {
             return Err(LoadError::Invalid {
-                what: "--body",
+                what: BODY_TEMPLATE,
                 value: template.into(),
                 fix: "the body template must contain {{vector}} where the query vector goes \
-                      (example: --body '{\"vector\": {{vector}}, \"limit\": {{k}}}')"
+                      (example: '{\"vector\": {{vector}}, \"limit\": {{k}}}')"
                     .into(),
             });
         }
         let parsed = reqwest::Url::parse(url).map_err(|e| LoadError::Invalid {
-            what: "--http",
+            what: ENDPOINT_URL,
             value: url.into(),
-            fix: format!(
-                "not a URL ({e}); example: --http http://127.0.0.1:8080/api/v1/vectors/search"
-            ),
+            fix: format!("not a URL ({e}); example: http://127.0.0.1:8080/api/v1/vectors/search"),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(LoadError::Invalid {
-                what: "--http",
+                what: ENDPOINT_URL,
                 value: url.into(),
                 fix: "use an http:// or https:// URL".into(),
             });
@@ -252,7 +255,7 @@ impl HttpTarget {
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(4096)
             .build()
-            .map_err(|e| LoadError::Target(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(LoadError::HttpClient)?;
         Ok(Self {
             name: parsed.host_str().unwrap_or("http").to_string(),
             url: url.into(),
@@ -287,21 +290,18 @@ impl HttpTarget {
             .body(self.bodies[0].clone())
             .send()
             .await
-            .map_err(|e| {
-                LoadError::Target(format!(
-                    "cannot reach {}: {}. Is the server running and the URL right? (checked with one request before the run)",
-                    self.url,
-                    error_chain(&e)
-                ))
+            .map_err(|source| LoadError::Unreachable {
+                url: self.url.clone(),
+                source,
             })?;
         let status = r.status();
         if !status.is_success() {
             let body = r.text().await.unwrap_or_default();
-            return Err(LoadError::Target(format!(
-                "{} answered the first request with HTTP {status}: {}; check the URL and --body",
-                self.url,
-                body.chars().take(300).collect::<String>()
-            )));
+            return Err(LoadError::Rejected {
+                url: self.url.clone(),
+                status: status.as_u16(),
+                body: body.chars().take(300).collect(),
+            });
         }
         Ok(())
     }

@@ -23,12 +23,12 @@ use std::time::Duration;
 use qdrant_perf_data::Metric;
 use qdrant_perf_store::HnswParams;
 
-use crate::checks::{Bound, Check};
-use crate::config::{PerformanceConfig, Targets};
+use crate::config::{CollectionConfig, PerformanceConfig, Targets};
 use crate::driver::{self, LoadError, LoadPlan, Mode, RunResult, StopSignal, Target};
-use crate::report::{StressStep, StressSummary};
 use crate::setup::{CollectionChoice, Prepared, SetupOptions};
 use crate::target::{HttpTarget, StoreCollection, StoreTarget};
+use qdrant_perf_report::checks::{Bound, Check};
+use qdrant_perf_report::{StressStep, StressSummary};
 use qdrant_perf_store::AnyStore;
 
 /// Sizes, rates and durations of a validate run.
@@ -121,6 +121,8 @@ pub struct Validation {
     pub checks: Vec<Check>,
     pub stress: Option<StressSummary>,
     pub setup_notes: Vec<String>,
+    /// Each collection's dataset (hash and parameters), for the report's provenance.
+    pub datasets: Vec<qdrant_perf_report::DatasetInfo>,
     pub engine: String,
     pub engine_version: String,
     /// Index of the overall run in `runs`.
@@ -204,26 +206,53 @@ fn store_target(
 }
 
 /// Runs the whole validation. Ctrl-C (`stop`) ends the current run early and skips the rest;
-/// what was measured is still judged.
+/// what was measured is still judged. The server collections the run created are dropped
+/// whatever happens after they were created: when a step fails, the cleanup runs before its
+/// error is returned.
 pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Validation, LoadError> {
-    let selected = opts
-        .config
-        .select(&opts.collections)
-        .map_err(|e| LoadError::Target(e.to_string()))?;
-    let t = opts.config.targets();
-    let scale = &opts.scale;
+    let selected = opts.config.select(&opts.collections)?;
+    let mut prepared = prepare_selected(opts, &selected).await?;
+    let session = Session {
+        opts,
+        selected: &selected,
+        prepared: &prepared,
+        t: opts.config.targets(),
+        stop,
+    };
+    let judged = session.judge().await;
+    let setup_notes = prepared.notes.clone();
+    let datasets = prepared.datasets.clone();
+    let (engine, engine_version) = (prepared.engine.clone(), prepared.engine_version.clone());
+    for line in prepared.cleanup().await {
+        eprintln!("{line}");
+    }
+    let judged = judged?;
+    Ok(Validation {
+        runs: judged.runs,
+        checks: judged.checks,
+        stress: judged.stress,
+        setup_notes,
+        datasets,
+        engine,
+        engine_version,
+        overall: judged.overall,
+    })
+}
+
+/// Step 1: prepares every selected collection, each at its own point count. When one fails,
+/// the collections already prepared are cleaned up before the error is returned.
+async fn prepare_selected(
+    opts: &ValidateOptions,
+    selected: &[(String, CollectionConfig)],
+) -> Result<Prepared, LoadError> {
     let ix = &opts.config.performance_tests.optimization.indexing;
     let hnsw = HnswParams {
         m: ix.hnsw_m,
         ef_construct: ix.hnsw_ef_construct,
         full_scan_threshold: ix.full_scan_threshold,
     };
-    // Prepare every collection (grouped by size: each at its own point count).
     let mut prepared: Option<Prepared> = None;
-    let mut points_used = 0u64;
-    for (name, c) in &selected {
-        let points = scale.points.unwrap_or(c.test_vectors as usize);
-        points_used = points_used.max(points as u64);
+    for (name, c) in selected {
         let choice = CollectionChoice {
             name: name.clone(),
             vector_size: c.vector_size,
@@ -232,67 +261,128 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
             qps: c.query_load,
         };
         let setup = SetupOptions {
-            points,
-            queries: scale.queries,
+            points: points_of(&opts.scale, c),
+            queries: opts.scale.queries,
             ..opts.setup.clone()
         };
-        let p = crate::setup::prepare(&[choice], &setup).await?;
-        match &mut prepared {
-            None => prepared = Some(p),
-            Some(all) => all.absorb(p),
+        match (
+            crate::setup::prepare(&[choice], &setup).await,
+            &mut prepared,
+        ) {
+            (Ok(p), None) => prepared = Some(p),
+            (Ok(p), Some(all)) => all.absorb(p),
+            (Err(e), Some(all)) => {
+                for line in all.cleanup().await {
+                    eprintln!("{line}");
+                }
+                return Err(e);
+            }
+            (Err(e), None) => return Err(e),
         }
     }
-    let mut prepared =
-        prepared.ok_or_else(|| LoadError::Target("no collections selected".into()))?;
-    let k = opts.setup.k;
-    let mut runs = Vec::new();
-    let mut checks = Vec::new();
-    let base_plan = |label: String, mode: Mode, duration: Duration| LoadPlan {
-        label,
-        mode,
-        duration: Some(duration),
-        requests: None,
-        warmup: scale.warmup,
-        mix: driver::Mix::default(),
-        in_flight_cap: driver::DEFAULT_IN_FLIGHT_CAP,
-        drain_timeout: Duration::from_secs(30),
-        progress: opts.progress,
-    };
-    // 2. Per collection.
-    for (i, (name, c)) in selected.iter().enumerate() {
-        if stop.is_stopped() {
-            break;
-        }
-        let rate = c.query_load * scale.rate_scale;
-        let target = Arc::new(store_target(&prepared, Some(i), |q| q, k));
-        let plan = base_plan(name.clone(), Mode::Open { rate }, scale.per_collection);
-        let r = driver::run(target, &plan, stop).await?;
-        checks.extend(latency_checks(&r, name, None, &t));
-        let mut q = Check::measured(
-            "query_load",
-            name,
-            r.throughput_ops_s,
-            "ops/s",
-            Bound::AtLeast,
-            rate * 0.99,
-            r.ok,
-        );
-        q.note = Some(match scaled_note(scale) {
-            Some(n) => format!("99 % of {rate:.0} requested; {n}"),
-            None => format!("99 % of {rate:.0} requested"),
-        });
-        checks.push(q);
-        runs.push(r);
+    prepared.ok_or(LoadError::NoCollections)
+}
+
+/// Points of collection `c` in this run.
+fn points_of(scale: &Scale, c: &CollectionConfig) -> usize {
+    scale.points.unwrap_or(c.test_vectors as usize)
+}
+
+/// What the steps measured and judged.
+#[derive(Default)]
+struct Judged {
+    runs: Vec<RunResult>,
+    checks: Vec<Check>,
+    stress: Option<StressSummary>,
+    overall: Option<usize>,
+}
+
+/// Everything the steps of one validation share.
+struct Session<'a> {
+    opts: &'a ValidateOptions,
+    selected: &'a [(String, CollectionConfig)],
+    prepared: &'a Prepared,
+    t: Targets,
+    stop: &'a StopSignal,
+}
+
+impl Session<'_> {
+    /// Steps 2 to 5, in order; a failed step ends the validation with its error.
+    async fn judge(&self) -> Result<Judged, LoadError> {
+        let mut j = Judged::default();
+        self.per_collection(&mut j).await?;
+        self.overall(&mut j).await?;
+        self.stress(&mut j).await?;
+        self.cache(&mut j).await?;
+        self.gateway(&mut j).await?;
+        j.checks.push(self.scalability());
+        Ok(j)
     }
-    // 3. Overall.
-    let mut overall = None;
-    let sustained_limit = t.sustained_ops_s * scale.rate_scale;
-    if !stop.is_stopped() {
+
+    /// An open-loop plan of the run's warm-up, drain and progress settings.
+    fn plan(&self, label: &str, mode: Mode, duration: Duration) -> LoadPlan {
+        LoadPlan {
+            label: label.into(),
+            mode,
+            duration: Some(duration),
+            requests: None,
+            warmup: self.opts.scale.warmup,
+            mix: driver::Mix::default(),
+            in_flight_cap: driver::DEFAULT_IN_FLIGHT_CAP,
+            drain_timeout: Duration::from_secs(30),
+            progress: self.opts.progress,
+        }
+    }
+
+    /// The prepared collections (or only the `only`-th) as a target, at their own weights.
+    fn target(&self, only: Option<usize>) -> Arc<StoreTarget<AnyStore>> {
+        Arc::new(store_target(self.prepared, only, |q| q, self.opts.setup.k))
+    }
+
+    /// Step 2: each collection on its own at its `query_load`: latency, errors, and whether the
+    /// load was sustained (99 % of the rate).
+    async fn per_collection(&self, j: &mut Judged) -> Result<(), LoadError> {
+        let scale = &self.opts.scale;
+        for (i, (name, c)) in self.selected.iter().enumerate() {
+            if self.stop.is_stopped() {
+                break;
+            }
+            let rate = c.query_load * scale.rate_scale;
+            let plan = self.plan(name, Mode::Open { rate }, scale.per_collection);
+            let r = driver::run(self.target(Some(i)), &plan, self.stop).await?;
+            j.checks.extend(latency_checks(&r, name, None, &self.t));
+            let mut q = Check::measured(
+                "query_load",
+                name,
+                r.throughput_ops_s,
+                "ops/s",
+                Bound::AtLeast,
+                rate * 0.99,
+                r.ok,
+            );
+            q.note = Some(match scaled_note(scale) {
+                Some(n) => format!("99 % of {rate:.0} requested; {n}"),
+                None => format!("99 % of {rate:.0} requested"),
+            });
+            j.checks.push(q);
+            j.runs.push(r);
+        }
+        Ok(())
+    }
+
+    /// Step 3: all collections together at the throughput target (+1 %): latency, sustained
+    /// throughput, availability, CPU and memory.
+    async fn overall(&self, j: &mut Judged) -> Result<(), LoadError> {
+        if self.stop.is_stopped() {
+            return Ok(());
+        }
+        let scale = &self.opts.scale;
+        let sustained_limit = self.t.sustained_ops_s * scale.rate_scale;
         let rate = sustained_limit * 1.01;
-        let target = Arc::new(store_target(&prepared, None, |q| q, k));
-        let plan = base_plan("overall".into(), Mode::Open { rate }, scale.overall);
-        let r = driver::run(target, &plan, stop).await?;
-        checks.extend(latency_checks(&r, "overall", None, &t));
+        let plan = self.plan("overall", Mode::Open { rate }, scale.overall);
+        let r = driver::run(self.target(None), &plan, self.stop).await?;
+        j.checks
+            .extend(latency_checks(&r, "overall", None, &self.t));
         let mut c = Check::measured(
             "throughput_sustained",
             "overall",
@@ -306,9 +396,9 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
             Some(n) => format!("driven at {rate:.0}/s; {n}"),
             None => format!("driven at {rate:.0}/s"),
         });
-        checks.push(c);
+        j.checks.push(c);
         let total = r.ok + r.errors;
-        checks.push(Check::measured(
+        j.checks.push(Check::measured(
             "availability",
             "overall",
             if total > 0 {
@@ -318,90 +408,47 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
             },
             "%",
             Bound::AtLeast,
-            t.availability_pct,
+            self.t.availability_pct,
             total,
         ));
-        let server = opts.setup.server.is_some();
-        let res = &r.resources;
-        match (server, res.cpu_pct_mean) {
-            (false, Some(cpu)) => checks.push(
-                Check::measured(
-                    "cpu_usage",
-                    "overall",
-                    cpu,
-                    "%",
-                    Bound::Below,
-                    t.cpu_pct,
-                    res.samples,
-                )
-                .with_note(
-                    "mean of this process (engine + driver) over the overall run, % of all cores",
-                ),
-            ),
-            (true, _) => checks.push(Check::not_run(
-                "cpu_usage",
-                "overall",
-                "%",
-                Bound::Below,
-                t.cpu_pct,
-                "server telemetry not collected (client CPU is in the report)",
-            )),
-            (false, None) => checks.push(Check::not_run(
-                "cpu_usage",
-                "overall",
-                "%",
-                Bound::Below,
-                t.cpu_pct,
-                "/proc not readable on this system",
-            )),
-        }
-        match (server, res.memory_pct_max) {
-            (false, Some(m)) => checks.push(
-                Check::measured(
-                    "memory_usage",
-                    "overall",
-                    m,
-                    "%",
-                    Bound::Below,
-                    t.memory_pct,
-                    res.samples,
-                )
-                .with_note("highest RSS of this process, % of the machine's memory"),
-            ),
-            (true, _) => checks.push(Check::not_run(
-                "memory_usage",
-                "overall",
-                "%",
-                Bound::Below,
-                t.memory_pct,
-                "server telemetry not collected",
-            )),
-            (false, None) => checks.push(Check::not_run(
-                "memory_usage",
-                "overall",
-                "%",
-                Bound::Below,
-                t.memory_pct,
-                "/proc not readable on this system",
-            )),
-        }
-        overall = Some(runs.len());
-        runs.push(r);
+        j.checks.extend(resource_checks(
+            &r,
+            self.opts.setup.server.is_some(),
+            &self.t,
+        ));
+        j.overall = Some(j.runs.len());
+        j.runs.push(r);
+        Ok(())
     }
-    // 4. Stress.
-    let mut stress = None;
-    let peak_limit = t.peak_ops_s * scale.rate_scale;
-    if opts.stress && !stop.is_stopped() {
+
+    /// Step 4: the stress ramp from 25 % to 150 % of the peak target; its knee is checked
+    /// against the peak target (listed as not run without `stress`).
+    async fn stress(&self, j: &mut Judged) -> Result<(), LoadError> {
+        let scale = &self.opts.scale;
+        let peak_limit = self.t.peak_ops_s * scale.rate_scale;
+        if !self.opts.stress {
+            j.checks.push(Check::not_run(
+                "throughput_peak",
+                "overall",
+                "ops/s",
+                Bound::AtLeast,
+                peak_limit,
+                "stress ramp skipped (--no-stress)",
+            ));
+            return Ok(());
+        }
+        if self.stop.is_stopped() {
+            return Ok(());
+        }
         let loads: Vec<f64> = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
             .iter()
             .map(|f| f * peak_limit)
             .collect();
-        let target = Arc::new(store_target(&prepared, None, |q| q, k));
-        let plan = base_plan("stress".into(), Mode::Open { rate: 1.0 }, scale.stress_step);
-        let (summary, step_runs) = ramp(target, &plan, &loads, &t, stop).await?;
-        let knee_ops = summary.knee_throughput_ops_s;
+        let plan = self.plan("stress", Mode::Open { rate: 1.0 }, scale.stress_step);
+        let (summary, step_runs) =
+            ramp(self.target(None), &plan, &loads, &self.t, self.stop).await?;
         let samples: u64 = step_runs.iter().map(|r| r.ok).sum();
-        let mut c = match knee_ops {
+        let mut c = match summary.knee_throughput_ops_s {
             Some(ops) => Check::measured(
                 "throughput_peak",
                 "overall",
@@ -425,141 +472,219 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
             summary.stopped_because,
             scaled_note(scale).map_or(String::new(), |n| format!("; {n}"))
         ));
-        checks.push(c);
-        runs.extend(step_runs);
-        stress = Some(summary);
-    } else if !opts.stress {
-        checks.push(Check::not_run(
-            "throughput_peak",
-            "overall",
-            "ops/s",
-            Bound::AtLeast,
-            peak_limit,
-            "stress ramp skipped (--no-stress)",
-        ));
+        j.checks.push(c);
+        j.runs.extend(step_runs);
+        j.stress = Some(summary);
+        Ok(())
     }
-    // 5. The result cache, when one is configured; else what this run cannot check.
-    let cache_checks = match &opts.cache {
-        Some(config) if !stop.is_stopped() => {
-            cache_checks(
-                &prepared.collections[0],
-                config,
-                t.cache_hit_rate_pct,
-                t.cache_latency_ms,
-            )
-            .await?
-        }
-        _ => None,
-    };
-    match cache_checks {
-        Some((hit_rate, latency)) => {
-            checks.push(hit_rate);
-            checks.push(latency);
-        }
-        None => {
-            let why = if opts.cache.is_some() {
-                "the cache was not reachable (--cache optional) or the run was stopped"
-            } else {
-                "no cache configured (--cache, REDIS_URL)"
-            };
-            for (name, unit, bound, limit) in [
-                ("cache_hit_rate", "%", Bound::Above, t.cache_hit_rate_pct),
-                ("cache_latency", "ms", Bound::Below, t.cache_latency_ms),
-            ] {
-                checks.push(Check::not_run(name, "overall", unit, bound, limit, why));
+
+    /// Step 5a: the result cache's hit rate and latency, when a cache is configured; else the
+    /// two checks are listed as not run, saying why.
+    async fn cache(&self, j: &mut Judged) -> Result<(), LoadError> {
+        let measured = match &self.opts.cache {
+            Some(config) if !self.stop.is_stopped() => {
+                cache_checks(
+                    &self.prepared.collections[0],
+                    config,
+                    self.t.cache_hit_rate_pct,
+                    self.t.cache_latency_ms,
+                )
+                .await?
+            }
+            _ => None,
+        };
+        match measured {
+            Some((hit_rate, latency)) => {
+                j.checks.push(hit_rate);
+                j.checks.push(latency);
+            }
+            None => {
+                let why = if self.opts.cache.is_some() {
+                    "the cache was not reachable (cache mode optional) or the run was stopped"
+                } else {
+                    "no cache configured (--cache, REDIS_URL)"
+                };
+                for (name, unit, bound, limit) in [
+                    (
+                        "cache_hit_rate",
+                        "%",
+                        Bound::Above,
+                        self.t.cache_hit_rate_pct,
+                    ),
+                    ("cache_latency", "ms", Bound::Below, self.t.cache_latency_ms),
+                ] {
+                    j.checks
+                        .push(Check::not_run(name, "overall", unit, bound, limit, why));
+                }
             }
         }
+        Ok(())
     }
-    match &opts.gateway {
-        Some((url, body)) if !stop.is_stopped() => {
-            let first = &prepared.collections[0];
-            let vectors = qdrant_perf_data::Vectors::new(
-                first.queries[0].vector.len(),
-                first
-                    .queries
-                    .iter()
-                    .flat_map(|q| q.vector.iter().copied())
-                    .collect(),
-            )
-            .map_err(|e| LoadError::Target(e.to_string()))?;
-            let target = HttpTarget::new(url, body, &vectors, k, Duration::from_secs(30))?;
-            target.preflight().await?;
-            let rate = selected[0].1.query_load * scale.rate_scale;
-            let plan = base_plan("gateway".into(), Mode::Open { rate }, scale.per_collection);
-            let r = driver::run(Arc::new(target), &plan, stop).await?;
-            let c = if r.latency_ms.samples > 0 {
-                Check::measured(
-                    "gateway_latency",
-                    "overall",
-                    r.latency_ms.mean_ms,
-                    "ms",
-                    Bound::Below,
-                    t.gateway_latency_ms,
-                    r.latency_ms.samples,
-                )
-                .with_note(format!("mean end to end through {url} at {rate:.0}/s"))
-            } else {
-                Check::failed_without_value(
-                    "gateway_latency",
-                    "overall",
-                    "ms",
-                    Bound::Below,
-                    t.gateway_latency_ms,
-                    "no request through the gateway succeeded",
-                )
-            };
-            checks.push(c);
-            checks.push(Check::measured(
-                "error_rate",
-                "gateway",
-                r.error_rate,
-                "",
-                Bound::AtMost,
-                t.error_rate,
-                r.ok + r.errors,
+
+    /// Step 5b: the API gateway's end-to-end latency with the first collection's queries, when
+    /// a gateway is given (an endpoint that does not answer is an error); else not run.
+    async fn gateway(&self, j: &mut Judged) -> Result<(), LoadError> {
+        let t = &self.t;
+        let Some((url, body)) = self
+            .opts
+            .gateway
+            .as_ref()
+            .filter(|_| !self.stop.is_stopped())
+        else {
+            j.checks.push(Check::not_run(
+                "gateway_latency",
+                "overall",
+                "ms",
+                Bound::Below,
+                t.gateway_latency_ms,
+                "no API gateway given (--gateway URL)",
             ));
-            runs.push(r);
-        }
-        _ => checks.push(Check::not_run(
-            "gateway_latency",
+            return Ok(());
+        };
+        let first = &self.prepared.collections[0];
+        let vectors = qdrant_perf_data::Vectors::new(
+            first.queries[0].vector.len(),
+            first
+                .queries
+                .iter()
+                .flat_map(|q| q.vector.iter().copied())
+                .collect(),
+        )?;
+        let target = HttpTarget::new(
+            url,
+            body,
+            &vectors,
+            self.opts.setup.k,
+            Duration::from_secs(30),
+        )?;
+        target.preflight().await?;
+        let rate = self.selected[0].1.query_load * self.opts.scale.rate_scale;
+        let plan = self.plan(
+            "gateway",
+            Mode::Open { rate },
+            self.opts.scale.per_collection,
+        );
+        let r = driver::run(Arc::new(target), &plan, self.stop).await?;
+        let c = if r.latency_ms.samples > 0 {
+            Check::measured(
+                "gateway_latency",
+                "overall",
+                r.latency_ms.mean_ms,
+                "ms",
+                Bound::Below,
+                t.gateway_latency_ms,
+                r.latency_ms.samples,
+            )
+            .with_note(format!("mean end to end through {url} at {rate:.0}/s"))
+        } else {
+            Check::failed_without_value(
+                "gateway_latency",
+                "overall",
+                "ms",
+                Bound::Below,
+                t.gateway_latency_ms,
+                "no request through the gateway succeeded",
+            )
+        };
+        j.checks.push(c);
+        j.checks.push(Check::measured(
+            "error_rate",
+            "gateway",
+            r.error_rate,
+            "",
+            Bound::AtMost,
+            t.error_rate,
+            r.ok + r.errors,
+        ));
+        j.runs.push(r);
+        Ok(())
+    }
+
+    /// Step 5c: the scalability target needs a deployment of its size: always listed as not run.
+    fn scalability(&self) -> Check {
+        let points_used = self
+            .selected
+            .iter()
+            .map(|(_, c)| points_of(&self.opts.scale, c))
+            .max()
+            .unwrap_or(0);
+        Check::not_run(
+            "scalability",
             "overall",
-            "ms",
-            Bound::Below,
-            t.gateway_latency_ms,
-            "no API gateway given (--gateway URL)",
-        )),
+            "vectors",
+            Bound::AtLeast,
+            self.t.scalability_vectors as f64,
+            &format!(
+                "needs a deployment holding {} vectors; this run used {points_used} per collection",
+                self.t.scalability_vectors
+            ),
+        )
     }
-    checks.push(Check::not_run(
-        "scalability",
-        "overall",
-        "vectors",
-        Bound::AtLeast,
-        t.scalability_vectors as f64,
-        &format!(
-            "needs a deployment holding {} vectors; this run used {} per collection",
-            t.scalability_vectors, points_used
-        ),
-    ));
-    let setup_notes = prepared.notes.clone();
-    let (engine, engine_version) = (prepared.engine.clone(), prepared.engine_version.clone());
-    for line in prepared.cleanup().await {
-        eprintln!("{line}");
-    }
-    Ok(Validation {
-        runs,
-        checks,
-        stress,
-        setup_notes,
-        engine,
-        engine_version,
-        overall,
-    })
 }
 
-/// Ramps the load (open loop: `loads` are rates; closed loop: concurrencies) in steps of
-/// `base.duration`, stopping at the first step that misses the mean or p95 latency target, has
-/// errors, or (open loop) achieves less than 99 % of its rate. The knee is the last step that
-/// met them all.
+/// CPU and memory of the overall run: measured for the embedded engine (this process), not run
+/// against a server (its telemetry is not collected) or without /proc.
+fn resource_checks(r: &RunResult, server: bool, t: &Targets) -> [Check; 2] {
+    let res = &r.resources;
+    let cpu = match (server, res.cpu_pct_mean) {
+        (false, Some(cpu)) => Check::measured(
+            "cpu_usage",
+            "overall",
+            cpu,
+            "%",
+            Bound::Below,
+            t.cpu_pct,
+            res.samples,
+        )
+        .with_note("mean of this process (engine + driver) over the overall run, % of all cores"),
+        (true, _) => Check::not_run(
+            "cpu_usage",
+            "overall",
+            "%",
+            Bound::Below,
+            t.cpu_pct,
+            "server telemetry not collected (client CPU is in the report)",
+        ),
+        (false, None) => Check::not_run(
+            "cpu_usage",
+            "overall",
+            "%",
+            Bound::Below,
+            t.cpu_pct,
+            "/proc not readable on this system",
+        ),
+    };
+    let memory = match (server, res.memory_pct_max) {
+        (false, Some(m)) => Check::measured(
+            "memory_usage",
+            "overall",
+            m,
+            "%",
+            Bound::Below,
+            t.memory_pct,
+            res.samples,
+        )
+        .with_note("highest RSS of this process, % of the machine's memory"),
+        (true, _) => Check::not_run(
+            "memory_usage",
+            "overall",
+            "%",
+            Bound::Below,
+            t.memory_pct,
+            "server telemetry not collected",
+        ),
+        (false, None) => Check::not_run(
+            "memory_usage",
+            "overall",
+            "%",
+            Bound::Below,
+            t.memory_pct,
+            "/proc not readable on this system",
+        ),
+    };
+    [cpu, memory]
+}
+
 /// Requests of the cache check: ten per distinct query, popularity by Zipf's law (exponent 1),
 /// as a production query stream repeats itself; the hit rate is a property of that workload.
 const CACHE_REQUESTS_PER_QUERY: usize = 10;
@@ -575,9 +700,7 @@ async fn cache_checks(
 ) -> Result<Option<(Check, Check)>, LoadError> {
     use qdrant_perf_store::{CachedStore, Store};
     // Required mode: an unreachable Redis is an error naming REDIS_URL; optional: a warning.
-    let cached = CachedStore::connect(&*collection.store, config.clone())
-        .await
-        .map_err(|e| LoadError::Target(e.to_string()))?;
+    let cached = CachedStore::connect(&*collection.store, config.clone()).await?;
     if !cached.is_enabled() {
         if let Some(w) = cached.warning() {
             eprintln!("warning: {w}");
@@ -586,8 +709,7 @@ async fn cache_checks(
     }
     let _ = cached.clear_collection(&collection.collection).await;
     let pool = collection.queries.len().min(1_000);
-    let stream = qdrant_perf_data::QueryStream::zipf(pool, 1.0)
-        .map_err(|e| LoadError::Target(e.to_string()))?;
+    let stream = qdrant_perf_data::QueryStream::zipf(pool, 1.0)?;
     let requests = pool * CACHE_REQUESTS_PER_QUERY;
     for i in stream.indices(requests) {
         // A failed search is the store's error, counted by the runs above; the cache's own
@@ -628,6 +750,10 @@ async fn cache_checks(
     Ok(Some((hit_rate, latency)))
 }
 
+/// Ramps the load (open loop: `loads` are rates; closed loop: concurrencies) in steps of
+/// `base.duration`, stopping at the first step that misses the mean or p95 latency target, has
+/// errors, or (open loop) achieves less than 99 % of its rate. The knee is the last step that
+/// met them all.
 pub async fn ramp<T: Target>(
     target: Arc<T>,
     base: &LoadPlan,

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use qdrant_perf_data::{DatasetCache, Metric, Vectors};
 use qdrant_perf_load::driver::{self, LoadPlan, Mix, StopSignal};
 use qdrant_perf_load::merge;
-use qdrant_perf_load::report::{Report, TargetInfo};
 use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
 use qdrant_perf_load::target::{HttpTarget, NoopTarget, StoreTarget};
+use qdrant_perf_report::report::{Report, TargetInfo};
 use qdrant_perf_store::HnswParams;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -120,10 +120,16 @@ fn http_target(url: &str) -> Arc<HttpTarget> {
     )
 }
 
+/// Samples of `r`'s query latencies at or above `ms` milliseconds.
+fn samples_at_least(r: &driver::RunResult, ms: u64) -> u64 {
+    r.query_histogram().count_between(ms * 1000, u64::MAX)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_second_stall_shows_in_the_open_loop_p99_and_hides_from_the_closed_loop() {
     // Open loop: 300 requests/s for 3 s; the server stalls 1 s when request 300 arrives, so the
-    // requests due during that second all wait for it (a third of the run).
+    // requests due during that second all wait for it (a third of the run). A slower machine
+    // only adds to every latency, so the lower bounds below hold on any machine.
     let (url, seen) = stalling_server(300, Duration::from_secs(1), None).await;
     let mut plan = LoadPlan::open(300.0, Duration::from_secs(3));
     plan.label = "open".into();
@@ -139,35 +145,89 @@ async fn a_one_second_stall_shows_in_the_open_loop_p99_and_hides_from_the_closed
         open.latency_ms
     );
     assert!(open.latency_ms.p90_ms >= 300.0, "{:?}", open.latency_ms);
+    // The requests due in the first half of the stall waited at least half of it.
+    assert!(samples_at_least(&open, 500) >= 100, "{:?}", open.latency_ms);
     assert!(
         open.max_in_flight >= 100,
         "the driver kept sending during the stall: {}",
         open.max_in_flight
     );
-    // The scheduler itself was never late by anything like the stall.
+    // The scheduler itself was never late by anything like the stall: the p99 is the server's.
     let lag = open.send_lag_ms.as_ref().unwrap();
-    assert!(lag.p99_ms < 100.0, "{lag:?}");
+    assert!(lag.p99_ms < 500.0, "{lag:?}");
 
     // Closed loop, 2 workers for 3 s against the same kind of stall: only the two requests in
-    // flight during the stall wait; everything else is fast, so the stall vanishes from p99.
-    let (url, _) = stalling_server(500, Duration::from_secs(1), None).await;
+    // flight during the stall wait; every other request was sent after it, so the stall is in
+    // at most two samples however fast the machine is (coordinated omission).
+    let (url, _) = stalling_server(50, Duration::from_secs(1), None).await;
     let mut plan = LoadPlan::closed(2, Duration::from_secs(3));
     plan.label = "closed".into();
     let closed = driver::run(http_target(&url), &plan, &StopSignal::new())
         .await
         .unwrap();
     assert_eq!(closed.errors, 0, "{:?}", closed.errors_by_kind);
-    assert!(closed.ok > 1000, "{}", closed.ok);
+    assert!(
+        closed.ok > 50,
+        "the stall at request 50 happened: {}",
+        closed.ok
+    );
     assert!(
         closed.latency_ms.max_ms >= 900.0,
         "the stall happened: {:?}",
         closed.latency_ms
     );
+    let stalled = samples_at_least(&closed, 900);
     assert!(
-        closed.latency_ms.p99_ms < 100.0,
-        "closed loop hides the stall (coordinated omission): {:?}",
-        closed.latency_ms
+        (1..=2).contains(&stalled),
+        "closed loop records the stall only in the requests in flight: {stalled} of {}",
+        closed.ok
     );
+}
+
+/// Two collections: the first answers at once, the second never answers.
+struct SecondStalls;
+
+impl driver::Target for SecondStalls {
+    fn collections(&self) -> Vec<driver::TargetCollection> {
+        ["answers", "stalls"]
+            .map(|name| driver::TargetCollection {
+                name: name.into(),
+                qps: 1.0,
+            })
+            .into()
+    }
+
+    async fn call(&self, call: driver::Call) -> Result<driver::Outcome, driver::OpError> {
+        if call.collection == 1 {
+            std::future::pending::<()>().await;
+        }
+        Ok(driver::Outcome::Done)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_requests_are_charged_to_their_own_collection() {
+    // 100 requests/s for 1 s after a 0.2 s warm-up, split evenly: the 50 recorded requests of
+    // the second collection never answer, and the drain period ends with them still out.
+    let mut plan = LoadPlan::open(100.0, Duration::from_secs(1));
+    plan.warmup = Duration::from_millis(200);
+    plan.drain_timeout = Duration::from_secs(2);
+    let r = driver::run(Arc::new(SecondStalls), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    let by_collection: Vec<(&str, u64, u64)> = r
+        .operations
+        .iter()
+        .map(|o| (o.collection.as_str(), o.ok, o.errors))
+        .collect();
+    assert_eq!(by_collection, [("answers", 50, 0), ("stalls", 0, 50)]);
+    // Only recorded requests are charged (the warm-up's unanswered ones are not).
+    assert_eq!(
+        r.errors_by_kind["unanswered"].count, 50,
+        "{:?}",
+        r.errors_by_kind
+    );
+    assert_eq!((r.sent, r.ok, r.errors), (100, 50, 50));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,8 +276,20 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     // Warm-up requests ran but are not recorded.
     assert_eq!(r.ok, 5_000);
     assert_eq!(r.sent, 5_000);
-    let rate_error = (r.throughput_ops_s - 5_000.0).abs() / 5_000.0;
-    assert!(rate_error < 0.05, "achieved {} of 5000", r.throughput_ops_s);
+    // Throughput is completions over the measured time, and an open loop never sends ahead of
+    // schedule: at most the requested rate (however slow the machine, it can only be lower).
+    assert!(
+        (r.throughput_ops_s - r.ok as f64 / r.elapsed_s).abs() < 1e-6 * r.throughput_ops_s,
+        "{} ops/s over {} s",
+        r.throughput_ops_s,
+        r.elapsed_s
+    );
+    assert!(
+        r.throughput_ops_s <= 5_000.0 * 1.01,
+        "{}",
+        r.throughput_ops_s
+    );
+    let throughput = r.throughput_ops_s;
     assert!(!r.timeline.is_empty());
     assert_eq!(r.timeline.iter().map(|s| s.ok).sum::<u64>(), 5_000);
     let ok = r.ok;
@@ -236,13 +308,13 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     report.write(&out).unwrap();
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(json["schema"], qdrant_perf_load::report::SCHEMA);
+    assert_eq!(json["schema"], qdrant_perf_report::report::SCHEMA);
     assert_eq!(json["requested_rate"], 5000.0);
     assert_eq!(json["latency_ms"]["samples"], 5000);
     for key in ["mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"] {
         assert!(json["latency_ms"][key].is_number(), "{key}");
     }
-    assert!(json["throughput_ops_s"].as_f64().unwrap() > 4000.0);
+    assert_eq!(json["throughput_ops_s"].as_f64().unwrap(), throughput);
     assert_eq!(json["errors"], 0);
     assert!(json["checks"].is_array());
     assert!(json["provenance"]["machine"]["cores"].as_u64().unwrap() >= 1);
@@ -310,9 +382,19 @@ async fn ctrl_c_ends_a_run_early_and_marks_it_partial() {
     let r = driver::run(Arc::new(NoopTarget), &plan, &stop)
         .await
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Planned: 60 s and 60,000 requests. Stopped after 0.5 s, it ends long before either,
+    // leaving room for a machine ten times slower.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(r.partial);
-    assert!(r.ok > 200 && r.ok < 2_000, "{}", r.ok);
+    assert!(r.ok > 0 && r.ok < 30_000, "{}", r.ok);
+    assert_eq!(
+        r.sent, r.ok,
+        "the no-op target answers every request it is sent"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,7 @@ pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod time;
+pub mod units;
 pub mod write;
 
 pub use latency::{LatencySummary, latency_histogram};
@@ -30,4 +31,5 @@ pub use run::{
     ErrorKind, LoadPlan, Mix, Mode, OpKind, OpStats, PlanError, RecallStat, Resources, RunResult,
     Second,
 };
+pub use units::human_bytes;
 pub use write::write_atomic;

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{LatencySummary, latency_histogram};
 
-/// A load plan or operation mix that cannot run: each names the flag at fault and the fix.
+/// A load plan or operation mix that cannot run: each names the plan's field at fault (the CLI
+/// names its flag) and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("{what} = {value}: {fix}")]
@@ -117,14 +118,14 @@ impl FromStr for Mix {
             let op: OpKind = name.trim().parse()?;
             let weight: u32 = weight.trim().parse().map_err(|_| {
                 invalid(
-                    "--mix",
+                    "mix",
                     item,
-                    "each weight is a whole number >= 0 (example: --mix search=90,upsert=10)",
+                    "each weight is a whole number >= 0 (example: search=90,upsert=10)",
                 )
             })?;
             if parts.iter().any(|&(o, _)| o == op) {
                 return Err(invalid(
-                    "--mix",
+                    "mix",
                     s,
                     format!("`{op}` appears twice; give each operation once"),
                 ));
@@ -133,9 +134,9 @@ impl FromStr for Mix {
         }
         if parts.iter().map(|p| p.1 as u64).sum::<u64>() == 0 {
             return Err(invalid(
-                "--mix",
+                "mix",
                 format!("{s:?}"),
-                "the weights add up to 0; give at least one operation a weight (example: --mix search=100)",
+                "the weights add up to 0; give at least one operation a weight (example: search=100)",
             ));
         }
         Ok(Mix(parts))
@@ -246,51 +247,51 @@ impl LoadPlan {
         }
     }
 
-    /// Checks the plan; errors name the flag and the fix.
+    /// Checks the plan; errors name the plan's field (the CLI names its flag) and the fix.
     pub fn validate(&self) -> Result<()> {
         match self.mode {
             Mode::Open { rate } if !(rate.is_finite() && rate > 0.0) => {
                 return Err(invalid(
-                    "--rate",
+                    "rate",
                     rate,
-                    "the request rate must be a positive number of requests per second (example: --rate 2000)",
+                    "the request rate must be a positive number of requests per second (example: 2000)",
                 ));
             }
             Mode::Open { rate } if rate > 10_000_000.0 => {
                 return Err(invalid(
-                    "--rate",
+                    "rate",
                     rate,
                     "at most 10,000,000 requests per second",
                 ));
             }
             Mode::Closed { concurrency: 0 } => {
                 return Err(invalid(
-                    "--concurrency",
+                    "concurrency",
                     0,
-                    "at least one worker (example: --concurrency 8)",
+                    "at least one worker (example: 8)",
                 ));
             }
             _ => {}
         }
         if self.duration.is_none() && self.requests.is_none() {
             return Err(invalid(
-                "--duration",
+                "duration",
                 "none",
-                "give --duration or --requests so the run stops by itself",
+                "give a duration or a number of requests so the run stops by itself",
             ));
         }
         if self.duration == Some(Duration::ZERO) {
             return Err(invalid(
-                "--duration",
+                "duration",
                 "0",
-                "the run must last longer than 0 s (example: --duration 10s)",
+                "the run must last longer than 0 s (example: 10 s)",
             ));
         }
         if self.requests == Some(0) {
             return Err(invalid(
-                "--requests",
+                "requests",
                 0,
-                "at least one request (example: --requests 10000)",
+                "at least one request (example: 10000)",
             ));
         }
         if self.in_flight_cap == 0 {
@@ -476,27 +477,32 @@ mod tests {
     }
 
     #[test]
-    fn zero_and_negative_rates_and_durations_are_refused_naming_the_flag() {
+    fn zero_and_negative_rates_and_durations_are_refused_naming_the_field() {
         for rate in [0.0, -5.0, f64::NAN] {
             let err = LoadPlan::open(rate, Duration::from_secs(1))
                 .validate()
                 .unwrap_err()
                 .to_string();
-            assert!(err.starts_with("--rate"), "{err}");
+            assert!(err.starts_with("rate = "), "{err}");
         }
         let err = LoadPlan::open(10.0, Duration::ZERO)
             .validate()
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("--duration = 0"), "{err}");
+        assert!(err.starts_with("duration = 0"), "{err}");
         let err = LoadPlan::closed(0, Duration::from_secs(1))
             .validate()
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("--concurrency"), "{err}");
+        assert!(err.starts_with("concurrency = 0"), "{err}");
         let mut p = LoadPlan::open(10.0, Duration::from_secs(1));
         p.duration = None;
-        assert!(p.validate().unwrap_err().to_string().contains("--requests"));
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("number of requests")
+        );
     }
 
     #[test]

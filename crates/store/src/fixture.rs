@@ -83,19 +83,37 @@ pub async fn load_collection_with_payloads<S: Store>(
             points: points.len(),
         };
     let started = Instant::now();
-    if !reused {
-        upload_inner(
-            store,
-            &spec.name,
-            points,
-            payloads,
-            batch.max(1),
-            DEFAULT_IN_FLIGHT,
-        )
-        .await?;
-    }
-    let upload_seconds = started.elapsed().as_secs_f64();
-    let index = store.wait_indexed(&spec.name).await?;
+    let filled = async {
+        if !reused {
+            upload_inner(
+                store,
+                &spec.name,
+                points,
+                payloads,
+                batch.max(1),
+                DEFAULT_IN_FLIGHT,
+            )
+            .await?;
+        }
+        let upload_seconds = started.elapsed().as_secs_f64();
+        Ok((upload_seconds, store.wait_indexed(&spec.name).await?))
+    };
+    let (upload_seconds, index) = match filled.await {
+        Ok(done) => done,
+        Err(e) => {
+            // A collection this call created and could not fill is dropped before the error
+            // goes up: nobody else owns it, and half of a dataset is no fixture.
+            if created == Created::New
+                && let Err(drop_error) = store.drop_owned(&spec.name).await
+            {
+                eprintln!(
+                    "warning: could not drop {} after a failed upload: {drop_error}",
+                    spec.name
+                );
+            }
+            return Err(e);
+        }
+    };
     Ok(Loaded {
         reused,
         open_seconds,

@@ -225,7 +225,7 @@ async fn redis_not_running_is_a_clear_error_or_in_optional_mode_a_warning() {
     assert!(matches!(err, CacheError::Unreachable { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains(&url) && msg.contains("REDIS_URL") && msg.contains("--cache optional"),
+        msg.contains(&url) && msg.contains("REDIS_URL") && msg.contains("cache mode `optional`"),
         "{msg}"
     );
 

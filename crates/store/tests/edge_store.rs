@@ -235,6 +235,30 @@ fn payloads_come_back_only_when_asked_for() {
 }
 
 #[test]
+fn a_collection_whose_upload_fails_is_dropped_by_the_call_that_created_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path()).unwrap();
+    // 4-float points for an 8-dimension collection: created, then the first batch is refused.
+    let (points, _, _) = dataset(4, 50);
+    let spec = CollectionSpec::new("perf_half", 8, Metric::Cosine);
+    let err = rt()
+        .block_on(load_collection(&store, &spec, &points, 16))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::WrongDimension { expected: 8, .. }),
+        "{err:?}"
+    );
+    assert!(
+        store.count_sync("perf_half").is_err(),
+        "the half-made collection is gone"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // And the next attempt starts from nothing.
+    let created = rt().block_on(store.create(&spec)).unwrap();
+    assert_eq!(created, Created::New);
+}
+
+#[test]
 fn dropping_removes_the_collection_and_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = EdgeStore::open(dir.path()).unwrap();

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use qdrant_perf_load::machine::human_bytes;
+use qdrant_perf_report::human_bytes;
 
 /// Qdrant's documented multiplier on raw vector bytes.
 pub const QDRANT_RULE_FACTOR: f64 = 1.5;
@@ -36,8 +36,6 @@ pub enum PlanError {
         message: String,
         fix: &'static str,
     },
-    #[error("reading {path}: {message}")]
-    Config { path: String, message: String },
 }
 
 /// Where a collection's vectors and codes live.
@@ -580,64 +578,6 @@ pub fn parse_ms(s: &str) -> Result<f64, String> {
     }
 }
 
-/// The collections of a performance-tests.yaml (the deployment's format): name, dimension,
-/// test vectors and query load, plus the latency target and index m. A minimal local reader.
-pub fn targets_from_yaml(
-    text: &str,
-    source: &str,
-    replication: u64,
-) -> Result<Vec<Target>, PlanError> {
-    let fail = |message: String| PlanError::Config {
-        path: source.into(),
-        message,
-    };
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| fail(format!("not YAML: {e}")))?;
-    let root = doc
-        .get("performance_tests")
-        .ok_or_else(|| fail("no performance_tests section".into()))?;
-    let p95 = root
-        .get("targets")
-        .and_then(|t| t.get("query_latency"))
-        .and_then(|v| v.as_f64());
-    let m = root
-        .get("optimization")
-        .and_then(|o| o.get("indexing"))
-        .and_then(|i| i.get("hnsw_m"))
-        .and_then(|v| v.as_u64())
-        .unwrap_or(16);
-    let collections = root
-        .get("collections")
-        .and_then(|c| c.as_mapping())
-        .ok_or_else(|| fail("no performance_tests.collections mapping".into()))?;
-    let mut out = Vec::new();
-    for (name, c) in collections {
-        let name = name
-            .as_str()
-            .ok_or_else(|| fail("a collection name is not a string".into()))?;
-        let field = |f: &str| {
-            c.get(f).and_then(|v| v.as_u64()).ok_or_else(|| {
-                fail(format!(
-                    "collections.{name}.{f} is missing or not a whole number"
-                ))
-            })
-        };
-        out.push(Target {
-            name: name.into(),
-            vectors: field("test_vectors")?,
-            dim: field("vector_size")?,
-            m,
-            replication,
-            qps: c.get("query_load").and_then(|v| v.as_f64()),
-            p95_ms: p95,
-        });
-    }
-    if out.is_empty() {
-        return Err(fail("performance_tests.collections is empty".into()));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -789,31 +729,6 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--usable"), "{err}");
-    }
-
-    #[test]
-    fn the_deployment_yaml_gives_one_target_per_collection() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/performance-tests.yaml"
-        ))
-        .unwrap();
-        let targets = targets_from_yaml(&text, "performance-tests.yaml", 2).unwrap();
-        assert_eq!(targets.len(), 9);
-        let mixtral = targets.iter().find(|t| t.name == "mixtral").unwrap();
-        assert_eq!(
-            (mixtral.dim, mixtral.vectors, mixtral.m),
-            (4096, 1_000_000, 16)
-        );
-        assert_eq!((mixtral.qps, mixtral.p95_ms), (Some(1000.0), Some(10.0)));
-        let err = targets_from_yaml(
-            "performance_tests:\n  collections:\n    x:\n      vector_size: 8\n",
-            "f.yaml",
-            1,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("collections.x.test_vectors"), "{err}");
     }
 
     #[test]

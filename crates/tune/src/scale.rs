@@ -21,8 +21,7 @@ use crate::sweep::{
     MemoryBreakdown, SweepError, choose_full_scan_threshold, graph_segments, measure_search,
     memory_of, save_json, search_mode,
 };
-use qdrant_perf_load::LatencySummary;
-use qdrant_perf_load::machine::{self, human_bytes};
+use qdrant_perf_report::{LatencySummary, Provenance, human_bytes, write_atomic};
 
 /// The default sizes: 10k, 30k, 100k, 300k.
 pub const DEFAULT_STEPS: [usize; 4] = [10_000, 30_000, 100_000, 300_000];
@@ -345,7 +344,7 @@ impl ScaleReport {
             path: path.to_owned(),
             message,
         })?;
-        machine::write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
+        write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
             path: path.to_owned(),
             source,
         })
@@ -365,7 +364,7 @@ pub async fn run_scale(
 ) -> Result<ScaleReport, SweepError> {
     let mut report = ScaleReport {
         kind: "qdrant-perf scale",
-        provenance: machine::provenance(),
+        provenance: Provenance::capture().to_map(),
         engine: store.engine_version(),
         dim: config.dataset.dim,
         distribution: config.dataset.distribution.name().into(),

@@ -7,6 +7,7 @@
 //! oversampling) is measured on that build before it is dropped. The report is written
 //! (atomically) after every point, so an interrupted sweep keeps what it finished.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +20,9 @@ use qdrant_perf_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use qdrant_perf_load::machine::{self, human_bytes};
-use qdrant_perf_load::{LatencySummary, latency_histogram};
+use qdrant_perf_report::{
+    LatencySummary, Provenance, human_bytes, latency_histogram, write_atomic,
+};
 
 /// Depth of recall: recall@10, as the deployment searches top-10.
 pub const DEFAULT_K: usize = 10;
@@ -31,8 +33,16 @@ pub const LOWEST_FULL_SCAN_THRESHOLD_KB: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    #[error("the grid has problems:\n  - {}\nfix the flags named above (example: --m 8,16,32 --ef 16,32,64,128)", problems.join("\n  - "))]
-    Grid { problems: Vec<String> },
+    #[error(
+        "the grid has problems:\n  - {}\nfix the values named above (example: m = 8,16,32 and ef = 16,32,64,128)",
+        problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n  - ")
+    )]
+    Grid { problems: Vec<GridProblem> },
+    #[error(
+        "every combination of the grid was rejected:\n  - {}\nwiden the grid",
+        rejected.iter().map(|r| format!("{}: {}", r.point, r.reason)).collect::<Vec<_>>().join("\n  - ")
+    )]
+    NothingToRun { rejected: Vec<Rejected> },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -171,54 +181,96 @@ fn describe_point(b: &BuildSetting, s: &SearchSetting) -> String {
     d
 }
 
+/// One impossible value of a grid: the grid's field (`m`, `ef_construct`, `ef`, `quantization`,
+/// `rescore`, `oversampling`, `points`), the value and why it cannot run. The CLI names its flag.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridProblem {
+    pub field: &'static str,
+    /// Empty when the field has no value at all.
+    pub value: String,
+    pub reason: String,
+}
+
+impl GridProblem {
+    fn new(field: &'static str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for GridProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            write!(f, "{} is empty: {}", self.field, self.reason)
+        } else {
+            write!(f, "{} = {}: {}", self.field, self.value, self.reason)
+        }
+    }
+}
+
 impl Grid {
-    /// Checks every value (an impossible value is an error naming the flag and the fix) and
+    /// Checks every value (an impossible value is a [`GridProblem`] naming the field and the fix) and
     /// expands the grid; combinations that make no sense are listed as rejected, with a reason.
     pub fn plan(&self, k: usize, metric: Metric, points: usize) -> Result<SweepPlan, SweepError> {
         let mut problems = Vec::new();
-        for (flag, empty) in [
-            ("--m", self.m.is_empty()),
-            ("--ef-construct", self.ef_construct.is_empty()),
-            ("--ef", self.ef.is_empty()),
-            ("--quantization", self.quantization.is_empty()),
-            ("--rescore", self.rescore.is_empty()),
-            ("--oversampling", self.oversampling.is_empty()),
+        for (field, empty) in [
+            ("m", self.m.is_empty()),
+            ("ef_construct", self.ef_construct.is_empty()),
+            ("ef", self.ef.is_empty()),
+            ("quantization", self.quantization.is_empty()),
+            ("rescore", self.rescore.is_empty()),
+            ("oversampling", self.oversampling.is_empty()),
         ] {
             if empty {
-                problems.push(format!("{flag} is empty: give at least one value"));
+                problems.push(GridProblem::new(field, "", "give at least one value"));
             }
         }
         for &m in &self.m {
             if m < 2 {
-                problems.push(format!(
-                    "--m {m}: an HNSW graph needs at least 2 links per node (m >= 2)"
+                problems.push(GridProblem::new(
+                    "m",
+                    m,
+                    "an HNSW graph needs at least 2 links per node (m >= 2)",
                 ));
             }
         }
         for &e in &self.ef_construct {
             if e < 4 {
-                problems.push(format!(
-                    "--ef-construct {e}: Qdrant requires ef_construct >= 4"
+                problems.push(GridProblem::new(
+                    "ef_construct",
+                    e,
+                    "Qdrant requires ef_construct >= 4",
                 ));
             }
         }
         for &ef in &self.ef {
             if ef < k {
-                problems.push(format!(
-                    "--ef {ef}: below k={k}, the search beam cannot hold the {k} results asked for (ef >= k)"
+                problems.push(GridProblem::new(
+                    "ef",
+                    ef,
+                    format!(
+                        "below k={k}, the search beam cannot hold the {k} results asked for (ef >= k)"
+                    ),
                 ));
             }
         }
         for &o in &self.oversampling {
             if !(o.is_finite() && o >= 1.0) {
-                problems.push(format!(
-                    "--oversampling {o}: must be a number >= 1 (1 = no oversampling)"
+                problems.push(GridProblem::new(
+                    "oversampling",
+                    o,
+                    "must be a number >= 1 (1 = no oversampling)",
                 ));
             }
         }
         if points <= k {
-            problems.push(format!(
-                "--points {points}: a top-{k} search needs more than {k} stored points"
+            problems.push(GridProblem::new(
+                "points",
+                points,
+                format!("a top-{k} search needs more than {k} stored points"),
             ));
         }
         if !problems.is_empty() {
@@ -275,7 +327,7 @@ impl Grid {
                             (s.rescore == Some(false) && s.oversampling.is_some_and(|o| o > 1.0))
                                 .then(|| {
                                     "oversampling without rescoring returns the same top-k as \
-                                     no oversampling; use --rescore true, or --oversampling 1"
+                                     no oversampling; use rescore = true, or oversampling = 1"
                                         .to_string()
                                 })
                         });
@@ -294,11 +346,7 @@ impl Grid {
             }
         }
         if builds.is_empty() {
-            let problems = rejected
-                .iter()
-                .map(|r| format!("{}: {}", r.point, r.reason))
-                .collect();
-            return Err(SweepError::Grid { problems });
+            return Err(SweepError::NothingToRun { rejected });
         }
         Ok(SweepPlan { builds, rejected })
     }
@@ -574,7 +622,7 @@ fn collection_name(prefix: &str, b: &BuildSetting) -> String {
 /// Saves a report as pretty JSON, atomically.
 pub fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), SweepError> {
     let json = serde_json::to_string_pretty(value).expect("a report serialises") + "\n";
-    machine::write_atomic(path, json.as_bytes()).map_err(|source| SweepError::Io {
+    write_atomic(path, json.as_bytes()).map_err(|source| SweepError::Io {
         path: path.to_owned(),
         source,
     })
@@ -594,7 +642,7 @@ pub async fn run_sweep(
 ) -> Result<SweepReport, SweepError> {
     let mut report = SweepReport {
         kind: "qdrant-perf sweep",
-        provenance: machine::provenance(),
+        provenance: Provenance::capture().to_map(),
         engine: store.engine_version(),
         dataset: dataset.spec.clone(),
         dataset_hash: dataset.spec.hash(),
@@ -862,7 +910,7 @@ impl SweepReport {
             path: path.to_owned(),
             message,
         })?;
-        machine::write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
+        write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
             path: path.to_owned(),
             source,
         })
@@ -874,7 +922,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn impossible_values_are_refused_naming_the_flag() {
+    fn impossible_values_are_refused_naming_the_field() {
         let grid = Grid {
             m: vec![1, 16],
             ef: vec![5, 64],
@@ -884,16 +932,16 @@ mod tests {
         };
         let err = grid.plan(10, Metric::Cosine, 1000).unwrap_err().to_string();
         for needle in [
-            "--m 1",
+            "m = 1: ",
             "m >= 2",
-            "--ef 5",
+            "ef = 5: ",
             "ef >= k",
-            "--ef-construct 2",
-            "--oversampling 0.5",
+            "ef_construct = 2: ",
+            "oversampling = 0.5: ",
         ] {
             assert!(err.contains(needle), "{needle} not in {err}");
         }
-        assert!(!err.contains("--m 16"), "{err}");
+        assert!(!err.contains("m = 16"), "{err}");
         let err = Grid {
             ef: vec![],
             ..Grid::default()
@@ -901,12 +949,12 @@ mod tests {
         .plan(10, Metric::Cosine, 1000)
         .unwrap_err()
         .to_string();
-        assert!(err.contains("--ef is empty"), "{err}");
+        assert!(err.contains("ef is empty"), "{err}");
         let err = Grid::default()
             .plan(10, Metric::Cosine, 10)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--points 10"), "{err}");
+        assert!(err.contains("points = 10: "), "{err}");
     }
 
     #[test]

@@ -60,7 +60,8 @@ async fn a_tiny_sweep_writes_json_and_svg_with_recall_rising_with_ef() {
     assert!(report.complete);
     assert_eq!(report.points.len(), 2);
     for p in &report.points {
-        assert!((0.0..=1.0).contains(&p.recall), "{p:?}");
+        // Some true neighbours are found at any ef (ids mapped wrongly would find none).
+        assert!(p.recall > 0.0 && p.recall <= 1.0, "{p:?}");
         assert_eq!(p.mode, "hnsw");
         assert_eq!(p.queries, 100);
         assert!(p.latency.samples == 100 && p.latency.p99_ms >= p.latency.p50_ms);
@@ -80,8 +81,9 @@ async fn a_tiny_sweep_writes_json_and_svg_with_recall_rising_with_ef() {
         serde_json::from_str(&std::fs::read_to_string(&cfg.json).unwrap()).unwrap();
     assert_eq!(json["complete"], true);
     assert_eq!(json["points"].as_array().unwrap().len(), 2);
-    let r = json["points"][1]["recall"].as_f64().unwrap();
-    assert!((0.0..=1.0).contains(&r));
+    // (as JSON text: equal to the last digit serde_json writes)
+    assert!((json["points"][1]["recall"].as_f64().unwrap() - high).abs() < 1e-12);
+    assert!(high > 0.5, "ef=100 finds most neighbours: {high}");
     // The collections were dropped.
     assert_eq!(
         std::fs::read_dir(dir.path().join("edge")).unwrap().count(),
@@ -180,7 +182,8 @@ async fn a_scale_step_that_would_not_fit_is_skipped_and_so_are_larger_ones() {
         .unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].points, 1_000);
-    assert!((0.0..=1.0).contains(&report.steps[0].recall));
+    let recall = report.steps[0].recall;
+    assert!(recall > 0.5 && recall <= 1.0, "{recall}");
     // 20,000 KB covers 80,000 vectors of 64 d: lowered so the graph is walked, and noted.
     assert_eq!(report.steps[0].mode, "hnsw");
     assert!(

@@ -64,7 +64,7 @@ pub const TARGET_LATENCY_MS: f64 = 5.0;
 pub enum CacheError {
     #[error(
         "cannot reach Redis at {url}: {message}. Is redis-server running there? Check REDIS_URL \
-         (default {DEFAULT_REDIS_URL}), or run with the cache optional (`--cache optional`) to \
+         (default {DEFAULT_REDIS_URL}), or make the cache optional (cache mode `optional`) to \
          measure without it"
     )]
     Unreachable { url: String, message: String },
@@ -373,7 +373,7 @@ impl<S: Store> CachedStore<S> {
                 CacheMode::Required => return Err(e),
                 CacheMode::Optional => {
                     let warning = format!(
-                        "warning: {e}. Running without the Redis cache (--cache optional): every \
+                        "warning: {e}. Running without the Redis cache (cache mode optional): every \
                          search goes to the store{}",
                         if store.l1.is_some() {
                             " or the in-process tier"

@@ -1,0 +1,148 @@
+//! What every subcommand shares, one of each: the dataset cache, the tokio runtime, the Ctrl-C
+//! stop signal, the way a `--target`/`--url` becomes a Qdrant server (or the embedded engine),
+//! the performance-tests.yaml, and the flags named in the load library's errors.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use qdrant_perf_data::DatasetCache;
+use qdrant_perf_load::config::PerformanceConfig;
+use qdrant_perf_load::driver::{LoadError, StopSignal};
+use qdrant_perf_load::target;
+use qdrant_perf_report::PlanError;
+use qdrant_perf_report::proc;
+use qdrant_perf_store::{AnyStore, CacheError, Guard, ServerConfig};
+
+/// The dataset and index cache: `dir`, else `$QDRANT_PERF_CACHE_DIR`, else ./target/qdrant-perf;
+/// an error when it is not writable.
+pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
+    Ok(match dir {
+        Some(dir) => DatasetCache::new(dir),
+        None => DatasetCache::from_env("target/qdrant-perf"),
+    }
+    .ensure_writable()?)
+}
+
+/// The deployment's performance-tests.yaml at `path`, or the bundled copy.
+pub fn load_config(path: Option<&PathBuf>) -> Result<PerformanceConfig> {
+    Ok(match path {
+        Some(p) => PerformanceConfig::load(p)?,
+        None => PerformanceConfig::bundled(),
+    })
+}
+
+/// A multi-threaded runtime with a worker per core, at least two (the load driver's requests
+/// and the sweep's all-core pass run as its tasks).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(proc::cores().max(2))
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+}
+
+/// A stop signal that the first Ctrl-C sets, printing `message` (what the command does now);
+/// a second Ctrl-C exits at once (status 130).
+pub fn ctrl_c_stop(rt: &tokio::runtime::Runtime, message: &'static str) -> StopSignal {
+    let stop = StopSignal::new();
+    let s = stop.clone();
+    rt.spawn(async move {
+        loop {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            if s.is_stopped() {
+                eprintln!("second Ctrl-C: exiting now");
+                std::process::exit(130);
+            }
+            eprintln!("\nCtrl-C: {message} (Ctrl-C again to quit now)");
+            s.stop();
+        }
+    });
+    stop
+}
+
+/// The server a `--target`/`--url` names (`QDRANT_API_KEY` for its key), or `None` for the
+/// embedded engine (`edge` or nothing).
+pub fn server_config(target: &str) -> Result<Option<ServerConfig>> {
+    match target.trim() {
+        "edge" | "" => Ok(None),
+        url => {
+            let config = ServerConfig::parse(url, None)?.with_api_key(
+                std::env::var("QDRANT_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .map(qdrant_perf_store::ApiKey::new),
+            );
+            Ok(Some(config))
+        }
+    }
+}
+
+/// The server at `url` (see [`server_config`]), or the embedded engine in the scratch
+/// directory `edge_root` (deleted with the store, after the engine closed its collections).
+pub fn open_store(
+    rt: &tokio::runtime::Runtime,
+    url: Option<&str>,
+    edge_root: &Path,
+) -> Result<AnyStore> {
+    match server_config(url.unwrap_or(""))? {
+        Some(config) => Ok(rt.block_on(AnyStore::connect(&config, Guard::default()))?),
+        None => Ok(AnyStore::edge_scratch(edge_root, Guard::default())?),
+    }
+}
+
+/// A private directory for this run's embedded collections under `cache/<kind>-edge/<pid>`;
+/// directories left by runs that no longer exist are removed first.
+pub fn private_edge_root(cache: &DatasetCache, kind: &str) -> Result<PathBuf> {
+    let parent = cache.root().join(format!("{kind}-edge"));
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for e in entries.flatten() {
+            let stale = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if stale {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let root = parent.join(std::process::id().to_string());
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    Ok(root)
+}
+
+/// The flags of `load` and `stress` for the fields the load library names in its errors.
+pub const LOAD_FLAGS: &[(&str, &str)] = &[
+    ("rate", "--rate"),
+    ("concurrency", "--concurrency"),
+    ("duration", "--duration"),
+    ("requests", "--requests"),
+    ("mix", "--mix"),
+    (target::BODY_TEMPLATE, "--body"),
+    (target::ENDPOINT_URL, "--http"),
+];
+
+/// The flags of `validate` for the fields the load library names in its errors.
+pub const VALIDATE_FLAGS: &[(&str, &str)] = &[
+    (target::BODY_TEMPLATE, "--gateway-body"),
+    (target::ENDPOINT_URL, "--gateway"),
+];
+
+/// A load error as the CLI shows it: where the library names a field of its input
+/// (`rate = 0: ...`), the flag that set it is named instead (`--rate = 0: ...`).
+pub fn with_flag(e: impl Into<LoadError>, flags: &[(&str, &str)]) -> anyhow::Error {
+    let (what, value, fix) = match e.into() {
+        LoadError::Invalid { what, value, fix }
+        | LoadError::Plan(PlanError::Invalid { what, value, fix }) => (what, value, fix),
+        LoadError::Cache(e @ CacheError::Unreachable { .. }) => {
+            return anyhow::anyhow!("{e} (flag: --cache optional)");
+        }
+        other => return other.into(),
+    };
+    match flags.iter().find(|(field, _)| *field == what) {
+        Some((_, flag)) => anyhow::anyhow!("{flag} = {value}: {fix}"),
+        None => LoadError::Invalid { what, value, fix }.into(),
+    }
+}
