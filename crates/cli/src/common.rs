@@ -102,7 +102,7 @@ pub fn private_edge_root(cache: &DatasetCache, kind: &str) -> Result<PathBuf> {
                 .file_name()
                 .to_str()
                 .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+                .is_some_and(|pid| !proc::is_running(pid));
             if stale {
                 let _ = std::fs::remove_dir_all(e.path());
             }

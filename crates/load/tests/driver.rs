@@ -322,7 +322,20 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     // It reads back as the same report (figures kept; histograms live in the interval logs).
     let back = Report::load(&out).unwrap();
     assert_eq!(back.runs[0].ok, ok);
-    assert_eq!(back.latency_ms, report.latency_ms);
+    // Equal to the last digit serde_json writes (it reads floats back to within one ulp).
+    let (got, want) = (&back.latency_ms, &report.latency_ms);
+    assert_eq!(got.samples, want.samples);
+    for (g, w) in [
+        (got.mean_ms, want.mean_ms),
+        (got.p50_ms, want.p50_ms),
+        (got.p99_ms, want.p99_ms),
+        (got.max_ms, want.max_ms),
+    ] {
+        assert!(
+            (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+            "{got:?} vs {want:?}"
+        );
+    }
     assert_eq!(serde_json::to_value(&back).unwrap(), json);
     assert!(!json["runs"][0]["timeline"].as_array().unwrap().is_empty());
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();

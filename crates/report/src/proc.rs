@@ -1,5 +1,6 @@
-//! The one reader of Linux's `/proc`: a process's CPU time and resident memory, the machine's
-//! load average, memory, CPU model and kernel. Every function returns `None` where `/proc` (or
+//! The one reader of Linux's `/proc`: a process's CPU time and resident memory, whether it
+//! runs, which process listens on a TCP port, the machine's load average, memory, CPU model and
+//! kernel. Every function returns `None` where `/proc` (or
 //! the field) is missing, so callers on other systems report the figure as absent.
 
 use std::path::Path;
@@ -121,6 +122,58 @@ pub fn hostname() -> Option<String> {
     read_trimmed("/proc/sys/kernel/hostname")
 }
 
+/// True while process `pid` exists.
+pub fn is_running(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The process with a listening TCP socket on `port` of this machine (IPv4 or IPv6), when
+/// `/proc` shows its file descriptors (same user, or root).
+pub fn pid_listening_on(port: u16) -> Option<u32> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; inode is field 9.
+            if f.len() > 9
+                && f[3] == "0A"
+                && f[1]
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+            {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && inodes.iter().any(|i| target.as_os_str() == i.as_str())
+            {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
 fn read_trimmed(path: &str) -> Option<String> {
     let s = std::fs::read_to_string(path).ok()?.trim().to_string();
     (!s.is_empty()).then_some(s)
@@ -130,6 +183,16 @@ fn read_trimmed(path: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn this_process_runs_and_is_found_by_its_listening_port() {
+        assert!(is_running(std::process::id()));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(pid_listening_on(port), Some(std::process::id()));
+        drop(listener);
+        assert_eq!(pid_listening_on(port), None);
+    }
 
     #[test]
     fn stat_fields_are_read_past_a_command_name_with_spaces() {

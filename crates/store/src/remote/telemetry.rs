@@ -348,48 +348,7 @@ impl LocalProcess {
 
     /// The process with a listening socket on `port`.
     pub fn listening_on(port: u16) -> Option<Self> {
-        let mut inodes = Vec::new();
-        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            let Ok(text) = std::fs::read_to_string(table) else {
-                continue;
-            };
-            for line in text.lines().skip(1) {
-                let f: Vec<&str> = line.split_whitespace().collect();
-                // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; inode is field 9.
-                if f.len() > 9
-                    && f[3] == "0A"
-                    && f[1]
-                        .rsplit_once(':')
-                        .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
-                        == Some(port)
-                {
-                    inodes.push(format!("socket:[{}]", f[9]));
-                }
-            }
-        }
-        if inodes.is_empty() {
-            return None;
-        }
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
-                continue;
-            };
-            for fd in fds.flatten() {
-                if let Ok(target) = std::fs::read_link(fd.path())
-                    && inodes.iter().any(|i| target.as_os_str() == i.as_str())
-                {
-                    return Some(Self { pid });
-                }
-            }
-        }
-        None
+        qdrant_perf_report::proc::pid_listening_on(port).map(|pid| Self { pid })
     }
 
     /// The process's CPU time (user + system) and resident memory now.
