@@ -28,7 +28,7 @@ use crate::driver::{self, LoadError, LoadPlan, Mode, RunResult, StopSignal, Targ
 use crate::setup::{CollectionChoice, Prepared, SetupOptions};
 use crate::target::{HttpTarget, StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{Bound, Check};
-use qdrant_perf_report::{StressStep, StressSummary};
+use qdrant_perf_report::{Resources, StressStep, StressSummary};
 use qdrant_perf_store::AnyStore;
 
 /// Sizes, rates and durations of a validate run.
@@ -412,7 +412,7 @@ impl Session<'_> {
             total,
         ));
         j.checks.extend(resource_checks(
-            &r,
+            &r.resources,
             self.opts.setup.server.is_some(),
             &self.t,
         ));
@@ -624,65 +624,53 @@ impl Session<'_> {
 
 /// CPU and memory of the overall run: measured for the embedded engine (this process), not run
 /// against a server (its telemetry is not collected) or without /proc.
-fn resource_checks(r: &RunResult, server: bool, t: &Targets) -> [Check; 2] {
-    let res = &r.resources;
-    let cpu = match (server, res.cpu_pct_mean) {
-        (false, Some(cpu)) => Check::measured(
+fn resource_checks(res: &Resources, server: bool, t: &Targets) -> [Check; 2] {
+    [
+        resource_check(
             "cpu_usage",
-            "overall",
-            cpu,
-            "%",
-            Bound::Below,
+            res.cpu_pct_mean,
             t.cpu_pct,
             res.samples,
-        )
-        .with_note("mean of this process (engine + driver) over the overall run, % of all cores"),
-        (true, _) => Check::not_run(
-            "cpu_usage",
-            "overall",
-            "%",
-            Bound::Below,
-            t.cpu_pct,
+            server,
+            "mean of this process (engine + driver) over the overall run, % of all cores",
             "server telemetry not collected (client CPU is in the report)",
         ),
-        (false, None) => Check::not_run(
-            "cpu_usage",
-            "overall",
-            "%",
-            Bound::Below,
-            t.cpu_pct,
-            "/proc not readable on this system",
-        ),
-    };
-    let memory = match (server, res.memory_pct_max) {
-        (false, Some(m)) => Check::measured(
+        resource_check(
             "memory_usage",
-            "overall",
-            m,
-            "%",
-            Bound::Below,
+            res.memory_pct_max,
             t.memory_pct,
             res.samples,
-        )
-        .with_note("highest RSS of this process, % of the machine's memory"),
-        (true, _) => Check::not_run(
-            "memory_usage",
-            "overall",
-            "%",
-            Bound::Below,
-            t.memory_pct,
+            server,
+            "highest RSS of this process, % of the machine's memory",
             "server telemetry not collected",
         ),
+    ]
+}
+
+/// One resource check in % (below `limit`): the measured figure with what it covers, or not run
+/// with the reason (a server's figure is not collected; without /proc there is none).
+fn resource_check(
+    name: &str,
+    measured: Option<f64>,
+    limit: f64,
+    samples: u64,
+    server: bool,
+    measured_note: &str,
+    server_note: &str,
+) -> Check {
+    match (server, measured) {
+        (false, Some(v)) => Check::measured(name, "overall", v, "%", Bound::Below, limit, samples)
+            .with_note(measured_note),
+        (true, _) => Check::not_run(name, "overall", "%", Bound::Below, limit, server_note),
         (false, None) => Check::not_run(
-            "memory_usage",
+            name,
             "overall",
             "%",
             Bound::Below,
-            t.memory_pct,
+            limit,
             "/proc not readable on this system",
         ),
-    };
-    [cpu, memory]
+    }
 }
 
 /// Requests of the cache check: ten per distinct query, popularity by Zipf's law (exponent 1),
@@ -835,4 +823,53 @@ pub async fn ramp<T: Target>(
         },
         runs,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qdrant_perf_report::checks::Verdict;
+
+    fn measured() -> Resources {
+        Resources {
+            cpu_pct_mean: Some(91.0),
+            memory_pct_max: Some(12.5),
+            samples: 7,
+            ..Resources::default()
+        }
+    }
+
+    #[test]
+    fn against_a_server_cpu_and_memory_are_not_run_because_its_telemetry_is_not_collected() {
+        let t = PerformanceConfig::bundled().targets();
+        let [cpu, memory] = resource_checks(&measured(), true, &t);
+        for (c, name) in [(&cpu, "cpu_usage"), (&memory, "memory_usage")] {
+            assert_eq!(c.name, name);
+            assert_eq!(c.verdict, Verdict::NotRun, "{c:?}");
+            assert_eq!(c.measured, None, "{c:?}");
+            let note = c.note.as_deref().unwrap_or_default();
+            assert!(note.starts_with("server telemetry not collected"), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn on_the_embedded_engine_cpu_and_memory_are_judged_or_not_run_without_proc() {
+        let t = PerformanceConfig::bundled().targets();
+        let [cpu, memory] = resource_checks(&measured(), false, &t);
+        assert_eq!((cpu.measured, cpu.limit), (Some(91.0), t.cpu_pct));
+        assert_eq!(cpu.verdict, Verdict::Failed, "91 % is above {}", t.cpu_pct);
+        assert_eq!(cpu.samples, Some(7));
+        assert_eq!(memory.measured, Some(12.5));
+        assert_eq!(memory.verdict, Verdict::Passed);
+        assert!(
+            memory.note.as_deref().unwrap().contains("RSS"),
+            "{memory:?}"
+        );
+        let [cpu, _] = resource_checks(&Resources::default(), false, &t);
+        assert_eq!(cpu.verdict, Verdict::NotRun);
+        assert_eq!(
+            cpu.note.as_deref(),
+            Some("/proc not readable on this system")
+        );
+    }
 }

@@ -338,6 +338,8 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     }
     assert_eq!(serde_json::to_value(&back).unwrap(), json);
     assert!(!json["runs"][0]["timeline"].as_array().unwrap().is_empty());
+    // The driver samples this process; a server's own CPU and memory are not read yet.
+    assert_eq!(json["runs"][0]["resources"]["server"], "not collected");
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("| noop | open | 5000/s |"), "{md}");
     let prom = std::fs::read_to_string(out.join("metrics.prom")).unwrap();
