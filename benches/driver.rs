@@ -30,7 +30,7 @@ fn record_latency(c: &mut Criterion) {
             i = i.wrapping_add(7919);
             // Latencies spread over 1 µs .. 65 ms, as a real run's are.
             let latency = Duration::from_nanos(1_000 + (i % 65_536) * 1_000);
-            recorder.record_ok(black_box((i % 4) as usize), black_box(latency), None);
+            recorder.record_ok(black_box((i % 4) as usize), black_box(latency), None, None);
         })
     });
     group.finish();

@@ -79,6 +79,32 @@ pub fn server_config(target: &str) -> Result<Option<ServerConfig>> {
     }
 }
 
+/// What a run watches on the deployment's side (for `load`, `stress` and `validate`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MonitorArgs {
+    /// The server's REST address(es) whose `/metrics` are read once a second during every run
+    /// against a server, separated by commas for a cluster (default: the target's own URLs for
+    /// REST, the same host on port 6333 for gRPC on 6334).
+    #[arg(long, env = "QDRANT_METRICS_URL")]
+    pub metrics_url: Option<String>,
+}
+
+impl MonitorArgs {
+    /// The monitor of a run against `server` (nothing to watch for the embedded engine): its
+    /// nodes' `/metrics`, or, when their address is unknown, the reason in the report.
+    pub fn monitor(&self, server: Option<&ServerConfig>) -> qdrant_perf_load::monitor::Monitor {
+        use qdrant_perf_load::monitor::Monitor;
+        use qdrant_perf_store::remote::telemetry::Telemetry;
+        let Some(server) = server else {
+            return Monitor::default();
+        };
+        match Telemetry::for_config(server, self.metrics_url.as_deref()) {
+            Ok(t) => Monitor::server(t, Vec::new()),
+            Err(why) => Monitor::not_collected(why),
+        }
+    }
+}
+
 /// The server at `url` (see [`server_config`]), or the embedded engine in the scratch
 /// directory `edge_root` (deleted with the store, after the engine closed its collections).
 pub fn open_store(

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal, Target};
+use qdrant_perf_load::monitor::Monitor;
 use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
 use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreTarget};
 use qdrant_perf_load::validate;
@@ -18,7 +19,7 @@ use qdrant_perf_report::report::{self, Report, TargetInfo};
 use qdrant_perf_store::HnswParams;
 
 use crate::common::{
-    LOAD_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
+    LOAD_FLAGS, MonitorArgs, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
 };
 
 /// What Ctrl-C prints during `load`, `stress` and `validate`.
@@ -41,6 +42,11 @@ pub struct TargetArgs {
     /// JSON pointer to the result list in --http responses (`/result`), to measure recall.
     #[arg(long)]
     pub ids_pointer: Option<String>,
+    /// JSON pointer to the server's own time, in seconds, in --http responses (`/time` for
+    /// Qdrant's REST API); without it a `Server-Timing` header is read when the response has
+    /// one (its `total`, else its first `dur`).
+    #[arg(long)]
+    pub server_time_pointer: Option<String>,
     /// Collections of the config (names separated by commas, or `all`), each at its
     /// configured query_load share of the rate.
     #[arg(long, default_value = "deepcoder")]
@@ -57,6 +63,8 @@ pub struct TargetArgs {
     /// Dataset and index cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
 }
 
 /// How long and how hard.
@@ -187,6 +195,7 @@ pub enum AnyTarget {
     Store(
         Arc<StoreTarget<qdrant_perf_store::AnyStore>>,
         Box<setup::Prepared>,
+        Monitor,
     ),
     Http(Arc<HttpTarget>),
     Noop(Arc<NoopTarget>),
@@ -195,7 +204,9 @@ pub enum AnyTarget {
 impl AnyTarget {
     pub async fn run(&self, plan: &LoadPlan, stop: &StopSignal) -> Result<RunResult> {
         match self {
-            AnyTarget::Store(t, _) => driver::run(t.clone(), plan, stop).await,
+            AnyTarget::Store(t, _, monitor) => {
+                driver::run_monitored(t.clone(), plan, stop, monitor).await
+            }
             AnyTarget::Http(t) => driver::run(t.clone(), plan, stop).await,
             AnyTarget::Noop(t) => driver::run(t.clone(), plan, stop).await,
         }
@@ -205,13 +216,13 @@ impl AnyTarget {
     /// Sum of the collections' configured rates (the default open-loop rate).
     pub fn configured_rate(&self) -> f64 {
         match self {
-            AnyTarget::Store(t, _) => t.collections().iter().map(|c| c.qps).sum(),
+            AnyTarget::Store(t, _, _) => t.collections().iter().map(|c| c.qps).sum(),
             _ => 1000.0,
         }
     }
 
     pub async fn cleanup(&mut self) {
-        if let AnyTarget::Store(_, prepared) = self {
+        if let AnyTarget::Store(_, prepared, _) = self {
             for line in prepared.cleanup().await {
                 eprintln!("{line}");
             }
@@ -269,6 +280,9 @@ pub async fn build_target(
         if let Some(p) = &args.ids_pointer {
             t = t.with_recall(p.clone(), dataset.truth.clone());
         }
+        if let Some(p) = &args.server_time_pointer {
+            t = t.with_server_time_pointer(p.clone());
+        }
         t.preflight().await?;
         return Ok((
             AnyTarget::Http(Arc::new(t)),
@@ -309,7 +323,7 @@ pub async fn build_target(
     let notes = prepared.notes.clone();
     let info = TargetInfo {
         kind: prepared.engine.clone(),
-        url: server.map(|s| s.urls.join(",")),
+        url: server.as_ref().map(|s| s.urls.join(",")),
         engine_version: Some(prepared.engine_version.clone()),
     };
     let target = StoreTarget {
@@ -320,8 +334,15 @@ pub async fn build_target(
             .collect(),
         k: search.k,
     };
+    let monitor = args.monitor.monitor(server.as_ref()).with_collections(
+        prepared
+            .collections
+            .iter()
+            .map(|c| c.collection.clone())
+            .collect(),
+    );
     Ok((
-        AnyTarget::Store(Arc::new(target), Box::new(prepared)),
+        AnyTarget::Store(Arc::new(target), Box::new(prepared), monitor),
         info,
         notes,
     ))
@@ -344,7 +365,7 @@ fn plan_for(run: &RunArgs, mode: Mode, label: &str) -> LoadPlan {
 
 /// The datasets and index parameters of a store target, into the report's provenance.
 fn record_setup(report: &mut Report, target: &AnyTarget, config: &PerformanceConfig) {
-    if let AnyTarget::Store(_, prepared) = target {
+    if let AnyTarget::Store(_, prepared, _) = target {
         report.provenance.datasets = prepared.datasets.clone();
         report.provenance.index = Some(index_parameters(config));
     }
@@ -499,9 +520,9 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
         plan.duration = Some(step_duration);
         plan.requests = None;
         let result = match &target {
-            AnyTarget::Store(tg, _) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
-            AnyTarget::Http(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
-            AnyTarget::Noop(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop).await,
+            AnyTarget::Store(tg, _, monitor) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop, monitor).await,
+            AnyTarget::Http(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop, &Monitor::default()).await,
+            AnyTarget::Noop(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop, &Monitor::default()).await,
         };
         target.cleanup().await;
         let (summary, runs) = result.map_err(|e| with_flag(e, LOAD_FLAGS))?;

@@ -15,7 +15,7 @@ use qdrant_perf_report::checks;
 use qdrant_perf_report::report::{Report, TargetInfo};
 
 use crate::common::{
-    VALIDATE_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
+    MonitorArgs, VALIDATE_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
 };
 use crate::load_cmd::{CTRL_C_ENDS_THE_RUN, parse_duration, positive_usize};
 
@@ -78,6 +78,8 @@ pub struct ValidateArgs {
     /// No live progress line.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
 }
 
 pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
@@ -131,6 +133,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             ),
             None => None,
         },
+        monitor: args.monitor.monitor(server.as_ref()),
     };
     let rt = runtime()?;
     let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);

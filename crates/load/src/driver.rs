@@ -33,6 +33,7 @@ pub use qdrant_perf_report::run::{
     RunResult, Second,
 };
 
+use crate::monitor::Monitor;
 use crate::resources::{ProcessSampler, Resources};
 use qdrant_perf_report::{LatencySummary, latency_histogram};
 
@@ -137,14 +138,37 @@ pub struct Call {
 }
 
 /// What a successful request returned, as far as the driver cares.
-#[derive(Debug)]
-pub enum Outcome {
-    Done,
-    /// Result ids of held-out query `query`, for recall against ground truth (sampled).
-    Hits {
-        query: usize,
-        ids: Vec<u64>,
-    },
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Result ids of held-out query `.0`, for recall against ground truth.
+    pub hits: Option<(usize, Vec<u64>)>,
+    /// The server's own time for the request, when the response said (Qdrant's `time`, a
+    /// gateway's `Server-Timing`): recorded beside the client latency.
+    pub server: Option<Duration>,
+}
+
+impl Outcome {
+    /// Done, with nothing to check.
+    pub const DONE: Outcome = Outcome {
+        hits: None,
+        server: None,
+    };
+
+    /// The result ids of held-out query `query`.
+    pub fn hits(query: usize, ids: Vec<u64>) -> Self {
+        Self {
+            hits: Some((query, ids)),
+            server: None,
+        }
+    }
+
+    /// The server's time from a response's seconds (`None`, negative or not finite: none).
+    pub fn with_server_seconds(mut self, seconds: Option<f64>) -> Self {
+        self.server = seconds
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        self
+    }
 }
 
 /// A failed request: `kind` groups errors in the report, `message` is one example.
@@ -248,6 +272,9 @@ fn routing_table(slots: &[Slot]) -> Vec<u16> {
 
 struct Shard {
     hists: Vec<Histogram<u64>>,
+    /// The server's own time of the same requests, and client minus server, per slot.
+    server_hists: Vec<Histogram<u64>>,
+    overhead_hists: Vec<Histogram<u64>>,
     dirty: Vec<bool>,
     errors: Vec<u64>,
     error_kinds: BTreeMap<String, ErrorKind>,
@@ -276,6 +303,8 @@ impl Recorder {
                 .map(|_| {
                     Mutex::new(Shard {
                         hists: (0..slots).map(|_| latency_histogram()).collect(),
+                        server_hists: (0..slots).map(|_| latency_histogram()).collect(),
+                        overhead_hists: (0..slots).map(|_| latency_histogram()).collect(),
                         dirty: vec![false; slots],
                         errors: vec![0; slots],
                         error_kinds: BTreeMap::new(),
@@ -294,11 +323,23 @@ impl Recorder {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records one successful request of `slot`.
-    pub fn record_ok(&self, slot: usize, latency: Duration, recall: Option<f64>) {
+    /// Records one successful request of `slot`: its client latency and, when the response
+    /// said, the server's own time (and so the difference).
+    pub fn record_ok(
+        &self,
+        slot: usize,
+        latency: Duration,
+        server: Option<Duration>,
+        recall: Option<f64>,
+    ) {
         let us = (latency.as_nanos() / 1000) as u64;
         let mut s = self.shard();
         s.hists[slot].saturating_record(us.max(1));
+        if let Some(server) = server {
+            let server_us = (server.as_nanos() / 1000) as u64;
+            s.server_hists[slot].saturating_record(server_us.max(1));
+            s.overhead_hists[slot].saturating_record(us.saturating_sub(server_us).max(1));
+        }
         s.dirty[slot] = true;
         if let Some(r) = recall {
             s.recall_sum[slot] += r;
@@ -416,14 +457,15 @@ impl<T: Target> Shared<T> {
         }
         match result {
             Ok(outcome) => {
-                let recall = match outcome {
-                    Outcome::Hits { query, ids } => {
-                        self.target.recall(call.collection, query, &ids)
-                    }
-                    _ => None,
-                };
-                self.recorder
-                    .record_ok(slot, done.saturating_duration_since(start), recall);
+                let recall = outcome
+                    .hits
+                    .and_then(|(query, ids)| self.target.recall(call.collection, query, &ids));
+                self.recorder.record_ok(
+                    slot,
+                    done.saturating_duration_since(start),
+                    outcome.server,
+                    recall,
+                );
             }
             Err(e) => self.recorder.record_error(slot, &e),
         }
@@ -439,6 +481,18 @@ pub async fn run<T: Target>(
     plan: &LoadPlan,
     stop: &StopSignal,
 ) -> Result<RunResult> {
+    run_monitored(target, plan, stop, &Monitor::default()).await
+}
+
+/// [`run`], watching what `monitor` says to watch from the start of the recorded part to the
+/// end of the run (the server's `/metrics` once a second); what it saw goes into
+/// [`RunResult::server`].
+pub async fn run_monitored<T: Target>(
+    target: Arc<T>,
+    plan: &LoadPlan,
+    stop: &StopSignal,
+    monitor: &Monitor,
+) -> Result<RunResult> {
     check_target(&*target, plan)?;
     let slots = slots_for(&target.collections(), &plan.mix)?;
     let t0 = Instant::now() + Duration::from_millis(5);
@@ -446,24 +500,21 @@ pub async fn run<T: Target>(
     let shared = Arc::new(Shared::new(target, slots, t0));
     let collector_done = Arc::new(AtomicBool::new(false));
     let collector = start_collector(&shared, plan, measure_start, &collector_done, stop)?;
+    let watching = monitor.start(measure_start);
     let sent = match plan.mode {
-        Mode::Open { rate } => drive_open(&shared, plan, rate, stop).await?,
+        Mode::Open { rate } => drive_open(&shared, plan, rate, stop).await,
         Mode::Closed { concurrency } => {
-            drive_closed(&shared, plan, concurrency, measure_start, stop).await?
+            drive_closed(&shared, plan, concurrency, measure_start, stop).await
         }
     };
     collector_done.store(true, Ordering::SeqCst);
+    let server = watching.finish().await;
     let collected = collector.join().map_err(|_| {
         LoadError::driver("collector thread", "it panicked (see the message above)")
     })?;
-    Ok(summarise(
-        &shared,
-        plan,
-        stop,
-        measure_start,
-        sent,
-        collected,
-    ))
+    let mut result = summarise(&shared, plan, stop, measure_start, sent?, collected);
+    result.server = server;
+    Ok(result)
 }
 
 /// Checks the plan, and that the target can run every operation of its mix.
@@ -685,19 +736,29 @@ fn summarise<T: Target>(
         .max(1e-9);
     let totals = shard_totals(&shared.recorder, shared.slots.len());
     let mut query_hist = latency_histogram();
+    let mut query_server = latency_histogram();
+    let mut query_overhead = latency_histogram();
+    let summary = |h: &Histogram<u64>| (!h.is_empty()).then(|| LatencySummary::from_histogram(h));
     let operations: Vec<OpStats> = shared
         .slots
         .iter()
         .enumerate()
         .map(|(i, slot)| {
             let h = &collected.totals[i];
+            let (server, overhead) = (&collected.server_totals[i], &collected.overhead_totals[i]);
             if slot.op.is_query() {
                 query_hist.add(h).expect("same bounds");
+                query_server.add(server).expect("same bounds");
+                query_overhead.add(overhead).expect("same bounds");
             }
             OpStats {
                 collection: slot.collection_name.clone(),
                 op: slot.op,
                 latency_ms: LatencySummary::from_histogram(h),
+                server_latency_ms: summary(server),
+                overhead_ms: summary(overhead),
+                server_histogram: server.clone(),
+                overhead_histogram: overhead.clone(),
                 ok: h.len(),
                 errors: totals.errors[i],
                 throughput_ops_s: h.len() as f64 / elapsed,
@@ -735,6 +796,8 @@ fn summarise<T: Target>(
         throughput_ops_s: throughput,
         rate_achieved: requested_rate.map(|r| (throughput - r).abs() <= r * 0.01),
         latency_ms: LatencySummary::from_histogram(&query_hist),
+        server_latency_ms: summary(&query_server),
+        overhead_ms: summary(&query_overhead),
         operations,
         recall_at_10: recall_stat(totals.recall_sum.iter().sum(), totals.recall_n.iter().sum()),
         send_lag_ms: sent.send_lag,
@@ -742,6 +805,7 @@ fn summarise<T: Target>(
         in_flight_cap_hits: sent.cap_hits,
         timeline: collected.timeline,
         resources: collected.resources,
+        server: None,
         interval_log: collected.interval_log,
     }
 }
@@ -829,6 +893,8 @@ fn schedule_open<T: Target>(
 
 struct Collected {
     totals: Vec<Histogram<u64>>,
+    server_totals: Vec<Histogram<u64>>,
+    overhead_totals: Vec<Histogram<u64>>,
     timeline: Vec<Second>,
     resources: Resources,
     interval_log: Vec<u8>,
@@ -848,6 +914,9 @@ fn collect<T: Target>(
     let n = shared.slots.len();
     let mut totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
     let mut interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
+    let mut server_totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
+    let mut overhead_totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
+    let mut server_interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
     let mut running = latency_histogram();
     let mut second_hist = latency_histogram();
     let mut timeline = Vec::new();
@@ -907,11 +976,19 @@ fn collect<T: Target>(
             for shard in &shared.recorder.shards {
                 let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
                 let s = &mut *guard;
-                for ((acc, h), dirty) in interval.iter_mut().zip(&mut s.hists).zip(&mut s.dirty) {
-                    if *dirty {
-                        acc.add(&*h).expect("same bounds");
-                        h.reset();
-                        *dirty = false;
+                for i in 0..n {
+                    if s.dirty[i] {
+                        interval[i].add(&s.hists[i]).expect("same bounds");
+                        server_interval[i]
+                            .add(&s.server_hists[i])
+                            .expect("same bounds");
+                        overhead_totals[i]
+                            .add(&s.overhead_hists[i])
+                            .expect("same bounds");
+                        s.hists[i].reset();
+                        s.server_hists[i].reset();
+                        s.overhead_hists[i].reset();
+                        s.dirty[i] = false;
                     }
                 }
                 errors_now += s.errors.iter().sum::<u64>();
@@ -936,6 +1013,10 @@ fn collect<T: Target>(
                     Tag::new(&tags[i]),
                 );
                 interval[i].reset();
+                server_totals[i]
+                    .add(&server_interval[i])
+                    .expect("same bounds");
+                server_interval[i].reset();
             }
             running.add(&second_hist).expect("same bounds");
             let errors = errors_now - errors_seen;
@@ -978,6 +1059,8 @@ fn collect<T: Target>(
     bar.finish_and_clear();
     Collected {
         totals,
+        server_totals,
+        overhead_totals,
         resources: sampler.summary(),
         timeline,
         interval_log: log,

@@ -120,10 +120,8 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
                     .search(&c.collection, &c.queries[q])
                     .await
                     .map_err(store_error)?;
-                Ok(Outcome::Hits {
-                    query: q,
-                    ids: r.hits.iter().map(|h| h.id).collect(),
-                })
+                Ok(Outcome::hits(q, r.hits.iter().map(|h| h.id).collect())
+                    .with_server_seconds(r.server_seconds))
             }
             OpKind::SearchBatch => {
                 let batch: Vec<Query> = (0..BATCH_QUERIES)
@@ -134,14 +132,12 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
                     .search_batch(&c.collection, &batch)
                     .await
                     .map_err(store_error)?;
-                Ok(Outcome::Hits {
-                    query: q,
-                    ids: r
-                        .results
-                        .first()
-                        .map(|h| h.iter().map(|h| h.id).collect())
-                        .unwrap_or_default(),
-                })
+                let ids = r
+                    .results
+                    .first()
+                    .map(|h| h.iter().map(|h| h.id).collect())
+                    .unwrap_or_default();
+                Ok(Outcome::hits(q, ids).with_server_seconds(r.server_seconds))
             }
             OpKind::Upsert => {
                 let points = c.points.as_ref().expect("checked by supports()");
@@ -155,7 +151,7 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
                     .upsert(&c.collection, std::slice::from_ref(&point))
                     .await
                     .map_err(store_error)?;
-                Ok(Outcome::Done)
+                Ok(Outcome::DONE)
             }
         }
     }
@@ -181,7 +177,7 @@ impl Target for NoopTarget {
         &self,
         _call: Call,
     ) -> impl std::future::Future<Output = Result<Outcome, OpError>> + Send {
-        std::future::ready(Ok(Outcome::Done))
+        std::future::ready(Ok(Outcome::DONE))
     }
 }
 
@@ -196,6 +192,8 @@ pub struct HttpTarget {
     truth: Option<GroundTruth>,
     /// JSON pointer to the result list in a response (`/result`), for recall.
     ids_pointer: Option<String>,
+    /// JSON pointer to the server's own time in a response, in seconds (`/time`: Qdrant's).
+    server_time_pointer: Option<String>,
     k: usize,
     name: String,
     next: AtomicU64,
@@ -263,6 +261,7 @@ impl HttpTarget {
             bodies,
             truth: None,
             ids_pointer: None,
+            server_time_pointer: None,
             k,
             next: AtomicU64::new(0),
         })
@@ -273,6 +272,13 @@ impl HttpTarget {
     pub fn with_recall(mut self, pointer: impl Into<String>, truth: GroundTruth) -> Self {
         self.ids_pointer = Some(pointer.into());
         self.truth = Some(truth);
+        self
+    }
+
+    /// Reads the server's own time (seconds) at `pointer` in each response (Qdrant's REST
+    /// answers carry it at `/time`). Without it a `Server-Timing` header is read when present.
+    pub fn with_server_time_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.server_time_pointer = Some(pointer.into());
         self
     }
 
@@ -306,16 +312,51 @@ impl HttpTarget {
         Ok(())
     }
 
-    fn ids(&self, body: &[u8]) -> Option<Vec<u64>> {
-        let pointer = self.ids_pointer.as_ref()?;
-        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        let list = v.pointer(pointer)?.as_array()?;
-        Some(
-            list.iter()
-                .filter_map(|h| h.as_u64().or_else(|| h.get("id")?.as_u64()))
-                .collect(),
-        )
+    /// The result ids and the server's time in a response body, as far as the pointers ask
+    /// (no pointer: the body is not parsed).
+    fn read_body(&self, body: &[u8]) -> (Option<Vec<u64>>, Option<f64>) {
+        if self.ids_pointer.is_none() && self.server_time_pointer.is_none() {
+            return (None, None);
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return (None, None);
+        };
+        let ids = self.ids_pointer.as_ref().and_then(|p| {
+            let list = v.pointer(p)?.as_array()?;
+            Some(
+                list.iter()
+                    .filter_map(|h| h.as_u64().or_else(|| h.get("id")?.as_u64()))
+                    .collect(),
+            )
+        });
+        let server = self
+            .server_time_pointer
+            .as_ref()
+            .and_then(|p| v.pointer(p)?.as_f64());
+        (ids, server)
     }
+}
+
+/// The server's time in seconds from a `Server-Timing` header (W3C Server Timing: `dur` in
+/// milliseconds): the metric named `total` when there is one, else the first with a `dur`.
+pub fn server_timing_seconds(header: &str) -> Option<f64> {
+    let mut first = None;
+    for metric in header.split(',') {
+        let mut parts = metric.split(';').map(str::trim);
+        let name = parts.next().unwrap_or("");
+        let dur = parts.find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("dur"))
+                .then(|| v.trim().trim_matches('"').parse::<f64>().ok())?
+        });
+        if let Some(ms) = dur {
+            if name.eq_ignore_ascii_case("total") {
+                return Some(ms / 1e3);
+            }
+            first.get_or_insert(ms / 1e3);
+        }
+    }
+    first
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -357,6 +398,11 @@ impl Target for HttpTarget {
                 OpError::new(kind, error_chain(&e))
             })?;
         let status = response.status();
+        let timing = response
+            .headers()
+            .get("server-timing")
+            .and_then(|h| h.to_str().ok())
+            .and_then(server_timing_seconds);
         let body = response
             .bytes()
             .await
@@ -367,14 +413,35 @@ impl Target for HttpTarget {
                 String::from_utf8_lossy(&body[..body.len().min(200)]),
             ));
         }
-        match self.ids(&body) {
-            Some(ids) => Ok(Outcome::Hits { query: q, ids }),
-            None => Ok(Outcome::Done),
-        }
+        let (ids, in_body) = self.read_body(&body);
+        let outcome = match ids {
+            Some(ids) => Outcome::hits(q, ids),
+            None => Outcome::DONE,
+        };
+        Ok(outcome.with_server_seconds(in_body.or(timing)))
     }
 
     fn recall(&self, _collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
         let truth = self.truth.as_ref()?;
         (query < truth.len()).then(|| recall_at_k(ids, truth.ids(query), self.k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_prefers_total_and_reads_milliseconds() {
+        assert_eq!(
+            server_timing_seconds("db;dur=2.5, total;dur=12.5;desc=\"all\""),
+            Some(0.0125)
+        );
+        assert_eq!(
+            server_timing_seconds("cache;desc=hit, app;dur=4"),
+            Some(0.004)
+        );
+        assert_eq!(server_timing_seconds("miss, db;desc=x"), None);
+        assert_eq!(server_timing_seconds("app;dur=abc"), None);
     }
 }

@@ -25,6 +25,7 @@ use qdrant_perf_store::HnswParams;
 
 use crate::config::{CollectionConfig, PerformanceConfig, Targets};
 use crate::driver::{self, LoadError, LoadPlan, Mode, RunResult, StopSignal, Target};
+use crate::monitor::Monitor;
 use crate::setup::{CollectionChoice, Prepared, SetupOptions};
 use crate::target::{HttpTarget, StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{Bound, Check};
@@ -113,6 +114,9 @@ pub struct ValidateOptions {
     /// The result cache (`--cache`, `REDIS_URL`): its hit rate and lookup latency are checked
     /// with a Zipf stream of the first selected collection's queries.
     pub cache: Option<qdrant_perf_store::CacheConfig>,
+    /// What to watch on the server during every run (its nodes' `/metrics`); the default
+    /// watches nothing.
+    pub monitor: Monitor,
 }
 
 /// What `validate` measured and judged.
@@ -334,6 +338,17 @@ impl Session<'_> {
         }
     }
 
+    /// The run's monitor, its series summed over the prepared collections.
+    fn monitor(&self) -> Monitor {
+        self.opts.monitor.with_collections(
+            self.prepared
+                .collections
+                .iter()
+                .map(|c| c.collection.clone())
+                .collect(),
+        )
+    }
+
     /// The prepared collections (or only the `only`-th) as a target, at their own weights.
     fn target(&self, only: Option<usize>) -> Arc<StoreTarget<AnyStore>> {
         Arc::new(store_target(self.prepared, only, |q| q, self.opts.setup.k))
@@ -349,7 +364,8 @@ impl Session<'_> {
             }
             let rate = c.query_load * scale.rate_scale;
             let plan = self.plan(name, Mode::Open { rate }, scale.per_collection);
-            let r = driver::run(self.target(Some(i)), &plan, self.stop).await?;
+            let r = driver::run_monitored(self.target(Some(i)), &plan, self.stop, &self.monitor())
+                .await?;
             j.checks.extend(latency_checks(&r, name, None, &self.t));
             let mut q = Check::measured(
                 "query_load",
@@ -380,7 +396,7 @@ impl Session<'_> {
         let sustained_limit = self.t.sustained_ops_s * scale.rate_scale;
         let rate = sustained_limit * 1.01;
         let plan = self.plan("overall", Mode::Open { rate }, scale.overall);
-        let r = driver::run(self.target(None), &plan, self.stop).await?;
+        let r = driver::run_monitored(self.target(None), &plan, self.stop, &self.monitor()).await?;
         j.checks
             .extend(latency_checks(&r, "overall", None, &self.t));
         let mut c = Check::measured(
@@ -445,8 +461,15 @@ impl Session<'_> {
             .map(|f| f * peak_limit)
             .collect();
         let plan = self.plan("stress", Mode::Open { rate: 1.0 }, scale.stress_step);
-        let (summary, step_runs) =
-            ramp(self.target(None), &plan, &loads, &self.t, self.stop).await?;
+        let (summary, step_runs) = ramp(
+            self.target(None),
+            &plan,
+            &loads,
+            &self.t,
+            self.stop,
+            &self.monitor(),
+        )
+        .await?;
         let samples: u64 = step_runs.iter().map(|r| r.ok).sum();
         let mut c = match summary.knee_throughput_ops_s {
             Some(ops) => Check::measured(
@@ -748,6 +771,7 @@ pub async fn ramp<T: Target>(
     loads: &[f64],
     t: &Targets,
     stop: &StopSignal,
+    monitor: &Monitor,
 ) -> Result<(StressSummary, Vec<RunResult>), LoadError> {
     let mut steps = Vec::new();
     let mut runs = Vec::new();
@@ -772,7 +796,7 @@ pub async fn ramp<T: Target>(
             }
         };
         plan.label = format!("{}-{load:.0}", base.label);
-        let r = driver::run(target.clone(), &plan, stop).await?;
+        let r = driver::run_monitored(target.clone(), &plan, stop, monitor).await?;
         let l = &r.latency_ms;
         let mut why = Vec::new();
         if r.errors > 0 {

@@ -201,8 +201,73 @@ impl driver::Target for SecondStalls {
         if call.collection == 1 {
             std::future::pending::<()>().await;
         }
-        Ok(driver::Outcome::Done)
+        Ok(driver::Outcome::DONE)
     }
+}
+
+/// Answers after 3 ms and says the server spent 1 ms of it.
+struct SaysItsTime;
+
+impl driver::Target for SaysItsTime {
+    fn collections(&self) -> Vec<driver::TargetCollection> {
+        vec![driver::TargetCollection {
+            name: "timed".into(),
+            qps: 1.0,
+        }]
+    }
+
+    async fn call(&self, _call: driver::Call) -> Result<driver::Outcome, driver::OpError> {
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        Ok(driver::Outcome::DONE.with_server_seconds(Some(0.001)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_time_is_recorded_beside_the_client_latency() {
+    let plan = LoadPlan::closed(2, Duration::from_millis(500));
+    let r = driver::run(Arc::new(SaysItsTime), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    let op = r.operations[0].clone();
+    let server = op.server_latency_ms.clone().expect("server times recorded");
+    let overhead = op.overhead_ms.clone().expect("overheads recorded");
+    // Every answered request has its server time, and the server said 1 ms each time.
+    assert_eq!(server.samples, op.ok);
+    assert!(
+        (server.p50_ms - 1.0).abs() < 0.01 && (server.max_ms - 1.0).abs() < 0.01,
+        "{server:?}"
+    );
+    // Client time is at least the 3 ms sleep; the overhead is client minus server per request.
+    assert!(op.latency_ms.p50_ms >= 3.0, "{:?}", op.latency_ms);
+    assert!(overhead.p50_ms >= 2.0, "{overhead:?}");
+    assert!(
+        (overhead.mean_ms - (op.latency_ms.mean_ms - 1.0)).abs() < 0.05,
+        "{overhead:?} vs {:?}",
+        op.latency_ms
+    );
+    assert_eq!(r.server_latency_ms.as_ref(), Some(&server));
+    // Shown in the terminal table, and read back from report.json.
+    let text = qdrant_perf_report::run_text(&r);
+    assert!(
+        text.contains("server's own time") && text.contains("client - server"),
+        "{text}"
+    );
+    let report = Report::new("load", TargetInfo::default(), vec![r], None);
+    let back: Report = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        back.runs[0].operations[0].server_latency_ms.as_ref(),
+        Some(&server)
+    );
+    // A target that says nothing about the server has no server figures (not zeros).
+    let plain = driver::run(
+        Arc::new(NoopTarget),
+        &LoadPlan::closed(1, Duration::from_millis(100)),
+        &StopSignal::new(),
+    )
+    .await
+    .unwrap();
+    assert!(plain.operations[0].server_latency_ms.is_none());
+    assert!(plain.server_latency_ms.is_none() && plain.server.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

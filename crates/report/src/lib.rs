@@ -12,12 +12,14 @@
 //! qdrant-edge, no store or data crate. Reading, judging or rendering results (the regression
 //! gate, `qdrant-perf compare`) therefore never compiles Qdrant.
 
+pub mod cache;
 pub mod checks;
 pub mod latency;
 pub mod proc;
 pub mod provenance;
 pub mod report;
 pub mod run;
+pub mod server;
 pub mod time;
 pub mod units;
 pub mod write;

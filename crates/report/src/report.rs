@@ -364,6 +364,43 @@ impl Report {
                     .map_or("-".into(), |x| format!("{:.4} (n={})", x.value, x.samples)),
             );
         }
+        if self
+            .runs
+            .iter()
+            .any(|r| r.operations.iter().any(|o| o.server_latency_ms.is_some()))
+        {
+            let _ = writeln!(
+                s,
+                "\n### Client and server time\n\nThe server's own time is what each response said (Qdrant's `time`); overhead is client minus server per request (network, gateway, client, and in open loop the wait before the send).\n"
+            );
+            let _ = writeln!(
+                s,
+                "| run | operation | n | client p50 / p95 / p99 ms | server p50 / p95 / p99 ms | overhead p50 / p95 / p99 ms |"
+            );
+            let _ = writeln!(s, "|---|---|---|---|---|---|");
+            let three =
+                |l: &LatencySummary| format!("{:.3} / {:.3} / {:.3}", l.p50_ms, l.p95_ms, l.p99_ms);
+            for r in &self.runs {
+                for o in &r.operations {
+                    let (Some(server), Some(overhead)) = (&o.server_latency_ms, &o.overhead_ms)
+                    else {
+                        continue;
+                    };
+                    let _ = writeln!(
+                        s,
+                        "| {} | {}/{} | {} | {} | {} (n={}) | {} |",
+                        r.label,
+                        o.op,
+                        o.collection,
+                        o.latency_ms.samples,
+                        three(&o.latency_ms),
+                        three(server),
+                        server.samples,
+                        three(overhead)
+                    );
+                }
+            }
+        }
         for r in &self.runs {
             if !r.errors_by_kind.is_empty() {
                 let _ = writeln!(s, "\nErrors in `{}`:\n", r.label);
@@ -436,6 +473,17 @@ impl Report {
                     .map_or("-".into(), |v| format!("{v:.1}")),
                 res.server
             );
+        }
+        if self.runs.iter().any(|r| r.server.is_some()) {
+            let _ = writeln!(
+                s,
+                "\n## Server side\n\nEach node's `/metrics`, read once a second during the recorded part (the per-second series are in report.json, `runs[].server`).\n"
+            );
+            for r in &self.runs {
+                for line in r.server.iter().flat_map(|side| side.describe()) {
+                    let _ = writeln!(s, "- `{}`: {line}", r.label);
+                }
+            }
         }
         if !self.setup.is_empty() {
             let _ = writeln!(s, "\n## Setup\n");
@@ -599,9 +647,17 @@ pub fn run_text(r: &RunResult) -> String {
     };
     for o in &r.operations {
         line(&mut s, &format!("{}/{}", o.op, o.collection), &o.latency_ms);
+        if let (Some(server), Some(overhead)) = (&o.server_latency_ms, &o.overhead_ms) {
+            line(&mut s, "  server's own time", server);
+            line(&mut s, "  client - server", overhead);
+        }
     }
     if r.operations.len() > 1 {
         line(&mut s, "all queries", &r.latency_ms);
+        if let (Some(server), Some(overhead)) = (&r.server_latency_ms, &r.overhead_ms) {
+            line(&mut s, "  server's own time", server);
+            line(&mut s, "  client - server", overhead);
+        }
     }
     if let Some(rc) = r.recall_at_10 {
         let _ = writeln!(
@@ -646,6 +702,9 @@ pub fn run_text(r: &RunResult) -> String {
             "  note: the machine's load average ({l:.1}) exceeds its {} cores: other processes competed for the CPU during this run",
             res.cores
         );
+    }
+    for line in r.server.iter().flat_map(|side| side.describe()) {
+        let _ = writeln!(s, "  {line}");
     }
     s
 }

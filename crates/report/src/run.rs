@@ -325,7 +325,18 @@ pub struct ErrorKind {
 pub struct OpStats {
     pub collection: String,
     pub op: OpKind,
+    /// Client latency: from the due time (open loop) or the send (closed loop) to the answer.
     pub latency_ms: LatencySummary,
+    /// The server's own time for the same requests, as each response said (Qdrant's `time`,
+    /// a gateway's `Server-Timing` or JSON field); `None` when no response carried one (the
+    /// embedded engine, where client time is engine time, and upserts).
+    #[serde(default)]
+    pub server_latency_ms: Option<LatencySummary>,
+    /// Per request, client latency minus the server's own time: network, gateway, client and
+    /// (open loop) queueing before the send. Its percentiles are those of the differences, not
+    /// differences of percentiles.
+    #[serde(default)]
+    pub overhead_ms: Option<LatencySummary>,
     pub ok: u64,
     pub errors: u64,
     pub throughput_ops_s: f64,
@@ -334,6 +345,12 @@ pub struct OpStats {
     /// Not in report.json (the interval logs hold the histograms): empty when read back.
     #[serde(skip, default = "latency_histogram")]
     pub histogram: Histogram<u64>,
+    /// The server times' histogram (µs); not in report.json.
+    #[serde(skip, default = "latency_histogram")]
+    pub server_histogram: Histogram<u64>,
+    /// The overheads' histogram (µs); not in report.json.
+    #[serde(skip, default = "latency_histogram")]
+    pub overhead_histogram: Histogram<u64>,
 }
 
 /// A mean recall with the number of searches it averages.
@@ -381,6 +398,12 @@ pub struct RunResult {
     pub rate_achieved: Option<bool>,
     /// All query operations together (search, cached search).
     pub latency_ms: LatencySummary,
+    /// The server's own time of those queries, where the responses said (see [`OpStats`]).
+    #[serde(default)]
+    pub server_latency_ms: Option<LatencySummary>,
+    /// Client minus server time of those queries, per request (see [`OpStats`]).
+    #[serde(default)]
+    pub overhead_ms: Option<LatencySummary>,
     pub operations: Vec<OpStats>,
     pub recall_at_10: Option<RecallStat>,
     /// Open loop: how late the scheduler sent requests after their due time.
@@ -390,6 +413,10 @@ pub struct RunResult {
     pub in_flight_cap_hits: u64,
     pub timeline: Vec<Second>,
     pub resources: Resources,
+    /// What the server's nodes said during the run (their `/metrics` once a second); `None`
+    /// for targets without a server (the embedded engine, an HTTP endpoint, no-op).
+    #[serde(default)]
+    pub server: Option<crate::server::ServerSide>,
     /// The HdrHistogram interval log of the run (one interval per second per operation).
     #[serde(skip)]
     pub interval_log: Vec<u8>,

@@ -45,50 +45,58 @@ pub trait Store: Send + Sync {
     fn drop_owned(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// A shared reference to a store is a store: wrappers such as [`crate::CachedStore`] can wrap a
-/// store that something else owns.
-impl<S: Store + ?Sized> Store for &S {
-    fn engine(&self) -> Engine {
-        (**self).engine()
-    }
+/// Forwards every method of [`Store`] to the store behind a pointer.
+macro_rules! forward_store {
+    ($($generics:tt)*) => {
+        $($generics)* {
+            fn engine(&self) -> Engine {
+                (**self).engine()
+            }
 
-    fn create(&self, spec: &CollectionSpec) -> impl Future<Output = Result<Created>> + Send {
-        (**self).create(spec)
-    }
+            fn create(&self, spec: &CollectionSpec) -> impl Future<Output = Result<Created>> + Send {
+                (**self).create(spec)
+            }
 
-    fn upsert(&self, name: &str, batch: &[Point]) -> impl Future<Output = Result<()>> + Send {
-        (**self).upsert(name, batch)
-    }
+            fn upsert(&self, name: &str, batch: &[Point]) -> impl Future<Output = Result<()>> + Send {
+                (**self).upsert(name, batch)
+            }
 
-    fn wait_indexed(&self, name: &str) -> impl Future<Output = Result<IndexState>> + Send {
-        (**self).wait_indexed(name)
-    }
+            fn wait_indexed(&self, name: &str) -> impl Future<Output = Result<IndexState>> + Send {
+                (**self).wait_indexed(name)
+            }
 
-    fn search(
-        &self,
-        name: &str,
-        query: &Query,
-    ) -> impl Future<Output = Result<SearchResponse>> + Send {
-        (**self).search(name, query)
-    }
+            fn search(
+                &self,
+                name: &str,
+                query: &Query,
+            ) -> impl Future<Output = Result<SearchResponse>> + Send {
+                (**self).search(name, query)
+            }
 
-    fn search_batch(
-        &self,
-        name: &str,
-        queries: &[Query],
-    ) -> impl Future<Output = Result<BatchResponse>> + Send {
-        (**self).search_batch(name, queries)
-    }
+            fn search_batch(
+                &self,
+                name: &str,
+                queries: &[Query],
+            ) -> impl Future<Output = Result<BatchResponse>> + Send {
+                (**self).search_batch(name, queries)
+            }
 
-    fn count(&self, name: &str) -> impl Future<Output = Result<usize>> + Send {
-        (**self).count(name)
-    }
+            fn count(&self, name: &str) -> impl Future<Output = Result<usize>> + Send {
+                (**self).count(name)
+            }
 
-    fn footprint(&self, name: &str) -> impl Future<Output = Result<Footprint>> + Send {
-        (**self).footprint(name)
-    }
+            fn footprint(&self, name: &str) -> impl Future<Output = Result<Footprint>> + Send {
+                (**self).footprint(name)
+            }
 
-    fn drop_owned(&self, name: &str) -> impl Future<Output = Result<()>> + Send {
-        (**self).drop_owned(name)
-    }
+            fn drop_owned(&self, name: &str) -> impl Future<Output = Result<()>> + Send {
+                (**self).drop_owned(name)
+            }
+        }
+    };
 }
+
+// A shared reference to a store is a store, and so is an `Arc` of one: wrappers such as
+// [`crate::CachedStore`] can wrap a store that something else owns or shares.
+forward_store!(impl<S: Store + ?Sized> Store for &S);
+forward_store!(impl<S: Store + ?Sized> Store for std::sync::Arc<S>);

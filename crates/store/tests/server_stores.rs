@@ -522,7 +522,7 @@ fn server_telemetry_counts_the_run_and_finds_a_local_server_process() {
         )
         .await
         .unwrap();
-        let telemetry = Telemetry::for_config(&config).unwrap();
+        let telemetry = Telemetry::for_config(&config, None).unwrap();
         let before = telemetry.snapshot().await.unwrap();
         let qs = fixture::queries(&queries, 10, Some(64));
         for q in &qs {

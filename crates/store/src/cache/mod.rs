@@ -294,35 +294,7 @@ pub struct CachedStore<S> {
     password: Option<String>,
 }
 
-/// Everything the load and validate commands report about the cache, as data.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CacheMeasurements {
-    /// `REDIS_URL` with credentials redacted.
-    pub url: String,
-    /// False when Redis was unreachable at start in optional mode (the run was uncached).
-    pub enabled: bool,
-    pub ttl_seconds: u64,
-    /// Room of the in-process tier (0: off).
-    pub l1_bytes: u64,
-    pub stats: CacheStatsSnapshot,
-    /// Redis's own figures (`INFO memory`, `INFO stats`), when it answered.
-    pub redis: Option<RedisMemory>,
-}
-
-/// Redis's memory figures.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RedisMemory {
-    /// Bytes Redis has allocated for data and overhead (`used_memory`).
-    pub used_memory: u64,
-    pub used_memory_peak: u64,
-    /// The configured limit (0: none).
-    pub maxmemory: u64,
-    pub maxmemory_policy: String,
-    /// Keys Redis evicted to stay under maxmemory: a full cache loses hits.
-    pub evicted_keys: u64,
-    /// Keys in the selected database (all of them, not only the suite's).
-    pub keys: u64,
-}
+pub use qdrant_perf_report::cache::{CacheMeasurements, RedisMemory};
 
 fn classify(e: &redis::RedisError) -> ErrorKind {
     if matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))

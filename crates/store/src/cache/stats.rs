@@ -34,24 +34,10 @@ pub enum ErrorKind {
     Other,
 }
 
-/// Cache errors by kind.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorCounts {
-    pub timeout: u64,
-    pub connection: u64,
-    pub auth: u64,
-    pub server: u64,
-    pub other: u64,
-}
-
-impl ErrorCounts {
-    pub fn total(&self) -> u64 {
-        self.timeout + self.connection + self.auth + self.server + self.other
-    }
-}
-
 /// A latency distribution (in milliseconds, with its sample size): the suite's one summary.
 pub use qdrant_perf_report::LatencySummary;
+/// What a cache did, as data: in the results crate, so reports read it back.
+pub use qdrant_perf_report::cache::{CacheStatsSnapshot, ErrorCounts};
 
 /// The latency histograms of a cache, in microseconds (1 us to 60 s, 3 significant digits), for
 /// callers that merge or export them.
@@ -219,32 +205,4 @@ impl CacheStats {
             write: LatencySummary::from_histogram(&h.write),
         }
     }
-}
-
-/// What the cache did so far, as data (JSON via serde).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CacheStatsSnapshot {
-    /// Searches through the cache (each query of a batch counts once).
-    pub requests: u64,
-    pub hits_l1: u64,
-    pub hits_l2: u64,
-    /// Requests the store answered (including those where the cache failed).
-    pub misses: u64,
-    /// (hits_l1 + hits_l2) / requests.
-    pub hit_rate: f64,
-    /// Values under our keys that were not ours (counted as misses and overwritten).
-    pub foreign_values: u64,
-    pub errors: ErrorCounts,
-    /// Results written to Redis.
-    pub writes: u64,
-    /// Mean bytes of key + value per written entry (Redis adds its own per-key overhead, about
-    /// 50-100 bytes; `used_memory` in [`crate::CacheMeasurements`] shows the real total).
-    pub bytes_per_entry: Option<f64>,
-    /// Cache latency: the lookup of every request (L1, then Redis when L1 missed).
-    pub lookup: LatencySummary,
-    /// Whole requests answered from each tier, and by the store.
-    pub hit_l1: LatencySummary,
-    pub hit_l2: LatencySummary,
-    pub miss: LatencySummary,
-    pub write: LatencySummary,
 }

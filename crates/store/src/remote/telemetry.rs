@@ -17,8 +17,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::{Api, ApiKey, ServerConfig, redact};
 use crate::error::{Result, StoreError};
 
@@ -99,37 +97,11 @@ fn without_le(labels: &str) -> String {
     format!("{{{}}}", kept.join(","))
 }
 
-/// Requests one endpoint answered during a run, as the server counted them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct EndpointDelta {
-    /// `rest` or `grpc`.
-    pub api: String,
-    pub endpoint: String,
-    pub status: String,
-    pub requests: u64,
-    /// The server's own mean processing time for these requests.
-    pub mean_ms: Option<f64>,
-    /// The upper bound of the server's duration bucket holding the 95th percentile (Qdrant's
-    /// buckets are coarse: 1, 5, 10, 20, 50, 100 ms...).
-    pub p95_at_most_ms: Option<f64>,
-}
+pub use qdrant_perf_report::server::{EndpointDelta, NodeDelta, ServerSecond};
 
-/// What changed on one node between two snapshots.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct NodeDelta {
-    pub url: String,
-    pub version: Option<String>,
-    pub endpoints: Vec<EndpointDelta>,
-    pub resident_bytes_before: Option<f64>,
-    pub resident_bytes_after: Option<f64>,
-    pub allocated_bytes_after: Option<f64>,
-    pub vectors_before: Option<f64>,
-    pub vectors_after: Option<f64>,
-}
-
-impl NodeDelta {
-    /// The differences between `before` and `after` of the node at `url`.
-    pub fn between(url: &str, before: &MetricsSnapshot, after: &MetricsSnapshot) -> Self {
+/// The differences between `before` and `after` of the node at `url`.
+pub fn node_delta(url: &str, before: &MetricsSnapshot, after: &MetricsSnapshot) -> NodeDelta {
+    {
         let mut endpoints = Vec::new();
         for api in ["rest", "grpc"] {
             let total = format!("{api}_responses_total");
@@ -163,7 +135,8 @@ impl NodeDelta {
             .find(|k| k.starts_with("app_info"))
             .and_then(|k| label(k, "version"))
             .map(str::to_string);
-        Self {
+        let counter = |name: &str| Some(after.get(name)? - before.get(name).unwrap_or(0.0));
+        NodeDelta {
             url: url.into(),
             version,
             endpoints,
@@ -172,17 +145,58 @@ impl NodeDelta {
             allocated_bytes_after: after.get("memory_allocated_bytes"),
             vectors_before: before.get("collections_vector_total"),
             vectors_after: after.get("collections_vector_total"),
+            major_page_faults: counter("process_major_page_faults_total"),
+            minor_page_faults: counter("process_minor_page_faults_total"),
         }
     }
+}
 
-    /// Requests of every endpoint whose path contains `needle` (e.g. `points/search`, or
-    /// `/qdrant.Points/Search` for gRPC).
-    pub fn requests_matching(&self, needle: &str) -> u64 {
-        self.endpoints
-            .iter()
-            .filter(|e| e.endpoint.contains(needle))
-            .map(|e| e.requests)
-            .sum()
+/// One second of a node from the snapshots at its start and end: responses counted (and
+/// those with an error status), memory, optimizations and update queues, points and vectors
+/// summed over `collections` (all when empty), page faults in that second.
+pub fn server_second(
+    t: f64,
+    prev: &MetricsSnapshot,
+    cur: &MetricsSnapshot,
+    collections: &[String],
+) -> ServerSecond {
+    let (mut requests, mut errors) = (0u64, 0u64);
+    for api in ["rest", "grpc"] {
+        let total = format!("{api}_responses_total");
+        for (labels, after) in cur.family(&total) {
+            let before = prev.get(&format!("{total}{labels}")).unwrap_or(0.0);
+            let n = (after - before).max(0.0) as u64;
+            requests += n;
+            if label(labels, "status")
+                .is_some_and(|s| qdrant_perf_report::server::is_error_status(api, s))
+            {
+                errors += n;
+            }
+        }
+    }
+    let per_collection = |name: &str| -> Option<f64> {
+        let mut sum = None;
+        for (labels, v) in cur.family(name) {
+            let id = label(labels, "id").or_else(|| label(labels, "collection"));
+            if collections.is_empty() || id.is_some_and(|id| collections.iter().any(|c| c == id)) {
+                *sum.get_or_insert(0.0) += v;
+            }
+        }
+        sum
+    };
+    let counter = |name: &str| Some((cur.get(name)? - prev.get(name).unwrap_or(0.0)).max(0.0));
+    ServerSecond {
+        t,
+        requests,
+        errors,
+        resident_bytes: cur.get("memory_resident_bytes"),
+        allocated_bytes: cur.get("memory_allocated_bytes"),
+        running_optimizations: per_collection("collection_running_optimizations"),
+        update_queue_length: per_collection("collection_update_queue_length"),
+        points: per_collection("collection_points"),
+        vectors: per_collection("collection_vectors"),
+        major_page_faults: counter("process_major_page_faults_total"),
+        minor_page_faults: counter("process_minor_page_faults_total"),
     }
 }
 
@@ -219,11 +233,14 @@ fn bucket_quantile(
         .map(|(le, _)| le * 1e3)
 }
 
-/// Where a server's metrics can be read, one URL per node; or why they cannot.
-pub fn metrics_urls(config: &ServerConfig) -> std::result::Result<Vec<String>, String> {
-    if let Ok(explicit) = std::env::var("QDRANT_METRICS_URL")
-        && !explicit.trim().is_empty()
-    {
+/// Where a server's metrics can be read, one URL per node; or why they cannot. `explicit`
+/// (the REST addresses, separated by commas: `--metrics-url` or `QDRANT_METRICS_URL`) wins;
+/// else a REST target's own URLs; else, for gRPC on Qdrant's port 6334, the same host on 6333.
+pub fn metrics_urls(
+    config: &ServerConfig,
+    explicit: Option<&str>,
+) -> std::result::Result<Vec<String>, String> {
+    if let Some(explicit) = explicit.filter(|e| !e.trim().is_empty()) {
         return Ok(explicit
             .split(',')
             .map(|u| u.trim().trim_end_matches('/').replace("rest+", ""))
@@ -238,7 +255,8 @@ pub fn metrics_urls(config: &ServerConfig) -> std::result::Result<Vec<String>, S
                 Some(host) => Ok(format!("{host}:6333")),
                 None => Err(format!(
                     "{u} is not on Qdrant's gRPC port 6334, so its REST port is unknown: \
-                     set QDRANT_METRICS_URL=http://host:<rest port> to collect server telemetry"
+                     give it with --metrics-url http://host:<rest port> (or QDRANT_METRICS_URL) \
+                     to read the server's /metrics"
                 )),
             })
             .collect(),
@@ -255,8 +273,9 @@ pub struct Telemetry {
 impl Telemetry {
     pub fn new(urls: Vec<String>, api_key: Option<ApiKey>) -> Result<Self> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(2))
+            // Read once a second during a run: a node that takes longer is named, not waited on.
+            .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| StoreError::Unreachable {
                 url: urls.join(","),
@@ -270,8 +289,11 @@ impl Telemetry {
     }
 
     /// For a server config (see [`metrics_urls`] for where the metrics are read).
-    pub fn for_config(config: &ServerConfig) -> std::result::Result<Self, String> {
-        let urls = metrics_urls(config)?;
+    pub fn for_config(
+        config: &ServerConfig,
+        explicit: Option<&str>,
+    ) -> std::result::Result<Self, String> {
+        let urls = metrics_urls(config, explicit)?;
         Self::new(urls, config.api_key.clone()).map_err(|e| e.to_string())
     }
 
@@ -281,39 +303,35 @@ impl Telemetry {
 
     /// One snapshot per node, in the order of [`Telemetry::urls`].
     pub async fn snapshot(&self) -> Result<Vec<MetricsSnapshot>> {
-        let mut out = Vec::with_capacity(self.urls.len());
-        for url in &self.urls {
-            let mut request = self.http.get(format!("{url}/metrics"));
-            if let Some(key) = &self.api_key {
-                request = request.header("api-key", key.expose());
-            }
-            let unreachable = |message: String| StoreError::Unreachable {
-                url: url.clone(),
-                message: redact(message, self.api_key.as_ref()),
-            };
-            let response = request
-                .send()
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let status = response.status();
-            if status == reqwest::StatusCode::UNAUTHORIZED
-                || status == reqwest::StatusCode::FORBIDDEN
-            {
-                return Err(StoreError::Auth { url: url.clone() });
-            }
-            let text = response
-                .text()
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            if !status.is_success() {
-                return Err(unreachable(format!("GET /metrics answered HTTP {status}")));
-            }
-            out.push(
-                MetricsSnapshot::parse(&text)
-                    .map_err(|e| unreachable(format!("GET /metrics: {e}")))?,
-            );
+        self.snapshot_each().await.into_iter().collect()
+    }
+
+    /// One snapshot per node, in the order of [`Telemetry::urls`], each on its own: a node
+    /// that cannot be read gives its error and the others are still read (concurrently).
+    pub async fn snapshot_each(&self) -> Vec<Result<MetricsSnapshot>> {
+        let mut reads = tokio::task::JoinSet::new();
+        for (i, url) in self.urls.iter().enumerate() {
+            let (http, url, api_key) = (self.http.clone(), url.clone(), self.api_key.clone());
+            reads.spawn(async move { (i, read_node(&http, &url, api_key.as_ref()).await) });
         }
-        Ok(out)
+        let mut out: Vec<Option<Result<MetricsSnapshot>>> =
+            self.urls.iter().map(|_| None).collect();
+        while let Some(done) = reads.join_next().await {
+            if let Ok((i, r)) = done {
+                out[i] = Some(r);
+            }
+        }
+        out.into_iter()
+            .zip(&self.urls)
+            .map(|(r, url)| {
+                r.unwrap_or_else(|| {
+                    Err(StoreError::Unreachable {
+                        url: url.clone(),
+                        message: "reading /metrics panicked".into(),
+                    })
+                })
+            })
+            .collect()
     }
 
     /// Per node, what changed between two [`Telemetry::snapshot`]s.
@@ -321,9 +339,43 @@ impl Telemetry {
         self.urls
             .iter()
             .zip(before.iter().zip(after))
-            .map(|(url, (b, a))| NodeDelta::between(url, b, a))
+            .map(|(url, (b, a))| node_delta(url, b, a))
             .collect()
     }
+}
+
+/// GET `url`/metrics, parsed.
+async fn read_node(
+    http: &reqwest::Client,
+    url: &str,
+    api_key: Option<&ApiKey>,
+) -> Result<MetricsSnapshot> {
+    let mut request = http.get(format!("{url}/metrics"));
+    if let Some(key) = api_key {
+        request = request.header("api-key", key.expose());
+    }
+    let unreachable = |message: String| StoreError::Unreachable {
+        url: url.to_string(),
+        message: redact(message, api_key),
+    };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(StoreError::Auth {
+            url: url.to_string(),
+        });
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !status.is_success() {
+        return Err(unreachable(format!("GET /metrics answered HTTP {status}")));
+    }
+    MetricsSnapshot::parse(&text).map_err(|e| unreachable(format!("GET /metrics: {e}")))
 }
 
 /// A server process on this machine, found by the TCP port it listens on.
@@ -391,7 +443,7 @@ grpc_responses_total{endpoint="/qdrant.Points/Search"} 7
     fn deltas_count_only_what_happened_between_the_snapshots() {
         let before = MetricsSnapshot::parse(BEFORE).unwrap();
         let after = MetricsSnapshot::parse(AFTER).unwrap();
-        let d = NodeDelta::between("http://h:6333", &before, &after);
+        let d = node_delta("http://h:6333", &before, &after);
         assert_eq!(d.version.as_deref(), Some("1.17.1"));
         let query = &d.endpoints[0];
         assert_eq!(
@@ -418,21 +470,23 @@ grpc_responses_total{endpoint="/qdrant.Points/Search"} 7
 
     #[test]
     fn grpc_urls_find_the_rest_port_only_when_it_is_the_convention() {
-        // A user's QDRANT_METRICS_URL overrides the rule; these checks hold without it.
         let c = ServerConfig::parse("grpc://h:6334,grpc://g:6334", None).unwrap();
-        if std::env::var_os("QDRANT_METRICS_URL").is_none() {
-            assert_eq!(
-                metrics_urls(&c).unwrap(),
-                vec!["http://h:6333".to_string(), "http://g:6333".to_string()]
-            );
-            let c = ServerConfig::parse("grpc://h:7000", None).unwrap();
-            let err = metrics_urls(&c).unwrap_err();
-            assert!(err.contains("QDRANT_METRICS_URL"), "{err}");
-        }
+        assert_eq!(
+            metrics_urls(&c, None).unwrap(),
+            vec!["http://h:6333".to_string(), "http://g:6333".to_string()]
+        );
+        let odd = ServerConfig::parse("grpc://h:7000", None).unwrap();
+        let err = metrics_urls(&odd, None).unwrap_err();
+        assert!(err.contains("--metrics-url"), "{err}");
+        assert_eq!(
+            metrics_urls(&odd, Some("http://h:7001/, rest+http://g:7001")).unwrap(),
+            vec!["http://h:7001".to_string(), "http://g:7001".to_string()]
+        );
         let r = ServerConfig::parse("rest+http://h:9", None).unwrap();
-        if std::env::var_os("QDRANT_METRICS_URL").is_none() {
-            assert_eq!(metrics_urls(&r).unwrap(), vec!["http://h:9".to_string()]);
-        }
+        assert_eq!(
+            metrics_urls(&r, None).unwrap(),
+            vec!["http://h:9".to_string()]
+        );
     }
 
     #[test]

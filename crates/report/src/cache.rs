@@ -1,0 +1,81 @@
+//! What the result cache did during a run, as data (serde both ways): hits by tier, misses,
+//! errors by kind, latencies, entry sizes, and Redis's own memory figures. The cache itself is
+//! qdrant-perf-store's `cache` (Redis cache-aside with an in-process tier).
+
+use serde::{Deserialize, Serialize};
+
+use crate::LatencySummary;
+
+/// Cache errors by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub timeout: u64,
+    pub connection: u64,
+    pub auth: u64,
+    pub server: u64,
+    pub other: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.timeout + self.connection + self.auth + self.server + self.other
+    }
+}
+
+/// What the cache did so far, as data (JSON via serde).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheStatsSnapshot {
+    /// Searches through the cache (each query of a batch counts once).
+    pub requests: u64,
+    pub hits_l1: u64,
+    pub hits_l2: u64,
+    /// Requests the store answered (including those where the cache failed).
+    pub misses: u64,
+    /// (hits_l1 + hits_l2) / requests.
+    pub hit_rate: f64,
+    /// Values under our keys that were not ours (counted as misses and overwritten).
+    pub foreign_values: u64,
+    pub errors: ErrorCounts,
+    /// Results written to Redis.
+    pub writes: u64,
+    /// Mean bytes of key + value per written entry (Redis adds its own per-key overhead, about
+    /// 50-100 bytes; `used_memory` in [`CacheMeasurements`] shows the real total).
+    pub bytes_per_entry: Option<f64>,
+    /// Cache latency: the lookup of every request (L1, then Redis when L1 missed).
+    pub lookup: LatencySummary,
+    /// Whole requests answered from each tier, and by the store.
+    pub hit_l1: LatencySummary,
+    pub hit_l2: LatencySummary,
+    pub miss: LatencySummary,
+    pub write: LatencySummary,
+}
+
+/// Everything the load and validate commands report about the cache, as data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheMeasurements {
+    /// `REDIS_URL` with credentials redacted.
+    pub url: String,
+    /// False when Redis was unreachable at start in optional mode (the run was uncached).
+    pub enabled: bool,
+    pub ttl_seconds: u64,
+    /// Room of the in-process tier (0: off).
+    pub l1_bytes: u64,
+    pub stats: CacheStatsSnapshot,
+    /// Redis's own figures (`INFO memory`, `INFO stats`), when it answered.
+    pub redis: Option<RedisMemory>,
+}
+
+/// Redis's memory figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisMemory {
+    /// Bytes Redis has allocated for data and overhead (`used_memory`).
+    pub used_memory: u64,
+    pub used_memory_peak: u64,
+    /// The configured limit (0: none).
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    /// Keys Redis evicted to stay under maxmemory: a full cache loses hits.
+    pub evicted_keys: u64,
+    /// Keys in the selected database (all of them, not only the suite's).
+    pub keys: u64,
+}
