@@ -63,6 +63,14 @@ pub struct TargetArgs {
     /// Dataset and index cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// For `cached_search` in the mix: the Redis result cache at REDIS_URL (default
+    /// redis://127.0.0.1:6379) is `required` (unreachable at start: an error) or `optional`
+    /// (a warning, and the cached searches run uncached).
+    #[arg(long, default_value = "required", value_parser = crate::validate_cmd::parse_cache_mode)]
+    pub cache: qdrant_perf_store::CacheMode,
+    /// Seconds a cached result lives (the seed's cache_ttl).
+    #[arg(long, default_value_t = 3600)]
+    pub cache_ttl: i64,
     #[command(flatten)]
     pub monitor: MonitorArgs,
 }
@@ -79,7 +87,8 @@ pub struct RunArgs {
     /// Stop after this many recorded requests (with --duration: whichever comes first).
     #[arg(long, value_parser = positive_u64, allow_hyphen_values = true)]
     pub requests: Option<u64>,
-    /// Operation mix, relative weights: search, search_batch, upsert.
+    /// Operation mix, relative weights: search, search_batch, upsert, cached_search (searches
+    /// through the Redis cache, see --cache).
     #[arg(long, default_value = "search=100", value_parser = parse_mix)]
     pub mix: Mix,
     /// Report directory (default: target/qdrant-perf/runs/<UTC time>-<command>/).
@@ -319,33 +328,71 @@ pub async fn build_target(
         writes: mix.contains(driver::OpKind::Upsert),
         quiet,
     };
-    let prepared = setup::prepare(&choices, &opts).await?;
+    let mut prepared = setup::prepare(&choices, &opts).await?;
     let notes = prepared.notes.clone();
     let info = TargetInfo {
         kind: prepared.engine.clone(),
         url: server.as_ref().map(|s| s.urls.join(",")),
         engine_version: Some(prepared.engine_version.clone()),
     };
-    let target = StoreTarget {
-        collections: prepared
+    let mut target = StoreTarget::new(
+        prepared
             .collections
             .iter()
             .map(|c| c.with_qps(c.qps))
             .collect(),
-        k: search.k,
-    };
-    let monitor = args.monitor.monitor(server.as_ref()).with_collections(
+        search.k,
+    );
+    let mut monitor = args.monitor.monitor(server.as_ref()).with_collections(
         prepared
             .collections
             .iter()
             .map(|c| c.collection.clone())
             .collect(),
     );
+    if mix.contains(driver::OpKind::CachedSearch) {
+        let cache = match cached_store(&prepared, args).await {
+            Ok(c) => c,
+            Err(e) => {
+                for line in prepared.cleanup().await {
+                    eprintln!("{line}");
+                }
+                return Err(e);
+            }
+        };
+        monitor = monitor.with_cache(cache.clone());
+        target = target.with_cache(cache);
+    }
     Ok((
         AnyTarget::Store(Arc::new(target), Box::new(prepared), monitor),
         info,
         notes,
     ))
+}
+
+/// The Redis cache-aside store in front of the prepared collections' store (`REDIS_URL`,
+/// `--cache required|optional`, `--cache-ttl`), for `cached_search`.
+async fn cached_store(
+    prepared: &setup::Prepared,
+    args: &TargetArgs,
+) -> Result<Arc<qdrant_perf_store::CachedStore<Arc<qdrant_perf_store::AnyStore>>>> {
+    let store = prepared.collections[0].store.clone();
+    if prepared
+        .collections
+        .iter()
+        .any(|c| !Arc::ptr_eq(&c.store, &store))
+    {
+        bail!(
+            "cached_search on the embedded engine runs over one store: give collections of one dimension (e.g. --collections deepcoder), or a Qdrant server with --target"
+        );
+    }
+    let config = qdrant_perf_store::CacheConfig::from_env()
+        .with_mode(args.cache)
+        .with_ttl_secs(args.cache_ttl)?;
+    let cache = qdrant_perf_store::CachedStore::connect(store, config)
+        .await
+        .map_err(|e| with_flag(e, LOAD_FLAGS))?;
+    Ok(Arc::new(cache))
 }
 
 fn plan_for(run: &RunArgs, mode: Mode, label: &str) -> LoadPlan {

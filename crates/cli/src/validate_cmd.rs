@@ -192,7 +192,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(verdict.exit_code))
 }
 
-fn parse_cache_mode(s: &str) -> Result<qdrant_perf_store::CacheMode, String> {
+pub fn parse_cache_mode(s: &str) -> Result<qdrant_perf_store::CacheMode, String> {
     s.parse()
         .map_err(|e: qdrant_perf_store::CacheError| e.to_string())
 }

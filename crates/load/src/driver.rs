@@ -508,12 +508,13 @@ pub async fn run_monitored<T: Target>(
         }
     };
     collector_done.store(true, Ordering::SeqCst);
-    let server = watching.finish().await;
+    let (server, cache) = watching.finish().await;
     let collected = collector.join().map_err(|_| {
         LoadError::driver("collector thread", "it panicked (see the message above)")
     })?;
     let mut result = summarise(&shared, plan, stop, measure_start, sent?, collected);
     result.server = server;
+    result.cache = cache;
     Ok(result)
 }
 
@@ -806,6 +807,7 @@ fn summarise<T: Target>(
         timeline: collected.timeline,
         resources: collected.resources,
         server: None,
+        cache: None,
         interval_log: collected.interval_log,
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
-use qdrant_perf_store::{Point, Query, Store, StoreError};
+use qdrant_perf_store::{CachedStore, Point, Query, Store, StoreError};
 
 use crate::driver::{Call, LoadError, OpError, OpKind, Outcome, Target, TargetCollection};
 
@@ -77,6 +77,25 @@ pub struct StoreTarget<S> {
     pub collections: Vec<StoreCollection<S>>,
     /// Recall is computed at this depth (the deployment searches top-10).
     pub k: usize,
+    /// The result cache in front of the store, for `cached_search` (Redis cache-aside: a hit
+    /// answers from the cache, a miss asks the store and fills the cache, and a failing Redis
+    /// falls back to the store, its errors counted by kind in the cache's figures).
+    pub cache: Option<Arc<CachedStore<Arc<S>>>>,
+}
+
+impl<S> StoreTarget<S> {
+    pub fn new(collections: Vec<StoreCollection<S>>, k: usize) -> Self {
+        Self {
+            collections,
+            k,
+            cache: None,
+        }
+    }
+
+    pub fn with_cache(mut self, cache: Arc<CachedStore<Arc<S>>>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
 }
 
 fn store_error(e: StoreError) -> OpError {
@@ -105,7 +124,7 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
         match op {
             OpKind::Search | OpKind::SearchBatch => true,
             OpKind::Upsert => self.collections.iter().all(|c| c.points.is_some()),
-            OpKind::CachedSearch => false,
+            OpKind::CachedSearch => self.cache.is_some(),
         }
     }
 
@@ -115,11 +134,13 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
         let q = (c.next_query.fetch_add(1, Ordering::Relaxed) % n as u64) as usize;
         match call.op {
             OpKind::Search | OpKind::CachedSearch => {
-                let r = c
-                    .store
-                    .search(&c.collection, &c.queries[q])
-                    .await
-                    .map_err(store_error)?;
+                let r = match (&self.cache, call.op) {
+                    (Some(cache), OpKind::CachedSearch) => {
+                        cache.search(&c.collection, &c.queries[q]).await
+                    }
+                    _ => c.store.search(&c.collection, &c.queries[q]).await,
+                }
+                .map_err(store_error)?;
                 Ok(Outcome::hits(q, r.hits.iter().map(|h| h.id).collect())
                     .with_server_seconds(r.server_seconds))
             }

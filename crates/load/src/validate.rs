@@ -197,8 +197,8 @@ fn store_target(
     qps: impl Fn(f64) -> f64,
     k: usize,
 ) -> StoreTarget<qdrant_perf_store::AnyStore> {
-    StoreTarget {
-        collections: prepared
+    StoreTarget::new(
+        prepared
             .collections
             .iter()
             .enumerate()
@@ -206,7 +206,7 @@ fn store_target(
             .map(|(_, c)| c.with_qps(qps(c.qps)))
             .collect(),
         k,
-    }
+    )
 }
 
 /// Runs the whole validation. Ctrl-C (`stop`) ends the current run early and skips the rest;

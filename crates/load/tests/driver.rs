@@ -500,14 +500,14 @@ async fn a_run_on_the_embedded_engine_measures_recall_and_mixes_upserts() {
     let mut prepared = setup::prepare(&[choice("tiny_a", 16), choice("tiny_b", 32)], &opts)
         .await
         .unwrap();
-    let target = Arc::new(StoreTarget {
-        collections: prepared
+    let target = Arc::new(StoreTarget::new(
+        prepared
             .collections
             .iter()
             .map(|c| c.with_qps(c.qps))
             .collect(),
-        k: 10,
-    });
+        10,
+    ));
     let mut plan = LoadPlan::open(200.0, Duration::from_secs(1));
     plan.mix = "search=80,upsert=20".parse::<Mix>().unwrap();
     let r = driver::run(target.clone(), &plan, &StopSignal::new())

@@ -79,3 +79,74 @@ pub struct RedisMemory {
     /// Keys in the selected database (all of them, not only the suite's).
     pub keys: u64,
 }
+
+/// One second of Redis's round trip as the client saw it: PINGs sent through the cache's
+/// connection every 100 ms (as `redis-cli --latency-history` does), beside the run's timeline.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisSecond {
+    /// Seconds since the recorded part of the run began.
+    pub t: f64,
+    pub pings: u64,
+    /// PINGs that failed (Redis down, timed out).
+    pub failed: u64,
+    pub min_ms: Option<f64>,
+    pub avg_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+/// What the cache did during the recorded part of a run (`cached_search` in the mix).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheRun {
+    /// Statistics over the recorded part (reset when it began) and Redis's memory at the end.
+    pub measurements: CacheMeasurements,
+    /// Redis's round trip, once a second.
+    pub redis_latency: Vec<RedisSecond>,
+}
+
+impl CacheRun {
+    /// One line for the terminal and the summary: hit rate, cache latency, errors by kind,
+    /// Redis's round trip.
+    pub fn describe(&self) -> String {
+        let s = &self.measurements.stats;
+        let e = &s.errors;
+        let pings: Vec<&RedisSecond> = self.redis_latency.iter().filter(|r| r.pings > 0).collect();
+        let answered: u64 = pings.iter().map(|r| r.pings - r.failed).sum();
+        let failed: u64 = self.redis_latency.iter().map(|r| r.failed).sum();
+        let max = pings
+            .iter()
+            .filter_map(|r| r.max_ms)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let avg = (answered > 0).then(|| {
+            pings
+                .iter()
+                .filter_map(|r| Some(r.avg_ms? * (r.pings - r.failed) as f64))
+                .sum::<f64>()
+                / answered as f64
+        });
+        format!(
+            "cache {}{}: hit rate {:.1} % of {} lookups (L1 {}, Redis {}, misses {}); cache latency {}; cache errors {} (timeout {}, connection {}, auth {}, server {}, other {}); Redis PING avg {} ms, max {} ms over {} answered, {} failed",
+            self.measurements.url,
+            if self.measurements.enabled {
+                ""
+            } else {
+                " (NOT USED: unreachable at start)"
+            },
+            s.hit_rate * 100.0,
+            s.requests,
+            s.hits_l1,
+            s.hits_l2,
+            s.misses,
+            s.lookup.describe(),
+            e.total(),
+            e.timeout,
+            e.connection,
+            e.auth,
+            e.server,
+            e.other,
+            avg.map_or("-".into(), |v| format!("{v:.3}")),
+            max.map_or("-".into(), |v| format!("{v:.3}")),
+            answered,
+            failed
+        )
+    }
+}

@@ -485,6 +485,17 @@ impl Report {
                 }
             }
         }
+        if self.runs.iter().any(|r| r.cache.is_some()) {
+            let _ = writeln!(
+                s,
+                "\n## Cache\n\nOver the recorded part of each run; Redis's round trip once a second is in report.json (`runs[].cache.redis_latency`).\n"
+            );
+            for r in &self.runs {
+                if let Some(cache) = &r.cache {
+                    let _ = writeln!(s, "- `{}`: {}", r.label, cache.describe());
+                }
+            }
+        }
         if !self.setup.is_empty() {
             let _ = writeln!(s, "\n## Setup\n");
             for n in &self.setup {
@@ -705,6 +716,9 @@ pub fn run_text(r: &RunResult) -> String {
     }
     for line in r.server.iter().flat_map(|side| side.describe()) {
         let _ = writeln!(s, "  {line}");
+    }
+    if let Some(cache) = &r.cache {
+        let _ = writeln!(s, "  {}", cache.describe());
     }
     s
 }

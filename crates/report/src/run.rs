@@ -417,6 +417,9 @@ pub struct RunResult {
     /// for targets without a server (the embedded engine, an HTTP endpoint, no-op).
     #[serde(default)]
     pub server: Option<crate::server::ServerSide>,
+    /// What the result cache did (runs with `cached_search` in the mix).
+    #[serde(default)]
+    pub cache: Option<crate::cache::CacheRun>,
     /// The HdrHistogram interval log of the run (one interval per second per operation).
     #[serde(skip)]
     pub interval_log: Vec<u8>,

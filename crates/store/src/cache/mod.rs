@@ -477,6 +477,20 @@ impl<S: Store> CachedStore<S> {
         }
     }
 
+    /// One PING to Redis on the cache's connection: its round trip as the client sees it (as
+    /// `redis-cli --latency` measures). Not counted in the cache's statistics. `None` when the
+    /// cache runs without Redis.
+    pub async fn ping(&self) -> Option<Result<Duration, String>> {
+        let mut c = self.redis.clone()?;
+        let started = Instant::now();
+        Some(
+            self.timed(async { redis::cmd("PING").query_async::<String>(&mut c).await })
+                .await
+                .map(|_| started.elapsed())
+                .map_err(|(_, message)| message),
+        )
+    }
+
     /// Deletes the entry of one search from Redis and L1 (the next identical search misses).
     pub async fn invalidate(&self, collection: &str, query: &Query) -> Result<(), String> {
         let key = cache_key(collection, query);

@@ -1,0 +1,186 @@
+//! The deployment's own side of a run, against a real Qdrant server (`QDRANT_BIN`) and a real
+//! redis-server: the server's time beside the client's, its `/metrics` once a second with an
+//! unreadable node named, and `cached_search` through Redis that goes on when Redis dies.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::bin;
+use qdrant_perf_store::cache::redis_server::{RedisServer, redis_server_bin};
+use qdrant_perf_store::server::LocalServer;
+
+/// A server from `QDRANT_BIN`, or `None` (the test prints why and passes).
+fn qdrant() -> Option<LocalServer> {
+    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
+        eprintln!("skipped: QDRANT_BIN not set");
+        return None;
+    };
+    Some(
+        LocalServer::start(Path::new(&qdrant), None)
+            .expect("QDRANT_BIN is set but the server did not start"),
+    )
+}
+
+/// Searches the server has answered, by its own count (gRPC `/qdrant.Points/Search`).
+fn searches_counted(port: u16) -> u64 {
+    qdrant_perf_store::server::http_body(port, "/metrics")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("grpc_responses_total{") && l.contains("Points/Search"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_survives_redis_dying() {
+    let Some(server) = qdrant() else {
+        return;
+    };
+    if std::process::Command::new(redis_server_bin())
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: redis-server not found (apt-get install -y redis-server)");
+        return;
+    }
+    let mut redis = RedisServer::start().expect("a private redis-server");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // A second "node" nobody listens on: it must be named in the report, not skipped.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let mut cmd = bin();
+    cmd.args([
+        "load",
+        "--quiet",
+        "--target",
+        &server.grpc_url(),
+        "--metrics-url",
+        &format!("{},{dead}", server.rest_url()),
+        "--points",
+        "1000",
+        "--queries",
+        "100",
+        "--rate",
+        "200",
+        "--duration",
+        "8s",
+        "--warmup",
+        "1s",
+        "--mix",
+        "search=50,cached_search=50",
+    ])
+    .arg("--cache-dir")
+    .arg(dir.path().join("cache"))
+    .arg("--out")
+    .arg(&out)
+    .env("REDIS_URL", redis.url())
+    .env_remove("QDRANT_URL")
+    .env_remove("QDRANT_METRICS_URL")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Redis dies in the middle of the recorded part. The run's own rate is the clock, not
+    // the wall (setup may take long on a slow machine): about 100 searches a second reach
+    // the server (the cache answers the other cached ones), so 350 counted searches are the
+    // warm-up and 2 s or more of the recorded part, and 5 s of it remain.
+    let started = std::time::Instant::now();
+    let report_path = out.join("report.json");
+    while searches_counted(server.http_port) < 350 && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    redis.kill();
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(report_path.exists(), "{stdout}\n{stderr}");
+    // Client and server time for both operations, in the terminal table.
+    assert!(stdout.contains("search/deepcoder"), "{stdout}");
+    assert!(stdout.contains("server's own time"), "{stdout}");
+    assert!(stdout.contains("client - server"), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let run = &r["runs"][0];
+    let search = run["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["op"] == "search")
+        .unwrap();
+    let server_n = search["server_latency_ms"]["samples"].as_u64().unwrap();
+    assert_eq!(server_n, search["ok"].as_u64().unwrap(), "{search}");
+    assert!(search["server_latency_ms"]["p50_ms"].as_f64().unwrap() > 0.0);
+    assert!(
+        search["overhead_ms"]["p50_ms"].as_f64().unwrap() > 0.0,
+        "{search}"
+    );
+    // The server's /metrics once a second: the live node has a series that counts the run's
+    // searches, the dead one is named with its error.
+    let nodes = run["server"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{}", run["server"]);
+    let live = &nodes[0];
+    let seconds = live["seconds"].as_array().unwrap();
+    assert!(seconds.len() >= 4, "{live}");
+    let counted: u64 = seconds
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .sum();
+    assert!(
+        counted > 0 && seconds.iter().all(|s| s["points"].as_f64() == Some(1000.0)),
+        "{live}"
+    );
+    let by_server = live["delta"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["endpoint"].as_str().unwrap().contains("Points/Search"))
+        .map(|e| e["requests"].as_u64().unwrap())
+        .sum::<u64>();
+    // The server counted about the searches that reached it in the recorded part (the cache
+    // answered the others); the first snapshot races the first recorded request.
+    assert!(by_server > 0, "{live}");
+    assert!(live["unreadable"].is_null(), "{live}");
+    assert_eq!(nodes[1]["url"], dead.as_str());
+    assert!(
+        nodes[1]["unreadable"].as_str().unwrap().contains(&dead),
+        "{}",
+        nodes[1]
+    );
+    assert!(stdout.contains(&format!("node {dead}")) && stdout.contains("UNREADABLE"));
+    // The cache under load: hits, its latency, and after Redis died the searches went on
+    // (no failed request) while the cache counted its connection errors.
+    let cache = &run["cache"]["measurements"]["stats"];
+    assert!(cache["hit_rate"].as_f64().unwrap() > 0.0, "{cache}");
+    assert!(cache["lookup"]["samples"].as_u64().unwrap() > 0, "{cache}");
+    let errors = &cache["errors"];
+    assert!(
+        errors["connection"].as_u64().unwrap() + errors["timeout"].as_u64().unwrap() > 0,
+        "Redis was killed mid-run: {cache}"
+    );
+    assert_eq!(run["errors"].as_u64(), Some(0), "{}", run["errors_by_kind"]);
+    let redis_seconds = run["cache"]["redis_latency"].as_array().unwrap();
+    assert!(
+        redis_seconds
+            .iter()
+            .any(|s| s["failed"].as_u64().unwrap() > 0)
+            && redis_seconds.iter().any(|s| s["avg_ms"].as_f64().is_some()),
+        "{redis_seconds:?}"
+    );
+    assert!(stdout.contains("cache redis://"), "{stdout}");
+    // The collection the run created is gone.
+    let collections = qdrant_perf_store::server::http_body(server.http_port, "/collections");
+    assert!(!collections.unwrap_or_default().contains("perf_"));
+}
