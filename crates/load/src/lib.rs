@@ -22,6 +22,7 @@ pub mod config;
 pub mod driver;
 pub mod instructions;
 pub mod merge;
+pub mod monitoring;
 pub mod resources;
 pub mod setup;
 pub mod target;
