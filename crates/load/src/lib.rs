@@ -10,7 +10,9 @@
 //! - [`config`]: the deployment's performance-tests.yaml; [`validate`]: the per-collection and
 //!   overall checks and the stress ramp.
 //! - [`merge`] sums the interval logs of several generators; [`resources`]: this process's CPU
-//!   and memory over a run; [`instructions`] counts the instructions of the hot paths that need
+//!   and memory over a run; [`host`]: the server host's, from the deployment's Prometheus, a
+//!   node_exporter or `/proc` ([`monitoring`] starts a private node_exporter and Prometheus for
+//!   tests); [`instructions`] counts the instructions of the hot paths that need
 //!   no server (under valgrind's callgrind), the noise-free figure the tight gate uses.
 //!
 //! It is not the results model (the `Report`, checks and verdicts, provenance and the atomic
@@ -20,9 +22,11 @@
 
 pub mod config;
 pub mod driver;
+pub mod host;
 pub mod instructions;
 pub mod merge;
 pub mod monitor;
+pub mod monitoring;
 pub mod resources;
 pub mod setup;
 pub mod target;

@@ -2,7 +2,8 @@
 //! write (serde both ways, schema in docs/report-schema.md), the run figures it holds
 //! ([`run`]), latency summaries ([`LatencySummary`]), targets and verdicts ([`checks`]), where a
 //! result came from ([`Provenance`]), and its renderings: terminal text, Markdown and
-//! Prometheus text.
+//! Prometheus text. [`HostResources`] holds a server host's CPU and memory over a run, as read
+//! from the deployment's monitoring (qdrant-perf-load's `host` fills it).
 //!
 //! It also owns the two pieces of plumbing every crate shares: the one atomic file writer
 //! ([`write_atomic`]) and the one `/proc` reader ([`proc`]: process CPU and RSS, load average,
@@ -14,6 +15,7 @@
 
 pub mod cache;
 pub mod checks;
+pub mod host;
 pub mod latency;
 pub mod proc;
 pub mod provenance;
@@ -24,6 +26,7 @@ pub mod time;
 pub mod units;
 pub mod write;
 
+pub use host::HostResources;
 pub use latency::{LatencySummary, latency_histogram};
 pub use provenance::{DatasetInfo, Machine, Provenance};
 pub use report::{

@@ -1,7 +1,7 @@
-//! The one reader of Linux's `/proc`: a process's CPU time and resident memory, whether it
-//! runs, which process listens on a TCP port, the machine's load average, memory, CPU model and
-//! kernel. Every function returns `None` where `/proc` (or
-//! the field) is missing, so callers on other systems report the figure as absent.
+//! The one reader of Linux's `/proc`: a process's CPU time and resident memory, its name,
+//! whether it runs, which process listens on a TCP port, the machine's load average, memory,
+//! CPU model and kernel. Every function returns `None` where `/proc` (or the field) is missing,
+//! so callers on other systems report the figure as absent.
 
 use std::path::Path;
 
@@ -44,6 +44,11 @@ pub fn self_sample() -> Option<ProcessSample> {
 /// Another process's CPU time and resident memory.
 pub fn pid_sample(pid: u32) -> Option<ProcessSample> {
     process_sample(format!("/proc/{pid}"))
+}
+
+/// A process's command name (`/proc/<pid>/comm`, at most 15 bytes), e.g. `qdrant`.
+pub fn process_name(pid: u32) -> Option<String> {
+    read_trimmed(&format!("/proc/{pid}/comm"))
 }
 
 /// Parses `/proc/<pid>/stat`: utime and stime (fields 14, 15) in clock ticks, rss (field 24) in
@@ -237,6 +242,10 @@ mod tests {
         assert!(mem_available_bytes().expect("MemAvailable") <= mem_total_bytes().unwrap());
         assert!(load_average_1m().expect("loadavg") >= 0.0);
         assert!(kernel().is_some());
+        let name = process_name(std::process::id()).expect("/proc/self/comm");
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.file_name().unwrap().to_string_lossy();
+        assert!(exe.starts_with(&name), "comm {name:?} of {exe:?}");
         assert_eq!(
             pid_sample(std::process::id()).map(|p| p.rss_bytes > 0),
             Some(true)

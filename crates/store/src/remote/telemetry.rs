@@ -65,8 +65,8 @@ impl MetricsSnapshot {
         self.values.get(series).copied()
     }
 
-    /// The series named `name` (any labels), with their label text.
-    fn family<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+    /// The series named `name` (any labels), with their label text (`{a="b"}`, or empty).
+    pub fn family<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> + 'a {
         self.values.iter().filter_map(move |(series, v)| {
             let labels = series.strip_prefix(name)?;
             if labels.is_empty() {
@@ -81,7 +81,7 @@ impl MetricsSnapshot {
 }
 
 /// The value of one label in a label text such as `{method="POST",status="200"}`.
-fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+pub fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
     let start = labels.find(&format!("{key}=\""))? + key.len() + 2;
     let len = labels[start..].find('"')?;
     Some(&labels[start..start + len])

@@ -1,0 +1,100 @@
+//! The server host's CPU and memory over a run, as read from the deployment's monitoring
+//! (Prometheus, a node_exporter) or, for a server on this machine, from `/proc` (see
+//! qdrant-perf-load's `host` module, which fills it).
+
+use serde::{Deserialize, Serialize};
+
+/// CPU and memory of the machine a server runs on (or of its process, for `kind` `proc`), over
+/// a run's window, with where the figures came from and how to get them again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostResources {
+    /// Where the figures come from, for people: e.g.
+    /// `prometheus http://127.0.0.1:9090 (instance "127.0.0.1:9100")`,
+    /// `node_exporter http://127.0.0.1:9100/metrics`, or
+    /// `/proc (qdrant pid 1234 on this machine: the process, not the whole host)`.
+    pub source: String,
+    /// `prometheus`, `node_exporter`, `proc` or `none` (no source given).
+    pub kind: String,
+    /// The PromQL the figures come from (kind `prometheus`; empty otherwise), in the order
+    /// run and exactly as sent, so a user can run them again: each at `evaluated_at_unix_s`
+    /// (the `time` parameter of `/api/v1/query`), except `group by (instance)
+    /// (node_cpu_seconds_total)`, run when a figure is missing to list the instances there are
+    /// at the time of asking. (Not listed: the polls that wait for the run's last scrape.)
+    pub queries: Vec<String>,
+    /// The time (Unix seconds) at which every query of `queries` was evaluated: the window's end.
+    pub evaluated_at_unix_s: Option<f64>,
+    /// Mean CPU use over the window, in percent of all the host's cores (for `proc`: the
+    /// process's CPU time in percent of all this machine's cores).
+    pub cpu_pct_mean: Option<f64>,
+    /// Highest CPU use over one sampling interval (a scrape interval for `prometheus`, the
+    /// time between two samples otherwise) in the window, in percent of all cores.
+    pub cpu_pct_max: Option<f64>,
+    /// Mean memory use over the window: MemTotal - MemAvailable in percent of MemTotal (for
+    /// `proc`: the process's resident set size in percent of MemTotal).
+    pub memory_pct_mean: Option<f64>,
+    /// Highest memory use in the window, same measure as `memory_pct_mean`.
+    pub memory_pct_max: Option<f64>,
+    /// The host's memory (MemTotal), in bytes.
+    pub memory_total_bytes: Option<u64>,
+    /// The host's logical CPUs (for `proc`: the CPUs this process may use, which its CPU percent
+    /// is divided by).
+    pub cores: Option<usize>,
+    /// Samples the figures are computed from: Prometheus' samples of the instance in the window,
+    /// or the scrapes or `/proc` reads that bracket the window.
+    pub samples: u64,
+    /// Scrapes or `/proc` reads that failed during the run (counted, not fatal).
+    pub failed_samples: u64,
+    /// The window the figures cover, in seconds: for `prometheus` the range of the queries
+    /// (the run's length in whole seconds, rounded down, at least 1), otherwise the time between the first and last
+    /// sample used.
+    pub window_s: f64,
+    /// Why figures are absent, when they are (None when all were collected).
+    pub not_collected: Option<String>,
+}
+
+impl HostResources {
+    /// No host figures, for the reason given (kind `none`).
+    pub fn none(reason: impl Into<String>) -> Self {
+        Self {
+            source: "none".into(),
+            kind: "none".into(),
+            not_collected: Some(reason.into()),
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_resources_round_trip_and_old_json_without_new_fields_reads() {
+        let r = HostResources {
+            source: "prometheus http://127.0.0.1:9090 (instance \"127.0.0.1:9100\")".into(),
+            kind: "prometheus".into(),
+            queries: vec!["count(node_cpu_seconds_total{mode=\"idle\"})".into()],
+            evaluated_at_unix_s: Some(1.7e9),
+            cpu_pct_mean: Some(51.5),
+            cpu_pct_max: Some(60.25),
+            memory_pct_mean: Some(12.5),
+            memory_pct_max: Some(13.0),
+            memory_total_bytes: Some(24 << 30),
+            cores: Some(2),
+            samples: 5,
+            failed_samples: 0,
+            window_s: 4.0,
+            not_collected: None,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<HostResources>(&text).unwrap(), r);
+        let partial: HostResources =
+            serde_json::from_str(r#"{"kind":"none","not_collected":"no source"}"#).unwrap();
+        assert_eq!(partial.kind, "none");
+        assert_eq!(partial.samples, 0);
+        let none = HostResources::none("no --prometheus given");
+        assert_eq!(none.not_collected.as_deref(), Some("no --prometheus given"));
+        assert_eq!(none.cpu_pct_mean, None);
+    }
+}
