@@ -2,7 +2,8 @@
 //! write (serde both ways, schema in docs/report-schema.md), the run figures it holds
 //! ([`run`]), latency summaries ([`LatencySummary`]), targets and verdicts ([`checks`]), where a
 //! result came from ([`Provenance`]), and its renderings: terminal text, Markdown and
-//! Prometheus text.
+//! Prometheus text ([`prom`] writes the exposition format, for metrics.prom and for
+//! qdrant-perf-load's live endpoint).
 //!
 //! It also owns the two pieces of plumbing every crate shares: the one atomic file writer
 //! ([`write_atomic`]) and the one `/proc` reader ([`proc`]: process CPU and RSS, load average,
@@ -15,6 +16,7 @@
 pub mod checks;
 pub mod latency;
 pub mod proc;
+pub mod prom;
 pub mod provenance;
 pub mod report;
 pub mod run;
