@@ -1,10 +1,11 @@
 //! The live `/metrics` endpoint end to end: a few seconds of known histograms fed in, served
 //! over HTTP on 127.0.0.1, read back with reqwest, the figures checked and the text passed
-//! through Prometheus's own `promtool check metrics`; and a busy address refused naming it.
+//! through Prometheus's own `promtool check metrics`; a busy address refused naming it; and
+//! the Grafana dashboard (dashboards/qdrant-perf.json) using only series that exist.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -246,4 +247,328 @@ async fn an_address_in_use_is_refused_naming_it_and_the_fix_and_dropping_frees_i
         again.is_some(),
         "{addr} still busy after the server was dropped"
     );
+}
+
+/// Every metric name Qdrant 1.17.1 exposes on `/metrics`, read from a real 1.17.1 server
+/// (`curl 127.0.0.1:6333/metrics` after a REST upsert and query and a gRPC search, so the
+/// per-endpoint families have samples), including the histograms' `_bucket`, `_sum` and
+/// `_count` series.
+const QDRANT_1_17_1_METRICS: &[&str] = &[
+    "app_info",
+    "app_status_recovery_mode",
+    "collections_total",
+    "collections_vector_total",
+    "collection_vectors",
+    "collection_indexed_only_excluded_points",
+    "collection_active_replicas_min",
+    "collection_active_replicas_max",
+    "collection_running_optimizations",
+    "collection_points",
+    "collection_dead_replicas",
+    "snapshot_creation_running",
+    "snapshot_recovery_running",
+    "snapshot_created_total",
+    "collection_shard_transfer_incoming",
+    "collection_shard_transfer_outgoing",
+    "collection_update_queue_length",
+    "collection_update_queue_deferred_points",
+    "cluster_enabled",
+    "rest_responses_total",
+    "rest_responses_avg_duration_seconds",
+    "rest_responses_min_duration_seconds",
+    "rest_responses_max_duration_seconds",
+    "rest_responses_duration_seconds_bucket",
+    "rest_responses_duration_seconds_sum",
+    "rest_responses_duration_seconds_count",
+    "grpc_responses_total",
+    "grpc_responses_avg_duration_seconds",
+    "grpc_responses_min_duration_seconds",
+    "grpc_responses_max_duration_seconds",
+    "grpc_responses_duration_seconds_bucket",
+    "grpc_responses_duration_seconds_sum",
+    "grpc_responses_duration_seconds_count",
+    "collection_hardware_metric_cpu",
+    "collection_hardware_metric_payload_io_read",
+    "collection_hardware_metric_payload_index_io_read",
+    "collection_hardware_metric_payload_index_io_write",
+    "collection_hardware_metric_payload_io_write",
+    "collection_hardware_metric_vector_io_read",
+    "collection_hardware_metric_vector_io_write",
+    "memory_active_bytes",
+    "memory_allocated_bytes",
+    "memory_metadata_bytes",
+    "memory_resident_bytes",
+    "memory_retained_bytes",
+    "process_threads",
+    "process_open_mmaps",
+    "system_max_mmaps",
+    "process_open_fds",
+    "process_max_fds",
+    "process_minor_page_faults_total",
+    "process_major_page_faults_total",
+];
+
+/// The metric names a PromQL expression reads: identifiers outside strings, label matchers,
+/// ranges and grouping clauses that are not functions, aggregations or keywords.
+fn metric_names(expr: &str) -> Vec<String> {
+    // Blank out "strings", {label matchers} and [ranges].
+    let mut plain = String::with_capacity(expr.len());
+    let (mut quote, mut brace, mut bracket) = (false, 0, 0);
+    let mut escaped = false;
+    for c in expr.chars() {
+        if quote {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => quote = false,
+                _ => escaped = false,
+            }
+            plain.push(' ');
+            continue;
+        }
+        match c {
+            '"' => quote = true,
+            '{' => brace += 1,
+            '}' => brace -= 1,
+            '[' => bracket += 1,
+            ']' => bracket -= 1,
+            _ if brace > 0 || bracket > 0 => {}
+            c => {
+                plain.push(c);
+                continue;
+            }
+        }
+        plain.push(' ');
+    }
+    // Tokens: identifiers and single punctuation characters.
+    let mut tokens: Vec<String> = Vec::new();
+    let mut chars = plain.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let mut id = c.to_string();
+            while let Some(&n) = chars.peek() {
+                if n.is_ascii_alphanumeric() || n == '_' || n == ':' {
+                    id.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            tokens.push(id);
+        } else if c.is_ascii_digit() || c == '.' {
+            // A number (0.99, 1e3): skip its digits and letters.
+            while chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphanumeric() || *n == '.')
+            {
+                chars.next();
+            }
+        } else if !c.is_whitespace() {
+            tokens.push(c.to_string());
+        }
+    }
+    let grouping = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    let keywords = ["and", "or", "unless", "bool", "offset"];
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        let next_is_paren = tokens.get(i + 1).is_some_and(|n| n == "(");
+        // `sum by (le) (...)`: an aggregation with its grouping first.
+        let aggregation = tokens
+            .get(i + 1)
+            .is_some_and(|n| n == "by" || n == "without");
+        let is_ident = t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':');
+        if is_ident && grouping.contains(&t.as_str()) && next_is_paren {
+            // Skip the label list.
+            while i < tokens.len() && tokens[i] != ")" {
+                i += 1;
+            }
+        } else if is_ident && !next_is_paren && !aggregation && !keywords.contains(&t.as_str()) {
+            names.push(t.clone());
+        }
+        i += 1;
+    }
+    names
+}
+
+#[test]
+fn metric_names_are_read_from_promql() {
+    assert_eq!(
+        metric_names(
+            r#"histogram_quantile(0.99, sum by (le, endpoint) (rate(grpc_responses_duration_seconds_bucket{job="q", x=~"a|b{c}"}[$__rate_interval])))"#
+        ),
+        ["grpc_responses_duration_seconds_bucket"]
+    );
+    assert_eq!(
+        metric_names("sum(rate(a_total[5m])) / sum without (x) (b) or c offset 5m"),
+        ["a_total", "b", "c"]
+    );
+}
+
+fn dashboard() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../dashboards/qdrant-perf.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Every `expr` string anywhere in the JSON.
+fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_dashboard_reads_only_series_the_generator_or_qdrant_expose() {
+    let d = dashboard();
+    // The names the live endpoint renders (with server times and a requested rate, so every
+    // family has samples).
+    let text = three_seconds().render();
+    let live: BTreeSet<String> = samples(&text)
+        .keys()
+        .map(|s| s.split('{').next().unwrap().to_string())
+        .collect();
+    let qdrant: BTreeSet<&str> = QDRANT_1_17_1_METRICS.iter().copied().collect();
+    let mut all = Vec::new();
+    exprs(&d["panels"], &mut all);
+    assert!(all.len() >= 10, "{all:?}");
+    let mut used = BTreeSet::new();
+    for e in &all {
+        let names = metric_names(e);
+        assert!(!names.is_empty(), "no metric in {e}");
+        for n in names {
+            assert!(
+                live.contains(&n) || qdrant.contains(n.as_str()),
+                "{n} (in {e}) is neither rendered by the live endpoint nor one of Qdrant 1.17.1's metrics"
+            );
+            used.insert(n);
+        }
+    }
+    // What the dashboard is for: the generator's series beside Qdrant's.
+    for n in [
+        "qdrant_perf_throughput_ops_per_second",
+        "qdrant_perf_requested_rate_ops_per_second",
+        "qdrant_perf_latency_seconds",
+        "qdrant_perf_server_latency_seconds",
+        "qdrant_perf_errors_by_kind_total",
+        "qdrant_perf_in_flight",
+        "rest_responses_total",
+        "grpc_responses_total",
+        "grpc_responses_duration_seconds_bucket",
+        "memory_resident_bytes",
+        "collection_running_optimizations",
+        "collection_update_queue_length",
+    ] {
+        assert!(used.contains(n), "the dashboard does not show {n}");
+    }
+    // One datasource, the import input ${DS_PROMETHEUS}, on every panel and query.
+    assert_eq!(d["__inputs"][0]["name"], "DS_PROMETHEUS");
+    for p in d["panels"].as_array().unwrap() {
+        if p["type"] == "row" {
+            continue;
+        }
+        assert_eq!(p["datasource"]["uid"], "${DS_PROMETHEUS}", "{}", p["title"]);
+        for t in p["targets"].as_array().unwrap() {
+            assert_eq!(t["datasource"]["uid"], "${DS_PROMETHEUS}", "{}", p["title"]);
+        }
+    }
+    // The run variable lists the runs the generator exposes.
+    let vars = d["templating"]["list"].as_array().unwrap();
+    let run = vars.iter().find(|v| v["name"] == "run").unwrap();
+    assert!(
+        run["definition"]
+            .as_str()
+            .unwrap()
+            .starts_with("label_values(qdrant_perf_elapsed_seconds"),
+        "{run}"
+    );
+    // Every expression is valid PromQL: promtool parses them as recording rules, with the
+    // dashboard's variables given values.
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, e) in all.iter().enumerate() {
+        let e = e
+            .replace("$__rate_interval", "1m")
+            .replace("$generator_job", "qdrant-perf")
+            .replace("$qdrant_job", "qdrant")
+            .replace("$run", ".*");
+        rules.push_str(&format!(
+            "      - record: dashboard:expr_{i}\n        expr: {}\n",
+            serde_json::to_string(&e).unwrap()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard-rules.yml");
+    std::fs::write(&file, &rules).unwrap();
+    match std::process::Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&file)
+        .output()
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("{PROMTOOL_MISSING}"),
+        Err(e) => panic!("cannot run promtool: {e}"),
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool check rules: {}\n{}{}\n{rules}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+#[test]
+fn the_example_scrape_config_has_the_jobs_the_dashboard_expects() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../dashboards/prometheus.yml"
+    );
+    let config: serde_json::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let jobs: Vec<&str> = config["scrape_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_name"].as_str().unwrap())
+        .collect();
+    let d = dashboard();
+    let vars = d["templating"]["list"].as_array().unwrap();
+    for var in ["generator_job", "qdrant_job"] {
+        let v = vars.iter().find(|v| v["name"] == var).unwrap();
+        let default = v["query"].as_str().unwrap();
+        assert_eq!(v["current"]["value"], default, "{var}");
+        assert!(jobs.contains(&default), "{var} = {default}, jobs {jobs:?}");
+    }
+    match std::process::Command::new("promtool")
+        .args(["check", "config", path])
+        .output()
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("{PROMTOOL_MISSING}"),
+        Err(e) => panic!("cannot run promtool: {e}"),
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool check config: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
 }
