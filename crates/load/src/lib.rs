@@ -7,6 +7,8 @@
 //! - [`driver`]: the open-loop (no coordinated omission) and closed-loop load driver over a
 //!   [`driver::Target`]; [`target`] has the targets (any `Store`, an HTTP endpoint, a no-op);
 //!   [`setup`] puts the collections in place the way the benches do and drops what it created.
+//! - [`live`]: a run's figures as a Prometheus `/metrics` endpoint while it runs (fed once a
+//!   second by the driver's collector).
 //! - [`config`]: the deployment's performance-tests.yaml; [`validate`]: the per-collection and
 //!   overall checks and the stress ramp.
 //! - [`merge`] sums the interval logs of several generators; [`resources`]: this process's CPU
@@ -24,6 +26,7 @@ pub mod config;
 pub mod driver;
 pub mod host;
 pub mod instructions;
+pub mod live;
 pub mod merge;
 pub mod monitor;
 pub mod monitoring;

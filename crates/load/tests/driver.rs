@@ -3,6 +3,8 @@
 //! an unreachable endpoint refused before the run, and a run on the embedded engine with recall
 //! and upserts.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -408,19 +410,77 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("| noop | open | 5000/s |"), "{md}");
     let prom = std::fs::read_to_string(out.join("metrics.prom")).unwrap();
-    for metric in [
-        "query_latency_p50",
-        "query_latency_p95",
-        "query_latency_p99",
-        "throughput_qps",
-        "error_rate",
-        "cpu_usage",
-        "memory_usage",
+    // Today's figures under the exposition format's conventions (base units, _total counters),
+    // with the live endpoint's names where they mean the same.
+    for (family, ty) in [
+        ("qdrant_perf_query_latency_seconds", "summary"),
+        ("qdrant_perf_run_query_latency_seconds", "summary"),
+        ("qdrant_perf_latency_seconds", "summary"),
+        ("qdrant_perf_requests_total", "counter"),
+        ("qdrant_perf_errors_total", "counter"),
+        ("qdrant_perf_errors_by_kind_total", "counter"),
+        ("qdrant_perf_run_throughput_ops_per_second", "gauge"),
+        ("qdrant_perf_requested_rate_ops_per_second", "gauge"),
+        ("qdrant_perf_error_ratio", "gauge"),
+        ("qdrant_perf_elapsed_seconds", "gauge"),
+        ("qdrant_perf_process_cpu_usage_ratio", "gauge"),
+        ("qdrant_perf_process_resident_memory_max_bytes", "gauge"),
     ] {
         assert!(
-            prom.contains(&format!("# TYPE {metric} gauge")),
-            "{metric} in {prom}"
+            prom.contains(&format!("# HELP {family} ")),
+            "{family} in {prom}"
         );
+        assert!(
+            prom.contains(&format!("# TYPE {family} {ty}")),
+            "{family} in {prom}"
+        );
+    }
+    let s = common::samples(&prom);
+    let get = |series: &str| -> f64 {
+        *s.get(series)
+            .unwrap_or_else(|| panic!("{series} not in\n{prom}"))
+    };
+    let slot = r#"run="noop",op="search",collection="noop""#;
+    assert_eq!(
+        get(&format!("qdrant_perf_requests_total{{{slot}}}")),
+        5000.0
+    );
+    assert_eq!(get(&format!("qdrant_perf_errors_total{{{slot}}}")), 0.0);
+    assert_eq!(
+        get(r#"qdrant_perf_run_query_latency_seconds_count{run="noop"}"#),
+        5000.0
+    );
+    assert_eq!(
+        get(r#"qdrant_perf_query_latency_seconds_count{run="noop",collection="noop"}"#),
+        5000.0
+    );
+    for (q, ms) in [
+        ("0.5", report.latency_ms.p50_ms),
+        ("0.95", report.latency_ms.p95_ms),
+        ("0.99", report.latency_ms.p99_ms),
+    ] {
+        let got = get(&format!(
+            "qdrant_perf_run_query_latency_seconds{{run=\"noop\",quantile=\"{q}\"}}"
+        ));
+        assert!(
+            (got - ms / 1000.0).abs() <= 1e-12,
+            "p{q}: {got} s vs {ms} ms"
+        );
+    }
+    assert_eq!(
+        get(r#"qdrant_perf_requested_rate_ops_per_second{run="noop"}"#),
+        5000.0
+    );
+    assert_eq!(
+        get(r#"qdrant_perf_run_throughput_ops_per_second{run="noop"}"#),
+        throughput
+    );
+    assert_eq!(get(r#"qdrant_perf_error_ratio{run="noop"}"#), 0.0);
+    assert!(get(r#"qdrant_perf_elapsed_seconds{run="noop"}"#) > 0.0);
+    // Prometheus's own checker accepts the file, lint included.
+    match common::promtool_check(&prom) {
+        None => println!("{}", common::PROMTOOL_MISSING),
+        Some(result) => result.unwrap(),
     }
     // No temporary files are left behind.
     let leftovers: Vec<_> = std::fs::read_dir(&out)

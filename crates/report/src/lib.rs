@@ -2,8 +2,10 @@
 //! write (serde both ways, schema in docs/report-schema.md), the run figures it holds
 //! ([`run`]), latency summaries ([`LatencySummary`]), targets and verdicts ([`checks`]), where a
 //! result came from ([`Provenance`]), and its renderings: terminal text, Markdown and
-//! Prometheus text. [`HostResources`] holds a server host's CPU and memory over a run, as read
-//! from the deployment's monitoring (qdrant-perf-load's `host` fills it).
+//! Prometheus text ([`prom`] writes the exposition format, for metrics.prom and for
+//! qdrant-perf-load's live endpoint). [`HostResources`] holds a server host's CPU and memory
+//! over a run, as read from the deployment's monitoring (qdrant-perf-load's `host` fills it);
+//! [`server`] what the server's nodes said, [`cache`] what the result cache did.
 //!
 //! It also owns the two pieces of plumbing every crate shares: the one atomic file writer
 //! ([`write_atomic`]) and the one `/proc` reader ([`proc`]: process CPU and RSS, load average,
@@ -18,6 +20,7 @@ pub mod checks;
 pub mod host;
 pub mod latency;
 pub mod proc;
+pub mod prom;
 pub mod provenance;
 pub mod report;
 pub mod run;

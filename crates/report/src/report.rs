@@ -505,92 +505,234 @@ impl Report {
         s
     }
 
-    /// Prometheus text exposition of the seed's monitoring metrics, per run and collection.
+    /// The run's figures in the Prometheus text exposition format (metrics.prom): HELP and
+    /// TYPE on every family, base units (`_seconds`, `_bytes`, ratios), `_total` on counters,
+    /// label `run` on every series. The families that mean the same as the load generator's
+    /// live endpoint (qdrant-perf-load's `live`) have its names: `qdrant_perf_requests_total`,
+    /// `qdrant_perf_errors_total`, `qdrant_perf_errors_by_kind_total`,
+    /// `qdrant_perf_latency_seconds`, `qdrant_perf_requested_rate_ops_per_second`,
+    /// `qdrant_perf_elapsed_seconds`. Names and meanings: docs/report-schema.md.
     pub fn to_prometheus(&self) -> String {
-        let mut s = String::new();
-        let gauge = |s: &mut String, name: &str, help: &str| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
-        };
-        for (q, name) in [
-            (0.5, "query_latency_p50"),
-            (0.95, "query_latency_p95"),
-            (0.99, "query_latency_p99"),
-        ] {
-            gauge(
-                &mut s,
-                name,
-                &format!(
-                    "Query latency, {:.0}th percentile, milliseconds.",
-                    q * 100.0
-                ),
-            );
-            for r in &self.runs {
-                let l = &r.latency_ms;
-                let v = match name {
-                    "query_latency_p50" => l.p50_ms,
-                    "query_latency_p95" => l.p95_ms,
-                    _ => l.p99_ms,
-                };
-                let _ = writeln!(s, "{name}{{run=\"{}\",collection=\"all\"}} {v}", r.label);
-                let mut seen = Vec::new();
-                for o in r.operations.iter().filter(|o| o.op.is_query()) {
-                    if seen.contains(&o.collection) {
-                        continue;
-                    }
-                    seen.push(o.collection.clone());
-                    let c = r.collection_latency(&o.collection);
-                    let v = match name {
-                        "query_latency_p50" => c.p50_ms,
-                        "query_latency_p95" => c.p95_ms,
-                        _ => c.p99_ms,
-                    };
-                    let _ = writeln!(
-                        s,
-                        "{name}{{run=\"{}\",collection=\"{}\"}} {v}",
-                        r.label, o.collection
-                    );
-                }
-            }
-        }
-        gauge(&mut s, "throughput_qps", "Completed operations per second.");
-        for r in &self.runs {
-            let _ = writeln!(
-                s,
-                "throughput_qps{{run=\"{}\"}} {}",
-                r.label, r.throughput_ops_s
-            );
-        }
-        gauge(
-            &mut s,
-            "error_rate",
-            "Failed operations as a fraction of all operations.",
+        use crate::prom::{Exposition, MetricType};
+        let mut e = Exposition::new();
+        e.family(
+            "qdrant_perf_query_latency_seconds",
+            MetricType::Summary,
+            "Latency of one collection's query operations (search, cached_search) over the run's recorded part; quantiles from an HdrHistogram (3 significant digits), _sum is mean x count. monitoring.metrics query_latency_p50/p95/p99 per collection.",
         );
         for r in &self.runs {
-            let _ = writeln!(s, "error_rate{{run=\"{}\"}} {}", r.label, r.error_rate);
+            let mut seen: Vec<&str> = Vec::new();
+            for o in r.operations.iter().filter(|o| o.op.is_query()) {
+                if seen.contains(&o.collection.as_str()) {
+                    continue;
+                }
+                seen.push(&o.collection);
+                let l = r.collection_latency(&o.collection);
+                summary(
+                    &mut e,
+                    "qdrant_perf_query_latency_seconds",
+                    &[("run", &r.label), ("collection", &o.collection)],
+                    &l,
+                );
+            }
         }
-        gauge(
-            &mut s,
-            "cpu_usage",
-            "Mean CPU use of this process, percent of the machine (the embedded engine and driver; against a server, the client only).",
+        e.family(
+            "qdrant_perf_run_query_latency_seconds",
+            MetricType::Summary,
+            "Latency of all query operations of the run together, every collection; quantiles from an HdrHistogram (3 significant digits), _sum is mean x count. monitoring.metrics query_latency_p50/p95/p99 of all collections.",
+        );
+        for r in &self.runs {
+            summary(
+                &mut e,
+                "qdrant_perf_run_query_latency_seconds",
+                &[("run", &r.label)],
+                &r.latency_ms,
+            );
+        }
+        e.family(
+            "qdrant_perf_latency_seconds",
+            MetricType::Summary,
+            "Client-side latency of successful requests per operation and collection over the run's recorded part; quantiles from an HdrHistogram (3 significant digits), _sum is mean x count.",
+        );
+        for r in &self.runs {
+            for o in &r.operations {
+                summary(
+                    &mut e,
+                    "qdrant_perf_latency_seconds",
+                    &[
+                        ("run", &r.label),
+                        ("op", o.op.name()),
+                        ("collection", &o.collection),
+                    ],
+                    &o.latency_ms,
+                );
+            }
+        }
+        e.family(
+            "qdrant_perf_requests_total",
+            MetricType::Counter,
+            "Successful requests per operation and collection in the run's recorded part.",
+        );
+        for r in &self.runs {
+            for o in &r.operations {
+                e.count(
+                    "qdrant_perf_requests_total",
+                    &[
+                        ("run", &r.label),
+                        ("op", o.op.name()),
+                        ("collection", &o.collection),
+                    ],
+                    o.ok,
+                );
+            }
+        }
+        e.family(
+            "qdrant_perf_errors_total",
+            MetricType::Counter,
+            "Failed requests per operation and collection in the run's recorded part.",
+        );
+        for r in &self.runs {
+            for o in &r.operations {
+                e.count(
+                    "qdrant_perf_errors_total",
+                    &[
+                        ("run", &r.label),
+                        ("op", o.op.name()),
+                        ("collection", &o.collection),
+                    ],
+                    o.errors,
+                );
+            }
+        }
+        e.family(
+            "qdrant_perf_errors_by_kind_total",
+            MetricType::Counter,
+            "Failed requests of the run by kind of error (http 500, timeout, connect, not sent: in-flight cap, unanswered, ...).",
+        );
+        for r in &self.runs {
+            for (kind, k) in &r.errors_by_kind {
+                e.count(
+                    "qdrant_perf_errors_by_kind_total",
+                    &[("run", &r.label), ("kind", kind)],
+                    k.count,
+                );
+            }
+        }
+        e.family(
+            "qdrant_perf_run_throughput_ops_per_second",
+            MetricType::Gauge,
+            "Completed operations per second over the run: successful requests / elapsed seconds (monitoring.metrics throughput_qps).",
+        );
+        for r in &self.runs {
+            e.sample(
+                "qdrant_perf_run_throughput_ops_per_second",
+                &[("run", &r.label)],
+                r.throughput_ops_s,
+            );
+        }
+        e.family(
+            "qdrant_perf_requested_rate_ops_per_second",
+            MetricType::Gauge,
+            "Open loop: the request rate asked for (closed-loop runs have none).",
+        );
+        for r in &self.runs {
+            if let Some(rate) = r.requested_rate {
+                e.sample(
+                    "qdrant_perf_requested_rate_ops_per_second",
+                    &[("run", &r.label)],
+                    rate,
+                );
+            }
+        }
+        e.family(
+            "qdrant_perf_error_ratio",
+            MetricType::Gauge,
+            "Failed operations as a fraction of all operations of the run (monitoring.metrics error_rate).",
+        );
+        for r in &self.runs {
+            e.sample(
+                "qdrant_perf_error_ratio",
+                &[("run", &r.label)],
+                r.error_rate,
+            );
+        }
+        e.family(
+            "qdrant_perf_elapsed_seconds",
+            MetricType::Gauge,
+            "Seconds measured: from the first recorded request's due time (or start) to the last completion.",
+        );
+        for r in &self.runs {
+            e.sample(
+                "qdrant_perf_elapsed_seconds",
+                &[("run", &r.label)],
+                r.elapsed_s,
+            );
+        }
+        e.family(
+            "qdrant_perf_process_cpu_usage_ratio",
+            MetricType::Gauge,
+            "Mean CPU use of this process over the run as a fraction of the whole machine (all cores; 1 = every core busy): the embedded engine and driver, or against a server the client only (monitoring.metrics cpu_usage, there in percent).",
         );
         for r in &self.runs {
             if let Some(v) = r.resources.cpu_pct_mean {
-                let _ = writeln!(s, "cpu_usage{{run=\"{}\"}} {v}", r.label);
+                e.sample(
+                    "qdrant_perf_process_cpu_usage_ratio",
+                    &[("run", &r.label)],
+                    v / 100.0,
+                );
             }
         }
-        gauge(
-            &mut s,
-            "memory_usage",
-            "Highest resident memory of this process, bytes.",
+        e.family(
+            "qdrant_perf_process_resident_memory_max_bytes",
+            MetricType::Gauge,
+            "Highest resident memory of this process seen during the run (monitoring.metrics memory_usage).",
         );
         for r in &self.runs {
             if let Some(v) = r.resources.rss_bytes_max {
-                let _ = writeln!(s, "memory_usage{{run=\"{}\"}} {v}", r.label);
+                e.count(
+                    "qdrant_perf_process_resident_memory_max_bytes",
+                    &[("run", &r.label)],
+                    v,
+                );
             }
         }
-        s.push_str("# disk_io: not collected\n# network_io: not collected\n");
-        s
+        e.comment("monitoring.metrics disk_io: not collected");
+        e.comment("monitoring.metrics network_io: not collected");
+        e.finish()
     }
+}
+
+/// One summary series of a [`LatencySummary`] (milliseconds) in seconds: the quantiles
+/// [`crate::prom::SUMMARY_QUANTILES`], `_sum` = mean x samples, `_count` = samples; `NaN`
+/// quantiles without samples.
+fn summary(
+    e: &mut crate::prom::Exposition,
+    name: &str,
+    labels: &[(&str, &str)],
+    l: &LatencySummary,
+) {
+    let s = |ms: f64| {
+        if l.samples == 0 {
+            f64::NAN
+        } else {
+            ms / 1000.0
+        }
+    };
+    // The figures of crate::prom::SUMMARY_QUANTILES (a unit test keeps the two in step).
+    let quantiles = [
+        (0.5, s(l.p50_ms)),
+        (0.9, s(l.p90_ms)),
+        (0.95, s(l.p95_ms)),
+        (0.99, s(l.p99_ms)),
+        (0.999, s(l.p999_ms)),
+    ];
+    e.summary(
+        name,
+        labels,
+        &quantiles,
+        l.mean_ms * l.samples as f64 / 1000.0,
+        l.samples,
+    );
 }
 
 /// One run as text for a terminal: rates, counts, latency per operation, recall, driver lag,
@@ -739,7 +881,196 @@ fn file_name(label: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    /// `promtool check metrics` on `text` (Debian's `prometheus` package): `None` when promtool
+    /// is not installed, else its exit status and everything it printed (lint problems go to
+    /// stderr).
+    fn promtool(text: &str) -> Option<(std::process::ExitStatus, String)> {
+        use std::io::Write as _;
+        let mut child = match std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => panic!("cannot run promtool: {e}"),
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some((out.status, printed))
+    }
+
+    fn run_with_two_operations() -> RunResult {
+        use crate::run::{ErrorKind, LoadPlan, OpKind, OpStats, Resources};
+        let op = |collection: &str, op, ok, errors, p50_ms| OpStats {
+            collection: collection.into(),
+            op,
+            latency_ms: LatencySummary {
+                samples: ok,
+                mean_ms: p50_ms,
+                p50_ms,
+                p90_ms: p50_ms * 1.5,
+                p95_ms: p50_ms * 2.0,
+                p99_ms: p50_ms * 4.0,
+                p999_ms: p50_ms * 8.0,
+                max_ms: p50_ms * 10.0,
+            },
+            ok,
+            errors,
+            throughput_ops_s: ok as f64 / 10.0,
+            recall_at_10: None,
+            histogram: crate::latency_histogram(),
+        };
+        let operations = vec![
+            op("odd \"name\"\\\n", OpKind::Search, 1000, 3, 2.0),
+            op("c2", OpKind::Upsert, 500, 0, 4.0),
+        ];
+        let mut errors_by_kind = BTreeMap::new();
+        errors_by_kind.insert(
+            "http 500".to_string(),
+            ErrorKind {
+                count: 2,
+                example: "boom".into(),
+            },
+        );
+        errors_by_kind.insert(
+            "timeout".to_string(),
+            ErrorKind {
+                count: 1,
+                example: "late".into(),
+            },
+        );
+        RunResult {
+            label: "r1".into(),
+            plan: LoadPlan::open(150.0, std::time::Duration::from_secs(10)),
+            requested_rate: Some(150.0),
+            concurrency: None,
+            partial: false,
+            elapsed_s: 10.0,
+            sent: 1503,
+            ok: 1500,
+            errors: 3,
+            error_rate: 3.0 / 1503.0,
+            errors_by_kind,
+            throughput_ops_s: 150.0,
+            rate_achieved: Some(true),
+            latency_ms: operations[0].latency_ms.clone(),
+            operations,
+            recall_at_10: None,
+            send_lag_ms: None,
+            max_in_flight: 4,
+            in_flight_cap_hits: 0,
+            timeline: Vec::new(),
+            resources: Resources {
+                cpu_pct_mean: Some(42.5),
+                rss_bytes_max: Some(123_456_789),
+                ..Resources::default()
+            },
+            interval_log: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn metrics_prom_follows_the_exposition_format_conventions_and_promtool_accepts_it() {
+        let target = TargetInfo {
+            kind: "noop".into(),
+            url: None,
+            engine_version: None,
+        };
+        let r = Report::new(
+            "load",
+            target.clone(),
+            vec![run_with_two_operations()],
+            None,
+        );
+        let prom = r.to_prometheus();
+        // Every family has HELP and TYPE; counters end in _total, nothing is in milliseconds.
+        let types: Vec<&str> = prom.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+        let helps = prom.lines().filter(|l| l.starts_with("# HELP ")).count();
+        assert_eq!(types.len(), helps, "{prom}");
+        for t in &types {
+            let (name, ty) = t["# TYPE ".len()..].split_once(' ').unwrap();
+            assert!(name.starts_with("qdrant_perf_"), "{t}");
+            assert_eq!(ty == "counter", name.ends_with("_total"), "{t}");
+            assert!(!name.contains("_ms") && !name.contains("milli"), "{t}");
+        }
+        // The figures, in base units, with escaped label values.
+        let odd = r#"collection="odd \"name\"\\\n""#;
+        for line in [
+            format!(r#"qdrant_perf_requests_total{{run="r1",op="search",{odd}}} 1000"#),
+            format!(r#"qdrant_perf_errors_total{{run="r1",op="search",{odd}}} 3"#),
+            r#"qdrant_perf_requests_total{run="r1",op="upsert",collection="c2"} 500"#.into(),
+            r#"qdrant_perf_errors_by_kind_total{run="r1",kind="http 500"} 2"#.into(),
+            r#"qdrant_perf_errors_by_kind_total{run="r1",kind="timeout"} 1"#.into(),
+            format!(r#"qdrant_perf_query_latency_seconds{{run="r1",{odd},quantile="0.5"}} 0.002"#),
+            format!(r#"qdrant_perf_query_latency_seconds{{run="r1",{odd},quantile="0.99"}} 0.008"#),
+            format!(r#"qdrant_perf_query_latency_seconds_count{{run="r1",{odd}}} 1000"#),
+            format!(r#"qdrant_perf_query_latency_seconds_sum{{run="r1",{odd}}} 2"#),
+            r#"qdrant_perf_run_query_latency_seconds{run="r1",quantile="0.95"} 0.004"#.into(),
+            r#"qdrant_perf_latency_seconds{run="r1",op="upsert",collection="c2",quantile="0.5"} 0.004"#.into(),
+            r#"qdrant_perf_latency_seconds_count{run="r1",op="upsert",collection="c2"} 500"#.into(),
+            r#"qdrant_perf_run_throughput_ops_per_second{run="r1"} 150"#.into(),
+            r#"qdrant_perf_requested_rate_ops_per_second{run="r1"} 150"#.into(),
+            r#"qdrant_perf_elapsed_seconds{run="r1"} 10"#.into(),
+            r#"qdrant_perf_process_cpu_usage_ratio{run="r1"} 0.425"#.into(),
+            r#"qdrant_perf_process_resident_memory_max_bytes{run="r1"} 123456789"#.into(),
+        ] {
+            assert!(prom.lines().any(|l| l == line), "{line}\nnot in\n{prom}");
+        }
+        assert!(
+            prom.contains(&format!(
+                "qdrant_perf_error_ratio{{run=\"r1\"}} {}",
+                3.0 / 1503.0
+            )),
+            "{prom}"
+        );
+        // Each summary series has the quantiles of prom::SUMMARY_QUANTILES, in order.
+        let quantiles: Vec<String> = prom
+            .lines()
+            .filter(|l| l.starts_with("qdrant_perf_run_query_latency_seconds{"))
+            .map(|l| {
+                l.split("quantile=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let want: Vec<String> = crate::prom::SUMMARY_QUANTILES
+            .iter()
+            .map(|q| q.to_string())
+            .collect();
+        assert_eq!(quantiles, want);
+        let empty = Report::new("load", target, Vec::new(), None).to_prometheus();
+        for text in [&prom, &empty] {
+            let Some((status, printed)) = promtool(text) else {
+                println!("skipped: promtool not found (apt-get install -y prometheus)");
+                return;
+            };
+            assert!(
+                status.success() && printed.trim().is_empty(),
+                "promtool check metrics: {status}\n{printed}\non\n{text}"
+            );
+        }
+    }
 
     #[test]
     fn a_report_of_another_schema_is_refused_naming_both_versions() {
