@@ -87,21 +87,94 @@ pub struct MonitorArgs {
     /// REST, the same host on port 6333 for gRPC on 6334).
     #[arg(long, env = "QDRANT_METRICS_URL")]
     pub metrics_url: Option<String>,
+    /// The deployment's Prometheus (`http://host:9090`): the server host's CPU and memory over
+    /// each run, by PromQL over node_exporter's series (the queries are in the report).
+    #[arg(long, env = "QDRANT_PERF_PROMETHEUS")]
+    pub prometheus: Option<String>,
+    /// The `instance` label of the server host's node_exporter in --prometheus (default: the
+    /// only instance there).
+    #[arg(long, requires = "prometheus")]
+    pub server_instance: Option<String>,
+    /// The server host's node_exporter (`http://host:9100/metrics`), scraped once a second,
+    /// when there is no Prometheus to ask.
+    #[arg(long, conflicts_with = "prometheus")]
+    pub node_exporter: Option<String>,
+    /// Serve the run's live figures (rate, latency percentiles, errors, in flight) in the
+    /// Prometheus text format at http://ADDR/metrics while it runs (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// The monitor of a command's runs, and the live endpoint it serves (kept while it runs).
+pub struct Watch {
+    pub monitor: qdrant_perf_load::monitor::Monitor,
+    pub live: Option<qdrant_perf_load::live::LiveServer>,
 }
 
 impl MonitorArgs {
-    /// The monitor of a run against `server` (nothing to watch for the embedded engine): its
-    /// nodes' `/metrics`, or, when their address is unknown, the reason in the report.
-    pub fn monitor(&self, server: Option<&ServerConfig>) -> qdrant_perf_load::monitor::Monitor {
+    /// The monitor of runs against `server` (for the embedded engine only the live view):
+    /// its nodes' `/metrics` (or, when their address is unknown, the reason in the report), the
+    /// server host's CPU and memory from --prometheus, --node-exporter, or `/proc` when the
+    /// server listens on this machine. An unreachable Prometheus or node_exporter, or an
+    /// address --metrics-listen cannot take, is an error here, before any run.
+    pub async fn watch(&self, server: Option<&ServerConfig>) -> Result<Watch> {
+        use qdrant_perf_load::host::{HostMonitor, HostSource};
+        use qdrant_perf_load::live::{LiveView, serve};
         use qdrant_perf_load::monitor::Monitor;
-        use qdrant_perf_store::remote::telemetry::Telemetry;
-        let Some(server) = server else {
-            return Monitor::default();
+        use qdrant_perf_store::remote::telemetry::{LocalProcess, Telemetry};
+        let mut monitor = match server {
+            None => {
+                if self.prometheus.is_some() || self.node_exporter.is_some() {
+                    anyhow::bail!(
+                        "--prometheus and --node-exporter judge a server's host; with --target edge the engine is this process, whose CPU and memory every report already has"
+                    );
+                }
+                Monitor::default()
+            }
+            Some(server) => match Telemetry::for_config(server, self.metrics_url.as_deref()) {
+                Ok(t) => Monitor::server(t, Vec::new()),
+                Err(why) => Monitor::not_collected(why),
+            },
         };
-        match Telemetry::for_config(server, self.metrics_url.as_deref()) {
-            Ok(t) => Monitor::server(t, Vec::new()),
-            Err(why) => Monitor::not_collected(why),
+        let source = match (&self.prometheus, &self.node_exporter, server) {
+            (Some(url), _, _) => Some((
+                HostSource::Prometheus {
+                    url: url.clone(),
+                    instance: self.server_instance.clone(),
+                },
+                "--prometheus",
+            )),
+            (None, Some(url), _) => Some((
+                HostSource::NodeExporter { url: url.clone() },
+                "--node-exporter",
+            )),
+            (None, None, Some(server)) => server
+                .urls
+                .iter()
+                .find_map(|u| LocalProcess::for_url(u))
+                .map(|p| (HostSource::LocalProcess { pid: p.pid }, "--target")),
+            (None, None, None) => None,
+        };
+        if let Some((source, flag)) = source {
+            HostMonitor::start(source.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} (flag: {flag})"))?;
+            monitor = monitor.with_host(source);
         }
+        let live = match self.metrics_listen {
+            Some(addr) => {
+                let view = std::sync::Arc::new(LiveView::new());
+                let server = serve(addr, view.clone()).await?;
+                eprintln!(
+                    "live figures at http://{}/metrics while the runs go on",
+                    server.local_addr()
+                );
+                monitor = monitor.with_live(view);
+                Some(server)
+            }
+            None => None,
+        };
+        Ok(Watch { monitor, live })
     }
 }
 

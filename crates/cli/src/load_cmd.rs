@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal, Target};
+use qdrant_perf_load::live::LiveServer;
 use qdrant_perf_load::monitor::Monitor;
 use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
 use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreTarget};
@@ -19,7 +20,8 @@ use qdrant_perf_report::report::{self, Report, TargetInfo};
 use qdrant_perf_store::HnswParams;
 
 use crate::common::{
-    LOAD_FLAGS, MonitorArgs, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
+    LOAD_FLAGS, MonitorArgs, Watch, cache, ctrl_c_stop, load_config, runtime, server_config,
+    with_flag,
 };
 
 /// What Ctrl-C prints during `load`, `stress` and `validate`.
@@ -199,39 +201,60 @@ pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// A target ready to run: one of the three kinds.
-pub enum AnyTarget {
+/// The three kinds of target.
+pub enum Kind {
     Store(
         Arc<StoreTarget<qdrant_perf_store::AnyStore>>,
         Box<setup::Prepared>,
-        Monitor,
     ),
     Http(Arc<HttpTarget>),
     Noop(Arc<NoopTarget>),
 }
 
+/// A target ready to run, with what its runs watch (and the live endpoint, while it lives).
+pub struct AnyTarget {
+    pub kind: Kind,
+    pub monitor: Monitor,
+    _live: Option<LiveServer>,
+}
+
 impl AnyTarget {
     pub async fn run(&self, plan: &LoadPlan, stop: &StopSignal) -> Result<RunResult> {
-        match self {
-            AnyTarget::Store(t, _, monitor) => {
-                driver::run_monitored(t.clone(), plan, stop, monitor).await
-            }
-            AnyTarget::Http(t) => driver::run(t.clone(), plan, stop).await,
-            AnyTarget::Noop(t) => driver::run(t.clone(), plan, stop).await,
+        let m = &self.monitor;
+        match &self.kind {
+            Kind::Store(t, _) => driver::run_monitored(t.clone(), plan, stop, m).await,
+            Kind::Http(t) => driver::run_monitored(t.clone(), plan, stop, m).await,
+            Kind::Noop(t) => driver::run_monitored(t.clone(), plan, stop, m).await,
         }
         .map_err(|e| with_flag(e, LOAD_FLAGS))
     }
 
+    /// A stress ramp over `loads` (see [`validate::ramp`]).
+    pub async fn ramp(
+        &self,
+        plan: &LoadPlan,
+        loads: &[f64],
+        t: &qdrant_perf_load::config::Targets,
+        stop: &StopSignal,
+    ) -> Result<(qdrant_perf_report::StressSummary, Vec<RunResult>), driver::LoadError> {
+        let m = &self.monitor;
+        match &self.kind {
+            Kind::Store(tg, _) => validate::ramp(tg.clone(), plan, loads, t, stop, m).await,
+            Kind::Http(tg) => validate::ramp(tg.clone(), plan, loads, t, stop, m).await,
+            Kind::Noop(tg) => validate::ramp(tg.clone(), plan, loads, t, stop, m).await,
+        }
+    }
+
     /// Sum of the collections' configured rates (the default open-loop rate).
     pub fn configured_rate(&self) -> f64 {
-        match self {
-            AnyTarget::Store(t, _, _) => t.collections().iter().map(|c| c.qps).sum(),
+        match &self.kind {
+            Kind::Store(t, _) => t.collections().iter().map(|c| c.qps).sum(),
             _ => 1000.0,
         }
     }
 
     pub async fn cleanup(&mut self) {
-        if let AnyTarget::Store(_, prepared, _) = self {
+        if let Kind::Store(_, prepared) = &mut self.kind {
             for line in prepared.cleanup().await {
                 eprintln!("{line}");
             }
@@ -247,9 +270,17 @@ pub async fn build_target(
     quiet: bool,
 ) -> Result<(AnyTarget, TargetInfo, Vec<String>)> {
     let config = load_config(args.config.as_ref())?;
+    let target_of = |kind: Kind, watch: Watch| AnyTarget {
+        kind,
+        monitor: watch.monitor,
+        _live: watch.live,
+    };
     if args.target == "noop" && args.http.is_none() {
         return Ok((
-            AnyTarget::Noop(Arc::new(NoopTarget)),
+            target_of(
+                Kind::Noop(Arc::new(NoopTarget)),
+                args.monitor.watch(None).await?,
+            ),
             TargetInfo {
                 kind: "noop".into(),
                 url: None,
@@ -294,7 +325,7 @@ pub async fn build_target(
         }
         t.preflight().await?;
         return Ok((
-            AnyTarget::Http(Arc::new(t)),
+            target_of(Kind::Http(Arc::new(t)), args.monitor.watch(None).await?),
             TargetInfo {
                 kind: "http".into(),
                 url: Some(url.clone()),
@@ -343,7 +374,16 @@ pub async fn build_target(
             .collect(),
         search.k,
     );
-    let mut monitor = args.monitor.monitor(server.as_ref()).with_collections(
+    let watch = match args.monitor.watch(server.as_ref()).await {
+        Ok(w) => w,
+        Err(e) => {
+            for line in prepared.cleanup().await {
+                eprintln!("{line}");
+            }
+            return Err(e);
+        }
+    };
+    let mut monitor = watch.monitor.with_collections(
         prepared
             .collections
             .iter()
@@ -364,7 +404,13 @@ pub async fn build_target(
         target = target.with_cache(cache);
     }
     Ok((
-        AnyTarget::Store(Arc::new(target), Box::new(prepared), monitor),
+        target_of(
+            Kind::Store(Arc::new(target), Box::new(prepared)),
+            Watch {
+                monitor,
+                live: watch.live,
+            },
+        ),
         info,
         notes,
     ))
@@ -412,7 +458,7 @@ fn plan_for(run: &RunArgs, mode: Mode, label: &str) -> LoadPlan {
 
 /// The datasets and index parameters of a store target, into the report's provenance.
 fn record_setup(report: &mut Report, target: &AnyTarget, config: &PerformanceConfig) {
-    if let AnyTarget::Store(_, prepared, _) = target {
+    if let Kind::Store(_, prepared) = &target.kind {
         report.provenance.datasets = prepared.datasets.clone();
         report.provenance.index = Some(index_parameters(config));
     }
@@ -566,11 +612,7 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
         let mut plan = plan_for(&args.run, mode, "stress");
         plan.duration = Some(step_duration);
         plan.requests = None;
-        let result = match &target {
-            AnyTarget::Store(tg, _, monitor) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop, monitor).await,
-            AnyTarget::Http(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop, &Monitor::default()).await,
-            AnyTarget::Noop(tg) => validate::ramp(tg.clone(), &plan, &loads, &t, &stop, &Monitor::default()).await,
-        };
+        let result = target.ramp(&plan, &loads, &t, &stop).await;
         target.cleanup().await;
         let (summary, runs) = result.map_err(|e| with_flag(e, LOAD_FLAGS))?;
         for s in &summary.steps {

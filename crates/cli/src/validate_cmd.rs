@@ -133,9 +133,14 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             ),
             None => None,
         },
-        monitor: args.monitor.monitor(server.as_ref()),
+        monitor: Default::default(),
     };
     let rt = runtime()?;
+    let watch = rt.block_on(args.monitor.watch(server.as_ref()))?;
+    let opts = ValidateOptions {
+        monitor: watch.monitor,
+        ..opts
+    };
     let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     let v = rt
         .block_on(validate::validate(&opts, &stop))

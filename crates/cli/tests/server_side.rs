@@ -1,6 +1,8 @@
-//! The deployment's own side of a run, against a real Qdrant server (`QDRANT_BIN`) and a real
-//! redis-server: the server's time beside the client's, its `/metrics` once a second with an
-//! unreadable node named, and `cached_search` through Redis that goes on when Redis dies.
+//! The deployment's own side of a run, against a real Qdrant server (`QDRANT_BIN`), a real
+//! redis-server and a real Prometheus scraping a real node_exporter: the server's time beside
+//! the client's, its `/metrics` once a second with an unreadable node named, `cached_search`
+//! through Redis that goes on when Redis dies, the server host's CPU and memory judged from
+//! Prometheus, and the live endpoint scraped during a run.
 
 mod common;
 
@@ -183,4 +185,183 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
     // The collection the run created is gone.
     let collections = qdrant_perf_store::server::http_body(server.http_port, "/collections");
     assert!(!collections.unwrap_or_default().contains("perf_"));
+}
+
+#[test]
+fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_live_figures() {
+    use qdrant_perf_load::monitoring::{
+        PROMTOOL_MISSING, PrivateNodeExporter, PrivatePrometheus, promtool_check,
+    };
+    let Some(server) = qdrant() else {
+        return;
+    };
+    let exporter = match PrivateNodeExporter::start() {
+        Ok(e) => e,
+        Err(e) if e.is_missing() => return eprintln!("skipped: {e}"),
+        Err(e) => panic!("{e}"),
+    };
+    let prometheus = match PrivatePrometheus::start(&[exporter.target()]) {
+        Ok(p) => p,
+        Err(e) if e.is_missing() => return eprintln!("skipped: {e}"),
+        Err(e) => panic!("{e}"),
+    };
+    let instance = exporter.target();
+    prometheus
+        .wait_for_samples(
+            &format!(
+                "count_over_time(node_memory_MemTotal_bytes{{instance=\"{instance}\"}}[1m]) >= 2"
+            ),
+            Duration::from_secs(120),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut cmd = bin();
+    cmd.args([
+        "validate",
+        "--quick",
+        "--quiet",
+        "--no-stress",
+        "--collections",
+        "deepcoder",
+        "--points",
+        "1000",
+        "--queries",
+        "100",
+        "--duration",
+        "3s",
+        "--overall-duration",
+        "5s",
+        "--target",
+        &server.grpc_url(),
+        "--metrics-url",
+        &server.rest_url(),
+        "--prometheus",
+        &prometheus.url(),
+        "--metrics-listen",
+        &listen,
+    ])
+    .arg("--cache-dir")
+    .arg(dir.path().join("cache"))
+    .arg("--out")
+    .arg(&out)
+    .env_remove("QDRANT_URL")
+    .env_remove("QDRANT_METRICS_URL")
+    .env_remove("QDRANT_PERF_PROMETHEUS")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Scrape the live endpoint while the runs go on.
+    let started = std::time::Instant::now();
+    let mut live = String::new();
+    while started.elapsed() < Duration::from_secs(300) {
+        let port: u16 = listen.rsplit(':').next().unwrap().parse().unwrap();
+        // A scrape after the run's first second: requests counted, server times seen.
+        if let Some(body) = qdrant_perf_store::server::http_body(port, "/metrics")
+            && body
+                .lines()
+                .any(|l| l.starts_with("qdrant_perf_requests_total{") && !l.ends_with(" 0"))
+            && body.contains("qdrant_perf_server_latency_seconds_count{")
+        {
+            live = body;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        live.contains("qdrant_perf_latency_seconds{")
+            && live.contains("qdrant_perf_server_latency_seconds{"),
+        "the live endpoint showed a run with client and server latency:\n{live}\n{stderr}"
+    );
+    match promtool_check(&live) {
+        None => println!("{PROMTOOL_MISSING}"),
+        Some(r) => r.unwrap(),
+    }
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{stdout}\n{stderr}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    // cpu_usage and memory_usage judged for the server host, from Prometheus.
+    let check = |name: &str| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {}", r["checks"]))
+            .clone()
+    };
+    let (cpu, memory) = (check("cpu_usage"), check("memory_usage"));
+    for c in [&cpu, &memory] {
+        assert_ne!(c["verdict"], "not_run", "{c}");
+        let note = c["note"].as_str().unwrap();
+        assert!(
+            note.contains(&prometheus.url()) && note.contains(&instance),
+            "{note}"
+        );
+    }
+    let overall = r["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["label"] == "overall")
+        .unwrap();
+    let host = &overall["host"];
+    assert_eq!(host["kind"], "prometheus", "{host}");
+    assert!(!host["queries"].as_array().unwrap().is_empty(), "{host}");
+    // The same figures, asked of the same Prometheus with the test's own PromQL over the run's
+    // window, agree within 5 percentage points.
+    let at = host["evaluated_at_unix_s"].as_f64().unwrap();
+    let window = host["window_s"].as_f64().unwrap().round() as u64;
+    let cpu_direct = prometheus
+        .value_at(
+        &format!(
+            "100 * (1 - avg(rate(node_cpu_seconds_total{{mode=\"idle\",instance=\"{instance}\"}}[{window}s])))"
+        ),
+        at,
+    )
+    .expect("Prometheus answers the CPU query");
+    let memory_direct = prometheus
+        .value_at(
+        &format!(
+            "100 * (1 - min_over_time(node_memory_MemAvailable_bytes{{instance=\"{instance}\"}}[{window}s]) / node_memory_MemTotal_bytes{{instance=\"{instance}\"}})"
+        ),
+        at,
+    )
+    .expect("Prometheus answers the memory query");
+    let cpu_judged = cpu["measured"].as_f64().unwrap();
+    let memory_judged = memory["measured"].as_f64().unwrap();
+    assert!(
+        (cpu_judged - cpu_direct.clamp(0.0, 100.0)).abs() <= 5.0,
+        "cpu {cpu_judged} vs {cpu_direct}"
+    );
+    assert!(
+        (memory_judged - memory_direct).abs() <= 5.0,
+        "memory {memory_judged} vs {memory_direct}"
+    );
+    // Client and server percentiles for every operation of every run, and a per-second series
+    // of the server in report.json.
+    for run in r["runs"].as_array().unwrap() {
+        for op in run["operations"].as_array().unwrap() {
+            assert!(
+                op["server_latency_ms"]["p95_ms"].as_f64().unwrap() > 0.0,
+                "{op}"
+            );
+            assert!(op["latency_ms"]["p95_ms"].as_f64().unwrap() > 0.0, "{op}");
+        }
+        let seconds = run["server"]["nodes"][0]["seconds"].as_array().unwrap();
+        assert!(!seconds.is_empty(), "{}", run["server"]);
+    }
+    assert!(
+        stdout.contains("cpu_usage") && stdout.contains(&instance),
+        "{stdout}"
+    );
 }

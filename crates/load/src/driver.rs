@@ -33,6 +33,7 @@ pub use qdrant_perf_report::run::{
     RunResult, Second,
 };
 
+use crate::live::{LiveMetrics, LiveSecond};
 use crate::monitor::Monitor;
 use crate::resources::{ProcessSampler, Resources};
 use qdrant_perf_report::{LatencySummary, latency_histogram};
@@ -499,7 +500,17 @@ pub async fn run_monitored<T: Target>(
     let measure_start = t0 + plan.warmup;
     let shared = Arc::new(Shared::new(target, slots, t0));
     let collector_done = Arc::new(AtomicBool::new(false));
-    let collector = start_collector(&shared, plan, measure_start, &collector_done, stop)?;
+    let live = monitor.live().map(|view| {
+        let slots = shared
+            .slots
+            .iter()
+            .map(|s| (s.op.name().to_string(), s.collection_name.clone()))
+            .collect();
+        let metrics = Arc::new(LiveMetrics::new(&plan.label, slots));
+        view.show(metrics.clone());
+        metrics
+    });
+    let collector = start_collector(&shared, plan, measure_start, &collector_done, stop, live)?;
     let watching = monitor.start(measure_start);
     let sent = match plan.mode {
         Mode::Open { rate } => drive_open(&shared, plan, rate, stop).await,
@@ -508,13 +519,20 @@ pub async fn run_monitored<T: Target>(
         }
     };
     collector_done.store(true, Ordering::SeqCst);
-    let (server, cache) = watching.finish().await;
+    let seen = watching.finish().await;
     let collected = collector.join().map_err(|_| {
         LoadError::driver("collector thread", "it panicked (see the message above)")
     })?;
     let mut result = summarise(&shared, plan, stop, measure_start, sent?, collected);
-    result.server = server;
-    result.cache = cache;
+    result.server = seen.server;
+    result.cache = seen.cache;
+    if let Some(h) = &seen.host {
+        result.resources.server = match &h.not_collected {
+            Some(why) => format!("not collected ({}: {why})", h.source),
+            None => h.source.clone(),
+        };
+    }
+    result.host = seen.host;
     Ok(result)
 }
 
@@ -578,24 +596,12 @@ fn start_collector<T: Target>(
     measure_start: Instant,
     done: &Arc<AtomicBool>,
     stop: &StopSignal,
+    live: Option<Arc<LiveMetrics>>,
 ) -> Result<std::thread::JoinHandle<Collected>> {
-    let (shared, done, stop) = (shared.clone(), done.clone(), stop.clone());
-    let label = plan.label.clone();
-    let window = plan.planned_window();
-    let progress = plan.progress;
+    let (shared, done, stop, plan) = (shared.clone(), done.clone(), stop.clone(), plan.clone());
     std::thread::Builder::new()
         .name("qdrant-perf-collector".into())
-        .spawn(move || {
-            collect(
-                &shared,
-                measure_start,
-                &done,
-                &stop,
-                &label,
-                window,
-                progress,
-            )
-        })
+        .spawn(move || collect(&shared, measure_start, &done, &stop, &plan, live))
         .map_err(|e| LoadError::driver("collector thread", e))
 }
 
@@ -808,6 +814,7 @@ fn summarise<T: Target>(
         resources: collected.resources,
         server: None,
         cache: None,
+        host: None,
         interval_log: collected.interval_log,
     }
 }
@@ -909,10 +916,14 @@ fn collect<T: Target>(
     start: Instant,
     done: &AtomicBool,
     stop: &StopSignal,
-    label: &str,
-    window: Option<Duration>,
-    progress: bool,
+    plan: &LoadPlan,
+    live: Option<Arc<LiveMetrics>>,
 ) -> Collected {
+    let (label, window, progress) = (plan.label.as_str(), plan.planned_window(), plan.progress);
+    let requested_rate = match plan.mode {
+        Mode::Open { rate } => Some(rate),
+        Mode::Closed { .. } => None,
+    };
     let n = shared.slots.len();
     let mut totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
     let mut interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
@@ -975,6 +986,8 @@ fn collect<T: Target>(
             let interval_end = Instant::now();
             // Harvest.
             let mut errors_now = 0u64;
+            let mut errors_per_slot = vec![0u64; if live.is_some() { n } else { 0 }];
+            let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
             for shard in &shared.recorder.shards {
                 let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
                 let s = &mut *guard;
@@ -994,11 +1007,31 @@ fn collect<T: Target>(
                     }
                 }
                 errors_now += s.errors.iter().sum::<u64>();
+                if live.is_some() {
+                    for (acc, e) in errors_per_slot.iter_mut().zip(&s.errors) {
+                        *acc += e;
+                    }
+                    for (k, e) in &s.error_kinds {
+                        *errors_by_kind.entry(k.clone()).or_default() += e.count;
+                    }
+                }
             }
             let secs = interval_end
                 .saturating_duration_since(interval_start)
                 .as_secs_f64()
                 .max(1e-6);
+            if let Some(live) = &live {
+                live.update(&LiveSecond {
+                    interval: &interval,
+                    server_interval: &server_interval,
+                    errors_by_kind: &errors_by_kind,
+                    errors_per_slot: &errors_per_slot,
+                    in_flight: shared.in_flight.load(Ordering::Relaxed),
+                    elapsed_s: k as f64 + secs,
+                    secs,
+                    requested_rate,
+                });
+            }
             second_hist.reset();
             let mut ok = 0;
             for i in 0..n {

@@ -341,6 +341,48 @@ impl LiveError {
     }
 }
 
+/// What the endpoint serves: [`LiveMetrics`] of one run, or a [`LiveView`] of whichever run
+/// is going on.
+pub trait Scrape: Send + Sync + 'static {
+    fn render(&self) -> String;
+}
+
+impl Scrape for LiveMetrics {
+    fn render(&self) -> String {
+        LiveMetrics::render(self)
+    }
+}
+
+/// The metrics of the run going on now, for a command that runs several (a `validate`, a
+/// `stress` ramp): each run puts its own [`LiveMetrics`] here, and a scrape renders the
+/// latest. Before the first run it renders nothing.
+#[derive(Default)]
+pub struct LiveView {
+    current: Mutex<Option<Arc<LiveMetrics>>>,
+}
+
+impl LiveView {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `metrics` the run a scrape shows.
+    pub fn show(&self, metrics: Arc<LiveMetrics>) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(metrics);
+    }
+}
+
+impl Scrape for LiveView {
+    fn render(&self) -> String {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        current.map_or_else(String::new, |m| m.render())
+    }
+}
+
 /// The running metrics endpoint. Dropping it stops the server (the listener closes when its
 /// task next runs, and open connections are asked to close after their current response);
 /// [`shutdown`](Self::shutdown) does the same and waits until it is done.
@@ -376,7 +418,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// `Content-Type: text/plain; version=0.0.4; charset=utf-8`; other paths answer 404, other
 /// methods on `/metrics` 405. HTTP/1.1 with keep-alive, on the current tokio runtime (call it
 /// from within one). Runs until the returned [`LiveServer`] is dropped or shut down.
-pub async fn serve(addr: SocketAddr, metrics: Arc<LiveMetrics>) -> Result<LiveServer, LiveError> {
+pub async fn serve<M: Scrape>(addr: SocketAddr, metrics: Arc<M>) -> Result<LiveServer, LiveError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| LiveError::listen(addr, e))?;
@@ -392,7 +434,7 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<LiveMetrics>) -> Result<LiveSe
     })
 }
 
-async fn accept(listener: TcpListener, metrics: Arc<LiveMetrics>, mut stop: watch::Receiver<()>) {
+async fn accept<M: Scrape>(listener: TcpListener, metrics: Arc<M>, mut stop: watch::Receiver<()>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -415,10 +457,10 @@ async fn accept(listener: TcpListener, metrics: Arc<LiveMetrics>, mut stop: watc
     // Dropping the set aborts connections still open after the grace period.
 }
 
-async fn connection(stream: TcpStream, metrics: Arc<LiveMetrics>, mut stop: watch::Receiver<()>) {
+async fn connection<M: Scrape>(stream: TcpStream, metrics: Arc<M>, mut stop: watch::Receiver<()>) {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let metrics = metrics.clone();
-        async move { Ok::<_, Infallible>(respond(&metrics, &req)) }
+        async move { Ok::<_, Infallible>(respond(&*metrics, &req)) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -435,7 +477,7 @@ async fn connection(stream: TcpStream, metrics: Arc<LiveMetrics>, mut stop: watc
     }
 }
 
-fn respond(metrics: &LiveMetrics, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn respond<M: Scrape>(metrics: &M, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let plain = |status: StatusCode, body: &str| {
         Response::builder()
             .status(status)

@@ -24,6 +24,10 @@ use qdrant_perf_report::latency_histogram;
 use qdrant_perf_report::server::{NodeWatch, ServerSide};
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, Telemetry, node_delta, server_second};
 use qdrant_perf_store::{CachedStore, Store};
+
+use crate::host::{HostMonitor, HostSource};
+use crate::live::LiveView;
+use qdrant_perf_report::HostResources;
 use tokio::sync::oneshot;
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -56,6 +60,10 @@ impl<S: Store + 'static> CacheProbe for CachedStore<S> {
 pub struct Monitor {
     telemetry: Option<Arc<Telemetry>>,
     cache: Option<Arc<dyn CacheProbe>>,
+    /// Where each run shows its live figures (`--metrics-listen`).
+    live: Option<Arc<LiveView>>,
+    /// Where the server host's CPU and memory come from.
+    host: Option<HostSource>,
     /// Why the server's metrics are not read (e.g. no REST address for a gRPC target).
     not_collected: Option<String>,
     /// The collections (names on the server) the per-second series sums over.
@@ -98,6 +106,30 @@ impl Monitor {
         }
     }
 
+    /// The same monitor, each run showing its live figures in `view` (served by
+    /// [`crate::live::serve`]).
+    pub fn with_live(&self, view: Arc<LiveView>) -> Self {
+        Self {
+            live: Some(view),
+            ..self.clone()
+        }
+    }
+
+    /// The same monitor, reading the server host's CPU and memory from `source` over every
+    /// run (check it first with [`HostMonitor::start`]: an unreachable source is an error
+    /// there; during a run it is the reason the figures are absent).
+    pub fn with_host(&self, source: HostSource) -> Self {
+        Self {
+            host: Some(source),
+            ..self.clone()
+        }
+    }
+
+    /// Where runs show their live figures, if anywhere.
+    pub(crate) fn live(&self) -> Option<&Arc<LiveView>> {
+        self.live.as_ref()
+    }
+
     /// True when this monitor reports anything about a server.
     pub fn watches_a_server(&self) -> bool {
         self.telemetry.is_some() || self.not_collected.is_some()
@@ -119,12 +151,19 @@ impl Monitor {
             .cache
             .clone()
             .map(|c| tokio::spawn(watch_cache(c, measure_start, cache_rx)));
+        let (host_tx, host_rx) = oneshot::channel();
+        let host = self
+            .host
+            .clone()
+            .map(|source| tokio::spawn(watch_host(source, measure_start, host_rx)));
         Watching {
             stop: Some(tx),
             task,
             not_collected: self.not_collected.clone(),
             cache_stop: Some(cache_tx),
             cache,
+            host_stop: Some(host_tx),
+            host,
         }
     }
 }
@@ -136,20 +175,44 @@ pub(crate) struct Watching {
     not_collected: Option<String>,
     cache_stop: Option<oneshot::Sender<()>>,
     cache: Option<tokio::task::JoinHandle<CacheRun>>,
+    host_stop: Option<oneshot::Sender<()>>,
+    host: Option<tokio::task::JoinHandle<HostResources>>,
+}
+
+/// What a monitor saw during one run.
+#[derive(Default)]
+pub(crate) struct Seen {
+    pub server: Option<ServerSide>,
+    pub cache: Option<CacheRun>,
+    pub host: Option<HostResources>,
 }
 
 impl Watching {
     /// Takes the last samples and returns what was seen of the server and of the cache
     /// (`None` for what was not watched).
-    pub(crate) async fn finish(mut self) -> (Option<ServerSide>, Option<CacheRun>) {
-        if let Some(stop) = self.cache_stop.take() {
+    pub(crate) async fn finish(mut self) -> Seen {
+        for stop in [self.cache_stop.take(), self.host_stop.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = stop.send(());
         }
         let cache = match self.cache.take() {
             Some(task) => task.await.ok(),
             None => None,
         };
-        (self.finish_server().await, cache)
+        let host =
+            match self.host.take() {
+                Some(task) => Some(task.await.unwrap_or_else(|e| {
+                    HostResources::none(format!("the host reader failed: {e}"))
+                })),
+                None => None,
+            };
+        Seen {
+            server: self.finish_server().await,
+            cache,
+            host,
+        }
     }
 
     async fn finish_server(&mut self) -> Option<ServerSide> {
@@ -308,4 +371,32 @@ async fn watch_cache(
         measurements: cache.measurements().await,
         redis_latency: seconds,
     }
+}
+
+/// Reads the server host's figures over the recorded part: from `measure_start`, a sample a
+/// second until stopped, then the figures for [start, end].
+async fn watch_host(
+    source: HostSource,
+    measure_start: Instant,
+    mut stop: oneshot::Receiver<()>,
+) -> HostResources {
+    let mut monitor = match HostMonitor::start(source).await {
+        Ok(m) => m,
+        Err(e) => return HostResources::none(e.to_string()),
+    };
+    tokio::time::sleep_until(measure_start.into()).await;
+    let start = std::time::SystemTime::now();
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let stopped = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = &mut stop => true,
+        };
+        monitor.sample().await;
+        if stopped {
+            break;
+        }
+    }
+    monitor.finish(start, std::time::SystemTime::now()).await
 }

@@ -9,10 +9,13 @@
 //! `node_exporter` on the PATH; Debian package `prometheus-node-exporter`) and
 //! `PROMETHEUS_BIN` (else `prometheus`; Debian package `prometheus`).
 //!
+//! [`promtool_check`] runs Prometheus' own checker of the text exposition format.
+//!
 //! On Linux a started process is also killed when the thread that started it ends: start them
 //! on the thread that keeps them (not in a `spawn_blocking` task).
 
 use std::fs;
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +23,46 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use qdrant_perf_store::server::{http_body, http_status};
+
+/// What tests print when promtool is missing (they then return without checking).
+pub const PROMTOOL_MISSING: &str = "skipped: promtool not found (apt-get install -y prometheus)";
+
+/// `promtool check metrics` on `text` (Debian's `prometheus` package): `None` when promtool is
+/// not installed; otherwise `Err` with its exit status and output unless it exits 0 and prints
+/// nothing (it prints lint problems, such as a counter without `_total`, and exits 3).
+pub fn promtool_check(text: &str) -> Option<Result<(), String>> {
+    let mut child = match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("cannot run promtool: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(text.as_bytes())
+        .expect("writing to promtool");
+    let out = child.wait_with_output().expect("promtool runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(if out.status.success() && printed.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "promtool check metrics: {}\n{printed}\non this text:\n{text}",
+            out.status
+        ))
+    })
+}
 
 /// Why a private monitoring process did not start.
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +357,14 @@ impl PrivatePrometheus {
         query_now(self.port, promql)
     }
 
+    /// The first value of an instant query evaluated at `time` (Unix seconds).
+    pub fn value_at(&self, promql: &str, time: f64) -> Option<f64> {
+        query(self.port, promql, Some(time))?.as_array()?.first()?["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+
     /// Waits until the instant query `promql` has a non-empty result, e.g.
     /// `count_over_time(node_memory_MemTotal_bytes[1m]) >= 3` for three samples of a target.
     pub fn wait_for_samples(&self, promql: &str, limit: Duration) -> Result<(), MonitoringError> {
@@ -336,8 +387,17 @@ impl PrivatePrometheus {
 
 /// `data.result` of `GET /api/v1/query?query=...` on 127.0.0.1:`port`, on success.
 fn query_now(port: u16, promql: &str) -> Option<serde_json::Value> {
+    query(port, promql, None)
+}
+
+/// The `result` of an instant query, at `time` (Unix seconds) or now.
+fn query(port: u16, promql: &str, time: Option<f64>) -> Option<serde_json::Value> {
     let mut url = reqwest::Url::parse("http://127.0.0.1/api/v1/query").ok()?;
     url.query_pairs_mut().append_pair("query", promql);
+    if let Some(t) = time {
+        url.query_pairs_mut()
+            .append_pair("time", &format!("{t:.3}"));
+    }
     let path = format!("{}?{}", url.path(), url.query()?);
     let body: serde_json::Value = serde_json::from_str(&http_body(port, &path)?).ok()?;
     (body["status"] == "success").then(|| body["data"]["result"].clone())

@@ -29,7 +29,7 @@ use crate::monitor::Monitor;
 use crate::setup::{CollectionChoice, Prepared, SetupOptions};
 use crate::target::{HttpTarget, StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{Bound, Check};
-use qdrant_perf_report::{Resources, StressStep, StressSummary};
+use qdrant_perf_report::{HostResources, Resources, StressStep, StressSummary};
 use qdrant_perf_store::AnyStore;
 
 /// Sizes, rates and durations of a validate run.
@@ -429,6 +429,7 @@ impl Session<'_> {
         ));
         j.checks.extend(resource_checks(
             &r.resources,
+            r.host.as_ref(),
             self.opts.setup.server.is_some(),
             &self.t,
         ));
@@ -647,52 +648,102 @@ impl Session<'_> {
 
 /// CPU and memory of the overall run: measured for the embedded engine (this process), not run
 /// against a server (its telemetry is not collected) or without /proc.
-fn resource_checks(res: &Resources, server: bool, t: &Targets) -> [Check; 2] {
+use qdrant_perf_report::report::GENERATOR_BUSY_PCT;
+
+/// The `cpu_usage` and `memory_usage` checks of the overall run. On the embedded engine they
+/// judge this process (which is then the engine); against a server, the server host as
+/// `host` read it (the deployment's Prometheus, a node_exporter, or `/proc` for a server on this
+/// machine), and are not run, with the reason, when nothing was read.
+fn resource_checks(
+    res: &Resources,
+    host: Option<&HostResources>,
+    server: bool,
+    t: &Targets,
+) -> [Check; 2] {
+    if !server {
+        let unreadable = "/proc not readable on this system";
+        return [
+            resource_check(
+                "cpu_usage",
+                res.cpu_pct_mean,
+                t.cpu_pct,
+                res.samples,
+                "mean of this process (engine + driver) over the overall run, % of all cores",
+                unreadable,
+            ),
+            resource_check(
+                "memory_usage",
+                res.memory_pct_max,
+                t.memory_pct,
+                res.samples,
+                "highest RSS of this process, % of the machine's memory",
+                unreadable,
+            ),
+        ];
+    }
+    let Some(host) = host else {
+        let why = "the server host is not watched: give --prometheus URL (the deployment's \
+                   Prometheus with node_exporter's series of the server host) or --node-exporter \
+                   URL, or run the server on this machine (/proc)";
+        return [
+            resource_check("cpu_usage", None, t.cpu_pct, 0, "", why),
+            resource_check("memory_usage", None, t.memory_pct, 0, "", why),
+        ];
+    };
+    let why = match &host.not_collected {
+        Some(reason) => format!("{}: {reason}", host.source),
+        None => format!("{}: no figure", host.source),
+    };
+    let generator = match res.cpu_pct_mean {
+        Some(g) if g > GENERATOR_BUSY_PCT => format!(
+            "; WARNING: the load generator used {g:.0} % of its {} cores, so it, not the server, may be the bottleneck",
+            res.cores
+        ),
+        Some(g) => format!(
+            "; the load generator used {g:.0} % of its {} cores",
+            res.cores
+        ),
+        None => String::new(),
+    };
     [
         resource_check(
             "cpu_usage",
-            res.cpu_pct_mean,
+            host.cpu_pct_mean,
             t.cpu_pct,
-            res.samples,
-            server,
-            "mean of this process (engine + driver) over the overall run, % of all cores",
-            "server telemetry not collected (client CPU is in the report)",
+            host.samples,
+            &format!(
+                "mean of the server host over the overall run, % of all its cores, from {}{generator}",
+                host.source
+            ),
+            &why,
         ),
         resource_check(
             "memory_usage",
-            res.memory_pct_max,
+            host.memory_pct_max,
             t.memory_pct,
-            res.samples,
-            server,
-            "highest RSS of this process, % of the machine's memory",
-            "server telemetry not collected",
+            host.samples,
+            &format!(
+                "highest memory in use on the server host over the overall run, % of its memory, from {}",
+                host.source
+            ),
+            &why,
         ),
     ]
 }
 
-/// One resource check in % (below `limit`): the measured figure with what it covers, or not run
-/// with the reason (a server's figure is not collected; without /proc there is none).
+/// One resource check: measured against `limit`, or not run with `why_not`.
 fn resource_check(
     name: &str,
     measured: Option<f64>,
     limit: f64,
     samples: u64,
-    server: bool,
     measured_note: &str,
-    server_note: &str,
+    why_not: &str,
 ) -> Check {
-    match (server, measured) {
-        (false, Some(v)) => Check::measured(name, "overall", v, "%", Bound::Below, limit, samples)
+    match measured {
+        Some(v) => Check::measured(name, "overall", v, "%", Bound::Below, limit, samples)
             .with_note(measured_note),
-        (true, _) => Check::not_run(name, "overall", "%", Bound::Below, limit, server_note),
-        (false, None) => Check::not_run(
-            name,
-            "overall",
-            "%",
-            Bound::Below,
-            limit,
-            "/proc not readable on this system",
-        ),
+        None => Check::not_run(name, "overall", "%", Bound::Below, limit, why_not),
     }
 }
 
@@ -859,27 +910,68 @@ mod tests {
             cpu_pct_mean: Some(91.0),
             memory_pct_max: Some(12.5),
             samples: 7,
+            cores: 2,
             ..Resources::default()
         }
     }
 
     #[test]
-    fn against_a_server_cpu_and_memory_are_not_run_because_its_telemetry_is_not_collected() {
+    fn against_a_server_cpu_and_memory_judge_the_server_host_or_say_why_not() {
         let t = PerformanceConfig::bundled().targets();
-        let [cpu, memory] = resource_checks(&measured(), true, &t);
+        // Nothing watched the host: not run, saying how to watch it.
+        let [cpu, memory] = resource_checks(&measured(), None, true, &t);
         for (c, name) in [(&cpu, "cpu_usage"), (&memory, "memory_usage")] {
             assert_eq!(c.name, name);
             assert_eq!(c.verdict, Verdict::NotRun, "{c:?}");
             assert_eq!(c.measured, None, "{c:?}");
             let note = c.note.as_deref().unwrap_or_default();
-            assert!(note.starts_with("server telemetry not collected"), "{c:?}");
+            assert!(
+                note.contains("--prometheus") && note.contains("--node-exporter"),
+                "{c:?}"
+            );
         }
+        // The host's figures are judged, with their source; the client's 91 % is not the
+        // server's, but it is named as a warning.
+        let host = HostResources {
+            source: "prometheus http://p:9090 (instance \"h:9100\")".into(),
+            kind: "prometheus".into(),
+            cpu_pct_mean: Some(42.0),
+            memory_pct_max: Some(85.0),
+            samples: 12,
+            ..HostResources::default()
+        };
+        let [cpu, memory] = resource_checks(&measured(), Some(&host), true, &t);
+        assert_eq!((cpu.measured, cpu.verdict), (Some(42.0), Verdict::Passed));
+        assert_eq!(
+            (memory.measured, memory.verdict),
+            (Some(85.0), Verdict::Failed)
+        );
+        assert_eq!(cpu.samples, Some(12));
+        let note = cpu.note.as_deref().unwrap();
+        assert!(note.contains("prometheus http://p:9090"), "{note}");
+        assert!(
+            note.contains("WARNING: the load generator used 91 %"),
+            "{note}"
+        );
+        // A source that answered nothing: not run with its reason.
+        let empty = HostResources {
+            not_collected: Some("fewer than 2 samples".into()),
+            ..host
+        };
+        let [cpu, _] = resource_checks(&measured(), Some(&empty), true, &t);
+        assert_eq!(cpu.verdict, Verdict::NotRun);
+        assert!(
+            cpu.note
+                .as_deref()
+                .unwrap()
+                .contains("fewer than 2 samples")
+        );
     }
 
     #[test]
     fn on_the_embedded_engine_cpu_and_memory_are_judged_or_not_run_without_proc() {
         let t = PerformanceConfig::bundled().targets();
-        let [cpu, memory] = resource_checks(&measured(), false, &t);
+        let [cpu, memory] = resource_checks(&measured(), None, false, &t);
         assert_eq!((cpu.measured, cpu.limit), (Some(91.0), t.cpu_pct));
         assert_eq!(cpu.verdict, Verdict::Failed, "91 % is above {}", t.cpu_pct);
         assert_eq!(cpu.samples, Some(7));
@@ -889,7 +981,7 @@ mod tests {
             memory.note.as_deref().unwrap().contains("RSS"),
             "{memory:?}"
         );
-        let [cpu, _] = resource_checks(&Resources::default(), false, &t);
+        let [cpu, _] = resource_checks(&Resources::default(), None, false, &t);
         assert_eq!(cpu.verdict, Verdict::NotRun);
         assert_eq!(
             cpu.note.as_deref(),

@@ -63,6 +63,27 @@ impl HostResources {
             ..Self::default()
         }
     }
+
+    /// One line for the terminal and the summary: the figures and their source, or why not.
+    pub fn describe(&self) -> String {
+        let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        match &self.not_collected {
+            Some(why) if self.cpu_pct_mean.is_none() && self.memory_pct_max.is_none() => {
+                format!("server host: not collected ({}: {why})", self.source)
+            }
+            _ => format!(
+                "server host ({}): CPU mean {} %, max {} % of {} cores; memory mean {} %, max {} %; {} samples over {:.0} s",
+                self.source,
+                pct(self.cpu_pct_mean),
+                pct(self.cpu_pct_max),
+                self.cores.map_or("?".into(), |c| c.to_string()),
+                pct(self.memory_pct_mean),
+                pct(self.memory_pct_max),
+                self.samples,
+                self.window_s
+            ),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,10 @@ use crate::run::{RecallStat, RunResult};
 use crate::time::compact_utc;
 use crate::write_atomic;
 
+/// Above this share of its cores, a load generator driving a server may itself be the
+/// bottleneck (reports and validate's cpu_usage note warn).
+pub const GENERATOR_BUSY_PCT: f64 = 70.0;
+
 /// The `schema` field of report.json; bumped on incompatible changes.
 pub const SCHEMA: &str = "qdrant-perf.report/2";
 
@@ -474,13 +478,18 @@ impl Report {
                 res.server
             );
         }
-        if self.runs.iter().any(|r| r.server.is_some()) {
+        if self
+            .runs
+            .iter()
+            .any(|r| r.server.is_some() || r.host.is_some())
+        {
             let _ = writeln!(
                 s,
                 "\n## Server side\n\nEach node's `/metrics`, read once a second during the recorded part (the per-second series are in report.json, `runs[].server`).\n"
             );
             for r in &self.runs {
-                for line in r.server.iter().flat_map(|side| side.describe()) {
+                let host = r.host.iter().map(|h| h.describe());
+                for line in host.chain(r.server.iter().flat_map(|side| side.describe())) {
                     let _ = writeln!(s, "- `{}`: {line}", r.label);
                 }
             }
@@ -856,6 +865,18 @@ pub fn run_text(r: &RunResult) -> String {
             res.cores
         );
     }
+    if let Some(h) = &r.host {
+        let _ = writeln!(s, "  {}", h.describe());
+    }
+    if let (Some(g), true) = (res.cpu_pct_mean, r.server.is_some() || r.host.is_some())
+        && g > GENERATOR_BUSY_PCT
+    {
+        let _ = writeln!(
+            s,
+            "  WARNING: the load generator used {g:.0} % of its {} cores: it, not the server, may be the bottleneck",
+            res.cores
+        );
+    }
     for line in r.server.iter().flat_map(|side| side.describe()) {
         let _ = writeln!(s, "  {line}");
     }
@@ -936,6 +957,10 @@ mod tests {
             throughput_ops_s: ok as f64 / 10.0,
             recall_at_10: None,
             histogram: crate::latency_histogram(),
+            server_latency_ms: None,
+            overhead_ms: None,
+            server_histogram: crate::latency_histogram(),
+            overhead_histogram: crate::latency_histogram(),
         };
         let operations = vec![
             op("odd \"name\"\\\n", OpKind::Search, 1000, 3, 2.0),
@@ -982,6 +1007,11 @@ mod tests {
                 rss_bytes_max: Some(123_456_789),
                 ..Resources::default()
             },
+            server_latency_ms: None,
+            overhead_ms: None,
+            server: None,
+            cache: None,
+            host: None,
             interval_log: Vec::new(),
         }
     }

@@ -417,6 +417,10 @@ pub struct RunResult {
     /// for targets without a server (the embedded engine, an HTTP endpoint, no-op).
     #[serde(default)]
     pub server: Option<crate::server::ServerSide>,
+    /// The server host's CPU and memory over the recorded part, from the deployment's
+    /// monitoring (`--prometheus`, `--node-exporter`) or `/proc` for a server on this machine.
+    #[serde(default)]
+    pub host: Option<crate::host::HostResources>,
     /// What the result cache did (runs with `cached_search` in the mix).
     #[serde(default)]
     pub cache: Option<crate::cache::CacheRun>,
