@@ -9,13 +9,12 @@
 //! `node_exporter` on the PATH; Debian package `prometheus-node-exporter`) and
 //! `PROMETHEUS_BIN` (else `prometheus`; Debian package `prometheus`).
 //!
-//! [`promtool_check`] runs Prometheus' own checker of the text exposition format.
+//! [`promtool_check`] (re-exported from qdrant-perf-report's `prom`) runs Prometheus' own checker of the text exposition format.
 //!
 //! On Linux a started process is also killed when the thread that started it ends: start them
 //! on the thread that keeps them (not in a `spawn_blocking` task).
 
 use std::fs;
-use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,45 +23,8 @@ use std::time::{Duration, Instant};
 
 use qdrant_perf_store::server::{http_body, http_status};
 
-/// What tests print when promtool is missing (they then return without checking).
-pub const PROMTOOL_MISSING: &str = "skipped: promtool not found (apt-get install -y prometheus)";
-
-/// `promtool check metrics` on `text` (Debian's `prometheus` package): `None` when promtool is
-/// not installed; otherwise `Err` with its exit status and output unless it exits 0 and prints
-/// nothing (it prints lint problems, such as a counter without `_total`, and exits 3).
-pub fn promtool_check(text: &str) -> Option<Result<(), String>> {
-    let mut child = match Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => panic!("cannot run promtool: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(text.as_bytes())
-        .expect("writing to promtool");
-    let out = child.wait_with_output().expect("promtool runs");
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(if out.status.success() && printed.trim().is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "promtool check metrics: {}\n{printed}\non this text:\n{text}",
-            out.status
-        ))
-    })
-}
+/// Prometheus' own checker of the exposition format (one, in the results crate).
+pub use qdrant_perf_report::prom::{PROMTOOL_MISSING, promtool_check};
 
 /// Why a private monitoring process did not start.
 #[derive(Debug, thiserror::Error)]
