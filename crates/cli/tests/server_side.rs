@@ -182,6 +182,13 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
         "{redis_seconds:?}"
     );
     assert!(stdout.contains("cache redis://"), "{stdout}");
+    // The server runs on this machine and nothing else watches its host: its process's CPU
+    // and memory come from /proc, under their own name beside the generator's.
+    let host = &run["host"];
+    assert_eq!(host["kind"], "proc", "{host}");
+    assert!(host["source"].as_str().unwrap().contains("/proc"), "{host}");
+    assert!(host["memory_pct_max"].as_f64().unwrap() > 0.0, "{host}");
+    assert!(stdout.contains("server host (/proc"), "{stdout}");
     // The collection the run created is gone.
     let collections = qdrant_perf_store::server::http_body(server.http_port, "/collections");
     assert!(!collections.unwrap_or_default().contains("perf_"));

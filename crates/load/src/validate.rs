@@ -956,6 +956,8 @@ mod tests {
         // A source that answered nothing: not run with its reason.
         let empty = HostResources {
             not_collected: Some("fewer than 2 samples".into()),
+            cpu_pct_mean: None,
+            memory_pct_max: None,
             ..host
         };
         let [cpu, _] = resource_checks(&measured(), Some(&empty), true, &t);

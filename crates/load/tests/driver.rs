@@ -83,16 +83,18 @@ async fn stalling_server(
                     {
                         tokio::time::sleep_until(until.into()).await;
                     }
+                    // A success says the server's own time twice, as Qdrant's REST API (`time`,
+                    // seconds) and as a gateway's Server-Timing header (milliseconds).
                     let (status, body) = if fail_every.is_some_and(|f| n % f == 0) {
                         ("500 Internal Server Error", r#"{"error":"boom"}"#)
                     } else {
                         (
                             "200 OK",
-                            r#"{"result":[{"id":0,"score":1.0},{"id":1,"score":0.5}]}"#,
+                            r#"{"result":[{"id":0,"score":1.0},{"id":1,"score":0.5}],"time":0.0005}"#,
                         )
                     };
                     let response = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nserver-timing: db;dur=0.1, total;dur=0.25\r\ncontent-length: {}\r\n\r\n{body}",
                         body.len()
                     );
                     if sock.write_all(response.as_bytes()).await.is_err() {
@@ -205,6 +207,41 @@ impl driver::Target for SecondStalls {
         }
         Ok(driver::Outcome::DONE)
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_endpoints_own_time_comes_from_server_timing_or_the_json_pointer() {
+    let (url, _) = stalling_server(u64::MAX, Duration::ZERO, None).await;
+    let plan = LoadPlan::closed(1, Duration::from_millis(300));
+    // Without a pointer: the Server-Timing header's `total` (0.25 ms).
+    let r = driver::run(http_target(&url), &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    let server = r.operations[0].server_latency_ms.clone().unwrap();
+    assert_eq!(server.samples, r.ok);
+    assert!((server.p50_ms - 0.25).abs() < 0.001, "{server:?}");
+    // With --server-time-pointer /time: the body's seconds (0.5 ms) win over the header.
+    let with_pointer = Arc::new(
+        HttpTarget::new(
+            &url,
+            r#"{"vector": {{vector}}}"#,
+            &query_vectors(),
+            10,
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .with_server_time_pointer("/time"),
+    );
+    let r = driver::run(with_pointer, &plan, &StopSignal::new())
+        .await
+        .unwrap();
+    let server = r.operations[0].server_latency_ms.clone().unwrap();
+    assert!((server.p50_ms - 0.5).abs() < 0.001, "{server:?}");
+    let overhead = r.operations[0].overhead_ms.clone().unwrap();
+    assert!(
+        overhead.samples == r.ok && overhead.p50_ms > 0.0,
+        "{overhead:?}"
+    );
 }
 
 /// Answers after 3 ms and says the server spent 1 ms of it.
