@@ -48,15 +48,15 @@ pub struct PlanArgs {
     pub measured: Option<PathBuf>,
     /// With --config: USD per node per month, for the deployment's monthly cost and cost per
     /// million queries.
-    #[arg(long, requires = "config", allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true)]
     pub node_price: Option<f64>,
     /// With --config: how targets.scalability's vectors are spread, `name=fraction,...` adding up
     /// to 1 (collections left out get none; default: in proportion to test_vectors).
-    #[arg(long, requires = "config", value_parser = parse_split)]
+    #[arg(long, value_parser = parse_split)]
     pub split: Option<Split>,
     /// With --config: the most nodes the cluster may have (the replication factor must not
     /// exceed it; a plan needing more is marked). Default: as many as the packing needs.
-    #[arg(long, requires = "config")]
+    #[arg(long)]
     pub max_nodes: Option<u64>,
     /// Print JSON instead of Markdown (with --config: {"plans": [...], "deployment": {...}}).
     #[arg(long)]
@@ -90,6 +90,21 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         cores: args.node_cores,
         usable: args.usable,
     };
+    // clap's `requires` is not checked against --vectors/--dim (they conflict with --config).
+    if args.config.is_none() {
+        for (flag, given) in [
+            ("--node-price", args.node_price.is_some()),
+            ("--split", args.split.is_some()),
+            ("--max-nodes", args.max_nodes.is_some()),
+        ] {
+            if given {
+                anyhow::bail!(
+                    "{flag} sizes the whole deployment: it needs --config FILE (a \
+                     performance-tests.yaml)"
+                );
+            }
+        }
+    }
     let config = args
         .config
         .as_deref()
@@ -254,6 +269,58 @@ mod tests {
         assert_eq!(a.p95, Some(20.0));
         assert_eq!(a.node_ram, 128 << 30);
         assert_eq!((a.replication, a.node_cores, a.usable), (2, 16, 0.8));
+    }
+
+    #[test]
+    fn the_deployment_comes_from_the_file_and_the_flags() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/performance-tests.yaml"
+        );
+        let config = PerformanceConfig::load(path.as_ref()).unwrap();
+        let args = Cli::try_parse_from([
+            "plan",
+            "--config",
+            path,
+            "--node-price",
+            "500",
+            "--split",
+            "mixtral=0.5, general = 0.5",
+            "--max-nodes",
+            "100",
+        ])
+        .unwrap()
+        .args;
+        let node = NodeShape {
+            ram_bytes: args.node_ram,
+            disk_bytes: args.node_disk,
+            cores: args.node_cores,
+            usable: args.usable,
+        };
+        let d = deployment_input(&config, &args, node);
+        assert_eq!(d.collections.len(), 9);
+        assert_eq!(
+            d.collections.iter().map(|c| c.vectors).sum::<u64>(),
+            9_000_000
+        );
+        assert_eq!(d.scalability_vectors, 100_000_000);
+        // targets.throughput and the documented peak default.
+        assert_eq!((d.sustained_ops_s, d.peak_ops_s), (10_000.0, 15_000.0));
+        assert_eq!((d.replication, d.max_nodes), (2, Some(100)));
+        assert_eq!(d.node_price_usd_month, Some(500.0));
+        assert_eq!(
+            d.split,
+            Some(vec![("mixtral".into(), 0.5), ("general".into(), 0.5)])
+        );
+        let err =
+            Cli::try_parse_from(["plan", "--config", path, "--split", "mixtral"]).unwrap_err();
+        assert!(err.to_string().contains("--split"), "{err}");
+        assert!(err.to_string().contains("name=fraction"), "{err}");
+        let err =
+            Cli::try_parse_from(["plan", "--config", path, "--split", "mixtral=half"]).unwrap_err();
+        assert!(err.to_string().contains("not a number"), "{err}");
+        // A negative price parses (and the plan refuses it, naming --node-price).
+        assert!(Cli::try_parse_from(["plan", "--config", path, "--node-price", "-1"]).is_ok());
     }
 
     #[test]

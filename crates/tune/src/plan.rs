@@ -853,7 +853,7 @@ fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, PlanError> {
                         format!("`{name}` is given twice"),
                     ));
                 }
-                if !(f.is_finite() && *f >= 0.0) {
+                if !(f.is_finite() && (0.0..=1.0).contains(f)) {
                     return Err(invalid(
                         "--split",
                         format!("{name}={f}"),
@@ -1464,5 +1464,423 @@ mod tests {
         );
         let err = Measured::from_json(&serde_json::json!({"kind": "other"}), "x").unwrap_err();
         assert!(err.contains("expected"), "{err}");
+    }
+
+    // ----- the deployment plan, against hand-computed cases -----
+
+    /// Two synthetic collections at m=2, whose graph is 2·2·4 + 4·2/(2-1) = 24 B per vector:
+    /// A: 244 d, float32 976 B + 24 = 1000 B per vector (RAM and disk, vectors in RAM);
+    /// B: 119 d, 476 B + 24 = 500 B per vector.
+    fn two_collections() -> DeploymentInput {
+        DeploymentInput {
+            collections: vec![
+                CollectionSpec {
+                    name: "a".into(),
+                    vectors: 25_000,
+                    dim: 244,
+                    m: 2,
+                    query_load: 300.0,
+                },
+                CollectionSpec {
+                    name: "b".into(),
+                    vectors: 10_000,
+                    dim: 119,
+                    m: 2,
+                    query_load: 200.0,
+                },
+            ],
+            scalability_vectors: 70_000,
+            split: None,
+            replication: 2,
+            // Usable: 20,000,000 × 0.5 = 10,000,000 B RAM, 500,000,000 B disk.
+            node: NodeShape {
+                ram_bytes: 20_000_000,
+                disk_bytes: 1_000_000_000,
+                cores: 1,
+                usable: 0.5,
+            },
+            max_nodes: None,
+            sustained_ops_s: 10_000.0,
+            peak_ops_s: 15_000.0,
+            node_price_usd_month: Some(500.0),
+        }
+    }
+
+    fn copy(collection: &str, shard: u64, c: u64, ram: f64, disk: f64) -> ShardCopy {
+        ShardCopy {
+            collection: collection.into(),
+            shard,
+            copy: c,
+            vectors: 1,
+            ram_bytes: ram,
+            disk_bytes: disk,
+        }
+    }
+
+    #[test]
+    fn two_collections_pack_onto_shared_nodes_as_computed_by_hand() {
+        let p = plan_deployment(&two_collections(), None).unwrap();
+        let test = &p.sizes[0];
+        assert_eq!(test.vectors, 35_000);
+        let o = &test.options[0]; // float32, vectors in RAM
+        // A: 25,000 × 1000 B = 25,000,000 B per copy / 10,000,000 -> 3 shards of 8,334, 8,333
+        // and 8,333 vectors (8,334,000 B, 8,333,000 B, 8,333,000 B). B: 5,000,000 B -> 1 shard.
+        assert_eq!(
+            o.collections.iter().map(|c| c.shards).collect::<Vec<_>>(),
+            [3, 1]
+        );
+        let a0: Vec<f64> = o
+            .copies
+            .iter()
+            .filter(|c| c.collection == "a")
+            .map(|c| c.ram_bytes)
+            .collect();
+        assert_eq!(
+            a0,
+            [
+                8_334_000.0,
+                8_334_000.0,
+                8_333_000.0,
+                8_333_000.0,
+                8_333_000.0,
+                8_333_000.0
+            ]
+        );
+        // 8 copies. Every A copy (> 5 MB) takes a node of its own: 6 nodes with 1,666,000 or
+        // 1,667,000 B free, too little for B's 5,000,000. B's first copy opens node 7; its second
+        // would fit there (10,000,000 exactly) but may not share a node with its twin: node 8.
+        assert_eq!(o.shard_copies, 8);
+        assert_eq!(o.nodes_packed, 8);
+        assert_eq!(o.nodes, 8);
+        assert!(o.node_loads[6..].iter().all(|n| n.copies.len() == 1));
+        // Totals: 2 × (25,000,000 + 5,000,000) B of RAM and of disk; 8 × 20,000,000 provisioned.
+        assert_eq!(o.ram_bytes, 60_000_000.0);
+        assert_eq!(o.disk_bytes, 60_000_000.0);
+        assert_eq!(o.ram_provisioned_bytes, 160_000_000.0);
+        // $500 × 8 = $4,000 a month; 10,000 QPS × 2,592,000 s = 25,920 million queries:
+        // 4000 / 25920 = $0.154321 per million.
+        assert_eq!(o.monthly_usd, Some(4000.0));
+        assert!((o.usd_per_million_queries.unwrap() - 0.154_320_987_654).abs() < 1e-9);
+        // The rule: A 976 × 1.5 = 1464 B per vector, 36,600,000 B -> 4 shards of 6,250 vectors
+        // (9,150,000 B); B 714 × 10,000 = 7,140,000 B -> 1 shard. 8 A copies fill 8 nodes
+        // (850,000 B free each), B's 2 copies need 2 more: 10.
+        assert_eq!(o.nodes_rule, Some(10));
+        // Vectors on disk: RAM 24 B per vector (A 600,000 B, B 240,000 B), disk 1000 / 500 B:
+        // one shard each; A's copies on nodes 1 and 2, B's beside them: 2 nodes.
+        let d = &test.options[1];
+        assert_eq!((d.shards, d.nodes), (2, 2));
+        assert_eq!(d.ram_bytes, 2.0 * (600_000.0 + 240_000.0));
+        assert_eq!(d.disk_bytes, 60_000_000.0);
+        // No measurement: no cores.
+        assert_eq!(o.nodes_for_cores, None);
+        assert!(
+            p.throughput
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("--measured")
+        );
+        assert_eq!(p.throughput.query_load_sum, 500.0);
+
+        // At the scalability size, 70,000 vectors by test_vectors (25:10): A 50,000, B 20,000.
+        // A: 50,000,000 B -> 5 shards of exactly 10,000,000 B (a full node: it fits); B:
+        // 10,000,000 B -> 1 shard, also a full node. 12 copies, 12 nodes, $6,000.
+        let big = &p.sizes[1].options[0];
+        assert_eq!(
+            big.collections
+                .iter()
+                .map(|c| c.vectors)
+                .collect::<Vec<_>>(),
+            [50_000, 20_000]
+        );
+        assert_eq!((big.shards, big.shard_copies, big.nodes), (6, 12, 12));
+        assert_eq!(big.monthly_usd, Some(6000.0));
+        let md = p.to_markdown();
+        assert!(md.contains("### 35,000 vectors"), "{md}");
+        assert!(md.contains("### 70,000 vectors"), "{md}");
+        assert!(md.contains("$4,000.00 | $0.1543 |"), "{md}");
+    }
+
+    #[test]
+    fn measured_qps_per_core_gives_the_cores_and_can_set_the_node_count() {
+        // Same graph bytes as the model at m=2 (24 B), 2000 QPS on 2 cores = 1000 QPS per core.
+        let measured = Measured {
+            source: "scale.json".into(),
+            dim: 244,
+            m: 2,
+            graph_bytes_per_vector: 24.0,
+            disk_overhead_per_vector: 0.0,
+            qps_all: Some(2000.0),
+            cores: Some(2),
+            points: Some(10_000),
+            p95_ms: Some(1.0),
+        };
+        let p = plan_deployment(&two_collections(), Some(&measured)).unwrap();
+        let t = &p.throughput;
+        // 500 / 1000 = 0.5 cores, 10,000 / 1000 = 10, 15,000 / 1000 = 15.
+        assert_eq!(
+            (t.cores_query_load, t.cores_sustained, t.cores_peak),
+            (Some(0.5), Some(10.0), Some(15.0))
+        );
+        let o = &p.sizes[0].options[0];
+        // 15 cores on 1-core nodes: 15 nodes > the 8 the packing needs. $7,500 / 25,920 M.
+        assert_eq!(
+            (o.nodes_packed, o.nodes_for_cores, o.nodes),
+            (8, Some(15), 15)
+        );
+        assert_eq!(o.monthly_usd, Some(7500.0));
+        assert!((o.usd_per_million_queries.unwrap() - 0.289_351_851_852).abs() < 1e-9);
+    }
+
+    #[test]
+    fn first_fit_decreasing_and_replicas_on_distinct_nodes() {
+        // Five distinct shards of RAM 3, 6, 2, 5, 4 on nodes of 10: sorted 6, 5, 4, 3, 2;
+        // 6 -> n1; 5 -> n2 (n1 would hold 11); 4 -> n1 (10); 3 -> n2 (8); 2 -> n2 (10).
+        let items: Vec<ShardCopy> = [3.0, 6.0, 2.0, 5.0, 4.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| copy("x", i as u64, 0, r, 0.0))
+            .collect();
+        let nodes = pack_first_fit_decreasing(&items, 10.0, 10.0);
+        let ram = |n: &NodeLoad| {
+            n.copies
+                .iter()
+                .map(|&i| items[i].ram_bytes)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(ram(&nodes[0]), [6.0, 4.0]);
+        assert_eq!(ram(&nodes[1]), [5.0, 3.0, 2.0]);
+        // Disk binds too: RAM fits but disk 6 + 6 > 10 opens a second node.
+        let items = [copy("x", 0, 0, 1.0, 6.0), copy("x", 1, 0, 1.0, 6.0)];
+        assert_eq!(pack_first_fit_decreasing(&items, 10.0, 10.0).len(), 2);
+        // Two copies of one shard of 5 on nodes of 10 would fit one node, but may not share it.
+        let items = [copy("x", 0, 0, 5.0, 0.0), copy("x", 0, 1, 5.0, 0.0)];
+        assert_eq!(pack_first_fit_decreasing(&items, 10.0, 10.0).len(), 2);
+        // With a second shard's two copies: x0 + y0 on n1, x0' + y0' on n2.
+        let items = [
+            copy("x", 0, 0, 5.0, 0.0),
+            copy("x", 0, 1, 5.0, 0.0),
+            copy("y", 0, 0, 5.0, 0.0),
+            copy("y", 0, 1, 5.0, 0.0),
+        ];
+        let nodes = pack_first_fit_decreasing(&items, 10.0, 10.0);
+        assert_eq!(nodes.len(), 2);
+        for n in &nodes {
+            assert_eq!(n.copies.len(), 2);
+            assert_ne!(items[n.copies[0]].collection, items[n.copies[1]].collection);
+        }
+    }
+
+    /// The bundled file's nine collections, in its order.
+    fn bundled_nine() -> DeploymentInput {
+        let dims = [
+            ("mixtral", 4096),
+            ("hermes", 4096),
+            ("openchat", 4096),
+            ("phi3", 3072),
+            ("yi34b", 4096),
+            ("deepcoder", 768),
+            ("imp", 2048),
+            ("deepseek", 4096),
+            ("general", 1536),
+        ];
+        DeploymentInput {
+            collections: dims
+                .iter()
+                .map(|&(name, dim)| CollectionSpec {
+                    name: name.into(),
+                    vectors: 1_000_000,
+                    dim,
+                    m: 16,
+                    query_load: 1000.0,
+                })
+                .collect(),
+            scalability_vectors: 100_000_000,
+            split: None,
+            replication: 2,
+            node: node(),
+            max_nodes: None,
+            sustained_ops_s: 10_000.0,
+            peak_ops_s: 15_000.0,
+            node_price_usd_month: Some(500.0),
+        }
+    }
+
+    #[test]
+    fn the_100m_split_by_largest_remainder() {
+        // 100,000,000 × 1/9 = 11,111,111.1 each: 9 × 11,111,111 = 99,999,999, every remainder
+        // equal, so the one vector left goes to the first collection, mixtral.
+        let parts = split_proportional(100_000_000, &[1_000_000; 9]);
+        assert_eq!(parts[0], 11_111_112);
+        assert!(parts[1..].iter().all(|&p| p == 11_111_111));
+        assert_eq!(parts.iter().sum::<u64>(), 100_000_000);
+        // 10 by 1:2:3 = 1.67, 3.33, 5: floors 1, 3, 5; the one left to the largest remainder.
+        assert_eq!(split_proportional(10, &[1, 2, 3]), [2, 3, 5]);
+        assert_eq!(split_proportional(10, &[1, 1, 1]), [4, 3, 3]);
+        assert_eq!(split_proportional(10, &[0, 1]), [0, 10]);
+        // --split: half to mixtral, a quarter each to deepcoder and general, none to the rest.
+        let input = DeploymentInput {
+            split: Some(vec![
+                ("mixtral".into(), 0.5),
+                ("deepcoder".into(), 0.25),
+                ("general".into(), 0.25),
+            ]),
+            ..bundled_nine()
+        };
+        let p = plan_deployment(&input, None).unwrap();
+        let v: Vec<u64> = p.sizes[1].options[0]
+            .collections
+            .iter()
+            .map(|c| c.vectors)
+            .collect();
+        assert_eq!(v, [50_000_000, 0, 0, 0, 0, 25_000_000, 0, 0, 25_000_000]);
+    }
+
+    #[test]
+    fn the_bundled_nine_at_9m_and_100m_by_hand() {
+        // Per vector at m=16 (graph 128 + 64/15 = 132.27 B), float32 in RAM, in GB (1e9 B) per
+        // 1M vectors: 4096 d 16.516, 3072 d 12.420, 2048 d 8.324, 1536 d 6.276, 768 d 3.204.
+        // A node holds 64 GiB × 0.8 = 54.976 GB.
+        let p = plan_deployment(&bundled_nine(), None).unwrap();
+        // 9M: every collection one shard (largest 16.5 GB), 18 copies. First-fit decreasing:
+        // the ten 4096-d copies: 3 on n1 (49.55), 3 on n2, 2 on n3 and 2 on n4 (33.03 each, as
+        // twins may not share); 12.42 on n3 and n4 (45.45), 8.32 on n3 and n4 (53.77); 6.28
+        // fits nowhere (n1 49.55 + 6.28 = 55.83 > 54.98): n5 and n6; 3.20 on n1 and n2 (52.75).
+        let o = &p.sizes[0].options[0];
+        assert_eq!((o.shards, o.shard_copies, o.nodes), (9, 18, 6));
+        // RAM: 2 × 1e6 × (5 × 16516.27 + 12420.27 + 8324.27 + 6276.27 + 3204.27) = 225.61 GB.
+        let ram = 2.0 * 1e6 * (5.0 * 16_384.0 + 12_288.0 + 8192.0 + 6144.0 + 3072.0)
+            + 18.0 * 1e6 * (128.0 + 64.0 / 15.0);
+        assert!((o.ram_bytes - ram).abs() < 1.0);
+        assert!((225.6e9..225.7e9).contains(&o.ram_bytes));
+        // $500 × 6 = $3,000; / 25,920 M queries = $0.11574.
+        assert_eq!(o.monthly_usd, Some(3000.0));
+        assert!((o.usd_per_million_queries.unwrap() - 3000.0 / 25_920.0).abs() < 1e-12);
+        // 100M: ~11.11M each. Per copy: 4096 d 183.5 GB / 54.98 = 3.34 -> 4 shards; 3072 d
+        // 138.0 GB -> 3; 2048 d 92.5 GB -> 2; 1536 d 69.7 GB -> 2; 768 d 35.6 GB -> 1:
+        // 5 × 4 + 3 + 2 + 2 + 1 = 28 shards. Every shard is over half a node (smallest: 1536 d
+        // 5,555,556 × 6276.27 = 34.9 GB), so no two copies share one: 56 copies, 56 nodes.
+        let o = &p.sizes[1].options[0];
+        assert_eq!(
+            o.collections.iter().map(|c| c.shards).collect::<Vec<_>>(),
+            [4, 4, 4, 3, 4, 1, 2, 4, 2]
+        );
+        assert_eq!((o.shards, o.shard_copies, o.nodes), (28, 56, 56));
+        assert_eq!(o.monthly_usd, Some(28_000.0));
+        assert!((o.usd_per_million_queries.unwrap() - 1.080_246_9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bad_deployment_inputs_name_the_flag_and_the_fix() {
+        let err = |input: DeploymentInput| plan_deployment(&input, None).unwrap_err().to_string();
+        let split = |s: &[(&str, f64)]| Some(s.iter().map(|&(n, f)| (n.to_string(), f)).collect());
+        let e = err(DeploymentInput {
+            split: split(&[("mixtral", 0.5), ("hermes", 0.4)]),
+            ..bundled_nine()
+        });
+        assert_eq!(
+            e,
+            "--split = mixtral=0.5,hermes=0.4: the fractions add up to 0.9, not 1 (within \
+             1e-6); collections left out get no vectors"
+        );
+        // Within 1e-6 is fine.
+        assert!(
+            plan_deployment(
+                &DeploymentInput {
+                    split: split(&[("mixtral", 0.5), ("hermes", 0.500_000_5)]),
+                    ..bundled_nine()
+                },
+                None
+            )
+            .is_ok()
+        );
+        let e = err(DeploymentInput {
+            split: split(&[("mixtral", 0.5), ("nope", 0.5)]),
+            ..bundled_nine()
+        });
+        assert!(
+            e.starts_with(
+                "--split = nope: unknown collection `nope`; the file has: mixtral, hermes"
+            ),
+            "{e}"
+        );
+        let e = err(DeploymentInput {
+            split: split(&[("mixtral", 0.5), ("mixtral", 0.5)]),
+            ..bundled_nine()
+        });
+        assert!(e.contains("`mixtral` is given twice"), "{e}");
+        let e = err(DeploymentInput {
+            split: split(&[("mixtral", 1.5), ("hermes", -0.5)]),
+            ..bundled_nine()
+        });
+        assert!(
+            e.contains("--split = mixtral=1.5: a fraction is a number from 0 to 1"),
+            "{e}"
+        );
+        for price in [0.0, -5.0] {
+            let e = err(DeploymentInput {
+                node_price_usd_month: Some(price),
+                ..bundled_nine()
+            });
+            assert!(e.starts_with(&format!("--node-price = {price}: ")), "{e}");
+            assert!(e.contains("above 0"), "{e}");
+        }
+        // A 10 MiB node (8 MiB usable): one 4096-d vector needs 16,516 B, so 1,000,000 vectors
+        // over the maximum 1024 shards is 977 per shard, 977 × 16516.27 = 15.39 MiB > 8 MiB.
+        let e = err(DeploymentInput {
+            node: NodeShape {
+                ram_bytes: 10 << 20,
+                ..node()
+            },
+            ..bundled_nine()
+        });
+        assert_eq!(
+            e,
+            "--node-ram = 10.00 MiB: one shard copy of `mixtral` (float32, vectors in RAM, \
+             1,000,000 vectors of 4096 d) needs 15.39 MiB even at the maximum of 1024 shards per \
+             collection, and a node holds 8.00 MiB (--node-ram × --usable 0.8): use larger nodes \
+             (--node-ram)"
+        );
+        // Disk the same way (RAM is ample; a 10 MiB disk).
+        let e = err(DeploymentInput {
+            node: NodeShape {
+                disk_bytes: 10 << 20,
+                ..node()
+            },
+            ..bundled_nine()
+        });
+        assert!(
+            e.starts_with("--node-disk = 10.00 MiB: one shard copy of `mixtral`"),
+            "{e}"
+        );
+        // Replication beyond the nodes the plan may use.
+        let e = err(DeploymentInput {
+            replication: 3,
+            max_nodes: Some(2),
+            ..bundled_nine()
+        });
+        assert_eq!(
+            e,
+            "--replication = 3: 3 copies of a shard must sit on 3 different nodes, and \
+             --max-nodes allows 2: lower --replication or raise --max-nodes"
+        );
+        let e = err(DeploymentInput {
+            max_nodes: Some(0),
+            ..bundled_nine()
+        });
+        assert!(e.starts_with("--max-nodes = 0"), "{e}");
+        // A plan over --max-nodes is marked, not refused.
+        let p = plan_deployment(
+            &DeploymentInput {
+                max_nodes: Some(10),
+                ..bundled_nine()
+            },
+            None,
+        )
+        .unwrap();
+        assert!(p.sizes[1].options[0].over_max_nodes);
+        assert!(!p.sizes[0].options[1].over_max_nodes);
+        assert!(p.to_markdown().contains("56 (over --max-nodes)"));
     }
 }
