@@ -905,6 +905,9 @@ fn shards_for(vectors: u64, per_vector: (f64, f64), cap: (f64, f64)) -> Option<u
     None
 }
 
+/// Each collection's shards, and every copy of every shard.
+type ShardsAndCopies = (Vec<CollectionShards>, Vec<ShardCopy>);
+
 /// Every copy of every shard of `collections` at `vectors` each, with `per_vector` bytes, or
 /// the collection whose shard does not fit (index, bytes per vector).
 fn shard_copies(
@@ -913,7 +916,7 @@ fn shard_copies(
     replication: u64,
     cap: (f64, f64),
     per_vector: impl Fn(&CollectionSpec) -> (f64, f64),
-) -> Result<(Vec<CollectionShards>, Vec<ShardCopy>), (usize, (f64, f64))> {
+) -> Result<ShardsAndCopies, (usize, (f64, f64))> {
     let mut shards_out = Vec::new();
     let mut copies = Vec::new();
     for (i, (c, &n)) in collections.iter().zip(vectors).enumerate() {
@@ -1102,7 +1105,7 @@ pub fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
