@@ -1,4 +1,6 @@
-//! `qdrant-perf plan`: RAM, disk, nodes and shards for a target, per storage option.
+//! `qdrant-perf plan`: RAM, disk, nodes and shards for a target, per storage option; with
+//! `--config`, also the whole deployment on shared nodes at its test size and at
+//! `targets.scalability`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use qdrant_perf_load::config::PerformanceConfig;
-use qdrant_perf_tune::plan::{self, Measured, NodeShape, Target};
+use qdrant_perf_tune::plan::{self, CollectionSpec, DeploymentInput, Measured, NodeShape, Target};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -44,9 +46,41 @@ pub struct PlanArgs {
     /// A `qdrant-perf scale` or `sweep` JSON: use the bytes per vector and QPS it measured.
     #[arg(long)]
     pub measured: Option<PathBuf>,
-    /// Print JSON instead of Markdown.
+    /// With --config: USD per node per month, for the deployment's monthly cost and cost per
+    /// million queries.
+    #[arg(long, allow_negative_numbers = true)]
+    pub node_price: Option<f64>,
+    /// With --config: how targets.scalability's vectors are spread, `name=fraction,...` adding up
+    /// to 1 (collections left out get none; default: in proportion to test_vectors).
+    #[arg(long, value_parser = parse_split)]
+    pub split: Option<Split>,
+    /// With --config: the most nodes the cluster may have (the replication factor must not
+    /// exceed it; a plan needing more is marked). Default: as many as the packing needs.
+    #[arg(long)]
+    pub max_nodes: Option<u64>,
+    /// Print JSON instead of Markdown (with --config: {"plans": [...], "deployment": {...}}).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--split name=fraction,...`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split(pub Vec<(String, f64)>);
+
+fn parse_split(s: &str) -> Result<Split, String> {
+    s.split(',')
+        .map(|part| {
+            let (name, f) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not name=fraction (example: mixtral=0.5)"))?;
+            let f: f64 = f
+                .trim()
+                .parse()
+                .map_err(|_| format!("{f:?} in {part:?} is not a number"))?;
+            Ok((name.trim().to_string(), f))
+        })
+        .collect::<Result<_, _>>()
+        .map(Split)
 }
 
 pub fn run(args: PlanArgs) -> Result<ExitCode> {
@@ -56,11 +90,28 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         cores: args.node_cores,
         usable: args.usable,
     };
-    let targets = match &args.config {
-        Some(path) => {
-            let config = PerformanceConfig::load(path)?;
-            targets_from_config(&config, &args)
+    // clap's `requires` is not checked against --vectors/--dim (they conflict with --config).
+    if args.config.is_none() {
+        for (flag, given) in [
+            ("--node-price", args.node_price.is_some()),
+            ("--split", args.split.is_some()),
+            ("--max-nodes", args.max_nodes.is_some()),
+        ] {
+            if given {
+                anyhow::bail!(
+                    "{flag} sizes the whole deployment: it needs --config FILE (a \
+                     performance-tests.yaml)"
+                );
+            }
         }
+    }
+    let config = args
+        .config
+        .as_deref()
+        .map(PerformanceConfig::load)
+        .transpose()?;
+    let targets = match &config {
+        Some(config) => targets_from_config(config, &args),
         None => vec![Target {
             name: "target".into(),
             vectors: args.vectors.expect("clap requires --vectors"),
@@ -77,14 +128,61 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         plan::check(t, &node)?;
         plans.push(plan::plan(t, &node, measured.as_ref()));
     }
+    let deployment = config
+        .as_ref()
+        .map(|c| plan::plan_deployment(&deployment_input(c, &args, node), measured.as_ref()))
+        .transpose()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plans)?);
+        let json = match &deployment {
+            Some(d) => serde_json::json!({"plans": plans, "deployment": d}),
+            None => serde_json::to_value(&plans)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         for p in &plans {
             println!("{}", p.to_markdown());
         }
+        if let Some(d) = &deployment {
+            println!("{}", d.to_markdown());
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The whole deployment of the file: its collections (m as for the per-collection tables), its
+/// scalability and throughput targets, the node and the deployment flags.
+fn deployment_input(
+    config: &PerformanceConfig,
+    args: &PlanArgs,
+    node: NodeShape,
+) -> DeploymentInput {
+    let targets = config.targets();
+    let m = args
+        .m
+        .unwrap_or(config.performance_tests.optimization.indexing.hnsw_m as u64);
+    DeploymentInput {
+        collections: config
+            .performance_tests
+            .collections
+            .0
+            .iter()
+            .map(|(name, c)| CollectionSpec {
+                name: name.clone(),
+                vectors: c.test_vectors,
+                dim: c.vector_size as u64,
+                m,
+                query_load: c.query_load,
+            })
+            .collect(),
+        scalability_vectors: targets.scalability_vectors,
+        split: args.split.clone().map(|s| s.0),
+        replication: args.replication,
+        node,
+        max_nodes: args.max_nodes,
+        sustained_ops_s: targets.sustained_ops_s,
+        peak_ops_s: targets.peak_ops_s,
+        node_price_usd_month: args.node_price,
+    }
 }
 
 /// One target per collection of the deployment's performance-tests.yaml (read by the one config
@@ -171,6 +269,58 @@ mod tests {
         assert_eq!(a.p95, Some(20.0));
         assert_eq!(a.node_ram, 128 << 30);
         assert_eq!((a.replication, a.node_cores, a.usable), (2, 16, 0.8));
+    }
+
+    #[test]
+    fn the_deployment_comes_from_the_file_and_the_flags() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/performance-tests.yaml"
+        );
+        let config = PerformanceConfig::load(path.as_ref()).unwrap();
+        let args = Cli::try_parse_from([
+            "plan",
+            "--config",
+            path,
+            "--node-price",
+            "500",
+            "--split",
+            "mixtral=0.5, general = 0.5",
+            "--max-nodes",
+            "100",
+        ])
+        .unwrap()
+        .args;
+        let node = NodeShape {
+            ram_bytes: args.node_ram,
+            disk_bytes: args.node_disk,
+            cores: args.node_cores,
+            usable: args.usable,
+        };
+        let d = deployment_input(&config, &args, node);
+        assert_eq!(d.collections.len(), 9);
+        assert_eq!(
+            d.collections.iter().map(|c| c.vectors).sum::<u64>(),
+            9_000_000
+        );
+        assert_eq!(d.scalability_vectors, 100_000_000);
+        // targets.throughput and the documented peak default.
+        assert_eq!((d.sustained_ops_s, d.peak_ops_s), (10_000.0, 15_000.0));
+        assert_eq!((d.replication, d.max_nodes), (2, Some(100)));
+        assert_eq!(d.node_price_usd_month, Some(500.0));
+        assert_eq!(
+            d.split,
+            Some(vec![("mixtral".into(), 0.5), ("general".into(), 0.5)])
+        );
+        let err =
+            Cli::try_parse_from(["plan", "--config", path, "--split", "mixtral"]).unwrap_err();
+        assert!(err.to_string().contains("--split"), "{err}");
+        assert!(err.to_string().contains("name=fraction"), "{err}");
+        let err =
+            Cli::try_parse_from(["plan", "--config", path, "--split", "mixtral=half"]).unwrap_err();
+        assert!(err.to_string().contains("not a number"), "{err}");
+        // A negative price parses (and the plan refuses it, naming --node-price).
+        assert!(Cli::try_parse_from(["plan", "--config", path, "--node-price", "-1"]).is_ok());
     }
 
     #[test]

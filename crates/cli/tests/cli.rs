@@ -647,3 +647,75 @@ fn a_validation_failing_after_setup_drops_the_collections_it_created_on_the_serv
     );
     assert!(after.iter().any(|n| n == "foreign_kept"), "{after:?}");
 }
+
+#[test]
+fn plan_of_the_bundled_file_prints_the_deployment_at_9m_and_100m() {
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/performance-tests.yaml"
+    );
+    let (code, stdout, stderr) =
+        run(bin().args(["plan", "--config", config, "--node-price", "500"]));
+    assert_eq!(code, 0, "{stderr}");
+    let deployment = &stdout[stdout
+        .find("## Deployment: all collections on shared nodes")
+        .unwrap_or_else(|| panic!("no deployment section in {stdout}"))..];
+    // After the nine per-collection tables.
+    assert!(stdout.find("### mixtral").unwrap() < stdout.find("## Deployment").unwrap());
+    for needle in [
+        "$500.00 per node per month",
+        "load: Σ query_load 9000 QPS; targets.throughput 10000 QPS sustained; peak 15000 QPS",
+        "cores needed: n/a (pass --measured FILE",
+        "### 9,000,000 vectors (test_vectors",
+        "### 100,000,000 vectors (targets.scalability, in proportion to test_vectors",
+        "mixtral 11,111,112, hermes 11,111,111",
+        "| storage | shards | copies | nodes | nodes (rule) | nodes for cores | RAM used / provisioned | disk used / provisioned | $/month | $/M queries |",
+        // Hand-checked in the tune unit tests: 6 nodes at 9M, 56 at 100M (float32 in RAM).
+        "| float32, vectors in RAM | 9 | 18 | 6 | 8 | n/a | 210.12 GiB / 384.00 GiB | 210.12 GiB / 12.00 TiB | $3,000.00 | $0.1157 |",
+        "| float32, vectors in RAM | 28 | 56 | 56 | 70 | n/a | 2.28 TiB / 3.50 TiB | 2.28 TiB / 112.00 TiB | $28,000.00 | $1.0802 |",
+        "25,920 million",
+    ] {
+        assert!(
+            deployment.contains(needle),
+            "{needle:?} not in {deployment}"
+        );
+    }
+    // JSON carries the same plan.
+    let (code, stdout, stderr) = run(bin().args(["plan", "--config", config, "--json"]));
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["plans"].as_array().unwrap().len(), 9);
+    assert_eq!(v["deployment"]["sizes"][1]["vectors"], 100_000_000);
+    assert_eq!(v["deployment"]["sizes"][1]["options"][0]["nodes"], 56);
+
+    // Bad input: exit 2, naming the flag.
+    for (args, needle) in [
+        (
+            vec!["--split", "mixtral=0.5,hermes=0.4"],
+            "--split = mixtral=0.5,hermes=0.4: the fractions add up to 0.9, not 1",
+        ),
+        (
+            vec!["--split", "mixtral=0.5,nope=0.5"],
+            "--split = nope: unknown collection `nope`",
+        ),
+        (vec!["--split", "mixtral"], "--split"),
+        (vec!["--node-price", "0"], "--node-price = 0"),
+        (vec!["--node-ram", "10MiB"], "--node-ram = 10.00 MiB"),
+        (
+            vec!["--replication", "3", "--max-nodes", "2"],
+            "--replication = 3",
+        ),
+    ] {
+        let (code, _, stderr) = run(bin().args(["plan", "--config", config]).args(&args));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: {needle:?} not in {stderr}"
+        );
+    }
+    // The deployment flags need --config.
+    let (code, _, stderr) =
+        run(bin().args(["plan", "--vectors", "1M", "--dim", "8", "--split", "a=1"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--config"), "{stderr}");
+}
