@@ -9,7 +9,7 @@ use clap::Args;
 use qdrant_perf_data::{DatasetSpec, Distribution};
 use qdrant_perf_report::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
-use qdrant_perf_tune::scale::{self, ScaleConfig};
+use qdrant_perf_tune::scale::{self, ScaleConfig, StorageChoice};
 
 use crate::common::{self, cache, open_store, private_edge_root, runtime};
 
@@ -46,6 +46,15 @@ pub struct ScaleArgs {
     pub segments: usize,
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where the vectors are kept: auto (vectors in RAM; a step that would not fit in free
+    /// memory switches to vectors on disk, then int8 codes in RAM, then binary codes in RAM,
+    /// both re-scored from the originals on disk, and never back), or ram, disk, int8 or binary
+    /// for every step (a step that does not fit is then skipped).
+    #[arg(long, default_value = "auto", value_parser = StorageChoice::from_name)]
+    pub storage: StorageChoice,
+    /// The size every fit is extrapolated to (the deployment's targets.scalability).
+    #[arg(long, default_value_t = scale::DEFAULT_PREDICT)]
+    pub predict: u64,
     /// A Qdrant server instead of the embedded engine (memory figures are then unknown).
     #[arg(long, env = "QDRANT_URL")]
     pub url: Option<String>,
@@ -83,6 +92,9 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
             args.k
         );
     }
+    if args.predict == 0 {
+        anyhow::bail!("--predict 0: give the size to extrapolate to (default 100000000)");
+    }
     if args.ef < args.k {
         anyhow::bail!("--ef {} is below --k {}: use ef >= k", args.ef, args.k);
     }
@@ -115,11 +127,14 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         threads: args.threads.unwrap_or_else(proc::cores),
         json: json.clone(),
         prefix: DEFAULT_PREFIX.into(),
+        storage: args.storage,
+        predict: args.predict,
     };
     eprintln!(
-        "scale: N = {steps:?} at {} d on {}; results go to {} after each step",
+        "scale: N = {steps:?} at {} d on {}, storage {}; results go to {} after each step",
         args.dim,
         store.engine_version(),
+        args.storage.name(),
         json.display()
     );
     let result = rt.block_on(scale::run_scale(
@@ -152,8 +167,8 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         println!("note: {n}");
     }
     println!(
-        "RAM B/vec = bytes of vectors + graph files (what Qdrant keeps in RAM with vectors in \
-         RAM) / N; latency over {} held-out queries per size, one at a time; QPS all = {} \
+        "RAM B/vec = bytes of the graph and quantized codes, plus the float32 vectors with ram \
+         storage (what Qdrant keeps in RAM) / N; disk B/vec = every file / N; latency over {} held-out queries per size, one at a time; QPS all = {} \
          concurrent tasks.",
         report.steps[0].queries, report.steps[0].threads
     );

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
 use qdrant_perf_store::{AnyStore, Guard, HnswParams};
-use qdrant_perf_tune::scale::{self, ScaleConfig};
+use qdrant_perf_tune::scale::{self, ScaleConfig, Storage, StorageChoice};
 use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig};
 
 const DIM: usize = 64;
@@ -166,11 +166,18 @@ async fn a_scale_step_that_would_not_fit_is_skipped_and_so_are_larger_ones() {
         threads: 2,
         json: dir.path().join("scale.json"),
         prefix: "perf_".into(),
+        storage: StorageChoice::Fixed(Storage::Ram),
+        predict: 100_000_000,
     };
-    // Enough for the first step only.
-    let first = scale::estimate_step_bytes(1_000, DIM, 100, 8);
-    let second = scale::estimate_step_bytes(2_000, DIM, 100, 8);
+    // Enough for the first step only with vectors in RAM (a fixed storage never switches, though
+    // the second step would fit on disk).
+    let first = scale::estimate_step_bytes(1_000, DIM, 100, 8, Storage::Ram);
+    let second = scale::estimate_step_bytes(2_000, DIM, 100, 8, Storage::Ram);
     assert!(second > first);
+    assert!(
+        scale::estimate_step_bytes(2_000, DIM, 100, 8, Storage::Disk)
+            <= first + (second - first) / 2
+    );
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let available = || {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -182,6 +189,7 @@ async fn a_scale_step_that_would_not_fit_is_skipped_and_so_are_larger_ones() {
         .unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].points, 1_000);
+    assert_eq!(report.steps[0].storage, Storage::Ram);
     let recall = report.steps[0].recall;
     assert!(recall > 0.5 && recall <= 1.0, "{recall}");
     // 20,000 KB covers 80,000 vectors of 64 d: lowered so the graph is walked, and noted.
@@ -208,4 +216,119 @@ async fn a_scale_step_that_would_not_fit_is_skipped_and_so_are_larger_ones() {
     let svg_path = dir.path().join("scale.svg");
     report.write_svg(&svg_path).unwrap();
     roxmltree::Document::parse(&std::fs::read_to_string(&svg_path).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_storage_switches_as_free_memory_runs_short_and_labels_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path().join("cache"));
+    let store = Arc::new(AnyStore::edge(dir.path().join("edge"), Guard::default()).unwrap());
+    let steps = vec![1_000, 2_000, 4_000, 8_000];
+    let hnsw = HnswParams {
+        m: 8,
+        ef_construct: 32,
+        full_scan_threshold: 20_000,
+    };
+    let config = ScaleConfig {
+        dataset: DatasetSpec::new(DIM, 1_000)
+            .with_queries(100)
+            .with_distribution(Distribution::from_name("clustered").unwrap()),
+        steps: steps.clone(),
+        k: 10,
+        ef: 64,
+        hnsw,
+        segments: 1,
+        threads: 2,
+        json: dir.path().join("scale.json"),
+        prefix: "perf_".into(),
+        storage: StorageChoice::Auto,
+        predict: 1_000_000,
+    };
+    let est = |n, s| scale::estimate_step_bytes(n, DIM, 100, 8, s);
+    // A fake MemAvailable: RAM fits at 1k; at 2k only int8 codes (ram and disk do not); at 4k
+    // only binary codes; at 8k plenty again, yet the run does not switch back.
+    let free = [
+        est(1_000, Storage::Ram),
+        est(2_000, Storage::Int8),
+        est(4_000, Storage::Binary),
+        u64::MAX,
+    ];
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let available = || Some(free[calls.fetch_add(1, Ordering::SeqCst).min(3)]);
+    let stop = AtomicBool::new(false);
+    let report = scale::run_scale(store, &cache, &config, &available, &stop, |_| {})
+        .await
+        .unwrap();
+    let storages: Vec<Storage> = report.steps.iter().map(|s| s.storage).collect();
+    assert_eq!(
+        storages,
+        vec![
+            Storage::Ram,
+            Storage::Int8,
+            Storage::Binary,
+            Storage::Binary
+        ]
+    );
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    let switches: Vec<&String> = report
+        .notes
+        .iter()
+        .filter(|n| n.contains("switched to"))
+        .collect();
+    assert_eq!(switches.len(), 2, "{:?}", report.notes);
+    assert!(switches[0].starts_with("N=2000") && switches[0].contains("switched to int8"));
+    assert!(switches[1].starts_with("N=4000") && switches[1].contains("switched to binary"));
+    for s in &report.steps {
+        // Recall against exact truth at every size, whatever the storage.
+        assert!(s.recall > 0.3 && s.recall <= 1.0, "{s:?}");
+        let mem = s.memory.as_ref().unwrap();
+        assert_eq!(mem.quantized_bytes > 0, s.storage != Storage::Ram, "{s:?}");
+    }
+    // int8 and binary keep the codes and the graph in RAM, not the float32 vectors.
+    let ram = |i: usize| report.steps[i].ram_bytes_per_vector.unwrap();
+    assert!(ram(0) >= (DIM * 4) as f64, "{}", ram(0));
+    assert!(ram(1) < (DIM * 4) as f64, "{}", ram(1));
+    assert!(ram(2) < ram(1), "{} {}", ram(2), ram(1));
+    assert_eq!(report.steps[2].rescore, Some(true));
+    assert_eq!(
+        report.steps[2].oversampling,
+        Some(scale::BINARY_OVERSAMPLING)
+    );
+    // Only the binary steps are fitted; two sizes give lines but no back-test.
+    assert_eq!(report.growth.storage, Some(Storage::Binary));
+    assert_eq!(report.growth.steps_fitted, vec![4_000, 8_000]);
+    let p50 = report.growth.p50_ms_vs_ln_n.as_ref().unwrap();
+    assert_eq!(p50.fit.samples, 2);
+    assert!(p50.backtest.is_none());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config.json).unwrap()).unwrap();
+    assert_eq!(json["storage"], "auto");
+    assert_eq!(json["steps"][1]["storage"], "int8");
+    assert_eq!(json["growth"]["storage"], "binary");
+    assert_eq!(
+        json["growth"]["p50_ms_vs_ln_n"]["extrapolation"]["label"],
+        "extrapolation"
+    );
+    assert_eq!(
+        json["growth"]["p50_ms_vs_ln_n"]["extrapolation"]["points"],
+        1_000_000
+    );
+    let table = report.table();
+    assert!(
+        table.contains("| int8    |") && table.contains("| binary  |"),
+        "{table}"
+    );
+    let svg_path = dir.path().join("scale.svg");
+    report.write_svg(&svg_path).unwrap();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
+    assert!(
+        svg.contains("p50 (int8)") && svg.contains("p50 (ram)"),
+        "labelled by storage"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("edge")).unwrap().count(),
+        0,
+        "every step's collection is dropped"
+    );
 }
