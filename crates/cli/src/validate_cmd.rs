@@ -2,7 +2,8 @@
 //! collection and overall; prints the verdict table and writes the report.
 //!
 //! Exit codes: 0 every check that ran was met, 1 a check was missed (with `--strict`, also when a
-//! check did not run), 2 the validation could not run (bad config, unreachable target...).
+//! check did not run), 2 the validation could not run (bad config, unreachable target...). An
+//! `extrapolated` check (scalability with `--measured`) is neither met nor missed: never 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,11 @@ pub struct ValidateArgs {
     /// Count checks that did not run (no cache, no gateway...) as missed.
     #[arg(long)]
     pub strict: bool,
+    /// A `qdrant-perf scale` JSON: the scalability row is then `extrapolated` from its
+    /// back-tested fits (not `met`; it never makes the exit code 1), with the figures and the
+    /// back-test errors in its note. Without it the row is `not run`.
+    #[arg(long, value_name = "FILE")]
+    pub measured: Option<PathBuf>,
     /// Report directory (default: target/qdrant-perf/runs/<UTC time>-validate/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -86,6 +92,15 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_ref())?;
     // Unknown collections are an error before anything is built.
     config.select(&args.collections)?;
+    let measured_scale = match &args.measured {
+        Some(path) => Some(validate::ScaleMeasurement::load(path).map_err(|e| {
+            anyhow::anyhow!(
+                "--measured {e}; pass the JSON `qdrant-perf scale` writes \
+                 (target/qdrant-perf/results/scale-<dim>d.json)"
+            )
+        })?),
+        None => None,
+    };
     let mut scale = if args.quick {
         Scale::quick()
     } else {
@@ -134,6 +149,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             None => None,
         },
         monitor: Default::default(),
+        measured_scale,
     };
     let rt = runtime()?;
     let watch = rt.block_on(args.monitor.watch(server.as_ref()))?;
@@ -170,11 +186,17 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     }
     print!("{}", checks::table(&report.checks));
     let verdict = report.verdict.clone().expect("set above");
+    let extrapolated = checks::extrapolated_count(&report.checks);
     println!(
-        "\n{} met, {} missed, {} not run{}",
+        "\n{} met, {} missed, {} not run{}{}",
         verdict.passed,
         verdict.failed,
         verdict.not_run,
+        if extrapolated > 0 {
+            format!(", {extrapolated} extrapolated (not measured at the target's size)")
+        } else {
+            String::new()
+        },
         if report.partial {
             " (PARTIAL: stopped early)"
         } else {

@@ -12,7 +12,9 @@
 //!    the first step that misses a latency target, errs or falls behind: the knee is the
 //!    highest step that met them, and it is checked against the peak target;
 //! 5. checks that need what this run does not have are listed as not run: the cache (no cache
-//!    configured), the gateway (no `--gateway`), the scalability target (its vector count).
+//!    configured), the gateway (no `--gateway`), the scalability target (its vector count) —
+//!    which, given a `qdrant-perf scale` measurement (`--measured FILE`), is `extrapolated`
+//!    instead, with the extrapolated figures and their back-test errors.
 //!
 //! `--quick` shrinks sizes, rates and durations (see [`Scale::quick`]); throughput limits are
 //! scaled by the same factor as the rates, and the report says so beside each scaled limit.
@@ -117,6 +119,179 @@ pub struct ValidateOptions {
     /// What to watch on the server during every run (its nodes' `/metrics`); the default
     /// watches nothing.
     pub monitor: Monitor,
+    /// A `qdrant-perf scale` measurement (`--measured FILE`): the scalability row is then
+    /// `extrapolated` from it instead of `not run`.
+    pub measured_scale: Option<ScaleMeasurement>,
+}
+
+/// What a `qdrant-perf scale` JSON says about large N: the largest size measured, and each
+/// fit's extrapolation with the relative error of its back-test.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleMeasurement {
+    pub source: String,
+    pub largest_points: u64,
+    /// The storage of the fitted steps (`ram`, `disk`, `int8`, `binary`).
+    pub storage: String,
+    pub dim: u64,
+    /// The size the fits were extrapolated to.
+    pub predict: u64,
+    pub extrapolations: Vec<ScaleExtrapolation>,
+}
+
+/// One fit's value at `predict` vectors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleExtrapolation {
+    /// `p50_ms_vs_ln_n`, `p99_ms_vs_ln_n`, `ram_bytes_vs_n`, `disk_bytes_vs_n`,
+    /// `build_seconds_vs_n`.
+    pub fit: String,
+    pub value: f64,
+    /// (predicted − measured) / measured at the largest step, fitted on the others; `None`
+    /// with fewer than three sizes.
+    pub backtest_relative_error: Option<f64>,
+}
+
+/// The fits of a scale report, in the order they are reported.
+pub const SCALE_FITS: [&str; 5] = [
+    "p50_ms_vs_ln_n",
+    "p99_ms_vs_ln_n",
+    "ram_bytes_vs_n",
+    "disk_bytes_vs_n",
+    "build_seconds_vs_n",
+];
+
+impl ScaleMeasurement {
+    /// Reads the JSON `qdrant-perf scale` writes; the error says what is missing.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+        Self::from_json(&v, &path.display().to_string())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn from_json(v: &serde_json::Value, source: &str) -> Result<Self, String> {
+        if v["kind"] != "qdrant-perf scale" {
+            return Err(format!(
+                "kind is {}, expected \"qdrant-perf scale\" (the JSON `qdrant-perf scale` writes)",
+                v["kind"]
+            ));
+        }
+        let largest_points = v["steps"]
+            .as_array()
+            .and_then(|s| s.iter().filter_map(|s| s["points"].as_u64()).max())
+            .ok_or("no measured steps")?;
+        let growth = &v["growth"];
+        let storage = growth["storage"]
+            .as_str()
+            .ok_or(
+                "no growth.storage (written before back-tested fits: rerun `qdrant-perf scale`)",
+            )?
+            .to_string();
+        let mut extrapolations = Vec::new();
+        let mut predict = None;
+        for fit in SCALE_FITS {
+            let x = &growth[fit]["extrapolation"];
+            if x.is_null() {
+                continue;
+            }
+            let value = x["value"]
+                .as_f64()
+                .ok_or_else(|| format!("no growth.{fit}.extrapolation.value"))?;
+            predict = predict.or(x["points"].as_u64());
+            extrapolations.push(ScaleExtrapolation {
+                fit: fit.into(),
+                value,
+                backtest_relative_error: x["backtest_relative_error"].as_f64(),
+            });
+        }
+        if extrapolations.is_empty() {
+            return Err(
+                "no fit has an extrapolation (fewer than two sizes of one storage were measured)"
+                    .into(),
+            );
+        }
+        Ok(Self {
+            source: source.into(),
+            largest_points,
+            storage,
+            dim: v["dim"].as_u64().unwrap_or(0),
+            predict: predict.or(v["predict"].as_u64()).unwrap_or(0),
+            extrapolations,
+        })
+    }
+}
+
+/// The `scalability` check: `not run` without a scale measurement (a deployment of the target's
+/// size is needed to measure it); `extrapolated` with one, its note giving every extrapolated
+/// figure and its back-test error.
+pub fn scalability_check(
+    target_vectors: u64,
+    points_used: usize,
+    measured: Option<&ScaleMeasurement>,
+) -> Check {
+    let Some(m) = measured else {
+        return Check::not_run(
+            "scalability",
+            "overall",
+            "vectors",
+            Bound::AtLeast,
+            target_vectors as f64,
+            &format!(
+                "needs a deployment holding {target_vectors} vectors; this run used \
+                 {points_used} per collection (give --measured FILE, a `qdrant-perf scale` JSON, \
+                 for an extrapolation)"
+            ),
+        );
+    };
+    let figures: Vec<String> = m
+        .extrapolations
+        .iter()
+        .map(|x| {
+            let (name, value) = match x.fit.as_str() {
+                "p50_ms_vs_ln_n" => ("p50", format!("{:.3} ms", x.value)),
+                "p99_ms_vs_ln_n" => ("p99", format!("{:.3} ms", x.value)),
+                "ram_bytes_vs_n" => ("RAM", qdrant_perf_report::human_bytes(x.value.max(0.0))),
+                "disk_bytes_vs_n" => ("disk", qdrant_perf_report::human_bytes(x.value.max(0.0))),
+                "build_seconds_vs_n" => ("build", format!("{:.0} s", x.value)),
+                other => (other, format!("{}", x.value)),
+            };
+            format!(
+                "{name} {value} ({})",
+                x.backtest_relative_error
+                    .map_or("back-test error unknown".into(), |e| format!(
+                        "back-test error {:+.1} %",
+                        e * 100.0
+                    ))
+            )
+        })
+        .collect();
+    let mismatch = if m.predict != target_vectors {
+        format!(
+            "; extrapolated to {} vectors, not the target's {target_vectors}: rerun scale with \
+             --predict {target_vectors}",
+            m.predict
+        )
+    } else {
+        String::new()
+    };
+    Check::extrapolated(
+        "scalability",
+        "overall",
+        m.largest_points as f64,
+        "vectors",
+        Bound::AtLeast,
+        target_vectors as f64,
+        &format!(
+            "extrapolation from {} (measured up to {} vectors at {} d, {} storage) to {} \
+             vectors, one machine, not a measurement: {}{mismatch}",
+            m.source,
+            m.largest_points,
+            m.dim,
+            m.storage,
+            m.predict,
+            figures.join(", ")
+        ),
+    )
 }
 
 /// What `validate` measured and judged.
@@ -624,7 +799,8 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Step 5c: the scalability target needs a deployment of its size: always listed as not run.
+    /// Step 5c: the scalability target needs a deployment of its size: not run, or
+    /// extrapolated from a scale measurement.
     fn scalability(&self) -> Check {
         let points_used = self
             .selected
@@ -632,16 +808,10 @@ impl Session<'_> {
             .map(|(_, c)| points_of(&self.opts.scale, c))
             .max()
             .unwrap_or(0);
-        Check::not_run(
-            "scalability",
-            "overall",
-            "vectors",
-            Bound::AtLeast,
-            self.t.scalability_vectors as f64,
-            &format!(
-                "needs a deployment holding {} vectors; this run used {points_used} per collection",
-                self.t.scalability_vectors
-            ),
+        scalability_check(
+            self.t.scalability_vectors,
+            points_used,
+            self.opts.measured_scale.as_ref(),
         )
     }
 }
@@ -913,6 +1083,105 @@ mod tests {
             cores: 2,
             ..Resources::default()
         }
+    }
+
+    fn scale_json() -> serde_json::Value {
+        // The shape `qdrant-perf scale` writes (fields validate does not read left out).
+        serde_json::json!({
+            "kind": "qdrant-perf scale",
+            "dim": 768,
+            "predict": 100_000_000u64,
+            "steps": [{"points": 10_000}, {"points": 1_000_000}, {"points": 100_000}],
+            "growth": {
+                "storage": "ram",
+                "p50_ms_vs_ln_n": {"extrapolation": {"label": "extrapolation",
+                    "points": 100_000_000u64, "value": 2.5, "backtest_relative_error": -0.125}},
+                "p99_ms_vs_ln_n": null,
+                "ram_bytes_vs_n": {"extrapolation": {"label": "extrapolation",
+                    "points": 100_000_000u64, "value": 343_597_383_680.0,
+                    "backtest_relative_error": 0.01}},
+                "build_seconds_vs_n": {"extrapolation": {"label": "extrapolation",
+                    "points": 100_000_000u64, "value": 90_000.0,
+                    "backtest_relative_error": null}}
+            }
+        })
+    }
+
+    #[test]
+    fn scalability_is_not_run_without_a_measurement_and_extrapolated_with_one() {
+        let c = scalability_check(100_000_000, 2_000, None);
+        assert_eq!(c.verdict, Verdict::NotRun);
+        assert!(
+            c.note
+                .as_ref()
+                .unwrap()
+                .contains("holding 100000000 vectors; this run used 2000"),
+            "{c:?}"
+        );
+        assert!(
+            c.note.as_ref().unwrap().contains("--measured FILE"),
+            "{c:?}"
+        );
+
+        let m = ScaleMeasurement::from_json(&scale_json(), "scale-768d.json").unwrap();
+        assert_eq!(m.largest_points, 1_000_000);
+        assert_eq!(
+            (m.storage.as_str(), m.dim, m.predict),
+            ("ram", 768, 100_000_000)
+        );
+        let fits: Vec<&str> = m.extrapolations.iter().map(|x| x.fit.as_str()).collect();
+        assert_eq!(
+            fits,
+            ["p50_ms_vs_ln_n", "ram_bytes_vs_n", "build_seconds_vs_n"]
+        );
+        let c = scalability_check(100_000_000, 2_000, Some(&m));
+        assert_eq!(c.verdict, Verdict::Extrapolated);
+        assert_eq!(c.passed, None);
+        assert_eq!(c.measured, Some(1_000_000.0));
+        assert_eq!(c.limit, 100_000_000.0);
+        let note = c.note.unwrap();
+        for needle in [
+            "extrapolation from scale-768d.json (measured up to 1000000 vectors at 768 d, ram storage) to 100000000 vectors",
+            "not a measurement",
+            "p50 2.500 ms (back-test error -12.5 %)",
+            "RAM 320.00 GiB (back-test error +1.0 %)",
+            "build 90000 s (back-test error unknown)",
+        ] {
+            assert!(note.contains(needle), "{needle:?} not in {note}");
+        }
+        assert!(!note.contains("rerun scale"), "{note}");
+        // Extrapolated to another size than the target: said, with the fix.
+        let note = scalability_check(50_000_000, 2_000, Some(&m)).note.unwrap();
+        assert!(
+            note.contains("not the target's 50000000: rerun scale with --predict 50000000"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn a_json_that_is_not_a_back_tested_scale_report_is_refused_with_the_reason() {
+        let err =
+            ScaleMeasurement::from_json(&serde_json::json!({"kind": "qdrant-perf sweep"}), "x")
+                .unwrap_err();
+        assert!(err.contains("expected \"qdrant-perf scale\""), "{err}");
+        let mut old = scale_json();
+        old["growth"] = serde_json::json!({"p50_ms_vs_ln_n": {"slope": 1.0}});
+        let err = ScaleMeasurement::from_json(&old, "x").unwrap_err();
+        assert!(err.contains("rerun `qdrant-perf scale`"), "{err}");
+        let mut none = scale_json();
+        none["steps"] = serde_json::json!([]);
+        assert!(
+            ScaleMeasurement::from_json(&none, "x")
+                .unwrap_err()
+                .contains("no measured steps")
+        );
+        let mut one = scale_json();
+        one["growth"] = serde_json::json!({"storage": "ram"});
+        assert!(
+            ScaleMeasurement::from_json(&one, "x")
+                .unwrap_err()
+                .contains("fewer than two sizes")
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub enum Verdict {
     Passed,
     Failed,
     NotRun,
+    /// Not measured at the target's size but extrapolated from smaller measured sizes (the
+    /// note gives the figures and how far the same extrapolation missed a measured size). Not
+    /// `met`, and never a reason to exit 1.
+    Extrapolated,
 }
 
 impl fmt::Display for Verdict {
@@ -26,6 +30,7 @@ impl fmt::Display for Verdict {
             Verdict::Passed => "met",
             Verdict::Failed => "MISSED",
             Verdict::NotRun => "not run",
+            Verdict::Extrapolated => "extrapolated",
         })
     }
 }
@@ -141,6 +146,31 @@ impl Check {
         }
     }
 
+    /// A check judged on an extrapolation: `measured` is what was measured (the largest size),
+    /// the note the extrapolated figures and their back-test error.
+    pub fn extrapolated(
+        name: &str,
+        collection: &str,
+        measured: f64,
+        unit: &str,
+        bound: Bound,
+        limit: f64,
+        note: &str,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            collection: collection.into(),
+            measured: Some(measured),
+            unit: unit.into(),
+            limit,
+            bound,
+            samples: None,
+            passed: None,
+            verdict: Verdict::Extrapolated,
+            note: Some(note.into()),
+        }
+    }
+
     /// A check whose measurement failed outright (the run had no samples).
     pub fn failed_without_value(
         name: &str,
@@ -220,7 +250,7 @@ pub fn number(v: f64) -> String {
     }
 }
 
-/// Counts of each verdict.
+/// Counts of each verdict but `extrapolated` (see [`extrapolated_count`]).
 pub fn tally(checks: &[Check]) -> (usize, usize, usize) {
     let count = |v| checks.iter().filter(|c| c.verdict == v).count();
     (
@@ -230,7 +260,17 @@ pub fn tally(checks: &[Check]) -> (usize, usize, usize) {
     )
 }
 
-/// 0 when every check that ran passed (and, with `strict`, every check ran); 1 otherwise.
+/// How many checks were judged on an extrapolation.
+pub fn extrapolated_count(checks: &[Check]) -> usize {
+    checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Extrapolated)
+        .count()
+}
+
+/// 0 when every check that ran passed (and, with `strict`, every check ran); 1 otherwise. An
+/// `extrapolated` check neither passes nor fails: it never makes the code 1, with or without
+/// `strict`.
 pub fn exit_code(checks: &[Check], strict: bool) -> u8 {
     let (_, failed, not_run) = tally(checks);
     if failed > 0 || (strict && not_run > 0) {
@@ -331,6 +371,37 @@ mod tests {
         assert_eq!(exit_code(&[ok, miss, skip], false), 1);
         let nan = Check::measured("x", "y", f64::NAN, "ms", Bound::Below, 1.0, 0);
         assert_eq!(nan.verdict, Verdict::Failed);
+    }
+
+    #[test]
+    fn an_extrapolated_check_is_neither_met_nor_missed_and_never_exits_1() {
+        let ok = Check::measured("errors", "overall", 0.0, "", Bound::AtMost, 0.0, 100);
+        let x = Check::extrapolated(
+            "scalability",
+            "overall",
+            1e6,
+            "vectors",
+            Bound::AtLeast,
+            1e8,
+            "p50 2.00 ms at 100M (back-test error +5.0 %)",
+        );
+        assert_eq!(x.verdict, Verdict::Extrapolated);
+        assert_eq!(x.passed, None);
+        assert_eq!(x.verdict.to_string(), "extrapolated");
+        assert_eq!(
+            serde_json::to_value(x.verdict).unwrap(),
+            serde_json::json!("extrapolated")
+        );
+        let checks = [ok, x];
+        assert_eq!(exit_code(&checks, false), 0);
+        assert_eq!(exit_code(&checks, true), 0);
+        assert_eq!(tally(&checks), (1, 0, 0));
+        assert_eq!(extrapolated_count(&checks), 1);
+        let t = table(&checks);
+        assert!(
+            t.contains("1,000,000 vectors  >= 100,000,000 vectors  extrapolated (p50 2.00 ms"),
+            "{t}"
+        );
     }
 
     #[test]
