@@ -719,3 +719,190 @@ fn plan_of_the_bundled_file_prints_the_deployment_at_9m_and_100m() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--config"), "{stderr}");
 }
+
+#[test]
+fn a_scale_json_feeds_plan_and_validate_and_its_fits_are_back_tested() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let results = dir.path().join("results");
+    let scale = |extra: &[&str]| {
+        run(bin()
+            .args([
+                "scale",
+                "--dim",
+                "16",
+                "--queries",
+                "50",
+                "--m",
+                "8",
+                "--ef-construct",
+                "32",
+                "--ef",
+                "32",
+            ])
+            .args(extra)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("--out-dir")
+            .arg(&results)
+            .env_remove("QDRANT_URL"))
+    };
+    let (code, stdout, stderr) = scale(&["--steps", "1000,2000,4000"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for needle in [
+        "| storage |",
+        "|   4000 | ram     |",
+        "fits over the 3 steps with ram storage (N = 1k, 2k, 4k)",
+        "p50 latency ≈ ",
+        "back-test: fitted on N ≤ 2k, predicts ",
+        "at N = 4k, measured ",
+        "; extrapolation to N = 100M: ",
+        "build time ≈ ",
+        "(extrapolations to N = 100M are not measurements",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} not in\n{stdout}");
+    }
+    let json_path = results.join("scale-16d.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(json["storage"], "auto");
+    assert_eq!(json["predict"], 100_000_000);
+    for fit in [
+        "p50_ms_vs_ln_n",
+        "p99_ms_vs_ln_n",
+        "ram_bytes_vs_n",
+        "disk_bytes_vs_n",
+        "build_seconds_vs_n",
+    ] {
+        let f = &json["growth"][fit];
+        assert_eq!(f["backtest"]["points"], 4000, "{fit}: {f}");
+        assert_eq!(
+            f["backtest"]["fitted_on"],
+            serde_json::json!([1000, 2000]),
+            "{fit}"
+        );
+        let (p, m) = (
+            f["backtest"]["predicted"].as_f64().unwrap(),
+            f["backtest"]["measured"].as_f64().unwrap(),
+        );
+        let e = f["backtest"]["relative_error"].as_f64().unwrap();
+        assert!((e - (p - m) / m).abs() < 1e-9, "{fit}: {f}");
+        assert_eq!(f["extrapolation"]["label"], "extrapolation");
+        assert_eq!(f["extrapolation"]["backtest_relative_error"], e, "{fit}");
+    }
+
+    // plan reads it: the deployment's cores come from its measured QPS.
+    let bundled = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/performance-tests.yaml"
+    );
+    let (code, stdout, stderr) = run(bin()
+        .args(["plan", "--config", bundled, "--measured"])
+        .arg(&json_path));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("## Deployment: all collections on shared nodes"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("### 100,000,000 vectors"), "{stdout}");
+    assert!(
+        stdout.contains("(scale, graph files at N=4000)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("cores needed: n/a"), "{stdout}");
+
+    // validate: the scalability row is extrapolated from it, with the figures and errors; the
+    // exit code still follows the missed checks only.
+    let config = tiny_config(dir.path(), |t| t);
+    let measured = json_path.to_str().unwrap();
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) =
+        validate_quick(&config, &cache, &out, &["--measured", measured, "--strict"]);
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("scalability"))
+        .unwrap_or_else(|| panic!("no scalability row in\n{stdout}"));
+    for needle in [
+        "4,000 vectors",
+        ">= 100,000,000 vectors",
+        "extrapolated (extrapolation from",
+        "(measured up to 4000 vectors at 16 d, ram storage) to 100000000 vectors",
+        "p50 ",
+        "back-test error ",
+    ] {
+        assert!(row.contains(needle), "{needle:?} not in {row}");
+    }
+    assert!(stdout.contains(", 1 extrapolated"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "scalability")
+        .unwrap();
+    assert_eq!(check["verdict"], "extrapolated");
+    assert!(check["passed"].is_null());
+    assert_eq!(check["measured"], 4000.0);
+    // Under --strict the checks that did not run (cache, gateway...) still make it 1; the
+    // extrapolated row is not among them.
+    let (_, missed, not_run) = verdicts(&stdout);
+    assert_eq!(
+        code,
+        i32::from(missed > 0 || not_run > 0),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("summary.md"))
+            .unwrap()
+            .contains("**extrapolated** (extrapolation from")
+    );
+
+    // A fixed storage labels every step with it.
+    let (code, stdout, stderr) = scale(&["--steps", "1000,2000", "--storage", "int8"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("|   1000 | int8    |") && stdout.contains("|   2000 | int8    |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("back-test: n/a (needs three sizes)"),
+        "{stdout}"
+    );
+
+    // Bad input: exit 2 before any work, naming the flag and the fix.
+    let sweep_json = dir.path().join("not-scale.json");
+    std::fs::write(&sweep_json, r#"{"kind": "qdrant-perf sweep"}"#).unwrap();
+    for (args, needle) in [
+        (
+            vec![
+                "validate",
+                "--quick",
+                "--measured",
+                "/nonexistent/scale.json",
+            ],
+            "--measured /nonexistent/scale.json",
+        ),
+        (
+            vec![
+                "validate",
+                "--quick",
+                "--measured",
+                sweep_json.to_str().unwrap(),
+            ],
+            "expected \"qdrant-perf scale\"",
+        ),
+        (
+            vec!["scale", "--storage", "ssd"],
+            "expected auto, ram, disk, int8 or binary",
+        ),
+        (vec!["scale", "--predict", "0"], "--predict 0"),
+    ] {
+        let (code, _, stderr) = run(bin().args(&args).env_remove("QDRANT_URL"));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: {needle:?} not in {stderr}"
+        );
+    }
+}
