@@ -32,5 +32,6 @@ pub mod monitor;
 pub mod monitoring;
 pub mod resources;
 pub mod setup;
+pub mod stream;
 pub mod target;
 pub mod validate;
