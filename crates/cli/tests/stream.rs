@@ -247,3 +247,60 @@ fn bad_input_exits_2_naming_the_fix_before_any_work() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_keeps_the_stages_measured_and_drops_the_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cache = dir.path().join("cache");
+    let mut args = stream_args(&cache, &out, 1_000, 20_000);
+    // 20,000 points at 1,000/s: 20 s of stream, cut after the first stages.
+    let at = args.iter().position(|a| a == "--stage").unwrap();
+    args[at + 1] = "0.05".into();
+    let child = bin()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the stream runs (the setup line is printed before the first stage; --quiet
+    // hides it, so wait for the scratch collection and then a few seconds of stream).
+    let started = std::time::Instant::now();
+    let edge = cache.join("stream-edge");
+    while !edge.exists() && started.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let code = output.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    assert!(stderr.contains("Ctrl-C: ending the stream"), "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["partial"], true);
+    let stages = r["stages"].as_array().unwrap();
+    assert!(
+        !stages.is_empty() && stages.len() < 20,
+        "some stages, not all: {}",
+        stages.len()
+    );
+    assert_eq!(
+        stages.last().unwrap()["partial"],
+        true,
+        "the stage Ctrl-C cut short"
+    );
+    assert!(
+        r["setup"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .starts_with("dropped perf_stream_deepcoder_")),
+        "{}",
+        r["setup"]
+    );
+}

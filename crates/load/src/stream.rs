@@ -542,10 +542,25 @@ impl StreamReport {
         );
         let optimizer = self.optimizer_seconds();
         if !optimizer.is_empty() {
-            s += "\n## Optimizer state per second (server)\n\n| t s | running optimizations | update queue | points |\n|---:|---:|---:|---:|\n";
+            s += "\n## Optimizer state per second (server)\n\nEach second of the first node's /metrics, with the points followed for freshness whose insert was acknowledged in the second before it (searchable lag / indexed lag, ms).\n\n| t s | running optimizations | update queue | points | followed points acked (searchable / indexed ms) |\n|---:|---:|---:|---:|---|\n";
+            let mut from = 0.0;
             for (t, ro, uq, p) in optimizer {
                 let o = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
-                s += &format!("| {t:.0} | {} | {} | {} |\n", o(ro), o(uq), o(p));
+                let ms = |v: Option<f64>| v.map_or("not seen".into(), |v| format!("{v:.1}"));
+                let acked: Vec<String> = self
+                    .samples
+                    .iter()
+                    .filter(|x| x.acked_s >= from && x.acked_s < t)
+                    .map(|x| format!("{}: {} / {}", x.id, ms(x.searchable_ms), ms(x.indexed_ms)))
+                    .collect();
+                from = t;
+                s += &format!(
+                    "| {t:.1} | {} | {} | {} | {} |\n",
+                    o(ro),
+                    o(uq),
+                    o(p),
+                    acked.join(", ")
+                );
             }
         }
         s += "\n## Checks\n\n| check | where | measured | limit | verdict |\n|---|---|---|---|---|\n";
