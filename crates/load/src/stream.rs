@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors};
@@ -278,10 +277,7 @@ pub struct Lag {
     pub not_seen: u64,
 }
 
-fn lag_of(
-    samples: &[&FreshSample],
-    pick: impl Fn(&FreshSample) -> Option<f64>,
-) -> (Lag, Histogram<u64>) {
+fn lag_of(samples: &[&FreshSample], pick: impl Fn(&FreshSample) -> Option<f64>) -> Lag {
     let mut h = latency_histogram();
     let mut not_seen = 0;
     for s in samples {
@@ -292,13 +288,10 @@ fn lag_of(
             None => not_seen += 1,
         }
     }
-    (
-        Lag {
-            ms: LatencySummary::from_histogram(&h),
-            not_seen,
-        },
-        h,
-    )
+    Lag {
+        ms: LatencySummary::from_histogram(&h),
+        not_seen,
+    }
 }
 
 /// One stage of a stream run.
@@ -585,7 +578,7 @@ impl StreamReport {
 
     /// (seconds from the stream's start, running optimizations, update queue, points) of the
     /// first server node, over all stages.
-    pub fn optimizer_seconds(&self) -> Vec<(f64, Option<f64>, Option<f64>, Option<f64>)> {
+    pub fn optimizer_seconds(&self) -> Vec<OptimizerSecond> {
         let mut out = Vec::new();
         for st in &self.stages {
             let Some(node) = st.server.as_ref().and_then(|s| s.nodes.first()) else {
@@ -618,6 +611,9 @@ impl StreamReport {
         ))
     }
 }
+
+/// (seconds from the stream's start, running optimizations, update queue, points).
+pub type OptimizerSecond = (f64, Option<f64>, Option<f64>, Option<f64>);
 
 fn unseen(n: u64) -> String {
     if n == 0 {
@@ -656,8 +652,8 @@ struct Pending {
 
 /// Runs a stream on `store` (a server, or the embedded engine in a scratch directory) over
 /// `dataset` (at least `initial + total` points): creates the collection, loads and indexes the
-/// initial points, streams, and drops the collection on every path. `on_stage` sees each stage
-/// as it completes (a Ctrl-C keeps the stages done: they are in the result, marked partial).
+/// initial points, streams, and drops the collection on every path. After a Ctrl-C (`stop`)
+/// the result holds the stages measured so far, the one cut short marked partial.
 pub async fn run_stream(
     store: Arc<AnyStore>,
     opts: &StreamOptions,
@@ -849,7 +845,7 @@ async fn stream_on(
                         inserts.settled_points.fetch_add(n, Ordering::SeqCst);
                         opts.initial + inserts.acked_points.load(Ordering::SeqCst)
                     };
-                    if ok && j % opts.freshness_every == 0 {
+                    if ok && j.is_multiple_of(opts.freshness_every) {
                         let id = first as u64;
                         let sample = {
                             let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
@@ -1120,8 +1116,8 @@ async fn stream_on(
     let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
     for st in &mut stages {
         let mine: Vec<&FreshSample> = samples.iter().filter(|s| s.stage == st.stage).collect();
-        st.searchable = lag_of(&mine, |s| s.searchable_ms).0;
-        st.indexed = lag_of(&mine, |s| s.indexed_ms).0;
+        st.searchable = lag_of(&mine, |s| s.searchable_ms);
+        st.indexed = lag_of(&mine, |s| s.indexed_ms);
     }
     let all: Vec<&FreshSample> = samples.iter().collect();
     let insert_errors = inserts
@@ -1144,8 +1140,8 @@ async fn stream_on(
         latency_ms: LatencySummary::from_histogram(&search_latency),
         server_latency_ms: (!search_server.is_empty())
             .then(|| LatencySummary::from_histogram(&search_server)),
-        searchable: lag_of(&all, |s| s.searchable_ms).0,
-        indexed: lag_of(&all, |s| s.indexed_ms).0,
+        searchable: lag_of(&all, |s| s.searchable_ms),
+        indexed: lag_of(&all, |s| s.indexed_ms),
         samples,
         insert_errors_by_kind: insert_errors,
         checks: Vec::new(),
@@ -1237,7 +1233,7 @@ mod tests {
             || {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 async move {
-                    if n % 2 == 0 {
+                    if n.is_multiple_of(2) {
                         Err(StoreError::UnknownCollection {
                             name: "perf_x".into(),
                             known: Vec::new(),
