@@ -1332,6 +1332,14 @@ mod tests {
                 "batch",
                 "at least one point",
             ),
+            (
+                StreamOptions {
+                    freshness_every: 0,
+                    ..ok.clone()
+                },
+                "freshness sample",
+                "every n-th batch",
+            ),
         ];
         for (o, what_expected, fix_part) in cases {
             match o.validate() {
