@@ -4,6 +4,7 @@
 mod common;
 mod load_cmd;
 mod merge_cmd;
+mod stream_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
@@ -116,6 +117,9 @@ enum Command {
     /// Check the deployment's targets (performance-tests.yaml) per collection and overall;
     /// print the verdict table. Exit 0 all met, 1 any missed, 2 could not run.
     Validate(validate_cmd::ValidateArgs),
+    /// Search while the collection grows: inserts at --insert-rate, searches at --rate, per
+    /// stage latency and recall against the exact truth of the acknowledged points, freshness.
+    Stream(stream_cmd::StreamArgs),
     /// Sum HdrHistogram interval logs of several generators and print their percentiles.
     Merge(merge_cmd::MergeArgs),
     /// Sweep HNSW (m, ef_construct, ef) and quantization on one dataset: recall, latency, QPS,
@@ -280,6 +284,7 @@ fn run(opts: Opts) -> Result<ExitCode> {
         Command::Load(args) => return load_cmd::load(args),
         Command::Stress(args) => return load_cmd::stress(args),
         Command::Validate(args) => return validate_cmd::validate(args),
+        Command::Stream(args) => return stream_cmd::stream(args),
         Command::Merge(args) => return merge_cmd::merge(args),
         Command::Sweep(args) => return sweep_cmd::run(args),
         Command::Scale(args) => return scale_cmd::run(args),

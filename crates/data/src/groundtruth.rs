@@ -15,9 +15,9 @@ use crate::generator::Metric;
 use crate::vectors::Vectors;
 
 /// Points scored per GEMM call: big enough to amortise the call, small enough for the cache.
-const POINT_BLOCK: usize = 4096;
+pub(crate) const POINT_BLOCK: usize = 4096;
 /// Queries per GEMM call: bounds the score buffer to QUERY_BLOCK x POINT_BLOCK floats (16 MiB).
-const QUERY_BLOCK: usize = 1024;
+pub(crate) const QUERY_BLOCK: usize = 1024;
 
 /// The exact k nearest points of every query: ids in rank order and their scores, in the
 /// units Qdrant returns (similarity for Cosine and Dot, Euclidean distance for Euclid).
@@ -78,9 +78,9 @@ impl GroundTruth {
 
 /// A candidate in a query's heap: ordered so that the heap's top is the worst kept candidate.
 #[derive(Clone, Copy, PartialEq)]
-struct Candidate {
-    score: f32,
-    id: u32,
+pub(crate) struct Candidate {
+    pub(crate) score: f32,
+    pub(crate) id: u32,
 }
 
 impl Eq for Candidate {}
@@ -101,7 +101,8 @@ impl PartialOrd for Candidate {
     }
 }
 
-struct TopK {
+#[derive(Clone)]
+pub(crate) struct TopK {
     k: usize,
     heap: BinaryHeap<Candidate>,
     /// Score of the worst kept candidate once the heap is full.
@@ -109,7 +110,7 @@ struct TopK {
 }
 
 impl TopK {
-    fn new(k: usize) -> Self {
+    pub(crate) fn new(k: usize) -> Self {
         Self {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
@@ -118,7 +119,7 @@ impl TopK {
     }
 
     #[inline]
-    fn push(&mut self, score: f32, id: u32) {
+    pub(crate) fn push(&mut self, score: f32, id: u32) {
         if self.heap.len() == self.k && score <= self.threshold {
             return;
         }
@@ -135,9 +136,14 @@ impl TopK {
         // into_sorted_vec is ascending by Ord, i.e. best first.
         self.heap.into_sorted_vec()
     }
+
+    /// The kept candidates, best first, leaving the heap as it is.
+    pub(crate) fn sorted(&self) -> Vec<Candidate> {
+        self.heap.clone().into_sorted_vec()
+    }
 }
 
-fn check_same_dim(points: &Vectors, queries: &Vectors) -> Result<()> {
+pub(crate) fn check_same_dim(points: &Vectors, queries: &Vectors) -> Result<()> {
     if points.dim() != queries.dim() {
         return Err(DataError::WrongDimension {
             expected: points.dim(),
@@ -149,7 +155,7 @@ fn check_same_dim(points: &Vectors, queries: &Vectors) -> Result<()> {
 }
 
 /// Converts an internal "higher is better" score to what Qdrant reports.
-fn reported(metric: Metric, score: f32, query_norm2: f32) -> f32 {
+pub(crate) fn reported(metric: Metric, score: f32, query_norm2: f32) -> f32 {
     match metric {
         Metric::Cosine | Metric::Dot => score,
         // internal score = 2 q.x - |x|^2, so |q - x|^2 = |q|^2 - score.
@@ -157,8 +163,46 @@ fn reported(metric: Metric, score: f32, query_norm2: f32) -> f32 {
     }
 }
 
-fn norm2(v: &[f32]) -> f32 {
+pub(crate) fn norm2(v: &[f32]) -> f32 {
     v.iter().map(|x| x * x).sum()
+}
+
+/// `out` (nq x np, row-major) = Q (nq x dim, row-major) * P^T (dim x np): the dot products of
+/// a block of queries with a block of points, one GEMM on all cores.
+pub(crate) fn score_block(
+    q_block: &[f32],
+    nq: usize,
+    p_block: &[f32],
+    np: usize,
+    dim: usize,
+    out: &mut [f32],
+) {
+    assert!(q_block.len() == nq * dim && p_block.len() == np * dim && out.len() == nq * np);
+    // out (nq x np, row-major) = Q (nq x dim, row-major) * P^T (dim x np).
+    // SAFETY: the strides describe exactly the slices passed, which outlive the call.
+    unsafe {
+        gemm::gemm(
+            nq,
+            np,
+            dim,
+            out.as_mut_ptr(),
+            1,
+            np as isize,
+            false,
+            q_block.as_ptr(),
+            1,
+            dim as isize,
+            p_block.as_ptr(),
+            dim as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
 }
 
 /// Exact top-`k` neighbours of every query among `points`, by blocked GEMM on all cores.
@@ -190,31 +234,7 @@ pub fn ground_truth(
             let np = POINT_BLOCK.min(n - p0);
             let p_block = &points.as_slice()[p0 * dim..(p0 + np) * dim];
             let out = &mut buffer[..nq * np];
-            // out (nq x np, row-major) = Q (nq x dim, row-major) * P^T (dim x np).
-            // SAFETY: the strides describe exactly the slices passed, which outlive the call.
-            unsafe {
-                gemm::gemm(
-                    nq,
-                    np,
-                    dim,
-                    out.as_mut_ptr(),
-                    1,
-                    np as isize,
-                    false,
-                    q_block.as_ptr(),
-                    1,
-                    dim as isize,
-                    p_block.as_ptr(),
-                    dim as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(0),
-                );
-            }
+            score_block(q_block, nq, p_block, np, dim, out);
             let norms = if metric == Metric::Euclid {
                 Some(&point_norms[p0..p0 + np])
             } else {

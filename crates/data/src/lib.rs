@@ -15,6 +15,7 @@ mod error;
 mod files;
 mod generator;
 mod groundtruth;
+mod incremental;
 mod payload;
 mod progress;
 mod recall;
@@ -26,6 +27,7 @@ pub use error::{DataError, Result};
 pub use files::{read_ids, read_vectors, write_ids, write_vectors};
 pub use generator::{Distribution, GENERATOR_VERSION, Metric, Part, generate};
 pub use groundtruth::{GroundTruth, exact_top_k_naive, ground_truth, ground_truth_filtered};
+pub use incremental::IncrementalTruth;
 pub use payload::{
     Bound, FLOAT_FIELD, FieldKind, Frequency, INTEGER_FIELD, KEYWORD_FIELD, PAYLOAD_VERSION,
     PayloadSpec, Payloads, Selected, check_selectivity, fields as payload_fields,

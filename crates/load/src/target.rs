@@ -98,7 +98,8 @@ impl<S> StoreTarget<S> {
     }
 }
 
-fn store_error(e: StoreError) -> OpError {
+/// A store's error as a failed request, grouped by kind (`unreachable`, `engine`...).
+pub fn store_error(e: StoreError) -> OpError {
     let kind = match &e {
         StoreError::Unreachable { .. } => "unreachable",
         StoreError::Auth { .. } => "auth",

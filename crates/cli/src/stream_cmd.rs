@@ -1,0 +1,186 @@
+//! `qdrant-perf stream`: search while the collection grows (qdrant_perf_load::stream).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
+use qdrant_perf_load::stream::{StreamLimits, StreamOptions, StreamReport, run_stream};
+use qdrant_perf_report::checks::table;
+use qdrant_perf_store::{AnyStore, Guard, HnswParams};
+
+use crate::common::{
+    MonitorArgs, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
+};
+use crate::load_cmd::{parse_duration, parse_rate, positive_usize};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StreamArgs {
+    /// `edge` (the embedded engine) or a Qdrant URL (`grpc://127.0.0.1:6334`;
+    /// `QDRANT_API_KEY` for the key).
+    #[arg(long, default_value = "edge", env = "QDRANT_URL")]
+    pub target: String,
+    /// The collection profile of the config (its dimension), e.g. deepcoder (768).
+    #[arg(long, default_value = "deepcoder")]
+    pub collection: String,
+    /// The deployment's performance-tests.yaml (default: the bundled fixtures copy): the
+    /// latency target and the HNSW parameters.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Points indexed before the stream starts.
+    #[arg(long, default_value_t = 5_000)]
+    pub initial: usize,
+    /// New points inserted during the stream.
+    #[arg(long, default_value_t = 15_000)]
+    pub total: usize,
+    /// Points of the generated dataset (default: initial + total).
+    #[arg(long)]
+    pub points: Option<usize>,
+    /// Points inserted per second (open loop, in batches).
+    #[arg(long, default_value_t = 1_000.0)]
+    pub insert_rate: f64,
+    /// Points per insert request.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Searches per second (open loop).
+    #[arg(long, default_value = "100", value_parser = parse_rate)]
+    pub rate: f64,
+    /// A stage is this fraction of the inserts, in (0, 1].
+    #[arg(long, default_value_t = 0.1)]
+    pub stage: f64,
+    /// Held-out queries (the searches cycle through them; recall is against each one's
+    /// exact top-10 of the acknowledged points).
+    #[arg(long, default_value_t = 1_000, value_parser = positive_usize)]
+    pub queries: usize,
+    /// Follow the first point of every N-th batch for freshness.
+    #[arg(long, default_value_t = 5)]
+    pub freshness_sample: usize,
+    /// Check: searchable-lag p99 at most this many milliseconds.
+    #[arg(long)]
+    pub freshness: Option<f64>,
+    /// A followed point not returned (or not indexed) this long after its ack counts as not
+    /// seen.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub freshness_timeout: Duration,
+    /// Check: recall@10 of every stage at least this.
+    #[arg(long, default_value_t = 0.9)]
+    pub recall_floor: f64,
+    /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Run directory (default: target/qdrant-perf/runs/<UTC time>-stream).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+}
+
+/// The flags of `stream` for the fields the stream options name in their errors.
+const STREAM_FLAGS: &[(&str, &str)] = &[
+    ("insert rate", "--insert-rate"),
+    ("rate", "--rate"),
+    ("total", "--total"),
+    ("initial", "--initial"),
+    ("stage", "--stage"),
+    ("batch", "--batch"),
+    ("freshness sample", "--freshness-sample"),
+    ("queries", "--queries"),
+];
+
+pub fn stream(args: StreamArgs) -> Result<ExitCode> {
+    let config = load_config(args.config.as_ref())?;
+    let selected = config.select(&args.collection)?;
+    let [(name, c)] = selected.as_slice() else {
+        anyhow::bail!(
+            "--collection {}: a stream grows one collection; name one (e.g. --collection deepcoder)",
+            args.collection
+        );
+    };
+    let ix = &config.performance_tests.optimization.indexing;
+    let search = qdrant_perf_store::Profiles::bundled().search;
+    let mut opts = StreamOptions::new(name, c.vector_size);
+    opts.metric = Metric::Cosine;
+    opts.hnsw = HnswParams {
+        m: ix.hnsw_m,
+        ef_construct: ix.hnsw_ef_construct,
+        full_scan_threshold: ix.full_scan_threshold,
+    };
+    opts.dataset_points = args.points.unwrap_or(args.initial + args.total);
+    opts.initial = args.initial;
+    opts.total = args.total;
+    opts.batch = args.batch;
+    opts.insert_rate = args.insert_rate;
+    opts.search_rate = args.rate;
+    opts.stage = args.stage;
+    opts.queries = args.queries;
+    opts.k = search.k;
+    opts.ef = search.hnsw_ef;
+    opts.freshness_every = args.freshness_sample;
+    opts.freshness_timeout = args.freshness_timeout;
+    opts.progress = !args.quiet;
+    opts.validate().map_err(|e| with_flag(e, STREAM_FLAGS))?;
+    if !(args.recall_floor > 0.0 && args.recall_floor <= 1.0) {
+        anyhow::bail!(
+            "--recall-floor = {}: recall is a fraction in (0, 1] (example: --recall-floor 0.9)",
+            args.recall_floor
+        );
+    }
+    if let Some(f) = args.freshness.filter(|f| !(f.is_finite() && *f > 0.0)) {
+        anyhow::bail!(
+            "--freshness = {f}: a lag limit in milliseconds > 0 (example: --freshness 1000)"
+        );
+    }
+    let server = server_config(&args.target)?;
+    let limits = StreamLimits {
+        p95_latency_ms: config.targets().p95_latency_ms,
+        recall_floor: args.recall_floor,
+        freshness_ms: args.freshness,
+    };
+    let cache = cache(args.cache_dir.clone())?;
+    let rt = runtime()?;
+    let stop = ctrl_c_stop(
+        &rt,
+        "ending the stream; the stages measured so far are kept",
+    );
+    rt.block_on(async {
+        let watch = args.monitor.watch(server.as_ref()).await?;
+        let spec = DatasetSpec::new(opts.dim, opts.dataset_points)
+            .with_queries(opts.queries)
+            .with_metric(opts.metric);
+        let dataset = Dataset::load_or_generate(&spec, &cache)
+            .with_context(|| format!("the dataset of {name}"))?;
+        let edge_root = crate::common::private_edge_root(&cache, "stream")?;
+        let store = Arc::new(match &server {
+            Some(config) => AnyStore::connect(config, Guard::default()).await?,
+            None => AnyStore::edge_scratch(&edge_root, Guard::default())?,
+        });
+        let (mut report, notes) = run_stream(store, &opts, &dataset, &watch.monitor, &stop)
+            .await
+            .map_err(|e| with_flag(e, STREAM_FLAGS))?;
+        if let Some(config) = &server {
+            report.target.url = config.urls.first().cloned();
+        }
+        report.setup = notes;
+        report.set_checks(&limits);
+        print!("{}", report.stage_table());
+        println!(
+            "freshness ({} followed points): searchable {}; indexed {}",
+            report.samples.len(),
+            report.searchable.ms.describe(),
+            report.indexed.ms.describe()
+        );
+        print!("{}", table(&report.checks));
+        let dir = args.out.clone().unwrap_or_else(StreamReport::default_dir);
+        report
+            .write(&dir)
+            .with_context(|| format!("writing the report to {}", dir.display()))?;
+        println!("report: {}", dir.display());
+        Ok(ExitCode::from(
+            report.verdict.as_ref().map_or(0, |v| v.exit_code),
+        ))
+    })
+}

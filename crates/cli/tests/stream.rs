@@ -1,0 +1,306 @@
+//! `qdrant-perf stream` end to end: on the embedded engine, against a real Qdrant server
+//! (`QDRANT_BIN`), and every bad input refused with exit 2 before any work.
+
+mod common;
+
+use std::path::Path;
+
+use common::{bin, run};
+use qdrant_perf_store::server::LocalServer;
+
+/// Sizes of the end-to-end runs: `QDRANT_PERF_STREAM=5000,15000` for the 5,000 ->
+/// 20,000 (the default is smaller so scripts/test stays short).
+fn sizes() -> (usize, usize) {
+    std::env::var("QDRANT_PERF_STREAM")
+        .ok()
+        .and_then(|v| {
+            let (a, b) = v.split_once(',')?;
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        })
+        .unwrap_or((1_000, 3_000))
+}
+
+fn stream_args(cache: &Path, out: &Path, initial: usize, total: usize) -> Vec<String> {
+    [
+        "stream",
+        "--collection",
+        "deepcoder",
+        "--initial",
+        &initial.to_string(),
+        "--total",
+        &total.to_string(),
+        "--insert-rate",
+        "1000",
+        "--batch",
+        "100",
+        "--rate",
+        "50",
+        "--queries",
+        "200",
+        "--stage",
+        "0.25",
+        "--freshness-sample",
+        "2",
+        "--freshness-timeout",
+        "60s",
+        "--quiet",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The fields documented in one `## section` of docs/report-schema.md.
+fn documented(section: &str) -> std::collections::BTreeSet<String> {
+    let doc = include_str!("../../../docs/report-schema.md");
+    let start = doc
+        .find(&format!("\n## {section}\n"))
+        .unwrap_or_else(|| panic!("section {section}"));
+    let body = &doc[start + section.len() + 5..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    body.lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| {
+            l.split('|')
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .map(|f| f.trim().trim_matches('`').to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+/// What every finished stream report must show, on any engine.
+fn check_report(out: &Path, initial: usize, total: usize) -> serde_json::Value {
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["schema"], "qdrant-perf.stream/1");
+    assert_eq!(r["partial"], false);
+    let stages = r["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 4, "--stage 0.25: four stages");
+    // The truth of stage 1 is the initial points; each later stage starts from more.
+    assert_eq!(stages[0]["points_at_start"], initial as u64);
+    let mut last = 0;
+    let mut inserted = 0;
+    for s in stages {
+        let at = s["points_at_start"].as_u64().unwrap();
+        assert!(at >= last, "points at start grow: {at} after {last}");
+        last = at;
+        inserted += s["inserted"].as_u64().unwrap();
+        assert!(s["searches_ok"].as_u64().unwrap() > 0, "{s}");
+        let recall = s["recall_at_10"]["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&recall));
+        assert_eq!(
+            s["recall_at_10"]["samples"], s["searches_ok"],
+            "every answered search scored"
+        );
+    }
+    assert!(
+        last > initial as u64,
+        "later stages see the inserted points"
+    );
+    assert_eq!(
+        inserted, total as u64,
+        "every insert acknowledged in some stage"
+    );
+    // Freshness: followed points were returned by a search (searchable lag) and covered by
+    // the indexed count.
+    let samples = r["samples"].as_array().unwrap();
+    let expected = (total / 100).div_ceil(2);
+    assert_eq!(
+        samples.len(),
+        expected,
+        "the first point of every 2nd batch"
+    );
+    for s in samples {
+        assert!(s["probes"].as_u64().unwrap() >= 1);
+    }
+    assert!(r["searchable"]["ms"]["samples"].as_u64().unwrap() > 0);
+    assert!(r["indexed"]["ms"]["samples"].as_u64().unwrap() > 0);
+    let checks = r["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "latency_p95_during_ingest" && c["limit"] == 20.0)
+    );
+    assert_eq!(
+        checks
+            .iter()
+            .filter(|c| c["name"] == "recall_at_10")
+            .count(),
+        4,
+        "one recall check per stage"
+    );
+    assert_eq!(
+        documented("stream: top level"),
+        keys(&r),
+        "docs/report-schema.md"
+    );
+    assert_eq!(
+        documented("stream: stage"),
+        keys(&stages[0]),
+        "docs/report-schema.md"
+    );
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("| stage | points at start |"), "{md}");
+    r
+}
+
+#[test]
+fn a_stream_on_the_embedded_engine_reports_each_stage_and_freshness() {
+    let dir = tempfile::tempdir().unwrap();
+    let (initial, total) = sizes();
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) =
+        run(bin().args(stream_args(&dir.path().join("cache"), &out, initial, total)));
+    assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
+    assert!(stdout.contains("| stage | points at start |"), "{stdout}");
+    assert!(stdout.contains("report: "), "{stdout}");
+    let r = check_report(&out, initial, total);
+    assert_eq!(r["target"]["kind"], "edge");
+    // The embedded engine has no server time.
+    assert!(r["stages"][0]["server_latency_ms"].is_null());
+    // The run's scratch collection is gone.
+    let edge = dir.path().join("cache").join("stream-edge");
+    let left: Vec<_> = std::fs::read_dir(&edge)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter()
+            .all(|p| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none())),
+        "scratch left behind: {left:?}"
+    );
+}
+
+#[test]
+fn a_stream_against_a_qdrant_server_has_server_time_and_drops_its_collection() {
+    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
+        eprintln!("skipped: QDRANT_BIN not set");
+        return;
+    };
+    let server = LocalServer::start(Path::new(&qdrant), None).expect("the server starts");
+    let dir = tempfile::tempdir().unwrap();
+    let (initial, total) = sizes();
+    let out = dir.path().join("run");
+    let mut args = stream_args(&dir.path().join("cache"), &out, initial, total);
+    args.push("--target".into());
+    args.push(format!("grpc://127.0.0.1:{}", server.grpc_port));
+    args.push("--metrics-url".into());
+    args.push(server.rest_url());
+    let (code, stdout, stderr) = run(bin().args(&args));
+    assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
+    let r = check_report(&out, initial, total);
+    assert_eq!(r["target"]["kind"], "grpc");
+    for s in r["stages"].as_array().unwrap() {
+        assert!(
+            s["server_latency_ms"]["samples"].as_u64().unwrap() > 0,
+            "Qdrant's own time per search: {s}"
+        );
+        assert!(s["server"]["nodes"][0]["seconds"].is_array(), "{s}");
+    }
+    let collections =
+        qdrant_perf_store::server::http_body(server.http_port, "/collections").unwrap();
+    assert!(
+        !collections.contains("perf_stream_"),
+        "the stream's collection was dropped: {collections}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_fix_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--insert-rate", "0"], "--insert-rate = 0"),
+        (&["--total", "0"], "--total = 0: insert at least one point"),
+        (
+            &["--initial", "30000", "--points", "20000"],
+            "the dataset has 20000 points",
+        ),
+        (
+            &["--initial", "5000", "--total", "20000", "--points", "20000"],
+            "the dataset has 20000 points and 5000 are the initial ones, so at most 15000",
+        ),
+        (&["--stage", "0"], "--stage = 0"),
+        (&["--stage", "1.5"], "(0, 1]"),
+        (&["--stage=-0.1"], "--stage = -0.1"),
+        (&["--recall-floor", "0"], "--recall-floor"),
+    ];
+    for (extra, expected) in cases {
+        let (code, stdout, stderr) = run(bin()
+            .args(["stream", "--quiet", "--cache-dir", cache.to_str().unwrap()])
+            .args(*extra));
+        assert_eq!(code, 2, "{extra:?}: {stdout}{stderr}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(
+            !cache.join("datasets").exists(),
+            "{extra:?}: refused before generating any data"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_keeps_the_stages_measured_and_drops_the_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cache = dir.path().join("cache");
+    let mut args = stream_args(&cache, &out, 1_000, 20_000);
+    // 20,000 points at 1,000/s: 20 s of stream, cut after the first stages.
+    let at = args.iter().position(|a| a == "--stage").unwrap();
+    args[at + 1] = "0.05".into();
+    let child = bin()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the stream runs (the setup line is printed before the first stage; --quiet
+    // hides it, so wait for the scratch collection and then a few seconds of stream).
+    let started = std::time::Instant::now();
+    let edge = cache.join("stream-edge");
+    while !edge.exists() && started.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let code = output.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    assert!(stderr.contains("Ctrl-C: ending the stream"), "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["partial"], true);
+    let stages = r["stages"].as_array().unwrap();
+    assert!(
+        !stages.is_empty() && stages.len() < 20,
+        "some stages, not all: {}",
+        stages.len()
+    );
+    assert_eq!(
+        stages.last().unwrap()["partial"],
+        true,
+        "the stage Ctrl-C cut short"
+    );
+    assert!(
+        r["setup"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .starts_with("dropped perf_stream_deepcoder_")),
+        "{}",
+        r["setup"]
+    );
+}

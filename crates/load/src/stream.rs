@@ -1,0 +1,1354 @@
+//! `stream`: search while the collection grows.
+//!
+//! A collection starts from the first `initial` points of a generated dataset (indexed before
+//! anything is timed); then the next `total` points are inserted in batches due at open-loop
+//! times (`insert_rate` points per second), while the load driver searches at `search_rate`
+//! (open loop, no coordinated omission). The inserts are cut into **stages** of `stage` of
+//! them; each stage is one driver run, whose searches are scored for recall@k against the
+//! exact truth of the points whose insert was acknowledged **before that stage began** (the
+//! stage-start snapshot). That truth is kept incrementally ([`IncrementalTruth`]): each
+//! acknowledged batch is merged into every query's exact top-k once, never recomputed over all
+//! points.
+//!
+//! **Freshness**: for every `freshness_every`-th batch, its first point is searched for with its
+//! own vector (top-10, every `probe_interval`) from the insert's acknowledgement until a search
+//! returns its id (the searchable lag: only a search that returned the id counts, see
+//! [`searchable_lag`]); and the collection's indexed vector count is polled until it covers
+//! the point's position (the indexed lag). On a Qdrant server the optimizer indexes by itself;
+//! the embedded engine has no background optimizer, so the run calls its optimizer (the one
+//! `wait_indexed` runs) in a loop, one pass after another, and the indexed lag is the time
+//! until a pass that covers the point returns.
+//!
+//! Not done: deletes and updates (no churn): every write is an insert of a new point.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors};
+use qdrant_perf_report::checks::{self, Bound, Check};
+use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
+use qdrant_perf_report::run::{ErrorKind, RecallStat, Second};
+use qdrant_perf_report::server::ServerSide;
+use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram, write_atomic};
+use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
+use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Store, StoreError};
+
+use crate::driver::{self, LoadError, LoadPlan, StopSignal};
+use crate::monitor::Monitor;
+use crate::target::{StoreCollection, StoreTarget};
+
+/// The `schema` of a stream run's report.json.
+pub const STREAM_SCHEMA: &str = "qdrant-perf.stream/1";
+
+/// What a stream run does.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamOptions {
+    /// The profile name (`deepcoder`): the collection is `perf_stream_<name>_<pid>`.
+    pub name: String,
+    pub dim: usize,
+    pub metric: qdrant_perf_data::Metric,
+    pub hnsw: HnswParams,
+    /// Points in the dataset (generated): `initial + total` must fit.
+    pub dataset_points: usize,
+    /// Points indexed before the stream begins.
+    pub initial: usize,
+    /// Points inserted during the stream.
+    pub total: usize,
+    /// Points per insert request.
+    pub batch: usize,
+    /// Points per second, open loop.
+    pub insert_rate: f64,
+    /// Searches per second, open loop.
+    pub search_rate: f64,
+    /// A stage is this fraction of the inserts, in (0, 1].
+    pub stage: f64,
+    pub queries: usize,
+    /// Top-k of each search; recall@k is against the exact top-k.
+    pub k: usize,
+    pub ef: usize,
+    /// Every n-th batch has its first point followed for freshness.
+    pub freshness_every: usize,
+    #[serde(with = "secs")]
+    pub probe_interval: Duration,
+    #[serde(with = "secs")]
+    pub freshness_timeout: Duration,
+    /// The indexed vector count is read this often (embedded engine: the pause between
+    /// optimizer passes).
+    #[serde(with = "secs")]
+    pub index_poll: Duration,
+    /// Requests to insert outstanding at once; when reached the next batch waits (its lateness
+    /// is recorded as the insert send lag).
+    pub insert_in_flight: usize,
+    #[serde(skip)]
+    pub progress: bool,
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+impl StreamOptions {
+    /// The defaults for `name` at `dim`: 5,000 initial points, 15,000 inserted at 1,000/s in
+    /// batches of 100, 10 % stages, searches at 100/s.
+    pub fn new(name: &str, dim: usize) -> Self {
+        Self {
+            name: name.into(),
+            dim,
+            metric: qdrant_perf_data::Metric::Cosine,
+            hnsw: HnswParams::default(),
+            dataset_points: 20_000,
+            initial: 5_000,
+            total: 15_000,
+            batch: 100,
+            insert_rate: 1_000.0,
+            search_rate: 100.0,
+            stage: 0.1,
+            queries: 1_000,
+            k: 10,
+            ef: 128,
+            freshness_every: 5,
+            probe_interval: Duration::from_millis(10),
+            freshness_timeout: Duration::from_secs(60),
+            index_poll: Duration::from_millis(100),
+            insert_in_flight: 16,
+            progress: false,
+        }
+    }
+
+    /// Refuses what cannot run, naming the option and the fix, before any work.
+    pub fn validate(&self) -> Result<(), LoadError> {
+        let bad = |what, value: String, fix: String| Err(LoadError::Invalid { what, value, fix });
+        if !(self.insert_rate.is_finite() && self.insert_rate > 0.0) {
+            return bad(
+                "insert rate",
+                self.insert_rate.to_string(),
+                "insert at least a point per second (example: --insert-rate 1000)".into(),
+            );
+        }
+        if !(self.search_rate.is_finite() && self.search_rate > 0.0) {
+            return bad(
+                "rate",
+                self.search_rate.to_string(),
+                "search at a rate > 0 (example: --rate 100)".into(),
+            );
+        }
+        if self.total == 0 {
+            return bad(
+                "total",
+                "0".into(),
+                "insert at least one point (example: --total 15000)".into(),
+            );
+        }
+        if !(self.stage > 0.0 && self.stage <= 1.0) {
+            return bad(
+                "stage",
+                self.stage.to_string(),
+                "a stage is a fraction of the inserts in (0, 1] (example: --stage 0.1 for 10 %)"
+                    .into(),
+            );
+        }
+        if self.initial > self.dataset_points {
+            return bad(
+                "initial",
+                self.initial.to_string(),
+                format!(
+                    "the dataset has {} points; start from at most that many (or make the dataset larger with --points)",
+                    self.dataset_points
+                ),
+            );
+        }
+        if self.initial + self.total > self.dataset_points {
+            return bad(
+                "total",
+                self.total.to_string(),
+                format!(
+                    "the dataset has {} points and {} are the initial ones, so at most {} can be inserted; lower --total or make the dataset larger with --points",
+                    self.dataset_points,
+                    self.initial,
+                    self.dataset_points - self.initial
+                ),
+            );
+        }
+        if self.batch == 0 {
+            return bad(
+                "batch",
+                "0".into(),
+                "a batch holds at least one point (example: --batch 100)".into(),
+            );
+        }
+        if self.freshness_every == 0 {
+            return bad(
+                "freshness sample",
+                "0".into(),
+                "follow every n-th batch, n >= 1 (example: --freshness-sample 5)".into(),
+            );
+        }
+        if self.queries == 0 || self.k == 0 {
+            return bad(
+                "queries",
+                format!("{} queries, k = {}", self.queries, self.k),
+                "both must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Batches of the inserts.
+    pub fn batches(&self) -> usize {
+        self.total.div_ceil(self.batch)
+    }
+
+    /// The number of settled inserted points at which each stage ends (the last: `total`).
+    pub fn stage_ends(&self) -> Vec<usize> {
+        let per = ((self.total as f64 * self.stage).ceil() as usize).max(1);
+        let mut ends: Vec<usize> = (1..)
+            .map(|i| i * per)
+            .take_while(|&e| e < self.total)
+            .collect();
+        ends.push(self.total);
+        ends
+    }
+}
+
+/// Searchable lag of one point: from `acked` until a search whose result contains `id`
+/// returned. `search` runs one search for the point's own vector and returns the ids it
+/// found; it is called every `interval` (measured from the previous call's start) until the id
+/// is among them or `timeout` has passed since `acked` (`None`: never seen). Errors count as
+/// "not returned". Returns the lag and the number of searches sent.
+pub async fn searchable_lag<F, Fut>(
+    id: u64,
+    acked: Instant,
+    interval: Duration,
+    timeout: Duration,
+    stop: &AtomicBool,
+    mut search: F,
+) -> (Option<Duration>, u64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u64>, StoreError>>,
+{
+    let mut sent = 0u64;
+    loop {
+        let started = Instant::now();
+        sent += 1;
+        let found = search().await;
+        let answered = Instant::now();
+        if found.is_ok_and(|ids| ids.contains(&id)) {
+            return (Some(answered.saturating_duration_since(acked)), sent);
+        }
+        if answered.saturating_duration_since(acked) >= timeout || stop.load(Ordering::Relaxed) {
+            return (None, sent);
+        }
+        let next = started + interval;
+        tokio::time::sleep_until(next.into()).await;
+    }
+}
+
+/// One followed point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FreshSample {
+    pub id: u64,
+    /// The stage during which its insert was acknowledged (1-based).
+    pub stage: usize,
+    /// Seconds from the start of the stream to the acknowledgement.
+    pub acked_s: f64,
+    /// Points the collection held once it was acknowledged (the indexed count must reach it).
+    pub position: usize,
+    pub searchable_ms: Option<f64>,
+    /// Searches sent for it until it was found (or the timeout).
+    pub probes: u64,
+    pub indexed_ms: Option<f64>,
+}
+
+/// Freshness lags of a set of samples: percentiles over those seen, and how many were not
+/// seen within the timeout.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Lag {
+    pub ms: LatencySummary,
+    pub not_seen: u64,
+}
+
+fn lag_of(samples: &[&FreshSample], pick: impl Fn(&FreshSample) -> Option<f64>) -> Lag {
+    let mut h = latency_histogram();
+    let mut not_seen = 0;
+    for s in samples {
+        match pick(s) {
+            Some(ms) => {
+                h.saturating_record(((ms * 1000.0) as u64).max(1));
+            }
+            None => not_seen += 1,
+        }
+    }
+    Lag {
+        ms: LatencySummary::from_histogram(&h),
+        not_seen,
+    }
+}
+
+/// One stage of a stream run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Stage {
+    /// 1-based.
+    pub stage: usize,
+    /// Seconds from the start of the stream.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Points whose insert was acknowledged before the stage began (the recall truth's).
+    pub points_at_start: usize,
+    /// Inserted points acknowledged during the stage, and per second.
+    pub inserted: usize,
+    pub insert_rate: f64,
+    /// Insert request latency (from its due time), over the batches acknowledged in the stage.
+    pub insert_latency_ms: LatencySummary,
+    pub insert_errors: u64,
+    pub searches_ok: u64,
+    pub search_errors: u64,
+    pub search_rate: f64,
+    pub requested_search_rate: f64,
+    pub latency_ms: LatencySummary,
+    /// Qdrant's own time of the same searches (a server only).
+    pub server_latency_ms: Option<LatencySummary>,
+    pub errors_by_kind: BTreeMap<String, ErrorKind>,
+    pub recall_at_10: Option<RecallStat>,
+    pub searchable: Lag,
+    pub indexed: Lag,
+    /// Stopped by Ctrl-C before its inserts were done.
+    pub partial: bool,
+    /// The driver's per-second figures of the stage's searches.
+    pub timeline: Vec<Second>,
+    /// Each server node's /metrics once a second (optimizations running, update queue).
+    pub server: Option<ServerSide>,
+}
+
+/// What a stream run measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamReport {
+    pub schema: String,
+    pub command: String,
+    pub partial: bool,
+    pub target: TargetInfo,
+    pub collection: String,
+    pub options: serde_json::Value,
+    pub stages: Vec<Stage>,
+    /// All stages' searches together.
+    pub latency_ms: LatencySummary,
+    pub server_latency_ms: Option<LatencySummary>,
+    pub searchable: Lag,
+    pub indexed: Lag,
+    pub samples: Vec<FreshSample>,
+    pub insert_errors_by_kind: BTreeMap<String, ErrorKind>,
+    pub checks: Vec<Check>,
+    pub verdict: Option<VerdictSummary>,
+    pub setup: Vec<String>,
+    pub provenance: Provenance,
+}
+
+/// The limits a stream run is checked against.
+#[derive(Clone, Debug)]
+pub struct StreamLimits {
+    /// p95 search latency during ingest (the config's latency target).
+    pub p95_latency_ms: f64,
+    pub recall_floor: f64,
+    /// Searchable-lag p99, when given.
+    pub freshness_ms: Option<f64>,
+}
+
+impl StreamReport {
+    /// The checks: p95 during ingest, recall per stage, freshness p99 when a limit is given.
+    pub fn set_checks(&mut self, limits: &StreamLimits) {
+        let mut out = Vec::new();
+        if self.latency_ms.samples > 0 {
+            out.push(Check::measured(
+                "latency_p95_during_ingest",
+                &self.collection,
+                self.latency_ms.p95_ms,
+                "ms",
+                Bound::Below,
+                limits.p95_latency_ms,
+                self.latency_ms.samples,
+            ));
+        } else {
+            out.push(Check::not_run(
+                "latency_p95_during_ingest",
+                &self.collection,
+                "ms",
+                Bound::Below,
+                limits.p95_latency_ms,
+                "no search answered",
+            ));
+        }
+        for s in &self.stages {
+            let who = format!("stage {}", s.stage);
+            out.push(match s.recall_at_10 {
+                Some(r) => Check::measured(
+                    "recall_at_10",
+                    &who,
+                    r.value,
+                    "",
+                    Bound::AtLeast,
+                    limits.recall_floor,
+                    r.samples,
+                )
+                .with_note(format!(
+                    "truth: {} points acked before the stage",
+                    s.points_at_start
+                )),
+                None => Check::not_run(
+                    "recall_at_10",
+                    &who,
+                    "",
+                    Bound::AtLeast,
+                    limits.recall_floor,
+                    "no search answered in this stage",
+                ),
+            });
+        }
+        if let Some(limit) = limits.freshness_ms {
+            let n = self.searchable.ms.samples;
+            out.push(if self.searchable.not_seen > 0 {
+                Check::failed_without_value(
+                    "freshness_p99",
+                    &self.collection,
+                    "ms",
+                    Bound::AtMost,
+                    limit,
+                    &format!(
+                        "{} of {} followed points were not returned by a search within the timeout",
+                        self.searchable.not_seen,
+                        n + self.searchable.not_seen
+                    ),
+                )
+            } else if n == 0 {
+                Check::not_run(
+                    "freshness_p99",
+                    &self.collection,
+                    "ms",
+                    Bound::AtMost,
+                    limit,
+                    "no point was followed",
+                )
+            } else {
+                Check::measured(
+                    "freshness_p99",
+                    &self.collection,
+                    self.searchable.ms.p99_ms,
+                    "ms",
+                    Bound::AtMost,
+                    limit,
+                    n,
+                )
+                .with_note("searchable lag")
+            });
+        }
+        let (passed, failed, not_run) = checks::tally(&out);
+        self.verdict = Some(VerdictSummary {
+            passed,
+            failed,
+            not_run,
+            strict: false,
+            exit_code: checks::exit_code(&out, false),
+        });
+        self.checks = out;
+    }
+
+    /// The stage table (Markdown; the terminal prints it too).
+    pub fn stage_table(&self) -> String {
+        let f = |v: f64| format!("{v:.2}");
+        let lag = |l: &Lag| {
+            if l.ms.samples == 0 && l.not_seen == 0 {
+                "-".to_string()
+            } else {
+                format!(
+                    "{} / {}{}",
+                    f(l.ms.p50_ms),
+                    f(l.ms.p99_ms),
+                    if l.not_seen > 0 {
+                        format!(" ({} unseen)", l.not_seen)
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+        };
+        let mut s = String::from(
+            "| stage | points at start | inserted | insert/s | searches | search/s | p50 ms | p95 ms | p99 ms | server p95 ms | errors | recall@10 | searchable p50/p99 ms | indexed p50/p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
+        );
+        for st in &self.stages {
+            s += &format!(
+                "| {}{} | {} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                st.stage,
+                if st.partial { " (partial)" } else { "" },
+                st.points_at_start,
+                st.inserted,
+                st.insert_rate,
+                st.searches_ok,
+                st.search_rate,
+                f(st.latency_ms.p50_ms),
+                f(st.latency_ms.p95_ms),
+                f(st.latency_ms.p99_ms),
+                st.server_latency_ms
+                    .as_ref()
+                    .map_or("-".into(), |l| f(l.p95_ms)),
+                st.search_errors + st.insert_errors,
+                st.recall_at_10
+                    .map_or("-".into(), |r| format!("{:.4}", r.value)),
+                lag(&st.searchable),
+                lag(&st.indexed),
+            );
+        }
+        s
+    }
+
+    /// summary.md.
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!(
+            "# qdrant-perf stream{}\n\n{} on {} ({}): {} points at the start, {} inserted.\n\n## Stages\n\n",
+            if self.partial {
+                " (partial: stopped early)"
+            } else {
+                ""
+            },
+            self.collection,
+            self.target.kind,
+            self.target.engine_version.clone().unwrap_or_default(),
+            self.stages.first().map_or(0, |s| s.points_at_start),
+            self.stages.iter().map(|s| s.inserted).sum::<usize>(),
+        );
+        s += &self.stage_table();
+        s += &format!(
+            "\nSearch latency over all stages: {}.\n\nFreshness ({} followed points): searchable lag {}{}; indexed lag {}{}.\n",
+            self.latency_ms.describe(),
+            self.samples.len(),
+            self.searchable.ms.describe(),
+            unseen(self.searchable.not_seen),
+            self.indexed.ms.describe(),
+            unseen(self.indexed.not_seen),
+        );
+        let optimizer = self.optimizer_seconds();
+        if !optimizer.is_empty() {
+            s += "\n## Optimizer state per second (server)\n\nEach second of the first node's /metrics, with the points followed for freshness whose insert was acknowledged in the second before it (searchable lag / indexed lag, ms).\n\n| t s | running optimizations | update queue | points | followed points acked (searchable / indexed ms) |\n|---:|---:|---:|---:|---|\n";
+            let mut from = 0.0;
+            for (t, ro, uq, p) in optimizer {
+                let o = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+                let ms = |v: Option<f64>| v.map_or("not seen".into(), |v| format!("{v:.1}"));
+                let acked: Vec<String> = self
+                    .samples
+                    .iter()
+                    .filter(|x| x.acked_s >= from && x.acked_s < t)
+                    .map(|x| format!("{}: {} / {}", x.id, ms(x.searchable_ms), ms(x.indexed_ms)))
+                    .collect();
+                from = t;
+                s += &format!(
+                    "| {t:.1} | {} | {} | {} | {} |\n",
+                    o(ro),
+                    o(uq),
+                    o(p),
+                    acked.join(", ")
+                );
+            }
+        }
+        s += "\n## Checks\n\n| check | where | measured | limit | verdict |\n|---|---|---|---|---|\n";
+        for c in &self.checks {
+            s += &format!(
+                "| {} | {} | {} | {} | {} |\n",
+                c.name,
+                c.collection,
+                c.measured_text(),
+                c.limit_text(),
+                c.verdict
+            );
+        }
+        if !self.setup.is_empty() {
+            s += "\n## Setup\n\n";
+            for l in &self.setup {
+                s += &format!("- {l}\n");
+            }
+        }
+        s
+    }
+
+    /// (seconds from the stream's start, running optimizations, update queue, points) of the
+    /// first server node, over all stages.
+    pub fn optimizer_seconds(&self) -> Vec<OptimizerSecond> {
+        let mut out = Vec::new();
+        for st in &self.stages {
+            let Some(node) = st.server.as_ref().and_then(|s| s.nodes.first()) else {
+                continue;
+            };
+            for sec in &node.seconds {
+                out.push((
+                    st.start_s + sec.t,
+                    sec.running_optimizations,
+                    sec.update_queue_length,
+                    sec.points,
+                ));
+            }
+        }
+        out
+    }
+
+    /// Writes report.json and summary.md into `dir`, each atomically.
+    pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)? + "\n";
+        write_atomic(&dir.join("report.json"), json.as_bytes())?;
+        write_atomic(&dir.join("summary.md"), self.to_markdown().as_bytes())
+    }
+
+    /// `target/qdrant-perf/runs/<UTC timestamp>-stream/`.
+    pub fn default_dir() -> std::path::PathBuf {
+        std::path::PathBuf::from("target/qdrant-perf/runs").join(format!(
+            "{}-stream",
+            qdrant_perf_report::time::compact_utc(SystemTime::now())
+        ))
+    }
+}
+
+/// (seconds from the stream's start, running optimizations, update queue, points).
+pub type OptimizerSecond = (f64, Option<f64>, Option<f64>, Option<f64>);
+
+fn unseen(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} not seen within the timeout")
+    }
+}
+
+/// One insert request, once settled.
+#[derive(Clone, Debug)]
+struct Settled {
+    batch: usize,
+    at: Instant,
+    /// From its due time.
+    latency: Duration,
+    ok: bool,
+}
+
+struct Inserts {
+    settled: Mutex<Vec<Settled>>,
+    settled_points: AtomicUsize,
+    acked_points: AtomicUsize,
+    errors: Mutex<BTreeMap<String, ErrorKind>>,
+    send_lag_us: AtomicU64,
+    /// Every batch sent has settled (or Ctrl-C stopped the sending).
+    finished: AtomicBool,
+}
+
+/// A followed point waiting for the index to cover it.
+struct Pending {
+    sample: usize,
+    position: usize,
+    acked: Instant,
+}
+
+/// Runs a stream on `store` (a server, or the embedded engine in a scratch directory) over
+/// `dataset` (at least `initial + total` points): creates the collection, loads and indexes the
+/// initial points, streams, and drops the collection on every path. After a Ctrl-C (`stop`)
+/// the result holds the stages measured so far, the one cut short marked partial.
+pub async fn run_stream(
+    store: Arc<AnyStore>,
+    opts: &StreamOptions,
+    dataset: &Dataset,
+    monitor: &Monitor,
+    stop: &StopSignal,
+) -> Result<(StreamReport, Vec<String>), LoadError> {
+    opts.validate()?;
+    if dataset.points.len() < opts.initial + opts.total {
+        return Err(LoadError::Invalid {
+            what: "total",
+            value: opts.total.to_string(),
+            fix: format!(
+                "the dataset has {} points, fewer than {} initial + {} inserted",
+                dataset.points.len(),
+                opts.initial,
+                opts.total
+            ),
+        });
+    }
+    let name = qdrant_perf_store::Guard::default().name_for(&format!(
+        "stream_{}_{}",
+        opts.name,
+        std::process::id()
+    ));
+    let spec = CollectionSpec::new(name.clone(), opts.dim, opts.metric).with_hnsw(opts.hnsw);
+    let mut notes = Vec::new();
+    let result = stream_on(
+        store.clone(),
+        opts,
+        dataset,
+        &spec,
+        monitor,
+        stop,
+        &mut notes,
+    )
+    .await;
+    let keep = std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1");
+    if keep {
+        notes.push(format!("kept {name} (QDRANT_PERF_KEEP=1)"));
+    } else {
+        match store.drop_owned(&name).await {
+            Ok(()) => notes.push(format!("dropped {name}")),
+            Err(e) => notes.push(format!("warning: could not drop {name}: {e}")),
+        }
+    }
+    result.map(|r| (r, notes))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream_on(
+    store: Arc<AnyStore>,
+    opts: &StreamOptions,
+    dataset: &Dataset,
+    spec: &CollectionSpec,
+    monitor: &Monitor,
+    stop: &StopSignal,
+    notes: &mut Vec<String>,
+) -> Result<StreamReport, LoadError> {
+    let name = spec.name.clone();
+    let initial = dataset.points.head(opts.initial);
+    let loaded = fixture::load_collection(&*store, spec, &initial, DEFAULT_BATCH)
+        .await
+        .map_err(|source| LoadError::Setup {
+            collection: name.clone(),
+            source,
+        })?;
+    let note = format!(
+        "{name}: {} initial points x {} dims loaded in {:.1} s and indexed in {:.1} s ({} of {} vectors indexed, {} segments)",
+        opts.initial,
+        opts.dim,
+        loaded.upload_seconds,
+        loaded.index.seconds,
+        loaded.index.indexed_vectors,
+        loaded.index.points,
+        loaded.index.segments
+    );
+    if opts.progress {
+        eprintln!("{note}");
+    }
+    notes.push(note);
+    let queries_v = dataset
+        .queries
+        .head(opts.queries.min(dataset.queries.len()));
+    let queries = fixture::queries(&queries_v, opts.k, Some(opts.ef));
+    let started = Instant::now();
+    let mut truth = IncrementalTruth::new(queries_v, opts.k, opts.metric)?;
+    let initial_ids: Vec<u32> = (0..opts.initial as u32).collect();
+    truth.merge(&initial_ids, &initial)?;
+    notes.push(format!(
+        "exact truth of the {} initial points for {} queries: {:.2} s (then merged batch by batch)",
+        opts.initial,
+        truth.queries(),
+        started.elapsed().as_secs_f64()
+    ));
+    let points = Arc::new(dataset.points.head(opts.initial + opts.total));
+
+    let inserts = Arc::new(Inserts {
+        settled: Mutex::new(Vec::new()),
+        settled_points: AtomicUsize::new(0),
+        acked_points: AtomicUsize::new(0),
+        errors: Mutex::new(BTreeMap::new()),
+        send_lag_us: AtomicU64::new(0),
+        finished: AtomicBool::new(false),
+    });
+    let samples: Arc<Mutex<Vec<FreshSample>>> = Arc::new(Mutex::new(Vec::new()));
+    let pending: Arc<Mutex<Vec<Pending>>> = Arc::new(Mutex::new(Vec::new()));
+    let current_stage = Arc::new(AtomicUsize::new(1));
+    let probes_stop = Arc::new(AtomicBool::new(false));
+    let probes = Arc::new(Mutex::new(Vec::<tokio::task::JoinHandle<()>>::new()));
+    let t0 = Instant::now() + Duration::from_millis(20);
+
+    // The inserts: batch j due at t0 + j * batch / insert_rate.
+    let inserter = {
+        let (store, opts, name, points, inserts, stop) = (
+            store.clone(),
+            opts.clone(),
+            name.clone(),
+            points.clone(),
+            inserts.clone(),
+            stop.clone(),
+        );
+        let (samples, pending, current_stage, probes, probes_stop) = (
+            samples.clone(),
+            pending.clone(),
+            current_stage.clone(),
+            probes.clone(),
+            probes_stop.clone(),
+        );
+        tokio::spawn(async move {
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(opts.insert_in_flight.max(1)));
+            let mut tasks = Vec::new();
+            for j in 0..opts.batches() {
+                let due = t0 + Duration::from_secs_f64((j * opts.batch) as f64 / opts.insert_rate);
+                tokio::time::sleep_until(due.into()).await;
+                if stop.is_stopped() {
+                    break;
+                }
+                let permit = in_flight.clone().acquire_owned().await.expect("open");
+                let lag = Instant::now().saturating_duration_since(due);
+                inserts
+                    .send_lag_us
+                    .fetch_max(lag.as_micros() as u64, Ordering::Relaxed);
+                let first = opts.initial + j * opts.batch;
+                let end = (first + opts.batch).min(opts.initial + opts.total);
+                let batch: Vec<Point> = (first..end)
+                    .map(|i| Point {
+                        id: i as u64,
+                        vector: points.row(i).to_vec(),
+                        payload: None,
+                    })
+                    .collect();
+                let (store, name, inserts) = (store.clone(), name.clone(), inserts.clone());
+                let (samples, pending, current_stage, probes, probes_stop, points) = (
+                    samples.clone(),
+                    pending.clone(),
+                    current_stage.clone(),
+                    probes.clone(),
+                    probes_stop.clone(),
+                    points.clone(),
+                );
+                let opts = opts.clone();
+                tasks.push(tokio::spawn(async move {
+                    let r = store.upsert(&name, &batch).await;
+                    let at = Instant::now();
+                    drop(permit);
+                    let n = batch.len();
+                    let ok = r.is_ok();
+                    if let Err(e) = r {
+                        let e = crate::target::store_error(e);
+                        let mut errors = inserts.errors.lock().unwrap_or_else(|e| e.into_inner());
+                        let k = errors.entry(e.kind.to_string()).or_default();
+                        k.count += 1;
+                        if k.example.is_empty() {
+                            k.example = e.message;
+                        }
+                    }
+                    let position = {
+                        let mut settled = inserts.settled.lock().unwrap_or_else(|e| e.into_inner());
+                        settled.push(Settled {
+                            batch: j,
+                            at,
+                            latency: at.saturating_duration_since(due),
+                            ok,
+                        });
+                        if ok {
+                            inserts.acked_points.fetch_add(n, Ordering::SeqCst);
+                        }
+                        inserts.settled_points.fetch_add(n, Ordering::SeqCst);
+                        opts.initial + inserts.acked_points.load(Ordering::SeqCst)
+                    };
+                    if ok && j.is_multiple_of(opts.freshness_every) {
+                        let id = first as u64;
+                        let sample = {
+                            let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
+                            s.push(FreshSample {
+                                id,
+                                stage: current_stage.load(Ordering::SeqCst),
+                                acked_s: at.saturating_duration_since(t0).as_secs_f64(),
+                                position,
+                                searchable_ms: None,
+                                probes: 0,
+                                indexed_ms: None,
+                            });
+                            s.len() - 1
+                        };
+                        pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(Pending {
+                                sample,
+                                position,
+                                acked: at,
+                            });
+                        let query = Query {
+                            ef: Some(opts.ef),
+                            ..Query::new(points.row(first).to_vec(), 10)
+                        };
+                        let probe = tokio::spawn(async move {
+                            let (lag, sent) = searchable_lag(
+                                id,
+                                at,
+                                opts.probe_interval,
+                                opts.freshness_timeout,
+                                &probes_stop,
+                                || {
+                                    let (store, name, query) = (&store, &name, &query);
+                                    async move {
+                                        store
+                                            .search(name, query)
+                                            .await
+                                            .map(|r| r.hits.iter().map(|h| h.id).collect())
+                                    }
+                                },
+                            )
+                            .await;
+                            let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
+                            s[sample].searchable_ms = lag.map(|d| d.as_secs_f64() * 1e3);
+                            s[sample].probes = sent;
+                        });
+                        probes.lock().unwrap_or_else(|e| e.into_inner()).push(probe);
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+            inserts.finished.store(true, Ordering::SeqCst);
+        })
+    };
+
+    // The indexed count: polled on a server; the optimizer run pass after pass on the
+    // embedded engine.
+    let indexer_done = Arc::new(AtomicBool::new(false));
+    let indexer = {
+        let (store, name, pending, samples, done, poll) = (
+            store.clone(),
+            name.clone(),
+            pending.clone(),
+            samples.clone(),
+            indexer_done.clone(),
+            opts.index_poll,
+        );
+        tokio::spawn(async move {
+            let mut errors = 0u64;
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let indexed = indexed_count(&store, &name).await;
+                let now = Instant::now();
+                match indexed {
+                    Ok(count) => {
+                        let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
+                        p.retain(|w| {
+                            if count >= w.position {
+                                s[w.sample].indexed_ms = Some(
+                                    now.saturating_duration_since(w.acked).as_secs_f64() * 1e3,
+                                );
+                                false
+                            } else {
+                                true
+                            }
+                        });
+                    }
+                    Err(_) => errors += 1,
+                }
+                if finished {
+                    return errors;
+                }
+                tokio::time::sleep(poll).await;
+            }
+        })
+    };
+
+    // The stages.
+    let mut stages = Vec::new();
+    let mut merged_settled = 0usize;
+    let mut acked_at_start = opts.initial;
+    let mut truth_time = Duration::ZERO;
+    let (mut search_latency, mut search_server) = (latency_histogram(), latency_histogram());
+    for (si, &end) in opts.stage_ends().iter().enumerate() {
+        if stop.is_stopped() {
+            break;
+        }
+        let stage_no = si + 1;
+        current_stage.store(stage_no, Ordering::SeqCst);
+        // Snapshot: the batches settled before this instant.
+        let (stage_start, new): (Instant, Vec<Settled>) = {
+            let settled = inserts.settled.lock().unwrap_or_else(|e| e.into_inner());
+            (Instant::now(), settled[merged_settled..].to_vec())
+        };
+        merged_settled += new.len();
+        let merge_started = Instant::now();
+        for s in new.iter().filter(|s| s.ok) {
+            let first = opts.initial + s.batch * opts.batch;
+            let last = (first + opts.batch).min(opts.initial + opts.total);
+            let ids: Vec<u32> = (first as u32..last as u32).collect();
+            let rows = Vectors::new(
+                opts.dim,
+                points.as_slice()[first * opts.dim..last * opts.dim].to_vec(),
+            )?;
+            truth.merge(&ids, &rows)?;
+            acked_at_start += ids.len();
+        }
+        let snapshot = truth.snapshot();
+        truth_time += merge_started.elapsed();
+        let collection = StoreCollection::new(
+            opts.name.clone(),
+            name.clone(),
+            store.clone(),
+            queries.clone(),
+            snapshot,
+            opts.search_rate,
+        );
+        let target = Arc::new(StoreTarget::new(vec![collection], opts.k));
+        // The stage ends when `end` inserted points have settled (or on Ctrl-C, or when the
+        // inserter is done: a failed batch never settles as acked).
+        let stage_stop = StopSignal::new();
+        let watcher = {
+            let (stage_stop, stop, inserts) = (stage_stop.clone(), stop.clone(), inserts.clone());
+            tokio::spawn(async move {
+                loop {
+                    if stop.is_stopped()
+                        || inserts.settled_points.load(Ordering::SeqCst) >= end
+                        || inserts.finished.load(Ordering::SeqCst)
+                    {
+                        stage_stop.stop();
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        let mut plan = LoadPlan::open(opts.search_rate, Duration::from_secs(24 * 3600));
+        plan.label = format!("stage {stage_no}");
+        plan.progress = false;
+        let result = driver::run_monitored(target, &plan, &stage_stop, monitor).await;
+        watcher.abort();
+        let result = result?;
+        let stage_end = Instant::now();
+        let partial = stop.is_stopped();
+        // Inserts acknowledged during the stage.
+        let (inserted, insert_hist, insert_errors) = {
+            let settled = inserts.settled.lock().unwrap_or_else(|e| e.into_inner());
+            let mut h = latency_histogram();
+            let (mut n, mut errors) = (0usize, 0u64);
+            for s in settled
+                .iter()
+                .filter(|s| s.at >= stage_start && s.at < stage_end)
+            {
+                if s.ok {
+                    let first = opts.initial + s.batch * opts.batch;
+                    n += (first + opts.batch).min(opts.initial + opts.total) - first;
+                    h.saturating_record((s.latency.as_micros() as u64).max(1));
+                } else {
+                    errors += 1;
+                }
+            }
+            (n, h, errors)
+        };
+        let secs = stage_end
+            .saturating_duration_since(stage_start)
+            .as_secs_f64()
+            .max(1e-9);
+        stages.push(Stage {
+            stage: stage_no,
+            start_s: stage_start.saturating_duration_since(t0).as_secs_f64(),
+            end_s: stage_end.saturating_duration_since(t0).as_secs_f64(),
+            points_at_start: acked_at_start,
+            inserted,
+            insert_rate: inserted as f64 / secs,
+            insert_latency_ms: LatencySummary::from_histogram(&insert_hist),
+            insert_errors,
+            searches_ok: result.ok,
+            search_errors: result.errors,
+            search_rate: result.throughput_ops_s,
+            requested_search_rate: opts.search_rate,
+            latency_ms: result.latency_ms.clone(),
+            server_latency_ms: result.server_latency_ms.clone(),
+            errors_by_kind: result.errors_by_kind.clone(),
+            recall_at_10: result.recall_at_10,
+            searchable: Lag::default(),
+            indexed: Lag::default(),
+            partial,
+            timeline: result.timeline.clone(),
+            server: result.server.clone(),
+        });
+        for o in &result.operations {
+            search_latency.add(&o.histogram).expect("same bounds");
+            search_server.add(&o.server_histogram).expect("same bounds");
+        }
+        if opts.progress {
+            eprintln!(
+                "stage {stage_no}: {} points at start, {inserted} inserted, {} searches, p95 {:.2} ms, recall@10 {}",
+                acked_at_start,
+                result.ok,
+                result.latency_ms.p95_ms,
+                result
+                    .recall_at_10
+                    .map_or("-".into(), |r| format!("{:.4}", r.value))
+            );
+        }
+    }
+    // Let the inserts and the followed points finish (or give up at their timeout).
+    if stop.is_stopped() {
+        probes_stop.store(true, Ordering::SeqCst);
+    }
+    let _ = inserter.await;
+    let handles: Vec<_> = std::mem::take(&mut *probes.lock().unwrap_or_else(|e| e.into_inner()));
+    for h in handles {
+        let _ = h.await;
+    }
+    let index_deadline = Instant::now() + opts.freshness_timeout;
+    while !stop.is_stopped()
+        && Instant::now() < index_deadline
+        && !pending.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    indexer_done.store(true, Ordering::SeqCst);
+    let index_errors = indexer.await.unwrap_or(0);
+    if index_errors > 0 {
+        notes.push(format!(
+            "{index_errors} reads of the indexed vector count failed (those polls were skipped)"
+        ));
+    }
+    notes.push(format!(
+        "incremental truth: {:.3} s merging {} inserted points over {} stages",
+        truth_time.as_secs_f64(),
+        truth.merged() - opts.initial,
+        stages.len()
+    ));
+    let lag_us = inserts.send_lag_us.load(Ordering::Relaxed);
+    notes.push(format!(
+        "insert scheduler: latest batch sent {:.1} ms after its due time (at most {} insert requests in flight)",
+        lag_us as f64 / 1e3,
+        opts.insert_in_flight
+    ));
+
+    let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
+    for st in &mut stages {
+        let mine: Vec<&FreshSample> = samples.iter().filter(|s| s.stage == st.stage).collect();
+        st.searchable = lag_of(&mine, |s| s.searchable_ms);
+        st.indexed = lag_of(&mine, |s| s.indexed_ms);
+    }
+    let all: Vec<&FreshSample> = samples.iter().collect();
+    let insert_errors = inserts
+        .errors
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Ok(StreamReport {
+        schema: STREAM_SCHEMA.into(),
+        command: "stream".into(),
+        partial: stop.is_stopped(),
+        target: TargetInfo {
+            kind: store.engine().name().to_string(),
+            url: None,
+            engine_version: Some(store.engine_version()),
+        },
+        collection: name,
+        options: serde_json::to_value(opts).unwrap_or_default(),
+        stages,
+        latency_ms: LatencySummary::from_histogram(&search_latency),
+        server_latency_ms: (!search_server.is_empty())
+            .then(|| LatencySummary::from_histogram(&search_server)),
+        searchable: lag_of(&all, |s| s.searchable_ms),
+        indexed: lag_of(&all, |s| s.indexed_ms),
+        samples,
+        insert_errors_by_kind: insert_errors,
+        checks: Vec::new(),
+        verdict: None,
+        setup: Vec::new(),
+        provenance: Provenance::capture(),
+    })
+}
+
+/// The collection's indexed vector count: read from a server; on the embedded engine one pass
+/// of its optimizer (in a blocking thread) and the count it leaves.
+async fn indexed_count(store: &Arc<AnyStore>, name: &str) -> Result<usize, StoreError> {
+    match &**store {
+        AnyStore::Grpc(s) => Ok(s.sample_vectors(name, 1).await?.indexed_vectors),
+        AnyStore::Rest(s) => Ok(s.sample_vectors(name, 1).await?.indexed_vectors),
+        AnyStore::Edge(_) => {
+            let (store, name) = (store.clone(), name.to_string());
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || match handle.block_on(store.wait_indexed(&name)) {
+                Ok(state) => Ok(state.indexed_vectors),
+                // Points inserted while the pass ran are not in it: the state names the count
+                // the pass left ("N of M points indexed ...").
+                Err(StoreError::NotIndexed { state, .. }) => state
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or(StoreError::NotIndexed {
+                        collection: name.clone(),
+                        state,
+                    }),
+                Err(e) => Err(e),
+            })
+            .await
+            .map_err(|e| StoreError::Engine {
+                engine: "edge",
+                op: "optimize",
+                collection: String::new(),
+                message: e.to_string(),
+            })?
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(hidden: bool, id: u64) -> Vec<u64> {
+        let mut v: Vec<u64> = (100..109).collect();
+        if !hidden {
+            v.push(id);
+        }
+        v
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_point_counts_findable_only_once_a_search_returned_it() {
+        // A store stand-in that hides point 7 from the first 5 searches.
+        let calls = AtomicU64::new(0);
+        let acked = Instant::now();
+        let interval = Duration::from_millis(15);
+        let stop = AtomicBool::new(false);
+        let (lag, sent) =
+            searchable_lag(7, acked, interval, Duration::from_secs(30), &stop, || {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move { Ok(ids(n < 5, 7)) }
+            })
+            .await;
+        assert_eq!(sent, 6, "searched until the sixth search returned it");
+        assert_eq!(calls.load(Ordering::SeqCst), 6);
+        let lag = lag.expect("found");
+        // Five searches that did not return it, each followed by the interval's wait.
+        assert!(
+            lag >= interval * 5,
+            "lag {lag:?} counts the searches that missed it"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn errors_and_misses_never_count_as_found() {
+        let calls = AtomicU64::new(0);
+        let stop = AtomicBool::new(false);
+        let (lag, sent) = searchable_lag(
+            7,
+            Instant::now(),
+            Duration::from_millis(5),
+            Duration::from_millis(200),
+            &stop,
+            || {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n.is_multiple_of(2) {
+                        Err(StoreError::UnknownCollection {
+                            name: "perf_x".into(),
+                            known: Vec::new(),
+                        })
+                    } else {
+                        Ok(ids(true, 7))
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(lag, None, "never returned, never found");
+        assert!(
+            sent >= 2,
+            "it kept searching until the timeout ({sent} searches)"
+        );
+    }
+
+    #[test]
+    fn stages_cut_the_inserts_and_the_last_ends_at_the_total() {
+        let mut o = StreamOptions::new("deepcoder", 768);
+        o.total = 15_000;
+        assert_eq!(
+            o.stage_ends(),
+            (1..=10).map(|i| i * 1500).collect::<Vec<_>>()
+        );
+        o.stage = 0.3;
+        assert_eq!(o.stage_ends(), vec![4500, 9000, 13500, 15000]);
+        o.stage = 1.0;
+        assert_eq!(o.stage_ends(), vec![15000]);
+        o.total = 7;
+        o.stage = 0.1;
+        assert_eq!(o.stage_ends(), (1..=7).collect::<Vec<_>>());
+        o.batch = 3;
+        assert_eq!(o.batches(), 3);
+    }
+
+    #[test]
+    fn bad_options_name_the_option_and_the_fix() {
+        let ok = StreamOptions::new("deepcoder", 768);
+        ok.validate().unwrap();
+        let cases: Vec<(StreamOptions, &str, &str)> = vec![
+            (
+                StreamOptions {
+                    insert_rate: 0.0,
+                    ..ok.clone()
+                },
+                "insert rate",
+                "at least a point per second",
+            ),
+            (
+                StreamOptions {
+                    total: 0,
+                    ..ok.clone()
+                },
+                "total",
+                "at least one point",
+            ),
+            (
+                StreamOptions {
+                    initial: 30_000,
+                    ..ok.clone()
+                },
+                "initial",
+                "the dataset has 20000 points",
+            ),
+            (
+                StreamOptions {
+                    total: 16_000,
+                    ..ok.clone()
+                },
+                "total",
+                "the dataset has 20000 points and 5000 are the initial ones, so at most 15000",
+            ),
+            (
+                StreamOptions {
+                    stage: 0.0,
+                    ..ok.clone()
+                },
+                "stage",
+                "(0, 1]",
+            ),
+            (
+                StreamOptions {
+                    stage: 1.5,
+                    ..ok.clone()
+                },
+                "stage",
+                "(0, 1]",
+            ),
+            (
+                StreamOptions {
+                    batch: 0,
+                    ..ok.clone()
+                },
+                "batch",
+                "at least one point",
+            ),
+            (
+                StreamOptions {
+                    freshness_every: 0,
+                    ..ok.clone()
+                },
+                "freshness sample",
+                "every n-th batch",
+            ),
+        ];
+        for (o, what_expected, fix_part) in cases {
+            match o.validate() {
+                Err(LoadError::Invalid { what, fix, .. }) => {
+                    assert_eq!(what, what_expected);
+                    assert!(fix.contains(fix_part), "{what}: {fix}");
+                }
+                other => panic!("{what_expected}: expected an error, got {other:?}"),
+            }
+        }
+    }
+}
