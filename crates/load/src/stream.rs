@@ -6,7 +6,11 @@
 //! (open loop, no coordinated omission). The inserts are cut into **stages** of `stage` of
 //! them; each stage is one driver run, whose searches are scored for recall@k against the
 //! exact truth of the points whose insert was acknowledged **before that stage began** (the
-//! stage-start snapshot). That truth is kept incrementally ([`IncrementalTruth`]): each
+//! stage-start snapshot). An answer may hold points inserted during the stage, which are not in
+//! that truth; they are left out of its score ([`recall_among`]): recall@k is
+//! `|R' ∩ T[..m]| / m`, R' the answer's points acknowledged before the stage (m of them) and T
+//! the stage-start truth, so an exact search scores 1.0 however fast the collection grows. That
+//! truth is kept incrementally ([`IncrementalTruth`]): each
 //! acknowledged batch is merged into every query's exact top-k once, never recomputed over all
 //! points.
 //!
@@ -28,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors};
+use qdrant_perf_data::{Dataset, GroundTruth, IncrementalTruth, Vectors, recall_at_k};
 use qdrant_perf_report::checks::{self, Bound, Check};
 use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
 use qdrant_perf_report::run::{ErrorKind, RecallStat, Second};
@@ -37,7 +41,7 @@ use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram, write_at
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Store, StoreError};
 
-use crate::driver::{self, LoadError, LoadPlan, StopSignal};
+use crate::driver::{self, LoadError, LoadPlan, OpKind, StopSignal};
 use crate::monitor::Monitor;
 use crate::target::{StoreCollection, StoreTarget};
 
@@ -952,6 +956,9 @@ async fn stream_on(
     let mut stages = Vec::new();
     let mut merged_settled = 0usize;
     let mut acked_at_start = opts.initial;
+    // Which points the stage-start truth covers: the initial ones and every acknowledged batch.
+    let mut present = vec![false; opts.initial + opts.total];
+    present[..opts.initial].fill(true);
     let mut truth_time = Duration::ZERO;
     let (mut search_latency, mut search_server) = (latency_histogram(), latency_histogram());
     for (si, &end) in opts.stage_ends().iter().enumerate() {
@@ -976,9 +983,11 @@ async fn stream_on(
                 points.as_slice()[first * opts.dim..last * opts.dim].to_vec(),
             )?;
             truth.merge(&ids, &rows)?;
+            present[first..last].fill(true);
             acked_at_start += ids.len();
         }
         let snapshot = truth.snapshot();
+        let stage_truth = snapshot.clone();
         truth_time += merge_started.elapsed();
         let collection = StoreCollection::new(
             opts.name.clone(),
@@ -988,7 +997,12 @@ async fn stream_on(
             snapshot,
             opts.search_rate,
         );
-        let target = Arc::new(StoreTarget::new(vec![collection], opts.k));
+        let target = Arc::new(StageTarget {
+            inner: StoreTarget::new(vec![collection], opts.k),
+            truth: stage_truth,
+            present: Arc::new(present.clone()),
+            k: opts.k,
+        });
         // The stage ends when `end` inserted points have settled (or on Ctrl-C, or when the
         // inserter is done: a failed batch never settles as acked).
         let stage_stop = StopSignal::new();
@@ -1153,6 +1167,62 @@ async fn stream_on(
 
 /// The collection's indexed vector count: read from a server; on the embedded engine one pass
 /// of its optimizer (in a blocking thread) and the count it leaves.
+/// The stage's searches: the store's, scored against the stage-start truth among the points
+/// that truth covers.
+struct StageTarget {
+    inner: StoreTarget<AnyStore>,
+    truth: GroundTruth,
+    /// `present[id]`: the point was acknowledged before the stage began.
+    present: Arc<Vec<bool>>,
+    k: usize,
+}
+
+impl driver::Target for StageTarget {
+    fn collections(&self) -> Vec<driver::TargetCollection> {
+        self.inner.collections()
+    }
+
+    fn supports(&self, op: OpKind) -> bool {
+        self.inner.supports(op)
+    }
+
+    fn call(
+        &self,
+        call: driver::Call,
+    ) -> impl std::future::Future<Output = Result<driver::Outcome, driver::OpError>> + Send {
+        self.inner.call(call)
+    }
+
+    fn recall(&self, _collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
+        (query < self.truth.len())
+            .then(|| {
+                recall_among(ids, self.truth.ids(query), self.k, |id| {
+                    self.present.get(id as usize).copied().unwrap_or(false)
+                })
+            })
+            .flatten()
+    }
+}
+
+/// Recall@k of an answer against a truth computed over a subset of the collection (`covered`):
+/// of the answer's first `k` ids, those the truth covers (m of them, in order) are compared with
+/// the truth's first m. Points outside the subset (inserted after the truth was taken) neither
+/// count as hits nor as misses; an exact search scores 1.0. `None` when the answer holds no
+/// covered point.
+pub fn recall_among(
+    found: &[u64],
+    truth: &[u32],
+    k: usize,
+    covered: impl Fn(u64) -> bool,
+) -> Option<f64> {
+    let kept: Vec<u64> = found[..k.min(found.len())]
+        .iter()
+        .copied()
+        .filter(|&id| covered(id))
+        .collect();
+    (!kept.is_empty()).then(|| recall_at_k(&kept, truth, kept.len()))
+}
+
 async fn indexed_count(store: &Arc<AnyStore>, name: &str) -> Result<usize, StoreError> {
     match &**store {
         AnyStore::Grpc(s) => Ok(s.sample_vectors(name, 1).await?.indexed_vectors),
@@ -1220,6 +1290,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn points_inserted_after_the_truth_are_left_out_of_the_score() {
+        // Truth over the points 0..100 (ids 100.. arrived later): the exact top-4 is 7, 3, 9, 1.
+        let truth = [7u32, 3, 9, 1];
+        let old = |id: u64| id < 100;
+        // An exact answer that also found two newer, nearer points: 1.0, not 0.5.
+        assert_eq!(recall_among(&[150, 7, 160, 3], &truth, 4, old), Some(1.0));
+        // Two old points kept, compared with the truth's first two (7, 3): one hit of two.
+        assert_eq!(recall_among(&[150, 7, 160, 9], &truth, 4, old), Some(0.5));
+        // Only the first k ids of the answer count: 3 and 9 come after k = 2.
+        assert_eq!(recall_among(&[7, 150, 3, 9], &truth, 2, old), Some(1.0));
+        // All old and all wrong: 0.
+        assert_eq!(recall_among(&[11, 12, 13, 14], &truth, 4, old), Some(0.0));
+        // Nothing the truth covers: not scored.
+        assert_eq!(recall_among(&[150, 160], &truth, 4, old), None);
+        // With every point covered it is recall@k itself.
+        assert_eq!(
+            recall_among(&[7, 11, 9, 12], &truth, 4, |_| true),
+            Some(recall_at_k(&[7, 11, 9, 12], &truth, 4))
+        );
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn errors_and_misses_never_count_as_found() {
         let calls = AtomicU64::new(0);
