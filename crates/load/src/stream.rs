@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use qdrant_perf_data::{Dataset, GroundTruth, IncrementalTruth, Vectors, recall_at_k};
+use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors, recall_at_k};
 use qdrant_perf_report::checks::{self, Bound, Check};
 use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
 use qdrant_perf_report::run::{ErrorKind, RecallStat, Second};
@@ -987,7 +987,6 @@ async fn stream_on(
             acked_at_start += ids.len();
         }
         let snapshot = truth.snapshot();
-        let stage_truth = snapshot.clone();
         truth_time += merge_started.elapsed();
         let collection = StoreCollection::new(
             opts.name.clone(),
@@ -999,9 +998,7 @@ async fn stream_on(
         );
         let target = Arc::new(StageTarget {
             inner: StoreTarget::new(vec![collection], opts.k),
-            truth: stage_truth,
             present: Arc::new(present.clone()),
-            k: opts.k,
         });
         // The stage ends when `end` inserted points have settled (or on Ctrl-C, or when the
         // inserter is done: a failed batch never settles as acked).
@@ -1167,14 +1164,12 @@ async fn stream_on(
 
 /// The collection's indexed vector count: read from a server; on the embedded engine one pass
 /// of its optimizer (in a blocking thread) and the count it leaves.
-/// The stage's searches: the store's, scored against the stage-start truth among the points
-/// that truth covers.
+/// The stage's searches: the store's (holding the stage-start truth), scored against that
+/// truth among the points it covers.
 struct StageTarget {
     inner: StoreTarget<AnyStore>,
-    truth: GroundTruth,
     /// `present[id]`: the point was acknowledged before the stage began.
     present: Arc<Vec<bool>>,
-    k: usize,
 }
 
 impl driver::Target for StageTarget {
@@ -1193,10 +1188,11 @@ impl driver::Target for StageTarget {
         self.inner.call(call)
     }
 
-    fn recall(&self, _collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
-        (query < self.truth.len())
+    fn recall(&self, collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
+        let truth = &self.inner.collections[collection].truth;
+        (query < truth.len())
             .then(|| {
-                recall_among(ids, self.truth.ids(query), self.k, |id| {
+                recall_among(ids, truth.ids(query), self.inner.k, |id| {
                     self.present.get(id as usize).copied().unwrap_or(false)
                 })
             })
@@ -1232,16 +1228,11 @@ async fn indexed_count(store: &Arc<AnyStore>, name: &str) -> Result<usize, Store
             let handle = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || match handle.block_on(store.wait_indexed(&name)) {
                 Ok(state) => Ok(state.indexed_vectors),
-                // Points inserted while the pass ran are not in it: the state names the count
-                // the pass left ("N of M points indexed ...").
-                Err(StoreError::NotIndexed { state, .. }) => state
-                    .split_whitespace()
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .ok_or(StoreError::NotIndexed {
-                        collection: name.clone(),
-                        state,
-                    }),
+                // Points inserted while the pass ran are not in it: the error carries the count
+                // the pass left.
+                Err(StoreError::NotIndexed {
+                    indexed_vectors, ..
+                }) => Ok(indexed_vectors),
                 Err(e) => Err(e),
             })
             .await

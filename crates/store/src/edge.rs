@@ -420,6 +420,7 @@ impl EdgeStore {
                     "{} of {} points indexed in {} segments after optimizing",
                     state.indexed_vectors, state.points, state.segments
                 ),
+                indexed_vectors: state.indexed_vectors,
             });
         }
         engine_call(|| c.shard.flush())

@@ -40,7 +40,12 @@ pub enum StoreError {
     InvalidFilter { reason: String },
 
     #[error("collection `{collection}` is not fully indexed: {state}")]
-    NotIndexed { collection: String, state: String },
+    NotIndexed {
+        collection: String,
+        state: String,
+        /// Vectors the pass left indexed (points inserted while it ran are not among them).
+        indexed_vectors: usize,
+    },
 
     #[error("{engine} failed to {op} on collection `{collection}`: {message}")]
     Engine {
