@@ -103,6 +103,11 @@ pub struct MonitorArgs {
     /// Prometheus text format at http://ADDR/metrics while it runs (e.g. 127.0.0.1:9464).
     #[arg(long)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Against a server: how long to wait for each created collection to be indexed (status
+    /// green, every vector in the HNSW index) before giving up with the last state seen; what
+    /// the run created is dropped either way.
+    #[arg(long, value_parser = crate::load_cmd::parse_duration, default_value = "30m")]
+    pub index_timeout: std::time::Duration,
 }
 
 /// The monitor of a command's runs, and the live endpoint it serves (kept while it runs).

@@ -17,7 +17,7 @@ use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreT
 use qdrant_perf_load::validate;
 use qdrant_perf_report::checks::{Bound, Check};
 use qdrant_perf_report::report::{self, Report, TargetInfo};
-use qdrant_perf_store::HnswParams;
+use qdrant_perf_store::{HnswParams, ServerConfig};
 
 use crate::common::{
     LOAD_FLAGS, MonitorArgs, Watch, cache, ctrl_c_stop, load_config, runtime, server_config,
@@ -338,7 +338,10 @@ pub async fn build_target(
             )],
         ));
     }
-    let server = server_config(&args.target)?;
+    let server = server_config(&args.target)?.map(|c| ServerConfig {
+        index_timeout: args.monitor.index_timeout,
+        ..c
+    });
     let choices: Vec<CollectionChoice> = selected
         .iter()
         .map(|(name, c)| CollectionChoice {

@@ -14,6 +14,7 @@ use qdrant_perf_load::setup::SetupOptions;
 use qdrant_perf_load::validate::{self, Scale, ValidateOptions};
 use qdrant_perf_report::checks;
 use qdrant_perf_report::report::{Report, TargetInfo};
+use qdrant_perf_store::ServerConfig;
 
 use crate::common::{
     MonitorArgs, VALIDATE_FLAGS, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
@@ -122,7 +123,10 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         scale.rate_scale = r;
     }
     let search = qdrant_perf_store::Profiles::bundled().search;
-    let server = server_config(&args.target)?;
+    let server = server_config(&args.target)?.map(|c| ServerConfig {
+        index_timeout: args.monitor.index_timeout,
+        ..c
+    });
     let opts = ValidateOptions {
         config: config.clone(),
         collections: args.collections.clone(),

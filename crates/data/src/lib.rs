@@ -32,7 +32,7 @@ pub use payload::{
     Bound, FLOAT_FIELD, FieldKind, Frequency, INTEGER_FIELD, KEYWORD_FIELD, PAYLOAD_VERSION,
     PayloadSpec, Payloads, Selected, check_selectivity, fields as payload_fields,
 };
-pub use progress::progress_bar;
+pub use progress::{PROGRESS_SECS_VAR, plain_interval, progress_bar, spinner};
 pub use recall::{mean_recall, recall_at_k};
 pub use streams::{
     DEFAULT_STREAM_SEED, DEFAULT_ZIPF_EXPONENT, Popularity, QueryStream, ideal_hit_rate,

@@ -940,11 +940,7 @@ fn collect<T: Target>(
     let wall_start = SystemTime::now() + start.saturating_duration_since(Instant::now());
     let mut sampler = ProcessSampler::new();
     let bar = if progress {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg}").expect("valid template"),
-        );
-        bar
+        qdrant_perf_data::spinner(&format!("{label}: warming up (not recorded)"))
     } else {
         indicatif::ProgressBar::hidden()
     };

@@ -400,9 +400,10 @@ impl EdgeStore {
     pub fn wait_indexed_sync(&self, name: &str) -> Result<IndexState> {
         let c = self.get(name)?;
         let started = Instant::now();
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.set_message(format!("building HNSW index of {name}"));
-        spinner.enable_steady_tick(Duration::from_millis(200));
+        let spinner = qdrant_perf_data::spinner(&format!(
+            "building HNSW index of {name} ({} points)",
+            c.shard.info().points_count
+        ));
         let optimized = c.shard.optimize();
         spinner.finish_and_clear();
         optimized.map_err(|e| engine_error("build the index", name, e))?;

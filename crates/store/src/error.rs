@@ -79,7 +79,9 @@ pub enum StoreError {
 
     #[error(
         "collection `{collection}` did not finish indexing within {seconds:.0} s; \
-         the last state seen: {state}"
+         the last state seen: {state}. If the server is still optimizing, give it longer \
+         (--index-timeout); an optimizer that never starts (max_optimization_threads 0, an \
+         indexing_threshold never reached) never finishes"
     )]
     IndexTimeout {
         collection: String,

@@ -62,7 +62,13 @@ impl LocalServer {
     /// Starts `bin` on free loopback ports with a fresh storage directory and waits (up to 60 s)
     /// until it is ready. `api_key` turns on Qdrant's API-key authentication.
     pub fn start(bin: &Path, api_key: Option<&str>) -> std::io::Result<Self> {
-        Self::start_node(bin, api_key, None)
+        Self::start_node(bin, api_key, None, &[])
+    }
+
+    /// [`start`](Self::start) with Qdrant settings of its own as `QDRANT__...` variables (e.g.
+    /// `QDRANT__STORAGE__OPTIMIZERS__MAX_OPTIMIZATION_THREADS=0`: an optimizer that never runs).
+    pub fn start_with_env(bin: &Path, env: &[(&str, &str)]) -> std::io::Result<Self> {
+        Self::start_node(bin, None, None, env)
     }
 
     /// Starts a Qdrant cluster of `nodes` processes on loopback: the first node begins the
@@ -72,7 +78,7 @@ impl LocalServer {
         let mut cluster: Vec<Self> = Vec::with_capacity(nodes);
         for i in 0..nodes {
             let bootstrap = cluster.first().and_then(|first| first.p2p_port);
-            let node = Self::start_node(bin, None, Some((i, bootstrap)))?;
+            let node = Self::start_node(bin, None, Some((i, bootstrap)), &[])?;
             cluster.push(node);
         }
         let first = cluster[0].http_port;
@@ -97,6 +103,7 @@ impl LocalServer {
         bin: &Path,
         api_key: Option<&str>,
         cluster: Option<(usize, Option<u16>)>,
+        env: &[(&str, &str)],
     ) -> std::io::Result<Self> {
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir =
@@ -128,7 +135,8 @@ impl LocalServer {
             .env("QDRANT__LOG_LEVEL", "WARN")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log);
+            .stderr(log)
+            .envs(env.iter().copied());
         if let Some(key) = api_key {
             command.env("QDRANT__SERVICE__API_KEY", key);
         }

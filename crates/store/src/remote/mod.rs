@@ -49,8 +49,7 @@ where
     Fut: Future<Output = Result<Seen>>,
 {
     let started = Instant::now();
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.enable_steady_tick(Duration::from_millis(200));
+    let spinner = qdrant_perf_data::spinner(&format!("waiting for {name} to be indexed"));
     loop {
         let seen = read().await?;
         let state = format!(

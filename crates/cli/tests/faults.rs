@@ -1,0 +1,153 @@
+//! Long work and parts that fail: what a run says when nobody watches a terminal, and an index
+//! that never turns green on a real Qdrant server (`QDRANT_BIN`).
+
+mod common;
+
+use std::path::Path;
+
+use common::{bin, run};
+use qdrant_perf_store::server::{LocalServer, http_body};
+
+/// The `progress: ` lines of `stderr`.
+fn progress_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect()
+}
+
+#[test]
+fn long_phases_print_plain_progress_lines_when_stderr_is_not_a_terminal() {
+    // stderr is a pipe here, as in a CI log: the bars hide, the plain lines take their place.
+    let cache = tempfile::tempdir().unwrap();
+    let (code, _out, err) = run(bin()
+        .args([
+            "load",
+            "--collections",
+            "deepcoder",
+            "--points",
+            "5000",
+            "--queries",
+            "200",
+            "--rate",
+            "100",
+            "--duration",
+            "3s",
+            "--warmup",
+            "0s",
+            "--out",
+        ])
+        .arg(cache.path().join("run"))
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .env("QDRANT_PERF_PROGRESS_SECS", "0.2"));
+    assert_eq!(code, 0, "{err}");
+    let lines = progress_lines(&err);
+    // The index build (a spinner: its message and the time spent) ...
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("progress: building HNSW index of ") && l.contains("elapsed")),
+        "no plain line of the index build:\n{err}"
+    );
+    // ... and the run itself, with the seconds done of the planned window.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/3 s") && l.contains("ops/s") && l.ends_with("elapsed")),
+        "no plain line of the run:\n{err}"
+    );
+    // Bars with a size say done/total, the rate and the time left.
+    for l in lines.iter().filter(|l| l.contains(" left, ")) {
+        assert!(l.contains('/') && l.contains(" %), "), "{l}");
+    }
+
+    // Turned off with 0: none at all.
+    let (code, _out, err) = run(bin()
+        .args([
+            "load",
+            "--collections",
+            "deepcoder",
+            "--points",
+            "5000",
+            "--queries",
+            "200",
+            "--rate",
+            "100",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--out",
+        ])
+        .arg(cache.path().join("run2"))
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .env("QDRANT_PERF_PROGRESS_SECS", "0"));
+    assert_eq!(code, 0, "{err}");
+    assert!(progress_lines(&err).is_empty(), "{err}");
+}
+
+#[test]
+fn an_index_that_never_turns_green_times_out_naming_the_last_state_and_drops_what_was_created() {
+    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
+        eprintln!("skipped: QDRANT_BIN not set");
+        return;
+    };
+    // An optimizer that never runs: the collection stays yellow with nothing indexed.
+    let server = LocalServer::start_with_env(
+        Path::new(&qdrant),
+        &[("QDRANT__STORAGE__OPTIMIZERS__MAX_OPTIMIZATION_THREADS", "0")],
+    )
+    .expect("QDRANT_BIN is set but the server did not start");
+    let out = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let (code, _out, err) = run(bin()
+        .args(["load", "--target"])
+        .arg(format!("grpc://127.0.0.1:{}", server.grpc_port))
+        .arg("--metrics-url")
+        .arg(format!("http://127.0.0.1:{}", server.http_port))
+        .args([
+            "--collections",
+            "deepcoder",
+            "--points",
+            "2000",
+            "--queries",
+            "50",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--index-timeout",
+            "3s",
+            "--out",
+        ])
+        .arg(out.path().join("run"))
+        .arg("--cache-dir")
+        .arg(out.path()));
+    assert_eq!(
+        code, 2,
+        "a wait that timed out is an error (exit 2):\n{err}"
+    );
+    assert!(
+        err.contains("did not finish indexing within 3 s"),
+        "the error says it timed out and after how long:\n{err}"
+    );
+    assert!(
+        err.contains("0 of 2000 vectors indexed") && err.contains("status yellow"),
+        "the error names the last state seen:\n{err}"
+    );
+    assert!(
+        err.contains("--index-timeout"),
+        "the error names the fix:\n{err}"
+    );
+    // It gave up at its timeout, not at the 30 min default.
+    assert!(started.elapsed().as_secs() < 600, "{:?}", started.elapsed());
+    let collections = http_body(server.http_port, "/collections").expect("GET /collections");
+    let v: serde_json::Value = serde_json::from_str(&collections).unwrap();
+    assert_eq!(
+        v["result"]["collections"].as_array().map(Vec::len),
+        Some(0),
+        "what the run created is dropped: {collections}"
+    );
+}
