@@ -151,3 +151,102 @@ fn an_index_that_never_turns_green_times_out_naming_the_last_state_and_drops_wha
         "what the run created is dropped: {collections}"
     );
 }
+
+/// Keys in the Redis at `port` (`DBSIZE` over RESP), `None` when it does not answer.
+fn redis_keys(port: u16) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .ok()?;
+    s.write_all(b"*1\r\n$6\r\nDBSIZE\r\n").ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    let reply = std::str::from_utf8(&buf[..n]).ok()?;
+    reply.strip_prefix(':')?.trim().parse().ok()
+}
+
+#[test]
+fn redis_lost_during_validates_cache_checks_makes_them_missed_with_the_reason() {
+    use qdrant_perf_store::cache::redis_server::{RedisServer, redis_server_bin};
+    use std::process::Stdio;
+    if std::process::Command::new(redis_server_bin())
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: redis-server not found (apt-get install -y redis-server)");
+        return;
+    }
+    let mut redis = RedisServer::start().expect("a private redis-server");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = bin()
+        .args([
+            "validate",
+            "--quick",
+            "--no-stress",
+            "--quiet",
+            "--collections",
+            "deepcoder",
+            "--queries",
+            "1000",
+            "--cache",
+            "required",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .env("REDIS_URL", redis.url())
+        .env_remove("QDRANT_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The cache checks write their first results to Redis: kill it then, mid-check.
+    let started = std::time::Instant::now();
+    while redis_keys(redis.port()).unwrap_or(0) == 0
+        && started.elapsed() < std::time::Duration::from_secs(600)
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "validate ended before its cache checks wrote to Redis"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    redis.kill();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a missed check, not a crash:\n{stdout}\n{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let checks = report["checks"].as_array().expect("checks");
+    for name in ["cache_hit_rate", "cache_latency"] {
+        let c = checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check in {checks:?}"));
+        assert_eq!(c["verdict"], "failed", "{c}");
+        let note = c["note"].as_str().unwrap_or_default();
+        assert!(
+            note.contains("the cache failed during the check") && note.contains("uncached"),
+            "{c}"
+        );
+        assert!(
+            c["measured"].is_number(),
+            "the value stays beside the reason: {c}"
+        );
+    }
+    // The searches went on: the latency checks of the collection ran and were judged.
+    assert!(
+        checks.iter().any(|c| c["name"] == "latency_mean"
+            && c["collection"] == "deepcoder"
+            && c["measured"].is_number()),
+        "{checks:?}"
+    );
+}

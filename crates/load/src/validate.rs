@@ -979,6 +979,29 @@ async fn cache_checks(
     )
     .with_note(format!("mean lookup (L1, then Redis); {note}"));
     let _ = cached.clear_collection(&collection.collection).await;
+    // Redis lost (or failing) during the check: the searches went on uncached, and what the
+    // figures say is not the cache's steady state. Missed, with the reason, never a silent pass
+    // (an in-process L1 tier alone can still show a high hit rate).
+    let e = &s.errors;
+    if e.total() > 0 {
+        let why = format!(
+            "the cache failed during the check: {} of {} lookups or writes failed \
+             (connection {}, timeout {}, auth {}, server {}, other {}); those searches went on \
+             uncached against the store. Is Redis at {} up?",
+            e.total(),
+            s.requests,
+            e.connection,
+            e.timeout,
+            e.auth,
+            e.server,
+            e.other,
+            config.redacted_url()
+        );
+        return Ok(Some((
+            hit_rate.missed_because(why.clone()),
+            latency.missed_because(why),
+        )));
+    }
     Ok(Some((hit_rate, latency)))
 }
 

@@ -194,6 +194,18 @@ impl Check {
         }
     }
 
+    /// The same check judged missed whatever its value, because the measurement cannot be
+    /// trusted (`why`: the cache lost Redis mid-check, say); the value stays beside the reason.
+    pub fn missed_because(mut self, why: impl Into<String>) -> Self {
+        self.passed = Some(false);
+        self.verdict = Verdict::Failed;
+        self.note = Some(match self.note.take() {
+            Some(note) => format!("{}; {note}", why.into()),
+            None => why.into(),
+        });
+        self
+    }
+
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
         self

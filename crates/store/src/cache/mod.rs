@@ -9,7 +9,10 @@
 //! - A cache failure never fails a search: the store answers, the error is counted by kind
 //!   ([`CacheStatsSnapshot::errors`]). Every Redis call has a timeout, so a dead or stalled Redis
 //!   cannot hang a search, and the connection ([`redis::aio::ConnectionManager`]) reconnects by
-//!   itself when Redis comes back.
+//!   itself when Redis comes back. After a connection failure or a timeout the cache stays out of
+//!   the way for [`RETRY_AFTER`] (each request in that time goes straight to the store and is
+//!   counted as a failure of the same kind), then tries Redis again: a lost Redis costs the
+//!   searches their cache, not a reconnect delay each.
 //! - Writes (`create`, `upsert`, `drop_owned`) pass through. Like the deployment's cache, entries
 //!   expire by TTL only: an upsert does not invalidate them. `create` and `drop_owned` clear the
 //!   collection's entries, since a new collection is new data.
@@ -292,7 +295,12 @@ pub struct CachedStore<S> {
     stats: Arc<CacheStats>,
     warning: Option<String>,
     password: Option<String>,
+    /// Until when Redis is left alone after a connection failure or a timeout (and its kind).
+    down: std::sync::Mutex<Option<(Instant, ErrorKind)>>,
 }
+
+/// How long the cache leaves a failed Redis alone before trying it again.
+pub const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 pub use qdrant_perf_report::cache::{CacheMeasurements, RedisMemory};
 
@@ -338,6 +346,7 @@ impl<S: Store> CachedStore<S> {
             warning: None,
             password,
             config,
+            down: std::sync::Mutex::new(None),
         };
         match store.open().await {
             Ok(conn) => store.redis = Some(conn),
@@ -462,19 +471,39 @@ impl<S: Store> CachedStore<S> {
         }
     }
 
-    /// Runs one Redis operation under the cache's timeout.
+    fn down_guard(&self) -> std::sync::MutexGuard<'_, Option<(Instant, ErrorKind)>> {
+        self.down.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs one Redis operation under the cache's timeout (not at all within [`RETRY_AFTER`]
+    /// of a connection failure or a timeout).
     async fn timed<T>(
         &self,
         operation: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, OpError> {
-        match tokio::time::timeout(self.config.timeout, operation).await {
+        if let Some((until, kind)) = *self.down_guard()
+            && Instant::now() < until
+        {
+            return Err((
+                kind,
+                format!("Redis failed less than {RETRY_AFTER:?} ago; not tried"),
+            ));
+        }
+        let result = match tokio::time::timeout(self.config.timeout, operation).await {
             Err(_) => Err((
                 ErrorKind::Timeout,
                 format!("no answer within {:?}", self.config.timeout),
             )),
             Ok(Err(e)) => Err((classify(&e), self.scrub(&e))),
             Ok(Ok(v)) => Ok(v),
-        }
+        };
+        *self.down_guard() = match &result {
+            Err((kind @ (ErrorKind::Connection | ErrorKind::Timeout), _)) => {
+                Some((Instant::now() + RETRY_AFTER, *kind))
+            }
+            _ => None,
+        };
+        result
     }
 
     /// One PING to Redis on the cache's connection: its round trip as the client sees it (as
