@@ -250,3 +250,166 @@ fn redis_lost_during_validates_cache_checks_makes_them_missed_with_the_reason() 
         "{checks:?}"
     );
 }
+
+/// A small tmpfs mounted for one test (needs root: `None`, with the reason printed, elsewhere);
+/// unmounted when dropped.
+struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Self { dir }),
+            Ok(o) => {
+                eprintln!(
+                    "skipped: cannot mount a small tmpfs (run as root): {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("skipped: no mount command: {e}");
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_full_filesystem_is_an_error_naming_the_path_and_the_figures_are_still_printed() {
+    // Reports: an 8 KB filesystem fills up while the run directory is written.
+    let Some(small) = SmallFs::mount("8k") else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let run_dir = small.path().join("run");
+    let (code, out, err) = run(bin()
+        .args([
+            "load",
+            "--quiet",
+            "--collections",
+            "deepcoder",
+            "--points",
+            "2000",
+            "--queries",
+            "100",
+            "--rate",
+            "100",
+            "--duration",
+            "2s",
+            "--out",
+        ])
+        .arg(&run_dir)
+        .arg("--cache-dir")
+        .arg(cache.path()));
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains(&run_dir.display().to_string()) && err.contains("No space left on device"),
+        "the error names the path and the cause:\n{err}"
+    );
+    assert!(
+        err.contains("The filesystem is full") && err.contains("--out"),
+        "and the fix:\n{err}"
+    );
+    assert_eq!(
+        err.matches("No space left on device").count(),
+        1,
+        "each cause once:\n{err}"
+    );
+    // What was measured is on the terminal all the same.
+    assert!(
+        out.contains("search/deepcoder")
+            && out.contains("recall@10")
+            && out.contains("latency_p95"),
+        "the figures are printed before the report is written:\n{out}"
+    );
+    // Whatever file is there is whole: the writes are atomic.
+    for f in files_under(&run_dir) {
+        if f.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&f).unwrap();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{} is half-written: {e}", f.display()));
+        }
+    }
+
+    // Datasets: a 2 MB filesystem fills up in the middle of the points file (6 MB).
+    let Some(small) = SmallFs::mount("2m") else {
+        return;
+    };
+    let (code, _out, err) = run(bin()
+        .args([
+            "dataset",
+            "--dim",
+            "768",
+            "--points",
+            "2000",
+            "--queries",
+            "100",
+        ])
+        .arg("--cache-dir")
+        .arg(small.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&small.path().display().to_string())
+            && err.contains("No space left on device")
+            && err.contains("QDRANT_PERF_CACHE_DIR"),
+        "{err}"
+    );
+    // No half-written dataset is left looking complete (nor at all).
+    let left = files_under(small.path());
+    assert!(
+        left.iter()
+            .all(|f| f.file_name().is_none_or(|n| n != "dataset.json")),
+        "{left:?}"
+    );
+    assert!(left.is_empty(), "the partial files are removed: {left:?}");
+    // And the next run with room makes it whole.
+    let (code, out, err) = run(bin()
+        .args([
+            "dataset",
+            "--dim",
+            "768",
+            "--points",
+            "2000",
+            "--queries",
+            "100",
+        ])
+        .arg("--cache-dir")
+        .arg(cache.path()));
+    assert_eq!(code, 0, "{out}\n{err}");
+}
