@@ -29,6 +29,9 @@ pub struct ProcessSampler {
     rss_max: Option<u64>,
     samples: u64,
     cores: usize,
+    /// (seconds since the reset, RSS) of every sample, for the growth per minute.
+    rss_series: Vec<(f64, u64)>,
+    started: Instant,
 }
 
 impl Default for ProcessSampler {
@@ -46,6 +49,8 @@ impl ProcessSampler {
             rss_max: None,
             samples: 0,
             cores: cores(),
+            rss_series: Vec::new(),
+            started: Instant::now(),
         };
         s.reset();
         s
@@ -59,6 +64,8 @@ impl ProcessSampler {
         self.cpu_max = None;
         self.rss_max = None;
         self.samples = 0;
+        self.rss_series.clear();
+        self.started = Instant::now();
     }
 
     /// CPU % of the machine since the previous sample, and the current RSS.
@@ -80,6 +87,8 @@ impl ProcessSampler {
         }
         if let Some(r) = rss {
             self.rss_max = Some(self.rss_max.map_or(r, |m: u64| m.max(r)));
+            self.rss_series
+                .push((self.started.elapsed().as_secs_f64(), r));
         }
         self.samples += 1;
         (cpu, rss)
@@ -98,6 +107,9 @@ impl ProcessSampler {
             cpu_pct_mean: cpu_mean,
             cpu_pct_max: self.cpu_max,
             rss_bytes_max: self.rss_max,
+            rss_bytes_first: self.rss_series.first().map(|s| s.1),
+            rss_bytes_last: self.rss_series.last().map(|s| s.1),
+            rss_growth_mb_per_min: qdrant_perf_report::run::rss_growth_mb_per_min(&self.rss_series),
             memory_total_bytes: total,
             memory_pct_max: match (self.rss_max, total) {
                 (Some(r), Some(t)) if t > 0 => Some(r as f64 / t as f64 * 100.0),

@@ -465,7 +465,7 @@ impl Report {
             let res = &r.resources;
             let _ = writeln!(
                 s,
-                "\n## Resources ({})\n\nCPU mean {} %, max {} % of {} cores; RSS max {} MB ({} % of memory); machine load average {}. Server telemetry: {}.",
+                "\n## Resources ({})\n\nCPU mean {} %, max {} % of {} cores; RSS max {} MB ({} % of memory){}; machine load average {}. Server telemetry: {}.",
                 res.scope,
                 res.cpu_pct_mean.map_or("-".into(), |v| format!("{v:.1}")),
                 res.cpu_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
@@ -473,6 +473,7 @@ impl Report {
                 res.rss_bytes_max
                     .map_or("-".into(), |v| format!("{:.0}", v as f64 / 1048576.0)),
                 res.memory_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
+                rss_growth_text(res),
                 res.load_average_1m
                     .map_or("-".into(), |v| format!("{v:.1}")),
                 res.server
@@ -845,13 +846,14 @@ pub fn run_text(r: &RunResult) -> String {
     let res = &r.resources;
     let _ = writeln!(
         s,
-        "  resources ({}): CPU mean {} %, max {} % of {} cores; RSS max {} MB; machine load average {}; server: {}",
+        "  resources ({}): CPU mean {} %, max {} % of {} cores; RSS max {} MB{}; machine load average {}; server: {}",
         res.scope,
         res.cpu_pct_mean.map_or("-".into(), |v| format!("{v:.1}")),
         res.cpu_pct_max.map_or("-".into(), |v| format!("{v:.1}")),
         res.cores,
         res.rss_bytes_max
             .map_or("-".into(), |v| format!("{:.0}", v as f64 / 1048576.0)),
+        rss_growth_text(res),
         res.load_average_1m
             .map_or("-".into(), |v| format!("{v:.1}")),
         res.server
@@ -898,6 +900,22 @@ fn file_name(label: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `, RSS 70 -> 75 MB, growth +0.42 MB/min` when the run was long enough to say.
+fn rss_growth_text(res: &crate::run::Resources) -> String {
+    match (
+        res.rss_bytes_first,
+        res.rss_bytes_last,
+        res.rss_growth_mb_per_min,
+    ) {
+        (Some(a), Some(b), Some(g)) => format!(
+            ", RSS {:.0} -> {:.0} MB, growth {g:+.2} MB/min",
+            a as f64 / 1048576.0,
+            b as f64 / 1048576.0
+        ),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]

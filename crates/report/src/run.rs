@@ -471,6 +471,16 @@ pub struct Resources {
     pub cpu_pct_max: Option<f64>,
     /// Highest resident set size seen.
     pub rss_bytes_max: Option<u64>,
+    /// Resident set size at the first and at the last one-second sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_bytes_first: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_bytes_last: Option<u64>,
+    /// How fast the resident set grew, in MB (2^20 bytes) a minute: the least-squares slope of
+    /// the one-second samples after the first minute (all of them in a run shorter than three
+    /// minutes; none in one shorter than 10 s). A soak that does not leak is near 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_growth_mb_per_min: Option<f64>,
     /// The machine's memory (MemTotal).
     pub memory_total_bytes: Option<u64>,
     /// rss_bytes_max in percent of memory_total_bytes.
@@ -485,9 +495,53 @@ pub struct Resources {
     pub server: String,
 }
 
+/// The least-squares slope of `(seconds, bytes)` samples, in MB a minute, by the rule of
+/// [`Resources::rss_growth_mb_per_min`]: `None` below 10 s of samples.
+pub fn rss_growth_mb_per_min(samples: &[(f64, u64)]) -> Option<f64> {
+    let span = samples.last()?.0 - samples.first()?.0;
+    if span < 10.0 {
+        return None;
+    }
+    let start = samples[0].0 + if span >= 180.0 { 60.0 } else { 0.0 };
+    let kept: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|(t, _)| *t >= start)
+        .map(|&(t, b)| (t, b as f64 / 1048576.0))
+        .collect();
+    let n = kept.len() as f64;
+    let (mt, mb) = (
+        kept.iter().map(|p| p.0).sum::<f64>() / n,
+        kept.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let var: f64 = kept.iter().map(|p| (p.0 - mt).powi(2)).sum();
+    let cov: f64 = kept.iter().map(|p| (p.0 - mt) * (p.1 - mb)).sum();
+    (var > 0.0).then(|| cov / var * 60.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_growth_is_the_slope_after_the_first_minute_of_a_long_run() {
+        const MB: u64 = 1 << 20;
+        // Flat at 80 MB for 10 minutes: no growth.
+        let flat: Vec<(f64, u64)> = (0..600).map(|t| (t as f64, 80 * MB)).collect();
+        assert_eq!(rss_growth_mb_per_min(&flat), Some(0.0));
+        // 1 MB a second is 60 MB a minute.
+        let ramp: Vec<(f64, u64)> = (0..120).map(|t| (t as f64, (100 + t) * MB)).collect();
+        let g = rss_growth_mb_per_min(&ramp).unwrap();
+        assert!((g - 60.0).abs() < 1e-9, "{g}");
+        // A warm-up jump in the first minute of a 5-minute run is left out.
+        let warm: Vec<(f64, u64)> = (0..300)
+            .map(|t| (t as f64, if t < 30 { 50 * MB } else { 90 * MB }))
+            .collect();
+        assert_eq!(rss_growth_mb_per_min(&warm), Some(0.0));
+        // Under 10 s of samples: nothing to say.
+        let short: Vec<(f64, u64)> = (0..5).map(|t| (t as f64, t * MB)).collect();
+        assert_eq!(rss_growth_mb_per_min(&short), None);
+        assert_eq!(rss_growth_mb_per_min(&[]), None);
+    }
 
     #[test]
     fn mixes_parse_and_unknown_operations_are_named() {
