@@ -84,7 +84,7 @@ pub enum LoadError {
     Unreachable {
         url: String,
         #[source]
-        source: reqwest::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An HTTP endpoint answered the request sent before the run with an error status.
     #[error(
