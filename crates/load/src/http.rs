@@ -319,10 +319,12 @@ pub struct HttpTarget {
     transport: Transport,
     timeout: Duration,
     truth: Option<GroundTruth>,
-    /// JSON pointer to the result list in a response (`/result`), for recall.
-    ids_pointer: Option<String>,
-    /// JSON pointer to the server's own time in a response, in seconds (`/time`: Qdrant's).
-    server_time_pointer: Option<String>,
+    /// The tokens of the JSON pointer to the result list in a response (`/result`), for
+    /// recall.
+    ids_tokens: Option<Vec<String>>,
+    /// The tokens of the JSON pointer to the server's own time in a response, in seconds
+    /// (`/time`: Qdrant's).
+    time_tokens: Option<Vec<String>>,
     k: usize,
 }
 
@@ -466,8 +468,8 @@ impl HttpTarget {
             transport,
             timeout: opts.timeout,
             truth: None,
-            ids_pointer: None,
-            server_time_pointer: None,
+            ids_tokens: None,
+            time_tokens: None,
             k,
         })
     }
@@ -475,7 +477,7 @@ impl HttpTarget {
     /// Computes recall from the ids at `pointer` in each response of a `{{vector}}` endpoint
     /// (an array of ids, or of objects with an `id`), against `truth`.
     pub fn with_recall(mut self, pointer: impl Into<String>, truth: GroundTruth) -> Self {
-        self.ids_pointer = Some(pointer.into());
+        self.ids_tokens = Some(pointer::tokens(&pointer.into()));
         self.truth = Some(truth);
         self
     }
@@ -483,7 +485,7 @@ impl HttpTarget {
     /// Reads the server's own time (seconds) at `pointer` in each response (Qdrant's REST
     /// answers carry it at `/time`). Without it a `Server-Timing` header is read when present.
     pub fn with_server_time_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.server_time_pointer = Some(pointer.into());
+        self.time_tokens = Some(pointer::tokens(&pointer.into()));
         self
     }
 
@@ -576,29 +578,28 @@ impl HttpTarget {
         }
     }
 
-    /// The result ids and the server's time in a response body, as far as the pointers ask
-    /// (no pointer: the body is not parsed).
-    fn read_body(&self, body: &[u8], per_query: bool) -> (Option<Vec<u64>>, Option<f64>) {
-        let ids_pointer = self.ids_pointer.as_deref().filter(|_| per_query);
-        if ids_pointer.is_none() && self.server_time_pointer.is_none() {
-            return (None, None);
-        }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return (None, None);
+    /// The result ids and the server's time in a response body of endpoint `endpoint`, as far
+    /// as the pointers ask: the body is read only down the pointers' paths (no pointer: not at
+    /// all), and ids only for a `{{vector}}` endpoint (the others have no ground truth).
+    pub fn read_response(&self, endpoint: usize, body: &[u8]) -> (Option<Vec<u64>>, Option<f64>) {
+        let ep = &self.endpoints[endpoint];
+        let ids = match (&self.ids_tokens, ep.per_query) {
+            (Some(t), true) => pointer::read(body, t, pointer::Ids(self.k)),
+            _ => None,
         };
-        let ids = ids_pointer.and_then(|p| {
-            let list = v.pointer(p)?.as_array()?;
-            Some(
-                list.iter()
-                    .filter_map(|h| h.as_u64().or_else(|| h.get("id")?.as_u64()))
-                    .collect(),
-            )
-        });
         let server = self
-            .server_time_pointer
+            .time_tokens
             .as_ref()
-            .and_then(|p| v.pointer(p)?.as_f64());
+            .and_then(|t| pointer::read(body, t, pointer::Number).flatten());
         (ids, server)
+    }
+
+    /// The HTTP/1.1 request the target sends for body `body` of endpoint `endpoint` (what
+    /// `benches/requests.rs` measures building).
+    pub fn request(&self, endpoint: usize, body: usize) -> Request<Full<Bytes>> {
+        let ep = &self.endpoints[endpoint];
+        let body = ep.bodies.get(body).cloned().unwrap_or_default();
+        request(ep, &ep.path, &ep.headers_h1, body)
     }
 }
 
@@ -801,7 +802,7 @@ impl Target for HttpTarget {
                 String::from_utf8_lossy(&body[..body.len().min(200)]),
             ));
         }
-        let (ids, in_body) = self.read_body(&answer.body, ep.per_query);
+        let (ids, in_body) = self.read_response(call.collection, &answer.body);
         let outcome = match ids {
             Some(ids) => Outcome::hits(q, ids),
             None => Outcome::DONE,
@@ -869,6 +870,31 @@ mod tests {
     }
 
     #[test]
+    fn responses_are_read_down_the_pointer_only() {
+        let body = br#"{"time": 0.002, "status": "ok", "result": [{"score": 0.9, "payload": {"id": 99}, "id": 7}, 8, {"id": "x"}, -1, {"id": 3}], "more": [1, {"a": [2]}]}"#;
+        let read_ids = |p: &str| pointer::read(body, &pointer::tokens(p), pointer::Ids(10));
+        assert_eq!(read_ids("/result"), Some(vec![7, 8, 3]));
+        assert_eq!(read_ids("/status"), None);
+        assert_eq!(read_ids("/missing"), None);
+        assert_eq!(read_ids("/more/1/a"), Some(vec![2]));
+        let number = |p: &str| pointer::read(body, &pointer::tokens(p), pointer::Number).flatten();
+        assert_eq!(number("/time"), Some(0.002));
+        assert_eq!(number("/result/1"), Some(8.0));
+        assert_eq!(number("/status"), None);
+        assert_eq!(number("/result/9"), None);
+        assert_eq!(
+            pointer::read(b"not json", &pointer::tokens("/time"), pointer::Number),
+            None
+        );
+        let escaped = br#"{"a/b": {"~c": 5}}"#;
+        let t = pointer::tokens("/a~1b/~0c");
+        assert_eq!(
+            pointer::read(escaped, &t, pointer::Number).flatten(),
+            Some(5.0)
+        );
+    }
+
+    #[test]
     fn templates_render_once_per_query_and_fixed_bodies_as_given() {
         let q = Vectors::new(2, vec![0.5, -1.0, 2.0, 0.25]).unwrap();
         let spec = |body: &str| EndpointSpec {
@@ -893,5 +919,265 @@ mod tests {
             (1, false, &br#"{"k": 3}"#[..])
         );
         assert!(render_bodies(&spec("{{vector}}"), None, 3).is_err());
+    }
+}
+
+/// Reading a response only as far as a JSON pointer: objects' other members and arrays' other
+/// elements are skipped unparsed (no `serde_json::Value` is built), and the value at the pointer
+/// is read by `leaf`.
+mod pointer {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// A JSON pointer's reference tokens (`/a~1b/0` -> `a/b`, `0`).
+    pub fn tokens(pointer: &str) -> Vec<String> {
+        if pointer.is_empty() {
+            return Vec::new();
+        }
+        pointer
+            .strip_prefix('/')
+            .unwrap_or(pointer)
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect()
+    }
+
+    /// The value at `tokens` in `body`, read by `leaf` (`None`: not there, or not what `leaf`
+    /// reads, or the body is not JSON).
+    pub fn read<'de, L: DeserializeSeed<'de>>(
+        body: &'de [u8],
+        tokens: &[String],
+        leaf: L,
+    ) -> Option<L::Value> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        Walk { tokens, leaf }.deserialize(&mut de).ok().flatten()
+    }
+
+    struct Walk<'a, L> {
+        tokens: &'a [String],
+        leaf: L,
+    }
+
+    impl<'de, L: DeserializeSeed<'de>> DeserializeSeed<'de> for Walk<'_, L> {
+        type Value = Option<L::Value>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            match self.tokens.split_first() {
+                None => self.leaf.deserialize(d).map(Some),
+                Some((token, rest)) => d.deserialize_any(Step {
+                    token,
+                    rest,
+                    leaf: self.leaf,
+                }),
+            }
+        }
+    }
+
+    struct Step<'a, L> {
+        token: &'a str,
+        rest: &'a [String],
+        leaf: L,
+    }
+
+    /// Whether a map key equals the token, without allocating when the key has no escapes.
+    struct KeyIs<'a>(&'a str);
+
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+            Ok(v == self.0)
+        }
+    }
+
+    impl<'de, L: DeserializeSeed<'de>> Visitor<'de> for Step<'_, L> {
+        type Value = Option<L::Value>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object or array")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let (mut leaf, mut found) = (Some(self.leaf), None);
+            while let Some(hit) = map.next_key_seed(KeyIs(self.token))? {
+                match (hit, leaf.take()) {
+                    (true, Some(l)) => {
+                        found = map.next_value_seed(Walk {
+                            tokens: self.rest,
+                            leaf: l,
+                        })?
+                    }
+                    (_, l) => {
+                        leaf = l;
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(found)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            if let Ok(index) = self.token.parse::<usize>() {
+                let mut present = true;
+                for _ in 0..index {
+                    if seq.next_element::<IgnoredAny>()?.is_none() {
+                        present = false;
+                        break;
+                    }
+                }
+                if present {
+                    found = seq
+                        .next_element_seed(Walk {
+                            tokens: self.rest,
+                            leaf: self.leaf,
+                        })?
+                        .flatten();
+                }
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(found)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    /// A list of result ids: each element an id, or an object with an `id` (other elements
+    /// and members skipped).
+    pub struct Ids(pub usize);
+
+    impl<'de> DeserializeSeed<'de> for Ids {
+        type Value = Vec<u64>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<u64>, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Ids {
+        type Value = Vec<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of ids or of objects with an id")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u64>, A::Error> {
+            let mut ids = Vec::with_capacity(self.0);
+            while let Some(id) = seq.next_element_seed(Id)? {
+                ids.extend(id);
+            }
+            Ok(ids)
+        }
+    }
+
+    struct Id;
+
+    impl<'de> DeserializeSeed<'de> for Id {
+        type Value = Option<u64>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Id {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an id or an object with an id")
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Option<u64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Option<u64>, E> {
+            Ok(u64::try_from(v).ok())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+            let mut id = None;
+            while let Some(is_id) = map.next_key_seed(KeyIs("id"))? {
+                if is_id && id.is_none() {
+                    id = map.next_value_seed(Id)?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(id)
+        }
+    }
+
+    /// A number (seconds).
+    pub struct Number;
+
+    impl<'de> DeserializeSeed<'de> for Number {
+        type Value = Option<f64>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<f64>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Number {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Option<f64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Option<f64>, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Option<f64>, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Option<f64>, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Option<f64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Option<f64>, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<f64>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<f64>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
     }
 }
