@@ -226,6 +226,10 @@ pub const LOAD_FLAGS: &[(&str, &str)] = &[
     ("mix", "--mix"),
     (target::BODY_TEMPLATE, "--body"),
     (target::ENDPOINT_URL, "--http"),
+    (target::HEADER, "--header"),
+    (target::ENDPOINT, "--endpoint"),
+    (target::BODIES_FILE, "--bodies"),
+    (target::METHOD, "--method"),
 ];
 
 /// The flags of `validate` for the fields the load library names in its errors.

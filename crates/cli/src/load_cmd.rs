@@ -13,7 +13,9 @@ use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal,
 use qdrant_perf_load::live::LiveServer;
 use qdrant_perf_load::monitor::Monitor;
 use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
-use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget, NoopTarget, StoreTarget};
+use qdrant_perf_load::target::{
+    BodySpec, DEFAULT_HTTP_BODY, EndpointSpec, HttpOptions, HttpTarget, NoopTarget, StoreTarget,
+};
 use qdrant_perf_load::validate;
 use qdrant_perf_report::checks::{Bound, Check};
 use qdrant_perf_report::report::{self, Report, TargetInfo};
@@ -34,13 +36,37 @@ pub struct TargetArgs {
     /// `http://host:6334`; `QDRANT_API_KEY` for the key), or `noop` (the driver alone).
     #[arg(long, default_value = "edge", env = "QDRANT_URL")]
     pub target: String,
-    /// Any JSON HTTP endpoint instead, e.g. the gateway's `POST /api/v1/vectors/search`.
+    /// Any JSON HTTP endpoint instead, e.g. the gateway's `POST /api/v1/vectors/search`
+    /// (with --endpoint: the host the endpoints' paths go to).
     #[arg(long)]
     pub http: Option<String>,
-    /// Request body for --http: `{{vector}}` becomes a held-out query vector (a JSON array) and
-    /// `{{k}}` the number of results.
-    #[arg(long, default_value = DEFAULT_HTTP_BODY)]
-    pub body: String,
+    /// HTTP method of --http: GET, POST or PUT.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Request body for --http: `{{vector}}` becomes a held-out query vector (a JSON array,
+    /// one rendered body per query) and `{{k}}` the number of results; a body without
+    /// `{{vector}}` is sent as it is. Default: Qdrant's search request for POST and PUT, none
+    /// for GET.
+    #[arg(long, conflicts_with = "bodies")]
+    pub body: Option<String>,
+    /// Request bodies for --http, one per line of FILE (JSON Lines), sent in turn, cycled.
+    #[arg(long, value_name = "FILE")]
+    pub bodies: Option<PathBuf>,
+    /// A request header for --http, `Name: value` (repeatable), e.g. 'Authorization: Bearer
+    /// TOKEN'. Values are never printed nor written to reports.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// One of several endpoints of one run, `NAME WEIGHT METHOD PATH [BODY]` (repeatable):
+    /// PATH goes to --http's host (or is a full URL), WEIGHT is its share of the requests,
+    /// BODY as --body or `@FILE` as --bodies. Each endpoint is reported apart.
+    #[arg(long = "endpoint", value_name = "LINE", conflicts_with_all = ["body", "bodies"])]
+    pub endpoint: Vec<String>,
+    /// The endpoints in a file, one `NAME WEIGHT METHOD PATH [BODY]` line each (`#` comments).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["body", "bodies"])]
+    pub endpoints: Option<PathBuf>,
+    /// HTTP/2 with prior knowledge (h2c on http://) for --http, instead of HTTP/1.1 keep-alive.
+    #[arg(long)]
+    pub http2: bool,
     /// JSON pointer to the result list in --http responses (`/result`), to measure recall.
     #[arg(long)]
     pub ids_pointer: Option<String>,
@@ -298,32 +324,7 @@ pub async fn build_target(
     };
     let search = qdrant_perf_store::Profiles::bundled().search;
     if let Some(url) = &args.http {
-        if selected.len() != 1 {
-            bail!(
-                "--http drives one endpoint: give one collection (its dimension shapes the query vectors), e.g. --collections deepcoder"
-            );
-        }
-        let (name, c) = &selected[0];
-        let spec = DatasetSpec::new(c.vector_size, args.points)
-            .with_queries(args.queries)
-            .with_metric(Metric::Cosine);
-        let dataset = Dataset::load_or_generate(&spec, &cache(args.cache_dir.clone())?)
-            .with_context(|| format!("making the query set of {name}"))?;
-        let mut t = HttpTarget::new(
-            url,
-            &args.body,
-            &dataset.queries,
-            search.k,
-            Duration::from_secs(30),
-        )
-        .map_err(|e| with_flag(e, LOAD_FLAGS))?;
-        if let Some(p) = &args.ids_pointer {
-            t = t.with_recall(p.clone(), dataset.truth.clone());
-        }
-        if let Some(p) = &args.server_time_pointer {
-            t = t.with_server_time_pointer(p.clone());
-        }
-        t.preflight().await?;
+        let (t, notes) = http_target(args, url, &selected, search.k).await?;
         return Ok((
             target_of(Kind::Http(Arc::new(t)), args.monitor.watch(None).await?),
             TargetInfo {
@@ -331,11 +332,7 @@ pub async fn build_target(
                 url: Some(url.clone()),
                 engine_version: None,
             },
-            vec![format!(
-                "{name}: {} held-out {}-dimensional queries sent to {url}",
-                dataset.queries.len(),
-                c.vector_size
-            )],
+            notes,
         ));
     }
     let server = server_config(&args.target)?.map(|c| ServerConfig {
@@ -417,6 +414,112 @@ pub async fn build_target(
         info,
         notes,
     ))
+}
+
+/// The endpoints of `--http` (one, or those of `--endpoint`/`--endpoints`), their held-out
+/// queries when a body has `{{vector}}`, checked with one request each before the run.
+async fn http_target(
+    args: &TargetArgs,
+    url: &str,
+    selected: &[(String, qdrant_perf_load::config::CollectionConfig)],
+    k: usize,
+) -> Result<(HttpTarget, Vec<String>)> {
+    let flags = |e| with_flag(e, LOAD_FLAGS);
+    let mut lines = args.endpoint.clone();
+    if let Some(file) = &args.endpoints {
+        let text = std::fs::read_to_string(file).with_context(|| {
+            format!(
+                "--endpoints {}: cannot read it; give a file with one `NAME WEIGHT METHOD PATH [BODY]` line per endpoint",
+                file.display()
+            )
+        })?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+        if lines.is_empty() {
+            bail!(
+                "--endpoints {}: no endpoints in it; give one `NAME WEIGHT METHOD PATH [BODY]` line per endpoint",
+                file.display()
+            );
+        }
+    }
+    let specs: Vec<EndpointSpec> = if lines.is_empty() {
+        let method = qdrant_perf_load::http::parse_method(&args.method).map_err(flags)?;
+        let body = match (&args.body, &args.bodies) {
+            (_, Some(file)) => {
+                BodySpec::Lines(qdrant_perf_load::http::read_bodies(file).map_err(flags)?)
+            }
+            (Some(b), None) => BodySpec::Text(b.clone()),
+            (None, None) if method == qdrant_perf_load::http::Method::GET => BodySpec::None,
+            (None, None) => BodySpec::Text(DEFAULT_HTTP_BODY.into()),
+        };
+        let name = qdrant_perf_load::http::host_name(url).map_err(flags)?;
+        vec![EndpointSpec {
+            name,
+            method,
+            url: url.to_string(),
+            body,
+            weight: 1.0,
+        }]
+    } else {
+        lines
+            .iter()
+            .map(|l| EndpointSpec::parse(l, Some(url)))
+            .collect::<Result<_, _>>()
+            .map_err(flags)?
+    };
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| qdrant_perf_load::http::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(flags)?;
+    let needs_queries = specs
+        .iter()
+        .any(|s| matches!(&s.body, BodySpec::Text(t) if t.contains("{{vector}}")));
+    let mut notes = Vec::new();
+    let dataset = if needs_queries {
+        if selected.len() != 1 {
+            bail!(
+                "--http drives one endpoint: give one collection (its dimension shapes the query vectors), e.g. --collections deepcoder"
+            );
+        }
+        let (name, c) = &selected[0];
+        let spec = DatasetSpec::new(c.vector_size, args.points)
+            .with_queries(args.queries)
+            .with_metric(Metric::Cosine);
+        let dataset = Dataset::load_or_generate(&spec, &cache(args.cache_dir.clone())?)
+            .with_context(|| format!("making the query set of {name}"))?;
+        notes.push(format!(
+            "{name}: {} held-out {}-dimensional queries rendered into the bodies of {{{{vector}}}} endpoints",
+            dataset.queries.len(),
+            c.vector_size
+        ));
+        Some(dataset)
+    } else {
+        None
+    };
+    let opts = HttpOptions {
+        headers,
+        http2: args.http2,
+        timeout: Duration::from_secs(30),
+    };
+    let mut t = HttpTarget::with_endpoints(specs, dataset.as_ref().map(|d| &d.queries), k, opts)
+        .map_err(flags)?;
+    if let (Some(p), Some(d)) = (&args.ids_pointer, &dataset) {
+        t = t.with_recall(p.clone(), d.truth.clone());
+    }
+    if let Some(p) = &args.server_time_pointer {
+        t = t.with_server_time_pointer(p.clone());
+    }
+    t.preflight().await?;
+    for (name, url) in t.endpoints() {
+        notes.push(format!("endpoint {name}: {url}"));
+    }
+    Ok((t, notes))
 }
 
 /// The Redis cache-aside store in front of the prepared collections' store (`REDIS_URL`,

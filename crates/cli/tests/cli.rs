@@ -906,3 +906,236 @@ fn a_scale_json_feeds_plan_and_validate_and_its_fits_are_back_tested() {
         );
     }
 }
+
+/// A stand-in for the deployment's API gateway on 127.0.0.1 (keep-alive, a thread per
+/// connection): `GET /api/v1/health`, `GET /api/v1/collections`, `POST /api/v1/vectors/search`
+/// (a body with a vector) and `POST /graphql` (a body with a query), each answering 401 unless
+/// the request carries `authorization: Bearer <token>`, 404 for anything else. Returns its base
+/// URL and the requests it answered, as "METHOD PATH STATUS" lines.
+fn gateway_with_token(
+    token: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for sock in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || serve_gateway(sock, token, &log));
+        }
+    });
+    (base, seen)
+}
+
+fn serve_gateway(mut sock: TcpStream, token: &str, log: &std::sync::Mutex<Vec<String>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        let (head_end, length) = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                break (i + 4, length);
+            }
+            match sock.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        while buf.len() < head_end + length {
+            match sock.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
+        buf.drain(..head_end + length);
+        let mut words = head.split_whitespace();
+        let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let authorized = head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case(&format!("authorization: Bearer {token}")));
+        let (status, answer) = match (authorized, method, path) {
+            (false, _, _) => ("401 Unauthorized", r#"{"error":"unauthorized"}"#),
+            (true, "GET", "/api/v1/health") => ("200 OK", r#"{"status":"ok"}"#),
+            (true, "GET", "/api/v1/collections") => ("200 OK", r#"{"collections":["deepcoder"]}"#),
+            (true, "POST", "/api/v1/vectors/search") if body.contains("[") => {
+                ("200 OK", r#"{"results":[{"id":1}]}"#)
+            }
+            (true, "POST", "/graphql") if body.contains("\"query\"") => {
+                ("200 OK", r#"{"data":{"health":"ok"}}"#)
+            }
+            _ => ("404 Not Found", "{}"),
+        };
+        log.lock()
+            .unwrap()
+            .push(format!("{method} {path} {}", &status[..3]));
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if sock.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files.extend(files_under(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}
+
+#[test]
+fn a_mixed_run_over_four_gateway_endpoints_reports_each_apart_and_never_shows_the_token() {
+    const TOKEN: &str = "s3cr3t-token-4f1e";
+    let (base, seen) = gateway_with_token(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let bodies = dir.path().join("graphql.jsonl");
+    std::fs::write(
+        &bodies,
+        "{\"query\": \"{ health }\"}\n\n{\"query\": \"{ collections { name } }\"}\n",
+    )
+    .unwrap();
+    let endpoints = dir.path().join("endpoints.txt");
+    std::fs::write(
+        &endpoints,
+        format!(
+            "# the gateway's checks\nsearch 2 POST /api/v1/vectors/search {{\"vector\": {{{{vector}}}}, \"limit\": {{{{k}}}}}}\ngraphql 1 POST /graphql @{}\n",
+            bodies.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = run(bin()
+        .args([
+            "load",
+            "--http",
+            &base,
+            "--header",
+            &format!("Authorization: Bearer {TOKEN}"),
+            "--endpoint",
+            "health 1 GET /api/v1/health",
+            "--endpoint",
+            "collections 1 get /api/v1/collections",
+            "--endpoints",
+        ])
+        .arg(&endpoints)
+        .args([
+            "--ids-pointer",
+            "/results",
+            "--concurrency",
+            "4",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0",
+            "--points",
+            "200",
+            "--queries",
+            "10",
+            "--quiet",
+            "--cache-dir",
+        ])
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(code, code_of_table(&stdout), "{stdout}\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let run0 = &report["runs"][0];
+    assert_eq!(run0["errors"], 0, "{stdout}");
+    let ops = run0["operations"].as_array().unwrap();
+    let ok = |name: &str| {
+        let o = ops
+            .iter()
+            .find(|o| o["collection"] == name)
+            .unwrap_or_else(|| panic!("no row for {name}: {stdout}"));
+        assert!(stdout.contains(&format!("search/{name} ")), "{stdout}");
+        o["ok"].as_u64().unwrap()
+    };
+    let (health, collections, search, graphql) =
+        (ok("health"), ok("collections"), ok("search"), ok("graphql"));
+    assert_eq!(ops.len(), 4, "{stdout}");
+    assert!(health > 10 && collections > 10 && graphql > 10, "{stdout}");
+    // Weights 1:1:2:1: search gets twice the share of each other endpoint.
+    let ratio = search as f64 / health as f64;
+    assert!(
+        (1.6..2.4).contains(&ratio),
+        "search {search} health {health}"
+    );
+    // Recall only where the body carried a held-out query.
+    let recall =
+        |name: &str| &ops.iter().find(|o| o["collection"] == name).unwrap()["recall_at_10"];
+    assert!(recall("search").is_object(), "{}", recall("search"));
+    assert!(recall("health").is_null());
+    // The gateway saw every endpoint, each request authorized (the header went with all).
+    let seen = seen.lock().unwrap().clone();
+    for line in [
+        "GET /api/v1/health 200",
+        "GET /api/v1/collections 200",
+        "POST /api/v1/vectors/search 200",
+        "POST /graphql 200",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == line),
+            "{line} not in {:?}",
+            &seen[..5]
+        );
+    }
+    assert!(
+        seen.iter().all(|s| s.ends_with(" 200")),
+        "{:?}",
+        seen.iter().find(|s| !s.ends_with(" 200"))
+    );
+    // The token: nowhere in the output or the run directory.
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+    let files = files_under(&out);
+    assert!(files.len() >= 2, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "the token is in {}",
+            f.display()
+        );
+    }
+    // A header the CLI refuses is an error (exit 2) that does not show its value either.
+    let (code, _, stderr) = run(bin().args([
+        "load",
+        "--http",
+        &base,
+        "--method",
+        "GET",
+        "--header",
+        &format!("Authorization Bearer {TOKEN}"),
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--header") && !stderr.contains(TOKEN),
+        "{stderr}"
+    );
+    // Without the token the gateway says 401, and the run does not start.
+    let (code, _, stderr) = run(bin().args([
+        "load",
+        "--http",
+        &format!("{base}/api/v1/health"),
+        "--method",
+        "GET",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+}

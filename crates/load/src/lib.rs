@@ -27,6 +27,7 @@
 pub mod config;
 pub mod driver;
 pub mod host;
+pub mod http;
 pub mod instructions;
 pub mod live;
 pub mod merge;

@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
 use qdrant_perf_store::{CachedStore, Point, Query, Store, StoreError};
 
-use crate::driver::{Call, LoadError, OpError, OpKind, Outcome, Target, TargetCollection};
+use crate::driver::{Call, OpError, OpKind, Outcome, Target, TargetCollection};
 
 /// One collection of a store, with its held-out queries and their exact neighbours.
 pub struct StoreCollection<S> {
@@ -203,161 +202,10 @@ impl Target for NoopTarget {
     }
 }
 
-/// Any JSON HTTP endpoint (the deployment's gateway `POST /api/v1/vectors/search`, a GraphQL
-/// endpoint, Qdrant's own REST API): each request POSTs the body template with `{{vector}}`
-/// replaced by a held-out query vector (a JSON array) and `{{k}}` by k.
-pub struct HttpTarget {
-    url: String,
-    client: reqwest::Client,
-    /// One rendered body per held-out query.
-    bodies: Vec<bytes::Bytes>,
-    truth: Option<GroundTruth>,
-    /// JSON pointer to the result list in a response (`/result`), for recall.
-    ids_pointer: Option<String>,
-    /// JSON pointer to the server's own time in a response, in seconds (`/time`: Qdrant's).
-    server_time_pointer: Option<String>,
-    k: usize,
-    name: String,
-    next: AtomicU64,
-}
-
-/// The `what` of a [`LoadError::Invalid`] about the body template of an [`HttpTarget`].
-pub const BODY_TEMPLATE: &str = "body template";
-/// The `what` of a [`LoadError::Invalid`] about the URL of an [`HttpTarget`].
-pub const ENDPOINT_URL: &str = "endpoint URL";
-
-/// Default body: Qdrant's REST search request.
-pub const DEFAULT_HTTP_BODY: &str = r#"{"vector": {{vector}}, "limit": {{k}}}"#;
-
-impl HttpTarget {
-    /// Renders a body per query. The template must contain `{{vector}}`.
-    pub fn new(
-        url: &str,
-        template: &str,
-        queries: &Vectors,
-        k: usize,
-        timeout: Duration,
-    ) -> Result<Self, LoadError> {
-        if !template.contains("{{vector}}") {
-            return Err(LoadError::Invalid {
-                what: BODY_TEMPLATE,
-                value: template.into(),
-                fix: "the body template must contain {{vector}} where the query vector goes \
-                      (example: '{\"vector\": {{vector}}, \"limit\": {{k}}}')"
-                    .into(),
-            });
-        }
-        let parsed = reqwest::Url::parse(url).map_err(|e| LoadError::Invalid {
-            what: ENDPOINT_URL,
-            value: url.into(),
-            fix: format!("not a URL ({e}); example: http://127.0.0.1:8080/api/v1/vectors/search"),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(LoadError::Invalid {
-                what: ENDPOINT_URL,
-                value: url.into(),
-                fix: "use an http:// or https:// URL".into(),
-            });
-        }
-        let bodies = queries
-            .rows()
-            .map(|v| {
-                let vector = serde_json::to_string(v).expect("floats serialise");
-                bytes::Bytes::from(
-                    template
-                        .replace("{{vector}}", &vector)
-                        .replace("{{k}}", &k.to_string()),
-                )
-            })
-            .collect();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(4096)
-            .build()
-            .map_err(LoadError::HttpClient)?;
-        Ok(Self {
-            name: parsed.host_str().unwrap_or("http").to_string(),
-            url: url.into(),
-            client,
-            bodies,
-            truth: None,
-            ids_pointer: None,
-            server_time_pointer: None,
-            k,
-            next: AtomicU64::new(0),
-        })
-    }
-
-    /// Computes recall from the ids at `pointer` in each response (an array of ids, or of
-    /// objects with an `id`), against `truth`.
-    pub fn with_recall(mut self, pointer: impl Into<String>, truth: GroundTruth) -> Self {
-        self.ids_pointer = Some(pointer.into());
-        self.truth = Some(truth);
-        self
-    }
-
-    /// Reads the server's own time (seconds) at `pointer` in each response (Qdrant's REST
-    /// answers carry it at `/time`). Without it a `Server-Timing` header is read when present.
-    pub fn with_server_time_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.server_time_pointer = Some(pointer.into());
-        self
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// One request before the run: an endpoint that does not answer, or answers with an error,
-    /// stops the run before it starts, with the URL in the message.
-    pub async fn preflight(&self) -> Result<(), LoadError> {
-        let r = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .body(self.bodies[0].clone())
-            .send()
-            .await
-            .map_err(|source| LoadError::Unreachable {
-                url: self.url.clone(),
-                source,
-            })?;
-        let status = r.status();
-        if !status.is_success() {
-            let body = r.text().await.unwrap_or_default();
-            return Err(LoadError::Rejected {
-                url: self.url.clone(),
-                status: status.as_u16(),
-                body: body.chars().take(300).collect(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The result ids and the server's time in a response body, as far as the pointers ask
-    /// (no pointer: the body is not parsed).
-    fn read_body(&self, body: &[u8]) -> (Option<Vec<u64>>, Option<f64>) {
-        if self.ids_pointer.is_none() && self.server_time_pointer.is_none() {
-            return (None, None);
-        }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return (None, None);
-        };
-        let ids = self.ids_pointer.as_ref().and_then(|p| {
-            let list = v.pointer(p)?.as_array()?;
-            Some(
-                list.iter()
-                    .filter_map(|h| h.as_u64().or_else(|| h.get("id")?.as_u64()))
-                    .collect(),
-            )
-        });
-        let server = self
-            .server_time_pointer
-            .as_ref()
-            .and_then(|p| v.pointer(p)?.as_f64());
-        (ids, server)
-    }
-}
+pub use crate::http::{
+    BODIES_FILE, BODY_TEMPLATE, BodySpec, DEFAULT_HTTP_BODY, ENDPOINT, ENDPOINT_URL, EndpointSpec,
+    HEADER, HttpOptions, HttpTarget, METHOD,
+};
 
 /// The server's time in seconds from a `Server-Timing` header (W3C Server Timing: `dur` in
 /// milliseconds): the metric named `total` when there is one, else the first with a `dur`.
@@ -381,7 +229,7 @@ pub fn server_timing_seconds(header: &str) -> Option<f64> {
     first
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -390,63 +238,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
-}
-
-impl Target for HttpTarget {
-    fn collections(&self) -> Vec<TargetCollection> {
-        vec![TargetCollection {
-            name: self.name.clone(),
-            qps: 1.0,
-        }]
-    }
-
-    async fn call(&self, _call: Call) -> Result<Outcome, OpError> {
-        let q = (self.next.fetch_add(1, Ordering::Relaxed) % self.bodies.len() as u64) as usize;
-        let response = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .body(self.bodies[q].clone())
-            .send()
-            .await
-            .map_err(|e| {
-                let kind = if e.is_timeout() {
-                    "timeout"
-                } else if e.is_connect() {
-                    "connect"
-                } else {
-                    "request"
-                };
-                OpError::new(kind, error_chain(&e))
-            })?;
-        let status = response.status();
-        let timing = response
-            .headers()
-            .get("server-timing")
-            .and_then(|h| h.to_str().ok())
-            .and_then(server_timing_seconds);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| OpError::new("response body", error_chain(&e)))?;
-        if !status.is_success() {
-            return Err(OpError::new(
-                format!("http {}", status.as_u16()),
-                String::from_utf8_lossy(&body[..body.len().min(200)]),
-            ));
-        }
-        let (ids, in_body) = self.read_body(&body);
-        let outcome = match ids {
-            Some(ids) => Outcome::hits(q, ids),
-            None => Outcome::DONE,
-        };
-        Ok(outcome.with_server_seconds(in_body.or(timing)))
-    }
-
-    fn recall(&self, _collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
-        let truth = self.truth.as_ref()?;
-        (query < truth.len()).then(|| recall_at_k(ids, truth.ids(query), self.k))
-    }
 }
 
 #[cfg(test)]

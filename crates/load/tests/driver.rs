@@ -659,3 +659,102 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// An HTTP/2-only (prior knowledge, h2c) server on 127.0.0.1 that answers `GET /health` with a
+/// fixed JSON when the request carries `x-token: t0k3n`, 401 otherwise; counts the HTTP/2
+/// requests it answered with 200.
+async fn h2_server() -> (String, Arc<AtomicU64>) {
+    use hyper::service::service_fn;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let ok = Arc::new(AtomicU64::new(0));
+    let seen = ok.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let authorized = req.headers().get("x-token").is_some_and(|v| v == "t0k3n");
+                        let good = authorized
+                            && req.version() == hyper::Version::HTTP_2
+                            && req.uri().path() == "/health";
+                        if good {
+                            seen.fetch_add(1, Ordering::SeqCst);
+                        }
+                        let (status, body) = if good {
+                            (200, r#"{"status":"ok"}"#)
+                        } else {
+                            (401, "{}")
+                        };
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .status(status)
+                                .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                                    body.as_bytes(),
+                                )))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(sock), service)
+                        .await;
+            });
+        }
+    });
+    (base, ok)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_endpoints_are_driven_over_prior_knowledge_h2c_with_their_headers() {
+    use qdrant_perf_load::target::{BodySpec, EndpointSpec, HttpOptions};
+    let (base, ok) = h2_server().await;
+    let target = |headers| {
+        HttpTarget::with_endpoints(
+            vec![EndpointSpec {
+                name: "health".into(),
+                method: qdrant_perf_load::http::Method::GET,
+                url: format!("{base}/health"),
+                body: BodySpec::None,
+                weight: 1.0,
+            }],
+            None,
+            10,
+            HttpOptions {
+                headers,
+                http2: true,
+                timeout: Duration::from_secs(10),
+            },
+        )
+        .unwrap()
+    };
+    let header = qdrant_perf_load::http::parse_header("x-token: t0k3n").unwrap();
+    let t = Arc::new(target(vec![header]));
+    t.preflight().await.unwrap();
+    let r = driver::run(
+        t,
+        &LoadPlan::closed(8, Duration::from_millis(300)),
+        &StopSignal::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.errors_by_kind);
+    assert!(r.ok > 10, "{}", r.ok);
+    // Every answered request reached the server as HTTP/2 with the header (the preflight too).
+    assert!(
+        ok.load(Ordering::SeqCst) > r.ok,
+        "{} vs {}",
+        ok.load(Ordering::SeqCst),
+        r.ok
+    );
+    // Without the header the server says 401, and the preflight names the URL.
+    let err = target(Vec::new())
+        .preflight()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("HTTP 401") && err.contains("/health"), "{err}");
+}
