@@ -212,6 +212,14 @@ pub trait Target: Send + Sync + 'static {
     fn recall(&self, _collection: usize, _query: usize, _ids: &[u64]) -> Option<f64> {
         None
     }
+
+    /// True when a request does its work inside its first poll (the embedded engine searches
+    /// there): the open-loop scheduler then starts each request due at once as a task of its
+    /// own, so they run on all the runtime's workers, instead of polling them one after another
+    /// in one task (right for targets whose first poll only sends a request).
+    fn works_in_poll(&self) -> bool {
+        false
+    }
 }
 
 /// Set it to end a run early (Ctrl-C); the result is then marked partial.
@@ -908,6 +916,7 @@ fn schedule_open<T: Target>(
 /// at its first poll (the no-op target) so costs no task; a request that waits runs
 /// concurrently with the rest, as if it had been spawned alone.
 async fn start_batch<T: Target>(shared: Arc<Shared<T>>, batch: Vec<(u64, Instant, bool)>) {
+    let inline = !shared.target.works_in_poll();
     for (seq, due_at, record) in batch {
         let s = shared.clone();
         let mut request = Box::pin(async move {
@@ -916,6 +925,11 @@ async fn start_batch<T: Target>(shared: Arc<Shared<T>>, batch: Vec<(u64, Instant
             }
             s.in_flight.fetch_sub(1, Ordering::AcqRel);
         });
+        if !inline {
+            // A spawn from a worker goes to its local queue, from which the others steal.
+            tokio::spawn(request);
+            continue;
+        }
         let first = std::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx)));
         if first.await.is_pending() {
             tokio::spawn(request);

@@ -1181,6 +1181,10 @@ impl driver::Target for StageTarget {
         self.inner.supports(op)
     }
 
+    fn works_in_poll(&self) -> bool {
+        self.inner.works_in_poll()
+    }
+
     fn call(
         &self,
         call: driver::Call,

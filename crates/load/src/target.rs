@@ -120,6 +120,13 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
             .collect()
     }
 
+    fn works_in_poll(&self) -> bool {
+        // The embedded engine searches on the thread that polls the request.
+        self.collections
+            .iter()
+            .any(|c| c.store.engine() == qdrant_perf_store::Engine::Edge)
+    }
+
     fn supports(&self, op: OpKind) -> bool {
         match op {
             OpKind::Search | OpKind::SearchBatch => true,
