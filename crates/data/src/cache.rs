@@ -379,10 +379,11 @@ impl Dataset {
             return Ok(h);
         }
         let h = hardness(&self.points, &self.queries, &self.truth, self.spec.metric)?;
-        if cached && self.dir.join(META).exists() {
-            if let Err(e) = write_cached(&path, &h) {
-                eprintln!("warning: could not cache the dataset's LID and RC: {e}");
-            }
+        if cached
+            && self.dir.join(META).exists()
+            && let Err(e) = write_cached(&path, &h)
+        {
+            eprintln!("warning: could not cache the dataset's LID and RC: {e}");
         }
         Ok(h)
     }

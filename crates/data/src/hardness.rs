@@ -148,7 +148,7 @@ pub fn hardness(
     let lid_mean = lids.iter().sum::<f64>() / lids.len() as f64;
     lids.sort_by(f64::total_cmp);
     let mid = lids.len() / 2;
-    let lid_median = if lids.len() % 2 == 0 {
+    let lid_median = if lids.len().is_multiple_of(2) {
         (lids[mid - 1] + lids[mid]) / 2.0
     } else {
         lids[mid]
