@@ -79,6 +79,12 @@ pub struct TargetArgs {
     /// configured query_load share of the rate.
     #[arg(long, default_value = "deepcoder")]
     pub collections: String,
+    /// Measure these collections of the server as they are (names separated by commas, e.g.
+    /// `mixtral,phi3`), instead of loading `perf_` copies: queries drawn from the collection,
+    /// truth from the server's exact search, nothing created, written or dropped. Each must be
+    /// a collection of the config (its query_load applies); needs --target URL.
+    #[arg(long, value_delimiter = ',', conflicts_with = "collections")]
+    pub read_only: Vec<String>,
     /// The deployment's performance-tests.yaml (default: the bundled fixtures copy).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -288,6 +294,28 @@ impl AnyTarget {
     }
 }
 
+/// The names of `--read-only`, trimmed, without empty ones.
+pub fn read_only_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// `--read-only` measures collections of a Qdrant server: refused, before any work, for the
+/// embedded engine, the no-op target or an HTTP endpoint.
+pub fn check_read_only(target: &str, http: bool) -> Result<()> {
+    if http || matches!(target, "edge" | "noop") {
+        bail!(
+            "--read-only measures existing collections of a Qdrant server, not {}: give \
+             --target URL (e.g. --target grpc://127.0.0.1:6334)",
+            if http { "an --http endpoint" } else { target }
+        );
+    }
+    Ok(())
+}
+
 /// Builds the target named by `args`; anything wrong (an unknown collection, an unreachable
 /// server or endpoint) is an error here, before the run starts.
 pub async fn build_target(
@@ -296,6 +324,16 @@ pub async fn build_target(
     quiet: bool,
 ) -> Result<(AnyTarget, TargetInfo, Vec<String>)> {
     let config = load_config(args.config.as_ref())?;
+    let read_only = read_only_names(&args.read_only);
+    if !read_only.is_empty() {
+        check_read_only(&args.target, args.http.is_some())?;
+        if mix.contains(driver::OpKind::Upsert) {
+            bail!(
+                "--read-only never writes to the collections it measures: drop upsert from --mix \
+                 (e.g. --mix search=100)"
+            );
+        }
+    }
     let target_of = |kind: Kind, watch: Watch| AnyTarget {
         kind,
         monitor: watch.monitor,
@@ -315,7 +353,13 @@ pub async fn build_target(
             Vec::new(),
         ));
     }
-    let selected = config.select(&args.collections)?;
+    let selected = if read_only.is_empty() {
+        config.select(&args.collections)?
+    } else {
+        config
+            .select(&read_only.join(","))
+            .map_err(|e| anyhow::anyhow!("--read-only: {e}"))?
+    };
     let ix = &config.performance_tests.optimization.indexing;
     let hnsw = HnswParams {
         m: ix.hnsw_m,
@@ -358,6 +402,7 @@ pub async fn build_target(
         cache: cache(args.cache_dir.clone())?,
         writes: mix.contains(driver::OpKind::Upsert),
         quiet,
+        read_only,
     };
     let mut prepared = setup::prepare(&choices, &opts).await?;
     let notes = prepared.notes.clone();
@@ -663,6 +708,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
         report.config = serde_json::json!({
             "plan": &report.runs[0].plan,
             "collections": args.target.collections,
+            "read_only": args.target.read_only,
             "points": args.target.points,
             "queries": args.target.queries,
             "targets": t,

@@ -56,7 +56,8 @@ enum Command {
         /// Depth of the exact ground truth per query.
         #[arg(long, default_value_t = 100)]
         k: usize,
-        /// clustered (default), normal or uniform.
+        /// clustered (default), realistic (tuned toward real sentence embeddings' LID and RC),
+        /// normal or uniform.
         #[arg(long, default_value = "clustered")]
         distribution: String,
         #[arg(long, default_value_t = 42)]

@@ -25,6 +25,7 @@ pub struct ScaleArgs {
     pub max: usize,
     #[arg(long, default_value_t = 1_000)]
     pub queries: usize,
+    /// clustered (default), realistic, normal or uniform (see `sweep --help`).
     #[arg(long, default_value = "clustered")]
     pub distribution: String,
     #[arg(long, default_value_t = 42)]

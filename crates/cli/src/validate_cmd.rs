@@ -29,6 +29,13 @@ pub struct ValidateArgs {
     /// Collections to check: `all` or names separated by commas.
     #[arg(long, default_value = "all")]
     pub collections: String,
+    /// Validate these collections of the server as they are (names separated by commas, e.g.
+    /// `mixtral,phi3`), instead of loading `perf_` copies: queries drawn from the collection,
+    /// truth from the server's exact search, nothing created, written or dropped; the
+    /// collection's points, indexed vectors and status go into the setup notes and the report.
+    /// Each must be a collection of the config (its query_load applies); needs --target URL.
+    #[arg(long, value_delimiter = ',', conflicts_with = "collections")]
+    pub read_only: Vec<String>,
     /// Scale sizes, rates and durations down for CI and laptops (2,000 points, rates x 0.1,
     /// 3 s per collection); the report says what was scaled.
     #[arg(long)]
@@ -91,8 +98,21 @@ pub struct ValidateArgs {
 
 pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_ref())?;
+    let read_only = crate::load_cmd::read_only_names(&args.read_only);
+    let collections = if read_only.is_empty() {
+        args.collections.clone()
+    } else {
+        crate::load_cmd::check_read_only(&args.target, false)?;
+        read_only.join(",")
+    };
     // Unknown collections are an error before anything is built.
-    config.select(&args.collections)?;
+    config.select(&collections).map_err(|e| {
+        if read_only.is_empty() {
+            anyhow::Error::from(e)
+        } else {
+            anyhow::anyhow!("--read-only: {e}")
+        }
+    })?;
     let measured_scale = match &args.measured {
         Some(path) => Some(validate::ScaleMeasurement::load(path).map_err(|e| {
             anyhow::anyhow!(
@@ -129,7 +149,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     });
     let opts = ValidateOptions {
         config: config.clone(),
-        collections: args.collections.clone(),
+        collections: collections.clone(),
         scale: scale.clone(),
         setup: SetupOptions {
             points: scale.points.unwrap_or(1),
@@ -140,6 +160,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             cache: cache(args.cache_dir.clone())?,
             writes: false,
             quiet: args.quiet,
+            read_only: read_only.clone(),
         },
         stress: !args.no_stress,
         progress: !args.quiet,
@@ -182,7 +203,8 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         "performance_tests": config.performance_tests,
         "targets": config.targets(),
         "scale": scale,
-        "collections": args.collections,
+        "collections": collections,
+        "read_only": read_only,
     });
     report.set_checks(v.checks, args.strict);
     if let Some(q) = &report.quick {

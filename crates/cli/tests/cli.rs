@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{bin, endpoint, run};
+use common::{bin, endpoint, http_json, run};
 
 const BUNDLED: &str = include_str!("../../../fixtures/performance-tests.yaml");
 
@@ -282,6 +281,48 @@ fn bad_input_exits_2_naming_the_problem() {
             vec!["load", "--collections", "nope"],
             "unknown collection `nope`",
         ),
+        // --read-only: a server's collections, never written; refused before any work.
+        (
+            vec!["load", "--read-only", "deepcoder"],
+            "--read-only measures existing collections of a Qdrant server, not edge",
+        ),
+        (
+            vec![
+                "validate",
+                "--quick",
+                "--read-only",
+                "deepcoder",
+                "--target",
+                "noop",
+            ],
+            "give --target URL",
+        ),
+        (
+            vec![
+                "load",
+                "--read-only",
+                "deepcoder",
+                "--target",
+                "grpc://127.0.0.1:1",
+                "--mix",
+                "search=50,upsert=50",
+            ],
+            "drop upsert from --mix",
+        ),
+        (
+            vec![
+                "validate",
+                "--read-only",
+                "nope",
+                "--target",
+                "grpc://127.0.0.1:1",
+            ],
+            "--read-only: ",
+        ),
+        (
+            vec!["load", "--read-only", "deepcoder", "--collections", "phi3"],
+            "cannot be used with",
+        ),
     ] {
         let (code, _, stderr) = run(bin().args(&args).env_remove("QDRANT_URL"));
         assert_eq!(code, 2, "{args:?}: {stderr}");
@@ -518,26 +559,6 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
         stdout.contains("not run: the cache was not reachable"),
         "{stdout}"
     );
-}
-
-/// `method path` with a JSON body on 127.0.0.1:`port` (HTTP/1.0); the status and the body.
-fn http_json(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        sock,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    sock.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_string())
 }
 
 /// The names of the server's collections.

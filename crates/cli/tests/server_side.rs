@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::bin;
+use common::{bin, http_json};
 use qdrant_perf_store::cache::redis_server::{RedisServer, redis_server_bin};
 use qdrant_perf_store::server::LocalServer;
 
@@ -370,5 +370,118 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
     assert!(
         stdout.contains("cpu_usage") && stdout.contains(&instance),
         "{stdout}"
+    );
+}
+
+#[test]
+fn validate_read_only_measures_a_foreign_collection_and_leaves_it_as_it_was() {
+    let Some(server) = qdrant() else {
+        return;
+    };
+    let port = server.http_port;
+    // A collection the suite did not create, made the way another tool would (REST), under a
+    // name of the deployment's config (so its query_load applies) and without the perf_ prefix.
+    let name = "deepcoder";
+    let (status, body) = http_json(
+        port,
+        "PUT",
+        &format!("/collections/{name}"),
+        &serde_json::json!({"vectors": {"size": 768, "distance": "Cosine"}}).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let points: Vec<serde_json::Value> = (0..400u64)
+        .map(|id| {
+            let v: Vec<f32> = (0..768)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            serde_json::json!({"id": id * 1000 + 7, "vector": v})
+        })
+        .collect();
+    let (status, body) = http_json(
+        port,
+        "PUT",
+        &format!("/collections/{name}/points?wait=true"),
+        &serde_json::json!({ "points": points }).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let state = || -> serde_json::Value {
+        let body = qdrant_perf_store::server::http_body(port, &format!("/collections/{name}"))
+            .expect("GET /collections/NAME");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"].clone()
+    };
+    let before = state();
+    assert_eq!(before["points_count"], 400, "{before}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = common::run(
+        bin()
+            .args([
+                "validate",
+                "--quick",
+                "--no-stress",
+                "--read-only",
+                name,
+                "--queries",
+                "50",
+                "--duration",
+                "2s",
+                "--overall-duration",
+                "2s",
+                "--target",
+                &server.grpc_url(),
+            ])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .arg("--out")
+            .arg(&out)
+            .env_remove("QDRANT_URL"),
+    );
+    assert!(matches!(code, 0 | 1), "exit {code}\n{stdout}\n{stderr}");
+    // The terminal shows the collection's state and that nothing was written.
+    assert!(
+        stderr.contains(&format!("{name}: read-only, 400 points,"))
+            && stderr.contains("nothing created, written or dropped"),
+        "{stderr}"
+    );
+
+    // Untouched: the same points and the same config; no perf_ copy was made.
+    let after = state();
+    assert_eq!(after["points_count"], before["points_count"], "{after}");
+    assert_eq!(after["config"], before["config"], "{after}");
+    let list = qdrant_perf_store::server::http_body(port, "/collections").unwrap();
+    assert!(!list.contains("perf_"), "{list}");
+
+    // The report has met/missed rows for it, with its state and a measured recall.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let rows: Vec<&serde_json::Value> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["collection"] == name)
+        .collect();
+    assert!(
+        rows.iter().any(|c| c["name"] == "latency_p95")
+            && rows.iter().all(|c| c["passed"].is_boolean()),
+        "{rows:#?}"
+    );
+    let setup = r["setup"].to_string();
+    assert!(setup.contains("read-only, 400 points"), "{setup}");
+    let ds = &r["provenance"]["datasets"][0];
+    assert_eq!(ds["parameters"]["read_only"], true, "{ds}");
+    assert_eq!(ds["parameters"]["points"], 400, "{ds}");
+    assert!(ds["parameters"]["status"].is_string(), "{ds}");
+    let recall = r["runs"][0]["recall_at_10"]["value"].as_f64();
+    assert!(
+        recall.is_some_and(|x| x > 0.0 && x <= 1.0),
+        "recall against the server's exact search: {}",
+        r["runs"][0]
     );
 }

@@ -1,7 +1,8 @@
 //! Datasets cached on disk, addressed by the hash of their spec.
 //!
 //! `<root>/datasets/<hash>/` holds `points.fbin`, `queries.fbin`, `truth.ibin` (neighbour ids),
-//! `truth.scores.fbin`, `dataset.json` (the spec) and, for a spec with payloads,
+//! `truth.scores.fbin`, `dataset.json` (the spec), `hardness.json` (its LID and RC, see
+//! [`crate::Hardness`], written the first time they are asked for) and, for a spec with payloads,
 //! `payloads.jsonl` (one JSON object per point, in id order). A dataset directory is built under a
 //! temporary name and renamed into place whole, so a directory with the final name is always
 //! complete; an interrupted run leaves only a temporary directory, which the next run ignores.
@@ -16,6 +17,7 @@ use crate::error::{DataError, Result};
 use crate::files::{read_ids, read_vectors, temp_sibling, write_ids, write_vectors};
 use crate::generator::{GENERATOR_VERSION, Metric, Part, generate};
 use crate::groundtruth::{GroundTruth, ground_truth};
+use crate::hardness::{Hardness, hardness, read_cached, write_cached};
 use crate::payload::Payloads;
 use crate::progress::progress_bar;
 use crate::vectors::{DatasetSpec, Vectors};
@@ -26,6 +28,7 @@ const TRUTH_IDS: &str = "truth.ibin";
 const TRUTH_SCORES: &str = "truth.scores.fbin";
 const META: &str = "dataset.json";
 const PAYLOADS: &str = "payloads.jsonl";
+const HARDNESS: &str = "hardness.json";
 
 /// Where datasets (and what is built from them, such as indexes) are cached.
 #[derive(Clone, Debug)]
@@ -365,14 +368,45 @@ impl Dataset {
         Ok(())
     }
 
-    /// One line saying what this dataset is and where it came from, for logs and bench output.
+    /// How hard the dataset is for nearest-neighbour search: LID and RC on a sample of its
+    /// queries (see [`crate::Hardness`]). A cached dataset keeps them in `hardness.json` beside
+    /// `dataset.json`, so they are computed once; for the user's own files they are computed
+    /// each time (well under a second) and nothing is written beside those files.
+    pub fn hardness(&self) -> Result<Hardness> {
+        let cached = !matches!(self.loaded_from, LoadedFrom::Files);
+        let path = self.dir.join(HARDNESS);
+        if cached && let Some(h) = read_cached(&path) {
+            return Ok(h);
+        }
+        let h = hardness(&self.points, &self.queries, &self.truth, self.spec.metric)?;
+        if cached
+            && self.dir.join(META).exists()
+            && let Err(e) = write_cached(&path, &h)
+        {
+            eprintln!("warning: could not cache the dataset's LID and RC: {e}");
+        }
+        Ok(h)
+    }
+
+    /// [`Self::hardness`] as text: `LID@20 mean 14.2, median 13.9; RC 1.31 (200 queries)`, or
+    /// why it could not be measured.
+    pub fn describe_hardness(&self) -> String {
+        match self.hardness() {
+            Ok(h) => h.describe(),
+            Err(e) => format!("LID/RC not measured: {e}"),
+        }
+    }
+
+    /// One line saying what this dataset is, how hard it is (LID and RC) and where it came from,
+    /// for logs and bench output.
     pub fn describe(&self) -> String {
         let what = format!(
-            "dataset {} ({} points, {} queries, top-{} truth, hash {})",
+            "dataset {} ({} points, {} queries, top-{} truth, {}, hash {})",
             self.spec.label(),
             self.points.len(),
             self.queries.len(),
             self.truth.k(),
+            self.describe_hardness(),
             self.spec.hash()
         );
         match &self.loaded_from {
@@ -420,6 +454,25 @@ mod tests {
         assert_eq!(first.queries, second.queries);
         assert_eq!(first.truth, second.truth);
         assert!(second.describe().contains("loaded from cache"));
+        // The description carries LID and RC, computed once and cached beside dataset.json.
+        let h = second.hardness().unwrap();
+        assert!(
+            second.describe().contains(&h.describe()) && second.describe().contains("LID@10 mean"),
+            "{}",
+            second.describe()
+        );
+        assert!(h.rc_mean > 1.0 && h.lid_mean > 1.0, "{h:?}");
+        let cached = second.dir.join(HARDNESS);
+        assert!(cached.exists());
+        let mut edited: serde_json::Value =
+            serde_json::from_slice(&fs::read(&cached).unwrap()).unwrap();
+        edited["hardness"]["rc_mean"] = serde_json::json!(99.0);
+        fs::write(&cached, serde_json::to_vec(&edited).unwrap()).unwrap();
+        assert_eq!(
+            second.hardness().unwrap().rc_mean,
+            99.0,
+            "read back, not recomputed"
+        );
         // Nothing but the dataset directory is left behind.
         let entries: Vec<_> = fs::read_dir(dir.path().join("datasets")).unwrap().collect();
         assert_eq!(entries.len(), 1);
@@ -505,6 +558,10 @@ mod tests {
         write_ids(&t, 10, truth.all_ids()).unwrap();
         let ds = Dataset::from_files(&p, &q, Some(&t), Metric::Cosine, 10).unwrap();
         assert_eq!(ds.truth.all_ids(), truth.all_ids());
+        // A truth file has no scores: LID and RC come from the vectors, and nothing is written
+        // beside the user's files.
+        assert!(ds.describe().contains("LID@10 mean"), "{}", ds.describe());
+        assert!(!dir.path().join(HARDNESS).exists());
         assert_eq!(ds.points, points);
         // Without a truth file it is computed, and agrees.
         let computed = Dataset::from_files(&p, &q, None, Metric::Cosine, 10).unwrap();

@@ -48,6 +48,9 @@ pub enum Distribution {
     Uniform,
 }
 
+/// Clusters, rank, spread and noise of [`Distribution::realistic`].
+const REALISTIC: (usize, usize, f32, f32) = (64, 16, 1.0, 0.1);
+
 impl Default for Distribution {
     fn default() -> Self {
         Distribution::Clustered {
@@ -60,24 +63,38 @@ impl Default for Distribution {
 }
 
 impl Distribution {
+    /// The `realistic` preset: the clustered model with parameters tuned toward the LID and
+    /// RC measured on real sentence embeddings (see the README's "How hard the data is").
+    pub fn realistic() -> Self {
+        Distribution::Clustered {
+            clusters: REALISTIC.0,
+            rank: REALISTIC.1,
+            spread: REALISTIC.2,
+            noise: REALISTIC.3,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
+            d @ Distribution::Clustered { .. } if *d == Distribution::realistic() => "realistic",
             Distribution::Clustered { .. } => "clustered",
             Distribution::Normal => "normal",
             Distribution::Uniform => "uniform",
         }
     }
 
-    /// Parses `clustered`, `normal` or `uniform` (clustered with its default parameters).
+    /// Parses `clustered` (with its default parameters), `realistic` (see
+    /// [`Distribution::realistic`]), `normal` or `uniform`.
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
             "clustered" => Ok(Distribution::default()),
+            "realistic" => Ok(Distribution::realistic()),
             "normal" => Ok(Distribution::Normal),
             "uniform" => Ok(Distribution::Uniform),
             other => Err(DataError::InvalidSpec {
                 field: "distribution",
                 value: other.to_string(),
-                reason: "expected one of: clustered, normal, uniform".into(),
+                reason: "expected one of: clustered, realistic, normal, uniform".into(),
             }),
         }
     }
@@ -498,6 +515,40 @@ mod tests {
         let err = generate(&spec, Part::Points).unwrap_err().to_string();
         assert!(err.contains("noise"), "{err}");
         let err = Distribution::from_name("gaussian").unwrap_err().to_string();
-        assert!(err.contains("clustered, normal, uniform"), "{err}");
+        assert!(
+            err.contains("clustered, realistic, normal, uniform"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn realistic_is_a_named_preset_of_the_clustered_model_and_the_default_is_unchanged() {
+        let r = Distribution::from_name("realistic").unwrap();
+        assert_eq!(r, Distribution::realistic());
+        assert_eq!(r.name(), "realistic");
+        assert!(matches!(r, Distribution::Clustered { .. }));
+        // The default keeps its parameters (and so every cached dataset its hash).
+        assert_eq!(
+            Distribution::from_name("clustered").unwrap(),
+            Distribution::Clustered {
+                clusters: 64,
+                rank: 32,
+                spread: 0.5,
+                noise: 0.1
+            }
+        );
+        assert_eq!(Distribution::default().name(), "clustered");
+        let spec = DatasetSpec::new(64, 100);
+        assert_ne!(
+            spec.clone().with_distribution(r).hash(),
+            spec.hash(),
+            "another dataset, another cache entry"
+        );
+        assert!(
+            DatasetSpec::new(64, 100)
+                .with_distribution(Distribution::realistic())
+                .label()
+                .starts_with("realistic-")
+        );
     }
 }

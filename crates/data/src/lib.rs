@@ -15,6 +15,7 @@ mod error;
 mod files;
 mod generator;
 mod groundtruth;
+mod hardness;
 mod incremental;
 mod payload;
 mod progress;
@@ -27,6 +28,10 @@ pub use error::{DataError, Result};
 pub use files::{read_ids, read_vectors, write_ids, write_vectors};
 pub use generator::{Distribution, GENERATOR_VERSION, Metric, Part, generate};
 pub use groundtruth::{GroundTruth, exact_top_k_naive, ground_truth, ground_truth_filtered};
+pub use hardness::{
+    HARDNESS_VERSION, Hardness, LID_K, SAMPLE_POINTS as HARDNESS_SAMPLE_POINTS,
+    SAMPLE_QUERIES as HARDNESS_SAMPLE_QUERIES, hardness,
+};
 pub use incremental::IncrementalTruth;
 pub use payload::{
     Bound, FLOAT_FIELD, FieldKind, Frequency, INTEGER_FIELD, KEYWORD_FIELD, PAYLOAD_VERSION,

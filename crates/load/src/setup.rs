@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, LoadedFrom, Metric};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
+use qdrant_perf_store::readonly::ReadOnlyWorkload;
 use qdrant_perf_store::{AnyStore, CollectionSpec, Guard, HnswParams, ServerConfig, Store};
 
 use crate::driver::LoadError;
@@ -39,6 +40,10 @@ pub struct SetupOptions {
     /// scratch directory, so the cached indexes the benches reuse are never changed.
     pub writes: bool,
     pub quiet: bool,
+    /// Collections of the server to measure as they are (`--read-only`), by their own name:
+    /// queries drawn from the collection, truth from the server's exact search, nothing
+    /// created, written or dropped (the guard refuses it anyway: the names lack the prefix).
+    pub read_only: Vec<String>,
 }
 
 /// Collections ready for a run, and what it took.
@@ -140,6 +145,9 @@ async fn prepare_one(
     edge_stores: &mut HashMap<PathBuf, Arc<AnyStore>>,
     prepared: &mut Prepared,
 ) -> Result<(), LoadError> {
+    if opts.read_only.contains(&choice.name) {
+        return prepare_read_only(choice, opts, server_store, prepared).await;
+    }
     let spec = DatasetSpec::new(choice.vector_size, opts.points)
         .with_queries(opts.queries)
         .with_metric(choice.metric);
@@ -191,10 +199,11 @@ async fn prepare_one(
         LoadedFrom::Files => 0.0,
     };
     let note = format!(
-        "{name}: {} points x {} dims, {} held-out queries; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
+        "{name}: {} points x {} dims, {} held-out queries, {}; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
         dataset.points.len(),
         choice.vector_size,
         dataset.queries.len(),
+        dataset.describe_hardness(),
         dataset_s,
         if matches!(dataset.loaded_from, LoadedFrom::Cache { .. }) {
             "cached"
@@ -211,10 +220,14 @@ async fn prepare_one(
         eprintln!("{note}");
     }
     prepared.notes.push(note);
+    let mut parameters = serde_json::to_value(&spec).unwrap_or_default();
+    if let Ok(h) = dataset.hardness() {
+        parameters["hardness"] = serde_json::to_value(h).unwrap_or_default();
+    }
     prepared.datasets.push(qdrant_perf_report::DatasetInfo {
         collection: choice.name.clone(),
         hash: spec.hash(),
-        parameters: serde_json::to_value(&spec).unwrap_or_default(),
+        parameters,
     });
     let queries = fixture::queries(&dataset.queries, opts.k, Some(opts.ef));
     let points = opts.writes.then(|| Arc::new(dataset.points));
@@ -230,5 +243,69 @@ async fn prepare_one(
         c = c.with_points(p);
     }
     prepared.collections.push(c);
+    Ok(())
+}
+
+/// Puts a collection of the server in place as it is: queries drawn from it, truth from the
+/// server's exact search, its state (points, indexed vectors, status) in the notes and the
+/// provenance. Nothing is created, written or dropped, and it is never in the clean-up list.
+async fn prepare_read_only(
+    choice: &CollectionChoice,
+    opts: &SetupOptions,
+    server_store: Option<&Arc<AnyStore>>,
+    prepared: &mut Prepared,
+) -> Result<(), LoadError> {
+    let Some(store) = server_store else {
+        return Err(LoadError::Invalid {
+            what: "--read-only",
+            value: choice.name.clone(),
+            fix: "read-only runs measure an existing collection of a Qdrant server: give \
+                  --target URL (e.g. grpc://127.0.0.1:6334)"
+                .into(),
+        });
+    };
+    let w = ReadOnlyWorkload::prepare(store, &choice.name, opts.queries, opts.k, Some(opts.ef))
+        .await
+        .map_err(|source| LoadError::Setup {
+            collection: choice.name.clone(),
+            source,
+        })?;
+    prepared.engine_version = store.engine_version();
+    prepared.engine = store.engine().name().to_string();
+    let mismatch = if w.dim != choice.vector_size {
+        format!(
+            " (the config says {} dims; the collection's own {} are used)",
+            choice.vector_size, w.dim
+        )
+    } else {
+        String::new()
+    };
+    let note = format!(
+        "{}: read-only, {}; {} dims{mismatch}, {}; {} queries drawn from the collection, truth \
+         from the server's exact search; nothing created, written or dropped",
+        choice.name,
+        w.describe_state(),
+        w.dim,
+        w.metric.name(),
+        w.queries.len(),
+    );
+    if !opts.quiet {
+        eprintln!("{note}");
+    }
+    prepared.notes.push(note);
+    let mut parameters = w.state_json();
+    parameters["read_only"] = serde_json::Value::Bool(true);
+    parameters["queries"] = w.queries.len().into();
+    prepared.datasets.push(qdrant_perf_report::DatasetInfo {
+        collection: choice.name.clone(),
+        hash: "read-only".into(),
+        parameters,
+    });
+    prepared.collections.push(StoreCollection::read_only(
+        choice.name.clone(),
+        store.clone(),
+        w,
+        choice.qps,
+    ));
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
+use qdrant_perf_store::readonly::ReadOnlyWorkload;
 use qdrant_perf_store::{CachedStore, Point, Query, Store, StoreError};
 
 use crate::driver::{Call, OpError, OpKind, Outcome, Target, TargetCollection};
@@ -24,6 +25,9 @@ pub struct StoreCollection<S> {
     pub points: Option<Arc<Vectors>>,
     /// Queries per second this collection gets (its share of a run's rate).
     pub qps: f64,
+    /// For a collection the suite did not create (`--read-only`): its queries, the server's
+    /// exact answers (ids may exceed u32) and its state; recall is then against these.
+    pub read_only: Option<Arc<ReadOnlyWorkload>>,
     next_query: AtomicU64,
 }
 
@@ -44,8 +48,29 @@ impl<S> StoreCollection<S> {
             truth: Arc::new(truth),
             points: None,
             qps,
+            read_only: None,
             next_query: AtomicU64::new(0),
         }
+    }
+
+    /// A collection of the server measured read-only: the workload's queries, truth from the
+    /// server's exact search, and no stored vectors (so the mix cannot upsert).
+    pub fn read_only(
+        name: impl Into<String>,
+        store: Arc<S>,
+        w: ReadOnlyWorkload,
+        qps: f64,
+    ) -> Self {
+        let mut c = Self::new(
+            name,
+            w.collection.clone(),
+            store,
+            w.queries.clone(),
+            GroundTruth::new(w.k, Vec::new(), Vec::new()).expect("empty truth is valid"),
+            qps,
+        );
+        c.read_only = Some(Arc::new(w));
+        c
     }
 
     pub fn with_points(mut self, points: Arc<Vectors>) -> Self {
@@ -63,6 +88,7 @@ impl<S> StoreCollection<S> {
             truth: self.truth.clone(),
             points: self.points.clone(),
             qps,
+            read_only: self.read_only.clone(),
             next_query: AtomicU64::new(0),
         }
     }
@@ -186,6 +212,9 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
 
     fn recall(&self, collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
         let c = &self.collections[collection];
+        if let Some(w) = &c.read_only {
+            return (query < w.truth.len()).then(|| w.recall_of(query, ids));
+        }
         (query < c.truth.len()).then(|| recall_at_k(ids, c.truth.ids(query), self.k))
     }
 }

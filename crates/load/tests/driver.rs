@@ -593,10 +593,20 @@ async fn a_run_on_the_embedded_engine_measures_recall_and_mixes_upserts() {
         cache: DatasetCache::new(cache_dir.path()),
         writes: true,
         quiet: true,
+        read_only: Vec::new(),
     };
     let mut prepared = setup::prepare(&[choice("tiny_a", 16), choice("tiny_b", 32)], &opts)
         .await
         .unwrap();
+    // Each dataset's description, in the notes and the report's provenance, carries its LID
+    // and RC.
+    assert!(
+        prepared.notes[0].contains("LID@20 mean"),
+        "{:?}",
+        prepared.notes
+    );
+    let h = &prepared.datasets[0].parameters["hardness"];
+    assert!(h["rc_mean"].as_f64().is_some_and(|rc| rc > 1.0), "{h}");
     let target = Arc::new(StoreTarget::new(
         prepared
             .collections

@@ -116,16 +116,33 @@ impl ReadOnlyWorkload {
     /// fraction of each query's exact top-k found in its first k results (ids of a foreign
     /// collection may exceed u32, so this does not use the dataset recall over u32 ids).
     pub fn recall(&self, results: &[Vec<u64>]) -> f64 {
-        let per_query = self.truth.iter().zip(results).map(|(truth, found)| {
-            let truth = &truth[..truth.len().min(self.k)];
-            if truth.is_empty() {
-                return 1.0;
-            }
-            let found = &found[..found.len().min(self.k)];
-            truth.iter().filter(|id| found.contains(id)).count() as f64 / truth.len() as f64
-        });
+        let per_query = results
+            .iter()
+            .take(self.truth.len())
+            .enumerate()
+            .map(|(q, found)| self.recall_of(q, found));
         let (sum, n) = per_query.fold((0.0, 0usize), |(s, n), r| (s + r, n + 1));
         if n == 0 { 0.0 } else { sum / n as f64 }
+    }
+}
+
+impl ReadOnlyWorkload {
+    /// Recall@k of one answer: the fraction of query `query`'s exact top-k among the first k
+    /// ids of `found` (1.0 when the collection gave no exact neighbours).
+    pub fn recall_of(&self, query: usize, found: &[u64]) -> f64 {
+        let truth = &self.truth[query];
+        let truth = &truth[..truth.len().min(self.k)];
+        if truth.is_empty() {
+            return 1.0;
+        }
+        let found = &found[..found.len().min(self.k)];
+        truth.iter().filter(|id| found.contains(id)).count() as f64 / truth.len() as f64
+    }
+
+    /// The state as data, for a report: collection, dimension, metric, points, indexed
+    /// vectors, status, queries and k.
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

@@ -414,6 +414,8 @@ pub fn checked_fit(samples: &[(usize, f64)], x: FitX, predict: u64) -> Option<Ch
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ScaleStep {
     pub points: usize,
+    /// The step's dataset's LID and RC (see [`qdrant_perf_data::Hardness`]).
+    pub hardness: Option<qdrant_perf_data::Hardness>,
     /// Where the vectors were kept.
     pub storage: Storage,
     /// The search's quantization setting (with int8 and binary codes).
@@ -852,8 +854,9 @@ pub async fn run_scale(
             let _ = store.drop_owned(&name).await;
         }
         progress(&format!(
-            "N={n}: dataset {} ({}), building with {} storage...",
+            "N={n}: dataset {} ({}; {}), building with {} storage...",
             spec.hash(),
+            dataset.describe_hardness(),
             match dataset.loaded_from {
                 LoadedFrom::Cache { .. } => "from cache",
                 _ => "generated",
@@ -904,6 +907,7 @@ pub async fn run_scale(
         dropped?;
         let step = ScaleStep {
             points: n,
+            hardness: dataset.hardness().ok(),
             storage,
             rescore,
             oversampling,
@@ -1145,6 +1149,7 @@ mod tests {
     fn step(points: usize, storage: Storage, p50: f64) -> ScaleStep {
         ScaleStep {
             points,
+            hardness: None,
             storage,
             rescore: None,
             oversampling: None,

@@ -590,6 +590,8 @@ pub struct SweepReport {
     pub engine: String,
     pub dataset: qdrant_perf_data::DatasetSpec,
     pub dataset_hash: String,
+    /// The dataset's LID and RC (see [`qdrant_perf_data::Hardness`]).
+    pub dataset_hardness: Option<qdrant_perf_data::Hardness>,
     pub k: usize,
     pub full_scan_threshold_kb: usize,
     pub segments_requested: usize,
@@ -646,6 +648,7 @@ pub async fn run_sweep(
         engine: store.engine_version(),
         dataset: dataset.spec.clone(),
         dataset_hash: dataset.spec.hash(),
+        dataset_hardness: dataset.hardness().ok(),
         k: config.k,
         full_scan_threshold_kb: config.full_scan_threshold_kb,
         segments_requested: config.segments,
@@ -853,10 +856,13 @@ impl SweepReport {
              time, QPS all = {threads} concurrent tasks; build = upload + HNSW build; index+vec = \
              bytes of vectors, quantized vectors and graph (resident with vectors in RAM); mode \
              hnsw = Qdrant walked the graph, scan = plain scan below full_scan_threshold. \
-             {} points, {} dimensions, {} distribution, {} on {}.",
+             {} points, {} dimensions, {} distribution{}, {} on {}.",
             self.dataset.points,
             self.dataset.dim,
             self.dataset.distribution.name(),
+            self.dataset_hardness
+                .as_ref()
+                .map_or(String::new(), |h| format!(" ({})", h.describe())),
             self.dataset.metric.name(),
             self.engine,
             k = self.k,

@@ -80,6 +80,16 @@ async fn a_tiny_sweep_writes_json_and_svg_with_recall_rising_with_ef() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&cfg.json).unwrap()).unwrap();
     assert_eq!(json["complete"], true);
+    // The dataset's description carries its hardness (normal data: LID high, RC near 1).
+    let h = &json["dataset_hardness"];
+    assert_eq!(h["k"], 20, "{h}");
+    assert!(h["lid_mean"].as_f64().unwrap() > 5.0, "{h}");
+    assert!(h["rc_mean"].as_f64().unwrap() > 1.0, "{h}");
+    assert!(
+        report.legend().contains("LID@20 mean"),
+        "{}",
+        report.legend()
+    );
     assert_eq!(json["points"].as_array().unwrap().len(), 2);
     // (as JSON text: equal to the last digit serde_json writes)
     assert!((json["points"][1]["recall"].as_f64().unwrap() - high).abs() < 1e-12);

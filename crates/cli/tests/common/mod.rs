@@ -84,3 +84,23 @@ fn serve(mut sock: TcpStream, delay: Duration) {
         }
     }
 }
+
+/// `method path` with a JSON body on 127.0.0.1:`port` (HTTP/1.0); the status and the body.
+pub fn http_json(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        sock,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    sock.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
