@@ -177,6 +177,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
     let dataset_seconds = match dataset.loaded_from {
         LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
         LoadedFrom::Files => 0.0,
+        LoadedFrom::User(u) => u.seconds,
     };
     let guard = Guard::default();
     let name = guard.name_for(&profile.name);

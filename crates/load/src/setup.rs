@@ -189,6 +189,7 @@ async fn prepare_one(
     let dataset_s = match dataset.loaded_from {
         LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
         LoadedFrom::Files => 0.0,
+        LoadedFrom::User(u) => u.seconds,
     };
     let note = format!(
         "{name}: {} points x {} dims, {} held-out queries; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
