@@ -59,6 +59,8 @@ pub struct TargetArgs {
     /// Points per collection.
     #[arg(long, default_value_t = 20_000, value_parser = positive_usize)]
     pub points: usize,
+    #[command(flatten)]
+    pub data: crate::common::DatasetArgs,
     /// Held-out queries per collection (the run cycles through them).
     #[arg(long, default_value_t = 1_000, value_parser = positive_usize)]
     pub queries: usize,
@@ -304,11 +306,36 @@ pub async fn build_target(
             );
         }
         let (name, c) = &selected[0];
-        let spec = DatasetSpec::new(c.vector_size, args.points)
-            .with_queries(args.queries)
-            .with_metric(Metric::Cosine);
-        let dataset = Dataset::load_or_generate(&spec, &cache(args.cache_dir.clone())?)
-            .with_context(|| format!("making the query set of {name}"))?;
+        let cache = cache(args.cache_dir.clone())?;
+        let dataset = match crate::common::user_data(&args.data, &cache)? {
+            Some(user) => {
+                qdrant_perf_load::setup::check_dataset_dims(
+                    &user,
+                    &[(name.clone(), c.vector_size)],
+                    &config
+                        .performance_tests
+                        .collections
+                        .0
+                        .iter()
+                        .map(|(n, c)| (n.clone(), c.vector_size))
+                        .collect::<Vec<_>>(),
+                )
+                .map_err(|e| with_flag(e, LOAD_FLAGS))?;
+                let wanted = qdrant_perf_data::MetricWanted::new(
+                    Metric::Cosine,
+                    format!("collection `{name}`"),
+                );
+                user.dataset(Some(&wanted), search.k.max(100))
+                    .map_err(|e| anyhow::anyhow!("--dataset: {e}"))?
+            }
+            None => {
+                let spec = DatasetSpec::new(c.vector_size, args.points)
+                    .with_queries(args.queries)
+                    .with_metric(Metric::Cosine);
+                Dataset::load_or_generate(&spec, &cache)
+                    .with_context(|| format!("making the query set of {name}"))?
+            }
+        };
         let mut t = HttpTarget::new(
             url,
             &args.body,
@@ -349,17 +376,22 @@ pub async fn build_target(
             qps: c.query_load,
         })
         .collect();
+    let cache = cache(args.cache_dir.clone())?;
+    let dataset = crate::common::user_data(&args.data, &cache)?;
     let opts = SetupOptions {
         points: args.points,
         queries: args.queries,
         k: search.k,
         ef: search.hnsw_ef,
         server: server.clone(),
-        cache: cache(args.cache_dir.clone())?,
+        cache,
         writes: mix.contains(driver::OpKind::Upsert),
         quiet,
+        dataset,
     };
-    let mut prepared = setup::prepare(&choices, &opts).await?;
+    let mut prepared = setup::prepare(&choices, &opts)
+        .await
+        .map_err(|e| with_flag(e, LOAD_FLAGS))?;
     let notes = prepared.notes.clone();
     let info = TargetInfo {
         kind: prepared.engine.clone(),

@@ -28,6 +28,8 @@ pub struct ValidateArgs {
     /// Collections to check: `all` or names separated by commas.
     #[arg(long, default_value = "all")]
     pub collections: String,
+    #[command(flatten)]
+    pub data: crate::common::DatasetArgs,
     /// Scale sizes, rates and durations down for CI and laptops (2,000 points, rates x 0.1,
     /// 3 s per collection); the report says what was scaled.
     #[arg(long)]
@@ -123,6 +125,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     }
     let search = qdrant_perf_store::Profiles::bundled().search;
     let server = server_config(&args.target)?;
+    let cache = cache(args.cache_dir.clone())?;
     let opts = ValidateOptions {
         config: config.clone(),
         collections: args.collections.clone(),
@@ -133,9 +136,10 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             k: search.k,
             ef: search.hnsw_ef,
             server: server.clone(),
-            cache: cache(args.cache_dir.clone())?,
+            cache: cache.clone(),
             writes: false,
             quiet: args.quiet,
+            dataset: crate::common::user_data(&args.data, &cache)?,
         },
         stress: !args.no_stress,
         progress: !args.quiet,

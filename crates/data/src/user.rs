@@ -189,6 +189,18 @@ pub struct UserData {
     started: Instant,
 }
 
+impl std::fmt::Debug for UserData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserData")
+            .field("path", &self.path)
+            .field("format", &self.src.format)
+            .field("dim", &self.dim())
+            .field("train", &self.len())
+            .field("test", &self.src.test.len())
+            .finish()
+    }
+}
+
 impl UserData {
     /// Reads and checks the dataset at `path` (see [`Dataset::open`]); a byte train file is
     /// converted to a `.fbin` under `cache` first, then mapped.
@@ -225,6 +237,15 @@ impl UserData {
         &self.path
     }
 
+    /// The number of train vectors.
+    pub fn len(&self) -> usize {
+        self.src.train.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.src.train.is_empty()
+    }
+
     /// The vectors' dimension.
     pub fn dim(&self) -> usize {
         self.src.train.dim()
@@ -238,6 +259,37 @@ impl UserData {
     /// The dataset under `wanted`'s metric (the file's own wins; a contradiction is an error
     /// naming both), with its truth: shipped and checked, or computed and cached.
     pub fn dataset(&self, wanted: Option<&MetricWanted>, k: usize) -> Result<Dataset> {
+        self.make(wanted, k, None)
+    }
+
+    /// The dataset of the first `n` train vectors (for a run over growing sizes): its exact
+    /// top-`k` truth is computed for those `n` (shipped neighbours refer to the whole train
+    /// set) and cached like any computed truth. More than the train set is an error.
+    pub fn head_dataset(
+        &self,
+        wanted: Option<&MetricWanted>,
+        k: usize,
+        n: usize,
+    ) -> Result<Dataset> {
+        if n == 0 || n > self.len() {
+            return Err(DataError::bad_file(
+                &self.path,
+                format!(
+                    "has {} train vectors; a size of {n} needs between 1 and {} of them",
+                    self.len(),
+                    self.len()
+                ),
+            ));
+        }
+        self.make(wanted, k, Some(n))
+    }
+
+    fn make(
+        &self,
+        wanted: Option<&MetricWanted>,
+        k: usize,
+        head: Option<usize>,
+    ) -> Result<Dataset> {
         if k == 0 {
             return Err(DataError::InvalidSpec {
                 field: "k",
@@ -245,14 +297,22 @@ impl UserData {
                 reason: "ground truth depth must be at least 1".into(),
             });
         }
-        let (path, datasets, src, started) =
+        let (path, datasets, mut src, started) =
             (&self.path, &self.datasets, self.src.clone(), self.started);
+        if let Some(n) = head {
+            src.train = src.train.head(n);
+            src.neighbors = None;
+            src.payloads = src.payloads.map(|mut p| {
+                p.truncate(n);
+                p
+            });
+        }
         let (metric, metric_from) = resolve_metric(path, src.metric.as_ref(), wanted)?;
         let k = match &src.neighbors {
             Some((width, _, _)) => *width,
             None => k.min(src.train.len()),
         };
-        let hash = content_hash(&src.files, &format!("{}:{k}", metric.name()))?;
+        let hash = content_hash(&src.files, &format!("{}:{k}:{head:?}", metric.name()))?;
         let dir = datasets.join(format!("user-{}", &hash[..16]));
         fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
 

@@ -141,12 +141,21 @@ impl Vectors {
         }
     }
 
-    /// The first `n` vectors (or all, when there are fewer).
+    /// The first `n` vectors (or all, when there are fewer): a copy, or for mapped vectors a
+    /// shorter view of the same mapping.
     pub fn head(&self, n: usize) -> Vectors {
         let n = n.min(self.len());
+        let data = match &self.data {
+            Storage::Owned(v) => Storage::Owned(v[..n * self.dim].to_vec()),
+            Storage::Mapped { map, offset, .. } => Storage::Mapped {
+                map: map.clone(),
+                offset: *offset,
+                len: n * self.dim,
+            },
+        };
         Vectors {
             dim: self.dim,
-            data: Storage::Owned(self.as_slice()[..n * self.dim].to_vec()),
+            data,
         }
     }
 

@@ -593,6 +593,7 @@ async fn a_run_on_the_embedded_engine_measures_recall_and_mixes_upserts() {
         cache: DatasetCache::new(cache_dir.path()),
         writes: true,
         quiet: true,
+        dataset: None,
     };
     let mut prepared = setup::prepare(&[choice("tiny_a", 16), choice("tiny_b", 32)], &opts)
         .await
