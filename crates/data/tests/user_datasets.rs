@@ -386,3 +386,33 @@ fn a_mapped_fbin_reads_like_the_in_memory_reader() {
     assert_eq!(mapped.row(9), v.row(9));
     assert_eq!(mapped.clone().into_inner(), v.into_inner());
 }
+
+#[test]
+fn a_head_of_the_train_set_gets_its_own_exact_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path());
+    let data = qdrant_perf_data::UserData::read(&fixture("same/bin"), &cache).unwrap();
+    assert_eq!((data.len(), data.dim()), (200, 16));
+    let head = data.head_dataset(Some(&cosine()), 10, 50).unwrap();
+    assert_eq!(head.points.len(), 50);
+    assert!(
+        head.points.is_mapped(),
+        "a head of a mapped train set stays mapped"
+    );
+    assert_eq!(
+        head.points.as_slice(),
+        &data.dataset(Some(&cosine()), 10).unwrap().points.as_slice()[..50 * 16]
+    );
+    let exact = exact_top_k_naive(&head.points, &head.queries, 10, Metric::Cosine).unwrap();
+    assert_eq!(head.truth.all_ids(), exact.all_ids());
+    assert!(head.truth.all_ids().iter().flatten().all(|&id| id < 50));
+    assert_eq!(user(&head).truth, TruthOrigin::Computed { cached: false });
+    let e = data
+        .head_dataset(Some(&cosine()), 10, 201)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has 200 train vectors") && e.contains("201"),
+        "{e}"
+    );
+}
