@@ -1031,3 +1031,44 @@ fn a_dataset_of_another_dimension_than_the_collections_is_refused_before_any_wor
         "{stdout}"
     );
 }
+
+#[test]
+fn scale_runs_each_size_on_the_head_of_a_dataset_and_refuses_sizes_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let h5 = dataset_fixture("deepcoder-768.hdf5");
+    let mut cmd = bin();
+    cmd.args(["scale", "--dataset"])
+        .arg(&h5)
+        .args(["--steps", "20,30,48", "--max", "48", "--url", "edge"])
+        .arg("--out-dir")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"));
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("the user's files"), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("scale-768d.json")).unwrap()).unwrap();
+    let steps: Vec<u64> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["points"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [20, 30, 48], "{json}");
+    assert_eq!(json["metric"], "cosine", "{json}");
+    // More than the 48 train vectors: refused before any work.
+    let mut cmd = bin();
+    cmd.args(["scale", "--dataset"])
+        .arg(&h5)
+        .args(["--steps", "20,100", "--max", "100", "--url", "edge"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"));
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("size 100 is more than the 48 train vectors"),
+        "{stderr}"
+    );
+}
