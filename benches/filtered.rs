@@ -65,8 +65,17 @@ struct Plan {
 fn plan() -> &'static Plan {
     static PLAN: OnceLock<Plan> = OnceLock::new();
     PLAN.get_or_init(|| {
-        let name =
-            std::env::var("QDRANT_PERF_FILTER_PROFILE").unwrap_or_else(|_| "deepcoder".into());
+        // With QDRANT_PERF_DATASET the default is the first profile of the dataset's dimension.
+        let default = common::USER_DATA
+            .as_ref()
+            .and_then(|u| {
+                PROFILES
+                    .collections
+                    .iter()
+                    .find(|p| p.vector_size == u.dim())
+            })
+            .map_or_else(|| "deepcoder".to_string(), |p| p.name.clone());
+        let name = std::env::var("QDRANT_PERF_FILTER_PROFILE").unwrap_or(default);
         let profile = PROFILES
             .select(&name)
             .unwrap_or_else(|e| fail(format!("QDRANT_PERF_FILTER_PROFILE: {e}")))
@@ -147,7 +156,20 @@ fn make_setup() -> Result<Setup, Box<dyn std::error::Error>> {
     // Rejected before any data is made.
     spec.validate()?;
     check_payload_indexes(&payload_indexes(), &payload_fields())?;
-    let dataset = Dataset::load_or_generate(&spec, &common::cache())?;
+    // QDRANT_PERF_DATASET: the user's vectors and the suite's generated payload fields, so the
+    // filters and their exact truth are the same as on generated data.
+    let dataset = match common::USER_DATA.as_ref() {
+        Some(_) => {
+            let mut d = common::dataset_for(profile);
+            d.payloads = Some(Payloads::generate(
+                &PayloadSpec::default(),
+                spec.seed,
+                d.points.len(),
+            )?);
+            d
+        }
+        None => Dataset::load_or_generate(&spec, &common::cache())?,
+    };
     eprintln!("{}", dataset.describe());
     let payloads = dataset.payloads.as_ref().expect("spec has payloads");
     let guard = Guard::default();

@@ -15,7 +15,8 @@
 //!
 //! Grid (comma-separated): `QDRANT_PERF_HNSW_M` (default 8,16), `QDRANT_PERF_HNSW_EF_CONSTRUCT`
 //! (default 100), `QDRANT_PERF_HNSW_EF` (default 16,32,64,128,256); `QDRANT_PERF_HNSW_DIM`
-//! (default 768, the deployment's deepcoder). The embedded engine only: index builds are timed
+//! (default 768, the deployment's deepcoder). With `QDRANT_PERF_DATASET` both suites run on that
+//! dataset (its dimension, its whole train set, Cosine). The embedded engine only: index builds are timed
 //! in-process.
 
 mod common;
@@ -52,14 +53,38 @@ fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
 }
 
 fn dim() -> usize {
-    env_usize("QDRANT_PERF_HNSW_DIM", 768)
+    match common::USER_DATA.as_ref() {
+        Some(user) => user.dim(),
+        None => env_usize("QDRANT_PERF_HNSW_DIM", 768),
+    }
 }
 
+/// `points` generated vectors, or with QDRANT_PERF_DATASET the user's whole train set.
 fn dataset(points: usize) -> Dataset {
-    let spec = DatasetSpec::new(dim(), points).with_queries(common::queries());
-    let d = Dataset::load_or_generate(&spec, &cache()).unwrap_or_else(|e| fail(e));
+    let d = match common::USER_DATA.as_ref() {
+        Some(user) => user
+            .dataset(
+                Some(&qdrant_perf_data::MetricWanted::new(
+                    qdrant_perf_data::Metric::Cosine,
+                    "the hnsw suite (Cosine collections)",
+                )),
+                100,
+            )
+            .unwrap_or_else(|e| fail(e)),
+        None => {
+            let spec = DatasetSpec::new(dim(), points).with_queries(common::queries());
+            Dataset::load_or_generate(&spec, &cache()).unwrap_or_else(|e| fail(e))
+        }
+    };
     eprintln!("{}", d.describe());
     d
+}
+
+/// The number of points the suite builds: the user dataset's when there is one.
+fn points_or(generated: usize) -> usize {
+    common::USER_DATA
+        .as_ref()
+        .map_or(generated, |user| user.len())
 }
 
 fn spec(
@@ -97,7 +122,10 @@ fn recall(store: &EdgeStore, name: &str, queries: &[Query], d: &Dataset) -> f64 
 }
 
 fn build(c: &mut Criterion) {
-    let points = env_usize("QDRANT_PERF_HNSW_POINTS", 5_000.min(common::points()));
+    let points = points_or(env_usize(
+        "QDRANT_PERF_HNSW_POINTS",
+        5_000.min(common::points()),
+    ));
     let d = dataset(points);
     let mut group = c.benchmark_group(format!("hnsw_build/{}d", dim()));
     group
@@ -176,7 +204,7 @@ fn build(c: &mut Criterion) {
 }
 
 fn search(c: &mut Criterion) {
-    let points = common::points();
+    let points = points_or(common::points());
     let d = dataset(points);
     let defaults = HnswParams::default();
     let (spec, note) = spec(

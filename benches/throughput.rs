@@ -19,7 +19,7 @@ use std::cell::Cell;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use qdrant_perf_data::{Dataset, mean_recall};
+use qdrant_perf_data::mean_recall;
 use qdrant_perf_store::{AnyStore, CollectionProfile, CollectionSpec, Guard, Point, Store};
 
 use common::{PROFILES, RT, SERVER, cache, fail, prepared, prepared_if_any};
@@ -28,23 +28,13 @@ const BATCHES: [usize; 5] = [1, 16, 64, 256, 1024];
 const DEFAULT_COLLECTIONS: &str = "deepcoder,mixtral";
 
 fn profiles() -> Vec<CollectionProfile> {
-    let selection = std::env::var("QDRANT_PERF_COLLECTIONS")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_COLLECTIONS.into());
-    PROFILES
-        .select(&selection)
-        .unwrap_or_else(|e| fail(format!("QDRANT_PERF_COLLECTIONS: {e}")))
-        .into_iter()
-        .cloned()
-        .collect()
+    common::select_profiles(DEFAULT_COLLECTIONS)
 }
 
 fn upsert(c: &mut Criterion) {
     let mut group = c.benchmark_group("upsert");
     for profile in profiles() {
-        let ds = Dataset::load_or_generate(&common::dataset_spec(&profile), &cache())
-            .unwrap_or_else(|e| fail(e));
+        let ds = common::dataset_for(&profile);
         let tmp = tempfile::tempdir_in(cache().root()).unwrap_or_else(|e| fail(e));
         let store = match SERVER.as_ref() {
             Some(config) => RT

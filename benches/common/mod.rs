@@ -7,6 +7,10 @@
 //! - `QDRANT_PERF_QUERIES`: held-out queries per dataset (default 1,000);
 //! - `QDRANT_PERF_COLLECTIONS`: `dims` (default: one collection per distinct dimension), `all`,
 //!   or a comma-separated list of profile names from fixtures/collections.json;
+//! - `QDRANT_PERF_DATASET`: a user's own dataset instead of a generated one (an ann-benchmarks
+//!   `.hdf5` file, or a directory of `.npy`, VectorDBBench Parquet or `.fbin`/`.u8bin`/`.i8bin`/
+//!   `.fvecs`/`.bvecs` files); only collections of its dimension run (the default selection
+//!   keeps those, an explicit QDRANT_PERF_COLLECTIONS of another dimension is an error);
 //! - `QDRANT_PERF_CACHE_DIR`: where datasets and built indexes are cached
 //!   (default `target/qdrant-perf`);
 //! - `QDRANT_URL` (+ `QDRANT_API_KEY`): run against a Qdrant server or cluster instead of the
@@ -17,11 +21,12 @@
 #![allow(dead_code)] // each bench uses its own part of the fixture
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use qdrant_perf_data::{
-    Dataset, DatasetCache, DatasetSpec, GroundTruth, LoadedFrom, Vectors, mean_recall,
+    Dataset, DatasetCache, DatasetSpec, GroundTruth, LoadedFrom, MetricWanted, UserData, Vectors,
+    mean_recall,
 };
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionProfile, Guard, Profiles, Query, ServerConfig, Store};
@@ -73,13 +78,97 @@ pub static PROFILES: LazyLock<Profiles> = LazyLock::new(Profiles::bundled);
 
 /// The profiles this run measures (`QDRANT_PERF_COLLECTIONS`).
 pub fn selected_profiles() -> Vec<CollectionProfile> {
-    let selection = std::env::var("QDRANT_PERF_COLLECTIONS").unwrap_or_else(|_| "dims".into());
-    PROFILES
+    select_profiles("dims")
+}
+
+/// The profiles of `QDRANT_PERF_COLLECTIONS` (else of `default`), with `QDRANT_PERF_DATASET`
+/// only those of the dataset's dimension: the default selection is narrowed to them, an
+/// explicit one that names a collection of another dimension is an error.
+pub fn select_profiles(default: &str) -> Vec<CollectionProfile> {
+    let explicit = std::env::var("QDRANT_PERF_COLLECTIONS")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let selection = explicit.clone().unwrap_or_else(|| default.into());
+    let selected: Vec<CollectionProfile> = PROFILES
         .select(&selection)
         .unwrap_or_else(|e| fail(format!("QDRANT_PERF_COLLECTIONS: {e}")))
         .into_iter()
         .cloned()
-        .collect()
+        .collect();
+    match USER_DATA.as_ref() {
+        None => selected,
+        Some(user) => fit_profiles(user, selected, explicit.is_some()),
+    }
+}
+
+/// The profiles of `selected` that a user dataset can run as; see [`select_profiles`].
+fn fit_profiles(
+    user: &UserData,
+    selected: Vec<CollectionProfile>,
+    explicit: bool,
+) -> Vec<CollectionProfile> {
+    let dim = user.dim();
+    let of_dim: Vec<&str> = PROFILES
+        .collections
+        .iter()
+        .filter(|p| p.vector_size == dim)
+        .map(|p| p.name.as_str())
+        .collect();
+    let others: Vec<String> = selected
+        .iter()
+        .filter(|p| p.vector_size != dim)
+        .map(|p| format!("{} ({}d)", p.name, p.vector_size))
+        .collect();
+    let fitting: Vec<CollectionProfile> = selected
+        .into_iter()
+        .filter(|p| p.vector_size == dim)
+        .collect();
+    let have = if of_dim.is_empty() {
+        "no bundled collection profile has that dimension".to_string()
+    } else {
+        format!(
+            "collections of that dimension: {}; set QDRANT_PERF_COLLECTIONS={}",
+            of_dim.join(", "),
+            of_dim.join(",")
+        )
+    };
+    if (explicit && !others.is_empty()) || fitting.is_empty() {
+        fail(format!(
+            "QDRANT_PERF_DATASET {} has dimension {dim}, but the run selects {}; {have}",
+            user.path().display(),
+            if others.is_empty() {
+                "no collection".to_string()
+            } else {
+                others.join(", ")
+            }
+        ));
+    }
+    fitting
+}
+
+/// `QDRANT_PERF_DATASET`, read and checked once (exits with the error when it is bad).
+pub static USER_DATA: LazyLock<Option<UserData>> = LazyLock::new(|| {
+    let path = std::env::var_os("QDRANT_PERF_DATASET").filter(|p| !p.is_empty())?;
+    let user = UserData::read(Path::new(&path), &cache())
+        .unwrap_or_else(|e| fail(format!("QDRANT_PERF_DATASET: {e}")));
+    Some(user)
+});
+
+/// The dataset a profile runs on: `QDRANT_PERF_DATASET` under the profile's metric (a file
+/// that states another is an error naming both), else the generated one at this run's size.
+pub fn dataset_for(profile: &CollectionProfile) -> Dataset {
+    let made = match USER_DATA.as_ref() {
+        Some(user) => {
+            let wanted = MetricWanted::new(
+                profile.distance,
+                format!("collection profile `{}`", profile.name),
+            );
+            user.dataset(Some(&wanted), dataset_spec(profile).k)
+                .and_then(|d| d.check_fits(&profile.name, profile.vector_size).map(|()| d))
+        }
+        None => Dataset::load_or_generate(&dataset_spec(profile), &cache()),
+    };
+    made.unwrap_or_else(|e| fail(e))
 }
 
 /// The dataset of a profile at this run's size.
@@ -171,12 +260,12 @@ pub fn prepared_if_any(profile: &CollectionProfile) -> Option<Arc<Prepared>> {
 }
 
 fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::Error>> {
-    let spec = dataset_spec(profile);
-    let dataset = Dataset::load_or_generate(&spec, &cache())?;
+    let dataset = dataset_for(profile);
     eprintln!("{}", dataset.describe());
     let dataset_seconds = match dataset.loaded_from {
         LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
         LoadedFrom::Files => 0.0,
+        LoadedFrom::User(ref u) => u.seconds,
     };
     let guard = Guard::default();
     let name = guard.name_for(&profile.name);
@@ -204,6 +293,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         setup.dataset,
         match dataset.loaded_from {
             LoadedFrom::Cache { .. } => "from cache",
+            LoadedFrom::User(_) => "the user's files",
             _ => "generated",
         },
         setup.open,

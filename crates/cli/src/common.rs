@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use qdrant_perf_data::DatasetCache;
+use qdrant_perf_data::{Dataset, DatasetCache, Metric, MetricWanted};
 use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{LoadError, StopSignal};
 use qdrant_perf_load::target;
@@ -21,6 +21,48 @@ pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
         None => DatasetCache::from_env("target/qdrant-perf"),
     }
     .ensure_writable()?)
+}
+
+/// `--dataset PATH`: a user's own dataset in place of generated vectors.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DatasetArgs {
+    /// Your own dataset instead of generated vectors: an ann-benchmarks .hdf5 file, or a
+    /// directory with train.npy + test.npy [+ neighbors.npy], train.parquet + test.parquet
+    /// [+ neighbors.parquet] (VectorDBBench), or base|train + query|test
+    /// .fbin/.u8bin/.i8bin/.fvecs/.bvecs [+ groundtruth|gt|neighbors .ibin/.ivecs]. Its
+    /// dimension, size and queries are used; shipped neighbours are checked on 100 queries,
+    /// absent ones computed exactly and cached. README: "Your own data".
+    #[arg(long, value_name = "PATH")]
+    pub dataset: Option<PathBuf>,
+}
+
+/// Reads `--dataset PATH` under `metric` (the file's own metric wins; a contradiction is an
+/// error naming both), with top-`k` truth.
+pub fn user_dataset(
+    path: &Path,
+    metric: Option<(Metric, &str)>,
+    k: usize,
+    cache: &DatasetCache,
+) -> Result<Dataset> {
+    let wanted = metric.map(|(m, from)| MetricWanted::new(m, from));
+    let dataset = Dataset::open(path, wanted.as_ref(), k, cache)
+        .map_err(|e| anyhow::anyhow!("--dataset: {e}"))?;
+    Ok(dataset)
+}
+
+/// Reads and checks `--dataset PATH` (before any work), when given.
+pub fn user_data(
+    args: &DatasetArgs,
+    cache: &DatasetCache,
+) -> Result<Option<std::sync::Arc<qdrant_perf_data::UserData>>> {
+    args.dataset
+        .as_ref()
+        .map(|p| {
+            qdrant_perf_data::UserData::read(p, cache)
+                .map(std::sync::Arc::new)
+                .map_err(|e| anyhow::anyhow!("--dataset: {e}"))
+        })
+        .transpose()
 }
 
 /// The deployment's performance-tests.yaml at `path`, or the bundled copy.
@@ -230,12 +272,14 @@ pub const LOAD_FLAGS: &[(&str, &str)] = &[
     (target::ENDPOINT, "--endpoint"),
     (target::BODIES_FILE, "--bodies"),
     (target::METHOD, "--method"),
+    ("dataset", "--dataset"),
 ];
 
 /// The flags of `validate` for the fields the load library names in its errors.
 pub const VALIDATE_FLAGS: &[(&str, &str)] = &[
     (target::BODY_TEMPLATE, "--gateway-body"),
     (target::ENDPOINT_URL, "--gateway"),
+    ("dataset", "--dataset"),
 ];
 
 /// A load error as the CLI shows it: where the library names a field of its input

@@ -83,7 +83,7 @@ pub struct TargetArgs {
     /// `mixtral,phi3`), instead of loading `perf_` copies: queries drawn from the collection,
     /// truth from the server's exact search, nothing created, written or dropped. Each must be
     /// a collection of the config (its query_load applies); needs --target URL.
-    #[arg(long, value_delimiter = ',', conflicts_with = "collections")]
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["collections", "dataset"])]
     pub read_only: Vec<String>,
     /// The deployment's performance-tests.yaml (default: the bundled fixtures copy).
     #[arg(long)]
@@ -91,6 +91,8 @@ pub struct TargetArgs {
     /// Points per collection.
     #[arg(long, default_value_t = 20_000, value_parser = positive_usize)]
     pub points: usize,
+    #[command(flatten)]
+    pub data: crate::common::DatasetArgs,
     /// Held-out queries per collection (the run cycles through them).
     #[arg(long, default_value_t = 1_000, value_parser = positive_usize)]
     pub queries: usize,
@@ -368,7 +370,14 @@ pub async fn build_target(
     };
     let search = qdrant_perf_store::Profiles::bundled().search;
     if let Some(url) = &args.http {
-        let (t, notes) = http_target(args, url, &selected, search.k).await?;
+        let all: Vec<(String, usize)> = config
+            .performance_tests
+            .collections
+            .0
+            .iter()
+            .map(|(n, c)| (n.clone(), c.vector_size))
+            .collect();
+        let (t, notes) = http_target(args, url, &selected, &all, search.k).await?;
         return Ok((
             target_of(Kind::Http(Arc::new(t)), args.monitor.watch(None).await?),
             TargetInfo {
@@ -393,18 +402,23 @@ pub async fn build_target(
             qps: c.query_load,
         })
         .collect();
+    let cache = cache(args.cache_dir.clone())?;
+    let dataset = crate::common::user_data(&args.data, &cache)?;
     let opts = SetupOptions {
         points: args.points,
         queries: args.queries,
         k: search.k,
         ef: search.hnsw_ef,
         server: server.clone(),
-        cache: cache(args.cache_dir.clone())?,
+        cache,
         writes: mix.contains(driver::OpKind::Upsert),
         quiet,
         read_only,
+        dataset,
     };
-    let mut prepared = setup::prepare(&choices, &opts).await?;
+    let mut prepared = setup::prepare(&choices, &opts)
+        .await
+        .map_err(|e| with_flag(e, LOAD_FLAGS))?;
     let notes = prepared.notes.clone();
     let info = TargetInfo {
         kind: prepared.engine.clone(),
@@ -467,6 +481,7 @@ async fn http_target(
     args: &TargetArgs,
     url: &str,
     selected: &[(String, qdrant_perf_load::config::CollectionConfig)],
+    all: &[(String, usize)],
     k: usize,
 ) -> Result<(HttpTarget, Vec<String>)> {
     let flags = |e| with_flag(e, LOAD_FLAGS);
@@ -533,11 +548,30 @@ async fn http_target(
             );
         }
         let (name, c) = &selected[0];
-        let spec = DatasetSpec::new(c.vector_size, args.points)
-            .with_queries(args.queries)
-            .with_metric(Metric::Cosine);
-        let dataset = Dataset::load_or_generate(&spec, &cache(args.cache_dir.clone())?)
-            .with_context(|| format!("making the query set of {name}"))?;
+        let cache = cache(args.cache_dir.clone())?;
+        let dataset = match crate::common::user_data(&args.data, &cache)? {
+            Some(user) => {
+                qdrant_perf_load::setup::check_dataset_dims(
+                    &user,
+                    &[(name.clone(), c.vector_size)],
+                    all,
+                )
+                .map_err(|e| with_flag(e, LOAD_FLAGS))?;
+                let wanted = qdrant_perf_data::MetricWanted::new(
+                    Metric::Cosine,
+                    format!("collection `{name}`"),
+                );
+                user.dataset(Some(&wanted), k.max(100))
+                    .map_err(|e| anyhow::anyhow!("--dataset: {e}"))?
+            }
+            None => {
+                let spec = DatasetSpec::new(c.vector_size, args.points)
+                    .with_queries(args.queries)
+                    .with_metric(Metric::Cosine);
+                Dataset::load_or_generate(&spec, &cache)
+                    .with_context(|| format!("making the query set of {name}"))?
+            }
+        };
         notes.push(format!(
             "{name}: {} held-out {}-dimensional queries rendered into the bodies of {{{{vector}}}} endpoints",
             dataset.queries.len(),

@@ -41,26 +41,33 @@ enum Command {
         #[arg(long)]
         profiles: Option<PathBuf>,
     },
-    /// Generate (or find in the cache) a dataset with exact ground truth, and say where it is.
+    /// Generate (or find in the cache) a dataset with exact ground truth, and say where it is;
+    /// with --dataset, read and check your own dataset and its truth (see README "Your own
+    /// data").
     Dataset {
+        #[command(flatten)]
+        data: common::DatasetArgs,
+        /// With --dataset: the metric of a file that does not state one (cosine, dot, euclid).
+        #[arg(long, requires = "dataset", value_parser = sweep_cmd::parse_metric)]
+        metric: Option<Metric>,
         /// A collection profile whose dimension and distance to use (e.g. deepcoder).
         #[arg(long, conflicts_with = "dim")]
         profile: Option<String>,
         /// Vector dimension, when no profile is given.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "dataset")]
         dim: Option<usize>,
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 20_000, conflicts_with = "dataset")]
         points: usize,
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, default_value_t = 1_000, conflicts_with = "dataset")]
         queries: usize,
         /// Depth of the exact ground truth per query.
         #[arg(long, default_value_t = 100)]
         k: usize,
         /// clustered (default), realistic (tuned toward real sentence embeddings' LID and RC),
         /// normal or uniform.
-        #[arg(long, default_value = "clustered")]
+        #[arg(long, default_value = "clustered", conflicts_with = "dataset")]
         distribution: String,
-        #[arg(long, default_value_t = 42)]
+        #[arg(long, default_value_t = 42, conflicts_with = "dataset")]
         seed: u64,
         /// Cache directory (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
         #[arg(long)]
@@ -223,6 +230,40 @@ fn run(opts: Opts) -> Result<ExitCode> {
             );
         }
         Command::Dataset {
+            data: common::DatasetArgs {
+                dataset: Some(path),
+            },
+            profile,
+            metric,
+            k,
+            cache_dir,
+            ..
+        } => {
+            let profiles = Profiles::bundled();
+            let profile = profile.map(|name| profiles.get(&name)).transpose()?;
+            let wanted = match (profile, metric) {
+                (Some(p), Some(m)) if p.distance != m => anyhow::bail!(
+                    "--metric {} contradicts collection profile `{}` ({}): give one of them",
+                    m.name(),
+                    p.name,
+                    p.distance.name()
+                ),
+                (Some(p), _) => Some((p.distance, format!("collection profile `{}`", p.name))),
+                (None, Some(m)) => Some((m, "--metric".to_string())),
+                (None, None) => None,
+            };
+            let dataset = common::user_dataset(
+                &path,
+                wanted.as_ref().map(|(m, from)| (*m, from.as_str())),
+                k,
+                &cache(cache_dir)?,
+            )?;
+            if let Some(p) = profile {
+                dataset.check_fits(&p.name, p.vector_size)?;
+            }
+            println!("{}", dataset.describe());
+        }
+        Command::Dataset {
             profile,
             dim,
             points,
@@ -231,6 +272,7 @@ fn run(opts: Opts) -> Result<ExitCode> {
             distribution,
             seed,
             cache_dir,
+            ..
         } => {
             let (dim, metric) = match (profile, dim) {
                 (Some(name), _) => {

@@ -15,7 +15,14 @@ use crate::common::{self, cache, open_store, private_edge_root, runtime};
 
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
-    #[arg(long, default_value_t = 768)]
+    /// With --dataset each size N is the dataset's first N train vectors (at most its train
+    /// set), searched with its test vectors; exact truth is computed for each N and cached.
+    #[command(flatten)]
+    pub data: common::DatasetArgs,
+    /// cosine (default), dot or euclid; with --dataset, for a file that does not state one.
+    #[arg(long, value_parser = crate::sweep_cmd::parse_metric)]
+    pub metric: Option<qdrant_perf_data::Metric>,
+    #[arg(long, default_value_t = 768, conflicts_with = "dataset")]
     pub dim: usize,
     /// Sizes to measure (default: 10k, 30k, 100k, 300k, then ×√10 steps up to --max).
     #[arg(long, value_delimiter = ',')]
@@ -23,12 +30,12 @@ pub struct ScaleArgs {
     /// The largest size (steps above it are dropped; up to 1,000,000 as memory allows).
     #[arg(long, default_value_t = 300_000)]
     pub max: usize,
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, conflicts_with = "dataset")]
     pub queries: usize,
     /// clustered (default), realistic, normal or uniform (see `sweep --help`).
-    #[arg(long, default_value = "clustered")]
+    #[arg(long, default_value = "clustered", conflicts_with = "dataset")]
     pub distribution: String,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, conflicts_with = "dataset")]
     pub seed: u64,
     /// The deployment's index: m=16, ef_construct=100.
     #[arg(long, default_value_t = 16)]
@@ -105,6 +112,35 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         full_scan_threshold: args.full_scan_threshold,
     };
     let cache = cache(args.cache_dir.clone())?;
+    let user = common::user_data(&args.data, &cache)?;
+    let metric = match (&user, args.metric) {
+        (Some(u), m) => match (u.metric(), m) {
+            (Some(file), Some(flag)) if file != flag => anyhow::bail!(
+                "--dataset {}: the file's distance is {}, but --metric says {}: drop --metric",
+                u.path().display(),
+                file.name(),
+                flag.name()
+            ),
+            (Some(file), _) => file,
+            (None, Some(flag)) => flag,
+            (None, None) => anyhow::bail!(
+                "--dataset {} does not say its metric: pass --metric cosine|dot|euclid",
+                u.path().display()
+            ),
+        },
+        (None, m) => m.unwrap_or(qdrant_perf_data::Metric::Cosine),
+    };
+    let dim = user.as_ref().map_or(args.dim, |u| u.dim());
+    if let Some(u) = &user
+        && let Some(&n) = steps.iter().find(|&&n| n > u.len())
+    {
+        anyhow::bail!(
+            "--steps: size {n} is more than the {} train vectors of --dataset {}: give --max {} or less",
+            u.len(),
+            u.path().display(),
+            u.len()
+        );
+    }
     let rt = runtime()?;
     let edge_root = private_edge_root(&cache, "scale")?;
     let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
@@ -112,14 +148,16 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         &rt,
         "stopping after the current size; the finished sizes are kept",
     );
-    let stem = format!("scale-{}d", args.dim);
+    let stem = format!("scale-{dim}d");
     let json = args.out_dir.join(format!("{stem}.json"));
     let svg = args.out_dir.join(format!("{stem}.svg"));
     let config = ScaleConfig {
-        dataset: DatasetSpec::new(args.dim, steps[0])
+        dataset: DatasetSpec::new(dim, steps[0])
             .with_queries(args.queries)
             .with_seed(args.seed)
+            .with_metric(metric)
             .with_distribution(Distribution::from_name(&args.distribution)?),
+        user,
         steps: steps.clone(),
         k: args.k,
         ef: args.ef,
@@ -133,7 +171,7 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
     };
     eprintln!(
         "scale: N = {steps:?} at {} d on {}, storage {}; results go to {} after each step",
-        args.dim,
+        dim,
         store.engine_version(),
         args.storage.name(),
         json.display()

@@ -16,23 +16,26 @@ use crate::common::{self, cache, open_store, private_edge_root, runtime};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
+    #[command(flatten)]
+    pub data: common::DatasetArgs,
     /// Vector dimension.
-    #[arg(long, default_value_t = 768)]
+    #[arg(long, default_value_t = 768, conflicts_with = "dataset")]
     pub dim: usize,
     /// Stored vectors.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, conflicts_with = "dataset")]
     pub points: usize,
     /// Held-out queries (each point is measured over all of them).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, conflicts_with = "dataset")]
     pub queries: usize,
     /// clustered (default: like real embeddings), realistic (tuned toward real sentence
     /// embeddings' LID and RC: harder than clustered), normal (hardest for HNSW) or uniform.
-    #[arg(long, default_value = "clustered")]
+    #[arg(long, default_value = "clustered", conflicts_with = "dataset")]
     pub distribution: String,
-    /// cosine, dot or euclid.
-    #[arg(long, default_value = "cosine", value_parser = parse_metric)]
-    pub metric: Metric,
-    #[arg(long, default_value_t = 42)]
+    /// cosine (default), dot or euclid. With --dataset: the metric of a file that does not
+    /// state one (an HDF5 file's `distance` attribute wins; a contradiction is an error).
+    #[arg(long, value_parser = parse_metric)]
+    pub metric: Option<Metric>,
+    #[arg(long, default_value_t = 42, conflicts_with = "dataset")]
     pub seed: u64,
     /// HNSW links per node.
     #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
@@ -77,7 +80,7 @@ pub struct SweepArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
-fn parse_metric(s: &str) -> Result<Metric, String> {
+pub(crate) fn parse_metric(s: &str) -> Result<Metric, String> {
     match s.to_ascii_lowercase().as_str() {
         "cosine" => Ok(Metric::Cosine),
         "dot" => Ok(Metric::Dot),
@@ -97,27 +100,42 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         rescore: args.rescore.clone(),
         oversampling: args.oversampling.clone(),
     };
+    let cache = cache(args.cache_dir.clone())?;
+    // --dataset is read and checked first: its dimension, size and metric shape the grid.
+    let user = match &args.data.dataset {
+        Some(path) => Some(common::user_dataset(
+            path,
+            args.metric.map(|m| (m, "--metric")),
+            args.k.max(100),
+            &cache,
+        )?),
+        None => None,
+    };
+    let (dim, points, metric) = match &user {
+        Some(d) => (d.spec.dim, d.points.len(), d.spec.metric),
+        None => (args.dim, args.points, args.metric.unwrap_or(Metric::Cosine)),
+    };
     let plan = grid
-        .plan(args.k, args.metric, args.points)
+        .plan(args.k, metric, points)
         .map_err(grid_error_with_flags)?;
     for r in &plan.rejected {
         eprintln!("rejected: {} ({})", r.point, r.reason);
     }
-    let (fst, note) = sweep::choose_full_scan_threshold(
-        args.full_scan_threshold,
-        args.points,
-        args.dim,
-        args.segments,
-    );
+    let (fst, note) =
+        sweep::choose_full_scan_threshold(args.full_scan_threshold, points, dim, args.segments);
     let mut notes: Vec<String> = note.into_iter().collect();
-    let spec = DatasetSpec::new(args.dim, args.points)
-        .with_queries(args.queries)
-        .with_k(args.k.max(100))
-        .with_seed(args.seed)
-        .with_metric(args.metric)
-        .with_distribution(Distribution::from_name(&args.distribution)?);
-    let cache = cache(args.cache_dir.clone())?;
-    let dataset = Dataset::load_or_generate(&spec, &cache).context("making the dataset")?;
+    let dataset = match user {
+        Some(d) => d,
+        None => {
+            let spec = DatasetSpec::new(args.dim, args.points)
+                .with_queries(args.queries)
+                .with_k(args.k.max(100))
+                .with_seed(args.seed)
+                .with_metric(metric)
+                .with_distribution(Distribution::from_name(&args.distribution)?);
+            Dataset::load_or_generate(&spec, &cache).context("making the dataset")?
+        }
+    };
     eprintln!("{}", dataset.describe());
     let rt = runtime()?;
     let edge_root = private_edge_root(&cache, "sweep")?;
@@ -126,7 +144,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         &rt,
         "stopping after the current point; the finished points are kept",
     );
-    let stem = format!("sweep-{}d-{}", args.dim, args.points);
+    let stem = format!("sweep-{dim}d-{points}");
     let json = args.out_dir.join(format!("{stem}.json"));
     let svg = args.out_dir.join(format!("{stem}.svg"));
     for n in &notes {
@@ -270,7 +288,9 @@ mod tests {
             rescore: a.rescore,
             oversampling: vec![],
         };
-        let e = grid.plan(a.k, a.metric, a.points).unwrap_err();
+        let e = grid
+            .plan(a.k, a.metric.unwrap_or(Metric::Cosine), a.points)
+            .unwrap_err();
         let msg = grid_error_with_flags(e).to_string();
         for needle in [
             "--m 1: ",

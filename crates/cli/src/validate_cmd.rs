@@ -34,8 +34,10 @@ pub struct ValidateArgs {
     /// truth from the server's exact search, nothing created, written or dropped; the
     /// collection's points, indexed vectors and status go into the setup notes and the report.
     /// Each must be a collection of the config (its query_load applies); needs --target URL.
-    #[arg(long, value_delimiter = ',', conflicts_with = "collections")]
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["collections", "dataset"])]
     pub read_only: Vec<String>,
+    #[command(flatten)]
+    pub data: crate::common::DatasetArgs,
     /// Scale sizes, rates and durations down for CI and laptops (2,000 points, rates x 0.1,
     /// 3 s per collection); the report says what was scaled.
     #[arg(long)]
@@ -147,6 +149,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         index_timeout: args.monitor.index_timeout,
         ..c
     });
+    let cache = cache(args.cache_dir.clone())?;
     let opts = ValidateOptions {
         config: config.clone(),
         collections: collections.clone(),
@@ -157,10 +160,11 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             k: search.k,
             ef: search.hnsw_ef,
             server: server.clone(),
-            cache: cache(args.cache_dir.clone())?,
+            cache: cache.clone(),
             writes: false,
             quiet: args.quiet,
             read_only: read_only.clone(),
+            dataset: crate::common::user_data(&args.data, &cache)?,
         },
         stress: !args.no_stress,
         progress: !args.quiet,

@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -1159,4 +1160,170 @@ fn a_mixed_run_over_four_gateway_endpoints_reports_each_apart_and_never_shows_th
     ]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("HTTP 401"), "{stderr}");
+}
+
+fn dataset_fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/datasets")
+        .join(rel)
+}
+
+#[test]
+fn sweep_runs_end_to_end_on_a_parquet_dataset_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--dataset"])
+        .arg(dataset_fixture("deepcoder-768-parquet"))
+        .args([
+            "--metric",
+            "cosine",
+            "--m",
+            "8",
+            "--ef-construct",
+            "16",
+            "--ef",
+            "10,20",
+            "--quantization",
+            "none",
+            "--threads",
+            "1",
+            "--url",
+            "edge",
+        ])
+        .arg("--out-dir")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"));
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    // The dataset's own shape: 48 train vectors of 768 dimensions, its 6 test vectors, and
+    // (no neighbours shipped) the exact truth computed and cached.
+    assert!(
+        stderr.contains("VectorDBBench Parquet, 48 train x 768d, 6 test"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("exact truth computed and cached"),
+        "{stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("sweep-768d-48.json")).expect("the sweep JSON"),
+    )
+    .unwrap();
+    let points = json["points"].as_array().expect("points");
+    assert_eq!(points.len(), 2, "{json}");
+    for p in points {
+        let recall = p["recall"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&recall) && recall > 0.5, "{p}");
+    }
+    assert!(stdout.contains("Pareto frontier"), "{stdout}");
+}
+
+#[test]
+fn a_dataset_of_another_dimension_than_the_collections_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let h5 = dataset_fixture("deepcoder-768.hdf5");
+    // validate's default: all nine collections; only deepcoder has 768 dimensions.
+    let mut cmd = bin();
+    cmd.args(["validate", "--quick", "--no-stress", "--dataset"])
+        .arg(&h5)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(dir.path().join("report.json"));
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("--dataset"), "{stderr}");
+    assert!(stderr.contains("dimension 768"), "{stderr}");
+    assert!(stderr.contains("mixtral (4096d)"), "{stderr}");
+    assert!(
+        stderr.contains("collections of dimension 768: deepcoder"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("report.json").exists());
+    // load as one collection of another dimension: both dimensions named.
+    let mut cmd = bin();
+    cmd.args([
+        "load",
+        "--collections",
+        "general",
+        "--duration",
+        "1s",
+        "--dataset",
+    ])
+    .arg(&h5)
+    .arg("--cache-dir")
+    .arg(dir.path().join("cache"));
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("dimension 768") && stderr.contains("general (1536d)"),
+        "{stderr}"
+    );
+    // A bad file: named, with the fix, exit 2.
+    let mut cmd = bin();
+    cmd.args(["dataset", "--dataset"])
+        .arg(dataset_fixture("bad/nan"))
+        .args(["--metric", "cosine", "--cache-dir"])
+        .arg(dir.path().join("cache"));
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("bad/nan/train.npy") && stderr.contains("train row 3"),
+        "{stderr}"
+    );
+    // The dataset command on a good file prints the truth check.
+    let mut cmd = bin();
+    cmd.args(["dataset", "--profile", "deepcoder", "--dataset"])
+        .arg(&h5)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"));
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("checked on 6 queries") && stdout.contains("mismatch rate 0.00%"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn scale_runs_each_size_on_the_head_of_a_dataset_and_refuses_sizes_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let h5 = dataset_fixture("deepcoder-768.hdf5");
+    let mut cmd = bin();
+    cmd.args(["scale", "--dataset"])
+        .arg(&h5)
+        .args(["--steps", "20,30,48", "--max", "48", "--url", "edge"])
+        .arg("--out-dir")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"));
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("the user's files"), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("scale-768d.json")).unwrap()).unwrap();
+    let steps: Vec<u64> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["points"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [20, 30, 48], "{json}");
+    assert_eq!(json["metric"], "cosine", "{json}");
+    // More than the 48 train vectors: refused before any work.
+    let mut cmd = bin();
+    cmd.args(["scale", "--dataset"])
+        .arg(&h5)
+        .args(["--steps", "20,100", "--max", "100", "--url", "edge"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"));
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("size 100 is more than the 48 train vectors"),
+        "{stderr}"
+    );
 }

@@ -102,6 +102,43 @@ pub enum LoadedFrom {
     Generated { seconds: f64 },
     /// Read from files the user supplied.
     Files,
+    /// A user's dataset read by [`Dataset::open`]: what was read and how its truth was made.
+    User(Box<UserSource>),
+}
+
+/// Where the ground truth of a user's dataset came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TruthOrigin {
+    /// Shipped with the dataset and checked against the suite's exact truth on `checked`
+    /// queries: `mismatch_rate` is the share of the shipped top-k ids (of those queries) that are
+    /// not in the exact top-k (0 = the shipped truth agrees; ties may make a few differ).
+    Shipped {
+        file: PathBuf,
+        checked: usize,
+        mismatch_rate: f64,
+    },
+    /// Computed exactly by the suite (`cached`: read back from an earlier run's cache).
+    Computed { cached: bool },
+}
+
+/// The description of a user's dataset, stored as `source.json` in its cache directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserSource {
+    pub path: PathBuf,
+    pub format: crate::formats::Format,
+    /// xxh3-128 of the files' bytes (hex), with the metric and k: the cache key.
+    pub content_hash: String,
+    pub metric: Metric,
+    /// Where the metric came from: the file's `distance` attribute, or the flag / profile.
+    pub metric_from: String,
+    pub dim: usize,
+    pub train: usize,
+    pub test: usize,
+    pub truth: TruthOrigin,
+    /// True when the train vectors are mapped from a `.fbin`, not held in memory.
+    pub mapped: bool,
+    pub seconds: f64,
 }
 
 /// Points, held-out queries and their exact neighbours.
@@ -116,6 +153,9 @@ pub struct Dataset {
     /// The dataset's directory in the cache (for files the user gave: the points file's folder).
     pub dir: PathBuf,
     pub loaded_from: LoadedFrom,
+    /// A user's dataset's own per-point payloads (Parquet train's scalar columns), row `i`
+    /// belonging to point `i`.
+    pub source_payloads: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -164,6 +204,7 @@ impl Dataset {
                         loaded_from: LoadedFrom::Cache {
                             seconds: started.elapsed().as_secs_f64(),
                         },
+                        source_payloads: None,
                     });
                 }
                 Err(e) => {
@@ -192,6 +233,7 @@ impl Dataset {
             payloads,
             dir,
             loaded_from: LoadedFrom::Generated { seconds },
+            source_payloads: None,
         })
     }
 
@@ -266,6 +308,7 @@ impl Dataset {
             payloads: None,
             dir: points.parent().map(Path::to_path_buf).unwrap_or_default(),
             loaded_from: LoadedFrom::Files,
+            source_payloads: None,
         })
     }
 
@@ -421,6 +464,39 @@ impl Dataset {
                 self.dir.display()
             ),
             LoadedFrom::Files => format!("{what}: read from {}", self.dir.display()),
+            LoadedFrom::User(u) => {
+                let truth = match &u.truth {
+                    TruthOrigin::Shipped {
+                        file,
+                        checked,
+                        mismatch_rate,
+                    } => format!(
+                        "shipped truth from {} checked on {checked} queries against the exact truth: \
+                         mismatch rate {:.2}%",
+                        file.display(),
+                        mismatch_rate * 100.0
+                    ),
+                    TruthOrigin::Computed { cached: true } => {
+                        "exact truth read from the cache".to_string()
+                    }
+                    TruthOrigin::Computed { cached: false } => {
+                        "exact truth computed and cached".to_string()
+                    }
+                };
+                format!(
+                    "dataset {} ({}, {} train x {}d{}, {} test, {} from {}, top-{} truth): {truth}; cache {}",
+                    u.path.display(),
+                    u.format.name(),
+                    u.train,
+                    u.dim,
+                    if u.mapped { " mapped" } else { "" },
+                    u.test,
+                    u.metric.name(),
+                    u.metric_from,
+                    self.truth.k(),
+                    self.dir.display()
+                )
+            }
         }
     }
 }

@@ -61,6 +61,34 @@ fn check_width(path: &Path, width: u32, what: &str) -> Result<usize> {
     Ok(width)
 }
 
+/// Checks a big-ann-benchmarks header (`rows, width` as little-endian `u32`) against the length
+/// of the whole file, `elem` bytes per value: (rows, width).
+pub(crate) fn bin_header(path: &Path, bytes: &[u8], elem: usize) -> Result<(usize, usize)> {
+    if bytes.len() < 8 {
+        return Err(DataError::bad_file(
+            path,
+            format!(
+                "truncated header: {} bytes, a big-ann-benchmarks header is 8 bytes (rows, width as u32)",
+                bytes.len()
+            ),
+        ));
+    }
+    let n = u32_at(bytes, 0) as usize;
+    let width = check_width(path, u32_at(bytes, 4), "row width")?;
+    let expected = 8 + n as u64 * width as u64 * elem as u64;
+    if bytes.len() as u64 != expected {
+        return Err(DataError::bad_file(
+            path,
+            format!(
+                "wrong length: the header says {n} rows of {width} values ({expected} bytes), \
+                 the file has {} bytes; it is truncated or not in this format",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok((n, width))
+}
+
 /// Decodes the rows of a `.fbin`/`.ibin` or `.fvecs`/`.ivecs` file into (width, flat values).
 fn decode(path: &Path, bytes: &[u8], layout: Layout) -> Result<(usize, Vec<[u8; 4]>)> {
     let words = |b: &[u8]| -> Vec<[u8; 4]> {
@@ -70,28 +98,7 @@ fn decode(path: &Path, bytes: &[u8], layout: Layout) -> Result<(usize, Vec<[u8; 
     };
     match layout {
         Layout::Bin => {
-            if bytes.len() < 8 {
-                return Err(DataError::bad_file(
-                    path,
-                    format!(
-                        "truncated header: {} bytes, a .fbin/.ibin header is 8 bytes (rows, width as u32)",
-                        bytes.len()
-                    ),
-                ));
-            }
-            let n = u32_at(bytes, 0) as usize;
-            let width = check_width(path, u32_at(bytes, 4), "row width")?;
-            let expected = 8 + n as u64 * width as u64 * 4;
-            if bytes.len() as u64 != expected {
-                return Err(DataError::bad_file(
-                    path,
-                    format!(
-                        "wrong length: the header says {n} rows of {width} values ({expected} bytes), \
-                         the file has {} bytes; it is truncated or not in this format",
-                        bytes.len()
-                    ),
-                ));
-            }
+            let (_, width) = bin_header(path, bytes, 4)?;
             Ok((width, words(&bytes[8..])))
         }
         Layout::Vecs => {
@@ -150,7 +157,14 @@ pub fn read_vectors(path: &Path) -> Result<Vectors> {
 /// its row (padding for rows with fewer than k neighbours).
 pub fn read_ids(path: &Path) -> Result<(usize, Vec<Vec<u32>>)> {
     let layout = layout(path, "ibin", "ivecs")?;
-    let bytes = read_all(path)?;
+    let mut bytes = read_all(path)?;
+    // big-ann-benchmarks ground truth: the same header, the ids, then as many f32 distances.
+    if layout == Layout::Bin && bytes.len() >= 8 {
+        let (n, k) = (u32_at(&bytes, 0) as u64, u32_at(&bytes, 4) as u64);
+        if bytes.len() as u64 == 8 + 2 * n * k * 4 && k > 0 {
+            bytes.truncate((8 + n * k * 4) as usize);
+        }
+    }
     let (k, words) = decode(path, &bytes, layout)?;
     let rows = words
         .chunks_exact(k)
@@ -163,6 +177,125 @@ pub fn read_ids(path: &Path) -> Result<(usize, Vec<Vec<u32>>)> {
         })
         .collect();
     Ok((k, rows))
+}
+
+/// Reads `.u8bin` / `.i8bin` (big-ann-benchmarks' byte vectors) or `.bvecs` (TEXMEX bytes, each
+/// row prefixed by its `i32` width) into `f32` vectors in memory. For files too large for that,
+/// [`convert_to_fbin`] writes them as a `.fbin` to map.
+pub fn read_byte_vectors(path: &Path) -> Result<Vectors> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let bytes = read_all(path)?;
+    let (dim, data): (usize, Vec<f32>) = match ext {
+        "u8bin" | "i8bin" => {
+            let (_, dim) = bin_header(path, &bytes, 1)?;
+            let signed = ext == "i8bin";
+            (dim, bytes[8..].iter().map(|&b| byte(b, signed)).collect())
+        }
+        "bvecs" => {
+            if bytes.len() < 4 {
+                return Err(DataError::bad_file(
+                    path,
+                    "truncated: not even one row width",
+                ));
+            }
+            let dim = check_width(path, u32_at(&bytes, 0), "row width")?;
+            let row = 4 + dim;
+            if !bytes.len().is_multiple_of(row) {
+                return Err(DataError::bad_file(
+                    path,
+                    format!(
+                        "wrong length: {} bytes is not a whole number of rows of {dim} bytes \
+                         ({row} bytes each); the file is truncated or its rows differ in width",
+                        bytes.len()
+                    ),
+                ));
+            }
+            let mut data = Vec::with_capacity(bytes.len() / row * dim);
+            for (i, r) in bytes.chunks_exact(row).enumerate() {
+                if u32_at(r, 0) as usize != dim {
+                    return Err(DataError::bad_file(
+                        path,
+                        format!(
+                            "row {i} has width {}, the first row has {dim}",
+                            u32_at(r, 0)
+                        ),
+                    ));
+                }
+                data.extend(r[4..].iter().map(|&b| b as f32));
+            }
+            (dim, data)
+        }
+        _ => {
+            return Err(DataError::bad_file(
+                path,
+                "unknown file type: expected a .u8bin, .i8bin or .bvecs file",
+            ));
+        }
+    };
+    Vectors::new(dim, data)
+}
+
+fn byte(b: u8, signed: bool) -> f32 {
+    if signed { b as i8 as f32 } else { b as f32 }
+}
+
+/// Converts a `.u8bin` / `.i8bin` file to a `.fbin` at `dst` (atomically), a few MiB at a time,
+/// so a file larger than memory can then be mapped ([`Vectors::map_fbin`]).
+pub fn convert_to_fbin(src: &Path, dst: &Path) -> Result<()> {
+    use std::io::BufReader;
+    let signed = match src.extension().and_then(|e| e.to_str()) {
+        Some("u8bin") => false,
+        Some("i8bin") => true,
+        _ => {
+            return Err(DataError::bad_file(
+                src,
+                "unknown file type: expected a .u8bin or .i8bin file",
+            ));
+        }
+    };
+    let file = File::open(src).map_err(|e| DataError::io(src, e))?;
+    let len = file.metadata().map_err(|e| DataError::io(src, e))?.len();
+    let mut reader = BufReader::new(file);
+    let mut header = [0u8; 8];
+    let got = reader
+        .read(&mut header)
+        .map_err(|e| DataError::io(src, e))?;
+    let n = u32_at(&header, 0) as u64;
+    let width = u32_at(&header, 4) as u64;
+    if got < 8 || len != 8 + n * width {
+        // The same checks and message as the in-memory reader.
+        let mut head = header[..got].to_vec();
+        head.resize(len.min(8) as usize, 0);
+        if got < 8 {
+            bin_header(src, &head, 1)?;
+        }
+        check_width(src, width as u32, "row width")?;
+        return Err(DataError::bad_file(
+            src,
+            format!(
+                "wrong length: the header says {n} rows of {width} values ({} bytes), \
+                 the file has {len} bytes; it is truncated or not in this format",
+                8 + n * width
+            ),
+        ));
+    }
+    check_width(src, width as u32, "row width")?;
+    write_atomic(dst, |out| {
+        out.write_all(&header)?;
+        let mut buf = vec![0u8; 1 << 22];
+        let mut floats = Vec::with_capacity(buf.len() * 4);
+        loop {
+            let got = reader.read(&mut buf)?;
+            if got == 0 {
+                return Ok(());
+            }
+            floats.clear();
+            for &b in &buf[..got] {
+                floats.extend_from_slice(&byte(b, signed).to_le_bytes());
+            }
+            out.write_all(&floats)?;
+        }
+    })
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -222,6 +222,20 @@ pub fn ground_truth(
         Metric::Euclid => points.rows().map(norm2).collect(),
         _ => Vec::new(),
     };
+    // Qdrant normalises Cosine vectors on upload. The generator's already are; a user's may
+    // not be: then each score is divided by the point's norm (and reported over the query's).
+    let inverse_norms: Option<Vec<f32>> = (metric == Metric::Cosine)
+        .then(|| {
+            points
+                .as_slice()
+                .par_chunks(dim)
+                .map(|r| match norm2(r).sqrt() {
+                    0.0 => 1.0,
+                    n => 1.0 / n,
+                })
+                .collect::<Vec<f32>>()
+        })
+        .filter(|inv| inv.iter().any(|x| (x - 1.0).abs() > 1e-4));
     let mut ids = Vec::with_capacity(queries.len());
     let mut scores = Vec::with_capacity(queries.len());
     let mut buffer = vec![0.0f32; QUERY_BLOCK.min(queries.len().max(1)) * POINT_BLOCK];
@@ -240,16 +254,22 @@ pub fn ground_truth(
             } else {
                 None
             };
+            let inverse = inverse_norms.as_ref().map(|inv| &inv[p0..p0 + np]);
             heaps
                 .par_iter_mut()
                 .zip(out.par_chunks(np))
-                .for_each(|(heap, row)| match norms {
-                    Some(norms) => {
+                .for_each(|(heap, row)| match (norms, inverse) {
+                    (Some(norms), _) => {
                         for (j, (&s, &x2)) in row.iter().zip(norms).enumerate() {
                             heap.push(2.0 * s - x2, (p0 + j) as u32);
                         }
                     }
-                    None => {
+                    (None, Some(inverse)) => {
+                        for (j, (&s, &inv)) in row.iter().zip(inverse).enumerate() {
+                            heap.push(s * inv, (p0 + j) as u32);
+                        }
+                    }
+                    (None, None) => {
                         for (j, &s) in row.iter().enumerate() {
                             heap.push(s, (p0 + j) as u32);
                         }
@@ -260,11 +280,17 @@ pub fn ground_truth(
         for (i, heap) in heaps.into_iter().enumerate() {
             let q_norm2 = norm2(queries.row(q0 + i));
             let sorted = heap.into_sorted();
+            let q_scale = match metric {
+                Metric::Cosine if (q_norm2 - 1.0).abs() > 1e-4 && q_norm2 > 0.0 => {
+                    1.0 / q_norm2.sqrt()
+                }
+                _ => 1.0,
+            };
             ids.push(sorted.iter().map(|c| c.id).collect());
             scores.push(
                 sorted
                     .iter()
-                    .map(|c| reported(metric, c.score, q_norm2))
+                    .map(|c| reported(metric, c.score, q_norm2) * q_scale)
                     .collect(),
             );
         }
@@ -331,6 +357,20 @@ pub fn exact_top_k_naive(
     check_same_dim(points, queries)?;
     let mut ids = Vec::new();
     let mut scores = Vec::new();
+    let norm = |v: &[f32]| v.iter().map(|x| *x as f64 * *x as f64).sum::<f64>().sqrt();
+    // True cosine when the vectors are not unit length (as Qdrant normalises them).
+    let unit = metric != Metric::Cosine
+        || points
+            .rows()
+            .chain(queries.rows())
+            .all(|v| (norm(v) - 1.0).abs() <= 1e-4);
+    let scale = |v: &[f32]| {
+        if unit || norm(v) == 0.0 {
+            1.0
+        } else {
+            1.0 / norm(v)
+        }
+    };
     for q in queries.rows() {
         let mut all: Vec<(f64, u32)> = points
             .rows()
@@ -338,7 +378,12 @@ pub fn exact_top_k_naive(
             .map(|(i, p)| {
                 let s = match metric {
                     Metric::Cosine | Metric::Dot => {
-                        q.iter().zip(p).map(|(a, b)| *a as f64 * *b as f64).sum()
+                        q.iter()
+                            .zip(p)
+                            .map(|(a, b)| *a as f64 * *b as f64)
+                            .sum::<f64>()
+                            * scale(p)
+                            * scale(q)
                     }
                     Metric::Euclid => -q
                         .iter()
@@ -409,6 +454,26 @@ mod tests {
             .with_queries(1030)
             .with_distribution(Distribution::Normal);
         check_against_naive(spec, 5);
+    }
+
+    #[test]
+    fn cosine_truth_of_vectors_not_of_unit_length_is_the_cosine_not_the_dot_product() {
+        // Qdrant normalises Cosine vectors on upload; a user's file may hold raw ones. Point 0
+        // has the largest dot product with the query but not the largest cosine.
+        let points = Vectors::new(2, vec![10.0, 5.0, 1.0, 0.0, 0.0, 3.0]).unwrap();
+        let queries = Vectors::new(2, vec![2.0, 0.0]).unwrap();
+        let fast = ground_truth(&points, &queries, 3, Metric::Cosine, &|_| {}).unwrap();
+        let slow = exact_top_k_naive(&points, &queries, 3, Metric::Cosine).unwrap();
+        assert_eq!(fast.ids(0), &[1, 0, 2]);
+        assert_eq!(slow.ids(0), &[1, 0, 2]);
+        let want = [1.0, 10.0 / 125f32.sqrt(), 0.0];
+        for (a, b) in fast.scores(0).iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // Dot keeps the raw products.
+        let dot = ground_truth(&points, &queries, 3, Metric::Dot, &|_| {}).unwrap();
+        assert_eq!(dot.ids(0), &[0, 1, 2]);
+        assert_eq!(dot.scores(0), &[20.0, 2.0, 0.0]);
     }
 
     /// Filter-then-scan: the obvious reference for filtered ground truth.

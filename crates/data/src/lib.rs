@@ -13,6 +13,7 @@
 mod cache;
 mod error;
 mod files;
+mod formats;
 mod generator;
 mod groundtruth;
 mod hardness;
@@ -21,11 +22,15 @@ mod payload;
 mod progress;
 mod recall;
 mod streams;
+mod user;
 mod vectors;
 
-pub use cache::{Dataset, DatasetCache, LoadedFrom};
+pub use cache::{Dataset, DatasetCache, LoadedFrom, TruthOrigin, UserSource};
 pub use error::{DataError, Result};
-pub use files::{read_ids, read_vectors, write_ids, write_vectors};
+pub use files::{
+    convert_to_fbin, read_byte_vectors, read_ids, read_vectors, write_ids, write_vectors,
+};
+pub use formats::{FORMATS_HELP, Format, metric_from_word};
 pub use generator::{Distribution, GENERATOR_VERSION, Metric, Part, generate};
 pub use groundtruth::{GroundTruth, exact_top_k_naive, ground_truth, ground_truth_filtered};
 pub use hardness::{
@@ -42,4 +47,5 @@ pub use recall::{mean_recall, recall_at_k};
 pub use streams::{
     DEFAULT_STREAM_SEED, DEFAULT_ZIPF_EXPONENT, Popularity, QueryStream, ideal_hit_rate,
 };
+pub use user::{MetricWanted, TRUTH_CHECK_QUERIES, UserData};
 pub use vectors::{DatasetSpec, MAX_DIM, Vectors};

@@ -1,3 +1,7 @@
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -8,11 +12,40 @@ use crate::payload::{PAYLOAD_VERSION, PayloadSpec};
 /// The largest dimension the suite accepts. Qdrant itself caps dense vectors at 65,536.
 pub const MAX_DIM: usize = 65_536;
 
-/// A dense row-major matrix of `len()` vectors of `dim` floats each.
-#[derive(Clone, Debug, PartialEq)]
+/// A dense row-major matrix of `len()` vectors of `dim` floats each: in memory, or mapped from a
+/// `.fbin` file ([`Vectors::map_fbin`]) so that a file larger than memory can still be uploaded
+/// and searched exhaustively (the kernel pages it in and out as the blocks are read).
+#[derive(Clone)]
 pub struct Vectors {
     dim: usize,
-    data: Vec<f32>,
+    data: Storage,
+}
+
+#[derive(Clone)]
+enum Storage {
+    Owned(Vec<f32>),
+    /// `len` floats at byte `offset` of a read-only mapping (offset a multiple of 4).
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl std::fmt::Debug for Vectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vectors")
+            .field("dim", &self.dim)
+            .field("len", &self.len())
+            .field("mapped", &self.is_mapped())
+            .finish()
+    }
+}
+
+impl PartialEq for Vectors {
+    fn eq(&self, other: &Self) -> bool {
+        self.dim == other.dim && self.as_slice() == other.as_slice()
+    }
 }
 
 impl Vectors {
@@ -29,7 +62,42 @@ impl Vectors {
                 ),
             });
         }
-        Ok(Self { dim, data })
+        Ok(Self {
+            dim,
+            data: Storage::Owned(data),
+        })
+    }
+
+    /// Maps a `.fbin` file (header `rows, dim` as `u32`, then the rows as little-endian `f32`)
+    /// read-only instead of reading it: nothing is copied, and the file may be larger than
+    /// memory. The header is checked against the file's length; the values are not looked at
+    /// (see [`Vectors::first_non_finite`]).
+    pub fn map_fbin(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+        // SAFETY: the mapping is read-only; the suite never writes a file it has mapped, and a
+        // user's file changed under a run is outside what the suite can guard against (the
+        // same holds for any reader).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| DataError::io(path, e))?;
+        if !cfg!(target_endian = "little") {
+            return Err(DataError::bad_file(
+                path,
+                "mapping .fbin files needs a little-endian machine",
+            ));
+        }
+        let (rows, dim) = crate::files::bin_header(path, &map, 4)?;
+        Ok(Self {
+            dim,
+            data: Storage::Mapped {
+                map: Arc::new(map),
+                offset: 8,
+                len: rows * dim,
+            },
+        })
+    }
+
+    /// True when the vectors are a mapped file, not memory of their own.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.data, Storage::Mapped { .. })
     }
 
     pub fn dim(&self) -> usize {
@@ -37,36 +105,87 @@ impl Vectors {
     }
 
     pub fn len(&self) -> usize {
-        self.data.len() / self.dim
+        self.as_slice().len() / self.dim
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.as_slice().is_empty()
     }
 
     pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.dim..(i + 1) * self.dim]
+        &self.as_slice()[i * self.dim..(i + 1) * self.dim]
     }
 
     pub fn rows(&self) -> impl ExactSizeIterator<Item = &[f32]> {
-        self.data.chunks_exact(self.dim)
+        self.as_slice().chunks_exact(self.dim)
     }
 
     pub fn as_slice(&self) -> &[f32] {
-        &self.data
+        match &self.data {
+            Storage::Owned(v) => v,
+            Storage::Mapped { map, offset, len } => {
+                let bytes = &map[*offset..*offset + len * 4];
+                // SAFETY: a mapping starts on a page boundary and `offset` is a multiple of 4,
+                // so the pointer is aligned for f32; the bytes are in bounds (checked above and
+                // by map_fbin against the file length) and every bit pattern is a valid f32.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), *len) }
+            }
+        }
     }
 
+    /// The values as an owned buffer (a copy when the vectors are mapped).
     pub fn into_inner(self) -> Vec<f32> {
-        self.data
+        match self.data {
+            Storage::Owned(v) => v,
+            Storage::Mapped { .. } => self.as_slice().to_vec(),
+        }
     }
 
-    /// The first `n` vectors (or all, when there are fewer).
+    /// The first `n` vectors (or all, when there are fewer): a copy, or for mapped vectors a
+    /// shorter view of the same mapping.
     pub fn head(&self, n: usize) -> Vectors {
         let n = n.min(self.len());
+        let data = match &self.data {
+            Storage::Owned(v) => Storage::Owned(v[..n * self.dim].to_vec()),
+            Storage::Mapped { map, offset, .. } => Storage::Mapped {
+                map: map.clone(),
+                offset: *offset,
+                len: n * self.dim,
+            },
+        };
         Vectors {
             dim: self.dim,
-            data: self.data[..n * self.dim].to_vec(),
+            data,
         }
+    }
+
+    /// The rows `ids`, copied, in that order.
+    pub fn select(&self, ids: &[usize]) -> Vectors {
+        let mut data = Vec::with_capacity(ids.len() * self.dim);
+        for &i in ids {
+            data.extend_from_slice(self.row(i));
+        }
+        Vectors {
+            dim: self.dim,
+            data: Storage::Owned(data),
+        }
+    }
+
+    /// The first value that is NaN or infinite, as (row, column), scanning in parallel blocks.
+    pub fn first_non_finite(&self) -> Option<(usize, usize)> {
+        use rayon::prelude::*;
+        const BLOCK: usize = 1 << 16;
+        let dim = self.dim;
+        let rows_per_block = (BLOCK / dim).max(1);
+        self.as_slice()
+            .par_chunks(rows_per_block * dim)
+            .enumerate()
+            .find_map_first(|(b, chunk)| {
+                chunk
+                    .iter()
+                    .position(|x| !x.is_finite())
+                    .map(|i| (b * rows_per_block + i / dim, i % dim))
+            })
     }
 }
 

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, LoadedFrom, Metric};
+use qdrant_perf_data::{
+    Dataset, DatasetCache, DatasetSpec, LoadedFrom, Metric, MetricWanted, UserData,
+};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::readonly::ReadOnlyWorkload;
 use qdrant_perf_store::{AnyStore, CollectionSpec, Guard, HnswParams, ServerConfig, Store};
@@ -44,6 +46,52 @@ pub struct SetupOptions {
     /// queries drawn from the collection, truth from the server's exact search, nothing
     /// created, written or dropped (the guard refuses it anyway: the names lack the prefix).
     pub read_only: Vec<String>,
+    /// A user's own dataset (`--dataset`) instead of generated vectors; `points` and `queries`
+    /// then do not apply.
+    pub dataset: Option<Arc<UserData>>,
+}
+
+/// Errors unless every collection has the user dataset's dimension; the message names the
+/// dataset's dimension, the collections that differ and the collections of the run's config
+/// (`all`) that have it.
+pub fn check_dataset_dims(
+    user: &UserData,
+    run: &[(String, usize)],
+    all: &[(String, usize)],
+) -> Result<(), LoadError> {
+    let dim = user.dim();
+    let differ: Vec<String> = run
+        .iter()
+        .filter(|(_, d)| *d != dim)
+        .map(|(n, d)| format!("{n} ({d}d)"))
+        .collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let fitting: Vec<&str> = all
+        .iter()
+        .filter(|(_, d)| *d == dim)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    Err(LoadError::Invalid {
+        what: "dataset",
+        value: user.path().display().to_string(),
+        fix: format!(
+            "its vectors have dimension {dim}, but collection(s) {} differ; {}",
+            differ.join(", "),
+            if fitting.is_empty() {
+                format!(
+                    "no collection of this run has dimension {dim}: use a dataset of the collections' dimension"
+                )
+            } else {
+                format!(
+                    "collections of dimension {dim}: {}; run only those (--collections {})",
+                    fitting.join(", "),
+                    fitting.join(",")
+                )
+            }
+        ),
+    })
 }
 
 /// Collections ready for a run, and what it took.
@@ -114,6 +162,13 @@ pub async fn prepare(
         datasets: Vec::new(),
         created: Vec::new(),
     };
+    if let Some(user) = &opts.dataset {
+        let run: Vec<(String, usize)> = choices
+            .iter()
+            .map(|c| (c.name.clone(), c.vector_size))
+            .collect();
+        check_dataset_dims(user, &run, &run)?;
+    }
     let mut edge_stores = HashMap::new();
     for choice in choices {
         let one = prepare_one(
@@ -148,14 +203,35 @@ async fn prepare_one(
     if opts.read_only.contains(&choice.name) {
         return prepare_read_only(choice, opts, server_store, prepared).await;
     }
-    let spec = DatasetSpec::new(choice.vector_size, opts.points)
-        .with_queries(opts.queries)
-        .with_metric(choice.metric);
-    let dataset =
-        Dataset::load_or_generate(&spec, &opts.cache).map_err(|source| LoadError::Dataset {
-            collection: choice.name.clone(),
-            source,
-        })?;
+    let as_dataset_error = |source| LoadError::Dataset {
+        collection: choice.name.clone(),
+        source,
+    };
+    let dataset = match &opts.dataset {
+        Some(user) => {
+            let wanted = MetricWanted::new(choice.metric, format!("collection `{}`", choice.name));
+            let d = user
+                .dataset(Some(&wanted), opts.k.max(100))
+                .map_err(as_dataset_error)?;
+            d.check_fits(&choice.name, choice.vector_size)
+                .map_err(as_dataset_error)?;
+            d
+        }
+        None => {
+            let spec = DatasetSpec::new(choice.vector_size, opts.points)
+                .with_queries(opts.queries)
+                .with_metric(choice.metric);
+            Dataset::load_or_generate(&spec, &opts.cache).map_err(as_dataset_error)?
+        }
+    };
+    let spec = dataset.spec.clone();
+    if matches!(dataset.loaded_from, LoadedFrom::User(_)) {
+        let line = format!("{}: {}", choice.name, dataset.describe());
+        if !opts.quiet {
+            eprintln!("{line}");
+        }
+        prepared.notes.push(line);
+    }
     let store = match server_store {
         Some(s) => s.clone(),
         None => {
@@ -197,6 +273,7 @@ async fn prepare_one(
     let dataset_s = match dataset.loaded_from {
         LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
         LoadedFrom::Files => 0.0,
+        LoadedFrom::User(ref u) => u.seconds,
     };
     let note = format!(
         "{name}: {} points x {} dims, {} held-out queries, {}; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
@@ -205,10 +282,10 @@ async fn prepare_one(
         dataset.queries.len(),
         dataset.describe_hardness(),
         dataset_s,
-        if matches!(dataset.loaded_from, LoadedFrom::Cache { .. }) {
-            "cached"
-        } else {
-            "generated"
+        match dataset.loaded_from {
+            LoadedFrom::Cache { .. } => "cached",
+            LoadedFrom::User(_) => "the user's files",
+            _ => "generated",
         },
         if loaded.reused { "reused" } else { "built" },
         loaded.open_seconds,

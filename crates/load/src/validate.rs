@@ -430,6 +430,15 @@ async fn prepare_selected(
         ef_construct: ix.hnsw_ef_construct,
         full_scan_threshold: ix.full_scan_threshold,
     };
+    // --dataset: every selected collection must have its dimension, checked before any work.
+    if let Some(user) = &opts.setup.dataset {
+        let dims = |v: &[(String, CollectionConfig)]| -> Vec<(String, usize)> {
+            v.iter().map(|(n, c)| (n.clone(), c.vector_size)).collect()
+        };
+        let run = dims(selected);
+        let all = dims(&opts.config.performance_tests.collections.0);
+        crate::setup::check_dataset_dims(user, &run, &all)?;
+    }
     let mut prepared: Option<Prepared> = None;
     for (name, c) in selected {
         let choice = CollectionChoice {

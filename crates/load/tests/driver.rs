@@ -594,6 +594,7 @@ async fn a_run_on_the_embedded_engine_measures_recall_and_mixes_upserts() {
         writes: true,
         quiet: true,
         read_only: Vec::new(),
+        dataset: None,
     };
     let mut prepared = setup::prepare(&[choice("tiny_a", 16), choice("tiny_b", 32)], &opts)
         .await

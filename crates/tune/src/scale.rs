@@ -538,6 +538,9 @@ pub struct ScaleConfig {
     pub storage: StorageChoice,
     /// The size the fits are extrapolated to (`targets.scalability`: 100M).
     pub predict: u64,
+    /// A user's own dataset (`--dataset`): each step N runs on its first N train vectors and
+    /// their test vectors (exact truth for that N, computed and cached), instead of `dataset`.
+    pub user: Option<std::sync::Arc<qdrant_perf_data::UserData>>,
 }
 
 fn pct(e: f64) -> String {
@@ -834,7 +837,14 @@ pub async fn run_scale(
             points: n,
             ..config.dataset.clone()
         };
-        let dataset = Dataset::load_or_generate(&spec, cache)?;
+        let dataset = match &config.user {
+            Some(user) => {
+                let wanted = qdrant_perf_data::MetricWanted::new(spec.metric, "the scale run");
+                user.head_dataset(Some(&wanted), spec.k, n)?
+            }
+            None => Dataset::load_or_generate(&spec, cache)?,
+        };
+        let spec = dataset.spec.clone();
         let (fst, note) =
             choose_full_scan_threshold(config.hnsw.full_scan_threshold, n, dim, config.segments);
         if let Some(note) = note {
@@ -859,6 +869,7 @@ pub async fn run_scale(
             dataset.describe_hardness(),
             match dataset.loaded_from {
                 LoadedFrom::Cache { .. } => "from cache",
+                LoadedFrom::User(_) => "the user's files",
                 _ => "generated",
             },
             storage.name()

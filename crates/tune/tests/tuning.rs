@@ -177,6 +177,7 @@ async fn a_scale_step_that_would_not_fit_is_skipped_and_so_are_larger_ones() {
         json: dir.path().join("scale.json"),
         prefix: "perf_".into(),
         storage: StorageChoice::Fixed(Storage::Ram),
+        user: None,
         predict: 100_000_000,
     };
     // Enough for the first step only with vectors in RAM (a fixed storage never switches, though
@@ -252,6 +253,7 @@ async fn auto_storage_switches_as_free_memory_runs_short_and_labels_every_step()
         json: dir.path().join("scale.json"),
         prefix: "perf_".into(),
         storage: StorageChoice::Auto,
+        user: None,
         predict: 1_000_000,
     };
     let est = |n, s| scale::estimate_step_bytes(n, DIM, 100, 8, s);

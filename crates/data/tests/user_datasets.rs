@@ -1,0 +1,418 @@
+//! Users' own datasets (`Dataset::open`) on files written by the reference writers (h5py, numpy,
+//! pyarrow: scripts/make-dataset-fixtures.py), against the suite's own .fbin/.ibin of the same data.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use qdrant_perf_data::{
+    Dataset, DatasetCache, Format, LoadedFrom, Metric, MetricWanted, TruthOrigin, UserSource,
+    Vectors, exact_top_k_naive, mean_recall, write_ids,
+};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/datasets")
+        .join(rel)
+}
+
+fn cosine() -> MetricWanted {
+    MetricWanted::new(Metric::Cosine, "--metric")
+}
+
+fn open(rel: &str, cache: &DatasetCache) -> Dataset {
+    Dataset::open(&fixture(rel), Some(&cosine()), 10, cache)
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn user(d: &Dataset) -> &UserSource {
+    match &d.loaded_from {
+        LoadedFrom::User(u) => u,
+        other => panic!("not a user dataset: {other:?}"),
+    }
+}
+
+fn err(rel: &str, wanted: Option<&MetricWanted>) -> String {
+    let cache = tempfile::tempdir().unwrap();
+    Dataset::open(&fixture(rel), wanted, 10, &DatasetCache::new(cache.path()))
+        .map(|d| panic!("{rel} was accepted: {}", d.describe()))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn every_format_gives_the_same_vectors_truth_and_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path());
+    let reference = open("same/bin", &cache);
+    assert_eq!(user(&reference).format, Format::Bin);
+    assert!(reference.points.is_mapped(), "a .fbin train set is mapped");
+    assert_eq!((reference.points.len(), reference.points.dim()), (200, 16));
+    assert_eq!(reference.queries.len(), 20);
+    // An answer that is exact for even queries and misses half of the top 10 for odd ones.
+    // The suite's exact cosine truth agrees with numpy's (the shipped neighbours) here.
+    let exact =
+        exact_top_k_naive(&reference.points, &reference.queries, 10, Metric::Cosine).unwrap();
+    assert_eq!(exact.all_ids(), reference.truth.all_ids());
+    let answers: Vec<Vec<u64>> = (0..20)
+        .map(|q| {
+            let row = exact.ids(q);
+            let keep = if q % 2 == 0 { 10 } else { 5 };
+            row[..keep]
+                .iter()
+                .map(|&i| u64::from(i))
+                .chain((1000..).take(10 - keep))
+                .collect()
+        })
+        .collect();
+    let recall =
+        |d: &Dataset| mean_recall(answers.iter().map(Vec::as_slice), |q| d.truth.ids(q), 10);
+    assert!(
+        (recall(&reference) - 0.75).abs() < 1e-9,
+        "{}",
+        recall(&reference)
+    );
+    for (rel, format) in [
+        ("same/ann.hdf5", Format::Hdf5),
+        ("same/npy", Format::Npy),
+        ("same/parquet", Format::Parquet),
+        ("same/fvecs", Format::Bin),
+        ("same/notruth", Format::Npy),
+    ] {
+        let d = open(rel, &cache);
+        assert_eq!(user(&d).format, format, "{rel}");
+        assert_eq!(d.points, reference.points, "{rel}: train vectors");
+        assert_eq!(d.queries, reference.queries, "{rel}: test vectors");
+        assert_eq!(d.truth.all_ids(), reference.truth.all_ids(), "{rel}: truth");
+        assert_eq!(recall(&d), recall(&reference), "{rel}: recall");
+        assert_eq!(d.spec.dim, 16);
+        assert_eq!(d.spec.metric, Metric::Cosine);
+        // numpy's exact cosine neighbours agree with the suite's on every checked query.
+        if let TruthOrigin::Shipped {
+            checked,
+            mismatch_rate,
+            ..
+        } = user(&d).truth
+        {
+            assert_eq!(
+                checked, 20,
+                "{rel}: all 20 queries (fewer than 100) are checked"
+            );
+            assert_eq!(mismatch_rate, 0.0, "{rel}");
+        }
+    }
+    // The description says where the truth came from; the numbers are stored beside the data.
+    let h5 = open("same/ann.hdf5", &cache);
+    let text = h5.describe();
+    assert!(
+        text.contains("mismatch rate 0.00%") && text.contains("ann-benchmarks HDF5"),
+        "{text}"
+    );
+    let stored: UserSource =
+        serde_json::from_slice(&fs::read(h5.dir.join("source.json")).unwrap()).unwrap();
+    assert_eq!(&stored.truth, &user(&h5).truth);
+    assert_eq!(
+        stored.metric_from,
+        "the file's distance attribute \"angular\""
+    );
+}
+
+#[test]
+fn a_wrong_shipped_truth_shows_as_its_mismatch_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    for f in ["base.fbin", "query.fbin"] {
+        fs::copy(fixture("same/bin").join(f), data.join(f)).unwrap();
+    }
+    let good = open("same/bin", &DatasetCache::new(dir.path().join("c")));
+    // Replace the last 5 of the 10 neighbours of every query by far points: half is wrong.
+    let far: Vec<Vec<u32>> = (0..20)
+        .map(|q| {
+            let row = good.truth.ids(q);
+            let mut bad = row[..5].to_vec();
+            bad.extend((0..200u32).rev().filter(|i| !row.contains(i)).take(5));
+            bad
+        })
+        .collect();
+    write_ids(&data.join("groundtruth.ibin"), 10, &far).unwrap();
+    let d = Dataset::open(
+        &data,
+        Some(&cosine()),
+        10,
+        &DatasetCache::new(dir.path().join("c")),
+    )
+    .unwrap();
+    let TruthOrigin::Shipped {
+        mismatch_rate,
+        checked,
+        ..
+    } = user(&d).truth
+    else {
+        panic!("shipped truth expected");
+    };
+    assert_eq!(checked, 20);
+    assert!((mismatch_rate - 0.5).abs() < 1e-9, "{mismatch_rate}");
+    assert!(
+        d.describe().contains("mismatch rate 50.00%"),
+        "{}",
+        d.describe()
+    );
+}
+
+#[test]
+fn absent_truth_is_computed_once_and_cached_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path());
+    let first = open("same/notruth", &cache);
+    assert_eq!(user(&first).truth, TruthOrigin::Computed { cached: false });
+    assert!(first.dir.join("truth.ibin").exists());
+    let second = open("same/notruth", &cache);
+    assert_eq!(user(&second).truth, TruthOrigin::Computed { cached: true });
+    assert_eq!(first.truth, second.truth);
+    assert_eq!(first.dir, second.dir);
+    // Another metric is another truth, in another directory.
+    let dot = Dataset::open(
+        &fixture("same/notruth"),
+        Some(&MetricWanted::new(Metric::Dot, "--metric")),
+        10,
+        &cache,
+    )
+    .unwrap();
+    assert_ne!(dot.dir, first.dir);
+    assert_eq!(user(&dot).truth, TruthOrigin::Computed { cached: false });
+    // Changed content: another directory.
+    let copy = dir.path().join("copy");
+    fs::create_dir(&copy).unwrap();
+    fs::copy(fixture("same/notruth/test.npy"), copy.join("test.npy")).unwrap();
+    let mut train = fs::read(fixture("same/notruth/train.npy")).unwrap();
+    let n = train.len();
+    train[n - 1] ^= 1;
+    fs::write(copy.join("train.npy"), train).unwrap();
+    let changed = Dataset::open(&copy, Some(&cosine()), 10, &cache).unwrap();
+    assert_ne!(changed.dir, first.dir);
+    assert_ne!(changed.spec.hash(), first.spec.hash());
+}
+
+#[test]
+fn byte_vectors_are_converted_mapped_and_equal_numpys() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path());
+    let u8bin = open("same/u8", &cache);
+    assert!(
+        u8bin.points.is_mapped(),
+        "the converted .u8bin train set is mapped"
+    );
+    let npy = open("same/u8-npy", &cache);
+    let bvecs = open("same/bvecs", &cache);
+    assert_eq!(u8bin.points, npy.points);
+    assert_eq!(u8bin.queries, npy.queries);
+    assert_eq!(bvecs.points, npy.points);
+    assert_eq!(u8bin.truth, npy.truth);
+    assert!(npy.points.as_slice().iter().any(|&x| x > 200.0));
+    assert_eq!(
+        fs::read_dir(dir.path().join("datasets/converted"))
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn parquet_scalar_columns_become_the_points_payloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = open("same/parquet", &DatasetCache::new(dir.path()));
+    let p = d.source_payloads.as_ref().expect("payloads");
+    assert_eq!(p.len(), 200);
+    assert_eq!(p[4]["category"], "green");
+    assert_eq!(p[4]["price"], 40);
+    assert!(!p[0].contains_key("emb") && !p[0].contains_key("id"));
+}
+
+#[test]
+fn the_metric_comes_from_the_file_and_a_contradiction_names_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path());
+    let d = Dataset::open(&fixture("same/ann.hdf5"), None, 10, &cache).unwrap();
+    assert_eq!(d.spec.metric, Metric::Cosine);
+    let e = err(
+        "same/ann.hdf5",
+        Some(&MetricWanted::new(Metric::Dot, "collection profile `x`")),
+    );
+    assert!(
+        e.contains("ann.hdf5") && e.contains("\"angular\" (cosine)"),
+        "{e}"
+    );
+    assert!(e.contains("collection profile `x` says dot"), "{e}");
+    // No metric in the file and none given: ask for --metric.
+    let e = err("same/npy", None);
+    assert!(e.contains("pass --metric"), "{e}");
+    let e = err("bad/unknown-distance.hdf5", None);
+    assert!(
+        e.contains("\"hamming\"") && e.contains("pass --metric"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_dataset_of_another_dimension_than_the_profile_names_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = open("same/npy", &DatasetCache::new(dir.path()));
+    d.check_fits("tiny", 16).unwrap();
+    let e = d.check_fits("deepcoder", 768).unwrap_err().to_string();
+    assert!(
+        e.contains("dimension 16") && e.contains("`deepcoder` has dimension 768"),
+        "{e}"
+    );
+    assert!(e.contains("same/npy"), "{e}");
+}
+
+#[test]
+fn bad_inputs_are_refused_naming_the_file_and_the_fix() {
+    let c = Some(cosine());
+    let c = c.as_ref();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "bad/nan",
+            &[
+                "bad/nan/train.npy",
+                "train row 3",
+                "NaN at column 2",
+                "finite",
+            ],
+        ),
+        ("bad/inf-test", &["inf-test/test.npy", "test row 1", "inf"]),
+        ("bad/dims", &["dims/test.npy", "dimension 5", "have 4"]),
+        (
+            "bad/empty-test",
+            &["empty-test/test.npy", "test set is empty"],
+        ),
+        (
+            "bad/empty-train",
+            &["empty-train/train.npy", "train set is empty"],
+        ),
+        (
+            "bad/past-train.hdf5",
+            &[
+                "past-train.hdf5",
+                "neighbour id 10",
+                "past the train set of 10",
+            ],
+        ),
+        (
+            "bad/mixed-parquet",
+            &[
+                "mixed-parquet/train.parquet",
+                "row 5",
+                "3 values, row 0's has 4",
+            ],
+        ),
+        (
+            "bad/strings-parquet",
+            &[
+                "strings-parquet/train.parquet",
+                "`emb` is not a list of floats",
+            ],
+        ),
+        (
+            "bad/liststr-parquet",
+            &[
+                "liststr-parquet/train.parquet",
+                "`emb` is not a list of floats",
+            ],
+        ),
+        (
+            "bad/unknown",
+            &["bad/unknown", "unknown dataset format", "train.npy"],
+        ),
+        (
+            "bad/unknown/vectors.csv",
+            &["vectors.csv", "unknown dataset format"],
+        ),
+        ("bad/missing", &["bad/missing", "does not exist"]),
+    ];
+    for (rel, wants) in cases {
+        let e = err(rel, c);
+        for w in *wants {
+            assert!(e.contains(w), "{rel}: {e:?} lacks {w:?}");
+        }
+    }
+}
+
+#[test]
+fn truncated_files_are_refused_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path().join("c"));
+    let cut = |src: &Path, dst: &Path| {
+        let bytes = fs::read(src).unwrap();
+        fs::write(dst, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    };
+    // HDF5
+    let h5 = dir.path().join("cut.hdf5");
+    cut(&fixture("same/ann.hdf5"), &h5);
+    let e = Dataset::open(&h5, Some(&cosine()), 10, &cache)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cut.hdf5") && e.contains("truncated"), "{e}");
+    // .fbin, .u8bin, .npy, .parquet: the train file cut in a copy of the directory.
+    for (rel, train) in [
+        ("same/bin", "base.fbin"),
+        ("same/u8", "base.u8bin"),
+        ("same/npy", "train.npy"),
+        ("same/parquet", "train.parquet"),
+    ] {
+        let copy = dir.path().join(rel.replace('/', "-"));
+        fs::create_dir_all(&copy).unwrap();
+        for e in fs::read_dir(fixture(rel)).unwrap() {
+            let e = e.unwrap();
+            fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+        }
+        cut(&fixture(rel).join(train), &copy.join(train));
+        let e = Dataset::open(&copy, Some(&cosine()), 10, &cache)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(train) && e.contains("truncated"), "{rel}: {e}");
+    }
+}
+
+#[test]
+fn a_mapped_fbin_reads_like_the_in_memory_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.fbin");
+    let v = Vectors::new(3, (0..30).map(|i| i as f32 / 7.0).collect()).unwrap();
+    qdrant_perf_data::write_vectors(&path, &v).unwrap();
+    let mapped = Vectors::map_fbin(&path).unwrap();
+    assert!(mapped.is_mapped() && !v.is_mapped());
+    assert_eq!(mapped, v);
+    assert_eq!(mapped.row(9), v.row(9));
+    assert_eq!(mapped.clone().into_inner(), v.into_inner());
+}
+
+#[test]
+fn a_head_of_the_train_set_gets_its_own_exact_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path());
+    let data = qdrant_perf_data::UserData::read(&fixture("same/bin"), &cache).unwrap();
+    assert_eq!((data.len(), data.dim()), (200, 16));
+    let head = data.head_dataset(Some(&cosine()), 10, 50).unwrap();
+    assert_eq!(head.points.len(), 50);
+    assert!(
+        head.points.is_mapped(),
+        "a head of a mapped train set stays mapped"
+    );
+    assert_eq!(
+        head.points.as_slice(),
+        &data.dataset(Some(&cosine()), 10).unwrap().points.as_slice()[..50 * 16]
+    );
+    let exact = exact_top_k_naive(&head.points, &head.queries, 10, Metric::Cosine).unwrap();
+    assert_eq!(head.truth.all_ids(), exact.all_ids());
+    assert!(head.truth.all_ids().iter().flatten().all(|&id| id < 50));
+    assert_eq!(user(&head).truth, TruthOrigin::Computed { cached: false });
+    let e = data
+        .head_dataset(Some(&cosine()), 10, 201)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has 200 train vectors") && e.contains("201"),
+        "{e}"
+    );
+}

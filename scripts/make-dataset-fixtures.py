@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Writes the small datasets under fixtures/datasets/ with the reference writers themselves
+(h5py, numpy, pyarrow), so the suite's readers are tested on files those libraries made.
+
+    pip install h5py numpy pyarrow
+    python3 scripts/make-dataset-fixtures.py
+
+Deterministic (fixed seed); the output is checked in, so this only runs when the fixtures change.
+
+- same/: one 16-d dataset (200 train, 20 test, top-10 exact cosine neighbours computed here with
+  numpy) written in every format: ann.hdf5, npy/, parquet/, bin/ (base.fbin, query.fbin,
+  groundtruth.ibin: the suite's own format), fvecs/ (base.fvecs, query.fvecs, gt.ivecs),
+  notruth/ (npy without neighbours), u8/ (base.u8bin, query.u8bin and the same bytes as
+  train.npy / test.npy uint8).
+- deepcoder-768.hdf5 and deepcoder-768-parquet/: 48 train, 6 test, 768-d (the dimension of the
+  bundled `deepcoder` profile) for the end-to-end bench and sweep runs.
+- bad/: one directory or file per bad input the readers must refuse.
+"""
+
+import os
+import shutil
+
+import h5py
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "datasets")
+
+
+def exact_cosine(train, test, k):
+    t = train / np.linalg.norm(train, axis=1, keepdims=True)
+    q = test / np.linalg.norm(test, axis=1, keepdims=True)
+    scores = q @ t.T
+    # Higher is better; stable sort so that ties keep the smaller id first, as the suite does.
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int32)
+
+
+def write_bin(path, a, dtype):
+    a = np.ascontiguousarray(a, dtype=dtype)
+    with open(path, "wb") as f:
+        f.write(np.array(a.shape, dtype="<u4").tobytes())
+        f.write(a.tobytes())
+
+
+def write_vecs(path, a, dtype):
+    a = np.ascontiguousarray(a, dtype=dtype)
+    with open(path, "wb") as f:
+        for row in a:
+            f.write(np.array([len(row)], dtype="<i4").tobytes())
+            f.write(row.tobytes())
+
+
+def write_hdf5(path, train, test, neighbors, distance="angular"):
+    with h5py.File(path, "w") as f:
+        f.attrs["distance"] = distance
+        f.create_dataset("train", data=train)
+        f.create_dataset("test", data=test)
+        if neighbors is not None:
+            f.create_dataset("neighbors", data=neighbors)
+
+
+def write_npy(d, train, test, neighbors):
+    os.makedirs(d, exist_ok=True)
+    np.save(os.path.join(d, "train.npy"), train)
+    np.save(os.path.join(d, "test.npy"), test)
+    if neighbors is not None:
+        np.save(os.path.join(d, "neighbors.npy"), neighbors.astype(np.int64))
+
+
+def emb_table(vectors, extra=None):
+    cols = {
+        "id": pa.array(np.arange(len(vectors), dtype=np.int64)),
+        "emb": pa.array([list(map(float, v)) for v in vectors], type=pa.list_(pa.float32())),
+    }
+    cols.update(extra or {})
+    return pa.table(cols)
+
+
+def write_parquet(d, train, test, neighbors, scalars=True):
+    os.makedirs(d, exist_ok=True)
+    extra = None
+    if scalars:
+        n = len(train)
+        extra = {
+            "category": pa.array([["red", "green", "blue"][i % 3] for i in range(n)]),
+            "price": pa.array(np.arange(n, dtype=np.int64) * 10),
+        }
+    pq.write_table(emb_table(train, extra), os.path.join(d, "train.parquet"))
+    pq.write_table(emb_table(test), os.path.join(d, "test.parquet"))
+    if neighbors is not None:
+        t = pa.table(
+            {
+                "id": pa.array(np.arange(len(neighbors), dtype=np.int64)),
+                "neighbors_id": pa.array(
+                    [list(map(int, r)) for r in neighbors], type=pa.list_(pa.int64())
+                ),
+            }
+        )
+        pq.write_table(t, os.path.join(d, "neighbors.parquet"))
+
+
+def main():
+    if os.path.isdir(ROOT):
+        shutil.rmtree(ROOT)
+    os.makedirs(ROOT)
+    rng = np.random.default_rng(21)
+
+    # --- one dataset in every format ---
+    train = rng.standard_normal((200, 16)).astype(np.float32)
+    test = rng.standard_normal((20, 16)).astype(np.float32)
+    nb = exact_cosine(train, test, 10)
+    same = os.path.join(ROOT, "same")
+    os.makedirs(same)
+    write_hdf5(os.path.join(same, "ann.hdf5"), train, test, nb)
+    write_npy(os.path.join(same, "npy"), train, test, nb)
+    write_npy(os.path.join(same, "notruth"), train, test, None)
+    write_parquet(os.path.join(same, "parquet"), train, test, nb)
+    b = os.path.join(same, "bin")
+    os.makedirs(b)
+    write_bin(os.path.join(b, "base.fbin"), train, "<f4")
+    write_bin(os.path.join(b, "query.fbin"), test, "<f4")
+    write_bin(os.path.join(b, "groundtruth.ibin"), nb, "<i4")
+    v = os.path.join(same, "fvecs")
+    os.makedirs(v)
+    write_vecs(os.path.join(v, "base.fvecs"), train, "<f4")
+    write_vecs(os.path.join(v, "query.fvecs"), test, "<f4")
+    write_vecs(os.path.join(v, "gt.ivecs"), nb, "<i4")
+    u8train = rng.integers(0, 256, (200, 16), dtype=np.uint8)
+    u8test = rng.integers(0, 256, (20, 16), dtype=np.uint8)
+    u = os.path.join(same, "u8")
+    os.makedirs(u)
+    write_bin(os.path.join(u, "base.u8bin"), u8train, "u1")
+    write_bin(os.path.join(u, "query.u8bin"), u8test, "u1")
+    u_npy = os.path.join(same, "u8-npy")
+    write_npy(u_npy, u8train, u8test, None)
+    bv = os.path.join(same, "bvecs")
+    os.makedirs(bv)
+    write_vecs(os.path.join(bv, "base.bvecs"), u8train, "u1")
+    write_vecs(os.path.join(bv, "query.bvecs"), u8test, "u1")
+
+    # --- 768-d, the dimension of the bundled `deepcoder` profile, for end-to-end runs ---
+    train = rng.standard_normal((48, 768)).astype(np.float32)
+    test = rng.standard_normal((6, 768)).astype(np.float32)
+    nb = exact_cosine(train, test, 10)
+    write_hdf5(os.path.join(ROOT, "deepcoder-768.hdf5"), train, test, nb)
+    write_parquet(os.path.join(ROOT, "deepcoder-768-parquet"), train, test, None)
+
+    # --- bad inputs ---
+    bad = os.path.join(ROOT, "bad")
+    os.makedirs(bad)
+    small = rng.standard_normal((10, 4)).astype(np.float32)
+    q = rng.standard_normal((3, 4)).astype(np.float32)
+    nan = small.copy()
+    nan[3, 2] = np.nan
+    write_npy(os.path.join(bad, "nan"), nan, q, None)
+    inf = q.copy()
+    inf[1, 0] = np.inf
+    write_npy(os.path.join(bad, "inf-test"), small, inf, None)
+    write_npy(os.path.join(bad, "dims"), small, rng.standard_normal((3, 5)).astype(np.float32), None)
+    write_npy(os.path.join(bad, "empty-test"), small, np.zeros((0, 4), dtype=np.float32), None)
+    write_npy(os.path.join(bad, "empty-train"), np.zeros((0, 4), dtype=np.float32), q, None)
+    past = np.array([[0, 1], [2, 10], [3, 4]], dtype=np.int32)
+    write_hdf5(os.path.join(bad, "past-train.hdf5"), small, q, past, "euclidean")
+    write_hdf5(os.path.join(bad, "unknown-distance.hdf5"), small, q, None, "hamming")
+    # Mixed dimensions in Parquet: row 5 has 3 values.
+    rows = [list(map(float, r)) for r in small]
+    rows[5] = rows[5][:3]
+    d = os.path.join(bad, "mixed-parquet")
+    os.makedirs(d)
+    pq.write_table(
+        pa.table({"id": pa.array(range(10), pa.int64()), "emb": pa.array(rows, pa.list_(pa.float32()))}),
+        os.path.join(d, "train.parquet"),
+    )
+    pq.write_table(emb_table(q), os.path.join(d, "test.parquet"))
+    # An embedding column of strings, not a list of floats.
+    d = os.path.join(bad, "strings-parquet")
+    os.makedirs(d)
+    pq.write_table(
+        pa.table({"id": pa.array(range(10), pa.int64()), "emb": pa.array([str(list(r)) for r in small])}),
+        os.path.join(d, "train.parquet"),
+    )
+    pq.write_table(emb_table(q), os.path.join(d, "test.parquet"))
+    # A list of strings.
+    d = os.path.join(bad, "liststr-parquet")
+    os.makedirs(d)
+    pq.write_table(
+        pa.table(
+            {
+                "id": pa.array(range(10), pa.int64()),
+                "emb": pa.array([[str(x) for x in r] for r in small], pa.list_(pa.string())),
+            }
+        ),
+        os.path.join(d, "train.parquet"),
+    )
+    pq.write_table(emb_table(q), os.path.join(d, "test.parquet"))
+    d = os.path.join(bad, "unknown")
+    os.makedirs(d)
+    with open(os.path.join(d, "vectors.csv"), "w") as f:
+        f.write("1,2,3\n")
+
+
+if __name__ == "__main__":
+    main()
