@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{bin, endpoint, http_json, run};
+use common::{bin, endpoint, files_under, http_json, run};
 
 const BUNDLED: &str = include_str!("../../../fixtures/performance-tests.yaml");
 
@@ -952,32 +952,7 @@ fn gateway_with_token(
 
 fn serve_gateway(mut sock: TcpStream, token: &str, log: &std::sync::Mutex<Vec<String>>) {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        let (head_end, length) = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                break (i + 4, length);
-            }
-            match sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        while buf.len() < head_end + length {
-            match sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-        buf.drain(..head_end + length);
+    while let Some((head, body)) = common::read_request(&mut sock, &mut buf) {
         let mut words = head.split_whitespace();
         let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
         let authorized = head
@@ -1006,19 +981,6 @@ fn serve_gateway(mut sock: TcpStream, token: &str, log: &std::sync::Mutex<Vec<St
             return;
         }
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files.extend(files_under(&p));
-        } else {
-            files.push(p);
-        }
-    }
-    files
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{bin, run};
+use common::{bin, files_under, have_redis_server, run};
 use qdrant_perf_store::server::{LocalServer, http_body};
 
 /// The `progress: ` lines of `stderr`.
@@ -167,14 +167,9 @@ fn redis_keys(port: u16) -> Option<u64> {
 
 #[test]
 fn redis_lost_during_validates_cache_checks_makes_them_missed_with_the_reason() {
-    use qdrant_perf_store::cache::redis_server::{RedisServer, redis_server_bin};
+    use qdrant_perf_store::cache::redis_server::RedisServer;
     use std::process::Stdio;
-    if std::process::Command::new(redis_server_bin())
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: redis-server not found (apt-get install -y redis-server)");
+    if !have_redis_server() {
         return;
     }
     let mut redis = RedisServer::start().expect("a private redis-server");
@@ -291,23 +286,6 @@ impl Drop for SmallFs {
             .arg(self.dir.path())
             .status();
     }
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                found.push(p);
-            }
-        }
-    }
-    found
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{bin, http_json};
-use qdrant_perf_store::cache::redis_server::{RedisServer, redis_server_bin};
+use qdrant_perf_store::cache::redis_server::RedisServer;
 use qdrant_perf_store::server::LocalServer;
 
 /// A server from `QDRANT_BIN`, or `None` (the test prints why and passes).
@@ -49,12 +49,7 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
     let Some(server) = qdrant() else {
         return;
     };
-    if std::process::Command::new(redis_server_bin())
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: redis-server not found (apt-get install -y redis-server)");
+    if !common::have_redis_server() {
         return;
     }
     let mut redis = RedisServer::start().expect("a private redis-server");

@@ -40,33 +40,67 @@ pub fn endpoint(path: &str, delay: Duration) -> String {
     url
 }
 
+/// The next HTTP/1.1 request on a kept-alive `sock` (`buf` holds what was read past the last
+/// one): its head and its body, or `None` when the client closed the connection.
+pub fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, String)> {
+    let mut chunk = [0u8; 16384];
+    let (head_end, length) = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (i + 4, length);
+        }
+        match sock.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    while buf.len() < head_end + length {
+        match sock.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
+    buf.drain(..head_end + length);
+    Some((head, body))
+}
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files.extend(files_under(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}
+
+/// True when Debian's redis-server is here; else prints why the test is skipped.
+pub fn have_redis_server() -> bool {
+    let found =
+        std::process::Command::new(qdrant_perf_store::cache::redis_server::redis_server_bin())
+            .arg("--version")
+            .output()
+            .is_ok();
+    if !found {
+        eprintln!("skipped: redis-server not found (apt-get install -y redis-server)");
+    }
+    found
+}
+
 fn serve(mut sock: TcpStream, delay: Duration) {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        let (head_end, length) = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                break (i + 4, length);
-            }
-            match sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        while buf.len() < head_end + length {
-            match sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-        buf.drain(..head_end + length);
+    while let Some((_head, body)) = read_request(&mut sock, &mut buf) {
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
