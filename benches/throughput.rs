@@ -3,7 +3,11 @@
 //! - `upsert/<collection>/<batch>`: one upsert request of `batch` points (1, 16, 64, 256, 1024)
 //!   per iteration into an unindexed collection of that dimension, cycling through the dataset's
 //!   vectors (ids wrap around, so later batches overwrite); elements/s is points written per
-//!   second. The collection is made for the run and dropped after.
+//!   second. The collection is made for the run and dropped after. qdrant-edge 0.7.2 never
+//!   truncates its write-ahead log (the embedded shard has no `ack`), so every upsert stays on
+//!   disk: on the embedded engine the collection is made anew, outside the timed part, each time
+//!   [`WAL_BUDGET`] bytes of vectors went into it, and the suite's disk use stays bounded (a full
+//!   disk makes the engine die of SIGBUS in its mmapped log, not return an error).
 //! - `search_batch/<collection>/<batch>`: one batch request of `batch` top-10 searches (1, 16,
 //!   64, 256, 1024) at the deployment's ef=128 per iteration on the indexed collection (shared
 //!   with the latency suite), cycling through the held-out queries; elements/s is queries per
@@ -25,6 +29,8 @@ use qdrant_perf_store::{AnyStore, CollectionProfile, CollectionSpec, Guard, Poin
 use common::{PROFILES, RT, SERVER, cache, fail, prepared, prepared_if_any};
 
 const BATCHES: [usize; 5] = [1, 16, 64, 256, 1024];
+/// Vector bytes written to one embedded collection before it is made anew (see the module doc).
+const WAL_BUDGET: usize = 512 << 20;
 const DEFAULT_COLLECTIONS: &str = "deepcoder,mixtral";
 
 fn profiles() -> Vec<CollectionProfile> {
@@ -45,6 +51,7 @@ fn upsert(c: &mut Criterion) {
         let name = format!("perf_upsert_{}", profile.name);
         let spec = CollectionSpec::new(name.clone(), profile.vector_size, profile.distance);
         let mut created = false;
+        let (written, renewed) = (Cell::new(0usize), Cell::new(0usize));
         for batch in BATCHES {
             group.throughput(Throughput::Elements(batch as u64));
             let id = BenchmarkId::new(common::bench_name(&profile), batch);
@@ -58,8 +65,19 @@ fn upsert(c: &mut Criterion) {
                 }
                 let next = Cell::new(0usize);
                 let n = ds.points.len();
+                let batch_bytes = batch * profile.vector_size * size_of::<f32>();
                 b.iter_batched(
                     || {
+                        if SERVER.is_none() {
+                            if written.get() + batch_bytes > WAL_BUDGET {
+                                RT.block_on(store.drop_owned(&name))
+                                    .and_then(|()| RT.block_on(store.create(&spec)).map(drop))
+                                    .unwrap_or_else(|e| fail(e));
+                                written.set(0);
+                                renewed.set(renewed.get() + 1);
+                            }
+                            written.set(written.get() + batch_bytes);
+                        }
                         let start = next.get();
                         next.set((start + batch) % n);
                         (0..batch)
@@ -80,8 +98,13 @@ fn upsert(c: &mut Criterion) {
         }
         if created {
             let stored = RT.block_on(store.count(&name)).unwrap_or(0);
+            let renewed = match renewed.get() {
+                0 => String::new(),
+                r => format!("; made anew {r} times, every {} MiB", WAL_BUDGET >> 20),
+            };
             eprintln!(
-                "upsert/{}: {stored} points stored after the run ({} d, unindexed collection, {})",
+                "upsert/{}: {stored} points stored after the run ({} d, unindexed collection, \
+                 {}{renewed})",
                 common::bench_name(&profile),
                 profile.vector_size,
                 store.engine_version()

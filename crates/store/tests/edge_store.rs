@@ -271,6 +271,41 @@ fn dropping_removes_the_collection_and_its_files() {
     assert!(store.count_sync("perf_drop").is_err());
 }
 
+/// Why the throughput suite makes its upsert collection anew every 512 MiB: qdrant-edge 0.7.2
+/// keeps every update in its write-ahead log (the embedded shard never truncates it), so
+/// overwriting the same points again and again grows the collection's files by what was written.
+#[test]
+fn the_embedded_engine_keeps_every_upsert_in_its_write_ahead_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path()).unwrap();
+    let (dim, n, rounds) = (1024, 200, 100);
+    let (points, _, _) = dataset(dim, n);
+    let spec = CollectionSpec::new("perf_wal", dim, Metric::Cosine);
+    rt().block_on(store.create(&spec)).unwrap();
+    let batch: Vec<Point> = (0..n)
+        .map(|i| Point {
+            id: i as u64,
+            vector: points.row(i).to_vec(),
+            payload: None,
+        })
+        .collect();
+    let disk = || store.footprint_sync("perf_wal").unwrap().disk_bytes.unwrap();
+    store.upsert_sync("perf_wal", &batch).unwrap();
+    let first = disk();
+    for _ in 1..rounds {
+        store.upsert_sync("perf_wal", &batch).unwrap();
+    }
+    assert_eq!(store.count_sync("perf_wal").unwrap(), n);
+    let written = ((rounds - 1) * n * dim * 4) as u64;
+    let grown = disk().saturating_sub(first);
+    assert!(
+        grown >= written * 3 / 4,
+        "{n} points overwritten {rounds} times: the files grew by {grown} bytes of the \
+         {written} written (from {first}); if qdrant-edge now truncates its log, the throughput \
+         suite's WAL_BUDGET can go"
+    );
+}
+
 #[test]
 fn quantized_collections_search_with_rescoring() {
     let dir = tempfile::tempdir().unwrap();
