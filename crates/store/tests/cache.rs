@@ -303,6 +303,80 @@ async fn searches_survive_redis_dying_and_the_cache_recovers_when_it_returns() {
     assert!(s.hits_l2 >= 21, "{s:?}");
 }
 
+/// Entries in the Redis at `url` (`DBSIZE`): a search that reached Redis and missed wrote one.
+async fn entries(url: &str) -> u64 {
+    redis::cmd("DBSIZE")
+        .query_async(&mut redis_conn(url).await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn after_a_connection_failure_redis_is_left_alone_for_the_retry_window_then_tried_again() {
+    let f = fixture().await;
+    let mut redis = server();
+    let url = redis.url();
+    // A window far longer than the test: nothing inside it may reach Redis.
+    let long = CachedStore::connect(
+        &f.store,
+        CacheConfig::new(&url).with_retry_after(Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    // A short one: once it has passed, Redis is tried again.
+    let short = CachedStore::connect(
+        &f.store,
+        CacheConfig::new(&url).with_retry_after(Duration::from_millis(100)),
+    )
+    .await
+    .unwrap();
+    let [q0, q1, q2, q3] = [0, 1, 2, 3].map(|i| &f.queries[i]);
+    long.search(NAME, q0).await.unwrap();
+    assert_eq!(entries(&url).await, 1, "a healthy Redis is used");
+
+    redis.kill();
+    for cached in [&long, &short] {
+        assert_eq!(ids(cached, q1).await, ids(&f.store, q1).await);
+        assert!(
+            cached.snapshot().errors.total() > 0,
+            "the failure is counted"
+        );
+    }
+    redis.restart().unwrap();
+    assert_eq!(entries(&url).await, 0, "the restarted Redis is empty");
+
+    // Within the window: answered by the store, counted as a failure, and Redis never asked.
+    let before = long.snapshot().errors.total();
+    for q in [q1, q2, q3] {
+        assert_eq!(ids(&long, q).await, ids(&f.store, q).await);
+    }
+    let s = long.snapshot();
+    assert_eq!(s.errors.total(), before + 3, "each request counted: {s:?}");
+    assert_eq!(
+        entries(&url).await,
+        0,
+        "Redis was not reached within the window"
+    );
+
+    // After the window: Redis is tried again, and the connection comes back by itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while entries(&url).await == 0 {
+        assert_eq!(ids(&short, q2).await, ids(&f.store, q2).await);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis not tried again 20 s after the window: {:?}",
+            short.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(
+        long.snapshot().errors.total(),
+        before + 3,
+        "the long window still holds"
+    );
+}
+
 #[tokio::test]
 async fn a_wrong_password_says_authentication_failed_without_showing_it() {
     let f = fixture().await;

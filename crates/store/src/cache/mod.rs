@@ -10,8 +10,9 @@
 //!   ([`CacheStatsSnapshot::errors`]). Every Redis call has a timeout, so a dead or stalled Redis
 //!   cannot hang a search, and the connection ([`redis::aio::ConnectionManager`]) reconnects by
 //!   itself when Redis comes back. After a connection failure or a timeout the cache stays out of
-//!   the way for [`RETRY_AFTER`] (each request in that time goes straight to the store and is
-//!   counted as a failure of the same kind), then tries Redis again: a lost Redis costs the
+//!   the way for [`CacheConfig::retry_after`] ([`RETRY_AFTER`] unless set; each request in that
+//!   time goes straight to the store and is counted as a failure of the same kind), then tries
+//!   Redis again: a lost Redis costs the
 //!   searches their cache, not a reconnect delay each.
 //! - Writes (`create`, `upsert`, `drop_owned`) pass through. Like the deployment's cache, entries
 //!   expire by TTL only: an upsert does not invalidate them. `create` and `drop_owned` clear the
@@ -190,6 +191,9 @@ pub struct CacheConfig {
     pub l1_bytes: u64,
     /// Limit of each Redis operation (and of connecting).
     pub timeout: Duration,
+    /// How long after a connection failure or a timeout Redis is left alone (each request in
+    /// that time goes straight to the store, counted as a failure of the same kind).
+    pub retry_after: Duration,
 }
 
 impl fmt::Debug for CacheConfig {
@@ -200,6 +204,7 @@ impl fmt::Debug for CacheConfig {
             .field("mode", &self.mode)
             .field("l1_bytes", &self.l1_bytes)
             .field("timeout", &self.timeout)
+            .field("retry_after", &self.retry_after)
             .finish()
     }
 }
@@ -212,6 +217,7 @@ impl CacheConfig {
             mode: CacheMode::Required,
             l1_bytes: 0,
             timeout: DEFAULT_TIMEOUT,
+            retry_after: RETRY_AFTER,
         }
     }
 
@@ -248,6 +254,11 @@ impl CacheConfig {
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = retry_after;
         self
     }
 
@@ -299,7 +310,7 @@ pub struct CachedStore<S> {
     down: std::sync::Mutex<Option<(Instant, ErrorKind)>>,
 }
 
-/// How long the cache leaves a failed Redis alone before trying it again.
+/// How long the cache leaves a failed Redis alone before trying it again, by default.
 pub const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 pub use qdrant_perf_report::cache::{CacheMeasurements, RedisMemory};
@@ -475,8 +486,8 @@ impl<S: Store> CachedStore<S> {
         self.down.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs one Redis operation under the cache's timeout (not at all within [`RETRY_AFTER`]
-    /// of a connection failure or a timeout).
+    /// Runs one Redis operation under the cache's timeout (not at all within
+    /// [`CacheConfig::retry_after`] of a connection failure or a timeout).
     async fn timed<T>(
         &self,
         operation: impl Future<Output = redis::RedisResult<T>>,
@@ -486,7 +497,10 @@ impl<S: Store> CachedStore<S> {
         {
             return Err((
                 kind,
-                format!("Redis failed less than {RETRY_AFTER:?} ago; not tried"),
+                format!(
+                    "Redis failed less than {:?} ago; not tried",
+                    self.config.retry_after
+                ),
             ));
         }
         let result = match tokio::time::timeout(self.config.timeout, operation).await {
