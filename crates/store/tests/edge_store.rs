@@ -289,7 +289,13 @@ fn the_embedded_engine_keeps_every_upsert_in_its_write_ahead_log() {
             payload: None,
         })
         .collect();
-    let disk = || store.footprint_sync("perf_wal").unwrap().disk_bytes.unwrap();
+    let disk = || {
+        store
+            .footprint_sync("perf_wal")
+            .unwrap()
+            .disk_bytes
+            .unwrap()
+    };
     store.upsert_sync("perf_wal", &batch).unwrap();
     let first = disk();
     for _ in 1..rounds {
