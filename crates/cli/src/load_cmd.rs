@@ -1,7 +1,7 @@
 //! `qdrant-perf load` and `qdrant-perf stress`: one load run (or a ramp of runs) against the
 //! embedded engine, a Qdrant server, any JSON HTTP endpoint, or the no-op target.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use qdrant_perf_load::target::{
 };
 use qdrant_perf_load::validate;
 use qdrant_perf_report::checks::{Bound, Check};
+use qdrant_perf_report::intervals::{Header, IntervalLog};
 use qdrant_perf_report::report::{self, Report, TargetInfo};
 use qdrant_perf_store::{HnswParams, ServerConfig};
 
@@ -662,12 +663,40 @@ pub fn index_parameters(config: &PerformanceConfig) -> serde_json::Value {
     })
 }
 
-fn write_report(report: &Report, out: Option<PathBuf>) -> Result<PathBuf> {
-    let dir = out.unwrap_or_else(|| report.default_dir());
+fn write_report(report: &Report, dir: &Path) -> Result<()> {
     report
-        .write(&dir)
+        .write(dir)
         .with_context(|| format!("writing the report to {}", dir.display()))?;
-    Ok(dir)
+    Ok(())
+}
+
+/// The run directory of `command` (`--out`, or the default under target/qdrant-perf/runs/),
+/// made when the target is ready (before the first request) with its interval log, so a run killed before its report is written leaves
+/// every completed second there (`qdrant-perf report DIR` rebuilds a report from them). A
+/// directory that cannot be written is said as a warning here, and an error when the report is
+/// written at the end; the run itself goes on.
+fn run_dir(command: &str, out: Option<PathBuf>) -> (PathBuf, Option<IntervalLog>) {
+    let dir = out.unwrap_or_else(|| Report::default_dir_for(command));
+    match IntervalLog::create(&dir) {
+        Ok(log) => (dir, Some(log)),
+        Err(e) => {
+            eprintln!(
+                "warning: cannot write the interval log {}: {e}; the run goes on and its report is written at the end",
+                dir.join(qdrant_perf_report::intervals::INTERVALS_FILE)
+                    .display()
+            );
+            (dir, None)
+        }
+    }
+}
+
+/// Starts the interval log of a run: its header (from `report`, the run's report without its
+/// runs yet), and every run of `target` appending its seconds to it.
+fn start_intervals(log: Option<&IntervalLog>, target: &mut AnyTarget, report: &Report) {
+    if let Some(log) = log {
+        log.append_or_warn(&[Header::of(report)]);
+        target.monitor = target.monitor.with_intervals(log.clone());
+    }
 }
 
 /// `qdrant-perf load`. Exit 0 when the run met its checks (rate achieved, no errors, latency
@@ -679,6 +708,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
         let config = load_config(args.target.config.as_ref())?;
         let (mut target, info, notes) =
             build_target(&args.target, &args.run.mix, args.run.quiet).await?;
+        let (dir, log) = run_dir("load", args.run.out.clone());
         let mode = match (args.rate, args.concurrency) {
             (_, Some(c)) => Mode::Closed { concurrency: c },
             (Some(r), None) => Mode::Open { rate: r },
@@ -687,11 +717,26 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
             },
         };
         let plan = plan_for(&args.run, mode, "load");
+        let t = config.targets();
+        let describe = |report: &mut Report, target: &AnyTarget| {
+            record_setup(report, target, &config);
+            report.setup = notes.clone();
+            report.config = serde_json::json!({
+                "plan": &plan,
+                "collections": args.target.collections,
+                "read_only": args.target.read_only,
+                "points": args.target.points,
+                "queries": args.target.queries,
+                "targets": t,
+            });
+        };
+        let mut header = Report::new("load", info.clone(), Vec::new(), None);
+        describe(&mut header, &target);
+        start_intervals(log.as_ref(), &mut target, &header);
         let result = target.run(&plan, &stop).await;
         target.cleanup().await;
         let result = result?;
         print!("{}", report::run_text(&result));
-        let t = config.targets();
         let mut checks = Vec::new();
         if let (Some(rate), false) = (result.requested_rate, result.partial) {
             checks.push(
@@ -737,19 +782,10 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
             ));
         }
         let mut report = Report::new("load", info, vec![result], None);
-        record_setup(&mut report, &target, &config);
-        report.setup = notes;
-        report.config = serde_json::json!({
-            "plan": &report.runs[0].plan,
-            "collections": args.target.collections,
-            "read_only": args.target.read_only,
-            "points": args.target.points,
-            "queries": args.target.queries,
-            "targets": t,
-        });
+        describe(&mut report, &target);
         report.set_checks(checks, false);
         print!("{}", qdrant_perf_report::checks::table(&report.checks));
-        let dir = write_report(&report, args.run.out.clone())?;
+        write_report(&report, &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(
             report.verdict.as_ref().map_or(0, |v| v.exit_code),
@@ -795,30 +831,22 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
             Duration::from_secs((config.performance_tests.stress_testing.ramp_up_time / steps as u64).max(2))
         });
         let (mut target, info, notes) = build_target(&args.target, &args.run.mix, args.run.quiet).await?;
+        let (dir, log) = run_dir("stress", args.run.out.clone());
         let mut plan = plan_for(&args.run, mode, "stress");
         plan.duration = Some(step_duration);
         plan.requests = None;
+        let describe = |report: &mut Report, target: &AnyTarget| {
+            record_setup(report, target, &config);
+            report.setup = notes.clone();
+            report.config = serde_json::json!({"loads": loads, "step_duration_s": step_duration.as_secs_f64(), "targets": t});
+        };
+        let mut header = Report::new("stress", info.clone(), Vec::new(), None);
+        describe(&mut header, &target);
+        start_intervals(log.as_ref(), &mut target, &header);
         let result = target.ramp(&plan, &loads, &t, &stop).await;
         target.cleanup().await;
         let (summary, runs) = result.map_err(|e| with_flag(e, LOAD_FLAGS))?;
-        for s in &summary.steps {
-            println!(
-                "step {:>8.0}: achieved {:>9.1} ops/s, mean {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, errors {} -> {}",
-                s.load,
-                s.throughput_ops_s,
-                s.latency_ms.mean_ms,
-                s.latency_ms.p95_ms,
-                s.latency_ms.p99_ms,
-                s.errors,
-                if s.met_targets { "met".to_string() } else { format!("missed: {}", s.why_not.clone().unwrap_or_default()) }
-            );
-        }
-        println!(
-            "knee: {} ({}); {}",
-            summary.knee.map_or("none".into(), |k| format!("{k:.0}")),
-            summary.knee_throughput_ops_s.map_or("-".into(), |o| format!("{o:.1} ops/s")),
-            summary.stopped_because
-        );
+        print!("{}", report::stress_text(&summary));
         let samples = runs.iter().map(|r| r.ok).sum();
         let check = match (summary.knee_throughput_ops_s, args.concurrency_to) {
             (Some(ops), None) => Check::measured("throughput_peak", "overall", ops, "ops/s", Bound::AtLeast, t.peak_ops_s, samples),
@@ -827,13 +855,11 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
             (None, _) => Check::failed_without_value("throughput_peak", "overall", "ops/s", Bound::AtLeast, t.peak_ops_s, "the first step already missed a target"),
         };
         let mut report = Report::new("stress", info, runs, None);
-        record_setup(&mut report, &target, &config);
-        report.setup = notes;
-        report.config = serde_json::json!({"loads": loads, "step_duration_s": step_duration.as_secs_f64(), "targets": t});
+        describe(&mut report, &target);
         report.stress = Some(summary);
         report.set_checks(vec![check], false);
         print!("{}", qdrant_perf_report::checks::table(&report.checks));
-        let dir = write_report(&report, args.run.out.clone())?;
+        write_report(&report, &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(report.verdict.as_ref().map_or(0, |v| v.exit_code)))
     })

@@ -4,6 +4,7 @@
 mod common;
 mod load_cmd;
 mod merge_cmd;
+mod report_cmd;
 mod stream_cmd;
 mod validate_cmd;
 
@@ -130,6 +131,9 @@ enum Command {
     Stream(stream_cmd::StreamArgs),
     /// Sum HdrHistogram interval logs of several generators and print their percentiles.
     Merge(merge_cmd::MergeArgs),
+    /// Print a run's report again from its directory (report.json), or rebuild a partial one
+    /// from its interval log (intervals.jsonl) when the run was killed before writing it.
+    Report(report_cmd::ReportArgs),
     /// Sweep HNSW (m, ef_construct, ef) and quantization on one dataset: recall, latency, QPS,
     /// build time and memory per point, the Pareto frontier, JSON and an SVG plot.
     Sweep(sweep_cmd::SweepArgs),
@@ -355,6 +359,7 @@ fn run(opts: Opts) -> Result<ExitCode> {
         Command::Validate(args) => return validate_cmd::validate(args),
         Command::Stream(args) => return stream_cmd::stream(args),
         Command::Merge(args) => return merge_cmd::merge(args),
+        Command::Report(args) => return report_cmd::report(args),
         Command::Sweep(args) => return sweep_cmd::run(args),
         Command::Scale(args) => return scale_cmd::run(args),
         Command::Plan(args) => return plan_cmd::run(args),

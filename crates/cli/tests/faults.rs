@@ -1,5 +1,6 @@
-//! Long work and parts that fail: what a run says when nobody watches a terminal, and an index
-//! that never turns green on a real Qdrant server (`QDRANT_BIN`).
+//! Long work and parts that fail: what a run says when nobody watches a terminal, an index
+//! that never turns green on a real Qdrant server (`QDRANT_BIN`), Redis lost mid-validate, a
+//! full disk, and a load generator killed mid-run (its interval log and `qdrant-perf report`).
 
 mod common;
 
@@ -324,8 +325,14 @@ fn a_full_filesystem_is_an_error_naming_the_path_and_the_figures_are_still_print
         err.contains("The filesystem is full") && err.contains("--out"),
         "and the fix:\n{err}"
     );
+    // The error line (the interval log's warning, when the log filled the disk first, is
+    // another line).
+    let error = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line:\n{err}"));
     assert_eq!(
-        err.matches("No space left on device").count(),
+        error.matches("No space left on device").count(),
         1,
         "each cause once:\n{err}"
     );
@@ -390,4 +397,183 @@ fn a_full_filesystem_is_an_error_naming_the_path_and_the_figures_are_still_print
         .arg("--cache-dir")
         .arg(cache.path()));
     assert_eq!(code, 0, "{out}\n{err}");
+}
+
+/// The ok count of every closed second of `run` in an interval log (slot lines whose second has
+/// its closing `second` line), and how many seconds were closed.
+fn closed_seconds(log: &str, run: &str) -> (u64, usize) {
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l["run"] == run)
+        .collect();
+    let closed: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["type"] == "second")
+        .map(|l| l["k"].as_u64().unwrap())
+        .collect();
+    let ok = lines
+        .iter()
+        .filter(|l| l["type"] == "slot" && closed.contains(&l["k"].as_u64().unwrap()))
+        .map(|l| l["ok"].as_u64().unwrap())
+        .sum();
+    (ok, closed.len())
+}
+
+fn load_args(rate: &str, duration: &str) -> Vec<String> {
+    [
+        "load",
+        "--quiet",
+        "--collections",
+        "deepcoder",
+        "--points",
+        "2000",
+        "--queries",
+        "100",
+        "--rate",
+        rate,
+        "--duration",
+        duration,
+        "--warmup",
+        "0s",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The figures of a report's terminal text: without its `report:` line (the directory).
+fn figures(stdout: &str) -> String {
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with("report: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_load_killed_mid_run_leaves_every_completed_second_and_report_rebuilds_a_partial_report() {
+    let cache = tempfile::tempdir().unwrap();
+    let runs = tempfile::tempdir().unwrap();
+
+    // A normal run: `report DIR` prints the figures the run printed, from its report.json.
+    let done = runs.path().join("done");
+    let (code, out, err) = run(bin()
+        .args(load_args("100", "3s"))
+        .arg("--out")
+        .arg(&done)
+        .arg("--cache-dir")
+        .arg(cache.path()));
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    let log = std::fs::read_to_string(done.join("intervals.jsonl")).unwrap();
+    assert!(log.starts_with("{\"type\":\"header\""), "{log}");
+    let (code, again, err) = run(bin().arg("report").arg(&done));
+    assert_eq!(code, 0, "{again}\n{err}");
+    assert_eq!(figures(&again), figures(&out));
+    assert!(
+        std::fs::read_to_string(done.join("summary.md"))
+            .unwrap()
+            .contains("## Runs")
+    );
+    // Its interval log alone holds the same requests and percentiles.
+    let json = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+    };
+    let only_log = runs.path().join("only-log");
+    std::fs::create_dir(&only_log).unwrap();
+    std::fs::write(only_log.join("intervals.jsonl"), &log).unwrap();
+    let (code, _, err) = run(bin().arg("report").arg(&only_log));
+    assert_eq!(code, 0, "{err}");
+    let (full, rebuilt) = (json(&done), json(&only_log));
+    for figure in ["ok", "errors"] {
+        assert_eq!(
+            rebuilt["runs"][0][figure], full["runs"][0][figure],
+            "{figure}"
+        );
+    }
+    for p in ["samples", "p50_ms", "p99_ms", "max_ms"] {
+        assert_eq!(
+            rebuilt["runs"][0]["latency_ms"][p], full["runs"][0]["latency_ms"][p],
+            "{p}"
+        );
+    }
+
+    // A 15 s run killed with SIGKILL at its 7th second.
+    let killed = runs.path().join("killed");
+    let mut child = bin()
+        .args(load_args("200", "15s"))
+        .arg("--out")
+        .arg(&killed)
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log_path = killed.join("intervals.jsonl");
+    let waited = std::time::Instant::now();
+    // The recorded part begins with the run's line (setup takes as long as the machine needs).
+    while !std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("{\"type\":\"run\"")) {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(600),
+            "the run never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!killed.join("report.json").exists());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let (ok_in_log, seconds_in_log) = closed_seconds(&log, "load");
+
+    let (code, out, err) = run(bin().arg("report").arg(&killed));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.starts_with("PARTIAL: rebuilt from intervals.jsonl"),
+        "{out}"
+    );
+    assert!(
+        out.contains("search/deepcoder") && out.contains("(PARTIAL"),
+        "{out}"
+    );
+    let report = json(&killed);
+    assert_eq!(report["partial"], true);
+    let kept = report["rebuilt"]["seconds_kept"].as_u64().unwrap() as usize;
+    println!(
+        "SIGKILL at second 7 of a 15 s run at 200/s: {kept} seconds kept, {} requests",
+        report["runs"][0]["ok"]
+    );
+    assert!((4..=8).contains(&kept), "{kept} seconds kept:\n{out}");
+    assert_eq!(kept, seconds_in_log);
+    let run0 = &report["runs"][0];
+    assert_eq!(run0["timeline"].as_array().unwrap().len(), kept);
+    assert_eq!(run0["ok"].as_u64().unwrap(), ok_in_log);
+    let timeline_ok: u64 = run0["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ok"].as_u64().unwrap())
+        .sum();
+    assert_eq!(timeline_ok, ok_in_log);
+    assert_eq!(run0["latency_ms"]["samples"].as_u64().unwrap(), ok_in_log);
+    assert!(ok_in_log > 0);
+    let md = std::fs::read_to_string(killed.join("summary.md")).unwrap();
+    assert!(
+        md.contains("PARTIAL") && md.contains("rebuilt from `intervals.jsonl`"),
+        "{md}"
+    );
+    assert!(killed.join("histograms/load.hlog").is_file());
+    // Rendered again, now from the rebuilt report.json: the same figures.
+    let (code, again, err) = run(bin().arg("report").arg(&killed));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(figures(&again), figures(&out));
+
+    // A directory with neither file.
+    let (code, _, err) = run(bin().arg("report").arg(runs.path()));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("neither report.json nor intervals.jsonl"),
+        "{err}"
+    );
 }

@@ -36,6 +36,10 @@ pub use qdrant_perf_report::run::{
 use crate::live::{LiveMetrics, LiveSecond};
 use crate::monitor::Monitor;
 use crate::resources::{ProcessSampler, Resources};
+use qdrant_perf_report::intervals::{
+    IntervalLog, Line as IntervalLine, RunStart, SlotSecond, TimelineSecond, encode_histogram,
+    unix_seconds,
+};
 use qdrant_perf_report::{LatencySummary, latency_histogram};
 
 /// Errors in a load plan, a target or the setup of a run: each names the input at fault and the
@@ -286,7 +290,8 @@ struct Shard {
     overhead_hists: Vec<Histogram<u64>>,
     dirty: Vec<bool>,
     errors: Vec<u64>,
-    error_kinds: BTreeMap<String, ErrorKind>,
+    /// Per slot: errors by kind.
+    error_kinds: Vec<BTreeMap<String, ErrorKind>>,
     recall_sum: Vec<f64>,
     recall_n: Vec<u64>,
 }
@@ -316,7 +321,7 @@ impl Recorder {
                         overhead_hists: (0..slots).map(|_| latency_histogram()).collect(),
                         dirty: vec![false; slots],
                         errors: vec![0; slots],
-                        error_kinds: BTreeMap::new(),
+                        error_kinds: (0..slots).map(|_| BTreeMap::new()).collect(),
                         recall_sum: vec![0.0; slots],
                         recall_n: vec![0; slots],
                     })
@@ -359,7 +364,9 @@ impl Recorder {
     fn record_error(&self, slot: usize, error: &OpError) {
         let mut s = self.shard();
         s.errors[slot] += 1;
-        let e = s.error_kinds.entry(error.kind.to_string()).or_default();
+        let e = s.error_kinds[slot]
+            .entry(error.kind.to_string())
+            .or_default();
         e.count += 1;
         if e.example.is_empty() {
             e.example = error.message.clone();
@@ -518,7 +525,11 @@ pub async fn run_monitored<T: Target>(
         view.show(metrics.clone());
         metrics
     });
-    let collector = start_collector(&shared, plan, measure_start, &collector_done, stop, live)?;
+    let sinks = Sinks {
+        live,
+        intervals: monitor.intervals().cloned(),
+    };
+    let collector = start_collector(&shared, plan, measure_start, &collector_done, stop, sinks)?;
     let watching = monitor.start(measure_start);
     let sent = match plan.mode {
         Mode::Open { rate } => drive_open(&shared, plan, rate, stop).await,
@@ -604,12 +615,12 @@ fn start_collector<T: Target>(
     measure_start: Instant,
     done: &Arc<AtomicBool>,
     stop: &StopSignal,
-    live: Option<Arc<LiveMetrics>>,
+    sinks: Sinks,
 ) -> Result<std::thread::JoinHandle<Collected>> {
     let (shared, done, stop, plan) = (shared.clone(), done.clone(), stop.clone(), plan.clone());
     std::thread::Builder::new()
         .name("qdrant-perf-collector".into())
-        .spawn(move || collect(&shared, measure_start, &done, &stop, &plan, live))
+        .spawn(move || collect(&shared, measure_start, &done, &stop, &plan, sinks))
         .map_err(|e| LoadError::driver("collector thread", e))
 }
 
@@ -712,7 +723,7 @@ fn shard_totals(recorder: &Recorder, slots: usize) -> ShardTotals {
     };
     for shard in &recorder.shards {
         let s = shard.lock().unwrap_or_else(|e| e.into_inner());
-        for (k, e) in &s.error_kinds {
+        for (k, e) in s.error_kinds.iter().flatten() {
             let total = t.errors_by_kind.entry(k.clone()).or_default();
             total.count += e.count;
             if total.example.is_empty() {
@@ -937,6 +948,20 @@ async fn start_batch<T: Target>(shared: Arc<Shared<T>>, batch: Vec<(u64, Instant
     }
 }
 
+/// Where the collector sends each second besides the run's result: the live endpoint, and the
+/// run directory's interval log.
+struct Sinks {
+    live: Option<Arc<LiveMetrics>>,
+    intervals: Option<IntervalLog>,
+}
+
+/// Appends `lines` to the interval log, if there is one.
+fn append(log: &Option<IntervalLog>, lines: &[IntervalLine]) {
+    if let Some(log) = log {
+        log.append_or_warn(lines);
+    }
+}
+
 struct Collected {
     totals: Vec<Histogram<u64>>,
     server_totals: Vec<Histogram<u64>>,
@@ -947,15 +972,17 @@ struct Collected {
 }
 
 /// Harvests the shards once a second from `start`: interval log, totals, timeline, resources,
-/// progress line. Ends (with a last, shorter interval) when `done` is set.
+/// progress line, and (with `sinks`) the live endpoint and the run directory's interval log.
+/// Ends (with a last, shorter interval) when `done` is set.
 fn collect<T: Target>(
     shared: &Shared<T>,
     start: Instant,
     done: &AtomicBool,
     stop: &StopSignal,
     plan: &LoadPlan,
-    live: Option<Arc<LiveMetrics>>,
+    sinks: Sinks,
 ) -> Collected {
+    let Sinks { live, intervals } = sinks;
     let (label, window, progress) = (plan.label.as_str(), plan.planned_window(), plan.progress);
     let requested_rate = match plan.mode {
         Mode::Open { rate } => Some(rate),
@@ -967,6 +994,10 @@ fn collect<T: Target>(
     let mut server_totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
     let mut overhead_totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
     let mut server_interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
+    let mut overhead_interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
+    // Per slot, what the interval log has had so far: errors by kind, recall sum and count.
+    let mut kinds_seen: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); n];
+    let mut recall_seen = vec![(0.0f64, 0u64); n];
     let mut running = latency_histogram();
     let mut second_hist = latency_histogram();
     let mut timeline = Vec::new();
@@ -1000,6 +1031,14 @@ fn collect<T: Target>(
             );
         }
         sampler.reset();
+        append(
+            &intervals,
+            &[IntervalLine::Run(RunStart {
+                run: label.to_string(),
+                plan: plan.clone(),
+                start_unix_s: unix_seconds(wall_start),
+            })],
+        );
         let mut k = 0u32;
         loop {
             let interval_start = start + Duration::from_secs(k as u64);
@@ -1019,8 +1058,13 @@ fn collect<T: Target>(
             let interval_end = Instant::now();
             // Harvest.
             let mut errors_now = 0u64;
-            let mut errors_per_slot = vec![0u64; if live.is_some() { n } else { 0 }];
+            let per_slot = live.is_some() || intervals.is_some();
+            let mut errors_per_slot = vec![0u64; if per_slot { n } else { 0 }];
             let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
+            // Per slot, cumulative: errors by kind (with an example), recall sum and count.
+            let mut kinds_now: Vec<BTreeMap<String, ErrorKind>> =
+                vec![BTreeMap::new(); if intervals.is_some() { n } else { 0 }];
+            let mut recall_now = vec![(0.0f64, 0u64); if intervals.is_some() { n } else { 0 }];
             for shard in &shared.recorder.shards {
                 let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
                 let s = &mut *guard;
@@ -1030,7 +1074,7 @@ fn collect<T: Target>(
                         server_interval[i]
                             .add(&s.server_hists[i])
                             .expect("same bounds");
-                        overhead_totals[i]
+                        overhead_interval[i]
                             .add(&s.overhead_hists[i])
                             .expect("same bounds");
                         s.hists[i].reset();
@@ -1040,13 +1084,24 @@ fn collect<T: Target>(
                     }
                 }
                 errors_now += s.errors.iter().sum::<u64>();
-                if live.is_some() {
+                if per_slot {
                     for (acc, e) in errors_per_slot.iter_mut().zip(&s.errors) {
                         *acc += e;
                     }
-                    for (k, e) in &s.error_kinds {
+                    for (k, e) in s.error_kinds.iter().flatten() {
                         *errors_by_kind.entry(k.clone()).or_default() += e.count;
                     }
+                }
+                for (i, kinds) in kinds_now.iter_mut().enumerate() {
+                    for (k, e) in &s.error_kinds[i] {
+                        let total = kinds.entry(k.clone()).or_default();
+                        total.count += e.count;
+                        if total.example.is_empty() {
+                            total.example.clone_from(&e.example);
+                        }
+                    }
+                    recall_now[i].0 += s.recall_sum[i];
+                    recall_now[i].1 += s.recall_n[i];
                 }
             }
             let secs = interval_end
@@ -1067,8 +1122,46 @@ fn collect<T: Target>(
             }
             second_hist.reset();
             let mut ok = 0;
+            let mut lines = Vec::new();
+            if intervals.is_some() {
+                let encoded = |h: &Histogram<u64>| (!h.is_empty()).then(|| encode_histogram(h));
+                for (i, slot) in shared.slots.iter().enumerate() {
+                    let mut errors_by_kind = BTreeMap::new();
+                    for (kind, e) in &kinds_now[i] {
+                        let seen = kinds_seen[i].entry(kind.clone()).or_default();
+                        if e.count > *seen {
+                            let example = e.example.clone();
+                            let count = e.count - *seen;
+                            errors_by_kind.insert(kind.clone(), ErrorKind { count, example });
+                            *seen = e.count;
+                        }
+                    }
+                    let (sum, count) = recall_now[i];
+                    let (sum0, count0) = std::mem::replace(&mut recall_seen[i], (sum, count));
+                    lines.push(IntervalLine::Slot(SlotSecond {
+                        run: label.to_string(),
+                        k,
+                        secs,
+                        op: slot.op,
+                        collection: slot.collection_name.clone(),
+                        ok: interval[i].len(),
+                        errors: errors_by_kind.values().map(|e| e.count).sum(),
+                        errors_by_kind,
+                        recall_n: count - count0,
+                        recall_sum: sum - sum0,
+                        hist: encoded(&interval[i]),
+                        server_hist: encoded(&server_interval[i]),
+                        overhead_hist: encoded(&overhead_interval[i]),
+                    }));
+                }
+            }
             for i in 0..n {
+                overhead_totals[i]
+                    .add(&overhead_interval[i])
+                    .expect("same bounds");
+                overhead_interval[i].reset();
                 if interval[i].is_empty() {
+                    server_interval[i].reset();
                     continue;
                 }
                 ok += interval[i].len();
@@ -1092,7 +1185,7 @@ fn collect<T: Target>(
             let (cpu_pct, rss) = sampler.sample();
             let ms = |us: u64| us as f64 / 1000.0;
             let nonempty = !second_hist.is_empty();
-            timeline.push(Second {
+            let second = Second {
                 t: k as f64 + secs,
                 ok,
                 errors,
@@ -1102,7 +1195,17 @@ fn collect<T: Target>(
                 max_ms: nonempty.then(|| ms(second_hist.max())),
                 cpu_pct,
                 rss_mb: rss.map(|b| b as f64 / 1048576.0),
-            });
+            };
+            if intervals.is_some() {
+                lines.push(IntervalLine::Second(TimelineSecond {
+                    run: label.to_string(),
+                    k,
+                    second: second.clone(),
+                    in_flight: shared.in_flight.load(Ordering::Relaxed),
+                }));
+                append(&intervals, &lines);
+            }
+            timeline.push(second);
             bar.set_message(format!(
                 "{label}: {:.0}{} s  {:.0} ops/s  p99 {:.2} ms so far  errors {}  in flight {}{}",
                 k as f64 + secs,
@@ -1125,6 +1228,9 @@ fn collect<T: Target>(
         }
     }
     bar.finish_and_clear();
+    if let Some(log) = &intervals {
+        let _ = log.sync();
+    }
     Collected {
         totals,
         server_totals,

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{
     IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
 };
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
+use qdrant_perf_report::intervals::decode_histogram;
 use qdrant_perf_report::{LatencySummary, latency_histogram};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +57,6 @@ impl Merged {
 /// Reads every log and sums its intervals per tag (intervals without a tag count as `untagged`).
 pub fn merge_logs(paths: &[PathBuf]) -> Result<Vec<Merged>, MergeError> {
     let mut by_tag: BTreeMap<String, Merged> = BTreeMap::new();
-    let mut deserializer = Deserializer::new();
     for path in paths {
         let bytes = std::fs::read(path).map_err(|source| MergeError::Read {
             path: path.clone(),
@@ -78,18 +77,11 @@ pub fn merge_logs(paths: &[PathBuf]) -> Result<Vec<Merged>, MergeError> {
                 continue;
             };
             seen += 1;
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(interval.encoded_histogram())
-                .map_err(|e| MergeError::Histogram {
-                    path: path.clone(),
-                    index,
-                    reason: e.to_string(),
-                })?;
-            let h: Histogram<u64> = deserializer.deserialize(&mut raw.as_slice()).map_err(|e| {
+            let h = decode_histogram(interval.encoded_histogram()).map_err(|reason| {
                 MergeError::Histogram {
                     path: path.clone(),
                     index,
-                    reason: format!("{e:?}"),
+                    reason,
                 }
             })?;
             let tag = interval

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use qdrant_perf_report::cache::{CacheMeasurements, CacheRun, RedisSecond};
+use qdrant_perf_report::intervals::IntervalLog;
 use qdrant_perf_report::latency_histogram;
 use qdrant_perf_report::server::{NodeWatch, ServerSide};
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, Telemetry, node_delta, server_second};
@@ -68,6 +69,8 @@ pub struct Monitor {
     not_collected: Option<String>,
     /// The collections (names on the server) the per-second series sums over.
     collections: Vec<String>,
+    /// The run directory's interval log, to which each run appends its seconds as they end.
+    intervals: Option<IntervalLog>,
 }
 
 impl Monitor {
@@ -128,6 +131,19 @@ impl Monitor {
     /// Where runs show their live figures, if anywhere.
     pub(crate) fn live(&self) -> Option<&Arc<LiveView>> {
         self.live.as_ref()
+    }
+
+    /// The same monitor, each run appending its seconds to `log` as they end (see
+    /// [`qdrant_perf_report::intervals`]).
+    pub fn with_intervals(&self, log: IntervalLog) -> Self {
+        Self {
+            intervals: Some(log),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn intervals(&self) -> Option<&IntervalLog> {
+        self.intervals.as_ref()
     }
 
     /// True when this monitor reports anything about a server.

@@ -5,7 +5,9 @@
 //! Prometheus text ([`prom`] writes the exposition format, for metrics.prom and for
 //! qdrant-perf-load's live endpoint). [`HostResources`] holds a server host's CPU and memory
 //! over a run, as read from the deployment's monitoring (qdrant-perf-load's `host` fills it);
-//! [`server`] what the server's nodes said, [`cache`] what the result cache did.
+//! [`server`] what the server's nodes said, [`cache`] what the result cache did, and
+//! [`intervals`] the interval log a run appends to its directory second by second (and the
+//! partial report rebuilt from it).
 //!
 //! It also owns the two pieces of plumbing every crate shares: the one atomic file writer
 //! ([`write_atomic`]) and the one `/proc` reader ([`proc`]: process CPU and RSS, load average,
@@ -18,6 +20,7 @@
 pub mod cache;
 pub mod checks;
 pub mod host;
+pub mod intervals;
 pub mod latency;
 pub mod proc;
 pub mod prom;
@@ -33,7 +36,8 @@ pub use host::HostResources;
 pub use latency::{LatencySummary, latency_histogram};
 pub use provenance::{DatasetInfo, Machine, Provenance};
 pub use report::{
-    Report, ReportError, SCHEMA, StressStep, StressSummary, TargetInfo, VerdictSummary, run_text,
+    Rebuilt, Report, ReportError, SCHEMA, StressStep, StressSummary, TargetInfo, VerdictSummary,
+    run_text, stress_text,
 };
 pub use run::{
     ErrorKind, LoadPlan, Mix, Mode, OpKind, OpStats, PlanError, RecallStat, Resources, RunResult,

@@ -128,6 +128,21 @@ pub struct Report {
     /// The configuration the run used (the YAML file as parsed, and the options).
     pub config: serde_json::Value,
     pub provenance: Provenance,
+    /// Set when `qdrant-perf report DIR` rebuilt this report from the run's interval log (the
+    /// run ended without writing one); null otherwise.
+    #[serde(default)]
+    pub rebuilt: Option<Rebuilt>,
+}
+
+/// How a report was rebuilt from an interval log (see [`crate::intervals`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rebuilt {
+    /// The log's file name in the run directory (`intervals.jsonl`).
+    pub from: String,
+    /// Completed seconds kept, over all runs.
+    pub seconds_kept: usize,
+    /// What was left out and why (a torn last line, an unclosed second).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -169,6 +184,7 @@ impl Report {
             setup: Vec::new(),
             config: serde_json::Value::Null,
             provenance,
+            rebuilt: None,
         }
     }
 
@@ -186,15 +202,18 @@ impl Report {
 
     /// `target/qdrant-perf/runs/<UTC timestamp>-<command>/`.
     pub fn default_dir(&self) -> PathBuf {
-        PathBuf::from("target/qdrant-perf/runs").join(format!(
-            "{}-{}",
-            compact_utc(SystemTime::now()),
-            self.command
-        ))
+        Self::default_dir_for(&self.command)
     }
 
-    /// Writes report.json, summary.md, metrics.prom and `histograms/<run>.hlog`, each
-    /// atomically; returns the files written.
+    /// The default run directory of a `command` starting now (see [`Report::default_dir`]).
+    pub fn default_dir_for(command: &str) -> PathBuf {
+        PathBuf::from("target/qdrant-perf/runs")
+            .join(format!("{}-{command}", compact_utc(SystemTime::now())))
+    }
+
+    /// Writes report.json, summary.md, metrics.prom and `histograms/<run>.hlog` (for each run
+    /// that holds its interval log: a report read back from report.json holds none, and leaves
+    /// the .hlog files as they are), each atomically; returns the files written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let json = serde_json::to_string_pretty(self).map_err(ReportError::Serialise)? + "\n";
         let mut files = vec![
@@ -202,23 +221,52 @@ impl Report {
             (dir.join("summary.md"), self.to_markdown().into_bytes()),
             (dir.join("metrics.prom"), self.to_prometheus().into_bytes()),
         ];
-        for r in &self.runs {
+        for r in self.runs.iter().filter(|r| !r.interval_log.is_empty()) {
             let path = dir
                 .join("histograms")
                 .join(format!("{}.hlog", file_name(&r.label)));
             files.push((path, r.interval_log.clone()));
         }
-        let mut written = Vec::new();
-        for (path, bytes) in files {
-            write_atomic(&path, &bytes).map_err(|source| ReportError::Write {
-                path: path.clone(),
-                source,
-            })?;
-            written.push(path);
-        }
-        Ok(written)
+        write_files(files)
     }
 
+    /// Rewrites summary.md from this report (what `qdrant-perf report DIR` does for a run
+    /// that has its report.json); returns the file written.
+    pub fn write_summary(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        write_files(vec![(
+            dir.join("summary.md"),
+            self.to_markdown().into_bytes(),
+        )])
+    }
+
+    /// What the run's command printed to the terminal: each run's figures (the ramp's steps
+    /// and knee for `stress`), then the verdict table when there are checks.
+    pub fn terminal_text(&self) -> String {
+        let mut s = String::new();
+        if let Some(rebuilt) = &self.rebuilt {
+            let _ = writeln!(
+                s,
+                "PARTIAL: rebuilt from {} ({} complete seconds kept); the run ended without writing its report",
+                rebuilt.from, rebuilt.seconds_kept
+            );
+            for n in &rebuilt.notes {
+                let _ = writeln!(s, "  note: {n}");
+            }
+        }
+        match &self.stress {
+            Some(st) => s.push_str(&stress_text(st)),
+            None => self.runs.iter().for_each(|r| s.push_str(&run_text(r))),
+        }
+        if !self.checks.is_empty() {
+            s.push_str(&checks::table(&self.checks));
+        } else if self.rebuilt.is_some() {
+            let _ = writeln!(
+                s,
+                "no verdict: the checks are judged when a run ends, and this one did not"
+            );
+        }
+        s
+    }
     /// Reads a report: a report.json file, or a run directory that holds one.
     pub fn load(path: &Path) -> Result<Self, ReportError> {
         let file = if path.is_dir() {
@@ -293,6 +341,19 @@ impl Report {
         );
         if let Some(q) = &self.quick {
             let _ = writeln!(s, "**Quick run:** {q}\n");
+        }
+        if let Some(r) = &self.rebuilt {
+            let _ = writeln!(
+                s,
+                "**Partial, rebuilt from `{}`:** the run ended without writing its report; {} complete seconds kept, totals and percentiles merged from their histograms; no verdict.\n",
+                r.from, r.seconds_kept
+            );
+            for n in &r.notes {
+                let _ = writeln!(s, "- {n}");
+            }
+            if !r.notes.is_empty() {
+                s.push('\n');
+            }
         }
         if !self.checks.is_empty() {
             let _ = writeln!(s, "## Verdict\n");
@@ -710,6 +771,50 @@ impl Report {
         e.comment("monitoring.metrics network_io: not collected");
         e.finish()
     }
+}
+
+/// Writes each (path, bytes) atomically, in order; returns the paths.
+fn write_files(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    for (path, bytes) in files {
+        write_atomic(&path, &bytes).map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// A stress ramp as `qdrant-perf stress` prints it: one line per step, then the knee.
+pub fn stress_text(st: &StressSummary) -> String {
+    let mut s = String::new();
+    for step in &st.steps {
+        let _ = writeln!(
+            s,
+            "step {:>8.0}: achieved {:>9.1} ops/s, mean {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, errors {} -> {}",
+            step.load,
+            step.throughput_ops_s,
+            step.latency_ms.mean_ms,
+            step.latency_ms.p95_ms,
+            step.latency_ms.p99_ms,
+            step.errors,
+            if step.met_targets {
+                "met".to_string()
+            } else {
+                format!("missed: {}", step.why_not.clone().unwrap_or_default())
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "knee: {} ({}); {}",
+        st.knee.map_or("none".into(), |k| format!("{k:.0}")),
+        st.knee_throughput_ops_s
+            .map_or("-".into(), |o| format!("{o:.1} ops/s")),
+        st.stopped_because
+    );
+    s
 }
 
 /// One summary series of a [`LatencySummary`] (milliseconds) in seconds: the quantiles

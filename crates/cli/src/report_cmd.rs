@@ -1,0 +1,71 @@
+//! `qdrant-perf report DIR`: prints a run's report again from its directory and rewrites its
+//! Markdown summary. With report.json, from it; with only the interval log (the run was killed
+//! before it wrote its report), a report rebuilt from every completed second, marked partial,
+//! written beside the log (report.json, summary.md, metrics.prom, histograms/).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use qdrant_perf_report::Report;
+use qdrant_perf_report::intervals::{self, INTERVALS_FILE};
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run directory of `load`, `stress` or `validate` (the `report:` line of the run names
+    /// it).
+    pub dir: PathBuf,
+}
+
+/// When `path` was last written.
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Exit 0 when the report was rendered, 2 when there is none to render.
+pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    let dir = &args.dir;
+    if !dir.is_dir() {
+        bail!(
+            "{}: no such directory; give the directory of a run (the `report:` line of `qdrant-perf load`, `stress` or `validate` names it)",
+            dir.display()
+        );
+    }
+    let json = dir.join("report.json");
+    let log = dir.join(INTERVALS_FILE);
+    // A report.json older than the interval log is an earlier run's into the same directory.
+    let json_is_this_runs = match (modified(&json), modified(&log)) {
+        (Some(j), Some(l)) => j >= l,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if json_is_this_runs {
+        let report = Report::load(dir)?;
+        print!("{}", report.terminal_text());
+        report
+            .write_summary(dir)
+            .with_context(|| format!("rewriting the summary in {}", dir.display()))?;
+        println!("report: {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !log.is_file() {
+        bail!(
+            "{} holds neither report.json nor {INTERVALS_FILE}: give the directory of a `load` or `stress` run (the `report:` line of the run names it)",
+            dir.display()
+        );
+    }
+    if json.exists() {
+        eprintln!(
+            "note: {} is older than {INTERVALS_FILE} (an earlier run's): the report is rebuilt from the log",
+            json.display()
+        );
+    }
+    let recovered = intervals::recover(&log)?;
+    print!("{}", recovered.report.terminal_text());
+    recovered
+        .report
+        .write(dir)
+        .with_context(|| format!("writing the rebuilt report to {}", dir.display()))?;
+    println!("report: {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
