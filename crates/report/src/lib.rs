@@ -36,8 +36,8 @@ pub use report::{
     Report, ReportError, SCHEMA, StressStep, StressSummary, TargetInfo, VerdictSummary, run_text,
 };
 pub use run::{
-    ErrorKind, LoadPlan, Mix, Mode, OpKind, OpStats, PlanError, RecallStat, Resources, RunResult,
-    Second,
+    ErrorKind, LoadPlan, Mix, Mode, NodeStat, OpKind, OpStats, PlanError, RecallStat, Resources,
+    RunResult, Second,
 };
 pub use units::human_bytes;
 pub use write::write_atomic;
