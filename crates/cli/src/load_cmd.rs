@@ -752,7 +752,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
                 .with_note(format!("99 % of {rate:.0} requested")),
             );
         }
-        checks.push(Check::measured(
+        let error_rate = Check::measured(
             "error_rate",
             "overall",
             result.error_rate,
@@ -760,7 +760,15 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
             Bound::AtMost,
             t.error_rate,
             result.ok + result.errors,
-        ));
+        );
+        // Where the errors were, and a lost node judged on its own (not averaged away).
+        checks.push(
+            match qdrant_perf_report::checks::errors_by_node_note(&result) {
+                Some(note) => error_rate.with_note(note),
+                None => error_rate,
+            },
+        );
+        checks.extend(qdrant_perf_report::checks::all_nodes_served(&result));
         if result.latency_ms.samples > 0 {
             checks.push(Check::measured(
                 "latency_mean",

@@ -29,8 +29,8 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use serde::Serialize;
 
 pub use qdrant_perf_report::run::{
-    DEFAULT_IN_FLIGHT_CAP, ErrorKind, LoadPlan, Mix, Mode, OpKind, OpStats, PlanError, RecallStat,
-    RunResult, Second,
+    DEFAULT_IN_FLIGHT_CAP, ErrorKind, LoadPlan, Mix, Mode, NodeStat, OpKind, OpStats, PlanError,
+    RecallStat, RunResult, Second,
 };
 
 use crate::live::{LiveMetrics, LiveSecond};
@@ -150,6 +150,8 @@ pub struct Outcome {
     /// The server's own time for the request, when the response said (Qdrant's `time`, a
     /// gateway's `Server-Timing`): recorded beside the client latency.
     pub server: Option<Duration>,
+    /// The server node that answered (its URL), for the run's per-node figures.
+    pub node: Option<Arc<str>>,
 }
 
 impl Outcome {
@@ -157,6 +159,7 @@ impl Outcome {
     pub const DONE: Outcome = Outcome {
         hits: None,
         server: None,
+        node: None,
     };
 
     /// The result ids of held-out query `query`.
@@ -164,7 +167,14 @@ impl Outcome {
         Self {
             hits: Some((query, ids)),
             server: None,
+            node: None,
         }
+    }
+
+    /// Answered by the server node at `url` (`None`: no node to name).
+    pub fn from_node(mut self, url: Option<Arc<str>>) -> Self {
+        self.node = url;
+        self
     }
 
     /// The server's time from a response's seconds (`None`, negative or not finite: none).
@@ -181,6 +191,11 @@ impl Outcome {
 pub struct OpError {
     pub kind: Cow<'static, str>,
     pub message: String,
+    /// The server node it failed at (its URL), when the error names one.
+    pub node: Option<Arc<str>>,
+    /// True when the node could not be reached at all (refused, reset, timed out): the node is
+    /// then counted as lost from this request's second (see [`NodeStat::lost_at_s`]).
+    pub node_lost: bool,
 }
 
 impl OpError {
@@ -188,7 +203,16 @@ impl OpError {
         Self {
             kind: kind.into(),
             message: message.to_string(),
+            node: None,
+            node_lost: false,
         }
+    }
+
+    /// Failed at the server node `url`; `lost`: because the node could not be reached.
+    pub fn at_node(mut self, url: impl Into<Arc<str>>, lost: bool) -> Self {
+        self.node = Some(url.into());
+        self.node_lost = lost;
+        self
     }
 }
 
@@ -294,6 +318,20 @@ struct Shard {
     error_kinds: Vec<BTreeMap<String, ErrorKind>>,
     recall_sum: Vec<f64>,
     recall_n: Vec<u64>,
+    nodes: BTreeMap<Arc<str>, NodeTally>,
+}
+
+/// One node's figures in one shard.
+#[derive(Default)]
+struct NodeTally {
+    ok: u64,
+    errors: u64,
+    kinds: BTreeMap<String, u64>,
+    /// Nanoseconds into the recorded part of the first and the last connection failure.
+    first_lost_ns: Option<u64>,
+    last_lost_ns: Option<u64>,
+    /// Answers per second of the recorded part (by completion), to find when it came back.
+    ok_by_second: Vec<u32>,
 }
 
 /// Per-thread shards of histograms: a task locks the shard of the thread it runs on, which is
@@ -324,6 +362,7 @@ impl Recorder {
                         error_kinds: (0..slots).map(|_| BTreeMap::new()).collect(),
                         recall_sum: vec![0.0; slots],
                         recall_n: vec![0; slots],
+                        nodes: BTreeMap::new(),
                     })
                 })
                 .collect(),
@@ -346,8 +385,29 @@ impl Recorder {
         server: Option<Duration>,
         recall: Option<f64>,
     ) {
+        self.record_ok_at(slot, latency, server, recall, None);
+    }
+
+    /// [`record_ok`](Self::record_ok), answered by `node` at `at_ns` into the recorded part.
+    fn record_ok_at(
+        &self,
+        slot: usize,
+        latency: Duration,
+        server: Option<Duration>,
+        recall: Option<f64>,
+        node: Option<(&Arc<str>, u64)>,
+    ) {
         let us = (latency.as_nanos() / 1000) as u64;
         let mut s = self.shard();
+        if let Some((url, at_ns)) = node {
+            let n = node_tally(&mut s.nodes, url);
+            n.ok += 1;
+            let second = (at_ns / 1_000_000_000) as usize;
+            if n.ok_by_second.len() <= second {
+                n.ok_by_second.resize(second + 1, 0);
+            }
+            n.ok_by_second[second] += 1;
+        }
         s.hists[slot].saturating_record(us.max(1));
         if let Some(server) = server {
             let server_us = (server.as_nanos() / 1000) as u64;
@@ -361,7 +421,8 @@ impl Recorder {
         }
     }
 
-    fn record_error(&self, slot: usize, error: &OpError) {
+    /// Records a failed request of `slot`, which ended `at_ns` into the recorded part.
+    fn record_error(&self, slot: usize, error: &OpError, at_ns: u64) {
         let mut s = self.shard();
         s.errors[slot] += 1;
         let e = s.error_kinds[slot]
@@ -371,7 +432,74 @@ impl Recorder {
         if e.example.is_empty() {
             e.example = error.message.clone();
         }
+        if let Some(url) = &error.node {
+            let n = node_tally(&mut s.nodes, url);
+            n.errors += 1;
+            *n.kinds.entry(error.kind.to_string()).or_default() += 1;
+            if error.node_lost {
+                n.first_lost_ns = Some(n.first_lost_ns.map_or(at_ns, |t| t.min(at_ns)));
+                n.last_lost_ns = Some(n.last_lost_ns.map_or(at_ns, |t| t.max(at_ns)));
+            }
+        }
     }
+}
+
+fn node_tally<'a>(
+    nodes: &'a mut BTreeMap<Arc<str>, NodeTally>,
+    url: &Arc<str>,
+) -> &'a mut NodeTally {
+    if !nodes.contains_key(url) {
+        nodes.insert(url.clone(), NodeTally::default());
+    }
+    nodes.get_mut(url).expect("inserted")
+}
+
+/// The shards' per-node figures as one list, by URL: when a node was first lost, and the second
+/// it answered again after its last loss.
+fn node_stats(recorder: &Recorder) -> Vec<NodeStat> {
+    let mut merged: BTreeMap<Arc<str>, NodeTally> = BTreeMap::new();
+    for shard in &recorder.shards {
+        let s = shard.lock().unwrap_or_else(|e| e.into_inner());
+        for (url, n) in &s.nodes {
+            let m = node_tally(&mut merged, url);
+            m.ok += n.ok;
+            m.errors += n.errors;
+            for (k, c) in &n.kinds {
+                *m.kinds.entry(k.clone()).or_default() += c;
+            }
+            m.first_lost_ns = match (m.first_lost_ns, n.first_lost_ns) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            m.last_lost_ns = m.last_lost_ns.max(n.last_lost_ns);
+            if m.ok_by_second.len() < n.ok_by_second.len() {
+                m.ok_by_second.resize(n.ok_by_second.len(), 0);
+            }
+            for (a, b) in m.ok_by_second.iter_mut().zip(&n.ok_by_second) {
+                *a += b;
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(url, n)| {
+            // Back: the first second after that of the last failure with an answer.
+            let back_at_s = n.last_lost_ns.and_then(|last| {
+                let from = (last / 1_000_000_000) as usize + 1;
+                (from..n.ok_by_second.len())
+                    .find(|&s| n.ok_by_second[s] > 0)
+                    .map(|s| s as f64)
+            });
+            NodeStat {
+                url: url.to_string(),
+                ok: n.ok,
+                errors: n.errors,
+                errors_by_kind: n.kinds,
+                lost_at_s: n.first_lost_ns.map(|t| t as f64 / 1e9),
+                back_at_s,
+            }
+        })
+        .collect()
 }
 
 struct Shared<T> {
@@ -388,6 +516,8 @@ struct Shared<T> {
     /// Nanoseconds after `t0` of the last recorded completion.
     last_done: AtomicU64,
     t0: Instant,
+    /// When the recorded part begins (per-node times count from here).
+    measure_start: Instant,
     /// Set when the drain period ends: requests not yet started are dropped instead of sent, so
     /// a run's leftovers do not load the target during the next run.
     abandoned: AtomicBool,
@@ -397,7 +527,7 @@ struct Shared<T> {
 const CLOSED: u64 = 1 << 63;
 
 impl<T: Target> Shared<T> {
-    fn new(target: Arc<T>, slots: Vec<Slot>, t0: Instant) -> Self {
+    fn new(target: Arc<T>, slots: Vec<Slot>, t0: Instant, measure_start: Instant) -> Self {
         Self {
             recorder: Recorder::new(slots.len()),
             target,
@@ -408,6 +538,7 @@ impl<T: Target> Shared<T> {
             max_in_flight: AtomicUsize::new(0),
             last_done: AtomicU64::new(0),
             t0,
+            measure_start,
             abandoned: AtomicBool::new(false),
         }
     }
@@ -454,12 +585,17 @@ impl<T: Target> Shared<T> {
                 drain_timeout.as_secs_f64()
             ),
         );
+        let at_ns = self.since_measure_start(Instant::now());
         for (slot, counter) in self.unanswered.iter().enumerate() {
             let left = counter.fetch_or(CLOSED, Ordering::AcqRel) & !CLOSED;
             for _ in 0..left {
-                self.recorder.record_error(slot, &error);
+                self.recorder.record_error(slot, &error, at_ns);
             }
         }
+    }
+
+    fn since_measure_start(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.measure_start).as_nanos() as u64
     }
 
     /// Runs one call and records it (when `record`); `start` is the due time (open loop) or the
@@ -476,14 +612,18 @@ impl<T: Target> Shared<T> {
                 let recall = outcome
                     .hits
                     .and_then(|(query, ids)| self.target.recall(call.collection, query, &ids));
-                self.recorder.record_ok(
+                let at = self.since_measure_start(done);
+                self.recorder.record_ok_at(
                     slot,
                     done.saturating_duration_since(start),
                     outcome.server,
                     recall,
+                    outcome.node.as_ref().map(|n| (n, at)),
                 );
             }
-            Err(e) => self.recorder.record_error(slot, &e),
+            Err(e) => self
+                .recorder
+                .record_error(slot, &e, self.since_measure_start(done)),
         }
         let ns = done.saturating_duration_since(self.t0).as_nanos() as u64;
         self.last_done.fetch_max(ns, Ordering::Relaxed);
@@ -513,7 +653,7 @@ pub async fn run_monitored<T: Target>(
     let slots = slots_for(&target.collections(), &plan.mix)?;
     let t0 = Instant::now() + Duration::from_millis(5);
     let measure_start = t0 + plan.warmup;
-    let shared = Arc::new(Shared::new(target, slots, t0));
+    let shared = Arc::new(Shared::new(target, slots, t0, measure_start));
     let collector_done = Arc::new(AtomicBool::new(false));
     let live = monitor.live().map(|view| {
         let slots = shared
@@ -819,6 +959,7 @@ fn summarise<T: Target>(
             0.0
         },
         errors_by_kind: totals.errors_by_kind,
+        nodes: node_stats(&shared.recorder),
         throughput_ops_s: throughput,
         rate_achieved: requested_rate.map(|r| (throughput - r).abs() <= r * 0.01),
         latency_ms: LatencySummary::from_histogram(&query_hist),
@@ -890,7 +1031,7 @@ fn schedule_open<T: Target>(
                     cap_hits += 1;
                     shared
                         .recorder
-                        .record_error(shared.slot_of(seq), &cap_error);
+                        .record_error(shared.slot_of(seq), &cap_error, 0);
                 }
                 continue;
             }

@@ -1243,8 +1243,9 @@ async fn indexed_count(store: &Arc<AnyStore>, name: &str) -> Result<usize, Store
             .map_err(|e| StoreError::Engine {
                 engine: "edge",
                 op: "optimize",
-                collection: String::new(),
+                collection: "".into(),
                 message: e.to_string(),
+                node: None,
             })?
         }
     }

@@ -123,16 +123,24 @@ impl<S> StoreTarget<S> {
     }
 }
 
-/// A store's error as a failed request, grouped by kind (`unreachable`, `engine`...).
+/// A store's error as a failed request, grouped by kind (`unreachable`, `engine`...), at the
+/// server node it names (an unreachable node counts as lost).
 pub fn store_error(e: StoreError) -> OpError {
-    let kind = match &e {
-        StoreError::Unreachable { .. } => "unreachable",
-        StoreError::Auth { .. } => "auth",
-        StoreError::Engine { .. } => "engine",
-        StoreError::UnknownCollection { .. } => "unknown collection",
-        _ => "store",
+    let (kind, node) = match &e {
+        StoreError::Unreachable { url, .. } => ("unreachable", Some((url.clone(), true))),
+        StoreError::Auth { url } => ("auth", Some((url.clone(), false))),
+        StoreError::Engine { node, .. } => (
+            "engine",
+            node.as_deref().map(|url| (url.to_string(), false)),
+        ),
+        StoreError::UnknownCollection { .. } => ("unknown collection", None),
+        _ => ("store", None),
     };
-    OpError::new(kind, e)
+    let error = OpError::new(kind, e);
+    match node {
+        Some((url, lost)) => error.at_node(url, lost),
+        None => error,
+    }
 }
 
 impl<S: Store + 'static> Target for StoreTarget<S> {
@@ -175,7 +183,8 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
                 }
                 .map_err(store_error)?;
                 Ok(Outcome::hits(q, r.hits.iter().map(|h| h.id).collect())
-                    .with_server_seconds(r.server_seconds))
+                    .with_server_seconds(r.server_seconds)
+                    .from_node(r.node))
             }
             OpKind::SearchBatch => {
                 let batch: Vec<Query> = (0..BATCH_QUERIES)
@@ -191,7 +200,9 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
                     .first()
                     .map(|h| h.iter().map(|h| h.id).collect())
                     .unwrap_or_default();
-                Ok(Outcome::hits(q, ids).with_server_seconds(r.server_seconds))
+                Ok(Outcome::hits(q, ids)
+                    .with_server_seconds(r.server_seconds)
+                    .from_node(r.node))
             }
             OpKind::Upsert => {
                 let points = c.points.as_ref().expect("checked by supports()");

@@ -11,6 +11,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::RunResult;
+
 /// The outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -235,6 +237,43 @@ impl Check {
         .trim_end()
         .to_string()
     }
+}
+
+/// `all_nodes_served` of a run against several server nodes (or one that was lost): missed when
+/// any node was lost mid-run (a request could not reach it), the note naming each lost node, the
+/// second it was lost and whether it came back; `None` for other runs. A lost node is judged on
+/// its own, not averaged into the error rate.
+pub fn all_nodes_served(r: &RunResult) -> Option<Check> {
+    if !crate::report::show_nodes(r) {
+        return None;
+    }
+    let lost: Vec<String> = r.lost_nodes().filter_map(|n| n.lost_text()).collect();
+    let check = Check::measured(
+        "all_nodes_served",
+        "overall",
+        lost.len() as f64,
+        "nodes lost",
+        Bound::AtMost,
+        0.0,
+        r.nodes.len() as u64,
+    );
+    Some(if lost.is_empty() {
+        check
+    } else {
+        check.with_note(lost.join("; "))
+    })
+}
+
+/// For the error-rate check of a run with per-node figures: where the errors were, e.g.
+/// `errors by node: http://h:2 12 (unreachable 12)`; `None` when no node had errors.
+pub fn errors_by_node_note(r: &RunResult) -> Option<String> {
+    let at: Vec<String> = r
+        .nodes
+        .iter()
+        .filter(|n| n.errors > 0)
+        .map(|n| format!("{} {}", n.url, n.errors_text()))
+        .collect();
+    (!at.is_empty()).then(|| format!("errors by node: {}", at.join("; ")))
 }
 
 /// A number in a readable precision.

@@ -40,8 +40,8 @@ pub use report::{
     run_text, stress_text,
 };
 pub use run::{
-    ErrorKind, LoadPlan, Mix, Mode, OpKind, OpStats, PlanError, RecallStat, Resources, RunResult,
-    Second,
+    ErrorKind, LoadPlan, Mix, Mode, NodeStat, OpKind, OpStats, PlanError, RecallStat, Resources,
+    RunResult, Second,
 };
 pub use units::human_bytes;
 pub use write::write_atomic;

@@ -473,6 +473,29 @@ impl Report {
                     let _ = writeln!(s, "- {k}: {} (e.g. {})", e.count, e.example);
                 }
             }
+            if show_nodes(r) {
+                let _ = writeln!(s, "\nNodes in `{}`:\n", r.label);
+                let _ = writeln!(s, "| node | answered | errors | lost at | back at |");
+                let _ = writeln!(s, "|---|---|---|---|---|");
+                for n in &r.nodes {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {} | {} | {} |",
+                        n.url,
+                        n.ok,
+                        n.errors_text(),
+                        n.lost_at_s.map_or("-".into(), |t| format!("{t:.1} s")),
+                        match (n.lost_at_s, n.back_at_s) {
+                            (None, _) => "-".to_string(),
+                            (Some(_), None) => "not back by the end".to_string(),
+                            (Some(_), Some(t)) => format!("{t:.0} s"),
+                        }
+                    );
+                }
+                for lost in r.lost_nodes().filter_map(|n| n.lost_text()) {
+                    let _ = writeln!(s, "\n**Node lost**: {lost}.");
+                }
+            }
             if r.in_flight_cap_hits > 0 {
                 let _ = writeln!(
                     s,
@@ -901,6 +924,20 @@ pub fn run_text(r: &RunResult) -> String {
     for (k, e) in &r.errors_by_kind {
         let _ = writeln!(s, "    {k}: {} (e.g. {})", e.count, e.example);
     }
+    if show_nodes(r) {
+        for n in &r.nodes {
+            let _ = writeln!(
+                s,
+                "  node {}: answered {}, errors {}",
+                n.url,
+                n.ok,
+                n.errors_text()
+            );
+        }
+        for lost in r.lost_nodes().filter_map(|n| n.lost_text()) {
+            let _ = writeln!(s, "  NODE LOST: {lost}");
+        }
+    }
     let _ = writeln!(
         s,
         "  {:<26} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
@@ -1023,6 +1060,11 @@ fn rss_growth_text(res: &crate::run::Resources) -> String {
     }
 }
 
+/// The per-node figures are shown for a cluster (several nodes), or when a node was lost.
+pub(crate) fn show_nodes(r: &RunResult) -> bool {
+    r.nodes.len() > 1 || r.lost_nodes().next().is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -1085,6 +1127,7 @@ mod tests {
             errors: 3,
             error_rate: 3.0 / 1503.0,
             errors_by_kind,
+            nodes: Vec::new(),
             throughput_ops_s: 150.0,
             rate_achieved: Some(true),
             latency_ms: operations[0].latency_ms.clone(),
@@ -1239,5 +1282,106 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing.json"), "{err}");
+    }
+
+    #[test]
+    fn a_lost_node_is_named_with_its_second_in_text_markdown_and_json_and_missed_in_the_verdict() {
+        use crate::run::NodeStat;
+        let node = |url: &str, ok, errors: u64, lost| NodeStat {
+            url: url.into(),
+            ok,
+            errors,
+            errors_by_kind: if errors > 0 {
+                [("unreachable".to_string(), errors)].into()
+            } else {
+                BTreeMap::new()
+            },
+            lost_at_s: lost,
+            back_at_s: None,
+        };
+        let mut r = run_with_two_operations();
+        r.nodes = vec![
+            node("http://a:1", 600, 0, None),
+            node("http://b:2", 300, 3, Some(4.3)),
+            node("http://c:3", 600, 0, None),
+        ];
+        let text = run_text(&r);
+        assert!(
+            text.contains("  node http://b:2: answered 300, errors 3 (unreachable 3)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  node http://a:1: answered 600, errors 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("NODE LOST: http://b:2 lost at 4.3 s, not back by the end"),
+            "{text}"
+        );
+        let served = checks::all_nodes_served(&r).unwrap();
+        assert_eq!(
+            (served.verdict, served.measured, served.samples),
+            (Verdict::Failed, Some(1.0), Some(3))
+        );
+        assert_eq!(
+            served.note.as_deref(),
+            Some("http://b:2 lost at 4.3 s, not back by the end")
+        );
+        assert_eq!(
+            checks::errors_by_node_note(&r).as_deref(),
+            Some("errors by node: http://b:2 3 (unreachable 3)")
+        );
+        r.nodes[1].back_at_s = Some(9.0);
+        let served = checks::all_nodes_served(&r).unwrap();
+        assert_eq!(
+            served.note.as_deref(),
+            Some("http://b:2 lost at 4.3 s, back at 9 s")
+        );
+        let mut report = Report::new(
+            "load",
+            TargetInfo {
+                kind: "grpc".into(),
+                url: None,
+                engine_version: None,
+            },
+            vec![r.clone()],
+            None,
+        );
+        report.set_checks(vec![served], false);
+        assert_eq!(report.verdict.as_ref().unwrap().exit_code, 1);
+        let md = report.to_markdown();
+        assert!(
+            md.contains("| http://b:2 | 300 | 3 (unreachable 3) | 4.3 s | 9 s |"),
+            "{md}"
+        );
+        assert!(md.contains("| http://a:1 | 600 | 0 | - | - |"), "{md}");
+        assert!(
+            md.contains("**Node lost**: http://b:2 lost at 4.3 s, back at 9 s."),
+            "{md}"
+        );
+        // JSON: the nodes round-trip; a report.json from before they existed still reads.
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["runs"][0]["nodes"][1]["lost_at_s"], 4.3);
+        assert!(json["runs"][0]["nodes"][0].get("lost_at_s").is_none());
+        let back = Report::from_json(&json.to_string()).unwrap();
+        assert_eq!(back.runs[0].nodes, r.nodes);
+        let mut old = json.clone();
+        old["runs"][0].as_object_mut().unwrap().remove("nodes");
+        let back = Report::from_json(&old.to_string()).unwrap();
+        assert!(back.runs[0].nodes.is_empty());
+        // No node lost: met. One node, or none named: no such check, and no node lines.
+        for n in &mut r.nodes {
+            n.lost_at_s = None;
+        }
+        assert_eq!(
+            checks::all_nodes_served(&r).unwrap().verdict,
+            Verdict::Passed
+        );
+        r.nodes.truncate(1);
+        assert!(checks::all_nodes_served(&r).is_none());
+        assert!(!run_text(&r).contains("node http"), "{}", run_text(&r));
+        r.nodes.clear();
+        assert!(checks::all_nodes_served(&r).is_none());
+        assert_eq!(checks::errors_by_node_note(&r), None);
     }
 }

@@ -320,6 +320,51 @@ pub struct ErrorKind {
     pub example: String,
 }
 
+/// One node of a cluster (one URL of `QDRANT_URL`) over the recorded part of a run: what it
+/// answered, what failed there, and when it was lost (could not be reached) and came back.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeStat {
+    /// The node's URL, as the client reaches it (`http://host:port`).
+    pub url: String,
+    /// Requests it answered (searches; upserts name no node).
+    pub ok: u64,
+    /// Requests that failed there, in all and by kind (`unreachable`, `auth`...).
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Seconds into the recorded part of its first connection failure: when it was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_at_s: Option<f64>,
+    /// The second of the run (whole seconds into the recorded part) in which it answered again
+    /// after its last connection failure; `None` for a node lost and not back by the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back_at_s: Option<f64>,
+}
+
+impl NodeStat {
+    /// `3 (unreachable 3)`, or `0`.
+    pub fn errors_text(&self) -> String {
+        if self.errors_by_kind.is_empty() {
+            return self.errors.to_string();
+        }
+        let kinds: Vec<String> = self
+            .errors_by_kind
+            .iter()
+            .map(|(k, c)| format!("{k} {c}"))
+            .collect();
+        format!("{} ({})", self.errors, kinds.join(", "))
+    }
+
+    /// `http://h:1 lost at 4.2 s, back at 9 s` or `..., not back by the end`; `None` for a node
+    /// never lost.
+    pub fn lost_text(&self) -> Option<String> {
+        let lost = self.lost_at_s?;
+        Some(match self.back_at_s {
+            Some(back) => format!("{} lost at {lost:.1} s, back at {back:.0} s", self.url),
+            None => format!("{} lost at {lost:.1} s, not back by the end", self.url),
+        })
+    }
+}
+
 /// Figures of one (collection, operation) pair.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpStats {
@@ -392,6 +437,10 @@ pub struct RunResult {
     pub errors: u64,
     pub error_rate: f64,
     pub errors_by_kind: BTreeMap<String, ErrorKind>,
+    /// Per server node, for targets that name the node of each answer (a Qdrant server or
+    /// cluster): answers, errors by kind, and when a node was lost. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStat>,
     /// Completed requests per second: ok / elapsed.
     pub throughput_ops_s: f64,
     /// Open loop: whether the achieved throughput is within 1 % of the requested rate.
@@ -430,6 +479,11 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The nodes lost during the run (see [`NodeStat::lost_at_s`]).
+    pub fn lost_nodes(&self) -> impl Iterator<Item = &NodeStat> {
+        self.nodes.iter().filter(|n| n.lost_at_s.is_some())
+    }
+
     /// The merged histogram of the query operations.
     pub fn query_histogram(&self) -> Histogram<u64> {
         let mut h = latency_histogram();

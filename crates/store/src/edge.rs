@@ -69,6 +69,7 @@ fn engine_error(op: &'static str, collection: &str, e: impl std::fmt::Display) -
         op,
         collection: collection.into(),
         message: e.to_string(),
+        node: None,
     }
 }
 
@@ -651,6 +652,7 @@ impl Store for EdgeStore {
         Ok(SearchResponse {
             hits: self.search_sync(name, query)?,
             server_seconds: None,
+            node: None,
         })
     }
 
@@ -662,6 +664,7 @@ impl Store for EdgeStore {
                 .map(|q| Self::search_in(&c, q))
                 .collect::<Result<_>>()?,
             server_seconds: None,
+            node: None,
         })
     }
 

@@ -51,8 +51,11 @@ pub enum StoreError {
     Engine {
         engine: &'static str,
         op: &'static str,
-        collection: String,
+        // Boxed strings keep the error (and every error that holds one) small.
+        collection: Box<str>,
         message: String,
+        /// The server node that answered with the error (its URL), for a Qdrant server.
+        node: Option<Box<str>>,
     },
 
     #[error(
@@ -111,6 +114,20 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl StoreError {
+    /// The error, naming the server node at `url` that answered with it (an engine error that
+    /// names none yet; others name their URL already or have none).
+    pub fn at_node(mut self, url: &str) -> Self {
+        if let StoreError::Engine {
+            node: node @ None, ..
+        } = &mut self
+        {
+            *node = Some(url.into());
+        }
+        self
+    }
 }
 
 fn list(names: &[String]) -> String {

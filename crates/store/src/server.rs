@@ -17,6 +17,11 @@ pub const SKIP_MESSAGE: &str = "skipped: no Qdrant server (set QDRANT_URL or QDR
 pub struct LocalServer {
     child: Option<Child>,
     dir: PathBuf,
+    /// How it was started (executable, `QDRANT__...` settings, arguments), to start it again
+    /// after a kill ([`restart`](Self::restart)).
+    bin: PathBuf,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
     pub http_port: u16,
     pub grpc_port: u16,
     /// The peer-to-peer port of a cluster node.
@@ -122,51 +127,79 @@ impl LocalServer {
             p2p.local_addr()?.port(),
         );
         drop((http, grpc, p2p));
-        let log = fs::File::create(dir.join("qdrant.log"))?;
-        let mut command = Command::new(bin);
-        command
-            .current_dir(&dir)
-            .env("QDRANT__SERVICE__HOST", "127.0.0.1")
-            .env("QDRANT__SERVICE__HTTP_PORT", http_port.to_string())
-            .env("QDRANT__SERVICE__GRPC_PORT", grpc_port.to_string())
-            .env("QDRANT__STORAGE__STORAGE_PATH", dir.join("storage"))
-            .env("QDRANT__STORAGE__SNAPSHOTS_PATH", dir.join("snapshots"))
-            .env("QDRANT__TELEMETRY_DISABLED", "true")
-            .env("QDRANT__LOG_LEVEL", "WARN")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .envs(env.iter().copied());
+        let path = |p: &str| dir.join(p).to_string_lossy().into_owned();
+        let mut vars: Vec<(String, String)> = [
+            ("QDRANT__SERVICE__HOST", "127.0.0.1".to_string()),
+            ("QDRANT__SERVICE__HTTP_PORT", http_port.to_string()),
+            ("QDRANT__SERVICE__GRPC_PORT", grpc_port.to_string()),
+            ("QDRANT__STORAGE__STORAGE_PATH", path("storage")),
+            ("QDRANT__STORAGE__SNAPSHOTS_PATH", path("snapshots")),
+            ("QDRANT__TELEMETRY_DISABLED", "true".to_string()),
+            ("QDRANT__LOG_LEVEL", "WARN".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
         if let Some(key) = api_key {
-            command.env("QDRANT__SERVICE__API_KEY", key);
+            vars.push(("QDRANT__SERVICE__API_KEY".into(), key.into()));
         }
+        let mut args = Vec::new();
         if let Some((_, bootstrap)) = cluster {
-            command
-                .env("QDRANT__CLUSTER__ENABLED", "true")
-                .env("QDRANT__CLUSTER__P2P__PORT", p2p_port.to_string())
-                .arg("--uri")
-                .arg(format!("http://127.0.0.1:{p2p_port}"));
+            vars.push(("QDRANT__CLUSTER__ENABLED".into(), "true".into()));
+            vars.push(("QDRANT__CLUSTER__P2P__PORT".into(), p2p_port.to_string()));
+            args.extend(["--uri".into(), format!("http://127.0.0.1:{p2p_port}")]);
             if let Some(port) = bootstrap {
-                command
-                    .arg("--bootstrap")
-                    .arg(format!("http://127.0.0.1:{port}"));
+                args.extend(["--bootstrap".into(), format!("http://127.0.0.1:{port}")]);
             }
         }
-        let child = command.spawn().map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot start Qdrant from {}: {e}", bin.display()),
-            )
-        })?;
         let mut server = Self {
-            child: Some(child),
+            child: None,
             dir,
+            bin: bin.to_path_buf(),
+            env: vars,
+            args,
             http_port,
             grpc_port,
             p2p_port: cluster.map(|_| p2p_port),
         };
-        server.wait_ready(Duration::from_secs(60))?;
+        server.spawn()?;
         Ok(server)
+    }
+
+    /// Starts the process (on the server's ports, storage and settings) and waits (up to 60 s)
+    /// until it is ready. Its output is appended to its log.
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("qdrant.log"))?;
+        let child = Command::new(&self.bin)
+            .current_dir(&self.dir)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot start Qdrant from {}: {e}", self.bin.display()),
+                )
+            })?;
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(60))
+    }
+
+    /// Starts a killed server again on the same ports with the same storage (a cluster node
+    /// rejoins its cluster), and waits until it is ready; a no-op while it runs.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.child = None;
+        self.spawn()
     }
 
     fn wait_ready(&mut self, limit: Duration) -> std::io::Result<()> {

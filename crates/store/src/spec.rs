@@ -320,6 +320,9 @@ pub struct SearchResponse {
     /// Seconds the server says it spent; `None` for the embedded engine, where client time is
     /// engine time.
     pub server_seconds: Option<f64>,
+    /// The URL of the server node that answered (one of `QDRANT_URL`'s); `None` for the
+    /// embedded engine and answers from a cache.
+    pub node: Option<std::sync::Arc<str>>,
 }
 
 /// What a batch search returned.
@@ -328,6 +331,8 @@ pub struct BatchResponse {
     /// One result list per query, in query order.
     pub results: Vec<Vec<Hit>>,
     pub server_seconds: Option<f64>,
+    /// The node that answered, as in [`SearchResponse::node`].
+    pub node: Option<std::sync::Arc<str>>,
 }
 
 /// One search result.

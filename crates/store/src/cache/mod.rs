@@ -730,6 +730,7 @@ impl<S: Store> Store for CachedStore<S> {
             return Ok(SearchResponse {
                 hits,
                 server_seconds: None,
+                node: None,
             });
         }
         let mut redis_answered = true;
@@ -754,6 +755,7 @@ impl<S: Store> Store for CachedStore<S> {
                     return Ok(SearchResponse {
                         hits,
                         server_seconds: None,
+                        node: None,
                     });
                 }
                 Err(_) => self.stats.foreign(),
@@ -837,11 +839,12 @@ impl<S: Store> Store for CachedStore<S> {
         let missing: Vec<usize> = (0..queries.len())
             .filter(|&i| results[i].is_none())
             .collect();
-        let mut server_seconds = None;
+        let (mut server_seconds, mut node) = (None, None);
         if !missing.is_empty() {
             let miss_queries: Vec<Query> = missing.iter().map(|&i| queries[i].clone()).collect();
             let response = self.inner.search_batch(name, &miss_queries).await?;
             server_seconds = response.server_seconds;
+            node = response.node;
             let mut entries = Vec::with_capacity(missing.len());
             for (&i, hits) in missing.iter().zip(response.results) {
                 let bytes = value::encode(&hits);
@@ -860,6 +863,7 @@ impl<S: Store> Store for CachedStore<S> {
         Ok(BatchResponse {
             results: results.into_iter().map(Option::unwrap_or_default).collect(),
             server_seconds,
+            node,
         })
     }
 

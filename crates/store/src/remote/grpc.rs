@@ -1,6 +1,5 @@
 //! A Qdrant server over gRPC, through the official `qdrant-client`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use qdrant_client::qdrant::{
@@ -14,7 +13,7 @@ use qdrant_client::qdrant::{
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
 use super::{
-    ApiKey, Sampled, Seen, ServerConfig, note_server_version, redact, unnamed_only,
+    ApiKey, Nodes, Sampled, Seen, ServerConfig, note_server_version, redact, unnamed_only,
     unsupported_distance, wait_until_indexed,
 };
 use crate::error::{Result, StoreError};
@@ -28,11 +27,11 @@ use crate::store::Store;
 /// The qdrant-client minor version this suite is built with (see the workspace Cargo.toml).
 pub const CLIENT_VERSION: &str = "1.20";
 
-/// A Qdrant server (or the nodes of a cluster, used in turn) over gRPC.
+/// A Qdrant server (or the nodes of a cluster, used in turn, a node that cannot be reached left
+/// out while it backs off: see [`super::Nodes`]) over gRPC.
 pub struct GrpcStore {
     clients: Vec<Qdrant>,
-    urls: Vec<String>,
-    next: AtomicUsize,
+    nodes: Nodes,
     api_key: Option<ApiKey>,
     guard: Guard,
     index_timeout: Duration,
@@ -115,8 +114,7 @@ impl GrpcStore {
         note_server_version(CLIENT_VERSION, &version);
         Ok(Self {
             clients,
-            urls: config.urls.clone(),
-            next: AtomicUsize::new(0),
+            nodes: Nodes::new(&config.urls),
             api_key: config.api_key.clone(),
             guard,
             index_timeout: config.index_timeout,
@@ -133,20 +131,31 @@ impl GrpcStore {
     }
 
     fn pick(&self) -> (usize, &Qdrant) {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        let i = self.nodes.pick();
         (i, &self.clients[i])
     }
 
+    /// An error of a call to `node`, naming the node; one that could not reach it leaves the
+    /// node out for its back-off.
     fn err(
         &self,
         node: usize,
         op: &'static str,
         collection: &str,
     ) -> impl Fn(QdrantError) -> StoreError {
-        let url = self.urls[node].clone();
-        let key = self.api_key.clone();
-        let collection = collection.to_string();
-        move |e| classify(e, &url, key.as_ref(), op, &collection)
+        move |e| {
+            let e = classify(
+                e,
+                self.nodes.url(node),
+                self.api_key.as_ref(),
+                op,
+                collection,
+            );
+            if matches!(e, StoreError::Unreachable { .. }) {
+                self.nodes.failed(node);
+            }
+            e
+        }
     }
 
     async fn info(&self, name: &str) -> Result<qdrant_client::qdrant::CollectionInfo> {
@@ -236,7 +245,10 @@ fn classify(
     let lower = message.to_lowercase();
     if lower.contains("transport error")
         || lower.contains("connection refused")
+        || lower.contains("connection reset")
+        || lower.contains("broken pipe")
         || lower.contains("tcp connect error")
+        || lower.contains("failed to connect")
         || lower.contains("timed out")
     {
         return StoreError::Unreachable {
@@ -249,6 +261,7 @@ fn classify(
         op,
         collection: collection.into(),
         message,
+        node: Some(url.into()),
     }
 }
 
@@ -346,6 +359,7 @@ impl Store for GrpcStore {
         c.upsert_points(UpsertPointsBuilder::new(name, points).wait(true))
             .await
             .map_err(self.err(i, "upsert", name))?;
+        self.nodes.served(i);
         Ok(())
     }
 
@@ -375,9 +389,11 @@ impl Store for GrpcStore {
             .search_points(Self::search_request(name, query))
             .await
             .map_err(self.err(i, "search", name))?;
+        self.nodes.served(i);
         Ok(SearchResponse {
             hits: to_hits(response.result, query.with_payload),
             server_seconds: Some(response.time),
+            node: Some(self.nodes.url(i).clone()),
         })
     }
 
@@ -394,7 +410,9 @@ impl Store for GrpcStore {
             .search_batch_points(SearchBatchPointsBuilder::new(name, requests))
             .await
             .map_err(self.err(i, "search a batch", name))?;
+        self.nodes.served(i);
         Ok(BatchResponse {
+            node: Some(self.nodes.url(i).clone()),
             results: response
                 .result
                 .into_iter()

@@ -19,6 +19,8 @@ pub mod telemetry;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub use grpc::GrpcStore;
@@ -77,6 +79,114 @@ where
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How long a node that could not be reached is left out before one request tries it again:
+/// the first back-off; each failure in a row doubles it, up to [`BACKOFF_MAX`].
+pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+/// The longest back-off of a node that keeps failing.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// The nodes of a cluster, used in turn. A node that could not be reached (connection refused,
+/// reset or timed out) is skipped while it backs off ([`BACKOFF_FIRST`], doubling to
+/// [`BACKOFF_MAX`]); then one request tries it again, and its first answer puts it back in turn.
+/// So the load goes on at full rate on the other nodes, and a node that is down costs one failed
+/// request per back-off. With one node, or when every node is backing off, requests go to the
+/// nodes in turn as usual.
+pub(crate) struct Nodes {
+    urls: Vec<Arc<str>>,
+    next: AtomicUsize,
+    base: Instant,
+    /// Per node: nanoseconds after `base` until which it is skipped; 0 while it is up.
+    skip_until: Vec<AtomicU64>,
+    /// Per node: connection failures in a row.
+    failures: Vec<AtomicU32>,
+}
+
+impl Nodes {
+    pub(crate) fn new(urls: &[String]) -> Self {
+        Self {
+            urls: urls.iter().map(|u| Arc::from(u.as_str())).collect(),
+            next: AtomicUsize::new(0),
+            base: Instant::now(),
+            skip_until: urls.iter().map(|_| AtomicU64::new(0)).collect(),
+            failures: urls.iter().map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.urls.len()
+    }
+
+    /// The node's URL, shared (it goes with every answer into the run's per-node figures).
+    pub(crate) fn url(&self, node: usize) -> &Arc<str> {
+        &self.urls[node]
+    }
+
+    fn now_ns(&self) -> u64 {
+        // Never 0, which means "up".
+        self.base.elapsed().as_nanos() as u64 + 1
+    }
+
+    /// The node the next request goes to: the next in turn that is up, or whose back-off is
+    /// over (this request then is the one that tries it again). A node left out gives its turn
+    /// to the next turn, so the others share its requests evenly.
+    pub(crate) fn pick(&self) -> usize {
+        let n = self.urls.len();
+        if n == 1 {
+            return 0;
+        }
+        let mut now = None;
+        let mut i = 0;
+        for _ in 0..n {
+            i = self.next.fetch_add(1, Ordering::Relaxed) % n;
+            let until = self.skip_until[i].load(Ordering::Acquire);
+            if until == 0 {
+                return i;
+            }
+            let now = *now.get_or_insert_with(|| self.now_ns());
+            // Claim the retry, so requests sent meanwhile still skip the node.
+            if until <= now
+                && self.skip_until[i]
+                    .compare_exchange(
+                        until,
+                        now + self.backoff(i).as_nanos() as u64,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                return i;
+            }
+        }
+        // Concurrent picks took the other turns: the first node that is up, else this one.
+        (1..n)
+            .map(|k| (i + k) % n)
+            .find(|&j| self.skip_until[j].load(Ordering::Acquire) == 0)
+            .unwrap_or(i)
+    }
+
+    fn backoff(&self, node: usize) -> Duration {
+        let failures = self.failures[node].load(Ordering::Relaxed).clamp(1, 16);
+        BACKOFF_FIRST
+            .saturating_mul(1 << (failures - 1))
+            .min(BACKOFF_MAX)
+    }
+
+    /// The node could not be reached: skip it until its back-off is over.
+    pub(crate) fn failed(&self, node: usize) {
+        self.failures[node].fetch_add(1, Ordering::Relaxed);
+        let until = self.now_ns() + self.backoff(node).as_nanos() as u64;
+        self.skip_until[node].store(until, Ordering::Release);
+    }
+
+    /// The node answered: it is up (a no-op, one load, while it was).
+    pub(crate) fn served(&self, node: usize) {
+        if self.skip_until[node].load(Ordering::Relaxed) != 0 {
+            self.failures[node].store(0, Ordering::Relaxed);
+            self.skip_until[node].store(0, Ordering::Release);
+        }
     }
 }
 
@@ -200,7 +310,8 @@ impl ServerConfig {
             api: first,
             urls: picked.into_iter().map(|p| p.1).collect(),
             api_key: None,
-            connect_timeout: Duration::from_secs(5),
+            // Short, so a request to a node that is down (no answer at all) fails fast.
+            connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(60),
             index_timeout: Duration::from_secs(1800),
         })
@@ -356,6 +467,42 @@ mod tests {
             let err = ServerConfig::parse(url, None).unwrap_err().to_string();
             assert!(err.contains(needle), "{url}: {err}");
         }
+    }
+
+    #[test]
+    fn a_node_that_failed_is_skipped_until_its_back_off_is_over_then_tried_once() {
+        let urls: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        let nodes = Nodes::new(&urls);
+        let turn: Vec<usize> = (0..6).map(|_| nodes.pick()).collect();
+        assert_eq!(turn, [0, 1, 2, 0, 1, 2]);
+        nodes.failed(1);
+        // While node 1 backs off, the others share its turns.
+        let turn: Vec<usize> = (0..6).map(|_| nodes.pick()).collect();
+        assert_eq!(turn, [0, 2, 0, 2, 0, 2]);
+        std::thread::sleep(BACKOFF_FIRST + Duration::from_millis(50));
+        // The back-off is over: one request tries node 1; the others keep skipping it.
+        let turn: Vec<usize> = (0..6).map(|_| nodes.pick()).collect();
+        assert_eq!(turn.iter().filter(|&&i| i == 1).count(), 1, "{turn:?}");
+        // It failed again: the back-off doubles.
+        nodes.failed(1);
+        assert_eq!(nodes.backoff(1), BACKOFF_FIRST * 2);
+        for _ in 0..20 {
+            nodes.failed(1);
+        }
+        assert_eq!(nodes.backoff(1), BACKOFF_MAX);
+        // Its first answer puts it back in turn.
+        nodes.served(1);
+        let turn: Vec<usize> = (0..3).map(|_| nodes.pick()).collect();
+        assert!(turn.contains(&1), "{turn:?}");
+        // With every node backing off, requests go round as usual.
+        for i in 0..3 {
+            nodes.failed(i);
+        }
+        let turn: Vec<usize> = (0..3).map(|_| nodes.pick()).collect();
+        assert_eq!(turn.len(), 3);
+        let one = Nodes::new(&urls[..1]);
+        one.failed(0);
+        assert_eq!(one.pick(), 0, "a single server is always tried");
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! A Qdrant server through its REST API (`reqwest`, JSON).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    ApiKey, Sampled, Seen, ServerConfig, redact, unnamed_only, unsupported_distance,
+    ApiKey, Nodes, Sampled, Seen, ServerConfig, redact, unnamed_only, unsupported_distance,
     wait_until_indexed,
 };
 use crate::error::{Result, StoreError};
@@ -18,11 +17,11 @@ use crate::spec::{
 };
 use crate::store::Store;
 
-/// A Qdrant server (or the nodes of a cluster, used in turn) over REST.
+/// A Qdrant server (or the nodes of a cluster, used in turn, a node that cannot be reached left
+/// out while it backs off: see [`super::Nodes`]) over REST.
 pub struct RestStore {
     http: reqwest::Client,
-    urls: Vec<String>,
-    next: AtomicUsize,
+    nodes: Nodes,
     api_key: Option<ApiKey>,
     guard: Guard,
     index_timeout: Duration,
@@ -86,8 +85,9 @@ fn hits(result: &Value, with_payload: bool) -> Result<Vec<Hit>> {
     let list = result.as_array().ok_or_else(|| StoreError::Engine {
         engine: "qdrant rest",
         op: "read search results",
-        collection: String::new(),
+        collection: "".into(),
         message: format!("expected a list, got {result}"),
+        node: None,
     })?;
     Ok(list
         .iter()
@@ -116,8 +116,7 @@ impl RestStore {
             })?;
         let mut store = Self {
             http,
-            urls: config.urls.clone(),
-            next: AtomicUsize::new(0),
+            nodes: Nodes::new(&config.urls),
             api_key: config.api_key.clone(),
             guard,
             index_timeout: config.index_timeout,
@@ -128,7 +127,7 @@ impl RestStore {
             .await?;
         store.version = root["version"].as_str().unwrap_or("unknown").to_string();
         // Every node must answer an authenticated call (`/` answers without the key).
-        for i in 0..store.urls.len() {
+        for i in 0..store.nodes.len() {
             store
                 .call_at::<Value>(i, reqwest::Method::GET, "/collections", None, "connect", "")
                 .await?;
@@ -145,10 +144,6 @@ impl RestStore {
         &self.guard
     }
 
-    fn pick(&self) -> usize {
-        self.next.fetch_add(1, Ordering::Relaxed) % self.urls.len()
-    }
-
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -157,10 +152,27 @@ impl RestStore {
         op: &'static str,
         collection: &str,
     ) -> Result<T> {
-        self.call_at(self.pick(), method, path, body, op, collection)
+        self.call_at(self.nodes.pick(), method, path, body, op, collection)
             .await
     }
 
+    /// [`call`](Self::call), with the URL of the node that answered.
+    async fn call_node<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &'static str,
+        collection: &str,
+    ) -> Result<(T, std::sync::Arc<str>)> {
+        let node = self.nodes.pick();
+        let v = self
+            .call_at(node, method, path, body, op, collection)
+            .await?;
+        Ok((v, self.nodes.url(node).clone()))
+    }
+
+    /// One call to one node; its errors name the node.
     async fn call_at<T: DeserializeOwned>(
         &self,
         node: usize,
@@ -170,7 +182,21 @@ impl RestStore {
         op: &'static str,
         collection: &str,
     ) -> Result<T> {
-        let url = &self.urls[node];
+        self.call_at_unnamed(node, method, path, body, op, collection)
+            .await
+            .map_err(|e| e.at_node(self.nodes.url(node)))
+    }
+
+    async fn call_at_unnamed<T: DeserializeOwned>(
+        &self,
+        node: usize,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &'static str,
+        collection: &str,
+    ) -> Result<T> {
+        let url: &str = self.nodes.url(node);
         let mut request = self.http.request(method, format!("{url}{path}"));
         if let Some(key) = &self.api_key {
             request = request.header("api-key", key.expose());
@@ -179,9 +205,11 @@ impl RestStore {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
+            // No answer: refused, reset or timed out (the node is down or went down meanwhile).
+            if e.is_connect() || e.is_timeout() || e.is_request() {
+                self.nodes.failed(node);
                 StoreError::Unreachable {
-                    url: url.clone(),
+                    url: url.into(),
                     message: redact(source_chain(&e), self.api_key.as_ref()),
                 }
             } else {
@@ -192,9 +220,10 @@ impl RestStore {
                 )
             }
         })?;
+        self.nodes.served(node);
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(StoreError::Auth { url: url.clone() });
+            return Err(StoreError::Auth { url: url.into() });
         }
         let text = response
             .text()
@@ -277,6 +306,7 @@ fn engine_error(op: &'static str, collection: &str, e: impl std::fmt::Display) -
         op,
         collection: collection.into(),
         message: e.to_string(),
+        node: None,
     }
 }
 
@@ -363,8 +393,8 @@ impl Store for RestStore {
         if let Some(f) = &query.filter {
             f.validate()?;
         }
-        let v: Value = self
-            .call(
+        let (v, node): (Value, _) = self
+            .call_node(
                 reqwest::Method::POST,
                 &format!("/collections/{name}/points/search"),
                 Some(&search_body(query)),
@@ -375,6 +405,7 @@ impl Store for RestStore {
         Ok(SearchResponse {
             hits: hits(&v["result"], query.with_payload)?,
             server_seconds: v["time"].as_f64(),
+            node: Some(node),
         })
     }
 
@@ -383,8 +414,8 @@ impl Store for RestStore {
             f.validate()?;
         }
         let searches: Vec<Value> = queries.iter().map(search_body).collect();
-        let v: Value = self
-            .call(
+        let (v, node): (Value, _) = self
+            .call_node(
                 reqwest::Method::POST,
                 &format!("/collections/{name}/points/search/batch"),
                 Some(&json!({"searches": searches})),
@@ -401,6 +432,7 @@ impl Store for RestStore {
         Ok(BatchResponse {
             results,
             server_seconds: v["time"].as_f64(),
+            node: Some(node),
         })
     }
 
