@@ -200,8 +200,9 @@ impl std::fmt::Debug for UserData {
 }
 
 impl UserData {
-    /// Reads and checks the dataset at `path` (see [`Dataset::open`]); a byte train file is
-    /// converted to a `.fbin` under `cache` first, then mapped.
+    /// Reads and checks the dataset at `path` (see [`Dataset::open`]); a train set that cannot
+    /// be mapped as it is (anything but a `.fbin` or a little-endian float32 `.npy`) is
+    /// converted to a `.fbin` under `cache` first, a block of rows at a time, then mapped.
     pub fn read(path: &Path, cache: &DatasetCache) -> Result<UserData> {
         let started = Instant::now();
         let datasets = cache.root().join("datasets");
