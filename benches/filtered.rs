@@ -22,6 +22,12 @@
 //!   (default `keyword,integer`);
 //! - `QDRANT_PERF_SELECTIVITIES`: fractions in (0, 1] (default `0.001,0.01,0.1,0.5,1`).
 //!
+//! With `QDRANT_PERF_DATASET` a Parquet directory whose train set has scalar columns, the sweep
+//! filters on those columns instead (`filtered/<column>/<selectivity>/...`; every filter field
+//! unless `QDRANT_PERF_FILTER_FIELDS` names kinds): a set of a keyword column's values, or
+//! `column <= v` on a numeric one, chosen as close to each selectivity as the data allows, with
+//! the exact truth over the matching rows. Any other dataset gets the generated payloads.
+//!
 //! With `QDRANT_URL` set the same suite runs on that server (IDs `filtered/<kind>@grpc/...`).
 
 mod common;
@@ -34,13 +40,12 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use hdrhistogram::Histogram;
 use qdrant_perf_data::{
-    Dataset, DatasetSpec, FieldKind, GroundTruth, Metric, Part, PayloadSpec, Payloads, Vectors,
-    check_selectivity, generate, ground_truth, ground_truth_filtered, mean_recall, payload_fields,
+    Bound, Dataset, DatasetSpec, FieldKind, GroundTruth, Metric, Part, PayloadSpec, Payloads,
+    PointPayloads, Selected, Vectors, check_selectivity, generate, ground_truth,
+    ground_truth_filtered, mean_recall,
 };
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
-use qdrant_perf_store::{
-    AnyStore, CollectionProfile, Filter, Guard, Query, Store, check_payload_indexes,
-};
+use qdrant_perf_store::{AnyStore, CollectionProfile, Filter, Guard, Query, Store};
 
 use common::{PROFILES, RT, SERVER, fail};
 
@@ -55,10 +60,19 @@ fn label(selectivity: f64) -> String {
     format!("{s}pct")
 }
 
+/// One payload field the sweep filters on.
+struct Target {
+    /// The benchmark ID's part: the kind for generated fields, the column name for a user's.
+    label: String,
+    field: String,
+}
+
 /// Everything this run was asked for, checked before any data is made.
 struct Plan {
     profile: CollectionProfile,
-    kinds: Vec<FieldKind>,
+    targets: Vec<Target>,
+    /// True when the targets are the user's dataset's own payload fields.
+    source_fields: bool,
     selectivities: Vec<f64>,
 }
 
@@ -83,14 +97,52 @@ fn plan() -> &'static Plan {
             .next()
             .cloned()
             .unwrap_or_else(|| fail("QDRANT_PERF_FILTER_PROFILE names no profile"));
-        let kinds = std::env::var("QDRANT_PERF_FILTER_FIELDS")
-            .unwrap_or_else(|_| "keyword,integer".into())
+        let asked = std::env::var("QDRANT_PERF_FILTER_FIELDS").ok();
+        let kinds: Vec<FieldKind> = asked
+            .as_deref()
+            .unwrap_or("keyword,integer")
             .split(',')
             .map(|k| {
                 FieldKind::from_name(k.trim())
                     .unwrap_or_else(|e| fail(format!("QDRANT_PERF_FILTER_FIELDS: {e}")))
             })
             .collect();
+        // A user's dataset with payload fields of its own (Parquet scalar columns) is filtered
+        // on those: every one, or those of the kinds QDRANT_PERF_FILTER_FIELDS names.
+        let own = common::USER_DATA
+            .as_ref()
+            .map(|u| u.payload_fields())
+            .unwrap_or_default();
+        let source_fields = !own.is_empty();
+        let targets: Vec<Target> = if source_fields {
+            let kept: Vec<Target> = own
+                .iter()
+                .filter(|(_, k)| asked.is_none() || kinds.contains(k))
+                .map(|(f, _)| Target {
+                    label: f.clone(),
+                    field: f.clone(),
+                })
+                .collect();
+            if kept.is_empty() {
+                fail(format!(
+                    "QDRANT_PERF_FILTER_FIELDS: the dataset has no payload field of those kinds; \
+                     its fields are {}",
+                    own.iter()
+                        .map(|(f, k)| format!("{f} ({})", k.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            kept
+        } else {
+            kinds
+                .iter()
+                .map(|k| Target {
+                    label: k.name().to_string(),
+                    field: k.field().to_string(),
+                })
+                .collect()
+        };
         let selectivities = match std::env::var("QDRANT_PERF_SELECTIVITIES") {
             Ok(v) if !v.trim().is_empty() => v
                 .split(',')
@@ -110,7 +162,8 @@ fn plan() -> &'static Plan {
         };
         Plan {
             profile,
-            kinds,
+            targets,
+            source_fields,
             selectivities,
         }
     })
@@ -118,8 +171,10 @@ fn plan() -> &'static Plan {
 
 /// One filter of the sweep: its exact matches and the true top-k among them.
 struct Case {
-    kind: FieldKind,
+    field: String,
     selectivity: f64,
+    /// The condition, as `field <= v` or `field in [..]`.
+    condition: String,
     measured: f64,
     matches: usize,
     queries: Vec<Query>,
@@ -139,10 +194,6 @@ struct Setup {
     cases: Vec<Case>,
 }
 
-fn payload_indexes() -> Vec<(String, FieldKind)> {
-    payload_fields()
-}
-
 static SETUP: OnceLock<Setup> = OnceLock::new();
 
 fn setup() -> &'static Setup {
@@ -155,23 +206,32 @@ fn make_setup() -> Result<Setup, Box<dyn std::error::Error>> {
     let spec = common::dataset_spec(profile).with_payload(PayloadSpec::default());
     // Rejected before any data is made.
     spec.validate()?;
-    check_payload_indexes(&payload_indexes(), &payload_fields())?;
-    // QDRANT_PERF_DATASET: the user's vectors and the suite's generated payload fields, so the
+    // QDRANT_PERF_DATASET: the user's vectors with their own payload fields (Parquet scalar
+    // columns) when they have any, else with the suite's generated payload fields, so the
     // filters and their exact truth are the same as on generated data.
     let dataset = match common::USER_DATA.as_ref() {
         Some(_) => {
             let mut d = common::dataset_for(profile);
-            d.payloads = Some(Payloads::generate(
-                &PayloadSpec::default(),
-                spec.seed,
-                d.points.len(),
-            )?);
+            if !plan.source_fields {
+                d.payloads = Some(Payloads::generate(
+                    &PayloadSpec::default(),
+                    spec.seed,
+                    d.points.len(),
+                )?);
+            }
             d
         }
         None => Dataset::load_or_generate(&spec, &common::cache())?,
     };
     eprintln!("{}", dataset.describe());
-    let payloads = dataset.payloads.as_ref().expect("spec has payloads");
+    let payloads = dataset.point_payloads().expect("the dataset has payloads");
+    // Every field of the payloads is indexed in the indexed collection.
+    let indexes = payloads.fields();
+    let index_names = indexes
+        .iter()
+        .map(|(f, k)| format!("{f} ({})", k.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let guard = Guard::default();
     let mut collections = Vec::new();
     for indexed in [true, false] {
@@ -186,7 +246,7 @@ fn make_setup() -> Result<Setup, Box<dyn std::error::Error>> {
         };
         let mut collection = PROFILES.collection_spec(profile, name.clone());
         if indexed {
-            collection.payload_indexes = payload_indexes();
+            collection.payload_indexes = indexes.clone();
         }
         let loaded = RT.block_on(fixture::load_collection_with_payloads(
             &store,
@@ -204,7 +264,11 @@ fn make_setup() -> Result<Setup, Box<dyn std::error::Error>> {
             if loaded.reused { "reused" } else { "built" },
             loaded.index.indexed_vectors,
             loaded.index.segments,
-            if indexed { "kw, num, price" } else { "none" },
+            if indexed {
+                index_names.as_str()
+            } else {
+                "none"
+            },
         );
         collections.push(Collection {
             name,
@@ -226,16 +290,16 @@ fn make_setup() -> Result<Setup, Box<dyn std::error::Error>> {
 fn cases(
     plan: &Plan,
     dataset: &Dataset,
-    payloads: &Payloads,
+    payloads: PointPayloads<'_>,
 ) -> Result<Vec<Case>, Box<dyn std::error::Error>> {
     let ef = PROFILES.search.hnsw_ef;
     let started = Instant::now();
     let mut out = Vec::new();
-    for &kind in &plan.kinds {
+    for target in &plan.targets {
         for &selectivity in &plan.selectivities {
-            let selected = payloads.select(kind, selectivity)?;
+            let selected = payloads.select(&target.field, selectivity)?;
             let filter = Filter::from_selected(&selected);
-            filter.check_fields(&payload_fields())?;
+            filter.check_fields(&payloads.fields())?;
             let truth = ground_truth_filtered(
                 &dataset.points,
                 &dataset.queries,
@@ -249,8 +313,9 @@ fn cases(
                 .map(|q| q.with_filter(filter.clone()))
                 .collect();
             out.push(Case {
-                kind,
+                field: target.field.clone(),
                 selectivity,
+                condition: describe(&selected),
                 measured: selected.selectivity,
                 matches: selected.matching.len(),
                 queries,
@@ -267,13 +332,26 @@ fn cases(
     Ok(out)
 }
 
-/// `filtered/<kind>` on the embedded engine, `filtered/<kind>@grpc` on a server.
-fn group_name(kind: FieldKind, selectivity: f64) -> String {
+/// The condition a case filters on, for the recall line.
+fn describe(selected: &Selected) -> String {
+    match &selected.bound {
+        Bound::KeywordAny(values) if values.len() <= 3 => {
+            format!("{} in {values:?}", selected.field)
+        }
+        Bound::KeywordAny(values) => format!("{} in {} values", selected.field, values.len()),
+        Bound::IntegerAtMost(v) => format!("{} <= {v}", selected.field),
+        Bound::FloatAtMost(v) => format!("{} <= {v}", selected.field),
+    }
+}
+
+/// `filtered/<kind>` on the embedded engine, `filtered/<kind>@grpc` on a server (for a user's
+/// own payload fields: `filtered/<column>`).
+fn group_name(target: &Target, selectivity: f64) -> String {
     let engine = match common::engine_name() {
         "edge" => String::new(),
         e => format!("@{e}"),
     };
-    format!("filtered/{}{engine}/{}", kind.name(), label(selectivity))
+    format!("filtered/{}{engine}/{}", target.label, label(selectivity))
 }
 
 /// One untimed pass over the case's queries: recall@10 and latency percentiles.
@@ -298,11 +376,13 @@ fn check(c: &Collection, case: &Case) -> String {
         .collect();
     let recall = mean_recall(results.iter().map(Vec::as_slice), |i| case.truth.ids(i), K);
     let mut s = format!(
-        "recall@{K} = {recall:.4}; selectivity {:.3} % measured ({} of {} points match); \
-         untimed pass: p50 {:.3} ms, p99 {:.3} ms over {} held-out queries",
+        "recall@{K} = {recall:.4}; selectivity {:.3} % measured ({} of {} points match {}; \
+         {:.3} % wanted); untimed pass: p50 {:.3} ms, p99 {:.3} ms over {} held-out queries",
         case.measured * 100.0,
         case.matches,
         setup().points,
+        case.condition,
+        case.selectivity * 100.0,
         hist.value_at_quantile(0.5) as f64 / 1e3,
         hist.value_at_quantile(0.99) as f64 / 1e3,
         hist.len(),
@@ -318,9 +398,9 @@ fn check(c: &Collection, case: &Case) -> String {
 
 fn filtered(c: &mut Criterion) {
     let plan = plan();
-    for &kind in &plan.kinds {
+    for target in &plan.targets {
         for &selectivity in &plan.selectivities {
-            let name = group_name(kind, selectivity);
+            let name = group_name(target, selectivity);
             let mut group = c.benchmark_group(&name);
             // An unindexed filter at low selectivity costs a payload check per point per
             // query: fewer, shorter samples keep the sweep to minutes.
@@ -338,7 +418,7 @@ fn filtered(c: &mut Criterion) {
                     let case = s
                         .cases
                         .iter()
-                        .find(|c| c.kind == kind && c.selectivity == selectivity)
+                        .find(|c| c.field == target.field && c.selectivity == selectivity)
                         .expect("case");
                     let col = if indexed { &s.indexed } else { &s.unindexed };
                     let next = Cell::new(0usize);
@@ -355,7 +435,7 @@ fn filtered(c: &mut Criterion) {
                     let case = s
                         .cases
                         .iter()
-                        .find(|c| c.kind == kind && c.selectivity == selectivity)
+                        .find(|c| c.field == target.field && c.selectivity == selectivity)
                         .expect("case");
                     let col = if indexed { &s.indexed } else { &s.unindexed };
                     eprintln!(

@@ -14,6 +14,11 @@ Deterministic (fixed seed); the output is checked in, so this only runs when the
   train.npy / test.npy uint8).
 - deepcoder-768.hdf5 and deepcoder-768-parquet/: 48 train, 6 test, 768-d (the dimension of the
   bundled `deepcoder` profile) for the end-to-end bench and sweep runs.
+- deepcoder-768-filtered-parquet/: 100 train (written in row groups of 25), 10 test, 768-d, and
+  train's scalar columns `category` (string, 5 values of unequal frequency), `year` (int64),
+  `score` (float64, null in every 20th row) and `active` (bool), the payload fields the filtered
+  bench filters on. The vector values are multiples of 1/8 in [-1, 1), so pyarrow's default
+  dictionary encoding keeps the file near 40 KB.
 - bad/: one directory or file per bad input the readers must refuse.
 """
 
@@ -198,6 +203,29 @@ def main():
     os.makedirs(d)
     with open(os.path.join(d, "vectors.csv"), "w") as f:
         f.write("1,2,3\n")
+
+
+    # --- 768-d with payload columns, for the filtered bench (its own seed: the files above do
+    # not change when this one does) ---
+    frng = np.random.default_rng(2121)
+    n = 100
+    train = (frng.integers(-8, 8, (n, 768)) / 8.0).astype(np.float32)
+    test = (frng.integers(-8, 8, (10, 768)) / 8.0).astype(np.float32)
+    categories = ["news", "code", "chat", "math", "legal"]
+    weights = np.array([0.4, 0.3, 0.15, 0.1, 0.05])
+    extra = {
+        "category": pa.array([categories[i] for i in frng.choice(5, n, p=weights)]),
+        "year": pa.array(frng.integers(2000, 2026, n), type=pa.int64()),
+        "score": pa.array(
+            [None if i % 20 == 0 else round(float(x), 3) for i, x in enumerate(frng.random(n))],
+            type=pa.float64(),
+        ),
+        "active": pa.array([bool(i % 3) for i in range(n)]),
+    }
+    d = os.path.join(ROOT, "deepcoder-768-filtered-parquet")
+    os.makedirs(d)
+    pq.write_table(emb_table(train, extra), os.path.join(d, "train.parquet"), row_group_size=25)
+    pq.write_table(emb_table(test), os.path.join(d, "test.parquet"))
 
 
 if __name__ == "__main__":

@@ -275,10 +275,11 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         None => AnyStore::edge(dataset.dir.join("edge"), guard)?,
     };
     let collection = PROFILES.collection_spec(profile, name.clone());
-    let loaded = RT.block_on(fixture::load_collection(
+    // A user's Parquet scalar columns go with the points, each with a payload index.
+    let loaded = RT.block_on(fixture::load_dataset(
         &store,
         &collection,
-        &dataset.points,
+        &dataset,
         DEFAULT_BATCH,
     ))?;
     let setup = Setup {

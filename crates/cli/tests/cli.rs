@@ -1159,10 +1159,11 @@ fn sweep_runs_end_to_end_on_a_parquet_dataset_directory() {
         .arg(dir.path().join("cache"));
     let (code, stdout, stderr) = run(&mut cmd);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    // The dataset's own shape: 48 train vectors of 768 dimensions, its 6 test vectors, and
+    // The dataset's own shape: 48 train vectors of 768 dimensions (mapped from the .fbin the
+    // Parquet train set was converted to), its 6 test vectors, and
     // (no neighbours shipped) the exact truth computed and cached.
     assert!(
-        stderr.contains("VectorDBBench Parquet, 48 train x 768d, 6 test"),
+        stderr.contains("VectorDBBench Parquet, 48 train x 768d mapped, 6 test"),
         "{stderr}"
     );
     assert!(

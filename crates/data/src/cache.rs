@@ -18,7 +18,7 @@ use crate::files::{read_ids, read_vectors, temp_sibling, write_ids, write_vector
 use crate::generator::{GENERATOR_VERSION, Metric, Part, generate};
 use crate::groundtruth::{GroundTruth, ground_truth};
 use crate::hardness::{Hardness, hardness, read_cached, write_cached};
-use crate::payload::Payloads;
+use crate::payload::{Payloads, PointPayloads, SourcePayloads};
 use crate::progress::progress_bar;
 use crate::vectors::{DatasetSpec, Vectors};
 
@@ -155,7 +155,7 @@ pub struct Dataset {
     pub loaded_from: LoadedFrom,
     /// A user's dataset's own per-point payloads (Parquet train's scalar columns), row `i`
     /// belonging to point `i`.
-    pub source_payloads: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    pub source_payloads: Option<SourcePayloads>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,6 +166,16 @@ struct Meta {
 }
 
 impl Dataset {
+    /// The payloads that go with the points on upload: the generated ones when the spec asks
+    /// for them, else the source's own (a user's Parquet scalar columns), else none.
+    pub fn point_payloads(&self) -> Option<PointPayloads<'_>> {
+        match (&self.payloads, &self.source_payloads) {
+            (Some(p), _) => Some(p.into()),
+            (None, Some(p)) => Some(p.into()),
+            (None, None) => None,
+        }
+    }
+
     /// Generates points, queries and exact ground truth in memory, with progress bars.
     pub fn generate(spec: &DatasetSpec) -> Result<(Vectors, Vectors, GroundTruth)> {
         spec.validate()?;

@@ -239,17 +239,158 @@ fn byte(b: u8, signed: bool) -> f32 {
     if signed { b as i8 as f32 } else { b as f32 }
 }
 
-/// Converts a `.u8bin` / `.i8bin` file to a `.fbin` at `dst` (atomically), a few MiB at a time,
-/// so a file larger than memory can then be mapped ([`Vectors::map_fbin`]).
+/// A train set read a block of rows at a time, to be written as a `.fbin` and mapped: the one
+/// conversion path of every format that cannot be mapped as it is ([`write_fbin_blocks`]).
+pub(crate) trait RowBlocks {
+    /// (rows, dimension), known before the first block.
+    fn shape(&self) -> (usize, usize);
+    /// Appends the values of the next `n` rows to `out` (blocks are asked for in order).
+    fn read_rows(&mut self, n: usize, out: &mut Vec<f32>) -> Result<()>;
+}
+
+/// About this many bytes of values per block (4 MiB).
+pub(crate) const BLOCK_BYTES: usize = 1 << 22;
+
+/// Writes the rows of `src` as a `.fbin` at `dst` (atomically), a block of about 4 MiB at a
+/// time, so a train set larger than memory can then be mapped ([`Vectors::map_fbin`]). An error
+/// of the reader is returned as it is, and no file is left behind.
+pub(crate) fn write_fbin_blocks(
+    dst: &Path,
+    src: &mut dyn RowBlocks,
+    block_bytes: usize,
+) -> Result<()> {
+    let (rows, dim) = src.shape();
+    if rows > u32::MAX as usize {
+        return Err(DataError::bad_file(
+            dst,
+            format!(
+                "{rows} rows do not fit a .fbin header (at most {})",
+                u32::MAX
+            ),
+        ));
+    }
+    let block = (block_bytes / (dim.max(1) * 4)).max(1);
+    let mut failed = None;
+    let written = write_atomic(dst, |out| {
+        write_header(out, Layout::Bin, rows, dim)?;
+        let mut values = Vec::with_capacity(block * dim);
+        let mut bytes = Vec::with_capacity(block * dim * 4);
+        let mut done = 0;
+        while done < rows {
+            let n = block.min(rows - done);
+            values.clear();
+            match src.read_rows(n, &mut values) {
+                Ok(()) if values.len() == n * dim => {}
+                Ok(()) => {
+                    failed = Some(DataError::bad_file(
+                        dst,
+                        format!(
+                            "rows {done}..{}: read {} values, not {n} x {dim}",
+                            done + n,
+                            values.len()
+                        ),
+                    ));
+                    return Err(std::io::Error::other("short block"));
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    return Err(std::io::Error::other("the reader failed"));
+                }
+            }
+            bytes.clear();
+            for x in &values {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            out.write_all(&bytes)?;
+            done += n;
+        }
+        Ok(())
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => written,
+    }
+}
+
+/// `.u8bin` / `.i8bin` / `.fvecs` / `.bvecs` rows from a buffered file.
+struct FileBlocks {
+    path: PathBuf,
+    reader: std::io::BufReader<File>,
+    rows: usize,
+    dim: usize,
+    /// Bytes per value: 4 (f32) or 1 (u8 / i8).
+    elem: usize,
+    signed: bool,
+    /// Each row prefixed by its width (`.fvecs` / `.bvecs`).
+    prefixed: bool,
+    row: usize,
+    buf: Vec<u8>,
+}
+
+impl RowBlocks for FileBlocks {
+    fn shape(&self) -> (usize, usize) {
+        (self.rows, self.dim)
+    }
+
+    fn read_rows(&mut self, n: usize, out: &mut Vec<f32>) -> Result<()> {
+        let row_bytes = self.dim * self.elem + if self.prefixed { 4 } else { 0 };
+        self.buf.resize(n * row_bytes, 0);
+        self.reader
+            .read_exact(&mut self.buf)
+            .map_err(|e| DataError::io(&self.path, e))?;
+        for (i, r) in self.buf.chunks_exact(row_bytes).enumerate() {
+            let values = if self.prefixed {
+                if u32_at(r, 0) as usize != self.dim {
+                    return Err(DataError::bad_file(
+                        &self.path,
+                        format!(
+                            "row {} has width {}, the first row has {}",
+                            self.row + i,
+                            u32_at(r, 0),
+                            self.dim
+                        ),
+                    ));
+                }
+                &r[4..]
+            } else {
+                r
+            };
+            if self.elem == 4 {
+                out.extend(
+                    values
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+                );
+            } else {
+                out.extend(values.iter().map(|&b| byte(b, self.signed)));
+            }
+        }
+        self.row += n;
+        Ok(())
+    }
+}
+
+/// Converts a `.u8bin` / `.i8bin` / `.fvecs` / `.bvecs` file to a `.fbin` at `dst`
+/// (atomically), a few MiB at a time ([`write_fbin_blocks`]), so a file larger than memory can
+/// then be mapped ([`Vectors::map_fbin`]). The header (or the first row's width) is checked
+/// against the file's length first, with the in-memory readers' messages.
 pub fn convert_to_fbin(src: &Path, dst: &Path) -> Result<()> {
+    convert_to_fbin_blocks(src, dst, BLOCK_BYTES)
+}
+
+/// [`convert_to_fbin`] with blocks of about `block_bytes` bytes of values.
+pub(crate) fn convert_to_fbin_blocks(src: &Path, dst: &Path, block_bytes: usize) -> Result<()> {
     use std::io::BufReader;
-    let signed = match src.extension().and_then(|e| e.to_str()) {
-        Some("u8bin") => false,
-        Some("i8bin") => true,
+    let ext = src.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let (elem, signed, prefixed) = match ext {
+        "u8bin" => (1, false, false),
+        "i8bin" => (1, true, false),
+        "fvecs" => (4, false, true),
+        "bvecs" => (1, false, true),
         _ => {
             return Err(DataError::bad_file(
                 src,
-                "unknown file type: expected a .u8bin or .i8bin file",
+                "unknown file type: expected a .u8bin, .i8bin, .fvecs or .bvecs file",
             ));
         }
     };
@@ -257,45 +398,70 @@ pub fn convert_to_fbin(src: &Path, dst: &Path) -> Result<()> {
     let len = file.metadata().map_err(|e| DataError::io(src, e))?.len();
     let mut reader = BufReader::new(file);
     let mut header = [0u8; 8];
+    let head_len = if prefixed { 4 } else { 8 };
     let got = reader
-        .read(&mut header)
+        .read(&mut header[..head_len])
         .map_err(|e| DataError::io(src, e))?;
-    let n = u32_at(&header, 0) as u64;
-    let width = u32_at(&header, 4) as u64;
-    if got < 8 || len != 8 + n * width {
-        // The same checks and message as the in-memory reader.
-        let mut head = header[..got].to_vec();
-        head.resize(len.min(8) as usize, 0);
-        if got < 8 {
-            bin_header(src, &head, 1)?;
+    let (rows, dim) = if prefixed {
+        if got < 4 {
+            return Err(DataError::bad_file(
+                src,
+                "truncated: not even one row width",
+            ));
         }
-        check_width(src, width as u32, "row width")?;
-        return Err(DataError::bad_file(
-            src,
-            format!(
-                "wrong length: the header says {n} rows of {width} values ({} bytes), \
-                 the file has {len} bytes; it is truncated or not in this format",
-                8 + n * width
-            ),
-        ));
-    }
-    check_width(src, width as u32, "row width")?;
-    write_atomic(dst, |out| {
-        out.write_all(&header)?;
-        let mut buf = vec![0u8; 1 << 22];
-        let mut floats = Vec::with_capacity(buf.len() * 4);
-        loop {
-            let got = reader.read(&mut buf)?;
-            if got == 0 {
-                return Ok(());
-            }
-            floats.clear();
-            for &b in &buf[..got] {
-                floats.extend_from_slice(&byte(b, signed).to_le_bytes());
-            }
-            out.write_all(&floats)?;
+        let dim = check_width(src, u32_at(&header, 0), "row width")?;
+        let row = (4 + dim * elem) as u64;
+        if !len.is_multiple_of(row) {
+            return Err(DataError::bad_file(
+                src,
+                format!(
+                    "wrong length: {len} bytes is not a whole number of rows of {dim} values \
+                     ({row} bytes each); the file is truncated or its rows differ in width"
+                ),
+            ));
         }
-    })
+        // The first row's width is read again with its row.
+        reader = BufReader::new(reader.into_inner());
+        std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(0))
+            .map_err(|e| DataError::io(src, e))?;
+        ((len / row) as usize, dim)
+    } else {
+        let n = u32_at(&header, 0) as u64;
+        let width = u32_at(&header, 4) as u64;
+        if got < 8 || len != 8 + n * width {
+            // The same checks and message as the in-memory reader.
+            let mut head = header[..got].to_vec();
+            head.resize(len.min(8) as usize, 0);
+            if got < 8 {
+                bin_header(src, &head, 1)?;
+            }
+            check_width(src, width as u32, "row width")?;
+            return Err(DataError::bad_file(
+                src,
+                format!(
+                    "wrong length: the header says {n} rows of {width} values ({} bytes), \
+                     the file has {len} bytes; it is truncated or not in this format",
+                    8 + n * width
+                ),
+            ));
+        }
+        (n as usize, check_width(src, width as u32, "row width")?)
+    };
+    write_fbin_blocks(
+        dst,
+        &mut FileBlocks {
+            path: src.to_path_buf(),
+            reader,
+            rows,
+            dim,
+            elem,
+            signed,
+            prefixed,
+            row: 0,
+            buf: Vec::new(),
+        },
+        block_bytes,
+    )
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);

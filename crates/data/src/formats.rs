@@ -2,21 +2,25 @@
 //! [`Vectors`] plus the shipped neighbours (when there are any) and the metric (when the file
 //! says it). [`crate::Dataset::open`] checks what is read and builds the dataset from it.
 //!
+//! Every train set ends up mapped, so a train set larger than memory can be used: a `.fbin` and a
+//! little-endian float32 `.npy` are mapped where they are; every other train set is converted to
+//! a `.fbin` in the dataset cache a block of rows at a time by the one converter
+//! ([`crate::files::write_fbin_blocks`], fed by a [`RowBlocks`] reader per format), then mapped.
+//! Test sets and neighbours are read into memory.
+//!
 //! - ann-benchmarks HDF5 (`.hdf5` / `.h5`): datasets `train`, `test`, optional `neighbors`, the
 //!   file attribute `distance` ("angular" -> cosine, "euclidean" -> euclid, "dot"/"ip" -> dot).
-//!   Read whole into memory.
+//!   `train` is converted by hyperslabs of rows.
 //! - big-ann-benchmarks / TEXMEX, a directory with `base*` or `train*` and `query*` or `test*`
 //!   vector files (`.fbin`, `.u8bin`, `.i8bin`, `.fvecs`, `.bvecs`) and optionally a
-//!   `groundtruth*`, `gt*` or `neighbors*` id file (`.ibin`, `.ivecs`). A `.fbin` train set is
-//!   mapped, not read; `.u8bin` / `.i8bin` train sets are converted to a `.fbin` in the dataset
-//!   cache a few MiB at a time, then mapped. Query files, `.fvecs` and `.bvecs` are read into
-//!   memory.
+//!   `groundtruth*`, `gt*` or `neighbors*` id file (`.ibin`, `.ivecs`).
 //! - NumPy, a directory with `train.npy`, `test.npy`, optional `neighbors.npy` (2-D, C order,
-//!   f32/f64/u8/i8 vectors, integer neighbours). Read into memory.
+//!   f32/f64/u8/i8 vectors, integer neighbours).
 //! - VectorDBBench Parquet, a directory with `train.parquet`, `test.parquet`, optional
 //!   `neighbors.parquet`: an `id` column and an embedding column (a list of floats: `emb`,
 //!   `embedding` or `vector`, else the only list column); the neighbours file's list column holds
-//!   train ids. Scalar columns of `train` are kept as the points' payloads. Read into memory.
+//!   train ids. Scalar columns of `train` are kept as the points' payloads
+//!   ([`crate::SourcePayloads`]); the embeddings are converted as the rows are read.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,8 +28,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{DataError, Result};
-use crate::files::{read_byte_vectors, read_ids, read_vectors};
+use crate::files::{
+    BLOCK_BYTES, RowBlocks, convert_to_fbin_blocks, read_byte_vectors, read_ids, read_vectors,
+    write_fbin_blocks,
+};
 use crate::generator::Metric;
+use crate::payload::SourcePayloads;
 use crate::vectors::Vectors;
 
 /// The format a dataset path was read as.
@@ -66,7 +74,7 @@ pub(crate) struct Source {
     /// The metric the file states (HDF5 only), and the word it used.
     pub metric: Option<(Metric, String)>,
     /// Train's scalar columns, one object per point (Parquet only).
-    pub payloads: Option<Vec<Map<String, Value>>>,
+    pub payloads: Option<SourcePayloads>,
     /// The files read, for the content hash.
     pub files: Vec<PathBuf>,
     /// The train file, where a neighbour id out of range or a bad row is reported.
@@ -74,13 +82,116 @@ pub(crate) struct Source {
     pub test_file: PathBuf,
 }
 
-/// The train file of a big-ann directory when it needs converting before it can be mapped.
-pub(crate) fn byte_train_file(path: &Path) -> Result<Option<PathBuf>> {
-    if !path.is_dir() {
-        return Ok(None);
+impl Source {
+    /// What was read from `train_file`, `test_file` and the neighbours' file; `files` (the
+    /// content hash's input) are those files, each once, in that order.
+    fn new(
+        format: Format,
+        train: Vectors,
+        test: Vectors,
+        neighbors: Option<(usize, Vec<Vec<u32>>, PathBuf)>,
+        train_file: PathBuf,
+        test_file: PathBuf,
+    ) -> Source {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for f in [
+            Some(&train_file),
+            Some(&test_file),
+            neighbors.as_ref().map(|n| &n.2),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !files.contains(f) {
+                files.push(f.clone());
+            }
+        }
+        Source {
+            format,
+            train,
+            test,
+            neighbors,
+            metric: None,
+            payloads: None,
+            files,
+            train_file,
+            test_file,
+        }
+    }
+}
+
+/// Where a dataset path's files are, by format (one detection for reading and converting).
+enum Layout {
+    Hdf5(PathBuf),
+    Npy(PathBuf, PathBuf, Option<PathBuf>),
+    Parquet(PathBuf, PathBuf, Option<PathBuf>),
+    Bin(PathBuf, PathBuf, Option<PathBuf>),
+}
+
+fn layout(path: &Path) -> Result<Layout> {
+    if !path.exists() {
+        return Err(DataError::bad_file(
+            path,
+            format!("does not exist; --dataset / QDRANT_PERF_DATASET takes {FORMATS_HELP}"),
+        ));
+    }
+    if path.is_file() {
+        return match ext(path) {
+            "hdf5" | "h5" => Ok(Layout::Hdf5(path.to_path_buf())),
+            _ => Err(unknown(path, "not a .hdf5/.h5 file nor a directory")),
+        };
+    }
+    let file = |name: &str| {
+        let p = path.join(name);
+        p.is_file().then_some(p)
+    };
+    if let (Some(train), Some(test)) = (file("train.npy"), file("test.npy")) {
+        return Ok(Layout::Npy(train, test, file("neighbors.npy")));
+    }
+    if let (Some(train), Some(test)) = (file("train.parquet"), file("test.parquet")) {
+        return Ok(Layout::Parquet(train, test, file("neighbors.parquet")));
     }
     let train = find(path, &["base", "train"], VECTOR_EXTS)?;
-    Ok(train.filter(|p| matches!(ext(p), "u8bin" | "i8bin")))
+    let test = find(path, &["query", "test"], VECTOR_EXTS)?;
+    match (train, test) {
+        (Some(train), Some(test)) => {
+            let truth = find(path, &["groundtruth", "gt", "neighbors"], ID_EXTS)?;
+            Ok(Layout::Bin(train, test, truth))
+        }
+        _ => Err(unknown(
+            path,
+            "no train and test files found in this directory",
+        )),
+    }
+}
+
+/// The train file of the dataset at `path` when it cannot be mapped as it is and is converted
+/// to a `.fbin` first ([`convert_train`]): every train set but a `.fbin` and a little-endian
+/// float32 `.npy`, which are mapped in place.
+pub(crate) fn train_to_convert(path: &Path) -> Result<Option<PathBuf>> {
+    Ok(match layout(path)? {
+        Layout::Hdf5(file) => Some(file),
+        Layout::Npy(train, ..) => npy_map_offset(&train)?.is_none().then_some(train),
+        Layout::Parquet(train, ..) => Some(train),
+        Layout::Bin(train, ..) => (ext(&train) != "fbin").then_some(train),
+    })
+}
+
+/// Writes the train set of `train` (a file [`train_to_convert`] named) to `dst` as a `.fbin`,
+/// a block of rows at a time (HDF5 by row hyperslabs, Parquet row group by row group), through
+/// the one converter [`crate::files::write_fbin_blocks`].
+pub(crate) fn convert_train(train: &Path, dst: &Path) -> Result<()> {
+    convert_train_blocks(train, dst, BLOCK_BYTES)
+}
+
+/// [`convert_train`] with blocks of about `block_bytes` bytes of values.
+fn convert_train_blocks(train: &Path, dst: &Path, block_bytes: usize) -> Result<()> {
+    match ext(train) {
+        "hdf5" | "h5" => write_fbin_blocks(dst, &mut Hdf5Blocks::open(train)?, block_bytes),
+        "npy" => write_fbin_blocks(dst, &mut NpyBlocks::open(train)?, block_bytes),
+        "parquet" => write_fbin_blocks(dst, &mut ParquetBlocks::open(train)?, block_bytes),
+        _ => convert_to_fbin_blocks(train, dst, block_bytes),
+    }
 }
 
 const VECTOR_EXTS: &[&str] = &["fbin", "u8bin", "i8bin", "fvecs", "bvecs"];
@@ -135,41 +246,13 @@ fn find(dir: &Path, stems: &[&str], exts: &[&str]) -> Result<Option<PathBuf>> {
 }
 
 /// Reads the dataset at `path` (see the module docs for what is accepted). `mapped_train`, when
-/// given, is a `.fbin` already converted from the directory's byte train file.
+/// given, is a `.fbin` already converted from the train file [`train_to_convert`] named.
 pub(crate) fn read_source(path: &Path, mapped_train: Option<&Path>) -> Result<Source> {
-    if !path.exists() {
-        return Err(DataError::bad_file(
-            path,
-            format!("does not exist; --dataset / QDRANT_PERF_DATASET takes {FORMATS_HELP}"),
-        ));
-    }
-    if path.is_file() {
-        return match ext(path) {
-            "hdf5" | "h5" => read_hdf5(path),
-            _ => Err(unknown(path, "not a .hdf5/.h5 file nor a directory")),
-        };
-    }
-    let file = |name: &str| {
-        let p = path.join(name);
-        p.is_file().then_some(p)
-    };
-    if let (Some(train), Some(test)) = (file("train.npy"), file("test.npy")) {
-        return read_npy(train, test, file("neighbors.npy"));
-    }
-    if let (Some(train), Some(test)) = (file("train.parquet"), file("test.parquet")) {
-        return read_parquet(train, test, file("neighbors.parquet"));
-    }
-    let train = find(path, &["base", "train"], VECTOR_EXTS)?;
-    let test = find(path, &["query", "test"], VECTOR_EXTS)?;
-    match (train, test) {
-        (Some(train), Some(test)) => {
-            let truth = find(path, &["groundtruth", "gt", "neighbors"], ID_EXTS)?;
-            read_bin(train, test, truth, mapped_train)
-        }
-        _ => Err(unknown(
-            path,
-            "no train and test files found in this directory",
-        )),
+    match layout(path)? {
+        Layout::Hdf5(file) => read_hdf5(&file, mapped_train),
+        Layout::Npy(train, test, truth) => read_npy(train, test, truth, mapped_train),
+        Layout::Parquet(train, test, truth) => read_parquet(train, test, truth, mapped_train),
+        Layout::Bin(train, test, truth) => read_bin(train, test, truth, mapped_train),
     }
 }
 
@@ -195,19 +278,14 @@ fn read_bin(
     let neighbors = truth
         .map(|p| read_ids(&p).map(|(k, rows)| (k, rows, p)))
         .transpose()?;
-    let mut files = vec![train_file.clone(), test_file.clone()];
-    files.extend(neighbors.as_ref().map(|n| n.2.clone()));
-    Ok(Source {
-        format: Format::Bin,
+    Ok(Source::new(
+        Format::Bin,
         train,
         test,
         neighbors,
-        metric: None,
-        payloads: None,
-        files,
         train_file,
         test_file,
-    })
+    ))
 }
 
 /// ann-benchmarks' word for a metric.
@@ -220,7 +298,7 @@ pub fn metric_from_word(word: &str) -> Option<Metric> {
     }
 }
 
-fn read_hdf5(path: &Path) -> Result<Source> {
+fn read_hdf5(path: &Path, mapped_train: Option<&Path>) -> Result<Source> {
     use hdf5_metno as h5;
     let bad = |what: String| DataError::bad_file(path, what);
     let file = h5::File::open(path).map_err(|e| {
@@ -262,7 +340,10 @@ fn read_hdf5(path: &Path) -> Result<Source> {
         }
         Vectors::new(cols, data)
     };
-    let train = vectors("train")?;
+    let train = match mapped_train {
+        Some(fbin) => Vectors::map_fbin(fbin)?,
+        None => vectors("train")?,
+    };
     let test = vectors("test")?;
     let neighbors = match matrix("neighbors")? {
         None => None,
@@ -289,15 +370,15 @@ fn read_hdf5(path: &Path) -> Result<Source> {
         }
     };
     Ok(Source {
-        format: Format::Hdf5,
-        train,
-        test,
-        neighbors,
         metric,
-        payloads: None,
-        files: vec![path.to_path_buf()],
-        train_file: path.to_path_buf(),
-        test_file: path.to_path_buf(),
+        ..Source::new(
+            Format::Hdf5,
+            train,
+            test,
+            neighbors,
+            path.to_path_buf(),
+            path.to_path_buf(),
+        )
     })
 }
 
@@ -391,23 +472,22 @@ fn npy_read<T: npyz::Deserialize>(
     })
 }
 
-fn read_npy_vectors(path: &Path) -> Result<Vectors> {
+/// A vector `.npy` file's values as `f32`, read one at a time.
+type NpyValues = Box<dyn Iterator<Item = std::io::Result<f32>>>;
+
+/// (rows, cols, the values) of a 2-D vector `.npy` file.
+fn npy_values(path: &Path) -> Result<(usize, usize, NpyValues)> {
     let npy = npy_open(path)?;
     let (rows, cols, dtype) = npy_shape(path, &npy)?;
-    let data: Vec<f32> = match &dtype[1..] {
-        "f4" => npy_read::<f32>(path, npy)?,
-        "f8" => npy_read::<f64>(path, npy)?
-            .into_iter()
-            .map(|x| x as f32)
-            .collect(),
-        "u1" => npy_read::<u8>(path, npy)?
-            .into_iter()
-            .map(f32::from)
-            .collect(),
-        "i1" => npy_read::<i8>(path, npy)?
-            .into_iter()
-            .map(f32::from)
-            .collect(),
+    if cols == 0 {
+        return Err(DataError::bad_file(path, "has dimension 0"));
+    }
+    let dt = |e: npyz::DTypeError| DataError::bad_file(path, format!("cannot be read ({e})"));
+    let values: NpyValues = match &dtype[1..] {
+        "f4" => Box::new(npy.data::<f32>().map_err(dt)?),
+        "f8" => Box::new(npy.data::<f64>().map_err(dt)?.map(|r| r.map(|x| x as f32))),
+        "u1" => Box::new(npy.data::<u8>().map_err(dt)?.map(|r| r.map(f32::from))),
+        "i1" => Box::new(npy.data::<i8>().map_err(dt)?.map(|r| r.map(f32::from))),
         other => {
             return Err(DataError::bad_file(
                 path,
@@ -415,6 +495,50 @@ fn read_npy_vectors(path: &Path) -> Result<Vectors> {
             ));
         }
     };
+    Ok((rows, cols, values))
+}
+
+fn npy_truncated(path: &Path, e: std::io::Error) -> DataError {
+    DataError::bad_file(
+        path,
+        format!("cannot be read ({e}); the file may be truncated"),
+    )
+}
+
+/// (byte offset of the data, rows, cols) when `path` is a little-endian float32 `.npy` whose
+/// values can be mapped where they are (the header ends on a multiple of 4 and the file holds
+/// exactly the values); `None` for any other dtype, which is converted.
+fn npy_map_offset(path: &Path) -> Result<Option<(usize, usize, usize)>> {
+    let npy = npy_open(path)?;
+    let (rows, cols, dtype) = npy_shape(path, &npy)?;
+    if dtype != "<f4" || cols == 0 || !cfg!(target_endian = "little") {
+        return Ok(None);
+    }
+    let mut head = [0u8; 12];
+    File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .map_err(|e| DataError::io(path, e))?;
+    let offset = match head[6] {
+        1 => 10 + u16::from_le_bytes([head[8], head[9]]) as usize,
+        2 | 3 => 12 + u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize,
+        _ => return Ok(None),
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| DataError::io(path, e))?
+        .len();
+    let fits = offset.is_multiple_of(4) && len == (offset + rows * cols * 4) as u64;
+    Ok(fits.then_some((offset, rows, cols)))
+}
+
+/// A vector `.npy` file: float32 mapped in place, other types read into memory.
+fn read_npy_vectors(path: &Path) -> Result<Vectors> {
+    if let Some((offset, rows, cols)) = npy_map_offset(path)? {
+        return Vectors::map_at(path, offset, rows, cols);
+    }
+    let (rows, cols, values) = npy_values(path)?;
+    let data: Vec<f32> = values
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| npy_truncated(path, e))?;
     if data.len() != rows * cols {
         return Err(DataError::bad_file(
             path,
@@ -424,14 +548,136 @@ fn read_npy_vectors(path: &Path) -> Result<Vectors> {
             ),
         ));
     }
-    if cols == 0 {
-        return Err(DataError::bad_file(path, "has dimension 0"));
-    }
     Vectors::new(cols, data)
 }
 
-fn read_npy(train_file: PathBuf, test_file: PathBuf, truth: Option<PathBuf>) -> Result<Source> {
-    let train = read_npy_vectors(&train_file)?;
+/// A vector `.npy` train file a block of rows at a time, for [`convert_train`].
+struct NpyBlocks {
+    path: PathBuf,
+    rows: usize,
+    cols: usize,
+    values: NpyValues,
+}
+
+impl NpyBlocks {
+    fn open(path: &Path) -> Result<Self> {
+        let (rows, cols, values) = npy_values(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            rows,
+            cols,
+            values,
+        })
+    }
+}
+
+impl RowBlocks for NpyBlocks {
+    fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    fn read_rows(&mut self, n: usize, out: &mut Vec<f32>) -> Result<()> {
+        for _ in 0..n * self.cols {
+            match self.values.next() {
+                Some(Ok(x)) => out.push(x),
+                Some(Err(e)) => return Err(npy_truncated(&self.path, e)),
+                None => {
+                    return Err(DataError::bad_file(
+                        &self.path,
+                        format!(
+                            "has fewer values than its shape {} x {}; it is truncated",
+                            self.rows, self.cols
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An ann-benchmarks file's `train` dataset a block of rows at a time (a hyperslab of rows per
+/// block), for [`convert_train`].
+struct Hdf5Blocks {
+    path: PathBuf,
+    // Kept open while the dataset is read.
+    _file: hdf5_metno::File,
+    train: hdf5_metno::Dataset,
+    rows: usize,
+    cols: usize,
+    next: usize,
+}
+
+impl Hdf5Blocks {
+    fn open(path: &Path) -> Result<Self> {
+        let bad = |what: String| DataError::bad_file(path, what);
+        let file = hdf5_metno::File::open(path).map_err(|e| {
+            bad(format!(
+                "cannot be opened as HDF5 ({e}); it is truncated or not an HDF5 file"
+            ))
+        })?;
+        if !file.link_exists("train") {
+            return Err(bad(
+                "has no `train` dataset; an ann-benchmarks file holds `train`, `test` and optionally `neighbors`".into(),
+            ));
+        }
+        let train = file
+            .dataset("train")
+            .map_err(|e| bad(format!("`train` is not a dataset ({e})")))?;
+        let (rows, cols) = match train.shape()[..] {
+            [_, 0] => return Err(bad("`train` has dimension 0".into())),
+            [rows, cols] => (rows, cols),
+            ref other => {
+                return Err(bad(format!(
+                    "`train` has shape {other:?}; ann-benchmarks files hold 2-D rows x dimension arrays"
+                )));
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            _file: file,
+            train,
+            rows,
+            cols,
+            next: 0,
+        })
+    }
+}
+
+impl RowBlocks for Hdf5Blocks {
+    fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    fn read_rows(&mut self, n: usize, out: &mut Vec<f32>) -> Result<()> {
+        use hdf5_metno::{Hyperslab, SliceOrIndex};
+        let (a, b) = (self.next, self.next + n);
+        let rows = Hyperslab::from(vec![
+            SliceOrIndex::from(a..b),
+            SliceOrIndex::from(0..self.cols),
+        ]);
+        let block = self.train.read_slice_2d::<f32, _>(rows).map_err(|e| {
+            DataError::bad_file(
+                &self.path,
+                format!("`train` rows {a}..{b} cannot be read as floats ({e})"),
+            )
+        })?;
+        out.extend(block.iter().copied());
+        self.next = b;
+        Ok(())
+    }
+}
+
+fn read_npy(
+    train_file: PathBuf,
+    test_file: PathBuf,
+    truth: Option<PathBuf>,
+    mapped_train: Option<&Path>,
+) -> Result<Source> {
+    let train = match mapped_train {
+        Some(fbin) => Vectors::map_fbin(fbin)?,
+        None => read_npy_vectors(&train_file)?,
+    };
     let test = read_npy_vectors(&test_file)?;
     let neighbors = match truth {
         None => None,
@@ -463,19 +709,14 @@ fn read_npy(train_file: PathBuf, test_file: PathBuf, truth: Option<PathBuf>) -> 
             Some((k, rows, p))
         }
     };
-    let mut files = vec![train_file.clone(), test_file.clone()];
-    files.extend(neighbors.as_ref().map(|n| n.2.clone()));
-    Ok(Source {
-        format: Format::Npy,
+    Ok(Source::new(
+        Format::Npy,
         train,
         test,
         neighbors,
-        metric: None,
-        payloads: None,
-        files,
         train_file,
         test_file,
-    })
+    ))
 }
 
 const EMBEDDING_NAMES: &[&str] = &["emb", "embedding", "vector"];
@@ -488,58 +729,93 @@ struct ParquetRows {
     scalars: Vec<Map<String, Value>>,
 }
 
-fn read_parquet_rows(path: &Path, floats: bool) -> Result<ParquetRows> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    use parquet::record::Field;
-    let bad = |why: String| DataError::bad_file(path, why);
-    let f = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let reader = SerializedFileReader::new(f).map_err(|e| {
-        bad(format!(
-            "cannot be opened as Parquet ({e}); it is truncated or not a Parquet file"
-        ))
-    })?;
-    // The embedding column: a known name, else the only top-level list column.
-    let schema = reader.metadata().file_metadata().schema_descr_ptr();
-    let root = schema.root_schema();
-    let fields = root.get_fields();
-    let is_list = |t: &parquet::schema::types::Type| {
-        t.is_group() || t.get_basic_info().repetition() == parquet::basic::Repetition::REPEATED
-    };
-    let column = fields
-        .iter()
-        .find(|t| EMBEDDING_NAMES.contains(&t.name()))
-        .or_else(|| {
-            let lists: Vec<_> = fields.iter().filter(|t| is_list(t)).collect();
-            (lists.len() == 1).then(|| lists[0])
-        })
-        .ok_or_else(|| {
+/// One row of a Parquet dataset file.
+struct ParquetRow {
+    id: Option<i64>,
+    /// Empty when the reader was asked not to keep lists.
+    list: Vec<f64>,
+    scalars: Map<String, Value>,
+}
+
+/// A Parquet dataset file read a row at a time (the record API reads one row group at a time).
+struct ParquetReader {
+    path: PathBuf,
+    rows: parquet::record::reader::RowIter<'static>,
+    num_rows: usize,
+    list_column: String,
+    floats: bool,
+    next: usize,
+}
+
+impl ParquetReader {
+    /// Opens `path` and finds its list column: floats (`floats`) or integer ids.
+    fn open(path: &Path, floats: bool) -> Result<Self> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let bad = |why: String| DataError::bad_file(path, why);
+        let f = File::open(path).map_err(|e| DataError::io(path, e))?;
+        let reader = SerializedFileReader::new(f).map_err(|e| {
             bad(format!(
-                "has no embedding column: name it one of {EMBEDDING_NAMES:?} or keep exactly one list column (columns: {})",
-                fields.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                "cannot be opened as Parquet ({e}); it is truncated or not a Parquet file"
             ))
         })?;
-    let list_column = column.name().to_string();
-    let what = if floats {
-        "a list of floats"
-    } else {
-        "a list of integer ids"
-    };
-    if !is_list(column) {
-        return Err(bad(format!(
-            "column `{list_column}` is not {what}; write it as a list column (pyarrow: pa.list_(pa.float32()))"
-        )));
+        // The embedding column: a known name, else the only top-level list column.
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        let num_rows = reader.metadata().file_metadata().num_rows().max(0) as usize;
+        let root = schema.root_schema();
+        let fields = root.get_fields();
+        let is_list = |t: &parquet::schema::types::Type| {
+            t.is_group() || t.get_basic_info().repetition() == parquet::basic::Repetition::REPEATED
+        };
+        let column = fields
+            .iter()
+            .find(|t| EMBEDDING_NAMES.contains(&t.name()))
+            .or_else(|| {
+                let lists: Vec<_> = fields.iter().filter(|t| is_list(t)).collect();
+                (lists.len() == 1).then(|| lists[0])
+            })
+            .ok_or_else(|| {
+                bad(format!(
+                    "has no embedding column: name it one of {EMBEDDING_NAMES:?} or keep exactly one list column (columns: {})",
+                    fields.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+        let list_column = column.name().to_string();
+        let out = Self {
+            path: path.to_path_buf(),
+            rows: parquet::record::reader::RowIter::from_file_into(Box::new(reader)),
+            num_rows,
+            list_column,
+            floats,
+            next: 0,
+        };
+        if !is_list(column) {
+            return Err(bad(format!(
+                "column `{}` is not {}; write it as a list column (pyarrow: pa.list_(pa.float32()))",
+                out.list_column,
+                out.what()
+            )));
+        }
+        Ok(out)
     }
-    let rows = reader
-        .get_row_iter(None)
-        .map_err(|e| bad(format!("cannot be read ({e})")))?;
-    let mut out = ParquetRows {
-        ids: Some(Vec::new()),
-        lists: Vec::new(),
-        list_column: list_column.clone(),
-        scalars: Vec::new(),
-    };
-    let mut has_id = false;
-    for (r, row) in rows.enumerate() {
+
+    fn what(&self) -> &'static str {
+        if self.floats {
+            "a list of floats"
+        } else {
+            "a list of integer ids"
+        }
+    }
+
+    /// The next row, or `None` at the end; `keep_list: false` checks the list but drops it.
+    fn next_row(&mut self, keep_list: bool) -> Result<Option<ParquetRow>> {
+        use parquet::record::Field;
+        let (path, r, what, floats) = (&self.path, self.next, self.what(), self.floats);
+        let list_column = self.list_column.as_str();
+        let bad = |why: String| DataError::bad_file(path, why);
+        let Some(row) = self.rows.next() else {
+            return Ok(None);
+        };
+        self.next += 1;
         let row = row.map_err(|e| {
             bad(format!(
                 "row {r} cannot be read ({e}); the file may be truncated"
@@ -549,13 +825,13 @@ fn read_parquet_rows(path: &Path, floats: bool) -> Result<ParquetRows> {
         let mut id = None;
         let mut scalars = Map::new();
         for (name, field) in row.get_column_iter() {
-            if *name == list_column {
+            if name == list_column {
                 let Field::ListInternal(l) = field else {
                     return Err(bad(format!(
                         "column `{list_column}` is not {what} (row {r} holds {field})"
                     )));
                 };
-                let mut values = Vec::with_capacity(l.elements().len());
+                let mut values = Vec::with_capacity(if keep_list { l.elements().len() } else { 0 });
                 for e in l.elements() {
                     let v = match (e, floats) {
                         (Field::Float(x), true) => *x as f64,
@@ -571,7 +847,9 @@ fn read_parquet_rows(path: &Path, floats: bool) -> Result<ParquetRows> {
                             )));
                         }
                     };
-                    values.push(v);
+                    if keep_list {
+                        values.push(v);
+                    }
                 }
                 list = Some(values);
             } else if name == "id" {
@@ -586,7 +864,6 @@ fn read_parquet_rows(path: &Path, floats: bool) -> Result<ParquetRows> {
                         )));
                     }
                 };
-                has_id = true;
             } else {
                 let v = match field {
                     Field::Null => Value::Null,
@@ -613,16 +890,107 @@ fn read_parquet_rows(path: &Path, floats: bool) -> Result<ParquetRows> {
             }
         }
         let list = list.ok_or_else(|| bad(format!("row {r} has no `{list_column}` value")))?;
-        out.lists.push(list);
-        if let (Some(ids), Some(id)) = (out.ids.as_mut(), id) {
-            ids.push(id);
+        Ok(Some(ParquetRow { id, list, scalars }))
+    }
+}
+
+/// Reads a whole Parquet file; `keep_lists: false` keeps the ids and scalars only (the train set
+/// of a file whose vectors were converted to a mapped `.fbin`).
+fn read_parquet_rows(path: &Path, floats: bool, keep_lists: bool) -> Result<ParquetRows> {
+    let mut reader = ParquetReader::open(path, floats)?;
+    let mut out = ParquetRows {
+        ids: Some(Vec::new()),
+        lists: Vec::new(),
+        list_column: reader.list_column.clone(),
+        scalars: Vec::new(),
+    };
+    let mut has_id = false;
+    while let Some(row) = reader.next_row(keep_lists)? {
+        if keep_lists {
+            out.lists.push(row.list);
         }
-        out.scalars.push(scalars);
+        if let (Some(ids), Some(id)) = (out.ids.as_mut(), row.id) {
+            ids.push(id);
+            has_id = true;
+        }
+        out.scalars.push(row.scalars);
     }
     if !has_id {
         out.ids = None;
     }
     Ok(out)
+}
+
+/// A Parquet train set's embeddings a block of rows at a time, for [`convert_train`]: every
+/// row's dimension is checked against row 0's, with the message of the in-memory reader.
+struct ParquetBlocks {
+    reader: ParquetReader,
+    dim: usize,
+    /// Row 0, read to learn the dimension.
+    first: Option<Vec<f64>>,
+}
+
+impl ParquetBlocks {
+    fn open(path: &Path) -> Result<Self> {
+        let mut reader = ParquetReader::open(path, true)?;
+        let first = reader.next_row(true)?.map(|r| r.list);
+        let dim = first.as_ref().map_or(0, Vec::len);
+        if dim == 0 {
+            return Err(DataError::bad_file(
+                path,
+                "has no vectors (or an empty first embedding)",
+            ));
+        }
+        Ok(Self { reader, dim, first })
+    }
+}
+
+impl RowBlocks for ParquetBlocks {
+    fn shape(&self) -> (usize, usize) {
+        (self.reader.num_rows, self.dim)
+    }
+
+    fn read_rows(&mut self, n: usize, out: &mut Vec<f32>) -> Result<()> {
+        for _ in 0..n {
+            let r = self.reader.next;
+            let list = match self.first.take() {
+                Some(l) => l,
+                None => match self.reader.next_row(true)? {
+                    Some(row) => row.list,
+                    None => {
+                        return Err(DataError::bad_file(
+                            &self.reader.path,
+                            format!(
+                                "ends at row {r}; its metadata says {} rows",
+                                self.reader.num_rows
+                            ),
+                        ));
+                    }
+                },
+            };
+            check_row_dim(
+                &self.reader.path,
+                &self.reader.list_column,
+                r,
+                list.len(),
+                self.dim,
+            )?;
+            out.extend(list.iter().map(|&x| x as f32));
+        }
+        Ok(())
+    }
+}
+
+fn check_row_dim(path: &Path, column: &str, r: usize, len: usize, dim: usize) -> Result<()> {
+    if len != dim {
+        return Err(DataError::bad_file(
+            path,
+            format!(
+                "row {r}'s `{column}` has {len} values, row 0's has {dim}: every vector needs the same dimension"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn parquet_vectors(path: &Path, rows: &ParquetRows) -> Result<Vectors> {
@@ -635,31 +1003,31 @@ fn parquet_vectors(path: &Path, rows: &ParquetRows) -> Result<Vectors> {
     }
     let mut data = Vec::with_capacity(rows.lists.len() * dim);
     for (r, l) in rows.lists.iter().enumerate() {
-        if l.len() != dim {
-            return Err(DataError::bad_file(
-                path,
-                format!(
-                    "row {r}'s `{}` has {} values, row 0's has {dim}: every vector needs the same dimension",
-                    rows.list_column,
-                    l.len()
-                ),
-            ));
-        }
+        check_row_dim(path, &rows.list_column, r, l.len(), dim)?;
         data.extend(l.iter().map(|&x| x as f32));
     }
     Vectors::new(dim, data)
 }
 
-fn read_parquet(train_file: PathBuf, test_file: PathBuf, truth: Option<PathBuf>) -> Result<Source> {
-    let train_rows = read_parquet_rows(&train_file, true)?;
-    let test_rows = read_parquet_rows(&test_file, true)?;
-    let train = parquet_vectors(&train_file, &train_rows)?;
+fn read_parquet(
+    train_file: PathBuf,
+    test_file: PathBuf,
+    truth: Option<PathBuf>,
+    mapped_train: Option<&Path>,
+) -> Result<Source> {
+    // With a converted train set only train's ids and scalar columns are kept in memory.
+    let train_rows = read_parquet_rows(&train_file, true, mapped_train.is_none())?;
+    let test_rows = read_parquet_rows(&test_file, true, true)?;
+    let train = match mapped_train {
+        Some(fbin) => Vectors::map_fbin(fbin)?,
+        None => parquet_vectors(&train_file, &train_rows)?,
+    };
     let test = parquet_vectors(&test_file, &test_rows)?;
     // Neighbours name train ids; map them to rows (identity when ids are 0..n in order).
     let neighbors = match truth {
         None => None,
         Some(p) => {
-            let rows = read_parquet_rows(&p, false)?;
+            let rows = read_parquet_rows(&p, false, true)?;
             let by_id: Option<std::collections::HashMap<i64, u32>> = match &train_rows.ids {
                 Some(ids) if ids.iter().enumerate().any(|(i, &id)| id != i as i64) => Some(
                     ids.iter()
@@ -719,18 +1087,120 @@ fn read_parquet(train_file: PathBuf, test_file: PathBuf, truth: Option<PathBuf>)
         .scalars
         .iter()
         .any(|m| !m.is_empty())
-        .then(|| train_rows.scalars.clone());
-    let mut files = vec![train_file.clone(), test_file.clone()];
-    files.extend(neighbors.as_ref().map(|n| n.2.clone()));
+        .then(|| SourcePayloads::new(train_rows.scalars));
     Ok(Source {
-        format: Format::Parquet,
-        train,
-        test,
-        neighbors,
-        metric: None,
         payloads,
-        files,
-        train_file,
-        test_file,
+        ..Source::new(
+            Format::Parquet,
+            train,
+            test,
+            neighbors,
+            train_file,
+            test_file,
+        )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/datasets")
+            .join(rel)
+    }
+
+    /// Each format's train set converted a block at a time (blocks of a few rows here, so
+    /// blocks end mid-file) equals what the in-memory reader gives, and is mapped.
+    #[test]
+    fn converted_train_sets_equal_the_in_memory_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in [
+            "same/ann.hdf5",
+            "same/parquet",
+            "same/fvecs",
+            "same/bvecs",
+            "same/u8",
+            "same/u8-npy",
+            "deepcoder-768-filtered-parquet",
+        ] {
+            let path = fixture(rel);
+            let old = read_source(&path, None).unwrap();
+            assert!(!old.train.is_mapped(), "{rel}: read into memory");
+            let train = train_to_convert(&path).unwrap().expect("converted");
+            let dst = dir.path().join(format!("{}.fbin", rel.replace('/', "_")));
+            // Blocks of 3 rows at 16 dimensions, 1 row at 768.
+            convert_train_blocks(&train, &dst, 200).unwrap();
+            if !rel.starts_with("deepcoder") {
+                let two = dir.path().join("whole.fbin");
+                convert_train(&train, &two).unwrap();
+                assert_eq!(
+                    std::fs::read(&two).unwrap(),
+                    std::fs::read(&dst).unwrap(),
+                    "{rel}"
+                );
+            }
+            let new = read_source(&path, Some(&dst)).unwrap();
+            assert!(new.train.is_mapped(), "{rel}");
+            assert_eq!(new.train, old.train, "{rel}");
+            assert_eq!(new.test, old.test, "{rel}");
+            assert_eq!(new.payloads, old.payloads, "{rel}");
+            assert_eq!(new.files, old.files, "{rel}");
+        }
+        // The 768-d Parquet file has 4 row groups of 25 rows, read across.
+        let rows = ParquetReader::open(
+            &fixture("deepcoder-768-filtered-parquet/train.parquet"),
+            true,
+        )
+        .unwrap()
+        .num_rows;
+        assert_eq!(rows, 100);
+        // Float32 .npy and .fbin train sets are mapped where they are.
+        for rel in ["same/npy", "same/bin"] {
+            let path = fixture(rel);
+            assert_eq!(train_to_convert(&path).unwrap(), None, "{rel}");
+            assert!(read_source(&path, None).unwrap().train.is_mapped(), "{rel}");
+        }
+    }
+
+    /// A reader's error ends the conversion with that error, and no file is left behind.
+    #[test]
+    fn a_bad_row_stops_the_conversion_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("mixed.fbin");
+        let e = convert_train(&fixture("bad/mixed-parquet/train.parquet"), &dst)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("row 5's `emb` has 3 values, row 0's has 4"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// The source's files, each once, in train, test, neighbours order.
+    #[test]
+    fn a_source_lists_each_file_once() {
+        let v = || Vectors::new(1, vec![1.0]).unwrap();
+        let (a, b) = (PathBuf::from("a"), PathBuf::from("b"));
+        let s = Source::new(
+            Format::Hdf5,
+            v(),
+            v(),
+            Some((1, vec![vec![0]], a.clone())),
+            a.clone(),
+            a.clone(),
+        );
+        assert_eq!(s.files, std::slice::from_ref(&a));
+        let s = Source::new(
+            Format::Npy,
+            v(),
+            v(),
+            Some((1, vec![vec![0]], PathBuf::from("c"))),
+            a.clone(),
+            b.clone(),
+        );
+        assert_eq!(s.files, [a, b, PathBuf::from("c")]);
+    }
 }

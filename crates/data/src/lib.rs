@@ -40,7 +40,8 @@ pub use hardness::{
 pub use incremental::IncrementalTruth;
 pub use payload::{
     Bound, FLOAT_FIELD, FieldKind, Frequency, INTEGER_FIELD, KEYWORD_FIELD, PAYLOAD_VERSION,
-    PayloadSpec, Payloads, Selected, check_selectivity, fields as payload_fields,
+    PayloadSpec, Payloads, PointPayloads, Selected, SourcePayloads, check_selectivity,
+    fields as payload_fields,
 };
 pub use progress::{PROGRESS_SECS_VAR, plain_interval, progress_bar, spinner};
 pub use recall::{mean_recall, recall_at_k};

@@ -241,9 +241,12 @@ pub enum Bound {
     FloatAtMost(f64),
 }
 
-/// What [`Payloads::select`] chose: the condition and exactly which points match it.
+/// What [`Payloads::select`] (or [`SourcePayloads::select`]) chose: the condition and exactly
+/// which points match it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Selected {
+    /// The field the condition is on.
+    pub field: String,
     pub kind: FieldKind,
     pub bound: Bound,
     /// Ids (row numbers) of the matching points, ascending.
@@ -353,42 +356,16 @@ impl Payloads {
             ));
         }
         let n = self.len();
-        let target = ((selectivity * n as f64).ceil() as usize).clamp(1, n);
+        let target = target_count(selectivity, n);
         let bound = match kind {
-            FieldKind::Integer => {
-                let mut sorted = self.integer.clone();
-                sorted.sort_unstable();
-                Bound::IntegerAtMost(sorted[target - 1])
-            }
-            FieldKind::Float => {
-                let mut sorted = self.float.clone();
-                sorted.sort_unstable_by(f64::total_cmp);
-                Bound::FloatAtMost(sorted[target - 1])
-            }
+            FieldKind::Integer => Bound::IntegerAtMost(nth_smallest(self.integer.clone(), target)),
+            FieldKind::Float => Bound::FloatAtMost(nth_smallest_f64(self.float.clone(), target)),
             FieldKind::Keyword => {
                 let mut counts = vec![0usize; self.vocabulary.len()];
                 for &k in &self.keyword {
                     counts[k as usize] += 1;
                 }
-                let mut order: Vec<usize> = (0..counts.len()).filter(|&v| counts[v] > 0).collect();
-                order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
-                let mut taken = Vec::new();
-                let mut sum = 0;
-                for &v in &order {
-                    if sum + counts[v] <= target {
-                        sum += counts[v];
-                        taken.push(v);
-                    }
-                }
-                // One more value when that brings the total closer to the target (or when none
-                // fitted at all).
-                if let Some(&extra) = order.iter().rev().find(|v| !taken.contains(v)) {
-                    let over = sum + counts[extra] - target;
-                    if taken.is_empty() || over < target - sum {
-                        taken.push(extra);
-                    }
-                }
-                taken.sort_unstable();
+                let taken = pick_values(&counts, target);
                 Bound::KeywordAny(taken.iter().map(|&v| self.vocabulary[v].clone()).collect())
             }
         };
@@ -397,6 +374,7 @@ impl Payloads {
             .map(|i| i as u32)
             .collect();
         Ok(Selected {
+            field: kind.field().to_string(),
             kind,
             selectivity: matching.len() as f64 / n as f64,
             bound,
@@ -462,6 +440,266 @@ impl Payloads {
             integer,
             float,
         })
+    }
+}
+
+/// The number of points a wanted selectivity of `n` points is: ⌈s·n⌉, at least 1.
+fn target_count(selectivity: f64, n: usize) -> usize {
+    ((selectivity * n as f64).ceil() as usize).clamp(1, n)
+}
+
+/// The `target`-th smallest value (1-based; the largest when there are fewer).
+fn nth_smallest(mut values: Vec<i64>, target: usize) -> i64 {
+    values.sort_unstable();
+    values[target.clamp(1, values.len()) - 1]
+}
+
+fn nth_smallest_f64(mut values: Vec<f64>, target: usize) -> f64 {
+    values.sort_unstable_by(f64::total_cmp);
+    values[target.clamp(1, values.len()) - 1]
+}
+
+/// Keyword values (indexes into `counts`, ascending) whose counts add up as close to `target`
+/// as the data allows: the most frequent first while they fit, then one more when that brings
+/// the total closer (or when none fitted at all).
+fn pick_values(counts: &[usize], target: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..counts.len()).filter(|&v| counts[v] > 0).collect();
+    order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
+    let mut taken = Vec::new();
+    let mut sum = 0;
+    for &v in &order {
+        if sum + counts[v] <= target {
+            sum += counts[v];
+            taken.push(v);
+        }
+    }
+    if let Some(&extra) = order.iter().rev().find(|v| !taken.contains(v)) {
+        let over = sum + counts[extra] - target;
+        if taken.is_empty() || over < target.saturating_sub(sum) {
+            taken.push(extra);
+        }
+    }
+    taken.sort_unstable();
+    taken
+}
+
+impl Bound {
+    /// True when a payload value satisfies the bound (a missing or other-typed value does not).
+    pub fn matches_value(&self, value: Option<&Value>) -> bool {
+        match self {
+            Bound::KeywordAny(values) => value
+                .and_then(Value::as_str)
+                .is_some_and(|v| values.iter().any(|w| w == v)),
+            Bound::IntegerAtMost(max) => value.and_then(Value::as_i64).is_some_and(|v| v <= *max),
+            Bound::FloatAtMost(max) => value.and_then(Value::as_f64).is_some_and(|v| v <= *max),
+        }
+    }
+}
+
+/// A user's dataset's own payloads (VectorDBBench Parquet: train's scalar columns), one JSON
+/// object per point, with the fields a filter can use: a column whose every non-null value is a
+/// string is a keyword field, one whose every non-null value is an integer is an integer field,
+/// one of numbers a float field. Booleans, all-null and mixed columns are uploaded but are not
+/// filter fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourcePayloads {
+    rows: Vec<Map<String, Value>>,
+    fields: Vec<(String, FieldKind)>,
+}
+
+impl SourcePayloads {
+    /// The payloads of `rows` (row `i` belongs to point `i`), their fields derived from the values.
+    pub fn new(rows: Vec<Map<String, Value>>) -> Self {
+        let mut names: Vec<&String> = Vec::new();
+        for r in &rows {
+            for k in r.keys() {
+                if !names.contains(&k) {
+                    names.push(k);
+                }
+            }
+        }
+        let fields = names
+            .into_iter()
+            .filter_map(|name| {
+                let values = rows
+                    .iter()
+                    .filter_map(|r| r.get(name))
+                    .filter(|v| !v.is_null());
+                let (mut strings, mut integers, mut numbers, mut any) = (true, true, true, false);
+                for v in values {
+                    any = true;
+                    strings &= v.is_string();
+                    integers &= v.is_i64();
+                    numbers &= v.is_number();
+                }
+                let kind = match (any, strings, integers, numbers) {
+                    (false, ..) => return None,
+                    (_, true, ..) => FieldKind::Keyword,
+                    (_, _, true, _) => FieldKind::Integer,
+                    (_, _, _, true) => FieldKind::Float,
+                    _ => return None,
+                };
+                Some((name.clone(), kind))
+            })
+            .collect();
+        Self { rows, fields }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The payload of point `i`.
+    pub fn row(&self, i: usize) -> &Map<String, Value> {
+        &self.rows[i]
+    }
+
+    /// The filter fields and their kinds, in column order.
+    pub fn fields(&self) -> &[(String, FieldKind)] {
+        &self.fields
+    }
+
+    /// Keeps the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        self.rows.truncate(n);
+    }
+
+    /// Chooses a condition on `field` that matches as close to `selectivity` of the points as
+    /// the data allows, with the exact set of points it matches: `field <= v` for numbers (the
+    /// ⌈s·N⌉-th smallest value, or the largest when fewer points have the field), a set of
+    /// values for keywords (as [`Payloads::select`]). Points without the field never match.
+    pub fn select(&self, field: &str, selectivity: f64) -> Result<Selected> {
+        check_selectivity(selectivity)?;
+        let Some(&(_, kind)) = self.fields.iter().find(|(f, _)| f == field) else {
+            return Err(invalid(
+                "payload field",
+                field,
+                &format!(
+                    "the dataset's filter fields are: {}",
+                    self.fields
+                        .iter()
+                        .map(|(f, k)| format!("{f} ({})", k.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        let n = self.len();
+        let target = target_count(selectivity, n.max(1));
+        let values = self
+            .rows
+            .iter()
+            .filter_map(|r| r.get(field))
+            .filter(|v| !v.is_null());
+        let bound = match kind {
+            FieldKind::Integer => Bound::IntegerAtMost(nth_smallest(
+                values.filter_map(Value::as_i64).collect(),
+                target,
+            )),
+            FieldKind::Float => Bound::FloatAtMost(nth_smallest_f64(
+                values.filter_map(Value::as_f64).collect(),
+                target,
+            )),
+            FieldKind::Keyword => {
+                let mut vocabulary: Vec<&str> = Vec::new();
+                let mut index: HashMap<&str, usize> = HashMap::new();
+                let mut counts: Vec<usize> = Vec::new();
+                for v in values.filter_map(Value::as_str) {
+                    let i = *index.entry(v).or_insert_with(|| {
+                        vocabulary.push(v);
+                        counts.push(0);
+                        vocabulary.len() - 1
+                    });
+                    counts[i] += 1;
+                }
+                let taken = pick_values(&counts, target);
+                Bound::KeywordAny(taken.iter().map(|&v| vocabulary[v].to_string()).collect())
+            }
+        };
+        let matching: Vec<u32> = (0..n)
+            .filter(|&i| bound.matches_value(self.rows[i].get(field)))
+            .map(|i| i as u32)
+            .collect();
+        Ok(Selected {
+            field: field.to_string(),
+            kind,
+            selectivity: matching.len() as f64 / n.max(1) as f64,
+            bound,
+            matching,
+        })
+    }
+}
+
+/// The payloads that go with a dataset's points on upload: generated ones or the source's own.
+#[derive(Clone, Copy, Debug)]
+pub enum PointPayloads<'a> {
+    Generated(&'a Payloads),
+    Source(&'a SourcePayloads),
+}
+
+impl<'a> From<&'a Payloads> for PointPayloads<'a> {
+    fn from(p: &'a Payloads) -> Self {
+        PointPayloads::Generated(p)
+    }
+}
+
+impl<'a> From<&'a SourcePayloads> for PointPayloads<'a> {
+    fn from(p: &'a SourcePayloads) -> Self {
+        PointPayloads::Source(p)
+    }
+}
+
+impl PointPayloads<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            PointPayloads::Generated(p) => p.len(),
+            PointPayloads::Source(p) => p.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The payload of point `i` as Qdrant stores it.
+    pub fn to_json(&self, i: usize) -> Map<String, Value> {
+        match self {
+            PointPayloads::Generated(p) => p.to_json(i),
+            PointPayloads::Source(p) => p.row(i).clone(),
+        }
+    }
+
+    /// The fields a filter or a payload index can name, with their kinds.
+    pub fn fields(&self) -> Vec<(String, FieldKind)> {
+        match self {
+            PointPayloads::Generated(_) => fields(),
+            PointPayloads::Source(p) => p.fields().to_vec(),
+        }
+    }
+
+    /// A condition on `field` for a wanted selectivity, with its exact matches
+    /// ([`Payloads::select`], [`SourcePayloads::select`]).
+    pub fn select(&self, field: &str, selectivity: f64) -> Result<Selected> {
+        match self {
+            PointPayloads::Generated(p) => {
+                let kind = [FieldKind::Keyword, FieldKind::Integer, FieldKind::Float]
+                    .into_iter()
+                    .find(|k| k.field() == field)
+                    .ok_or_else(|| {
+                        invalid(
+                            "payload field",
+                            field,
+                            "the generated fields are kw, num, price",
+                        )
+                    })?;
+                p.select(kind, selectivity)
+            }
+            PointPayloads::Source(p) => p.select(field, selectivity),
+        }
     }
 }
 

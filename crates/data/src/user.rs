@@ -10,10 +10,8 @@ use std::time::Instant;
 
 use crate::cache::{Dataset, DatasetCache, LoadedFrom, TruthOrigin, UserSource};
 use crate::error::{DataError, Result};
-use crate::files::{
-    convert_to_fbin, read_ids, read_vectors, write_atomic, write_ids, write_vectors,
-};
-use crate::formats::{Source, byte_train_file, read_source};
+use crate::files::{read_ids, read_vectors, write_atomic, write_ids, write_vectors};
+use crate::formats::{Source, convert_train, read_source, train_to_convert};
 use crate::generator::{Distribution, Metric};
 use crate::groundtruth::{GroundTruth, ground_truth};
 use crate::progress::progress_bar;
@@ -202,13 +200,16 @@ impl std::fmt::Debug for UserData {
 }
 
 impl UserData {
-    /// Reads and checks the dataset at `path` (see [`Dataset::open`]); a byte train file is
-    /// converted to a `.fbin` under `cache` first, then mapped.
+    /// Reads and checks the dataset at `path` (see [`Dataset::open`]); a train set that cannot
+    /// be mapped as it is (anything but a `.fbin` or a little-endian float32 `.npy`) is
+    /// converted to a `.fbin` under `cache` first, a block of rows at a time, then mapped.
     pub fn read(path: &Path, cache: &DatasetCache) -> Result<UserData> {
         let started = Instant::now();
         let datasets = cache.root().join("datasets");
-        // A byte train file is converted to a .fbin once (keyed by its content), then mapped.
-        let converted = match byte_train_file(path)? {
+        // A train set that cannot be mapped as it is (anything but a .fbin or a float32 .npy) is
+        // converted to a .fbin once, a block of rows at a time (keyed by the file's content),
+        // then mapped.
+        let converted = match train_to_convert(path)? {
             None => None,
             Some(file) => {
                 let dst = datasets.join("converted").join(format!(
@@ -218,7 +219,7 @@ impl UserData {
                 if !dst.exists() {
                     fs::create_dir_all(dst.parent().expect("has a parent"))
                         .map_err(|e| DataError::io(&dst, e))?;
-                    convert_to_fbin(&file, &dst)?;
+                    convert_train(&file, &dst)?;
                 }
                 Some(dst)
             }
@@ -249,6 +250,16 @@ impl UserData {
     /// The vectors' dimension.
     pub fn dim(&self) -> usize {
         self.src.train.dim()
+    }
+
+    /// The filter fields of the source's own payloads (a Parquet train set's scalar columns),
+    /// with their kinds; empty when it has none.
+    pub fn payload_fields(&self) -> Vec<(String, crate::payload::FieldKind)> {
+        self.src
+            .payloads
+            .as_ref()
+            .map(|p| p.fields().to_vec())
+            .unwrap_or_default()
     }
 
     /// The metric the file states (HDF5's `distance` attribute), if any.

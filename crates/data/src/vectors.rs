@@ -95,6 +95,39 @@ impl Vectors {
         })
     }
 
+    /// Maps `rows` x `dim` little-endian `f32` at byte `offset` of `path` (a multiple of 4, the
+    /// values running to the end of the file), as [`Vectors::map_fbin`] does for a `.fbin`:
+    /// how a `.npy` float32 array is used in place.
+    pub(crate) fn map_at(path: &Path, offset: usize, rows: usize, dim: usize) -> Result<Self> {
+        check_dim(dim)?;
+        let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+        // SAFETY: as in map_fbin.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| DataError::io(path, e))?;
+        let want = rows as u64 * dim as u64 * 4;
+        if !cfg!(target_endian = "little")
+            || !offset.is_multiple_of(4)
+            || map.len() as u64 != offset as u64 + want
+        {
+            return Err(DataError::bad_file(
+                path,
+                format!(
+                    "cannot be mapped: {rows} x {dim} float32 values at byte {offset} need {} bytes, \
+                     the file has {}",
+                    offset as u64 + want,
+                    map.len()
+                ),
+            ));
+        }
+        Ok(Self {
+            dim,
+            data: Storage::Mapped {
+                map: Arc::new(map),
+                offset,
+                len: rows * dim,
+            },
+        })
+    }
+
     /// True when the vectors are a mapped file, not memory of their own.
     pub fn is_mapped(&self) -> bool {
         matches!(self.data, Storage::Mapped { .. })

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use qdrant_perf_data::{
-    Dataset, DatasetCache, Format, LoadedFrom, Metric, MetricWanted, TruthOrigin, UserSource,
-    Vectors, exact_top_k_naive, mean_recall, write_ids,
+    Bound, Dataset, DatasetCache, FieldKind, Format, LoadedFrom, Metric, MetricWanted, TruthOrigin,
+    UserSource, Vectors, exact_top_k_naive, mean_recall, write_ids,
 };
 
 fn fixture(rel: &str) -> PathBuf {
@@ -209,11 +209,55 @@ fn byte_vectors_are_converted_mapped_and_equal_numpys() {
     assert_eq!(bvecs.points, npy.points);
     assert_eq!(u8bin.truth, npy.truth);
     assert!(npy.points.as_slice().iter().any(|&x| x > 200.0));
-    assert_eq!(
+    // One converted .fbin per train file (.u8bin, uint8 .npy, .bvecs), each made once.
+    assert!(npy.points.is_mapped() && bvecs.points.is_mapped());
+    let converted = || {
         fs::read_dir(dir.path().join("datasets/converted"))
             .unwrap()
-            .count(),
-        1
+            .count()
+    };
+    assert_eq!(converted(), 3);
+    open("same/u8", &cache);
+    assert_eq!(converted(), 3);
+}
+
+#[test]
+fn every_train_set_is_mapped_and_equals_the_in_memory_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DatasetCache::new(dir.path());
+    let reference = open("same/bin", &cache);
+    // The in-memory readers of the suite's own formats, on the numpy-written files.
+    assert_eq!(
+        reference.points,
+        qdrant_perf_data::read_vectors(&fixture("same/fvecs/base.fvecs")).unwrap()
+    );
+    // HDF5 by row hyperslabs, float32 .npy in place, Parquet row group by row group, .fvecs in
+    // blocks: all mapped, all the same values.
+    for rel in [
+        "same/ann.hdf5",
+        "same/npy",
+        "same/parquet",
+        "same/fvecs",
+        "same/notruth",
+    ] {
+        let d = open(rel, &cache);
+        assert!(d.points.is_mapped(), "{rel}: the train set is mapped");
+        assert_eq!(d.points, reference.points, "{rel}");
+        assert!(user(&d).mapped, "{rel}: source.json says mapped");
+    }
+    // A float32 .npy is mapped where it is: nothing converted for it.
+    let converted = dir.path().join("datasets/converted");
+    let before = fs::read_dir(&converted).unwrap().count();
+    assert_eq!(before, 3, "hdf5, parquet and fvecs were converted");
+    let bytes = fixture("same/u8/base.u8bin");
+    let u8bin = open("same/u8", &cache);
+    assert_eq!(
+        u8bin.points,
+        qdrant_perf_data::read_byte_vectors(&bytes).unwrap()
+    );
+    assert_eq!(
+        open("same/bvecs", &cache).points,
+        qdrant_perf_data::read_byte_vectors(&fixture("same/bvecs/base.bvecs")).unwrap()
     );
 }
 
@@ -223,9 +267,32 @@ fn parquet_scalar_columns_become_the_points_payloads() {
     let d = open("same/parquet", &DatasetCache::new(dir.path()));
     let p = d.source_payloads.as_ref().expect("payloads");
     assert_eq!(p.len(), 200);
-    assert_eq!(p[4]["category"], "green");
-    assert_eq!(p[4]["price"], 40);
-    assert!(!p[0].contains_key("emb") && !p[0].contains_key("id"));
+    assert_eq!(p.row(4)["category"], "green");
+    assert_eq!(p.row(4)["price"], 40);
+    assert!(!p.row(0).contains_key("emb") && !p.row(0).contains_key("id"));
+    assert_eq!(
+        p.fields(),
+        [
+            ("category".to_string(), FieldKind::Keyword),
+            ("price".to_string(), FieldKind::Integer)
+        ]
+    );
+    // `price` is 10 x the row: a 5 % range is `price <= 90`, exactly rows 0..10.
+    let sel = p.select("price", 0.05).unwrap();
+    assert_eq!(sel.bound, Bound::IntegerAtMost(90));
+    assert_eq!(sel.matching, (0..10).collect::<Vec<u32>>());
+    // red and green are 67 rows each, blue 66: blue is the closest to a 30 % (60-row) selection.
+    let sel = p.select("category", 0.3).unwrap();
+    assert_eq!(sel.bound, Bound::KeywordAny(vec!["blue".into()]));
+    assert_eq!(
+        sel.matching,
+        (0..200).filter(|i| i % 3 == 2).collect::<Vec<u32>>()
+    );
+    let e = p.select("colour", 0.1).unwrap_err().to_string();
+    assert!(
+        e.contains("colour") && e.contains("category (keyword)"),
+        "{e}"
+    );
 }
 
 #[test]

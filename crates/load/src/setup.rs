@@ -261,7 +261,7 @@ async fn prepare_one(
     let name = guard.name_for(&choice.name);
     let collection =
         CollectionSpec::new(name.clone(), choice.vector_size, choice.metric).with_hnsw(choice.hnsw);
-    let loaded = fixture::load_collection(&*store, &collection, &dataset.points, DEFAULT_BATCH)
+    let loaded = fixture::load_dataset(&*store, &collection, &dataset, DEFAULT_BATCH)
         .await
         .map_err(|source| LoadError::Setup {
             collection: name.clone(),

@@ -213,9 +213,10 @@ impl Filter {
         self
     }
 
-    /// The filter of a condition chosen on generated payloads ([`qdrant_perf_data::Payloads::select`]).
+    /// The filter of a condition chosen on payloads ([`qdrant_perf_data::Payloads::select`],
+    /// [`qdrant_perf_data::SourcePayloads::select`]).
     pub fn from_selected(selected: &Selected) -> Self {
-        let field = selected.kind.field();
+        let field = selected.field.as_str();
         match &selected.bound {
             Bound::KeywordAny(values) if values.len() == 1 => Self::keyword(field, &values[0]),
             Bound::KeywordAny(values) => Self::keyword_any(field, values.clone()),

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Instant;
 
-use qdrant_perf_data::{Payloads, Vectors, progress_bar};
+use qdrant_perf_data::{Dataset, PointPayloads, Vectors, progress_bar};
 
 use crate::error::Result;
 use crate::spec::{CollectionSpec, Created, IndexState, Point, Query};
@@ -49,13 +49,34 @@ pub async fn load_collection<S: Store>(
     load_collection_with_payloads(store, spec, points, None, batch).await
 }
 
+/// [`load_collection`] of a dataset's points with the payloads that go with them
+/// ([`Dataset::point_payloads`]: generated ones, or a user's Parquet scalar columns). When the
+/// spec names no payload index, each of the payloads' filter fields gets one of its kind
+/// (strings keyword, integers integer, floats float), so filters on them use an index as they
+/// would in production.
+pub async fn load_dataset<S: Store>(
+    store: &S,
+    spec: &CollectionSpec,
+    dataset: &Dataset,
+    batch: usize,
+) -> Result<Loaded> {
+    let payloads = dataset.point_payloads();
+    let mut spec = spec.clone();
+    if spec.payload_indexes.is_empty()
+        && let Some(p) = &payloads
+    {
+        spec.payload_indexes = p.fields();
+    }
+    load_collection_with_payloads(store, &spec, &dataset.points, payloads, batch).await
+}
+
 /// [`load_collection`] with each point's payload (row `i` of `payloads` goes with point `i`).
 /// The spec's payload indexes are created (by `create`) before the first point is sent.
 pub async fn load_collection_with_payloads<S: Store>(
     store: &S,
     spec: &CollectionSpec,
     points: &Vectors,
-    payloads: Option<&Payloads>,
+    payloads: Option<PointPayloads<'_>>,
     batch: usize,
 ) -> Result<Loaded> {
     if let Some(p) = payloads
@@ -69,11 +90,7 @@ pub async fn load_collection_with_payloads<S: Store>(
     }
     // Rejected before anything is created: an index on a field the data does not have, or of
     // another type than the field.
-    let fields = if payloads.is_some() {
-        qdrant_perf_data::payload_fields()
-    } else {
-        Vec::new()
-    };
+    let fields = payloads.map(|p| p.fields()).unwrap_or_default();
     crate::filter::check_payload_indexes(&spec.payload_indexes, &fields)?;
     let started = Instant::now();
     let created = store.create(spec).await?;
@@ -144,7 +161,7 @@ async fn upload_inner<S: Store>(
     store: &S,
     name: &str,
     points: &Vectors,
-    payloads: Option<&Payloads>,
+    payloads: Option<PointPayloads<'_>>,
     batch: usize,
     in_flight: usize,
 ) -> Result<()> {

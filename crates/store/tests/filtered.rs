@@ -113,7 +113,7 @@ fn filtered_searches_find_the_filtered_truth_on_the_embedded_engine() {
                 &store,
                 &spec,
                 &d.points,
-                Some(&d.payloads),
+                Some((&d.payloads).into()),
                 500,
             ))
             .unwrap();
@@ -193,7 +193,7 @@ fn bad_filters_and_payload_indexes_are_rejected_before_any_work() {
             &store,
             &wrong,
             &d.points,
-            Some(&d.payloads),
+            Some((&d.payloads).into()),
             500,
         ))
         .unwrap_err();
@@ -215,7 +215,7 @@ fn bad_filters_and_payload_indexes_are_rejected_before_any_work() {
             &store,
             &missing,
             &d.points,
-            Some(&d.payloads),
+            Some((&d.payloads).into()),
             500,
         ))
         .unwrap_err()
@@ -277,10 +277,10 @@ fn the_same_filtered_query_gives_the_same_top10_on_every_engine() {
         )
         .await
         .unwrap();
-        load_collection_with_payloads(&edge, &spec, &d.points, Some(&d.payloads), 500)
+        load_collection_with_payloads(&edge, &spec, &d.points, Some((&d.payloads).into()), 500)
             .await
             .unwrap();
-        load_collection_with_payloads(&grpc, &spec, &d.points, Some(&d.payloads), 500)
+        load_collection_with_payloads(&grpc, &spec, &d.points, Some((&d.payloads).into()), 500)
             .await
             .unwrap();
         // Payloads arrived as generated.
