@@ -438,8 +438,9 @@ pub struct RunResult {
     pub error_rate: f64,
     pub errors_by_kind: BTreeMap<String, ErrorKind>,
     /// Per server node, for targets that name the node of each answer (a Qdrant server or
-    /// cluster): answers, errors by kind, and when a node was lost. Empty otherwise.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// cluster): answers, errors by kind, and when a node was lost. Empty otherwise (and in a
+    /// report.json from before it existed).
+    #[serde(default)]
     pub nodes: Vec<NodeStat>,
     /// Completed requests per second: ok / elapsed.
     pub throughput_ops_s: f64,
