@@ -953,15 +953,11 @@ fn summarise<T: Target>(
         sent: sent.sent.unwrap_or(ok + errors),
         ok,
         errors,
-        error_rate: if ok + errors > 0 {
-            errors as f64 / (ok + errors) as f64
-        } else {
-            0.0
-        },
+        error_rate: qdrant_perf_report::run::error_rate(ok, errors),
         errors_by_kind: totals.errors_by_kind,
         nodes: node_stats(&shared.recorder),
         throughput_ops_s: throughput,
-        rate_achieved: requested_rate.map(|r| (throughput - r).abs() <= r * 0.01),
+        rate_achieved: qdrant_perf_report::run::rate_achieved(requested_rate, throughput),
         latency_ms: LatencySummary::from_histogram(&query_hist),
         server_latency_ms: summary(&query_server),
         overhead_ms: summary(&query_overhead),

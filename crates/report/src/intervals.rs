@@ -501,14 +501,10 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
         sent: (ok + errors).saturating_sub(cap_hits),
         ok,
         errors,
-        error_rate: if ok + errors > 0 {
-            errors as f64 / (ok + errors) as f64
-        } else {
-            0.0
-        },
+        error_rate: crate::run::error_rate(ok, errors),
         errors_by_kind,
         throughput_ops_s: throughput,
-        rate_achieved: requested_rate.map(|rate| (throughput - rate).abs() <= rate * 0.01),
+        rate_achieved: crate::run::rate_achieved(requested_rate, throughput),
         latency_ms: LatencySummary::from_histogram(&query),
         server_latency_ms: summary(&query_server),
         overhead_ms: summary(&query_overhead),

@@ -479,6 +479,20 @@ pub struct RunResult {
     pub interval_log: Vec<u8>,
 }
 
+/// Errors as a fraction of all requests answered (0 when there were none).
+pub fn error_rate(ok: u64, errors: u64) -> f64 {
+    if ok + errors > 0 {
+        errors as f64 / (ok + errors) as f64
+    } else {
+        0.0
+    }
+}
+
+/// For an open-loop run, whether the achieved throughput is within 1 % of the requested rate.
+pub fn rate_achieved(requested_rate: Option<f64>, throughput_ops_s: f64) -> Option<bool> {
+    requested_rate.map(|rate| (throughput_ops_s - rate).abs() <= rate * 0.01)
+}
+
 impl RunResult {
     /// The nodes lost during the run (see [`NodeStat::lost_at_s`]).
     pub fn lost_nodes(&self) -> impl Iterator<Item = &NodeStat> {
