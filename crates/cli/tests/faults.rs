@@ -42,7 +42,9 @@ fn long_phases_print_plain_progress_lines_when_stderr_is_not_a_terminal() {
         .arg("--cache-dir")
         .arg(cache.path())
         .env("QDRANT_PERF_PROGRESS_SECS", "0.2"));
-    assert_eq!(code, 0, "{err}");
+    // 0 or 1 by the run's verdict (a busy machine may miss the 1 %-of-rate check); 2 would be
+    // a failed run.
+    assert!(code == 0 || code == 1, "{err}");
     let lines = progress_lines(&err);
     // The index build (a spinner: its message and the time spent) ...
     assert!(
@@ -85,7 +87,7 @@ fn long_phases_print_plain_progress_lines_when_stderr_is_not_a_terminal() {
         .arg("--cache-dir")
         .arg(cache.path())
         .env("QDRANT_PERF_PROGRESS_SECS", "0"));
-    assert_eq!(code, 0, "{err}");
+    assert!(code == 0 || code == 1, "{err}");
     assert!(progress_lines(&err).is_empty(), "{err}");
 }
 
