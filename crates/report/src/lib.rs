@@ -20,6 +20,7 @@
 pub mod cache;
 pub mod checks;
 pub mod host;
+pub mod html;
 pub mod intervals;
 pub mod latency;
 pub mod proc;
