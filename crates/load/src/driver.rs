@@ -928,6 +928,7 @@ fn summarise<T: Target>(
                 ok: h.len(),
                 errors: totals.errors[i],
                 throughput_ops_s: h.len() as f64 / elapsed,
+                throughput_ci: None,
                 recall_at_10: recall_stat(totals.recall_sum[i], totals.recall_n[i]),
                 histogram: h.clone(),
             }
@@ -957,6 +958,7 @@ fn summarise<T: Target>(
         errors_by_kind: totals.errors_by_kind,
         nodes: node_stats(&shared.recorder),
         throughput_ops_s: throughput,
+        throughput_ci: None,
         rate_achieved: qdrant_perf_report::run::rate_achieved(requested_rate, throughput),
         latency_ms: LatencySummary::from_histogram(&query_hist),
         server_latency_ms: summary(&query_server),

@@ -1078,6 +1078,7 @@ pub async fn ramp<T: Target>(
         steps.push(StressStep {
             load,
             throughput_ops_s: r.throughput_ops_s,
+            throughput_ci: r.throughput_ci,
             latency_ms: l.clone(),
             errors: r.errors,
             met_targets: met,

@@ -20,6 +20,10 @@ pub struct LatencySummary {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// 95 % intervals of the mean and percentiles (batch means over the run's seconds; see
+    /// [`crate::margin`]); absent when the run was too short for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<crate::margin::LatencyCi>,
 }
 
 impl LatencySummary {
@@ -38,6 +42,7 @@ impl LatencySummary {
             p99_ms: ms(h.value_at_quantile(0.99)),
             p999_ms: ms(h.value_at_quantile(0.999)),
             max_ms: ms(h.max()),
+            ci: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod host;
 pub mod html;
 pub mod intervals;
 pub mod latency;
+pub mod margin;
 pub mod proc;
 pub mod prom;
 pub mod provenance;

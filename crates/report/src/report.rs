@@ -85,6 +85,9 @@ pub struct StressStep {
     /// Requested rate (open loop) or concurrency (closed loop).
     pub load: f64,
     pub throughput_ops_s: f64,
+    /// 95 % interval of the step's throughput (see [`crate::margin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_ci: Option<crate::margin::Ci>,
     pub latency_ms: LatencySummary,
     pub errors: u64,
     pub met_targets: bool,
@@ -115,6 +118,9 @@ pub struct Report {
     /// Headline figures: the overall run (validate) or the only run (load).
     pub requested_rate: Option<f64>,
     pub throughput_ops_s: f64,
+    /// 95 % interval of the headline throughput (see [`crate::margin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_ci: Option<crate::margin::Ci>,
     pub latency_ms: LatencySummary,
     pub errors: u64,
     pub error_rate: f64,
@@ -173,6 +179,7 @@ impl Report {
             target,
             requested_rate: h.and_then(|r| r.requested_rate),
             throughput_ops_s: h.map_or(0.0, |r| r.throughput_ops_s),
+            throughput_ci: h.and_then(|r| r.throughput_ci),
             latency_ms: h.map_or_else(LatencySummary::default, |r| r.latency_ms.clone()),
             errors: h.map_or(0, |r| r.errors),
             error_rate: h.map_or(0.0, |r| r.error_rate),
@@ -1085,10 +1092,12 @@ mod tests {
                 p99_ms: p50_ms * 4.0,
                 p999_ms: p50_ms * 8.0,
                 max_ms: p50_ms * 10.0,
+                ci: None,
             },
             ok,
             errors,
             throughput_ops_s: ok as f64 / 10.0,
+            throughput_ci: None,
             recall_at_10: None,
             histogram: crate::latency_histogram(),
             server_latency_ms: None,
@@ -1129,6 +1138,7 @@ mod tests {
             errors_by_kind,
             nodes: Vec::new(),
             throughput_ops_s: 150.0,
+            throughput_ci: None,
             rate_achieved: Some(true),
             latency_ms: operations[0].latency_ms.clone(),
             operations,

@@ -385,6 +385,10 @@ pub struct OpStats {
     pub ok: u64,
     pub errors: u64,
     pub throughput_ops_s: f64,
+    /// 95 % interval of the throughput (batch means, see [`crate::margin`]); absent when the
+    /// run was too short for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_ci: Option<crate::margin::Ci>,
     /// Recall@k of the sampled searches against exact ground truth.
     pub recall_at_10: Option<RecallStat>,
     /// Not in report.json (the interval logs hold the histograms): empty when read back.
@@ -444,6 +448,9 @@ pub struct RunResult {
     pub nodes: Vec<NodeStat>,
     /// Completed requests per second: ok / elapsed.
     pub throughput_ops_s: f64,
+    /// 95 % interval of the throughput (see [`crate::margin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_ci: Option<crate::margin::Ci>,
     /// Open loop: whether the achieved throughput is within 1 % of the requested rate.
     pub rate_achieved: Option<bool>,
     /// All query operations together (search, cached search).
