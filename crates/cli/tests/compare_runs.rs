@@ -39,7 +39,7 @@ fn load(url: &str, cache: &Path, out: PathBuf) -> PathBuf {
             "--concurrency",
             "16",
             "--duration",
-            "4s",
+            "6s",
             "--warmup",
             "0",
             "--quiet",
@@ -51,6 +51,14 @@ fn load(url: &str, cache: &Path, out: PathBuf) -> PathBuf {
     // 0 or 1 by the deployment's latency targets; 2 would be a failed run.
     assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
     assert!(out.join("report.json").is_file(), "{stdout}\n{stderr}");
+    // 6 s: six one-second batches give every latency figure and the throughput a 95 % interval.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let op = &report["runs"][0]["operations"][0];
+    assert_eq!(op["latency_ms"]["ci"]["batches"], 6, "{op}");
+    assert!(
+        op["throughput_ci"]["low"].as_f64().unwrap() <= op["throughput_ops_s"].as_f64().unwrap()
+    );
     out
 }
 
@@ -95,6 +103,8 @@ fn compare_passes_two_runs_of_one_endpoint_and_fails_a_slower_one() {
             .find(|l| l.contains(&format!("| load/search/127.0.0.1/{figure} ")))
             .unwrap_or_else(|| panic!("no {figure} row in {stdout}"));
         assert!(row.contains("**regressed**"), "{row}");
+        // A regression is significant: beyond the threshold with the intervals apart.
+        assert!(row.contains("yes (intervals apart)"), "{row}");
     }
     assert!(stderr.contains("regressed: "), "{stderr}");
     // The endpoints differ, and the comparison says so.

@@ -460,7 +460,7 @@ fn a_load_killed_mid_run_leaves_every_completed_second_and_report_rebuilds_a_par
     // A normal run: `report DIR` prints the figures the run printed, from its report.json.
     let done = runs.path().join("done");
     let (code, out, err) = run(bin()
-        .args(load_args("100", "3s"))
+        .args(load_args("100", "6s"))
         .arg("--out")
         .arg(&done)
         .arg("--cache-dir")
@@ -492,12 +492,22 @@ fn a_load_killed_mid_run_leaves_every_completed_second_and_report_rebuilds_a_par
             "{figure}"
         );
     }
-    for p in ["samples", "p50_ms", "p99_ms", "max_ms"] {
+    // `ci`: the error margins, from the same batches of seconds (6 s: six batches of 1 s).
+    for p in ["samples", "p50_ms", "p99_ms", "max_ms", "ci"] {
         assert_eq!(
             rebuilt["runs"][0]["latency_ms"][p], full["runs"][0]["latency_ms"][p],
             "{p}"
         );
     }
+    assert_eq!(full["runs"][0]["latency_ms"]["ci"]["batches"], 6, "{full}");
+    let ci = &full["runs"][0]["latency_ms"]["ci"]["p99_ms"];
+    let p99 = full["runs"][0]["latency_ms"]["p99_ms"].as_f64().unwrap();
+    assert!(
+        ci["low"].as_f64().unwrap() <= p99 && p99 <= ci["high"].as_f64().unwrap(),
+        "{ci} around {p99}"
+    );
+    // Shown as `± x` under each figure in the terminal.
+    assert!(out.contains("± 95 % (6×1 s)"), "{out}");
 
     // A 15 s run killed with SIGKILL at its 7th second.
     let killed = runs.path().join("killed");

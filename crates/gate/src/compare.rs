@@ -118,12 +118,9 @@ pub enum Direction {
     HigherIsBetter,
 }
 
-/// A confidence interval (criterion's is 95 % by default).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Interval {
-    pub low: f64,
-    pub high: f64,
-}
+/// A confidence interval (criterion's is 95 % by default; a run's are 95 % by batch means):
+/// the report crate's one interval type.
+pub use qdrant_perf_report::margin::Ci as Interval;
 
 /// One metric of a [`RunReport`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -347,7 +344,17 @@ pub struct Row {
     pub base: Option<Estimate>,
     pub new: Option<Estimate>,
     pub change_pct: Option<f64>,
+    /// The change's significance: whether the two 95 % intervals lie apart (significant at
+    /// roughly the 99.5 % level for intervals of similar width). `None` when a side is missing
+    /// or neither side has an interval (exact counts, where the threshold alone decides).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intervals_apart: Option<bool>,
     pub verdict: Verdict,
+}
+
+/// Whether `base` and `new` have intervals that lie apart (see [`Row::intervals_apart`]).
+fn intervals_apart(base: &Estimate, new: &Estimate, j: &Judgement) -> Option<bool> {
+    (base.ci.is_some() || new.ci.is_some()).then_some(!j.overlap)
 }
 
 /// What was compared: criterion baselines or report files.
@@ -445,8 +452,15 @@ impl Comparison {
             "### Performance: `{}` → `{}` ({what})\n",
             self.base, self.new
         );
-        let _ = writeln!(s, "| benchmark | base | new | change | verdict |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---|");
+        // Provenance differences first: they qualify every row below.
+        for w in &self.warnings {
+            let _ = writeln!(s, "> warning: {w}\n");
+        }
+        let _ = writeln!(
+            s,
+            "| benchmark | base | new | change | significant | verdict |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|");
         for r in &self.rows {
             let side = |e: &Option<Estimate>| match e {
                 Some(e) => format_estimate(e, &r.unit),
@@ -466,9 +480,15 @@ impl Comparison {
                 Direction::LowerIsBetter => r.name.clone(),
                 Direction::HigherIsBetter => format!("{} (higher is better)", r.name),
             };
+            let significant = match r.intervals_apart {
+                Some(true) => "yes (intervals apart)",
+                Some(false) => "no (intervals overlap)",
+                None if r.base.is_some() && r.new.is_some() => "exact values",
+                None => "—",
+            };
             let _ = writeln!(
                 s,
-                "| {name} | {} | {} | {change} | {verdict} |",
+                "| {name} | {} | {} | {change} | {significant} | {verdict} |",
                 side(&r.base),
                 side(&r.new)
             );
@@ -491,9 +511,6 @@ impl Comparison {
                 None => String::new(),
             },
         );
-        for w in &self.warnings {
-            let _ = writeln!(s, "\n> warning: {w}");
-        }
         s
     }
 
@@ -686,6 +703,7 @@ pub fn compare_reports(
                     name: b.name.clone(),
                     unit: b.unit.clone(),
                     direction: b.direction,
+                    intervals_apart: intervals_apart(&be, &ne, &j),
                     base: Some(be),
                     new: Some(ne),
                     change_pct: j.change_pct,
@@ -745,6 +763,7 @@ fn one_sided(
         base,
         new,
         change_pct: None,
+        intervals_apart: None,
     }
 }
 
@@ -998,6 +1017,7 @@ pub fn compare_baselines(
                     name: id.clone(),
                     unit: "ns".into(),
                     direction: Direction::LowerIsBetter,
+                    intervals_apart: intervals_apart(&be, &ne, &j),
                     base: Some(be),
                     new: Some(ne),
                     change_pct: j.change_pct,
@@ -1041,6 +1061,55 @@ mod tests {
             samples: None,
             statistic: None,
         }
+    }
+
+    #[test]
+    fn each_row_says_whether_its_intervals_lie_apart_and_provenance_warnings_come_first() {
+        let metric = |name: &str, value: f64, ci: Option<(f64, f64)>| Metric {
+            name: name.into(),
+            value,
+            unit: "ms".into(),
+            direction: Direction::LowerIsBetter,
+            ci: ci.map(|(low, high)| Interval { low, high }),
+            samples: Some(1000),
+        };
+        let side = |machine: &str, p99: f64, p99_ci: (f64, f64)| RunReport {
+            provenance: [("machine".to_string(), serde_json::json!(machine))].into(),
+            metrics: vec![
+                metric("p99_ms", p99, Some(p99_ci)),
+                metric("mean_ms", 1.0, Some((0.9, 1.1))),
+                metric("count", 7.0, None),
+            ],
+        };
+        let c = compare_reports(
+            "a",
+            &side("m1", 10.0, (9.5, 10.5)),
+            "b",
+            &side("m2", 13.0, (12.5, 13.5)),
+            10.0,
+        );
+        let by = |n: &str| c.rows.iter().find(|r| r.name == n).unwrap();
+        assert_eq!(by("p99_ms").intervals_apart, Some(true));
+        assert_eq!(by("p99_ms").verdict, Verdict::Regressed);
+        assert_eq!(by("mean_ms").intervals_apart, Some(false));
+        assert_eq!(by("count").intervals_apart, None);
+        let md = c.to_markdown();
+        let row = md.lines().find(|l| l.starts_with("| p99_ms ")).unwrap();
+        assert!(
+            row.contains("| yes (intervals apart) | **regressed**"),
+            "{row}"
+        );
+        let mean = md.lines().find(|l| l.starts_with("| mean_ms ")).unwrap();
+        assert!(mean.contains("no (intervals overlap)"), "{mean}");
+        assert!(
+            md.lines()
+                .any(|l| l.starts_with("| count ") && l.contains("exact values"))
+        );
+        let (warning, table) = (
+            md.find("differ in machine").unwrap(),
+            md.find("| benchmark").unwrap(),
+        );
+        assert!(warning < table, "{md}");
     }
 
     #[test]

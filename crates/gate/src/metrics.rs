@@ -3,10 +3,14 @@
 //! better) and the error rate (lower is better), each with its sample size. Named
 //! `<run>/<operation>/<collection>/<figure>`, e.g. `load/search/deepcoder/p95_ms`.
 //!
-//! The figures carry no confidence interval (a report keeps percentiles, not their spread), so
-//! the threshold alone decides a change.
+//! The latency figures and the throughput carry the run's 95 % intervals (batch means, see
+//! `qdrant_perf_report::margin`) when the run was long enough for them, so a change counts only
+//! beyond the threshold with the intervals apart; without them (a short run, a report from
+//! before margins) the threshold alone decides. Recall@10 (higher is better) is compared by the
+//! threshold alone.
 
 use qdrant_perf_report::Report;
+use qdrant_perf_report::margin::{Ci, LatencyCi};
 
 use crate::compare::{Direction, Metric, RunReport};
 
@@ -25,18 +29,19 @@ pub fn report_metrics(report: &Report) -> RunReport {
             let name = |figure: &str| format!("{}/{}/{}/{figure}", run.label, op.op, op.collection);
             let l = &op.latency_ms;
             if l.samples > 0 {
-                for (figure, value) in [
-                    ("mean_ms", l.mean_ms),
-                    ("p50_ms", l.p50_ms),
-                    ("p95_ms", l.p95_ms),
-                    ("p99_ms", l.p99_ms),
+                let ci = |of: fn(&LatencyCi) -> Ci| l.ci.as_ref().map(of);
+                for (figure, value, ci) in [
+                    ("mean_ms", l.mean_ms, ci(|c| c.mean_ms)),
+                    ("p50_ms", l.p50_ms, ci(|c| c.p50_ms)),
+                    ("p95_ms", l.p95_ms, ci(|c| c.p95_ms)),
+                    ("p99_ms", l.p99_ms, ci(|c| c.p99_ms)),
                 ] {
                     metrics.push(Metric {
                         name: name(figure),
                         value,
                         unit: "ms".into(),
                         direction: Direction::LowerIsBetter,
-                        ci: None,
+                        ci,
                         samples: Some(l.samples),
                     });
                 }
@@ -46,17 +51,23 @@ pub fn report_metrics(report: &Report) -> RunReport {
                 value: op.throughput_ops_s,
                 unit: "ops/s".into(),
                 direction: Direction::HigherIsBetter,
-                ci: None,
+                ci: op.throughput_ci,
                 samples: Some(op.ok),
             });
+            if let Some(recall) = op.recall_at_10 {
+                metrics.push(Metric {
+                    name: name("recall_at_10"),
+                    value: recall.value,
+                    unit: String::new(),
+                    direction: Direction::HigherIsBetter,
+                    ci: None,
+                    samples: Some(recall.samples),
+                });
+            }
             let requests = op.ok + op.errors;
             metrics.push(Metric {
                 name: name("error_rate"),
-                value: if requests == 0 {
-                    0.0
-                } else {
-                    op.errors as f64 / requests as f64
-                },
+                value: qdrant_perf_report::run::error_rate(op.ok, op.errors),
                 unit: String::new(),
                 direction: Direction::LowerIsBetter,
                 ci: None,

@@ -130,7 +130,7 @@ fn the_markdown_table_shows_estimates_intervals_change_and_verdict() {
     let md = baselines(10.0, Statistic::Mean).to_markdown();
     assert!(md.contains("`base` → `head`"), "{md}");
     assert!(
-        md.contains("| search/deepcoder/768 | 400.0 µs [398.0, 402.0] | 480.0 µs [478.0, 482.0] | +20.00 % | **regressed**"),
+        md.contains("| search/deepcoder/768 | 400.0 µs [398.0, 402.0] | 480.0 µs [478.0, 482.0] | +20.00 % | yes (intervals apart) | **regressed**"),
         "{md}"
     );
     assert!(md.contains("1 regressed, 1 improved, 2 unchanged"), "{md}");

@@ -40,6 +40,7 @@ use qdrant_perf_report::intervals::{
     IntervalLog, Line as IntervalLine, RunStart, SlotSecond, TimelineSecond, encode_histogram,
     unix_seconds,
 };
+use qdrant_perf_report::margin::{Batches, Margins};
 use qdrant_perf_report::{LatencySummary, latency_histogram};
 
 /// Errors in a load plan, a target or the setup of a run: each names the input at fault and the
@@ -917,18 +918,20 @@ fn summarise<T: Target>(
                 query_server.add(server).expect("same bounds");
                 query_overhead.add(overhead).expect("same bounds");
             }
+            let margins = &collected.margins[i];
+            let throughput = h.len() as f64 / elapsed;
             OpStats {
                 collection: slot.collection_name.clone(),
                 op: slot.op,
-                latency_ms: LatencySummary::from_histogram(h),
+                latency_ms: margins.with_latency_ci(LatencySummary::from_histogram(h)),
                 server_latency_ms: summary(server),
                 overhead_ms: summary(overhead),
                 server_histogram: server.clone(),
                 overhead_histogram: overhead.clone(),
                 ok: h.len(),
                 errors: totals.errors[i],
-                throughput_ops_s: h.len() as f64 / elapsed,
-                throughput_ci: None,
+                throughput_ops_s: throughput,
+                throughput_ci: margins.throughput(throughput),
                 recall_at_10: recall_stat(totals.recall_sum[i], totals.recall_n[i]),
                 histogram: h.clone(),
             }
@@ -958,9 +961,11 @@ fn summarise<T: Target>(
         errors_by_kind: totals.errors_by_kind,
         nodes: node_stats(&shared.recorder),
         throughput_ops_s: throughput,
-        throughput_ci: None,
+        throughput_ci: collected.run_margins.throughput(throughput),
         rate_achieved: qdrant_perf_report::run::rate_achieved(requested_rate, throughput),
-        latency_ms: LatencySummary::from_histogram(&query_hist),
+        latency_ms: collected
+            .run_margins
+            .with_latency_ci(LatencySummary::from_histogram(&query_hist)),
         server_latency_ms: summary(&query_server),
         overhead_ms: summary(&query_overhead),
         operations,
@@ -1108,6 +1113,10 @@ struct Collected {
     timeline: Vec<Second>,
     resources: Resources,
     interval_log: Vec<u8>,
+    /// Per slot, and for the whole run (query latency, all operations' throughput): the
+    /// batches of seconds the error margins come from.
+    margins: Vec<Margins>,
+    run_margins: Margins,
 }
 
 /// Harvests the shards once a second from `start`: interval log, totals, timeline, resources,
@@ -1139,6 +1148,9 @@ fn collect<T: Target>(
     let mut recall_seen = vec![(0.0f64, 0u64); n];
     let mut running = latency_histogram();
     let mut second_hist = latency_histogram();
+    let mut query_second = latency_histogram();
+    let mut batches: Vec<Batches> = (0..n).map(|_| Batches::new(window)).collect();
+    let mut run_batches = Batches::new(window);
     let mut timeline = Vec::new();
     let mut errors_seen = 0u64;
     let tags: Vec<String> = shared.slots.iter().map(Slot::tag).collect();
@@ -1260,6 +1272,7 @@ fn collect<T: Target>(
                 });
             }
             second_hist.reset();
+            query_second.reset();
             let mut ok = 0;
             let mut lines = Vec::new();
             if intervals.is_some() {
@@ -1299,12 +1312,16 @@ fn collect<T: Target>(
                     .add(&overhead_interval[i])
                     .expect("same bounds");
                 overhead_interval[i].reset();
+                batches[i].push(&interval[i], interval[i].len(), secs);
                 if interval[i].is_empty() {
                     server_interval[i].reset();
                     continue;
                 }
                 ok += interval[i].len();
                 second_hist.add(&interval[i]).expect("same bounds");
+                if shared.slots[i].op.is_query() {
+                    query_second.add(&interval[i]).expect("same bounds");
+                }
                 totals[i].add(&interval[i]).expect("same bounds");
                 let _ = writer.write_histogram(
                     &interval[i],
@@ -1319,6 +1336,7 @@ fn collect<T: Target>(
                 server_interval[i].reset();
             }
             running.add(&second_hist).expect("same bounds");
+            run_batches.push(&query_second, ok, secs);
             let errors = errors_now - errors_seen;
             errors_seen = errors_now;
             let (cpu_pct, rss) = sampler.sample();
@@ -1377,6 +1395,8 @@ fn collect<T: Target>(
         resources: sampler.summary(),
         timeline,
         interval_log: log,
+        margins: batches.into_iter().map(Batches::finish).collect(),
+        run_margins: run_batches.finish(),
     }
 }
 

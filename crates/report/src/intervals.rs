@@ -27,6 +27,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
+use crate::margin::Batches;
 use crate::provenance::Provenance;
 use crate::report::{Report, TargetInfo};
 use crate::run::{ErrorKind, LoadPlan, Mode, OpKind, OpStats, RecallStat, Resources, RunResult};
@@ -397,6 +398,11 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
 }
 
 /// Sums the histogram texts of `texts` (undecodable ones are left out).
+/// A closed second's length, as its slot lines say (one second when it has none).
+fn second_secs(seconds: &[SlotSecond]) -> f64 {
+    seconds.first().map_or(1.0, |s| s.secs)
+}
+
 fn merged<'a>(texts: impl Iterator<Item = &'a Option<String>>) -> Histogram<u64> {
     let mut h = latency_histogram();
     for t in texts.flatten() {
@@ -439,6 +445,22 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
                 .filter(|s| s.op == *op && s.collection == *collection)
                 .collect();
             let h = merged(lines.iter().map(|s| &s.hist));
+            // The same batches of seconds as the driver's (a second without this pair's line
+            // counts as one without answers).
+            let mut batches = Batches::new(plan.planned_window());
+            for (_, seconds) in &r.closed {
+                match seconds
+                    .iter()
+                    .find(|s| s.op == *op && s.collection == *collection)
+                {
+                    Some(s) => {
+                        let one = merged(std::iter::once(&s.hist));
+                        batches.push(&one, s.ok, s.secs);
+                    }
+                    None => batches.push(&latency_histogram(), 0, second_secs(seconds)),
+                }
+            }
+            let margins = batches.finish();
             let server = merged(lines.iter().map(|s| &s.server_hist));
             let overhead = merged(lines.iter().map(|s| &s.overhead_hist));
             if op.is_query() {
@@ -461,16 +483,17 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
             recall_sum += rs;
             recall_n += rn;
             let ok: u64 = lines.iter().map(|s| s.ok).sum();
+            let throughput = ok as f64 / elapsed;
             OpStats {
                 collection: collection.clone(),
                 op: *op,
-                latency_ms: LatencySummary::from_histogram(&h),
+                latency_ms: margins.with_latency_ci(LatencySummary::from_histogram(&h)),
                 server_latency_ms: summary(&server),
                 overhead_ms: summary(&overhead),
                 ok,
                 errors: lines.iter().map(|s| s.errors).sum(),
-                throughput_ops_s: ok as f64 / elapsed,
-                throughput_ci: None,
+                throughput_ops_s: throughput,
+                throughput_ci: margins.throughput(throughput),
                 recall_at_10: recall_stat(rs, rn),
                 histogram: h,
                 server_histogram: server,
@@ -484,6 +507,12 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
         .get("not sent: in-flight cap")
         .map_or(0, |e| e.count);
     let throughput = ok as f64 / elapsed;
+    let mut run_batches = Batches::new(plan.planned_window());
+    for (t, seconds) in &r.closed {
+        let queries = merged(seconds.iter().filter(|s| s.op.is_query()).map(|s| &s.hist));
+        run_batches.push(&queries, t.second.ok, second_secs(seconds));
+    }
+    let run_margins = run_batches.finish();
     let requested_rate = match plan.mode {
         Mode::Open { rate } => Some(rate),
         Mode::Closed { .. } => None,
@@ -505,9 +534,9 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
         error_rate: crate::run::error_rate(ok, errors),
         errors_by_kind,
         throughput_ops_s: throughput,
-        throughput_ci: None,
+        throughput_ci: run_margins.throughput(throughput),
         rate_achieved: crate::run::rate_achieved(requested_rate, throughput),
-        latency_ms: LatencySummary::from_histogram(&query),
+        latency_ms: run_margins.with_latency_ci(LatencySummary::from_histogram(&query)),
         server_latency_ms: summary(&query_server),
         overhead_ms: summary(&query_overhead),
         operations,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::LatencySummary;
 use crate::checks::{self, Check, Verdict};
+use crate::margin::with_margin;
 use crate::provenance::Provenance;
 use crate::run::{RecallStat, RunResult};
 use crate::time::compact_utc;
@@ -411,7 +412,7 @@ impl Report {
             let l = &r.latency_ms;
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.1} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {:.3} | {:.3} | {} |",
                 r.label,
                 match (r.requested_rate, r.concurrency) {
                     (Some(_), _) => "open",
@@ -422,18 +423,28 @@ impl Report {
                     (_, Some(c)) => format!("{c} workers"),
                     _ => "-".into(),
                 },
-                r.throughput_ops_s,
+                with_margin(r.throughput_ops_s, r.throughput_ci, 1),
                 r.ok,
                 r.errors,
-                l.mean_ms,
-                l.p50_ms,
+                with_margin(l.mean_ms, l.ci.map(|c| c.mean_ms), 3),
+                with_margin(l.p50_ms, l.ci.map(|c| c.p50_ms), 3),
                 l.p90_ms,
-                l.p95_ms,
-                l.p99_ms,
+                with_margin(l.p95_ms, l.ci.map(|c| c.p95_ms), 3),
+                with_margin(l.p99_ms, l.ci.map(|c| c.p99_ms), 3),
                 l.p999_ms,
                 l.max_ms,
                 r.recall_at_10
                     .map_or("-".into(), |x| format!("{:.4} (n={})", x.value, x.samples)),
+            );
+        }
+        if self
+            .runs
+            .iter()
+            .any(|r| r.latency_ms.ci.is_some() || r.throughput_ci.is_some())
+        {
+            let _ = writeln!(
+                s,
+                "\n`± x`: the 95 % confidence interval's half-width, by batch means over the run's seconds (docs/report-schema.md, \"Error margins\")."
             );
         }
         if self
@@ -904,20 +915,24 @@ pub fn run_text(r: &RunResult) -> String {
         (Some(rate), Some(true)) => {
             let _ = writeln!(
                 s,
-                "  requested {rate:.0} ops/s, achieved {:.1} ops/s: within 1 %",
-                r.throughput_ops_s
+                "  requested {rate:.0} ops/s, achieved {} ops/s: within 1 %",
+                with_margin(r.throughput_ops_s, r.throughput_ci, 1)
             );
         }
         (Some(rate), _) => {
             let _ = writeln!(
                 s,
-                "  requested {rate:.0} ops/s, achieved {:.1} ops/s: COULD NOT sustain the requested rate (off by {:.1} %)",
-                r.throughput_ops_s,
+                "  requested {rate:.0} ops/s, achieved {} ops/s: COULD NOT sustain the requested rate (off by {:.1} %)",
+                with_margin(r.throughput_ops_s, r.throughput_ci, 1),
                 (r.throughput_ops_s - rate) / rate * 100.0
             );
         }
         _ => {
-            let _ = writeln!(s, "  throughput {:.1} ops/s", r.throughput_ops_s);
+            let _ = writeln!(
+                s,
+                "  throughput {} ops/s",
+                with_margin(r.throughput_ops_s, r.throughput_ci, 1)
+            );
         }
     }
     let _ = writeln!(
@@ -956,6 +971,21 @@ pub fn run_text(r: &RunResult) -> String {
             "  {:<26} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>9.3}",
             name, l.samples, l.mean_ms, l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p999_ms, l.max_ms
         );
+        // The 95 % margins, each under its figure.
+        if let Some(ci) = &l.ci {
+            let pm = |c: crate::margin::Ci| format!("±{:.3}", c.half_width());
+            let _ = writeln!(
+                s,
+                "  {:<26} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                format!("  ± 95 % ({}×{:.0} s)", ci.batches, ci.batch_s),
+                "",
+                pm(ci.mean_ms),
+                pm(ci.p50_ms),
+                "",
+                pm(ci.p95_ms),
+                pm(ci.p99_ms),
+            );
+        }
     };
     for o in &r.operations {
         line(&mut s, &format!("{}/{}", o.op, o.collection), &o.latency_ms);
