@@ -397,12 +397,12 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
     })
 }
 
-/// Sums the histogram texts of `texts` (undecodable ones are left out).
 /// A closed second's length, as its slot lines say (one second when it has none).
 fn second_secs(seconds: &[SlotSecond]) -> f64 {
     seconds.first().map_or(1.0, |s| s.secs)
 }
 
+/// Sums the histogram texts of `texts` (undecodable ones are left out).
 fn merged<'a>(texts: impl Iterator<Item = &'a Option<String>>) -> Histogram<u64> {
     let mut h = latency_histogram();
     for t in texts.flatten() {
@@ -444,21 +444,20 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
                 .flat_map(|(_, s)| s)
                 .filter(|s| s.op == *op && s.collection == *collection)
                 .collect();
-            let h = merged(lines.iter().map(|s| &s.hist));
-            // The same batches of seconds as the driver's (a second without this pair's line
-            // counts as one without answers).
+            // The pair's histogram, decoded once per second: summed for the whole run and cut
+            // into the same batches of seconds as the driver's (a second without this pair's
+            // line counts as one without answers).
+            let mut h = latency_histogram();
             let mut batches = Batches::new(plan.planned_window());
             for (_, seconds) in &r.closed {
-                match seconds
-                    .iter()
-                    .find(|s| s.op == *op && s.collection == *collection)
-                {
-                    Some(s) => {
-                        let one = merged(std::iter::once(&s.hist));
-                        batches.push(&one, s.ok, s.secs);
-                    }
-                    None => batches.push(&latency_histogram(), 0, second_secs(seconds)),
-                }
+                let mine = || {
+                    seconds
+                        .iter()
+                        .filter(|s| s.op == *op && s.collection == *collection)
+                };
+                let second = merged(mine().map(|s| &s.hist));
+                let _ = h.add(&second);
+                batches.push(&second, mine().map(|s| s.ok).sum(), second_secs(seconds));
             }
             let margins = batches.finish();
             let server = merged(lines.iter().map(|s| &s.server_hist));

@@ -105,7 +105,6 @@ struct Batch {
     hist: Histogram<u64>,
     ok: u64,
     secs: f64,
-    seconds: u32,
 }
 
 impl Batch {
@@ -114,8 +113,12 @@ impl Batch {
             hist: latency_histogram(),
             ok: 0,
             secs: 0.0,
-            seconds: 0,
         }
+    }
+
+    /// Whether an interval has been pushed into it (every interval has a length).
+    fn is_started(&self) -> bool {
+        self.secs > 0.0
     }
 
     fn figures(&self) -> BatchFigures {
@@ -135,7 +138,6 @@ impl Batch {
         self.hist.add(&other.hist).expect("same bounds");
         self.ok += other.ok;
         self.secs += other.secs;
-        self.seconds += other.seconds;
     }
 }
 
@@ -177,7 +179,6 @@ impl Batches {
         self.current.hist.add(hist).expect("same bounds");
         self.current.ok += ok;
         self.current.secs += secs;
-        self.current.seconds += 1;
         // Closed by its length, not its count of intervals: the run's last, short interval
         // (the drain) does not make a batch of its own.
         if self.current.secs >= self.batch_seconds as f64 - 0.5 {
@@ -193,17 +194,17 @@ impl Batches {
     pub fn finish(mut self) -> Margins {
         let half = self.batch_seconds as f64 / 2.0;
         match self.waiting.take() {
-            Some(mut w) if self.current.seconds > 0 && self.current.secs < half => {
+            Some(mut w) if self.current.is_started() && self.current.secs < half => {
                 w.absorb(&self.current);
                 self.done.push(w.figures());
             }
             Some(w) => {
                 self.done.push(w.figures());
-                if self.current.seconds > 0 {
+                if self.current.is_started() {
                     self.done.push(self.current.figures());
                 }
             }
-            None if self.current.seconds > 0 => self.done.push(self.current.figures()),
+            None if self.current.is_started() => self.done.push(self.current.figures()),
             None => {}
         }
         Margins {
