@@ -506,8 +506,21 @@ fn a_load_killed_mid_run_leaves_every_completed_second_and_report_rebuilds_a_par
         ci["low"].as_f64().unwrap() <= p99 && p99 <= ci["high"].as_f64().unwrap(),
         "{ci} around {p99}"
     );
-    // Shown as `± x` under each figure in the terminal.
+    // Shown as `± x` under each figure in the terminal, and beside them in summary.md.
     assert!(out.contains("± 95 % (6×1 s)"), "{out}");
+    let summary = std::fs::read_to_string(done.join("summary.md")).unwrap();
+    assert!(
+        summary.contains(" ± ") && summary.contains("by batch means"),
+        "{summary}"
+    );
+    // `compare` of the run with itself: nothing changed, recall@10 compared by its value alone.
+    let (code, table, err) = run(bin().arg("compare").arg(&done).arg(&done));
+    assert_eq!(code, 0, "{table}\n{err}");
+    let recall = table
+        .lines()
+        .find(|l| l.starts_with("| load/search/deepcoder/recall_at_10 (higher is better) |"))
+        .unwrap_or_else(|| panic!("no recall row:\n{table}"));
+    assert!(recall.contains("| exact values | unchanged |"), "{recall}");
 
     // A 15 s run killed with SIGKILL at its 7th second.
     let killed = runs.path().join("killed");
