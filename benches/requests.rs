@@ -7,14 +7,23 @@
 //!   and a reference-counted body: no copy of the 8 KB body);
 //! - `requests/http_read_ids/10`: reading the result ids of a Qdrant REST answer of 10 hits with
 //!   payloads down the `--ids-pointer` only, beside `requests/http_read_ids_value/10`, the same
-//!   read through a whole `serde_json::Value` (what the target did before).
+//!   read through a whole `serde_json::Value` (what the target did before);
+//! - the gRPC path of a search on a Qdrant server: `requests/grpc_build_encode/768`, building
+//!   and encoding `SearchPoints` from a query (the vector copied in, as qdrant-client takes it:
+//!   what each search cost before), beside `requests/grpc_prepared/768`, writing the query's
+//!   prepared message (encoded once before the run) for its collection; and
+//!   `requests/grpc_read_hits/10`, decoding a `SearchResponse` of 10 hits.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use prost::Message;
+use qdrant_client::qdrant::{PointId, ScoredPoint, SearchResponse};
 use qdrant_perf_data::Vectors;
 use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget};
+use qdrant_perf_store::Query;
+use qdrant_perf_store::remote::{GrpcStore, prepare_search, write_prepared};
 
 const DIM: usize = 768;
 const QUERIES: usize = 1_000;
@@ -95,6 +104,50 @@ fn requests(c: &mut Criterion) {
                 .unwrap_or_default();
             (ids, v.pointer("/time").and_then(|t| t.as_f64()))
         })
+    });
+
+    let searches: Vec<Query> = (0..QUERIES)
+        .map(|i| Query::new(q.row(i).to_vec(), 10))
+        .collect();
+    let prepared: Vec<_> = searches.iter().map(prepare_search).collect();
+    let mut wire = Vec::with_capacity(8 * 1024);
+    group.bench_function(format!("grpc_build_encode/{DIM}"), |b| {
+        b.iter(|| {
+            i = (i + 1) % QUERIES;
+            wire.clear();
+            GrpcStore::search_request("perf_deepcoder", black_box(&searches[i]))
+                .encode(&mut wire)
+                .expect("a Vec grows");
+            wire.len()
+        })
+    });
+    group.bench_function(format!("grpc_prepared/{DIM}"), |b| {
+        b.iter(|| {
+            i = (i + 1) % QUERIES;
+            wire.clear();
+            write_prepared(
+                "perf_deepcoder",
+                black_box(prepared[i].as_bytes()),
+                &mut wire,
+            );
+            wire.len()
+        })
+    });
+    let answer = SearchResponse {
+        result: (0..10u64)
+            .map(|i| ScoredPoint {
+                id: Some(PointId::from(1000 + i * 37)),
+                score: 0.9 - i as f32 * 0.01,
+                version: 3,
+                ..Default::default()
+            })
+            .collect(),
+        time: 0.000412,
+        usage: None,
+    }
+    .encode_to_vec();
+    group.bench_function("grpc_read_hits/10", |b| {
+        b.iter(|| SearchResponse::decode(black_box(answer.as_slice())).expect("a SearchResponse"))
     });
     group.finish();
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
 use qdrant_perf_store::readonly::ReadOnlyWorkload;
-use qdrant_perf_store::{CachedStore, Point, Query, Store, StoreError};
+use qdrant_perf_store::{CachedStore, Point, Prepared, Query, Store, StoreError};
 
 use crate::driver::{Call, OpError, OpKind, Outcome, Target, TargetCollection};
 
@@ -19,6 +19,9 @@ pub struct StoreCollection<S> {
     pub collection: String,
     pub store: Arc<S>,
     pub queries: Arc<Vec<Query>>,
+    /// Each query's request encoded once for the store's wire, in the order of `queries`
+    /// ([`Store::prepare`]); empty when the store sends none (the embedded engine).
+    pub prepared: Arc<Vec<Prepared>>,
     pub truth: Arc<GroundTruth>,
     /// Stored vectors, kept only when the mix writes (upserts rewrite point `i` with its own
     /// vector, so the ground truth stays exact).
@@ -31,7 +34,9 @@ pub struct StoreCollection<S> {
     next_query: AtomicU64,
 }
 
-impl<S> StoreCollection<S> {
+impl<S: Store> StoreCollection<S> {
+    /// A collection of `store` searched with `queries`, each query's request prepared here,
+    /// before the run, when the store has a wire to prepare it for.
     pub fn new(
         name: impl Into<String>,
         collection: impl Into<String>,
@@ -40,11 +45,13 @@ impl<S> StoreCollection<S> {
         truth: GroundTruth,
         qps: f64,
     ) -> Self {
+        let prepared: Option<Vec<Prepared>> = queries.iter().map(|q| store.prepare(q)).collect();
         Self {
             name: name.into(),
             collection: collection.into(),
             store,
             queries: Arc::new(queries),
+            prepared: Arc::new(prepared.unwrap_or_default()),
             truth: Arc::new(truth),
             points: None,
             qps,
@@ -85,6 +92,7 @@ impl<S> StoreCollection<S> {
             collection: self.collection.clone(),
             store: self.store.clone(),
             queries: self.queries.clone(),
+            prepared: self.prepared.clone(),
             truth: self.truth.clone(),
             points: self.points.clone(),
             qps,
@@ -179,7 +187,14 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
                     (Some(cache), OpKind::CachedSearch) => {
                         cache.search(&c.collection, &c.queries[q]).await
                     }
-                    _ => c.store.search(&c.collection, &c.queries[q]).await,
+                    _ => match c.prepared.get(q) {
+                        Some(p) => {
+                            c.store
+                                .search_prepared(&c.collection, &c.queries[q], p)
+                                .await
+                        }
+                        None => c.store.search(&c.collection, &c.queries[q]).await,
+                    },
                 }
                 .map_err(store_error)?;
                 Ok(Outcome::hits(q, r.hits.iter().map(|h| h.id).collect())

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::guard::Guard;
 use crate::remote::{Api, GrpcStore, RestStore, ServerConfig};
 use crate::spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, IndexState, Point, Query,
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, IndexState, Point, Prepared, Query,
     SearchResponse,
 };
 use crate::store::Store;
@@ -78,6 +78,19 @@ impl Store for AnyStore {
 
     async fn search(&self, name: &str, query: &Query) -> Result<SearchResponse> {
         each!(self, s => s.search(name, query).await)
+    }
+
+    fn prepare(&self, query: &Query) -> Option<Prepared> {
+        each!(self, s => s.prepare(query))
+    }
+
+    async fn search_prepared(
+        &self,
+        name: &str,
+        query: &Query,
+        prepared: &Prepared,
+    ) -> Result<SearchResponse> {
+        each!(self, s => s.search_prepared(name, query, prepared).await)
     }
 
     async fn search_batch(&self, name: &str, queries: &[Query]) -> Result<BatchResponse> {

@@ -312,6 +312,32 @@ impl Query {
     }
 }
 
+/// A search encoded once for a store's wire, before a run, so a load run sends a held-out
+/// query without building its request again (as wrk sends one prepared body). What the bytes
+/// are is the store's own business: a gRPC store keeps the protobuf `SearchPoints` less its
+/// collection name. Made by [`crate::Store::prepare`]; stores without a wire have none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    pub(crate) wire: bytes::Bytes,
+}
+
+impl Prepared {
+    /// The encoded bytes' length (what each request of this query puts on the wire, less
+    /// framing).
+    pub fn len(&self) -> usize {
+        self.wire.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.wire.is_empty()
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.wire
+    }
+}
+
 /// What a search returned, with the engine's own processing time where it reports one (a
 /// Qdrant server's `time` field), so reports can show server time beside client latency.
 #[derive(Clone, Debug, PartialEq)]

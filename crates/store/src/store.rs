@@ -2,7 +2,7 @@ use std::future::Future;
 
 use crate::error::Result;
 use crate::spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, IndexState, Point, Query,
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, IndexState, Point, Prepared, Query,
     SearchResponse,
 };
 
@@ -28,6 +28,25 @@ pub trait Store: Send + Sync {
         name: &str,
         query: &Query,
     ) -> impl Future<Output = Result<SearchResponse>> + Send;
+
+    /// `query`'s request encoded once, for [`Store::search_prepared`]; `None` for a store
+    /// with no wire to encode for (the embedded engine), or none it can prepare for.
+    fn prepare(&self, query: &Query) -> Option<Prepared> {
+        let _ = query;
+        None
+    }
+
+    /// [`Store::search`] of `query` sending `prepared` (made from `query` by this store's
+    /// [`Store::prepare`]) instead of building the request again. The answer is the same.
+    fn search_prepared(
+        &self,
+        name: &str,
+        query: &Query,
+        prepared: &Prepared,
+    ) -> impl Future<Output = Result<SearchResponse>> + Send {
+        let _ = prepared;
+        self.search(name, query)
+    }
 
     /// Several searches in one request (for the embedded engine: one call).
     fn search_batch(
@@ -71,6 +90,19 @@ macro_rules! forward_store {
                 query: &Query,
             ) -> impl Future<Output = Result<SearchResponse>> + Send {
                 (**self).search(name, query)
+            }
+
+            fn prepare(&self, query: &Query) -> Option<Prepared> {
+                (**self).prepare(query)
+            }
+
+            fn search_prepared(
+                &self,
+                name: &str,
+                query: &Query,
+                prepared: &Prepared,
+            ) -> impl Future<Output = Result<SearchResponse>> + Send {
+                (**self).search_prepared(name, query, prepared)
             }
 
             fn search_batch(

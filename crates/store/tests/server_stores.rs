@@ -350,6 +350,61 @@ fn a_wrong_api_key_says_authentication_failed_and_never_shows_the_key() {
     }
 }
 
+/// A search prepared once (its protobuf encoded before the run, as `load` does for every
+/// held-out query) gets the answer of the search built per request, sends the API key, and
+/// works for filtered and tuned queries; a REST store prepares nothing.
+#[test]
+fn prepared_grpc_searches_answer_as_built_ones_and_send_the_api_key() {
+    let Some(server) = own_server(Some("the-right-key")) else {
+        return;
+    };
+    let rt = rt();
+    let (points, queries, truth) = small_dataset();
+    let name = unique("prepared");
+    rt.block_on(async {
+        let config = ServerConfig::parse(&server.grpc_url(), Some(Api::Grpc))
+            .unwrap()
+            .with_api_key(Some(ApiKey::new("the-right-key")));
+        let grpc = GrpcStore::connect(&config, Guard::default()).await.unwrap();
+        let spec = CollectionSpec::new(&name, 64, Metric::Cosine);
+        load_collection(&grpc, &spec, &points, 256).await.unwrap();
+        let mut qs = fixture::queries(&queries, 10, Some(128));
+        qs[1].with_payload = true;
+        qs[2].exact = true;
+        let mut prepared_ids = Vec::new();
+        for q in &qs {
+            let prepared = grpc.prepare(q).expect("a plain http:// server prepares");
+            let by_prepared = grpc.search_prepared(&name, q, &prepared).await.unwrap();
+            let built = grpc.search(&name, q).await.unwrap();
+            assert_eq!(by_prepared.hits, built.hits, "the same answer either way");
+            assert!(by_prepared.server_seconds.is_some_and(|t| t > 0.0));
+            assert_eq!(
+                by_prepared.node.as_deref(),
+                Some(server.grpc_url().as_str())
+            );
+            prepared_ids.push(by_prepared.hits.iter().map(|h| h.id).collect::<Vec<_>>());
+        }
+        assert!(qs[1].with_payload && prepared_ids[1].len() == 10);
+        let recall = mean_recall(prepared_ids.iter().map(Vec::as_slice), |i| truth.ids(i), 10);
+        assert!(recall > 0.9, "recall@10 of the prepared searches: {recall}");
+        // A search of a collection that is not there fails as the built one does.
+        let err = grpc
+            .search_prepared("perf_test_no_such", &qs[0], &grpc.prepare(&qs[0]).unwrap())
+            .await
+            .expect_err("an unknown collection is an error");
+        assert!(err.to_string().contains("perf_test_no_such"), "{err}");
+
+        let rest_config = ServerConfig::parse(&server.rest_url(), Some(Api::Rest))
+            .unwrap()
+            .with_api_key(Some(ApiKey::new("the-right-key")));
+        let rest = RestStore::connect(&rest_config, Guard::default())
+            .await
+            .unwrap();
+        assert!(rest.prepare(&qs[0]).is_none());
+        grpc.drop_owned(&name).await.unwrap();
+    });
+}
+
 #[test]
 fn a_server_killed_mid_upload_ends_the_upload_with_an_error() {
     let Some(mut server) = own_server(None) else {

@@ -19,7 +19,7 @@ use super::{
 use crate::error::{Result, StoreError};
 use crate::guard::Guard;
 use crate::spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, IndexState, Point,
+    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, IndexState, Point, Prepared,
     Quantization, Query, SearchResponse,
 };
 use crate::store::Store;
@@ -31,6 +31,11 @@ pub const CLIENT_VERSION: &str = "1.20";
 /// out while it backs off: see [`super::Nodes`]) over gRPC.
 pub struct GrpcStore {
     clients: Vec<Qdrant>,
+    /// One HTTP/2 channel per node for prepared searches ([`Store::search_prepared`]); empty
+    /// when a node is reached over TLS (those searches then go through `clients`).
+    channels: Vec<tonic::transport::Channel>,
+    /// The API key as gRPC metadata, parsed once.
+    key_metadata: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
     nodes: Nodes,
     api_key: Option<ApiKey>,
     guard: Guard,
@@ -112,8 +117,27 @@ impl GrpcStore {
             clients.push(client);
         }
         note_server_version(CLIENT_VERSION, &version);
+        let channels = prepared_channels(config)?;
+        let key_metadata = match &config.api_key {
+            Some(k) => {
+                Some(
+                    k.expose().parse().map_err(|_| StoreError::Engine {
+                        engine: "qdrant grpc",
+                        op: "connect",
+                        collection: "".into(),
+                        message:
+                            "the API key is not a valid gRPC header value (printable ASCII only)"
+                                .into(),
+                        node: None,
+                    })?,
+                )
+            }
+            None => None,
+        };
         Ok(Self {
             clients,
+            channels,
+            key_metadata,
             nodes: Nodes::new(&config.urls),
             api_key: config.api_key.clone(),
             guard,
@@ -193,7 +217,9 @@ impl GrpcStore {
         Ok(())
     }
 
-    fn search_request(name: &str, q: &Query) -> SearchPoints {
+    /// The `SearchPoints` of `q` on collection `name`, built as qdrant-client takes it (the
+    /// vector copied in).
+    pub fn search_request(name: &str, q: &Query) -> SearchPoints {
         let mut params = SearchParamsBuilder::default().exact(q.exact);
         if let Some(ef) = q.ef {
             params = params.hnsw_ef(ef as u64);
@@ -262,6 +288,142 @@ fn classify(
         collection: collection.into(),
         message,
         node: Some(url.into()),
+    }
+}
+
+/// gRPC's path of `Points.Search` (qdrant's points_service.proto).
+const SEARCH_PATH: &str = "/qdrant.Points/Search";
+
+/// A channel per node for prepared searches, with qdrant-client's own settings (timeouts,
+/// keep-alive while idle); none when a node is reached over TLS.
+fn prepared_channels(config: &ServerConfig) -> Result<Vec<tonic::transport::Channel>> {
+    if config.urls.iter().any(|u| !u.starts_with("http://")) {
+        return Ok(Vec::new());
+    }
+    config
+        .urls
+        .iter()
+        .map(|url| {
+            let endpoint = tonic::transport::Channel::from_shared(url.clone()).map_err(|e| {
+                StoreError::Unreachable {
+                    url: url.clone(),
+                    message: format!("not a URL a gRPC channel can use: {e}"),
+                }
+            })?;
+            Ok(endpoint
+                .timeout(config.request_timeout)
+                .connect_timeout(config.connect_timeout)
+                .keep_alive_while_idle(true)
+                .connect_lazy())
+        })
+        .collect()
+}
+
+/// A prepared search on the wire: field 1 of `SearchPoints` (the collection name) written
+/// before the query's other fields, encoded once by [`GrpcStore::prepare`]. Protobuf readers
+/// take fields in any order, so the message is the one qdrant-client would send.
+struct PreparedSearch {
+    collection: std::sync::Arc<str>,
+    rest: bytes::Bytes,
+}
+
+/// A query's `SearchPoints` less its collection name, encoded once: what
+/// [`GrpcStore::prepare`] keeps and [`write_prepared`] completes per request.
+pub fn prepare_search(query: &Query) -> Prepared {
+    use prost::Message;
+    Prepared {
+        wire: GrpcStore::search_request("", query).encode_to_vec().into(),
+    }
+}
+
+/// Writes the `SearchPoints` of a prepared search for `collection` into `dst`: its field 1
+/// (the name), then the prepared fields as they are — a copy, no encoding.
+pub fn write_prepared(collection: &str, prepared: &[u8], dst: &mut impl bytes::BufMut) {
+    // Field 1, wire type 2 (length-delimited).
+    dst.put_u8(0x0A);
+    prost::encoding::encode_varint(collection.len() as u64, dst);
+    dst.put_slice(collection.as_bytes());
+    dst.put_slice(prepared);
+}
+
+/// Writes a [`PreparedSearch`] and reads the server's `SearchResponse`.
+struct PreparedCodec;
+
+struct PreparedEncoder;
+
+struct ResponseDecoder;
+
+impl tonic::codec::Encoder for PreparedEncoder {
+    type Item = PreparedSearch;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: PreparedSearch,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> std::result::Result<(), tonic::Status> {
+        write_prepared(&item.collection, &item.rest, dst);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for ResponseDecoder {
+    type Item = qdrant_client::qdrant::SearchResponse;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> std::result::Result<Option<Self::Item>, tonic::Status> {
+        use prost::Message;
+        Self::Item::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(format!("undecodable SearchResponse: {e}")))
+    }
+}
+
+impl tonic::codec::Codec for PreparedCodec {
+    type Encode = PreparedSearch;
+    type Decode = qdrant_client::qdrant::SearchResponse;
+    type Encoder = PreparedEncoder;
+    type Decoder = ResponseDecoder;
+
+    fn encoder(&mut self) -> PreparedEncoder {
+        PreparedEncoder
+    }
+
+    fn decoder(&mut self) -> ResponseDecoder {
+        ResponseDecoder
+    }
+}
+
+impl GrpcStore {
+    /// One prepared search on node `i`'s channel.
+    async fn send_prepared(
+        &self,
+        i: usize,
+        name: &str,
+        prepared: &Prepared,
+    ) -> std::result::Result<qdrant_client::qdrant::SearchResponse, QdrantError> {
+        let mut grpc = tonic::client::Grpc::new(self.channels[i].clone());
+        grpc.ready().await.map_err(|e| {
+            QdrantError::from(tonic::Status::unavailable(format!("transport error: {e}")))
+        })?;
+        let mut request = tonic::Request::new(PreparedSearch {
+            collection: name.into(),
+            rest: prepared.wire.clone(),
+        });
+        if let Some(key) = &self.key_metadata {
+            request.metadata_mut().insert("api-key", key.clone());
+        }
+        let response = grpc
+            .unary(
+                request,
+                tonic::codegen::http::uri::PathAndQuery::from_static(SEARCH_PATH),
+                PreparedCodec,
+            )
+            .await?;
+        Ok(response.into_inner())
     }
 }
 
@@ -397,6 +559,35 @@ impl Store for GrpcStore {
         })
     }
 
+    /// The query's `SearchPoints` less its collection name, encoded once (prost); none over
+    /// TLS.
+    fn prepare(&self, query: &Query) -> Option<Prepared> {
+        if self.channels.is_empty() || query.filter.as_ref().is_some_and(|f| f.validate().is_err())
+        {
+            return None;
+        }
+        Some(prepare_search(query))
+    }
+
+    async fn search_prepared(
+        &self,
+        name: &str,
+        query: &Query,
+        prepared: &Prepared,
+    ) -> Result<SearchResponse> {
+        let (i, _) = self.pick();
+        let response = self
+            .send_prepared(i, name, prepared)
+            .await
+            .map_err(self.err(i, "search", name))?;
+        self.nodes.served(i);
+        Ok(SearchResponse {
+            hits: to_hits(response.result, query.with_payload),
+            server_seconds: Some(response.time),
+            node: Some(self.nodes.url(i).clone()),
+        })
+    }
+
     async fn search_batch(&self, name: &str, queries: &[Query]) -> Result<BatchResponse> {
         for f in queries.iter().filter_map(|q| q.filter.as_ref()) {
             f.validate()?;
@@ -490,5 +681,42 @@ impl GrpcStore {
                 .unwrap_or_else(|_| "unknown".into()),
             vectors,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::Filter;
+    use prost::Message;
+
+    /// A prepared search completed with a collection's name is, field for field, the message
+    /// qdrant-client would have built from the query.
+    #[test]
+    fn a_prepared_search_is_the_message_qdrant_client_builds() {
+        let vector: Vec<f32> = (0..768).map(|i| (i as f32 * 0.37).sin()).collect();
+        let plain = Query::new(vector.clone(), 10);
+        let mut tuned = Query::new(vector, 10).with_ef(128).with_filter(
+            Filter::keyword("model", "deepcoder").and(Filter::integer_range(
+                "year",
+                Some(2020),
+                None,
+            )),
+        );
+        tuned.with_payload = true;
+        tuned.rescore = Some(true);
+        tuned.oversampling = Some(2.0);
+        for (q, name) in [
+            (&plain, "perf_deepcoder"),
+            (&tuned, &"x".repeat(300) as &str),
+        ] {
+            let prepared = prepare_search(q);
+            let mut wire = Vec::new();
+            write_prepared(name, prepared.as_bytes(), &mut wire);
+            let sent = SearchPoints::decode(wire.as_slice()).expect("a SearchPoints");
+            assert_eq!(sent, GrpcStore::search_request(name, q));
+            assert_eq!(sent.collection_name, name);
+            assert_eq!(sent.vector.len(), 768);
+        }
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub use grpc::GrpcStore;
+pub use grpc::{GrpcStore, prepare_search, write_prepared};
 pub use rest::RestStore;
 
 use crate::error::{Result, StoreError};
