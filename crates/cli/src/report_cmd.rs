@@ -1,5 +1,5 @@
 //! `qdrant-perf report DIR`: prints a run's report again from its directory and rewrites its
-//! Markdown summary. With report.json, from it; with only the interval log (the run was killed
+//! Markdown summary and report.html. With report.json, from it; with only the interval log (the run was killed
 //! before it wrote its report), a report rebuilt from every completed second, marked partial,
 //! written beside the log (report.json, summary.md, metrics.prom, histograms/).
 
@@ -43,8 +43,8 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
         let report = Report::load(dir)?;
         print!("{}", report.terminal_text());
         report
-            .write_summary(dir)
-            .with_context(|| format!("rewriting the summary in {}", dir.display()))?;
+            .write_pages(dir)
+            .with_context(|| format!("rewriting summary.md and report.html in {}", dir.display()))?;
         println!("report: {}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }

@@ -17,6 +17,8 @@ th,td{border:1px solid #d8dee4;padding:3px 8px;text-align:right;vertical-align:t
 th{background:#f3f5f7}td:first-child,th:first-child{text-align:left}
 .met{color:#116329;font-weight:600}.missed{color:#b3261e;font-weight:600}.notrun{color:#6e7781}
 .muted{color:#6e7781}figure{margin:12px 0}figcaption{font-weight:600;margin-bottom:4px}
+figure.chart svg{max-width:100%;height:auto}.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px}
+.legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-1px;border-radius:2px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
 ";
 

@@ -26,7 +26,7 @@ use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Quantization, Query, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::plot;
+use qdrant_perf_report::chart;
 use crate::sweep::{
     MemoryBreakdown, SweepError, choose_full_scan_threshold, graph_segments, measure_search,
     memory_of, save_json, search_mode,
@@ -684,10 +684,10 @@ impl ScaleReport {
                 storages.push(s.storage);
             }
         }
-        let series = |label: &str, f: &dyn Fn(&ScaleStep) -> Option<f64>| -> Vec<plot::Series> {
+        let series = |label: &str, f: &dyn Fn(&ScaleStep) -> Option<f64>| -> Vec<chart::Series> {
             storages
                 .iter()
-                .map(|&storage| plot::Series {
+                .map(|&storage| chart::Series {
                     label: format!("{label} ({})", storage.name()),
                     points: self
                         .steps
@@ -700,7 +700,7 @@ impl ScaleReport {
                 .collect()
         };
         let panels = [
-            plot::Panel {
+            chart::Panel {
                 title: format!(
                     "search latency vs N ({} d, m={}, ef={})",
                     self.dim, self.hnsw.m, self.ef
@@ -712,10 +712,10 @@ impl ScaleReport {
                     series("p99", &|s| Some(s.latency.p99_ms)),
                 ]
                 .concat(),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
-            plot::Panel {
+            chart::Panel {
                 title: "bytes per vector vs N".into(),
                 x_label: "stored vectors N (log)".into(),
                 y_label: "bytes per vector".into(),
@@ -724,27 +724,27 @@ impl ScaleReport {
                     series("disk", &|s| s.disk_bytes_per_vector),
                 ]
                 .concat(),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
-            plot::Panel {
+            chart::Panel {
                 title: format!("recall@{} vs N", self.k),
                 x_label: "stored vectors N (log)".into(),
                 y_label: format!("recall@{}", self.k),
                 series: series("recall", &|s| Some(s.recall)),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
-            plot::Panel {
+            chart::Panel {
                 title: "build time vs N".into(),
                 x_label: "stored vectors N (log)".into(),
                 y_label: "upload + index, s".into(),
                 series: series("build", &|s| Some(s.build_seconds)),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
         ];
-        let svg = plot::figure(&panels).map_err(|message| SweepError::Plot {
+        let svg = chart::figure(&panels).map_err(|message| SweepError::Plot {
             path: path.to_owned(),
             message,
         })?;

@@ -876,7 +876,7 @@ impl SweepReport {
             .iter()
             .map(|p| (p.recall, p.qps_single))
             .collect();
-        let mut series: Vec<crate::plot::Series> = Vec::new();
+        let mut series: Vec<qdrant_perf_report::chart::Series> = Vec::new();
         for q in [QuantKind::None, QuantKind::Int8, QuantKind::Binary] {
             let pts: Vec<(f64, f64)> = self
                 .points
@@ -885,7 +885,7 @@ impl SweepReport {
                 .map(|p| (p.recall, p.qps_single))
                 .collect();
             if !pts.is_empty() {
-                series.push(crate::plot::Series {
+                series.push(qdrant_perf_report::chart::Series {
                     label: format!("quantization {}", q.name()),
                     points: pts,
                     line: false,
@@ -895,7 +895,7 @@ impl SweepReport {
         let mut frontier: Vec<(f64, f64)> =
             pareto_frontier(&all).into_iter().map(|i| all[i]).collect();
         frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push(crate::plot::Series {
+        series.push(qdrant_perf_report::chart::Series {
             label: "Pareto frontier".into(),
             points: frontier,
             line: true,
@@ -904,13 +904,13 @@ impl SweepReport {
             "recall@{} vs QPS (1 thread): {} x {}d, {}",
             self.k, self.dataset.points, self.dataset.dim, self.engine
         );
-        let svg = crate::plot::xy_chart(
+        let svg = qdrant_perf_report::chart::xy_chart(
             &title,
             &format!("recall@{}", self.k),
             "queries per second (1 thread, log)",
             &series,
-            crate::plot::Axis::Linear,
-            crate::plot::Axis::Log,
+            qdrant_perf_report::chart::Axis::Linear,
+            qdrant_perf_report::chart::Axis::Log,
         )
         .map_err(|message| SweepError::Plot {
             path: path.to_owned(),
