@@ -677,7 +677,7 @@ impl ScaleReport {
     }
 
     /// Latency and recall vs N (left), bytes per vector vs N (right), one series per storage.
-    pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
+    fn panels(&self) -> [chart::Panel; 4] {
         let mut storages: Vec<Storage> = Vec::new();
         for s in &self.steps {
             if !storages.contains(&s.storage) {
@@ -699,7 +699,7 @@ impl ScaleReport {
                 })
                 .collect()
         };
-        let panels = [
+        [
             chart::Panel {
                 title: format!(
                     "search latency vs N ({} d, m={}, ef={})",
@@ -743,7 +743,11 @@ impl ScaleReport {
                 x_axis: chart::Axis::Log,
                 y_axis: chart::Axis::Linear,
             },
-        ];
+        ]
+    }
+
+    pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
+        let panels = self.panels();
         let svg = chart::figure(&panels).map_err(|message| SweepError::Plot {
             path: path.to_owned(),
             message,
@@ -752,6 +756,26 @@ impl ScaleReport {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// The curve as a self-contained page: the four charts, the steps, the fitted growth, the
+    /// notes and the provenance.
+    pub fn write_html(&self, path: &Path) -> Result<(), SweepError> {
+        let tables = [("Steps", self.table())];
+        let mut notes = self.notes.clone();
+        notes.extend(self.growth_text().lines().map(str::to_string));
+        crate::sweep::results_page(
+            path,
+            "qdrant-perf scale",
+            &format!(
+                "search latency, memory, recall and build time as the collection grows: {} d, {}, {}, m={}, ef={}, k={}; fits extrapolated to {}.",
+                self.dim, self.distribution, self.metric, self.hnsw.m, self.ef, self.k, self.predict
+            ),
+            &self.panels(),
+            &tables,
+            &notes,
+            &self.provenance,
+        )
     }
 }
 
