@@ -414,7 +414,14 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let o = Opts::try_parse_from([
-            "qdrant-perf", "report", "a", "b", "--out", "c.html", "--threshold", "5",
+            "qdrant-perf",
+            "report",
+            "a",
+            "b",
+            "--out",
+            "c.html",
+            "--threshold",
+            "5",
         ])
         .unwrap();
         match o.command {

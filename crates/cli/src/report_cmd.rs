@@ -72,9 +72,9 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     if json_is_this_runs {
         let report = Report::load(dir)?;
         print!("{}", report.terminal_text());
-        report
-            .write_pages(dir)
-            .with_context(|| format!("rewriting summary.md and report.html in {}", dir.display()))?;
+        report.write_pages(dir).with_context(|| {
+            format!("rewriting summary.md and report.html in {}", dir.display())
+        })?;
         println!("report: {}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }

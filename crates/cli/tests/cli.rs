@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use common::{bin, files_under, gateway, http_json, run, tiny_config};
 
-
 fn validate_quick(
     config: &Path,
     cache: &Path,

@@ -23,6 +23,7 @@ use tungstenite::{Message, WebSocket};
 
 use common::{bin, run, tiny_config};
 use qdrant_perf_report::chart::spectrum_quantiles;
+use qdrant_perf_report::report_html::DRAIN_FRAGMENT_S;
 use qdrant_perf_tune::sweep::pareto_frontier;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -234,7 +235,9 @@ fn open(cdp: &mut Cdp, page: &Path, shot: &Path) -> Opened {
         let p = &e["params"];
         match e["method"].as_str().unwrap_or("") {
             "Runtime.exceptionThrown" => console_errors.push(p["exceptionDetails"].to_string()),
-            "Runtime.consoleAPICalled" if matches!(p["type"].as_str(), Some("error" | "assert")) => {
+            "Runtime.consoleAPICalled"
+                if matches!(p["type"].as_str(), Some("error" | "assert")) =>
+            {
                 console_errors.push(p["args"].to_string())
             }
             "Log.entryAdded" if p["entry"]["level"] == "error" => {
@@ -253,7 +256,11 @@ fn open(cdp: &mut Cdp, page: &Path, shot: &Path) -> Opened {
         console_errors,
         requests,
     };
-    assert!(opened.console_errors.is_empty(), "{}: {opened:?}", page.display());
+    assert!(
+        opened.console_errors.is_empty(),
+        "{}: {opened:?}",
+        page.display()
+    );
     assert!(
         opened.requests.iter().all(|r| *r == url),
         "{}: a request other than the page itself: {:?}",
@@ -286,7 +293,20 @@ fn n(v: &Value) -> usize {
 /// to end), the stress ramp, the spectrum, the per-collection bars.
 fn expected(report: &Value) -> Charts {
     let runs = report["runs"].as_array().unwrap();
-    let timeline = |r: &Value| r["timeline"].as_array().unwrap().clone();
+    // Each run's seconds, its empty drain fragment at the end left out (the page draws none).
+    let timeline = |r: &Value| {
+        let mut previous = 0.0;
+        let mut kept = Vec::new();
+        for s in r["timeline"].as_array().unwrap() {
+            let t = s["t"].as_f64().unwrap();
+            let empty = n(&s["ok"]) + n(&s["errors"]) == 0;
+            if !(t - previous < DRAIN_FRAGMENT_S && empty) {
+                kept.push(s.clone());
+            }
+            previous = t;
+        }
+        kept
+    };
     let seconds: usize = runs.iter().map(|r| timeline(r).len()).sum();
     let with = |key: &str| -> usize {
         runs.iter()
@@ -309,7 +329,10 @@ fn expected(report: &Value) -> Charts {
         ),
         chart(
             "client latency per second",
-            vec![("p50 ms".into(), with("p50_ms")), ("p99 ms".into(), with("p99_ms"))],
+            vec![
+                ("p50 ms".into(), with("p50_ms")),
+                ("p99 ms".into(), with("p99_ms")),
+            ],
         ),
         chart("errors per second", vec![("errors".into(), seconds)]),
     ];
@@ -330,7 +353,10 @@ fn expected(report: &Value) -> Charts {
             "p99 per step",
             vec![
                 ("p99 ms".into(), steps.iter().filter(|s| sampled(s)).count()),
-                ("knee".into(), knee_step.filter(|s| sampled(s)).map_or(0, |_| 1)),
+                (
+                    "knee".into(),
+                    knee_step.filter(|s| sampled(s)).map_or(0, |_| 1),
+                ),
             ],
         ));
         out.push(chart(
@@ -354,7 +380,13 @@ fn expected(report: &Value) -> Charts {
         return out;
     }
     let ops = |r: &Value| r["operations"].as_array().unwrap().clone();
-    let name = |o: &Value| format!("{} {}", o["op"].as_str().unwrap(), o["collection"].as_str().unwrap());
+    let name = |o: &Value| {
+        format!(
+            "{} {}",
+            o["op"].as_str().unwrap(),
+            o["collection"].as_str().unwrap()
+        )
+    };
     for r in runs {
         let mut series = Vec::new();
         for o in ops(r) {
@@ -411,7 +443,12 @@ fn expected_sweep(json: &Value) -> Vec<Vec<(String, usize)>> {
     }
     let pairs: Vec<(f64, f64)> = points
         .iter()
-        .map(|p| (p["recall"].as_f64().unwrap(), p["qps_single"].as_f64().unwrap()))
+        .map(|p| {
+            (
+                p["recall"].as_f64().unwrap(),
+                p["qps_single"].as_f64().unwrap(),
+            )
+        })
         .collect();
     series.push(("Pareto frontier".into(), pareto_frontier(&pairs).len()));
     vec![chart("", series).1]
@@ -468,7 +505,10 @@ fn qdrant_perf(args: &[&str], out: &Path) {
         .arg(out)
         .env_remove("QDRANT_URL"));
     assert!(code == 0 || code == 1, "{args:?}: {stdout}\n{stderr}");
-    assert!(out.join("report.html").is_file(), "{args:?}: {stdout}\n{stderr}");
+    assert!(
+        out.join("report.html").is_file(),
+        "{args:?}: {stdout}\n{stderr}"
+    );
 }
 
 /// Where the run directories go: a temporary directory, or one kept (and named) with
@@ -477,7 +517,10 @@ fn workdir() -> (Option<tempfile::TempDir>, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     if std::env::var_os("QDRANT_PERF_KEEP_PAGES").is_some_and(|v| v == "1") {
         let path = dir.keep();
-        eprintln!("QDRANT_PERF_KEEP_PAGES=1: the run directories stay in {}", path.display());
+        eprintln!(
+            "QDRANT_PERF_KEEP_PAGES=1: the run directories stay in {}",
+            path.display()
+        );
         (None, path)
     } else {
         let path = dir.path().to_path_buf();
@@ -500,26 +543,74 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
     let load = work.join("load");
     qdrant_perf(
         &[
-            "load", "--target", "edge", "--config", config_arg, "--collections", "tiny16,tiny32",
-            "--points", "500", "--queries", "50", "--cache-dir", cache_arg, "--rate", "200",
-            "--mix", "search=80,upsert=20", "--duration", "6s", "--warmup", "0", "--quiet",
+            "load",
+            "--target",
+            "edge",
+            "--config",
+            config_arg,
+            "--collections",
+            "tiny16,tiny32",
+            "--points",
+            "500",
+            "--queries",
+            "50",
+            "--cache-dir",
+            cache_arg,
+            "--rate",
+            "200",
+            "--mix",
+            "search=80,upsert=20",
+            "--duration",
+            "6s",
+            "--warmup",
+            "0",
+            "--quiet",
         ],
         &load,
     );
     let stress = work.join("stress");
     qdrant_perf(
         &[
-            "stress", "--target", "noop", "--from", "200", "--to", "600", "--steps", "3",
-            "--step-duration", "2s", "--warmup", "0", "--quiet", "--config", config_arg,
+            "stress",
+            "--target",
+            "noop",
+            "--from",
+            "200",
+            "--to",
+            "600",
+            "--steps",
+            "3",
+            "--step-duration",
+            "2s",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--config",
+            config_arg,
         ],
         &stress,
     );
     let validate = work.join("validate");
     qdrant_perf(
         &[
-            "validate", "--quick", "--quiet", "--no-stress", "--points", "500", "--queries",
-            "50", "--duration", "2s", "--overall-duration", "2s", "--target", "edge",
-            "--config", config_arg, "--cache-dir", cache_arg,
+            "validate",
+            "--quick",
+            "--quiet",
+            "--no-stress",
+            "--points",
+            "500",
+            "--queries",
+            "50",
+            "--duration",
+            "2s",
+            "--overall-duration",
+            "2s",
+            "--target",
+            "edge",
+            "--config",
+            config_arg,
+            "--cache-dir",
+            cache_arg,
         ],
         &validate,
     );
@@ -528,14 +619,31 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
     let tuning = |args: &[&str]| {
         let (code, stdout, stderr) = run(bin()
             .args(args)
-            .args(["--dim", "16", "--queries", "50", "--m", "8", "--ef-construct", "32"])
+            .args([
+                "--dim",
+                "16",
+                "--queries",
+                "50",
+                "--m",
+                "8",
+                "--ef-construct",
+                "32",
+            ])
             .args(["--cache-dir", cache_arg, "--out-dir"])
             .arg(&results)
             .env_remove("QDRANT_URL"));
         assert_eq!(code, 0, "{args:?}: {stdout}\n{stderr}");
     };
     tuning(&[
-        "sweep", "--points", "1000", "--ef", "10,20", "--quantization", "none,int8", "--threads", "1",
+        "sweep",
+        "--points",
+        "1000",
+        "--ef",
+        "10,20",
+        "--quantization",
+        "none,int8",
+        "--threads",
+        "1",
     ]);
     tuning(&["scale", "--steps", "1000,2000", "--ef", "32"]);
     // `qdrant-perf report DIR` renders the same page again from report.json (the spectrum from
@@ -552,7 +660,11 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
 
     let browser = Chromium::start();
     let mut cdp = Cdp::connect(&browser.ws_url);
-    for (name, dir) in [("load", &load), ("stress", &stress), ("validate", &validate)] {
+    for (name, dir) in [
+        ("load", &load),
+        ("stress", &stress),
+        ("validate", &validate),
+    ] {
         let opened = open(
             &mut cdp,
             &dir.join("report.html"),
@@ -562,11 +674,19 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
         assert_eq!(opened.charts, want, "{name}");
         assert!(!want.is_empty());
         if std::env::var_os("QDRANT_PERF_KEEP_PAGES").is_some() {
-            eprintln!("{name}: {}", dir.join("screenshots").join(format!("{name}.png")).display());
+            eprintln!(
+                "{name}: {}",
+                dir.join("screenshots")
+                    .join(format!("{name}.png"))
+                    .display()
+            );
         }
     }
     for (stem, want) in [
-        ("sweep-16d-1000", expected_sweep as fn(&Value) -> Vec<Vec<(String, usize)>>),
+        (
+            "sweep-16d-1000",
+            expected_sweep as fn(&Value) -> Vec<Vec<(String, usize)>>,
+        ),
         ("scale-16d", expected_scale),
     ] {
         let json: Value =
@@ -577,8 +697,7 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
             &results.join(format!("{stem}.html")),
             &results.join("screenshots").join(format!("{stem}.png")),
         );
-        let series: Vec<Vec<(String, usize)>> =
-            opened.charts.into_iter().map(|(_, s)| s).collect();
+        let series: Vec<Vec<(String, usize)>> = opened.charts.into_iter().map(|(_, s)| s).collect();
         assert_eq!(series, want(&json), "{stem}");
     }
     // The comparison page of two runs: the rows `compare --json` gives.
@@ -596,7 +715,11 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
         .as_array()
         .unwrap()
         .len();
-    let opened = open(&mut cdp, &page, &work.join("screenshots").join("compare.png"));
+    let opened = open(
+        &mut cdp,
+        &page,
+        &work.join("screenshots").join("compare.png"),
+    );
     assert!(rows > 0);
     assert_eq!(opened.comparison_rows, rows);
     assert!(opened.charts.is_empty());

@@ -336,7 +336,14 @@ pub fn judge(
 }
 
 /// The columns of the comparison table.
-pub const TABLE_HEADER: [&str; 6] = ["benchmark", "base", "new", "change", "significant", "verdict"];
+pub const TABLE_HEADER: [&str; 6] = [
+    "benchmark",
+    "base",
+    "new",
+    "change",
+    "significant",
+    "verdict",
+];
 
 /// One row of the comparison table.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -80,6 +80,9 @@ mod tests {
         assert!(page.contains(&row), "{row}\n{page}");
         assert!(page.contains("<th>significant</th>"));
         assert!(page.contains("1 regressed, 0 improved"), "{page}");
-        assert!(c.to_markdown().contains(&format!("| {} |", cells[..5].join(" | "))));
+        assert!(
+            c.to_markdown()
+                .contains(&format!("| {} |", cells[..5].join(" | ")))
+        );
     }
 }

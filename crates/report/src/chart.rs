@@ -222,11 +222,15 @@ where
     X::CoordDescType: ValueFormatter<f64>,
 {
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    let mut chart = ChartBuilder::on(area)
-        .caption(&p.title, ("sans-serif", 18))
+    // On a page the figure's caption says the title; a standalone SVG draws it.
+    let mut builder = ChartBuilder::on(area);
+    if legend {
+        builder.caption(&p.title, ("sans-serif", 18));
+    }
+    let mut chart = builder
         .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
         .build_cartesian_2d(x, y)
         .map_err(|e| err(&e))?;
     let (xa, ya) = (p.x_axis, p.y_axis);
@@ -238,6 +242,8 @@ where
         .y_desc(p.y_label.as_str())
         .x_labels(8)
         .y_labels(8)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .draw()
@@ -277,7 +283,11 @@ where
 }
 
 /// Renders `paint` on an SVG of `width` x `height`.
-fn svg(width: u32, height: u32, paint: impl FnOnce(&Area) -> Result<(), String>) -> Result<String, String> {
+fn svg(
+    width: u32,
+    height: u32,
+    paint: impl FnOnce(&Area) -> Result<(), String>,
+) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
@@ -330,7 +340,12 @@ fn tag_series(svg: &str, labels: &[&str]) -> String {
         let mark = ["<circle", "<rect", "<polyline", "<polygon", "<line"]
             .into_iter()
             .find(|t| line.trim_start().starts_with(&format!("{t} ")));
-        match mark.and_then(|t| colours.iter().position(|c| line.contains(c.as_str())).map(|i| (t, i))) {
+        match mark.and_then(|t| {
+            colours
+                .iter()
+                .position(|c| line.contains(c.as_str()))
+                .map(|i| (t, i))
+        }) {
             Some((tag, i)) => {
                 let at = line.find(tag).expect("found above") + tag.len();
                 out.push_str(&line[..at]);
@@ -388,10 +403,9 @@ pub fn html_bars(b: &Bars) -> Result<String, String> {
     let svg = svg(1100, 380, |root| {
         let centres: Vec<f64> = (0..n).map(|g| g as f64 + 0.5).collect();
         let mut chart = ChartBuilder::on(root)
-            .caption(&b.title, ("sans-serif", 18))
             .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
             .build_cartesian_2d(
                 Ticked {
                     lo: 0.0,
@@ -414,6 +428,8 @@ pub fn html_bars(b: &Bars) -> Result<String, String> {
             .configure_mesh()
             .disable_x_mesh()
             .y_desc(b.y_label.as_str())
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .draw()
@@ -601,7 +617,7 @@ mod tests {
         assert_eq!(bars("mean"), 3, "{svg}");
         assert_eq!(bars("p99"), 2, "{svg}");
         let text = texts(&doc);
-        for g in ["alpha", "beta", "gamma", "latency per collection"] {
+        for g in ["alpha", "beta", "gamma", "ms"] {
             assert!(text.contains(g), "{g} not in {text}");
         }
     }

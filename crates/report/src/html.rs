@@ -14,7 +14,7 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d8dee4;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #d8dee4;padding:3px 8px;text-align:right;vertical-align:top}
-th{background:#f3f5f7}td:first-child,th:first-child{text-align:left}
+th{background:#f3f5f7}table.num td{white-space:nowrap}td:first-child,th:first-child{text-align:left}
 .met{color:#116329;font-weight:600}.missed{color:#b3261e;font-weight:600}.notrun{color:#6e7781}
 .muted{color:#6e7781}figure{margin:12px 0}figcaption{font-weight:600;margin-bottom:4px}
 figure.chart svg{max-width:100%;height:auto}.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px}
@@ -58,11 +58,7 @@ pub fn markdown_table(md: &str) -> String {
     let mut s = String::from("<table>\n");
     let mut header = true;
     for line in md.lines().map(str::trim).filter(|l| l.starts_with('|')) {
-        let cells: Vec<&str> = line
-            .trim_matches('|')
-            .split('|')
-            .map(str::trim)
-            .collect();
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
         if cells
             .iter()
             .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':')))
@@ -136,6 +132,8 @@ mod tests {
             "<table>\n<tr><th>a</th><th>b</th></tr>\n<tr><td>1</td><td>&lt;x&gt;</td></tr>\n<tr><td>2</td><td>y</td></tr>\n</table>\n"
         );
         let f = facts_table("p", vec![("cores".to_string(), "2".to_string())]);
-        assert!(f.contains("<tr><th>cores</th><td style=\"text-align:left\"><code>2</code></td></tr>"));
+        assert!(
+            f.contains("<tr><th>cores</th><td style=\"text-align:left\"><code>2</code></td></tr>")
+        );
     }
 }

@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::LatencySummary;
 use crate::chart::{self, Axis, Bars, Panel, Series};
 use crate::checks::{Check, Verdict};
 use crate::html::{escape, facts_table, page, provenance_rows};
@@ -19,7 +20,6 @@ use crate::intervals::{self, INTERVALS_FILE};
 use crate::margin::{Ci, with_margin};
 use crate::report::Report;
 use crate::run::RunResult;
-use crate::LatencySummary;
 
 /// The page's name in a run directory.
 pub const REPORT_HTML: &str = "report.html";
@@ -142,7 +142,10 @@ fn check_ci(report: &Report, c: &Check) -> Option<Ci> {
                 .collect()
         }
     } else if c.unit == "ops/s" {
-        let runs = report.runs.iter().filter_map(|r| Some((r.throughput_ops_s, r.throughput_ci?)));
+        let runs = report
+            .runs
+            .iter()
+            .filter_map(|r| Some((r.throughput_ops_s, r.throughput_ci?)));
         let steps = report
             .stress
             .iter()
@@ -178,7 +181,7 @@ fn verdict_section(b: &mut String, report: &Report) {
         );
         return;
     }
-    b.push_str("<table id=\"verdict\"><tr><th>check</th><th>collection</th><th>verdict</th><th>limit</th><th>measured</th><th>samples</th><th>note</th></tr>\n");
+    b.push_str("<table id=\"verdict\" class=\"num\"><tr><th>check</th><th>collection</th><th>verdict</th><th>limit</th><th>measured</th><th>samples</th><th>note</th></tr>\n");
     for c in &report.checks {
         let class = match c.verdict {
             Verdict::Passed => "met",
@@ -245,7 +248,7 @@ fn figures_section(b: &mut String, report: &Report) {
         b,
         "<h2>Figures</h2>\n<p class=\"muted\">± is the half-width of the 95 % interval (batch means over the run's seconds); none where the run was too short for one. Latency in ms.</p>"
     );
-    b.push_str("<table id=\"figures\"><tr><th>run</th><th>operation</th><th>collection</th><th>requested</th><th>throughput ops/s</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>samples</th><th>errors</th><th>recall@10</th></tr>\n");
+    b.push_str("<table id=\"figures\" class=\"num\"><tr><th>run</th><th>operation</th><th>collection</th><th>requested</th><th>throughput ops/s</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>samples</th><th>errors</th><th>recall@10</th></tr>\n");
     for r in &report.runs {
         let _ = writeln!(
             b,
@@ -255,7 +258,8 @@ fn figures_section(b: &mut String, report: &Report) {
             with_margin(r.throughput_ops_s, r.throughput_ci, 1),
             latency_cells(&r.latency_ms),
             r.errors,
-            r.recall_at_10.map_or("-".into(), |x| format!("{:.4}", x.value))
+            r.recall_at_10
+                .map_or("-".into(), |x| format!("{:.4}", x.value))
         );
         for o in &r.operations {
             let _ = writeln!(
@@ -266,7 +270,8 @@ fn figures_section(b: &mut String, report: &Report) {
                 with_margin(o.throughput_ops_s, o.throughput_ci, 1),
                 latency_cells(&o.latency_ms),
                 o.errors,
-                o.recall_at_10.map_or("-".into(), |x| format!("{:.4}", x.value))
+                o.recall_at_10
+                    .map_or("-".into(), |x| format!("{:.4}", x.value))
             );
             if let Some(s) = &o.server_latency_ms {
                 let _ = writeln!(
@@ -279,7 +284,7 @@ fn figures_section(b: &mut String, report: &Report) {
     }
     b.push_str("</table>\n");
     if let Some(st) = &report.stress {
-        b.push_str("<h2>Stress ramp</h2>\n<table id=\"ramp\"><tr><th>step</th><th>throughput ops/s</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>samples</th><th>errors</th><th>targets</th></tr>\n");
+        b.push_str("<h2>Stress ramp</h2>\n<table id=\"ramp\" class=\"num\"><tr><th>step</th><th>throughput ops/s</th><th>mean</th><th>p50</th><th>p95</th><th>p99</th><th>samples</th><th>errors</th><th>targets</th></tr>\n");
         for s in &st.steps {
             let _ = writeln!(
                 b,
@@ -311,14 +316,20 @@ fn provenance_section(b: &mut String, report: &Report) {
     b.push_str("<h2>Provenance</h2>\n");
     let mut rows = vec![("target".to_string(), target_text(report))];
     rows.extend(provenance_rows(&report.provenance.to_map()));
-    rows.extend(report.setup.iter().map(|s| ("setup".to_string(), s.clone())));
+    rows.extend(
+        report
+            .setup
+            .iter()
+            .map(|s| ("setup".to_string(), s.clone())),
+    );
     b.push_str(&facts_table("provenance", rows));
 }
 
 /// A drawn chart: its HTML and what it holds.
 struct Drawn {
     html: String,
-    #[cfg(test)]
+    /// Read by the unit tests (what each chart must hold).
+    #[cfg_attr(not(test), allow(dead_code))]
     counts: ChartCounts,
 }
 
@@ -344,13 +355,7 @@ fn drawn(p: Panel) -> Drawn {
             escape(&e)
         )
     });
-    #[cfg(not(test))]
-    let _ = counts;
-    Drawn {
-        html,
-        #[cfg(test)]
-        counts,
-    }
+    Drawn { html, counts }
 }
 
 fn drawn_bars(b: Bars) -> Drawn {
@@ -369,13 +374,7 @@ fn drawn_bars(b: Bars) -> Drawn {
             escape(&e)
         )
     });
-    #[cfg(not(test))]
-    let _ = counts;
-    Drawn {
-        html,
-        #[cfg(test)]
-        counts,
-    }
+    Drawn { html, counts }
 }
 
 fn panel(title: &str, x: &str, y: &str, series: Vec<Series>, xa: Axis, ya: Axis) -> Panel {
@@ -384,7 +383,10 @@ fn panel(title: &str, x: &str, y: &str, series: Vec<Series>, xa: Axis, ya: Axis)
         x_label: x.into(),
         y_label: y.into(),
         // A series without points draws nothing: left out (the test counts drawn series).
-        series: series.into_iter().filter(|s| !s.points.is_empty()).collect(),
+        series: series
+            .into_iter()
+            .filter(|s| !s.points.is_empty())
+            .collect(),
         x_axis: xa,
         y_axis: ya,
     }
@@ -411,6 +413,10 @@ fn charts(report: &Report, dir: &Path) -> Vec<Section> {
     out
 }
 
+/// A timeline entry this much shorter than a second after the one before, with no request in
+/// it, is the drain after a run's last request: its rate says nothing and it is not drawn.
+pub const DRAIN_FRAGMENT_S: f64 = 0.1;
+
 /// The runs' seconds end to end (a stress ramp's steps one after another), in seconds since
 /// the first run's recorded part began.
 fn timeline(report: &Report) -> Section {
@@ -431,8 +437,14 @@ fn timeline(report: &Report) -> Section {
     let mut server: Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Vec::new();
     let mut offset = 0.0;
     for r in &report.runs {
+        let mut previous = 0.0;
         for sec in &r.timeline {
             let t = offset + sec.t;
+            let fragment = sec.t - previous < DRAIN_FRAGMENT_S && sec.ok + sec.errors == 0;
+            previous = sec.t;
+            if fragment {
+                continue;
+            }
             achieved.push((t, sec.ops_s));
             if let Some(rate) = r.requested_rate {
                 requested.push((t, rate));
@@ -460,6 +472,9 @@ fn timeline(report: &Report) -> Section {
         }
         offset += r.timeline.last().map_or(0.0, |l| l.t);
     }
+    s.notes.push(format!(
+        "A run's last entry when it is under {DRAIN_FRAGMENT_S} s long and empty (the drain after its last request) is not drawn."
+    ));
     let x = "seconds since the recorded part began";
     let mut rate = vec![line("achieved ops/s", achieved)];
     if !requested.is_empty() {
@@ -564,7 +579,14 @@ fn ramp(report: &Report) -> Option<Section> {
                 Axis::Linear,
                 Axis::Linear,
             )),
-            drawn(panel("p99 per step", x, "ms", lat, Axis::Linear, Axis::Linear)),
+            drawn(panel(
+                "p99 per step",
+                x,
+                "ms",
+                lat,
+                Axis::Linear,
+                Axis::Linear,
+            )),
         ],
     })
 }
@@ -635,8 +657,10 @@ fn spectrum(report: &Report, dir: &Path) -> Section {
     }
     for r in &report.runs {
         let Some(h) = source(r) else {
-            s.notes
-                .push(format!("run {}: not in {INTERVALS_FILE}, no spectrum", r.label));
+            s.notes.push(format!(
+                "run {}: not in {INTERVALS_FILE}, no spectrum",
+                r.label
+            ));
             continue;
         };
         let mut series = Vec::new();
@@ -657,8 +681,10 @@ fn spectrum(report: &Report, dir: &Path) -> Section {
             Axis::Log,
         );
         if p.series.is_empty() {
-            s.notes
-                .push(format!("run {}: no successful request, no spectrum", r.label));
+            s.notes.push(format!(
+                "run {}: no successful request, no spectrum",
+                r.label
+            ));
         } else {
             s.charts.push(drawn(p));
         }
@@ -730,11 +756,14 @@ mod tests {
 
     use super::*;
     use crate::checks::Bound;
-    use crate::intervals::{Header, INTERVALS_SCHEMA, IntervalLog, Line, RunStart, SlotSecond, TimelineSecond, encode_histogram};
+    use crate::intervals::{
+        Header, INTERVALS_SCHEMA, IntervalLog, Line, RunStart, SlotSecond, TimelineSecond,
+        encode_histogram,
+    };
+    use crate::latency_histogram;
     use crate::provenance::Provenance;
     use crate::report::TargetInfo;
     use crate::run::{LoadPlan, OpKind, Second};
-    use crate::latency_histogram;
 
     /// An interval log in `dir` of one run of `seconds` seconds: searches on `a` (n requests
     /// of 1..=n ms, server time half of it) and upserts on `b`.
@@ -823,9 +852,13 @@ mod tests {
     fn a_run_page_draws_its_timeline_spectrum_and_bars_from_the_report_and_its_interval_log() {
         let dir = tempfile::tempdir().unwrap();
         log(dir.path(), 12, 200);
-        let report = intervals::recover(&dir.path().join(INTERVALS_FILE))
+        let mut report = intervals::recover(&dir.path().join(INTERVALS_FILE))
             .unwrap()
             .report;
+        // The drain after the last request: an empty entry 0.8 ms long, not drawn.
+        let mut drain = report.runs[0].timeline[11].clone();
+        (drain.t, drain.ok, drain.errors, drain.ops_s) = (12.0008, 0, 0, 0.0);
+        report.runs[0].timeline.push(drain);
         let live = expected_charts(&report, dir.path());
         assert_eq!(
             counts(&live, "achieved vs requested"),
@@ -863,7 +896,10 @@ mod tests {
         // Without the log, the page says so instead of drawing an empty spectrum.
         let bare = tempfile::tempdir().unwrap();
         let page = render(&back, bare.path());
-        assert!(page.contains("No spectrum: report.json holds no histograms"), "{page}");
+        assert!(
+            page.contains("No spectrum: report.json holds no histograms"),
+            "{page}"
+        );
         assert!(!page.contains("latency spectrum, run main"));
     }
 
@@ -878,9 +914,24 @@ mod tests {
         let ci = l.ci.expect("12 seconds give an interval");
         report.set_checks(
             vec![
-                Check::measured("latency_p95", "overall", l.p95_ms, "ms", Bound::Below, 1.0, l.samples),
+                Check::measured(
+                    "latency_p95",
+                    "overall",
+                    l.p95_ms,
+                    "ms",
+                    Bound::Below,
+                    1.0,
+                    l.samples,
+                ),
                 Check::measured("error_rate", "overall", 0.0, "", Bound::AtMost, 0.01, 10),
-                Check::not_run("recall", "overall", "", Bound::AtLeast, 0.9, "no ground truth"),
+                Check::not_run(
+                    "recall",
+                    "overall",
+                    "",
+                    Bound::AtLeast,
+                    0.9,
+                    "no ground truth",
+                ),
             ],
             false,
         );

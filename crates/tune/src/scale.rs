@@ -26,11 +26,11 @@ use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Quantization, Query, Store};
 use serde::{Deserialize, Serialize};
 
-use qdrant_perf_report::chart;
 use crate::sweep::{
     MemoryBreakdown, SweepError, choose_full_scan_threshold, graph_segments, measure_search,
     memory_of, save_json, search_mode,
 };
+use qdrant_perf_report::chart;
 use qdrant_perf_report::{LatencySummary, Provenance, human_bytes, write_atomic};
 
 /// The default sizes: 10k, 30k, 100k, 300k.
@@ -769,7 +769,13 @@ impl ScaleReport {
             "qdrant-perf scale",
             &format!(
                 "search latency, memory, recall and build time as the collection grows: {} d, {}, {}, m={}, ef={}, k={}; fits extrapolated to {}.",
-                self.dim, self.distribution, self.metric, self.hnsw.m, self.ef, self.k, self.predict
+                self.dim,
+                self.distribution,
+                self.metric,
+                self.hnsw.m,
+                self.ef,
+                self.k,
+                self.predict
             ),
             &self.panels(),
             &tables,
