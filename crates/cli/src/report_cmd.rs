@@ -25,15 +25,17 @@ pub struct ReportArgs {
     #[arg(long, requires = "dir_b")]
     pub out: Option<PathBuf>,
     /// Smallest change that counts, percent (as `compare --threshold`).
-    #[arg(long, requires = "dir_b", default_value_t = qdrant_perf_gate::DEFAULT_THRESHOLD_PCT)]
+    #[arg(
+        long,
+        requires = "dir_b",
+        default_value_t = qdrant_perf_gate::DEFAULT_THRESHOLD_PCT,
+        value_parser = crate::parse_threshold
+    )]
     pub threshold: f64,
 }
 
 /// `qdrant-perf report DIR_A DIR_B`: the comparison page, written atomically.
 fn comparison(a: &Path, b: &Path, out: Option<PathBuf>, threshold: f64) -> Result<ExitCode> {
-    if !(threshold >= 0.0) {
-        bail!("--threshold {threshold}: give a percentage of 0 or more (e.g. 5)");
-    }
     let text = |p: &Path| p.to_string_lossy().into_owned();
     let c = qdrant_perf_gate::compare::compare_saved(&text(a), &text(b), threshold)?;
     let out = out.unwrap_or_else(|| b.join("compare.html"));

@@ -7,7 +7,6 @@ mod common;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::{bin, files_under, gateway, http_json, run, tiny_config};
 

@@ -106,6 +106,24 @@ pub struct VerdictSummary {
     pub exit_code: u8,
 }
 
+impl VerdictSummary {
+    /// `3 met, 1 missed, 0 not run: exit code 1.`
+    pub fn sentence(&self) -> String {
+        format!(
+            "{} met, {} missed, {} not run{}: exit code {}.",
+            self.passed,
+            self.failed,
+            self.not_run,
+            if self.strict {
+                " (--strict: not run counts as missed)"
+            } else {
+                ""
+            },
+            self.exit_code
+        )
+    }
+}
+
 /// A run report (`report.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -393,19 +411,7 @@ impl Report {
                 );
             }
             if let Some(v) = &self.verdict {
-                let _ = writeln!(
-                    s,
-                    "\n{} met, {} missed, {} not run{}: exit code {}.\n",
-                    v.passed,
-                    v.failed,
-                    v.not_run,
-                    if v.strict {
-                        " (--strict: not run counts as missed)"
-                    } else {
-                        ""
-                    },
-                    v.exit_code
-                );
+                let _ = writeln!(s, "\n{}\n", v.sentence());
             }
         }
         let _ = writeln!(s, "## Runs\n");

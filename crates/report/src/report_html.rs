@@ -209,19 +209,7 @@ fn verdict_section(b: &mut String, report: &Report) {
     }
     b.push_str("</table>\n");
     if let Some(v) = &report.verdict {
-        let _ = writeln!(
-            b,
-            "<p>{} met, {} missed, {} not run{}: exit code {}.</p>",
-            v.passed,
-            v.failed,
-            v.not_run,
-            if v.strict {
-                " (--strict: not run counts as missed)"
-            } else {
-                ""
-            },
-            v.exit_code
-        );
+        let _ = writeln!(b, "<p>{}</p>", escape(&v.sentence()));
     }
 }
 
@@ -413,6 +401,9 @@ fn charts(report: &Report, dir: &Path) -> Vec<Section> {
     out
 }
 
+/// Points of a series.
+type Points = Vec<(f64, f64)>;
+
 /// A timeline entry this much shorter than a second after the one before, with no request in
 /// it, is the drain after a run's last request: its rate says nothing and it is not drawn.
 pub const DRAIN_FRAGMENT_S: f64 = 0.1;
@@ -434,7 +425,8 @@ fn timeline(report: &Report) -> Section {
     }
     let (mut achieved, mut requested, mut p50, mut p99, mut errors) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut server: Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Vec::new();
+    // Per node: its URL, requests and errors per second.
+    let mut server: Vec<(String, Points, Points)> = Vec::new();
     let mut offset = 0.0;
     for r in &report.runs {
         let mut previous = 0.0;
