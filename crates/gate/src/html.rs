@@ -15,7 +15,7 @@ pub fn comparison_page(c: &Comparison) -> String {
     for w in &c.warnings {
         let _ = writeln!(b, "<p class=\"missed\">warning: {}</p>", escape(w));
     }
-    b.push_str("<table id=\"comparison\"><tr>");
+    b.push_str("<table id=\"comparison\" class=\"num\"><tr>");
     for h in TABLE_HEADER {
         let _ = write!(b, "<th>{h}</th>");
     }
