@@ -131,8 +131,10 @@ enum Command {
     Stream(stream_cmd::StreamArgs),
     /// Sum HdrHistogram interval logs of several generators and print their percentiles.
     Merge(merge_cmd::MergeArgs),
-    /// Print a run's report again from its directory (report.json), or rebuild a partial one
-    /// from its interval log (intervals.jsonl) when the run was killed before writing it.
+    /// Print a run's report again from its directory (report.json) and re-render its
+    /// summary.md and report.html, or rebuild a partial one from its interval log
+    /// (intervals.jsonl) when the run was killed before writing it; with a second directory,
+    /// write the comparison of the two runs as a page (DIR_B/compare.html).
     Report(report_cmd::ReportArgs),
     /// Sweep HNSW (m, ef_construct, ef) and quantization on one dataset: recall, latency, QPS,
     /// build time and memory per point, the Pareto frontier, JSON and an SVG plot.
@@ -152,7 +154,7 @@ enum Command {
     },
 }
 
-fn parse_threshold(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_threshold(s: &str) -> Result<f64, String> {
     match s.trim_end_matches('%').trim().parse::<f64>() {
         Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
         _ => Err(format!(
@@ -398,6 +400,43 @@ mod tests {
             Opts::try_parse_from(["qdrant-perf", "dataset", "--profile", "phi3", "--dim", "8"])
                 .unwrap_err();
         assert!(err.to_string().contains("cannot be used with"), "{err}");
+    }
+
+    #[test]
+    fn report_takes_one_run_directory_or_two_with_the_page_options() {
+        let o = Opts::try_parse_from(["qdrant-perf", "report", "runs/a"]).unwrap();
+        match o.command {
+            Command::Report(r) => {
+                assert_eq!(r.dir, PathBuf::from("runs/a"));
+                assert!(r.dir_b.is_none() && r.out.is_none());
+                assert_eq!(r.threshold, 10.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let o = Opts::try_parse_from([
+            "qdrant-perf",
+            "report",
+            "a",
+            "b",
+            "--out",
+            "c.html",
+            "--threshold",
+            "5",
+        ])
+        .unwrap();
+        match o.command {
+            Command::Report(r) => {
+                assert_eq!(r.dir_b, Some(PathBuf::from("b")));
+                assert_eq!(r.out, Some(PathBuf::from("c.html")));
+                assert_eq!(r.threshold, 5.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The page options belong to a comparison.
+        let err = Opts::try_parse_from(["qdrant-perf", "report", "a", "--out", "c.html"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DIR_B"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `qdrant-perf report DIR`: prints a run's report again from its directory and rewrites its
-//! Markdown summary. With report.json, from it; with only the interval log (the run was killed
+//! Markdown summary and report.html. With report.json, from it; with only the interval log (the run was killed
 //! before it wrote its report), a report rebuilt from every completed second, marked partial,
-//! written beside the log (report.json, summary.md, metrics.prom, histograms/).
+//! written beside the log (report.json, summary.md, report.html, metrics.prom, histograms/).
+//! With two run directories, the comparison of `qdrant-perf compare` as a page.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +16,34 @@ pub struct ReportArgs {
     /// A run directory of `load`, `stress` or `validate` (the `report:` line of the run names
     /// it).
     pub dir: PathBuf,
+    /// A second run directory of the same command: renders the comparison of DIR with it
+    /// (the rows of `qdrant-perf compare DIR DIR_B`) as a page instead, exit 0 either way
+    /// (`compare` is the gate that exits 1 on a regression).
+    #[arg(value_name = "DIR_B")]
+    pub dir_b: Option<PathBuf>,
+    /// Where the comparison page goes (default: DIR_B/compare.html).
+    #[arg(long, requires = "dir_b")]
+    pub out: Option<PathBuf>,
+    /// Smallest change that counts, percent (as `compare --threshold`).
+    #[arg(
+        long,
+        requires = "dir_b",
+        default_value_t = qdrant_perf_gate::DEFAULT_THRESHOLD_PCT,
+        value_parser = crate::parse_threshold
+    )]
+    pub threshold: f64,
+}
+
+/// `qdrant-perf report DIR_A DIR_B`: the comparison page, written atomically.
+fn comparison(a: &Path, b: &Path, out: Option<PathBuf>, threshold: f64) -> Result<ExitCode> {
+    let text = |p: &Path| p.to_string_lossy().into_owned();
+    let c = qdrant_perf_gate::compare::compare_saved(&text(a), &text(b), threshold)?;
+    let out = out.unwrap_or_else(|| b.join("compare.html"));
+    qdrant_perf_report::write_atomic(&out, qdrant_perf_gate::html::comparison_page(&c).as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    print!("{}", c.to_markdown());
+    println!("page: {}", out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// When `path` was last written.
@@ -22,8 +51,11 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Exit 0 when the report was rendered, 2 when there is none to render.
+/// Exit 0 when the report (or the comparison) was rendered, 2 when there is none to render.
 pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    if let Some(b) = &args.dir_b {
+        return comparison(&args.dir, b, args.out.clone(), args.threshold);
+    }
     let dir = &args.dir;
     if !dir.is_dir() {
         bail!(
@@ -42,9 +74,9 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     if json_is_this_runs {
         let report = Report::load(dir)?;
         print!("{}", report.terminal_text());
-        report
-            .write_summary(dir)
-            .with_context(|| format!("rewriting the summary in {}", dir.display()))?;
+        report.write_pages(dir).with_context(|| {
+            format!("rewriting summary.md and report.html in {}", dir.display())
+        })?;
         println!("report: {}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }

@@ -151,6 +151,7 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
     let stem = format!("scale-{dim}d");
     let json = args.out_dir.join(format!("{stem}.json"));
     let svg = args.out_dir.join(format!("{stem}.svg"));
+    let html = args.out_dir.join(format!("{stem}.html"));
     let config = ScaleConfig {
         dataset: DatasetSpec::new(dim, steps[0])
             .with_queries(args.queries)
@@ -197,6 +198,7 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         );
     }
     report.write_svg(&svg)?;
+    report.write_html(&html)?;
     println!("{}", report.table());
     print!("{}", report.growth_text());
     for (n, why) in &report.skipped {
@@ -217,7 +219,12 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
             json.display()
         );
     }
-    println!("wrote {} and {}", json.display(), svg.display());
+    println!(
+        "wrote {}, {} and {}",
+        json.display(),
+        svg.display(),
+        html.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -147,6 +147,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let stem = format!("sweep-{dim}d-{points}");
     let json = args.out_dir.join(format!("{stem}.json"));
     let svg = args.out_dir.join(format!("{stem}.svg"));
+    let html = args.out_dir.join(format!("{stem}.html"));
     for n in &notes {
         eprintln!("note: {n}");
     }
@@ -201,6 +202,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         anyhow::bail!("no point finished; nothing to report");
     }
     report.write_svg(&svg)?;
+    report.write_html(&html)?;
     println!("## All points, by recall\n\n{}", report.table());
     println!(
         "## Pareto frontier (best single-thread QPS for each recall)\n\n{}",
@@ -223,7 +225,12 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
             json.display()
         );
     }
-    println!("wrote {} and {}", json.display(), svg.display());
+    println!(
+        "wrote {}, {} and {}",
+        json.display(),
+        svg.display(),
+        html.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

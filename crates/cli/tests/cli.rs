@@ -7,30 +7,8 @@ mod common;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use common::{bin, endpoint, files_under, http_json, run};
-
-const BUNDLED: &str = include_str!("../../../fixtures/performance-tests.yaml");
-
-/// The API gateway's search endpoint, answering at once.
-fn gateway() -> String {
-    endpoint("/api/v1/vectors/search", Duration::ZERO)
-}
-
-/// The bundled config with its nine collections replaced by two tiny ones.
-fn tiny_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    let start = BUNDLED.find("  collections:").unwrap();
-    let end = BUNDLED.find("  monitoring:").unwrap();
-    let text = format!(
-        "{}  collections:\n    tiny16:\n      vector_size: 16\n      test_vectors: 1000000\n      query_load: 1000\n    tiny32:\n      vector_size: 32\n      test_vectors: 1000000\n      query_load: 1000\n\n{}",
-        &BUNDLED[..start],
-        &BUNDLED[end..]
-    );
-    let path = dir.join("perf.yaml");
-    std::fs::write(&path, edit(text)).unwrap();
-    path
-}
+use common::{bin, files_under, gateway, http_json, run, tiny_config};
 
 fn validate_quick(
     config: &Path,

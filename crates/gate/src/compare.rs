@@ -335,6 +335,16 @@ pub fn judge(
     }
 }
 
+/// The columns of the comparison table.
+pub const TABLE_HEADER: [&str; 6] = [
+    "benchmark",
+    "base",
+    "new",
+    "change",
+    "significant",
+    "verdict",
+];
+
 /// One row of the comparison table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Row {
@@ -440,6 +450,65 @@ impl Comparison {
     /// A Markdown table (GitHub-flavoured), with the rule and a one-line summary.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
+        let _ = writeln!(s, "### {}\n", self.title());
+        // Provenance differences first: they qualify every row below.
+        for w in &self.warnings {
+            let _ = writeln!(s, "> warning: {w}\n");
+        }
+        let _ = writeln!(s, "| {} |", TABLE_HEADER.join(" | "));
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|");
+        for (r, cells) in self.rows.iter().zip(self.table_cells()) {
+            let mut cells = cells;
+            cells[5] = match r.verdict {
+                Verdict::Regressed => "**regressed** ❌".to_string(),
+                Verdict::Improved => "improved ✅".to_string(),
+                _ => cells[5].clone(),
+            };
+            let _ = writeln!(s, "| {} |", cells.join(" | "));
+        }
+        let _ = writeln!(s, "\n{}", self.summary_line());
+        s
+    }
+
+    /// Per row, the cells of the table (see [`TABLE_HEADER`]) as Markdown and the HTML page
+    /// (crate::html) show them; the verdict plain.
+    pub fn table_cells(&self) -> Vec<[String; 6]> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let side = |e: &Option<Estimate>| match e {
+                    Some(e) => format_estimate(e, &r.unit),
+                    None => "—".to_string(),
+                };
+                let change = match (r.change_pct, &r.base, &r.new) {
+                    (Some(c), _, _) => format!("{c:+.2} %"),
+                    (None, Some(_), Some(_)) => "from 0".to_string(),
+                    _ => "—".to_string(),
+                };
+                let name = match r.direction {
+                    Direction::LowerIsBetter => r.name.clone(),
+                    Direction::HigherIsBetter => format!("{} (higher is better)", r.name),
+                };
+                let significant = match r.intervals_apart {
+                    Some(true) => "yes (intervals apart)",
+                    Some(false) => "no (intervals overlap)",
+                    None if r.base.is_some() && r.new.is_some() => "exact values",
+                    None => "—",
+                };
+                [
+                    name,
+                    side(&r.base),
+                    side(&r.new),
+                    change,
+                    significant.to_string(),
+                    r.verdict.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    /// `Performance: `A` → `B` (run reports)`.
+    pub fn title(&self) -> String {
         let what = match (self.source, self.statistic) {
             (Source::CriterionBaselines, Some(st)) => {
                 format!("criterion baselines, {st} time per iteration")
@@ -447,55 +516,13 @@ impl Comparison {
             (Source::CriterionBaselines, None) => "criterion baselines".to_string(),
             (Source::RunReports, _) => "run reports".to_string(),
         };
-        let _ = writeln!(
-            s,
-            "### Performance: `{}` → `{}` ({what})\n",
-            self.base, self.new
-        );
-        // Provenance differences first: they qualify every row below.
-        for w in &self.warnings {
-            let _ = writeln!(s, "> warning: {w}\n");
-        }
-        let _ = writeln!(
-            s,
-            "| benchmark | base | new | change | significant | verdict |"
-        );
-        let _ = writeln!(s, "|---|---:|---:|---:|---|---|");
-        for r in &self.rows {
-            let side = |e: &Option<Estimate>| match e {
-                Some(e) => format_estimate(e, &r.unit),
-                None => "—".to_string(),
-            };
-            let change = match (r.change_pct, &r.base, &r.new) {
-                (Some(c), _, _) => format!("{c:+.2} %"),
-                (None, Some(_), Some(_)) => "from 0".to_string(),
-                _ => "—".to_string(),
-            };
-            let verdict = match r.verdict {
-                Verdict::Regressed => "**regressed** ❌".to_string(),
-                Verdict::Improved => "improved ✅".to_string(),
-                v => v.to_string(),
-            };
-            let name = match r.direction {
-                Direction::LowerIsBetter => r.name.clone(),
-                Direction::HigherIsBetter => format!("{} (higher is better)", r.name),
-            };
-            let significant = match r.intervals_apart {
-                Some(true) => "yes (intervals apart)",
-                Some(false) => "no (intervals overlap)",
-                None if r.base.is_some() && r.new.is_some() => "exact values",
-                None => "—",
-            };
-            let _ = writeln!(
-                s,
-                "| {name} | {} | {} | {change} | {significant} | {verdict} |",
-                side(&r.base),
-                side(&r.new)
-            );
-        }
-        let _ = writeln!(
-            s,
-            "\n{} regressed, {} improved, {} unchanged, {} only in base, {} only in new. \
+        format!("Performance: `{}` → `{}` ({what})", self.base, self.new)
+    }
+
+    /// The counts of each verdict and the rule, in one sentence.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{} regressed, {} improved, {} unchanged, {} only in base, {} only in new. \
              A change counts when it exceeds {} % and the confidence intervals (in brackets) do not overlap{}.",
             self.count(Verdict::Regressed),
             self.count(Verdict::Improved),
@@ -510,8 +537,7 @@ impl Comparison {
                 ),
                 None => String::new(),
             },
-        );
-        s
+        )
     }
 
     /// Appends the Markdown table to `$GITHUB_STEP_SUMMARY` when it is set; returns the file.

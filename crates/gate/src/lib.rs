@@ -7,6 +7,7 @@
 //!   [`qdrant_perf_report::Report`] of `qdrant-perf load`/`stress`/`validate` (a report.json or
 //!   its run directory), mapped to metrics per (operation, collection) by [`metrics`].
 //! - [`callgrind`]: reads the instruction total from a callgrind output file.
+//! - [`html`]: a comparison as a self-contained page (`qdrant-perf report DIR_A DIR_B`).
 //!
 //! It only reads and judges: it runs nothing (the hot paths valgrind counts are run by
 //! qdrant-perf-load), prints nothing and picks no exit code (the binary does), and depends on no
@@ -14,6 +15,7 @@
 
 pub mod callgrind;
 pub mod compare;
+pub mod html;
 pub mod metrics;
 
 pub use compare::{

@@ -14,9 +14,11 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d8dee4;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #d8dee4;padding:3px 8px;text-align:right;vertical-align:top}
-th{background:#f3f5f7}td:first-child,th:first-child{text-align:left}
+th{background:#f3f5f7}table.num td{white-space:nowrap}td:first-child,th:first-child{text-align:left}
 .met{color:#116329;font-weight:600}.missed{color:#b3261e;font-weight:600}.notrun{color:#6e7781}
 .muted{color:#6e7781}figure{margin:12px 0}figcaption{font-weight:600;margin-bottom:4px}
+figure.chart svg{max-width:100%;height:auto}.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px}
+.legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-1px;border-radius:2px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
 ";
 
@@ -50,6 +52,62 @@ pub fn page(title: &str, body: &str) -> String {
     s
 }
 
+/// A Markdown pipe table (`| a | b |` rows under a `|---|` rule, as the terminal and summary.md
+/// print them) as an HTML table; cells escaped, lines outside the table left out.
+pub fn markdown_table(md: &str) -> String {
+    let mut s = String::from("<table>\n");
+    let mut header = true;
+    for line in md.lines().map(str::trim).filter(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        if cells
+            .iter()
+            .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':')))
+        {
+            header = false;
+            continue;
+        }
+        let tag = if header { "th" } else { "td" };
+        s.push_str("<tr>");
+        for c in cells {
+            let _ = write!(s, "<{tag}>{}</{tag}>", escape(c.trim_matches('*')));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+/// Facts as a two-column table (a result's provenance): key, then the value as code.
+pub fn facts_table(id: &str, rows: impl IntoIterator<Item = (String, String)>) -> String {
+    let mut s = format!("<table id=\"{}\">\n", escape(id));
+    for (k, v) in rows {
+        let _ = writeln!(
+            s,
+            "<tr><th>{}</th><td style=\"text-align:left\"><code>{}</code></td></tr>",
+            escape(&k),
+            escape(&v)
+        );
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+/// The facts of a provenance map ([`crate::Provenance::to_map`]): strings as they are, other
+/// values as JSON.
+pub fn provenance_rows(
+    map: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +122,18 @@ mod tests {
         assert!(p.contains("default-src 'none'"), "{p}");
         assert!(p.contains("<p>x</p>"));
         assert!(!p.contains("http://") && !p.contains("https://"), "{p}");
+    }
+
+    #[test]
+    fn a_markdown_table_becomes_an_html_table_with_its_header_and_escaped_cells() {
+        let t = markdown_table("intro\n| a | b |\n|---:|:--|\n| 1 | <x> |\n| **2** | y |\nafter");
+        assert_eq!(
+            t,
+            "<table>\n<tr><th>a</th><th>b</th></tr>\n<tr><td>1</td><td>&lt;x&gt;</td></tr>\n<tr><td>2</td><td>y</td></tr>\n</table>\n"
+        );
+        let f = facts_table("p", vec![("cores".to_string(), "2".to_string())]);
+        assert!(
+            f.contains("<tr><th>cores</th><td style=\"text-align:left\"><code>2</code></td></tr>")
+        );
     }
 }

@@ -18,6 +18,7 @@
 //! gate, `qdrant-perf compare`) therefore never compiles Qdrant.
 
 pub mod cache;
+pub mod chart;
 pub mod checks;
 pub mod host;
 pub mod html;
@@ -28,6 +29,7 @@ pub mod proc;
 pub mod prom;
 pub mod provenance;
 pub mod report;
+pub mod report_html;
 pub mod run;
 pub mod server;
 pub mod time;

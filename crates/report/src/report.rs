@@ -13,6 +13,7 @@ use crate::LatencySummary;
 use crate::checks::{self, Check, Verdict};
 use crate::margin::with_margin;
 use crate::provenance::Provenance;
+use crate::report_html::{self, REPORT_HTML};
 use crate::run::{RecallStat, RunResult};
 use crate::time::compact_utc;
 use crate::write_atomic;
@@ -103,6 +104,24 @@ pub struct VerdictSummary {
     pub not_run: usize,
     pub strict: bool,
     pub exit_code: u8,
+}
+
+impl VerdictSummary {
+    /// `3 met, 1 missed, 0 not run: exit code 1.`
+    pub fn sentence(&self) -> String {
+        format!(
+            "{} met, {} missed, {} not run{}: exit code {}.",
+            self.passed,
+            self.failed,
+            self.not_run,
+            if self.strict {
+                " (--strict: not run counts as missed)"
+            } else {
+                ""
+            },
+            self.exit_code
+        )
+    }
 }
 
 /// A run report (`report.json`).
@@ -219,14 +238,19 @@ impl Report {
             .join(format!("{}-{command}", compact_utc(SystemTime::now())))
     }
 
-    /// Writes report.json, summary.md, metrics.prom and `histograms/<run>.hlog` (for each run
-    /// that holds its interval log: a report read back from report.json holds none, and leaves
-    /// the .hlog files as they are), each atomically; returns the files written.
+    /// Writes report.json, summary.md, report.html ([`crate::report_html`]), metrics.prom and
+    /// `histograms/<run>.hlog` (for each run that holds its interval log: a report read back
+    /// from report.json holds none, and leaves the .hlog files as they are), each atomically;
+    /// returns the files written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let json = serde_json::to_string_pretty(self).map_err(ReportError::Serialise)? + "\n";
         let mut files = vec![
             (dir.join("report.json"), json.into_bytes()),
             (dir.join("summary.md"), self.to_markdown().into_bytes()),
+            (
+                dir.join(REPORT_HTML),
+                report_html::render(self, dir).into_bytes(),
+            ),
             (dir.join("metrics.prom"), self.to_prometheus().into_bytes()),
         ];
         for r in self.runs.iter().filter(|r| !r.interval_log.is_empty()) {
@@ -238,13 +262,16 @@ impl Report {
         write_files(files)
     }
 
-    /// Rewrites summary.md from this report (what `qdrant-perf report DIR` does for a run
-    /// that has its report.json); returns the file written.
-    pub fn write_summary(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-        write_files(vec![(
-            dir.join("summary.md"),
-            self.to_markdown().into_bytes(),
-        )])
+    /// Rewrites summary.md and report.html from this report (what `qdrant-perf report DIR`
+    /// does for a run that has its report.json); returns the files written.
+    pub fn write_pages(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        write_files(vec![
+            (dir.join("summary.md"), self.to_markdown().into_bytes()),
+            (
+                dir.join(REPORT_HTML),
+                report_html::render(self, dir).into_bytes(),
+            ),
+        ])
     }
 
     /// What the run's command printed to the terminal: each run's figures (the ramp's steps
@@ -384,19 +411,7 @@ impl Report {
                 );
             }
             if let Some(v) = &self.verdict {
-                let _ = writeln!(
-                    s,
-                    "\n{} met, {} missed, {} not run{}: exit code {}.\n",
-                    v.passed,
-                    v.failed,
-                    v.not_run,
-                    if v.strict {
-                        " (--strict: not run counts as missed)"
-                    } else {
-                        ""
-                    },
-                    v.exit_code
-                );
+                let _ = writeln!(s, "\n{}\n", v.sentence());
             }
         }
         let _ = writeln!(s, "## Runs\n");
@@ -1312,7 +1327,8 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let written = r.write(dir.path()).unwrap();
-        assert_eq!(written.len(), 3);
+        assert_eq!(written.len(), 4);
+        assert!(written.contains(&dir.path().join("report.html")));
         let back = Report::load(dir.path()).unwrap();
         assert_eq!(back.verdict.as_ref().map(|v| v.exit_code), Some(1));
         assert_eq!(back.checks, r.checks);

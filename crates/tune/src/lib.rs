@@ -7,12 +7,11 @@
 //!   fitted growth of latency and memory;
 //! - [`plan`]: capacity plans per storage option from Qdrant's sizing rule and the suite's
 //!   measurements;
-//! - [`plot`]: their SVG charts.
+//! - their SVG charts are drawn by `qdrant_perf_report::chart`.
 //!
 //! It does not drive load or judge the deployment's targets (that is `qdrant-perf-load`), and
 //! it does not compare runs (that is the regression gate).
 
 pub mod plan;
-pub mod plot;
 pub mod scale;
 pub mod sweep;

@@ -26,11 +26,11 @@ use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Quantization, Query, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::plot;
 use crate::sweep::{
     MemoryBreakdown, SweepError, choose_full_scan_threshold, graph_segments, measure_search,
     memory_of, save_json, search_mode,
 };
+use qdrant_perf_report::chart;
 use qdrant_perf_report::{LatencySummary, Provenance, human_bytes, write_atomic};
 
 /// The default sizes: 10k, 30k, 100k, 300k.
@@ -677,17 +677,17 @@ impl ScaleReport {
     }
 
     /// Latency and recall vs N (left), bytes per vector vs N (right), one series per storage.
-    pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
+    fn panels(&self) -> [chart::Panel; 4] {
         let mut storages: Vec<Storage> = Vec::new();
         for s in &self.steps {
             if !storages.contains(&s.storage) {
                 storages.push(s.storage);
             }
         }
-        let series = |label: &str, f: &dyn Fn(&ScaleStep) -> Option<f64>| -> Vec<plot::Series> {
+        let series = |label: &str, f: &dyn Fn(&ScaleStep) -> Option<f64>| -> Vec<chart::Series> {
             storages
                 .iter()
-                .map(|&storage| plot::Series {
+                .map(|&storage| chart::Series {
                     label: format!("{label} ({})", storage.name()),
                     points: self
                         .steps
@@ -699,8 +699,8 @@ impl ScaleReport {
                 })
                 .collect()
         };
-        let panels = [
-            plot::Panel {
+        [
+            chart::Panel {
                 title: format!(
                     "search latency vs N ({} d, m={}, ef={})",
                     self.dim, self.hnsw.m, self.ef
@@ -712,10 +712,10 @@ impl ScaleReport {
                     series("p99", &|s| Some(s.latency.p99_ms)),
                 ]
                 .concat(),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
-            plot::Panel {
+            chart::Panel {
                 title: "bytes per vector vs N".into(),
                 x_label: "stored vectors N (log)".into(),
                 y_label: "bytes per vector".into(),
@@ -724,27 +724,31 @@ impl ScaleReport {
                     series("disk", &|s| s.disk_bytes_per_vector),
                 ]
                 .concat(),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
-            plot::Panel {
+            chart::Panel {
                 title: format!("recall@{} vs N", self.k),
                 x_label: "stored vectors N (log)".into(),
                 y_label: format!("recall@{}", self.k),
                 series: series("recall", &|s| Some(s.recall)),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
-            plot::Panel {
+            chart::Panel {
                 title: "build time vs N".into(),
                 x_label: "stored vectors N (log)".into(),
                 y_label: "upload + index, s".into(),
                 series: series("build", &|s| Some(s.build_seconds)),
-                x_axis: plot::Axis::Log,
-                y_axis: plot::Axis::Linear,
+                x_axis: chart::Axis::Log,
+                y_axis: chart::Axis::Linear,
             },
-        ];
-        let svg = plot::figure(&panels).map_err(|message| SweepError::Plot {
+        ]
+    }
+
+    pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
+        let panels = self.panels();
+        let svg = chart::figure(&panels).map_err(|message| SweepError::Plot {
             path: path.to_owned(),
             message,
         })?;
@@ -752,6 +756,32 @@ impl ScaleReport {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// The curve as a self-contained page: the four charts, the steps, the fitted growth, the
+    /// notes and the provenance.
+    pub fn write_html(&self, path: &Path) -> Result<(), SweepError> {
+        let tables = [("Steps", self.table())];
+        let mut notes = self.notes.clone();
+        notes.extend(self.growth_text().lines().map(str::to_string));
+        crate::sweep::results_page(
+            path,
+            "qdrant-perf scale",
+            &format!(
+                "search latency, memory, recall and build time as the collection grows: {} d, {}, {}, m={}, ef={}, k={}; fits extrapolated to {}.",
+                self.dim,
+                self.distribution,
+                self.metric,
+                self.hnsw.m,
+                self.ef,
+                self.k,
+                self.predict
+            ),
+            &self.panels(),
+            &tables,
+            &notes,
+            &self.provenance,
+        )
     }
 }
 

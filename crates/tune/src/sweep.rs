@@ -870,13 +870,13 @@ impl SweepReport {
     }
 
     /// Recall vs single-thread QPS: every point, the frontier as a line.
-    pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
+    fn panel(&self) -> qdrant_perf_report::chart::Panel {
         let all: Vec<(f64, f64)> = self
             .points
             .iter()
             .map(|p| (p.recall, p.qps_single))
             .collect();
-        let mut series: Vec<crate::plot::Series> = Vec::new();
+        let mut series: Vec<qdrant_perf_report::chart::Series> = Vec::new();
         for q in [QuantKind::None, QuantKind::Int8, QuantKind::Binary] {
             let pts: Vec<(f64, f64)> = self
                 .points
@@ -885,7 +885,7 @@ impl SweepReport {
                 .map(|p| (p.recall, p.qps_single))
                 .collect();
             if !pts.is_empty() {
-                series.push(crate::plot::Series {
+                series.push(qdrant_perf_report::chart::Series {
                     label: format!("quantization {}", q.name()),
                     points: pts,
                     line: false,
@@ -895,32 +895,105 @@ impl SweepReport {
         let mut frontier: Vec<(f64, f64)> =
             pareto_frontier(&all).into_iter().map(|i| all[i]).collect();
         frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push(crate::plot::Series {
+        series.push(qdrant_perf_report::chart::Series {
             label: "Pareto frontier".into(),
             points: frontier,
             line: true,
         });
-        let title = format!(
-            "recall@{} vs QPS (1 thread): {} x {}d, {}",
-            self.k, self.dataset.points, self.dataset.dim, self.engine
-        );
-        let svg = crate::plot::xy_chart(
-            &title,
-            &format!("recall@{}", self.k),
-            "queries per second (1 thread, log)",
-            &series,
-            crate::plot::Axis::Linear,
-            crate::plot::Axis::Log,
-        )
-        .map_err(|message| SweepError::Plot {
-            path: path.to_owned(),
-            message,
+        qdrant_perf_report::chart::Panel {
+            title: format!(
+                "recall@{} vs QPS (1 thread): {} x {}d, {}",
+                self.k, self.dataset.points, self.dataset.dim, self.engine
+            ),
+            x_label: format!("recall@{}", self.k),
+            y_label: "queries per second (1 thread, log)".into(),
+            series,
+            x_axis: qdrant_perf_report::chart::Axis::Linear,
+            y_axis: qdrant_perf_report::chart::Axis::Log,
+        }
+    }
+
+    /// The recall-vs-QPS chart (see `panel`) as an SVG file.
+    pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
+        let svg = qdrant_perf_report::chart::figure(&[self.panel()]).map_err(|message| {
+            SweepError::Plot {
+                path: path.to_owned(),
+                message,
+            }
         })?;
         write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
             path: path.to_owned(),
             source,
         })
     }
+
+    /// The sweep as a self-contained page: the recall-vs-QPS Pareto chart, the frontier and
+    /// every point, the notes and the provenance.
+    pub fn write_html(&self, path: &Path) -> Result<(), SweepError> {
+        let tables = [
+            (
+                "Pareto frontier (best single-thread QPS for each recall)",
+                self.frontier_table(),
+            ),
+            ("All points, by recall", self.table()),
+        ];
+        results_page(
+            path,
+            "qdrant-perf sweep",
+            &self.legend(),
+            &[self.panel()],
+            &tables,
+            &self.notes,
+            &self.provenance,
+        )
+    }
+}
+
+/// A tuning experiment's page (sweep, scale) written atomically to `path`: its charts, its
+/// Markdown tables as HTML, its notes and its provenance.
+pub(crate) fn results_page(
+    path: &Path,
+    title: &str,
+    intro: &str,
+    panels: &[qdrant_perf_report::chart::Panel],
+    tables: &[(&str, String)],
+    notes: &[String],
+    provenance: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<(), SweepError> {
+    use qdrant_perf_report::html;
+    let mut body = format!(
+        "<h1>{}</h1>\n<p>{}</p>\n",
+        html::escape(title),
+        html::escape(intro)
+    );
+    for p in panels {
+        body.push_str(
+            &qdrant_perf_report::chart::html_chart(p).map_err(|message| SweepError::Plot {
+                path: path.to_owned(),
+                message,
+            })?,
+        );
+    }
+    for (heading, md) in tables {
+        body.push_str(&format!("<h2>{}</h2>\n", html::escape(heading)));
+        body.push_str(&html::markdown_table(md));
+    }
+    if !notes.is_empty() {
+        body.push_str("<h2>Notes</h2>\n<ul>\n");
+        for n in notes {
+            body.push_str(&format!("<li>{}</li>\n", html::escape(n)));
+        }
+        body.push_str("</ul>\n");
+    }
+    body.push_str("<h2>Provenance</h2>\n");
+    body.push_str(&html::facts_table(
+        "provenance",
+        html::provenance_rows(provenance),
+    ));
+    write_atomic(path, html::page(title, &body).as_bytes()).map_err(|source| SweepError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

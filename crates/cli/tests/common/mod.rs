@@ -5,8 +5,30 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
+
+pub const BUNDLED: &str = include_str!("../../../../fixtures/performance-tests.yaml");
+
+/// The API gateway's search endpoint, answering at once.
+pub fn gateway() -> String {
+    endpoint("/api/v1/vectors/search", Duration::ZERO)
+}
+
+/// The bundled config with its nine collections replaced by two tiny ones.
+pub fn tiny_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let start = BUNDLED.find("  collections:").unwrap();
+    let end = BUNDLED.find("  monitoring:").unwrap();
+    let text = format!(
+        "{}  collections:\n    tiny16:\n      vector_size: 16\n      test_vectors: 1000000\n      query_load: 1000\n    tiny32:\n      vector_size: 32\n      test_vectors: 1000000\n      query_load: 1000\n\n{}",
+        &BUNDLED[..start],
+        &BUNDLED[end..]
+    );
+    let path = dir.join("perf.yaml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_qdrant-perf"))
