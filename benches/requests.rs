@@ -12,9 +12,13 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use qdrant_perf_data::Vectors;
 use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget};
+
+// The summary page only: this suite links no engine, so not the whole `common`.
+#[path = "common/summary.rs"]
+mod summary;
 
 const DIM: usize = 768;
 const QUERIES: usize = 1_000;
@@ -100,4 +104,9 @@ fn requests(c: &mut Criterion) {
 }
 
 criterion_group!(benches, requests);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary::finish("requests");
+}

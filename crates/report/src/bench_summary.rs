@@ -241,6 +241,11 @@ impl QualityRecord {
         self
     }
 
+    pub fn with_selectivity(mut self, selectivity: Selectivity) -> Self {
+        self.selectivity = Some(selectivity);
+        self
+    }
+
     pub fn with_setup(mut self, setup: BenchSetup) -> Self {
         self.setup = setup;
         self
@@ -657,9 +662,9 @@ fn row_html(out: &mut String, row: &SummaryRow) {
         }
         None => out.push_str("<td>—</td>"),
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        "<td>{}</td><td>{}</td><td>{}</td></tr>",
         record.and_then(|r| r.mode).map_or("—", SearchMode::text),
         record.map_or_else(|| "—".to_string(), setup_text),
         record
@@ -933,14 +938,14 @@ mod tests {
             Some([1.0, 2.0, 3.0]),
             true,
         );
-        let r = record(id, Some(0.5)).with_note("a <b>note</b> & 'quote'");
-        let mut r = r;
-        r.selectivity = Some(Selectivity {
-            wanted: 0.01,
-            measured: 0.0105,
-            matching: 21,
-            condition: "kw in [\"<a>\"]".into(),
-        });
+        let r = record(id, Some(0.5))
+            .with_note("a <b>note</b> & 'quote'")
+            .with_selectivity(Selectivity {
+                wanted: 0.01,
+                measured: 0.0105,
+                matching: 21,
+                condition: "kw in [\"<a>\"]".into(),
+            });
         save_suite(root, "filtered", vec![r]).unwrap();
         let (path, _) = write_summary(root).unwrap();
         let html = fs::read_to_string(path).unwrap();
