@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::html::{escape, page};
 use crate::margin::{Ci, with_margin};
+use crate::units::time_unit;
 use crate::write_atomic;
 
 /// The schema name of a suite's quality file.
@@ -536,20 +537,6 @@ const PATH: &AsciiSet = &CONTROLS
     .add(b'`')
     .add(b'{')
     .add(b'}');
-
-/// The scale and unit that show `ns` nanoseconds readably.
-fn time_unit(ns: f64) -> (f64, &'static str) {
-    let v = ns.abs();
-    if v >= 1e9 {
-        (1e-9, "s")
-    } else if v >= 1e6 {
-        (1e-6, "ms")
-    } else if v >= 1e3 {
-        (1e-3, "µs")
-    } else {
-        (1.0, "ns")
-    }
-}
 
 fn mean_cell(mean: Option<&CriterionEstimate>) -> String {
     let Some(m) = mean else {
