@@ -31,7 +31,7 @@ use qdrant_perf_store::cache::redis_server::TestRedis;
 use qdrant_perf_store::cache::{TARGET_HIT_RATE, TARGET_LATENCY_MS};
 use qdrant_perf_store::{AnyStore, CacheConfig, CacheError, CachedStore, Query, Store};
 
-use common::{PROFILES, RT, fail, prepared, prepared_if_any, selected_profiles};
+use common::{PROFILES, RT, fail, prepared, prepared_if_any, selected_profiles, summary};
 
 /// Requests of the Zipf and uniform streams, and their pool of distinct queries.
 const STREAM_REQUESTS: usize = 10_000;
@@ -265,4 +265,5 @@ fn main() {
     }
     common::print_setup_summary();
     Criterion::default().configure_from_args().final_summary();
+    summary::finish("cache");
 }

@@ -16,6 +16,10 @@ use criterion::{Criterion, Throughput, criterion_group};
 use qdrant_perf_load::driver::{self, LoadPlan, Recorder, StopSignal};
 use qdrant_perf_load::target::NoopTarget;
 
+// The summary page only: this suite links no engine, so not the whole `common`.
+#[path = "common/summary.rs"]
+mod summary;
+
 const OPEN_LOOP_RATE: f64 = 1_000_000.0;
 const OPEN_LOOP_SECONDS: u64 = 5;
 const TEST_RATE: f64 = 10_000.0;
@@ -85,4 +89,5 @@ fn main() {
     benches();
     open_loop_run();
     Criterion::default().configure_from_args().final_summary();
+    summary::finish("driver");
 }

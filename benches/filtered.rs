@@ -1,13 +1,18 @@
 //! Filtered search: latency and recall per selectivity, with and without a payload index.
 //!
-//! - `filtered/<field kind>/<selectivity>/<indexed|unindexed>`: top-10 HNSW search (ef=128)
+//! - `filtered/<field kind>/<indexed|unindexed>/<selectivity %>`: top-10 HNSW search (ef=128)
 //!   restricted to the points whose payload matches a filter on the `keyword` field (`kw` is any
 //!   of a set of values) or the `integer` field (`num <= v`), chosen on the generated payloads so
 //!   that 0.1 %, 1 %, 10 %, 50 % or 100 % of the points match. `indexed` has payload indexes on
-//!   every field (created before upload); `unindexed` has none. One held-out query per iteration,
+//!   every field (created before upload); `unindexed` has none. One criterion group per field
+//!   kind, the selectivity in percent (`0.1`, `1`, `10`, `50`, `100`) its parameter: criterion
+//!   draws latency against selectivity, a line each for indexed and unindexed. One held-out
+//!   query per iteration,
 //!   cycling through all of them. After each benchmark the suite prints recall@10 against exact
 //!   filtered ground truth (the true top-10 among the matching points), the selectivity measured
-//!   on the data, and p50/p99 of an untimed pass over the same queries.
+//!   on the data, and p50/p99 of an untimed pass over the same queries; recall, selectivity and
+//!   setup also go to `<criterion dir>/qdrant-perf/filtered.json` and the summary page
+//!   `qdrant-perf.html`.
 //! - `filtered_ground_truth/<dim>/<unfiltered|10pct>`: the suite's exact ground truth over all
 //!   points and over a 10 % filter (1,000 queries, `QDRANT_PERF_GT_POINTS` points, default
 //!   10,000); the filtered one gathers the matching points and runs the same GEMM path.
@@ -23,7 +28,7 @@
 //! - `QDRANT_PERF_SELECTIVITIES`: fractions in (0, 1] (default `0.001,0.01,0.1,0.5,1`).
 //!
 //! With `QDRANT_PERF_DATASET` a Parquet directory whose train set has scalar columns, the sweep
-//! filters on those columns instead (`filtered/<column>/<selectivity>/...`; every filter field
+//! filters on those columns instead (`filtered/<column>/...`; every filter field
 //! unless `QDRANT_PERF_FILTER_FIELDS` names kinds): a set of a keyword column's values, or
 //! `column <= v` on a numeric one, chosen as close to each selectivity as the data allows, with
 //! the exact truth over the matching rows. Any other dataset gets the generated payloads.
@@ -44,20 +49,20 @@ use qdrant_perf_data::{
     PointPayloads, Selected, Vectors, check_selectivity, generate, ground_truth,
     ground_truth_filtered, mean_recall,
 };
+use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, Selectivity};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionProfile, Filter, Guard, Query, Store};
 
-use common::{PROFILES, RT, SERVER, fail};
+use common::{PROFILES, RT, SERVER, fail, summary};
 
 const K: usize = 10;
 const DEFAULT_SELECTIVITIES: [f64; 5] = [0.001, 0.01, 0.1, 0.5, 1.0];
 
-/// `0.1pct`, `1pct`, `50pct`.
-fn label(selectivity: f64) -> String {
+/// The selectivity in percent, as criterion's parameter: `0.1`, `1`, `50`.
+fn percent(selectivity: f64) -> String {
     let pct = selectivity * 100.0;
     let s = format!("{pct:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}pct")
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// One payload field the sweep filters on.
@@ -185,6 +190,8 @@ struct Collection {
     name: String,
     store: AnyStore,
     created: bool,
+    /// Seconds of building the index (or of confirming a cached one).
+    index_seconds: f64,
 }
 
 struct Setup {
@@ -274,6 +281,7 @@ fn make_setup() -> Result<Setup, Box<dyn std::error::Error>> {
             name,
             store,
             created: !loaded.reused,
+            index_seconds: loaded.index.seconds,
         });
     }
     let cases = cases(plan, &dataset, payloads)?;
@@ -346,16 +354,17 @@ fn describe(selected: &Selected) -> String {
 
 /// `filtered/<kind>` on the embedded engine, `filtered/<kind>@grpc` on a server (for a user's
 /// own payload fields: `filtered/<column>`).
-fn group_name(target: &Target, selectivity: f64) -> String {
+fn group_name(target: &Target) -> String {
     let engine = match common::engine_name() {
         "edge" => String::new(),
         e => format!("@{e}"),
     };
-    format!("filtered/{}{engine}/{}", target.label, label(selectivity))
+    format!("filtered/{}{engine}", target.label)
 }
 
-/// One untimed pass over the case's queries: recall@10 and latency percentiles.
-fn check(c: &Collection, case: &Case) -> String {
+/// One untimed pass over the case's queries: recall@10, and the line that says it with the
+/// selectivity and latency percentiles.
+fn check(c: &Collection, case: &Case) -> (f64, String) {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
     let mut server = (0.0, 0usize);
     let results: Vec<Vec<u64>> = case
@@ -393,27 +402,27 @@ fn check(c: &Collection, case: &Case) -> String {
             server.0 / server.1 as f64 * 1e3
         ));
     }
-    s
+    (recall, s)
 }
 
 fn filtered(c: &mut Criterion) {
     let plan = plan();
     for target in &plan.targets {
+        let name = group_name(target);
+        let mut group = c.benchmark_group(&name);
+        // An unindexed filter at low selectivity costs a payload check per point per query:
+        // fewer, shorter samples keep the sweep to minutes. No elements/s: criterion would put
+        // every selectivity at one x of its line chart.
+        group
+            .sample_size(30)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
         for &selectivity in &plan.selectivities {
-            let name = group_name(target, selectivity);
-            let mut group = c.benchmark_group(&name);
-            // An unindexed filter at low selectivity costs a payload check per point per
-            // query: fewer, shorter samples keep the sweep to minutes.
-            group
-                .throughput(Throughput::Elements(1))
-                .sample_size(30)
-                .warm_up_time(Duration::from_secs(1))
-                .measurement_time(Duration::from_secs(3));
+            let pct = percent(selectivity);
             for indexed in [true, false] {
                 let id = if indexed { "indexed" } else { "unindexed" };
                 let ran = Cell::new(false);
-                group.bench_function(id, |b| {
-                    ran.set(true);
+                let case = || {
                     let s = setup();
                     let case = s
                         .cases
@@ -421,6 +430,11 @@ fn filtered(c: &mut Criterion) {
                         .find(|c| c.field == target.field && c.selectivity == selectivity)
                         .expect("case");
                     let col = if indexed { &s.indexed } else { &s.unindexed };
+                    (s, case, col)
+                };
+                group.bench_function(BenchmarkId::new(id, &pct), |b| {
+                    ran.set(true);
+                    let (_, case, col) = case();
                     let next = Cell::new(0usize);
                     let (store, coll) = (&col.store, col.name.as_str());
                     b.to_async(&*RT).iter(|| {
@@ -431,22 +445,38 @@ fn filtered(c: &mut Criterion) {
                     });
                 });
                 if ran.get() {
-                    let s = setup();
-                    let case = s
-                        .cases
-                        .iter()
-                        .find(|c| c.field == target.field && c.selectivity == selectivity)
-                        .expect("case");
-                    let col = if indexed { &s.indexed } else { &s.unindexed };
-                    eprintln!(
-                        "{name}/{id}: {} ({})",
-                        check(col, case),
-                        col.store.engine_version()
+                    let (s, case, col) = case();
+                    let (recall, line) = check(col, case);
+                    summary::record(
+                        QualityRecord::new(&name, Some(id), Some(&pct))
+                            .with_recall(K, recall, case.queries.len())
+                            .with_selectivity(Selectivity {
+                                wanted: case.selectivity,
+                                measured: case.measured,
+                                matching: case.matches,
+                                condition: case.condition.clone(),
+                            })
+                            .with_setup(BenchSetup {
+                                points: Some(s.points),
+                                dim: Some(plan.profile.vector_size),
+                                m: Some(PROFILES.index.hnsw_m),
+                                ef_construct: Some(PROFILES.index.hnsw_ef_construct),
+                                ef: Some(PROFILES.search.hnsw_ef),
+                                payload_indexes: Some(indexed),
+                                build_seconds: Some(col.index_seconds),
+                                ..BenchSetup::default()
+                            })
+                            .with_engine(col.store.engine_version())
+                            .with_note(
+                                "HNSW search with a filter: Qdrant's planner may answer a \
+                                 selective filter by scanning the matching points",
+                            ),
                     );
+                    eprintln!("{name}/{id}/{pct}: {line} ({})", col.store.engine_version());
                 }
             }
-            group.finish();
         }
+        group.finish();
     }
 }
 
@@ -536,4 +566,5 @@ fn main() {
     benches();
     cleanup();
     Criterion::default().configure_from_args().final_summary();
+    summary::finish("filtered");
 }

@@ -18,7 +18,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::BatchSize;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord};
+
+use common::summary;
 use qdrant_perf_data::{
     DatasetSpec, GroundTruth, IncrementalTruth, Metric, Part, Vectors, generate, ground_truth,
 };
@@ -40,9 +43,22 @@ fn bench_ground_truth(c: &mut Criterion) {
         group.throughput(Throughput::Elements(GroundTruth::flops(
             points, QUERIES, dim,
         )));
+        let ran = std::cell::Cell::new(false);
         group.bench_with_input(BenchmarkId::from_parameter(dim), &dim, |b, _| {
+            ran.set(true);
             b.iter(|| black_box(ground_truth(&base, &queries, K, Metric::Cosine, &|_| {}).unwrap()))
         });
+        if ran.get() {
+            summary::record(
+                QualityRecord::new("ground_truth", None, Some(&dim.to_string()))
+                    .with_setup(BenchSetup {
+                        points: Some(points),
+                        dim: Some(dim),
+                        ..BenchSetup::default()
+                    })
+                    .with_note(format!("exact top-{K} of {QUERIES} queries (GEMM)")),
+            );
+        }
     }
     group.finish();
 }
@@ -81,4 +97,9 @@ fn bench_incremental_truth(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_ground_truth, bench_incremental_truth);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary::finish("groundtruth");
+}

@@ -1,15 +1,19 @@
 //! HNSW parameters on the embedded engine: what m and ef_construct cost to build, and what ef
 //! costs and buys at search time.
 //!
-//! - `hnsw_build/<dim>d/m<m>_efc<ef_construct>`: one full build (create, upload, HNSW index) of
+//! - `hnsw_build/<dim>d/efc<ef_construct>/<m>`: one full build (create, upload, HNSW index) of
 //!   `QDRANT_PERF_HNSW_POINTS` vectors (default 5,000, or fewer when `QDRANT_PERF_POINTS` is
-//!   smaller) per iteration, into a fresh directory. Few samples: each is a whole build.
-//! - `hnsw_search/<dim>d/ef<ef>`: top-10 search at the deployment's m=16 / ef_construct=100 on
+//!   smaller) per iteration, into a fresh directory. Few samples: each is a whole build. One
+//!   criterion group, m the parameter: criterion draws build time against m, a line per
+//!   ef_construct.
+//! - `hnsw_search/<dim>d/<ef>`: top-10 search at the deployment's m=16 / ef_construct=100 on
 //!   `QDRANT_PERF_POINTS` vectors (the shared dataset), one held-out query per iteration,
-//!   cycling through all of them; criterion's elements/s is single-thread QPS.
+//!   cycling through all of them. One group, ef the parameter: criterion draws latency against
+//!   ef (no elements/s, which would put every point at one x).
 //!
 //! After each benchmark the suite prints recall@10 of what it measured (for a build: the built
-//! index searched at ef=128), and whether Qdrant walked the graph or scanned. Collections have
+//! index searched at ef=128), and whether Qdrant walked the graph or scanned; the same figures
+//! go to `<criterion dir>/qdrant-perf/hnsw.json` and the summary page `qdrant-perf.html`. Collections have
 //! one segment; when it holds fewer vectors than the deployment's full_scan_threshold covers,
 //! the threshold is lowered so the graph is walked (and the line says so).
 //!
@@ -25,13 +29,14 @@ use std::cell::{Cell, RefCell};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group};
 use qdrant_perf_data::{Dataset, DatasetSpec, mean_recall};
+use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, SearchMode};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{CollectionSpec, EdgeStore, HnswParams, IndexState, Query};
 use qdrant_perf_tune::sweep::{choose_full_scan_threshold, search_mode};
 
-use common::{RT, cache, env_usize, fail};
+use common::{RT, cache, env_usize, fail, summary};
 
 const K: usize = 10;
 /// The deployment's search beam width, used to report the recall of a build.
@@ -132,8 +137,7 @@ fn build(c: &mut Criterion) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_secs(5))
-        .throughput(Throughput::Elements(points as u64));
+        .measurement_time(Duration::from_secs(5));
     for m in env_list("QDRANT_PERF_HNSW_M", &[8, 16]) {
         for efc in env_list("QDRANT_PERF_HNSW_EF_CONSTRUCT", &[100]) {
             let (spec, note) = spec("perf_hnsw_build", m, efc, points);
@@ -148,7 +152,9 @@ fn build(c: &mut Criterion) {
                     store.close().unwrap_or_else(|e| fail(e));
                 }
             };
-            group.bench_function(BenchmarkId::from_parameter(format!("m{m}_efc{efc}")), |b| {
+            let function = format!("efc{efc}");
+            let last_seconds = Cell::new(None);
+            group.bench_function(BenchmarkId::new(&function, m), |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
@@ -171,7 +177,9 @@ fn build(c: &mut Criterion) {
                                 DEFAULT_BATCH,
                             ))
                             .unwrap_or_else(|e| fail(e));
-                        total += started.elapsed();
+                        let took = started.elapsed();
+                        total += took;
+                        last_seconds.set(Some(took.as_secs_f64()));
                         *last.borrow_mut() = Some((store, loaded.index));
                     }
                     total
@@ -180,20 +188,35 @@ fn build(c: &mut Criterion) {
             let built = last.borrow_mut().take();
             if let Some((store, state)) = &built {
                 let queries = fixture::queries(&d.queries, K, Some(RECALL_EF));
+                let recall = recall(store, &spec.name, &queries, &d);
+                let graphs =
+                    qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec));
+                let mode = search_mode(state, dim(), spec.hnsw.full_scan_threshold, graphs);
+                let group = format!("hnsw_build/{}d", dim());
+                summary::record(
+                    QualityRecord::new(&group, Some(&function), Some(&m.to_string()))
+                        .with_recall(K, recall, queries.len())
+                        .with_mode(mode_of(mode))
+                        .with_setup(BenchSetup {
+                            points: Some(state.points),
+                            dim: Some(dim()),
+                            m: Some(m),
+                            ef_construct: Some(efc),
+                            ef: Some(RECALL_EF),
+                            segments: Some(graphs.unwrap_or(state.segments)),
+                            build_seconds: last_seconds.get(),
+                            ..BenchSetup::default()
+                        })
+                        .with_engine("qdrant-edge 0.7.2 (embedded)")
+                        .with_note(note.clone().unwrap_or_else(|| {
+                            "recall of the last build, searched at ef=128".into()
+                        })),
+                );
                 eprintln!(
-                    "hnsw_build/{}d/m{m}_efc{efc}: recall@{K} = {:.4} at ef={RECALL_EF} over {} held-out queries; {} points in {} segment(s), search by {}{}",
-                    dim(),
-                    recall(store, &spec.name, &queries, &d),
+                    "{group}/{function}/{m}: recall@{K} = {recall:.4} at ef={RECALL_EF} over {} held-out queries; {} points in {} segment(s), search by {mode}{}",
                     queries.len(),
                     state.points,
-                    qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
-                        .unwrap_or(state.segments),
-                    search_mode(
-                        state,
-                        dim(),
-                        spec.hnsw.full_scan_threshold,
-                        qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
-                    ),
+                    graphs.unwrap_or(state.segments),
                     note.as_deref().map_or(String::new(), |n| format!(" ({n})")),
                 );
             }
@@ -216,8 +239,8 @@ fn search(c: &mut Criterion) {
     // Built once and cached beside the dataset, keyed by its index parameters.
     let store = EdgeStore::open(d.dir.join("edge")).unwrap_or_else(|e| fail(e));
     let mut built: Option<IndexState> = None;
-    let mut group = c.benchmark_group(format!("hnsw_search/{}d", dim()));
-    group.throughput(Throughput::Elements(1));
+    let group_name = format!("hnsw_search/{}d", dim());
+    let mut group = c.benchmark_group(&group_name);
     for ef in env_list("QDRANT_PERF_HNSW_EF", &[16, 32, 64, 128, 256]) {
         if ef < K {
             fail(format!(
@@ -226,7 +249,7 @@ fn search(c: &mut Criterion) {
         }
         let queries = fixture::queries(&d.queries, K, Some(ef));
         let ran = Cell::new(false);
-        group.bench_function(BenchmarkId::from_parameter(format!("ef{ef}")), |b| {
+        group.bench_function(BenchmarkId::from_parameter(ef), |b| {
             ran.set(true);
             if built.is_none() {
                 let loaded = RT
@@ -247,28 +270,49 @@ fn search(c: &mut Criterion) {
             });
         });
         if let Some(state) = built.as_ref().filter(|_| ran.get()) {
+            let recall = recall(&store, &spec.name, &queries, &d);
+            let graphs = qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec));
+            let mode = search_mode(state, dim(), spec.hnsw.full_scan_threshold, graphs);
+            let mut quality = QualityRecord::new(&group_name, None, Some(&ef.to_string()))
+                .with_recall(K, recall, queries.len())
+                .with_mode(mode_of(mode))
+                .with_setup(BenchSetup {
+                    points: Some(state.points),
+                    dim: Some(dim()),
+                    m: Some(spec.hnsw.m),
+                    ef_construct: Some(spec.hnsw.ef_construct),
+                    ef: Some(ef),
+                    segments: Some(graphs.unwrap_or(state.segments)),
+                    build_seconds: Some(state.seconds),
+                    ..BenchSetup::default()
+                })
+                .with_engine("qdrant-edge 0.7.2 (embedded)");
+            if let Some(n) = &note {
+                quality = quality.with_note(n.clone());
+            }
+            summary::record(quality);
             eprintln!(
-                "hnsw_search/{}d/ef{ef}: recall@{K} = {:.4} over {} held-out queries (m={}, ef_construct={}, {} points, {} segment(s), search by {}){}",
-                dim(),
-                recall(&store, &spec.name, &queries, &d),
+                "{group_name}/{ef}: recall@{K} = {recall:.4} over {} held-out queries (m={}, ef_construct={}, {} points, {} segment(s), search by {mode}){}",
                 queries.len(),
                 spec.hnsw.m,
                 spec.hnsw.ef_construct,
                 state.points,
-                qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
-                    .unwrap_or(state.segments),
-                search_mode(
-                    state,
-                    dim(),
-                    spec.hnsw.full_scan_threshold,
-                    qdrant_perf_tune::sweep::graph_segments_in(&store.collection_dir(&spec))
-                ),
+                graphs.unwrap_or(state.segments),
                 note.as_deref().map_or(String::new(), |n| format!("; {n}")),
             );
         }
     }
     group.finish();
     store.close().unwrap_or_else(|e| fail(e));
+}
+
+/// `search_mode`'s answer as the quality record's mode.
+fn mode_of(mode: &str) -> SearchMode {
+    if mode == "hnsw" {
+        SearchMode::Hnsw
+    } else {
+        SearchMode::PlainScan
+    }
 }
 
 criterion_group!(benches, build, search);
@@ -281,4 +325,5 @@ fn main() {
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
+    summary::finish("hnsw");
 }

@@ -23,10 +23,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, SearchMode};
 use qdrant_perf_store::readonly::ReadOnlyWorkload;
 use qdrant_perf_store::{AnyStore, Guard, Store};
 
-use common::{PROFILES, RT, prepared, prepared_if_any, selected_profiles};
+use common::{PROFILES, RT, prepared, prepared_if_any, selected_profiles, summary};
 
 fn bench_search(c: &mut Criterion, group_name: &str, exact: bool) {
     let k = PROFILES.search.k;
@@ -59,6 +60,19 @@ fn bench_search(c: &mut Criterion, group_name: &str, exact: bool) {
         if let Some(p) = prepared_if_any(&profile).filter(|_| ran.get()) {
             let queries = p.queries(k, Some(ef), exact);
             let check = p.check(&queries, k);
+            let mut quality = p
+                .quality(
+                    group_name,
+                    &common::bench_name(&profile),
+                    &profile.vector_size.to_string(),
+                )
+                .with_recall(k, check.recall, check.queries);
+            if exact {
+                quality = quality.with_mode(SearchMode::ExactScan);
+            } else {
+                quality.setup.ef = Some(ef);
+            }
+            summary::record(quality);
             eprintln!(
                 "{group_name}/{}/{}: {} ({}, ef={ef}, m={}, ef_construct={}, {} points, {})",
                 common::bench_name(&profile),
@@ -138,11 +152,32 @@ fn search_read_only(c: &mut Criterion) {
                     r.hits.iter().map(|h| h.id).collect()
                 })
                 .collect();
+            let recall = w.recall(&results);
+            summary::record(
+                QualityRecord::new(
+                    "search_readonly",
+                    Some(&format!("{name}@{engine}")),
+                    Some(&w.dim.to_string()),
+                )
+                .with_recall(k, recall, w.queries.len())
+                .with_setup(BenchSetup {
+                    points: Some(w.points),
+                    dim: Some(w.dim),
+                    ef: Some(ef),
+                    ..BenchSetup::default()
+                })
+                .with_engine(store.engine_version())
+                .with_note(format!(
+                    "read-only: queries drawn from the collection, truth the server's exact \
+                     search ({})",
+                    w.describe_state()
+                )),
+            );
             eprintln!(
                 "search_readonly/{name}@{engine}/{}: recall@{k} = {:.4} over {} queries drawn from \
                  the collection ({}; {}; truth: the server's exact search; ef={ef}; read-only)",
                 w.dim,
-                w.recall(&results),
+                recall,
                 w.queries.len(),
                 w.describe_state(),
                 store.engine_version(),
@@ -159,4 +194,5 @@ fn main() {
     common::cleanup();
     common::print_setup_summary();
     Criterion::default().configure_from_args().final_summary();
+    summary::finish("latency");
 }

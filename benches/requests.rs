@@ -17,13 +17,17 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use prost::Message;
 use qdrant_client::qdrant::{PointId, ScoredPoint, SearchResponse};
 use qdrant_perf_data::Vectors;
 use qdrant_perf_load::target::{DEFAULT_HTTP_BODY, HttpTarget};
 use qdrant_perf_store::Query;
 use qdrant_perf_store::remote::{GrpcStore, prepare_search, write_prepared};
+
+// The summary page only: this suite links no engine, so not the whole `common`.
+#[path = "common/summary.rs"]
+mod summary;
 
 const DIM: usize = 768;
 const QUERIES: usize = 1_000;
@@ -153,4 +157,9 @@ fn requests(c: &mut Criterion) {
 }
 
 criterion_group!(benches, requests);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary::finish("requests");
+}

@@ -13,20 +13,26 @@
 //!   with the latency suite), cycling through the held-out queries; elements/s is queries per
 //!   second from one client thread. Recall@10 of the batched answers is printed after each.
 //!
+//! Each group has the batch size as its parameter and elements per batch as its throughput, so
+//! criterion draws time and elements/s against the batch size, a line per collection. Recall
+//! and setup also go to `<criterion dir>/qdrant-perf/throughput.json` and the summary page
+//! `qdrant-perf.html`.
+//!
 //! Collections: `QDRANT_PERF_COLLECTIONS` as in the latency suite; by default deepcoder (768 d)
 //! and mixtral (4096 d), the smallest and largest dimension. With `QDRANT_URL` both groups run
 //! against that server (IDs carry `@grpc` / `@rest`).
 
 mod common;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use qdrant_perf_data::mean_recall;
+use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord};
 use qdrant_perf_store::{AnyStore, CollectionProfile, CollectionSpec, Guard, Point, Store};
 
-use common::{PROFILES, RT, SERVER, cache, fail, prepared, prepared_if_any};
+use common::{PROFILES, RT, SERVER, cache, fail, prepared, prepared_if_any, summary};
 
 const BATCHES: [usize; 5] = [1, 16, 64, 256, 1024];
 /// Vector bytes written to one embedded collection before it is made anew (see the module doc).
@@ -52,10 +58,12 @@ fn upsert(c: &mut Criterion) {
         let spec = CollectionSpec::new(name.clone(), profile.vector_size, profile.distance);
         let mut created = false;
         let (written, renewed) = (Cell::new(0usize), Cell::new(0usize));
+        let ran = RefCell::new(Vec::new());
         for batch in BATCHES {
             group.throughput(Throughput::Elements(batch as u64));
             let id = BenchmarkId::new(common::bench_name(&profile), batch);
             group.bench_function(id, |b| {
+                ran.borrow_mut().push(batch);
                 if !created {
                     if SERVER.is_some() {
                         let _ = RT.block_on(store.drop_owned(&name));
@@ -98,6 +106,23 @@ fn upsert(c: &mut Criterion) {
         }
         if created {
             let stored = RT.block_on(store.count(&name)).unwrap_or(0);
+            for &batch in ran.borrow().iter() {
+                summary::record(
+                    QualityRecord::new(
+                        "upsert",
+                        Some(&common::bench_name(&profile)),
+                        Some(&batch.to_string()),
+                    )
+                    .with_setup(BenchSetup {
+                        points: Some(stored),
+                        dim: Some(profile.vector_size),
+                        batch: Some(batch),
+                        ..BenchSetup::default()
+                    })
+                    .with_engine(store.engine_version())
+                    .with_note("unindexed collection; points: stored after the run"),
+                );
+            }
             let renewed = match renewed.get() {
                 0 => String::new(),
                 r => format!("; made anew {r} times, every {} MiB", WAL_BUDGET >> 20),
@@ -122,12 +147,12 @@ fn search_batch(c: &mut Criterion) {
     let ef = PROFILES.search.hnsw_ef;
     let mut group = c.benchmark_group("search_batch");
     for profile in profiles() {
-        let ran = Cell::new(false);
+        let ran = RefCell::new(Vec::new());
         for batch in BATCHES {
             group.throughput(Throughput::Elements(batch as u64));
             let id = BenchmarkId::new(common::bench_name(&profile), batch);
             group.bench_function(id, |b| {
-                ran.set(true);
+                ran.borrow_mut().push(batch);
                 let p = prepared(&profile);
                 let queries = p.queries(k, Some(ef), false);
                 let next = Cell::new(0usize);
@@ -145,7 +170,7 @@ fn search_batch(c: &mut Criterion) {
                 });
             });
         }
-        if let Some(p) = prepared_if_any(&profile).filter(|_| ran.get()) {
+        if let Some(p) = prepared_if_any(&profile).filter(|_| !ran.borrow().is_empty()) {
             let queries = p.queries(k, Some(ef), false);
             let mut found: Vec<Vec<u64>> = Vec::new();
             for chunk in queries.chunks(256) {
@@ -159,6 +184,19 @@ fn search_batch(c: &mut Criterion) {
                 );
             }
             let recall = mean_recall(found.iter().map(Vec::as_slice), |i| p.truth.ids(i), k);
+            for &batch in ran.borrow().iter() {
+                let mut quality = p
+                    .quality(
+                        "search_batch",
+                        &common::bench_name(&profile),
+                        &batch.to_string(),
+                    )
+                    .with_recall(k, recall, queries.len())
+                    .with_note("recall of every held-out query, in batches of 256");
+                quality.setup.ef = Some(ef);
+                quality.setup.batch = Some(batch);
+                summary::record(quality);
+            }
             eprintln!(
                 "search_batch/{}: recall@{k} = {recall:.4} over {} held-out queries in batches \
                  (ef={ef}, {} points, {})",
@@ -179,4 +217,5 @@ fn main() {
     common::cleanup();
     common::print_setup_summary();
     Criterion::default().configure_from_args().final_summary();
+    summary::finish("throughput");
 }

@@ -20,6 +20,8 @@
 
 #![allow(dead_code)] // each bench uses its own part of the fixture
 
+pub mod summary;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -28,6 +30,7 @@ use qdrant_perf_data::{
     Dataset, DatasetCache, DatasetSpec, GroundTruth, LoadedFrom, MetricWanted, UserData, Vectors,
     mean_recall,
 };
+use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, SearchMode};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionProfile, Guard, Profiles, Query, ServerConfig, Store};
 
@@ -190,6 +193,9 @@ pub struct Prepared {
     pub truth: GroundTruth,
     pub points: usize,
     pub setup: Setup,
+    /// How Qdrant answers an unfiltered approximate search here: through the graph, or by a
+    /// plain scan when the segments are below its full_scan_threshold.
+    pub mode: SearchMode,
 }
 
 /// Seconds spent before measuring, by step.
@@ -315,7 +321,8 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         .unwrap_or(loaded.index.segments)
         .max(1);
     let per_segment = loaded.index.points / segments;
-    if per_segment < scan_below {
+    let plain_scan = per_segment < scan_below;
+    if plain_scan {
         eprintln!(
             "note: {name} has about {per_segment} points per segment, below Qdrant's \
              full_scan_threshold of {scan_below} points at {} dimensions: Qdrant answers these \
@@ -341,6 +348,11 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
         query_vectors: dataset.queries,
         truth: dataset.truth,
         setup,
+        mode: if plain_scan {
+            SearchMode::PlainScan
+        } else {
+            SearchMode::Hnsw
+        },
     })
 }
 
@@ -351,6 +363,24 @@ impl Prepared {
             .into_iter()
             .map(|q| Query { exact, ..q })
             .collect()
+    }
+
+    /// The quality record of benchmark `group/function/value` on this collection: its setup
+    /// (points, dimension, index parameters, seconds), engine and search mode; the caller adds
+    /// what it measured.
+    pub fn quality(&self, group: &str, function: &str, value: &str) -> QualityRecord {
+        QualityRecord::new(group, Some(function), Some(value))
+            .with_mode(self.mode)
+            .with_setup(BenchSetup {
+                points: Some(self.points),
+                dim: Some(self.profile.vector_size),
+                m: Some(PROFILES.index.hnsw_m),
+                ef_construct: Some(PROFILES.index.hnsw_ef_construct),
+                build_seconds: Some(self.setup.index),
+                setup_seconds: Some(self.setup.total()),
+                ..BenchSetup::default()
+            })
+            .with_engine(self.store.engine_version())
     }
 
     /// One untimed pass over `queries`: mean recall@k and, on a server, the mean server time

@@ -27,6 +27,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use qdrant_perf_report::bench_summary::{
+    CriterionBenchmarkFile as CriterionBenchmark, CriterionEstimate, CriterionEstimates,
+};
 use qdrant_perf_report::{Report, ReportError};
 use serde::{Deserialize, Serialize};
 
@@ -571,16 +574,7 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 fn format_estimate(e: &Estimate, unit: &str) -> String {
     let time = unit == "ns";
     let (scale, unit) = if time {
-        let v = e.value.abs();
-        if v >= 1e9 {
-            (1e-9, "s")
-        } else if v >= 1e6 {
-            (1e-6, "ms")
-        } else if v >= 1e3 {
-            (1e-3, "µs")
-        } else {
-            (1.0, "ns")
-        }
+        qdrant_perf_report::units::time_unit(e.value)
     } else {
         (1.0, unit)
     };
@@ -825,33 +819,6 @@ fn provenance_warnings(
 }
 
 // ---- criterion's files ---------------------------------------------------------------------
-
-/// criterion's `estimates.json` (criterion 0.5-0.8): each statistic with its bootstrap interval.
-#[derive(Debug, Deserialize)]
-struct CriterionEstimates {
-    mean: CriterionEstimate,
-    median: CriterionEstimate,
-    #[serde(default)]
-    slope: Option<CriterionEstimate>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CriterionEstimate {
-    confidence_interval: CriterionInterval,
-    point_estimate: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct CriterionInterval {
-    lower_bound: f64,
-    upper_bound: f64,
-}
-
-/// criterion's `benchmark.json`: only the id is needed.
-#[derive(Debug, Deserialize)]
-struct CriterionBenchmark {
-    full_id: String,
-}
 
 /// criterion's `sample.json`: one entry per sample.
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,8 @@
 //! over a run, as read from the deployment's monitoring (qdrant-perf-load's `host` fills it);
 //! [`server`] what the server's nodes said, [`cache`] what the result cache did, and
 //! [`intervals`] the interval log a run appends to its directory second by second (and the
-//! partial report rebuilt from it).
+//! partial report rebuilt from it). [`bench_summary`] keeps the `cargo bench` suites' recall and
+//! setup beside criterion's estimates and renders the summary page of both.
 //!
 //! It also owns the two pieces of plumbing every crate shares: the one atomic file writer
 //! ([`write_atomic`]) and the one `/proc` reader ([`proc`]: process CPU and RSS, load average,
@@ -17,6 +18,7 @@
 //! qdrant-edge, no store or data crate. Reading, judging or rendering results (the regression
 //! gate, `qdrant-perf compare`) therefore never compiles Qdrant.
 
+pub mod bench_summary;
 pub mod cache;
 pub mod chart;
 pub mod checks;

@@ -16,6 +16,20 @@ pub fn human_bytes(bytes: f64) -> String {
     }
 }
 
+/// The scale and unit that show `ns` nanoseconds readably: `(1e-3, "µs")` for 412,000 ns.
+pub fn time_unit(ns: f64) -> (f64, &'static str) {
+    let v = ns.abs();
+    if v >= 1e9 {
+        (1e-9, "s")
+    } else if v >= 1e6 {
+        (1e-6, "ms")
+    } else if v >= 1e3 {
+        (1e-3, "µs")
+    } else {
+        (1.0, "ns")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +39,13 @@ mod tests {
         assert_eq!(human_bytes(17.0), "17 B");
         assert_eq!(human_bytes(1536.0), "1.50 KiB");
         assert_eq!(human_bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.00 GiB");
+    }
+
+    #[test]
+    fn time_unit_picks_the_unit_of_the_magnitude() {
+        assert_eq!(time_unit(412.0), (1.0, "ns"));
+        assert_eq!(time_unit(412_000.0), (1e-3, "µs"));
+        assert_eq!(time_unit(2.5e6), (1e-6, "ms"));
+        assert_eq!(time_unit(3e9), (1e-9, "s"));
     }
 }
