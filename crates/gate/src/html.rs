@@ -11,7 +11,19 @@ use crate::compare::{Comparison, TABLE_HEADER, Verdict};
 
 /// The comparison page.
 pub fn comparison_page(c: &Comparison) -> String {
-    let mut b = format!("<h1>{}</h1>\n", escape(&c.title()));
+    // The title's Markdown code spans (`DIR`) as code.
+    let title = escape(&c.title())
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<String>();
+    let mut b = format!("<h1>{title}</h1>\n");
     for w in &c.warnings {
         let _ = writeln!(b, "<p class=\"missed\">warning: {}</p>", escape(w));
     }
@@ -38,7 +50,7 @@ pub fn comparison_page(c: &Comparison) -> String {
     }
     b.push_str("</table>\n");
     let _ = writeln!(b, "<p>{}</p>", escape(&c.summary_line()));
-    page(&c.title(), &b)
+    page(&c.title().replace('`', ""), &b)
 }
 
 #[cfg(test)]
@@ -80,6 +92,12 @@ mod tests {
         assert!(page.contains(&row), "{row}\n{page}");
         assert!(page.contains("<th>significant</th>"));
         assert!(page.contains("1 regressed, 0 improved"), "{page}");
+        // The run names are code, not Markdown backticks.
+        assert!(
+            page.contains("<h1>Performance: <code>a</code> → <code>b</code>"),
+            "{page}"
+        );
+        assert!(!page.contains('`'), "{page}");
         assert!(
             c.to_markdown()
                 .contains(&format!("| {} |", cells[..5].join(" | ")))

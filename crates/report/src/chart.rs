@@ -34,6 +34,17 @@ impl Axis {
         }
     }
 
+    /// The label of a tick at `v` on an axis spanning `span`: on a linear axis with as many
+    /// decimals as the ticks' spacing needs (about a tenth of the span, as 8 labels are
+    /// asked for), so neighbouring ticks never read the same (`199.5`, `200.0`, `200.5`).
+    fn tick_label(self, v: f64, span: f64) -> String {
+        if self == Axis::Linear && v.abs() < 1e4 && span.is_finite() && span > 0.0 {
+            let decimals = (-(span / 8.0).log10().floor()).clamp(0.0, 4.0) as usize;
+            return format!("{v:.decimals$}");
+        }
+        self.label(v)
+    }
+
     fn label(self, v: f64) -> String {
         if self == Axis::Percentile {
             return percentile_label(v);
@@ -204,9 +215,9 @@ fn draw(area: &Area, p: &Panel, legend: bool) -> Result<(), String> {
             hi: x1,
             ticks,
         };
-        draw_on(area, p, legend, x, y0..y1)
+        draw_on(area, p, legend, x, x1 - x0, y0..y1)
     } else {
-        draw_on(area, p, legend, x0..x1, y0..y1)
+        draw_on(area, p, legend, x0..x1, x1 - x0, y0..y1)
     }
 }
 
@@ -215,6 +226,7 @@ fn draw_on<X>(
     p: &Panel,
     legend: bool,
     x: X,
+    x_span: f64,
     y: std::ops::Range<f64>,
 ) -> Result<(), String>
 where
@@ -222,6 +234,7 @@ where
     X::CoordDescType: ValueFormatter<f64>,
 {
     let err = |e: &dyn std::fmt::Display| e.to_string();
+    let y_span = y.end - y.start;
     // On a page the figure's caption says the title; a standalone SVG draws it.
     let mut builder = ChartBuilder::on(area);
     if legend {
@@ -234,8 +247,8 @@ where
         .build_cartesian_2d(x, y)
         .map_err(|e| err(&e))?;
     let (xa, ya) = (p.x_axis, p.y_axis);
-    let x_fmt = move |v: &f64| xa.label(*v);
-    let y_fmt = move |v: &f64| ya.label(*v);
+    let x_fmt = move |v: &f64| xa.tick_label(*v, x_span);
+    let y_fmt = move |v: &f64| ya.tick_label(*v, y_span);
     chart
         .configure_mesh()
         .x_desc(p.x_label.as_str())
@@ -509,6 +522,14 @@ mod tests {
         assert_eq!(Axis::Log.label(3.0), "1000");
         assert_eq!(Axis::Log.label(5.0), "100k");
         assert_eq!(Axis::Linear.label(0.95), "0.950");
+        // Ticks 0.5 apart around 200 (a run holding its rate) stay apart.
+        let ticks: Vec<String> = [199.5, 200.0, 200.5]
+            .iter()
+            .map(|&v| Axis::Linear.tick_label(v, 2.0))
+            .collect();
+        assert_eq!(ticks, ["199.5", "200.0", "200.5"]);
+        assert_eq!(Axis::Linear.tick_label(400.0, 600.0), "400");
+        assert_eq!(Axis::Linear.tick_label(0.95, 0.06), "0.950");
         assert_eq!(Axis::Log.to_plot(100.0), 2.0);
     }
 

@@ -398,6 +398,21 @@ impl tonic::codec::Codec for PreparedCodec {
 }
 
 impl GrpcStore {
+    /// Node `i`'s answer to a search, with the server's own time; the node counts as serving.
+    fn answered(
+        &self,
+        i: usize,
+        response: qdrant_client::qdrant::SearchResponse,
+        with_payload: bool,
+    ) -> SearchResponse {
+        self.nodes.served(i);
+        SearchResponse {
+            hits: to_hits(response.result, with_payload),
+            server_seconds: Some(response.time),
+            node: Some(self.nodes.url(i).clone()),
+        }
+    }
+
     /// One prepared search on node `i`'s channel.
     async fn send_prepared(
         &self,
@@ -551,12 +566,7 @@ impl Store for GrpcStore {
             .search_points(Self::search_request(name, query))
             .await
             .map_err(self.err(i, "search", name))?;
-        self.nodes.served(i);
-        Ok(SearchResponse {
-            hits: to_hits(response.result, query.with_payload),
-            server_seconds: Some(response.time),
-            node: Some(self.nodes.url(i).clone()),
-        })
+        Ok(self.answered(i, response, query.with_payload))
     }
 
     /// The query's `SearchPoints` less its collection name, encoded once (prost); none over
@@ -580,12 +590,7 @@ impl Store for GrpcStore {
             .send_prepared(i, name, prepared)
             .await
             .map_err(self.err(i, "search", name))?;
-        self.nodes.served(i);
-        Ok(SearchResponse {
-            hits: to_hits(response.result, query.with_payload),
-            server_seconds: Some(response.time),
-            node: Some(self.nodes.url(i).clone()),
-        })
+        Ok(self.answered(i, response, query.with_payload))
     }
 
     async fn search_batch(&self, name: &str, queries: &[Query]) -> Result<BatchResponse> {
