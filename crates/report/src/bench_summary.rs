@@ -310,6 +310,13 @@ pub fn save_suite(
     } else {
         (Vec::new(), None)
     };
+    // An id recorded more than once in a run (a suite that records per iteration): the last
+    // record stands, once.
+    let mut records = records;
+    let mut seen = BTreeSet::new();
+    records.reverse();
+    records.retain(|r| seen.insert(r.id.clone()));
+    records.reverse();
     let new_ids: BTreeSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     let mut merged: Vec<QualityRecord> = old
         .into_iter()
@@ -1019,6 +1026,20 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         assert!(!text.contains("selectivity"), "{text}");
         assert!(text.contains("\"mode\": \"hnsw\""), "{text}");
+    }
+
+    #[test]
+    fn an_id_recorded_many_times_in_a_run_is_saved_once_as_its_last_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = (0..500)
+            .map(|i| record("upsert/deepcoder/1", Some(i as f64 / 1000.0)))
+            .chain([record("upsert/deepcoder/16", None)])
+            .collect();
+        let (path, _) = save_suite(dir.path(), "throughput", records).unwrap();
+        let saved = SuiteQuality::load(&path).unwrap().records;
+        let ids: Vec<&str> = saved.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["upsert/deepcoder/1", "upsert/deepcoder/16"]);
+        assert_eq!(saved[0].recall.as_ref().map(|r| r.value), Some(0.499));
     }
 
     #[test]
