@@ -436,7 +436,7 @@ pub fn html_bars(b: &Bars) -> Result<String, String> {
                 String::new()
             }
         };
-        let y_fmt = |v: &f64| Axis::Linear.label(*v);
+        let y_fmt = move |v: &f64| Axis::Linear.tick_label(*v, top);
         chart
             .configure_mesh()
             .disable_x_mesh()
