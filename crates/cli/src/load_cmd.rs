@@ -23,8 +23,8 @@ use qdrant_perf_report::report::{self, Report, TargetInfo};
 use qdrant_perf_store::{HnswParams, ServerConfig};
 
 use crate::common::{
-    LOAD_FLAGS, MonitorArgs, Watch, cache, ctrl_c_stop, load_config, runtime, server_config,
-    with_flag,
+    LOAD_FLAGS, MonitorArgs, Watch, cache, closed_loop_runtime, ctrl_c_stop, load_config, runtime,
+    server_config, with_flag,
 };
 
 /// What Ctrl-C prints during `load`, `stress` and `validate`.
@@ -702,7 +702,10 @@ fn start_intervals(log: Option<&IntervalLog>, target: &mut AnyTarget, report: &R
 /// `qdrant-perf load`. Exit 0 when the run met its checks (rate achieved, no errors, latency
 /// targets), 1 when it missed one, 2 when it could not run.
 pub fn load(args: LoadArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = match args.concurrency {
+        Some(workers) => closed_loop_runtime(workers)?,
+        None => runtime()?,
+    };
     let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     rt.block_on(async {
         let config = load_config(args.target.config.as_ref())?;
