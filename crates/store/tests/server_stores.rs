@@ -405,6 +405,61 @@ fn prepared_grpc_searches_answer_as_built_ones_and_send_the_api_key() {
     });
 }
 
+/// Prepared searches go on an HTTP/2 connection of their own: while the server is down (killed)
+/// they fail as unreachable, and once it is back the next search opens a new connection and
+/// answers as before, with the key.
+#[test]
+fn prepared_grpc_searches_reconnect_after_the_server_restarts() {
+    let Some(mut server) = own_server(Some("the-right-key")) else {
+        return;
+    };
+    let rt = rt();
+    let (points, queries, _) = small_dataset();
+    let name = unique("reconnect");
+    let config = ServerConfig::parse(&server.grpc_url(), Some(Api::Grpc))
+        .unwrap()
+        .with_api_key(Some(ApiKey::new("the-right-key")));
+    let q = &fixture::queries(&queries, 10, Some(128))[0];
+    let (grpc, before) = rt.block_on(async {
+        let grpc = GrpcStore::connect(&config, Guard::default()).await.unwrap();
+        let spec = CollectionSpec::new(&name, 64, Metric::Cosine);
+        load_collection(&grpc, &spec, &points, 256).await.unwrap();
+        let before = grpc
+            .search_prepared(&name, q, &grpc.prepare(q).unwrap())
+            .await
+            .unwrap();
+        (grpc, before)
+    });
+    assert_eq!(before.hits.len(), 10);
+    server.kill();
+    let down = rt
+        .block_on(grpc.search_prepared(&name, q, &grpc.prepare(q).unwrap()))
+        .expect_err("a killed server does not answer");
+    assert!(matches!(down, StoreError::Unreachable { .. }), "{down}");
+    server.restart().unwrap();
+    rt.block_on(async {
+        // The collection and its points survive the restart (Qdrant's storage is on disk); the
+        // first searches may meet it still loading.
+        let mut answer = None;
+        for _ in 0..100 {
+            match grpc
+                .search_prepared(&name, q, &grpc.prepare(q).unwrap())
+                .await
+            {
+                Ok(a) => {
+                    answer = Some(a);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let after = answer.expect("prepared searches answer again after the restart");
+        assert_eq!(after.hits, before.hits, "the same answer after the restart");
+
+        grpc.drop_owned(&name).await.unwrap();
+    });
+}
+
 #[test]
 fn a_server_killed_mid_upload_ends_the_upload_with_an_error() {
     let Some(mut server) = own_server(None) else {

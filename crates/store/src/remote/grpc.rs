@@ -12,6 +12,7 @@ use qdrant_client::qdrant::{
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
+use super::grpc_h2::{self, H2Node};
 use super::{
     ApiKey, Nodes, Sampled, Seen, ServerConfig, note_server_version, redact, unnamed_only,
     unsupported_distance, wait_until_indexed,
@@ -31,11 +32,11 @@ pub const CLIENT_VERSION: &str = "1.20";
 /// out while it backs off: see [`super::Nodes`]) over gRPC.
 pub struct GrpcStore {
     clients: Vec<Qdrant>,
-    /// One HTTP/2 channel per node for prepared searches ([`Store::search_prepared`]); empty
-    /// when a node is reached over TLS (those searches then go through `clients`).
-    channels: Vec<tonic::transport::Channel>,
-    /// The API key as gRPC metadata, parsed once.
-    key_metadata: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    /// One bare HTTP/2 connection per node for prepared searches ([`Store::search_prepared`]);
+    /// empty when a node is reached over TLS (those searches then go through `clients`).
+    channels: Vec<H2Node>,
+    /// The API key as the `api-key` header, parsed once (sensitive: never indexed by HPACK).
+    key_header: Option<http::HeaderValue>,
     nodes: Nodes,
     api_key: Option<ApiKey>,
     guard: Guard,
@@ -118,10 +119,13 @@ impl GrpcStore {
         }
         note_server_version(CLIENT_VERSION, &version);
         let channels = prepared_channels(config)?;
-        let key_metadata = match &config.api_key {
+        let key_header = match &config.api_key {
             Some(k) => {
-                Some(
-                    k.expose().parse().map_err(|_| StoreError::Engine {
+                let printable = k.expose().bytes().all(|b| (0x20..0x7f).contains(&b));
+                let mut v = http::HeaderValue::from_str(k.expose())
+                    .ok()
+                    .filter(|_| printable)
+                    .ok_or_else(|| StoreError::Engine {
                         engine: "qdrant grpc",
                         op: "connect",
                         collection: "".into(),
@@ -129,15 +133,16 @@ impl GrpcStore {
                             "the API key is not a valid gRPC header value (printable ASCII only)"
                                 .into(),
                         node: None,
-                    })?,
-                )
+                    })?;
+                v.set_sensitive(true);
+                Some(v)
             }
             None => None,
         };
         Ok(Self {
             clients,
             channels,
-            key_metadata,
+            key_header,
             nodes: Nodes::new(&config.urls),
             api_key: config.api_key.clone(),
             guard,
@@ -294,9 +299,9 @@ fn classify(
 /// gRPC's path of `Points.Search` (qdrant's points_service.proto).
 const SEARCH_PATH: &str = "/qdrant.Points/Search";
 
-/// A channel per node for prepared searches, with qdrant-client's own settings (timeouts,
-/// keep-alive while idle); none when a node is reached over TLS.
-fn prepared_channels(config: &ServerConfig) -> Result<Vec<tonic::transport::Channel>> {
+/// A bare HTTP/2 connection per node for prepared searches, with qdrant-client's timeouts; none
+/// when a node is reached over TLS.
+fn prepared_channels(config: &ServerConfig) -> Result<Vec<H2Node>> {
     if config.urls.iter().any(|u| !u.starts_with("http://")) {
         return Ok(Vec::new());
     }
@@ -304,27 +309,14 @@ fn prepared_channels(config: &ServerConfig) -> Result<Vec<tonic::transport::Chan
         .urls
         .iter()
         .map(|url| {
-            let endpoint = tonic::transport::Channel::from_shared(url.clone()).map_err(|e| {
+            H2Node::new(url, config.connect_timeout, config.request_timeout).map_err(|message| {
                 StoreError::Unreachable {
                     url: url.clone(),
-                    message: format!("not a URL a gRPC channel can use: {e}"),
+                    message,
                 }
-            })?;
-            Ok(endpoint
-                .timeout(config.request_timeout)
-                .connect_timeout(config.connect_timeout)
-                .keep_alive_while_idle(true)
-                .connect_lazy())
+            })
         })
         .collect()
-}
-
-/// A prepared search on the wire: field 1 of `SearchPoints` (the collection name) written
-/// before the query's other fields, encoded once by [`GrpcStore::prepare`]. Protobuf readers
-/// take fields in any order, so the message is the one qdrant-client would send.
-struct PreparedSearch {
-    collection: std::sync::Arc<str>,
-    rest: bytes::Bytes,
 }
 
 /// A query's `SearchPoints` less its collection name, encoded once: what
@@ -346,57 +338,6 @@ pub fn write_prepared(collection: &str, prepared: &[u8], dst: &mut impl bytes::B
     dst.put_slice(prepared);
 }
 
-/// Writes a [`PreparedSearch`] and reads the server's `SearchResponse`.
-struct PreparedCodec;
-
-struct PreparedEncoder;
-
-struct ResponseDecoder;
-
-impl tonic::codec::Encoder for PreparedEncoder {
-    type Item = PreparedSearch;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: PreparedSearch,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> std::result::Result<(), tonic::Status> {
-        write_prepared(&item.collection, &item.rest, dst);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for ResponseDecoder {
-    type Item = qdrant_client::qdrant::SearchResponse;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> std::result::Result<Option<Self::Item>, tonic::Status> {
-        use prost::Message;
-        Self::Item::decode(src)
-            .map(Some)
-            .map_err(|e| tonic::Status::internal(format!("undecodable SearchResponse: {e}")))
-    }
-}
-
-impl tonic::codec::Codec for PreparedCodec {
-    type Encode = PreparedSearch;
-    type Decode = qdrant_client::qdrant::SearchResponse;
-    type Encoder = PreparedEncoder;
-    type Decoder = ResponseDecoder;
-
-    fn encoder(&mut self) -> PreparedEncoder {
-        PreparedEncoder
-    }
-
-    fn decoder(&mut self) -> ResponseDecoder {
-        ResponseDecoder
-    }
-}
-
 impl GrpcStore {
     /// Node `i`'s answer to a search, with the server's own time; the node counts as serving.
     fn answered(
@@ -413,32 +354,27 @@ impl GrpcStore {
         }
     }
 
-    /// One prepared search on node `i`'s channel.
+    /// One prepared search on node `i`'s connection: the message written once into its gRPC
+    /// frame ([`write_prepared`]), the answer decoded as qdrant-client would.
     async fn send_prepared(
         &self,
         i: usize,
         name: &str,
         prepared: &Prepared,
     ) -> std::result::Result<qdrant_client::qdrant::SearchResponse, QdrantError> {
-        let mut grpc = tonic::client::Grpc::new(self.channels[i].clone());
-        grpc.ready().await.map_err(|e| {
-            QdrantError::from(tonic::Status::unavailable(format!("transport error: {e}")))
-        })?;
-        let mut request = tonic::Request::new(PreparedSearch {
-            collection: name.into(),
-            rest: prepared.wire.clone(),
-        });
-        if let Some(key) = &self.key_metadata {
-            request.metadata_mut().insert("api-key", key.clone());
-        }
-        let response = grpc
-            .unary(
-                request,
-                tonic::codegen::http::uri::PathAndQuery::from_static(SEARCH_PATH),
-                PreparedCodec,
-            )
+        use prost::Message;
+        let wire = &prepared.wire;
+        let len =
+            1 + prost::encoding::encoded_len_varint(name.len() as u64) + name.len() + wire.len();
+        let message = grpc_h2::frame(len, |buf| write_prepared(name, wire, buf));
+        let answer = self.channels[i]
+            .unary(SEARCH_PATH, message, self.key_header.as_ref())
             .await?;
-        Ok(response.into_inner())
+        qdrant_client::qdrant::SearchResponse::decode(answer).map_err(|e| {
+            QdrantError::from(tonic::Status::internal(format!(
+                "undecodable SearchResponse: {e}"
+            )))
+        })
     }
 }
 

@@ -14,6 +14,7 @@
 //! every request and never printed: [`ApiKey`]'s `Debug` and `Display` show `***`.
 
 mod grpc;
+mod grpc_h2;
 mod rest;
 pub mod telemetry;
 
