@@ -1,4 +1,5 @@
-//! A Qdrant server over gRPC, through the official `qdrant-client`.
+//! A Qdrant server over gRPC, through the official `qdrant-client` (prepared searches on a bare
+//! HTTP/2 connection per node: [`super::grpc_h2`]).
 
 use std::time::Duration;
 
