@@ -7,9 +7,10 @@
 //! template's `{{vector}}` once per held-out query), the request's method, URI and headers are
 //! prepared once per endpoint, a request clones reference-counted bytes only, and a response is
 //! parsed only as far as recall and the server's time need (not at all without a pointer).
-//! Plain `http://` endpoints go over connections of the target's own (hyper, HTTP/1.1 kept alive
-//! and reused, or HTTP/2 with prior knowledge multiplexed over one connection); `https://` ones
-//! through reqwest (rustls).
+//! Plain `http://` endpoints go over connections of the target's own: HTTP/1.1 kept alive and
+//! reused, each request's bytes (line, headers, body) prepared before the run and its response
+//! parsed in the connection's buffer (the `h1` module), or HTTP/2 with prior knowledge (hyper)
+//! multiplexed over one connection; `https://` ones through reqwest (rustls).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,8 @@ use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
 
 use crate::driver::{Call, LoadError, OpError, Outcome, Target, TargetCollection};
 use crate::target::{error_chain, server_timing_seconds};
+
+mod h1;
 
 /// The `what` of a [`LoadError::Invalid`] about the body template of an [`HttpTarget`].
 pub const BODY_TEMPLATE: &str = "body template";
@@ -259,14 +262,15 @@ struct Endpoint {
     name: String,
     url: String,
     method: Method,
-    /// Absolute (HTTP/2, reqwest) and origin-form (HTTP/1.1: `/path?query`).
+    /// Absolute, for HTTP/2 and reqwest.
     uri: Uri,
-    path: Uri,
     parsed: reqwest::Url,
-    /// The headers of an HTTP/1.1 request (with `host`) and of the others.
-    headers_h1: HeaderMap,
+    /// The headers of an HTTP/2 or reqwest request.
     headers: HeaderMap,
     bodies: Vec<Bytes>,
+    /// Over HTTP/1.1 on the target's own connections: each body's whole request, prepared
+    /// ([`h1::prepare`]; one request when the endpoint has no body).
+    wire: Vec<Bytes>,
     /// Body `i` is held-out query `i` (a `{{vector}}` template): recall applies.
     per_query: bool,
     weight: f64,
@@ -279,8 +283,7 @@ type Body = Full<Bytes>;
 /// The connections to one host of plain-HTTP endpoints.
 struct Pool {
     addr: String,
-    http2: bool,
-    idle: Mutex<Vec<hyper::client::conn::http1::SendRequest<Body>>>,
+    idle: Mutex<Vec<h1::Conn>>,
     h2: Mutex<Option<hyper::client::conn::http2::SendRequest<Body>>>,
 }
 
@@ -402,7 +405,6 @@ impl HttpTarget {
                 None => {
                     pools.push(Pool {
                         addr: addr.clone(),
-                        http2: opts.http2,
                         idle: Mutex::new(Vec::new()),
                         h2: Mutex::new(None),
                     });
@@ -414,11 +416,6 @@ impl HttpTarget {
                 .as_str()
                 .parse()
                 .map_err(|e| invalid(ENDPOINT_URL, &s.url, format!("not a URI ({e})")))?;
-            let path: Uri = uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .parse()
-                .expect("a path and query is an origin-form URI");
             let mut headers = HeaderMap::new();
             if !bodies.is_empty() {
                 headers.insert(
@@ -429,27 +426,42 @@ impl HttpTarget {
             for (name, value) in &opts.headers {
                 headers.insert(name.clone(), value.clone());
             }
-            let mut headers_h1 = headers.clone();
-            let authority = uri.authority().map_or(addr.as_str(), |a| a.as_str());
-            headers_h1.insert(
-                header::HOST,
-                HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
-            );
+            let wire = if parsed.scheme() == "http" && !opts.http2 {
+                let mut headers_h1 = HeaderMap::new();
+                let authority = uri.authority().map_or(addr.as_str(), |a| a.as_str());
+                headers_h1.insert(
+                    header::HOST,
+                    HeaderValue::from_str(authority).expect("a URI's authority is a header value"),
+                );
+                headers_h1.extend(headers.clone());
+                let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                let prepare = |body: &[u8]| h1::prepare(&s.method, path, &headers_h1, body);
+                if bodies.is_empty() {
+                    vec![prepare(b"")]
+                } else {
+                    bodies.iter().map(|b| prepare(b)).collect()
+                }
+            } else {
+                Vec::new()
+            };
             endpoints.push(Endpoint {
                 name: s.name,
                 url: s.url,
                 method: s.method,
                 uri,
-                path,
                 parsed,
-                headers_h1,
                 headers,
                 bodies,
+                wire,
                 per_query,
                 weight: s.weight,
                 pool,
                 next: AtomicU64::new(0),
             });
+        }
+        if any_tls {
+            // reqwest takes every endpoint's requests.
+            endpoints.iter_mut().for_each(|e| e.wire.clear());
         }
         let transport = if any_tls {
             let mut b = reqwest::Client::builder()
@@ -506,8 +518,7 @@ impl HttpTarget {
     pub async fn preflight(&self) -> Result<(), LoadError> {
         for i in 0..self.endpoints.len() {
             let ep = &self.endpoints[i];
-            let body = ep.bodies.first().cloned().unwrap_or_default();
-            let a = tokio::time::timeout(self.timeout, self.send(ep, body))
+            let a = tokio::time::timeout(self.timeout, self.send(ep, 0))
                 .await
                 .unwrap_or_else(|_| {
                     Err(Failure {
@@ -530,27 +541,29 @@ impl HttpTarget {
         Ok(())
     }
 
-    async fn send(&self, ep: &Endpoint, body: Bytes) -> Result<Answer, Failure> {
+    /// Body `q` of endpoint `ep` (none when it has none).
+    async fn send(&self, ep: &Endpoint, q: usize) -> Result<Answer, Failure> {
+        let body = || ep.bodies.get(q).cloned().unwrap_or_default();
         match &self.transport {
             Transport::Plain(pools) => {
                 let pool = &pools[ep.pool];
-                if pool.http2 {
+                if let Some(request) = ep.wire.get(q).or(ep.wire.first()) {
+                    pool.send_h1(request).await
+                } else {
                     let mut sender = pool.h2_sender().await?;
-                    let req = request(ep, &ep.uri, &ep.headers, body);
+                    let req = request(ep, &ep.uri, &ep.headers, body());
                     let resp = sender
                         .send_request(req)
                         .await
                         .map_err(|e| Failure::new("request", &e))?;
                     read(resp).await
-                } else {
-                    pool.send_h1(ep, body).await
                 }
             }
             Transport::Tls(client) => {
                 let r = client
                     .request(ep.method.clone(), ep.parsed.clone())
                     .headers(ep.headers.clone())
-                    .body(body)
+                    .body(body())
                     .send()
                     .await
                     .map_err(|e| {
@@ -594,12 +607,12 @@ impl HttpTarget {
         (ids, server)
     }
 
-    /// The HTTP/1.1 request the target sends for body `body` of endpoint `endpoint` (what
-    /// `benches/requests.rs` measures building).
-    pub fn request(&self, endpoint: usize, body: usize) -> Request<Full<Bytes>> {
+    /// The HTTP/1.1 request the target sends for body `body` of endpoint `endpoint`, as it goes
+    /// out (what `benches/requests.rs` measures taking): `None` for an endpoint that goes over
+    /// HTTP/2 or TLS.
+    pub fn request(&self, endpoint: usize, body: usize) -> Option<Bytes> {
         let ep = &self.endpoints[endpoint];
-        let body = ep.bodies.get(body).cloned().unwrap_or_default();
-        request(ep, &ep.path, &ep.headers_h1, body)
+        ep.wire.get(body).or(ep.wire.first()).cloned()
     }
 }
 
@@ -686,60 +699,37 @@ impl Pool {
         Ok(TokioIo::new(stream))
     }
 
-    async fn connect_h1(&self) -> Result<hyper::client::conn::http1::SendRequest<Body>, Failure> {
-        let io = self.connect().await?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|e| Failure::new("connect", &e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
-    }
-
-    /// An idle HTTP/1.1 connection that is still open, else a new one (and whether it was
-    /// reused).
-    async fn h1_sender(
-        &self,
-    ) -> Result<(hyper::client::conn::http1::SendRequest<Body>, bool), Failure> {
-        loop {
-            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            match idle {
-                Some(mut s) => {
-                    if s.ready().await.is_ok() {
-                        return Ok((s, true));
-                    }
-                }
-                None => return Ok((self.connect_h1().await?, false)),
-            }
-        }
-    }
-
-    async fn send_h1(&self, ep: &Endpoint, body: Bytes) -> Result<Answer, Failure> {
-        let (mut sender, reused) = self.h1_sender().await?;
-        let resp = match sender
-            .send_request(request(ep, &ep.path, &ep.headers_h1, body.clone()))
-            .await
-        {
-            Ok(r) => r,
-            // A kept-alive connection the server closed meanwhile: once more on a new one.
-            Err(e) if reused && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) => {
-                sender = self.connect_h1().await?;
-                sender
-                    .send_request(request(ep, &ep.path, &ep.headers_h1, body))
-                    .await
-                    .map_err(|e| Failure::new("request", &e))?
-            }
-            Err(e) => return Err(Failure::new("request", &e)),
+    /// Sends a prepared HTTP/1.1 request on an idle connection, or a new one.
+    async fn send_h1(&self, request: &[u8]) -> Result<Answer, Failure> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (mut conn, reused) = match idle {
+            Some(c) => (c, true),
+            None => (self.connect_h1().await?, false),
         };
-        let answer = read(resp).await?;
-        if !sender.is_closed() {
+        let (answer, keep) = match conn.exchange(request).await {
+            Ok(a) => a,
+            // A kept-alive connection the server closed meanwhile: once more on a new one.
+            Err(h1::Failed::Unanswered(_)) if reused => {
+                conn = self.connect_h1().await?;
+                conn.exchange(request)
+                    .await
+                    .map_err(h1::Failed::into_failure)?
+            }
+            Err(e) => return Err(e.into_failure()),
+        };
+        if keep {
             self.idle
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(sender);
+                .push(conn);
         }
         Ok(answer)
+    }
+
+    async fn connect_h1(&self) -> Result<h1::Conn, Failure> {
+        h1::Conn::connect(&self.addr)
+            .await
+            .map_err(|e| Failure::new("connect", &e))
     }
 
     /// The HTTP/2 connection every request of this host shares (made on first use, and again
@@ -784,8 +774,7 @@ impl Target for HttpTarget {
         let ep = &self.endpoints[call.collection];
         let n = ep.bodies.len().max(1) as u64;
         let q = (ep.next.fetch_add(1, Ordering::Relaxed) % n) as usize;
-        let body = ep.bodies.get(q).cloned().unwrap_or_default();
-        let answer = match tokio::time::timeout(self.timeout, self.send(ep, body)).await {
+        let answer = match tokio::time::timeout(self.timeout, self.send(ep, q)).await {
             Ok(Ok(a)) => a,
             Ok(Err(f)) => return Err(OpError::new(f.kind, f.message)),
             Err(_) => {
