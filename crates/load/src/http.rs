@@ -547,7 +547,7 @@ impl HttpTarget {
         match &self.transport {
             Transport::Plain(pools) => {
                 let pool = &pools[ep.pool];
-                if let Some(request) = ep.wire.get(q).or(ep.wire.first()) {
+                if let Some(request) = ep.wire.get(q) {
                     pool.send_h1(request).await
                 } else {
                     let mut sender = pool.h2_sender().await?;
@@ -609,10 +609,9 @@ impl HttpTarget {
 
     /// The HTTP/1.1 request the target sends for body `body` of endpoint `endpoint`, as it goes
     /// out (what `benches/requests.rs` measures taking): `None` for an endpoint that goes over
-    /// HTTP/2 or TLS.
+    /// HTTP/2 or TLS (or that has no such body).
     pub fn request(&self, endpoint: usize, body: usize) -> Option<Bytes> {
-        let ep = &self.endpoints[endpoint];
-        ep.wire.get(body).or(ep.wire.first()).cloned()
+        self.endpoints[endpoint].wire.get(body).cloned()
     }
 }
 
@@ -691,12 +690,13 @@ async fn read(resp: Response<hyper::body::Incoming>) -> Result<Answer, Failure> 
 }
 
 impl Pool {
-    async fn connect(&self) -> Result<TokioIo<tokio::net::TcpStream>, Failure> {
+    /// A new TCP connection to the host (for either protocol).
+    async fn connect(&self) -> Result<tokio::net::TcpStream, Failure> {
         let stream = tokio::net::TcpStream::connect(&self.addr)
             .await
             .map_err(|e| Failure::new("connect", &e))?;
         let _ = stream.set_nodelay(true);
-        Ok(TokioIo::new(stream))
+        Ok(stream)
     }
 
     /// Sends a prepared HTTP/1.1 request on an idle connection, or a new one.
@@ -704,13 +704,13 @@ impl Pool {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let (mut conn, reused) = match idle {
             Some(c) => (c, true),
-            None => (self.connect_h1().await?, false),
+            None => (h1::Conn::new(self.connect().await?), false),
         };
         let (answer, keep) = match conn.exchange(request).await {
             Ok(a) => a,
             // A kept-alive connection the server closed meanwhile: once more on a new one.
             Err(h1::Failed::Unanswered(_)) if reused => {
-                conn = self.connect_h1().await?;
+                conn = h1::Conn::new(self.connect().await?);
                 conn.exchange(request)
                     .await
                     .map_err(h1::Failed::into_failure)?
@@ -726,12 +726,6 @@ impl Pool {
         Ok(answer)
     }
 
-    async fn connect_h1(&self) -> Result<h1::Conn, Failure> {
-        h1::Conn::connect(&self.addr)
-            .await
-            .map_err(|e| Failure::new("connect", &e))
-    }
-
     /// The HTTP/2 connection every request of this host shares (made on first use, and again
     /// when it closed).
     async fn h2_sender(&self) -> Result<hyper::client::conn::http2::SendRequest<Body>, Failure> {
@@ -741,7 +735,7 @@ impl Pool {
                 return Ok(s.clone());
             }
         }
-        let io = self.connect().await?;
+        let io = TokioIo::new(self.connect().await?);
         let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
             .await
             .map_err(|e| Failure::new("connect", &e))?;

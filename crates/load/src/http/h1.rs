@@ -5,8 +5,6 @@
 //! `Content-Length`, chunked, or to the end of the connection. The exchange runs in the caller's
 //! task: no connection task to wake, no channel between the two, no header map per request.
 
-use std::io;
-
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::Method;
 use hyper::header::HeaderMap;
@@ -60,6 +58,15 @@ pub(super) enum Failed {
 }
 
 impl Failed {
+    /// A failure while the body was read (kind `response body`, as for hyper's connections).
+    fn in_body(self) -> Self {
+        let (Self::Unanswered(f) | Self::Other(f)) = self;
+        Self::Other(Failure {
+            kind: "response body",
+            ..f
+        })
+    }
+
     pub(super) fn into_failure(self) -> Failure {
         match self {
             Self::Unanswered(f) | Self::Other(f) => f,
@@ -84,9 +91,11 @@ struct Head {
     server_timing: Option<f64>,
 }
 
+/// A response that breaks HTTP/1.1 (kind `request`, as when hyper cannot parse a response's
+/// head; [`Failed::in_body`] for the body's).
 fn protocol(message: impl Into<String>) -> Failed {
     Failed::Other(Failure {
-        kind: "response",
+        kind: "request",
         message: message.into(),
     })
 }
@@ -139,24 +148,22 @@ fn head(r: &httparse::Response<'_, '_>, len: usize) -> Result<Head, Failed> {
 }
 
 impl Conn {
-    pub(super) async fn connect(addr: &str) -> io::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        let _ = stream.set_nodelay(true);
-        Ok(Self {
+    pub(super) fn new(stream: TcpStream) -> Self {
+        Self {
             stream,
             buf: BytesMut::with_capacity(READ_SIZE),
-        })
+        }
     }
 
     /// Reads more of the response into the buffer; `Ok(0)` at the end of the connection.
-    async fn read(&mut self) -> io::Result<usize> {
+    async fn read(&mut self) -> std::io::Result<usize> {
         self.buf.reserve(READ_SIZE);
         self.stream.read_buf(&mut self.buf).await
     }
 
     /// Reads more, where the response must go on.
     async fn more(&mut self, answered: bool) -> Result<(), Failed> {
-        let ended = |e: io::Error| {
+        let ended = |e: std::io::Error| {
             let f = Failure {
                 kind: "request",
                 message: format!("the connection ended before the response did: {e}"),
@@ -168,7 +175,7 @@ impl Conn {
             }
         };
         match self.read().await {
-            Ok(0) => Err(ended(io::ErrorKind::UnexpectedEof.into())),
+            Ok(0) => Err(ended(std::io::ErrorKind::UnexpectedEof.into())),
             Ok(_) => Ok(()),
             Err(e) => Err(ended(e)),
         }
@@ -204,7 +211,20 @@ impl Conn {
             let answered = !self.buf.is_empty();
             self.more(answered).await?;
         };
-        let body = match head.framing {
+        let body = self.body(&head).await.map_err(Failed::in_body)?;
+        Ok((
+            Answer {
+                status: head.status,
+                server_timing: head.server_timing,
+                body,
+            },
+            head.keep_alive,
+        ))
+    }
+
+    /// The body after `head`, by its framing.
+    async fn body(&mut self, head: &Head) -> Result<Bytes, Failed> {
+        Ok(match head.framing {
             Framing::Length(n) => {
                 while self.buf.len() < head.len + n {
                     self.more(true).await?;
@@ -225,15 +245,7 @@ impl Conn {
                 self.buf.advance(head.len);
                 self.buf.split().freeze()
             }
-        };
-        Ok((
-            Answer {
-                status: head.status,
-                server_timing: head.server_timing,
-                body,
-            },
-            head.keep_alive,
-        ))
+        })
     }
 
     /// A chunked body that starts at `pos` of the buffer, and its trailers.
@@ -374,7 +386,7 @@ mod tests {
             (b"HTTP/1.0 200 OK\r\n\r\nto the end", true),
         ])
         .await;
-        let mut c = Conn::connect(&addr).await.unwrap();
+        let mut c = Conn::new(TcpStream::connect(&addr).await.unwrap());
         let req = prepare(&Method::POST, "/s", &HeaderMap::new(), b"{}");
         let (a, keep) = c.exchange(&req).await.ok().unwrap();
         assert_eq!((a.status, &a.body[..], keep), (200, &b"hello"[..], true));
@@ -390,7 +402,7 @@ mod tests {
         let (a, keep) = c.exchange(&req).await.ok().unwrap();
         assert_eq!((a.status, &a.body[..], keep), (200, &b"ok"[..], false));
         // The server closes after `connection: close`; the next request goes on a new one.
-        let mut c = Conn::connect(&addr).await.unwrap();
+        let mut c = Conn::new(TcpStream::connect(&addr).await.unwrap());
         let (a, keep) = c.exchange(&req).await.ok().unwrap();
         assert_eq!(
             (a.status, &a.body[..], keep),
@@ -410,22 +422,26 @@ mod tests {
         ])
         .await;
         let req = prepare(&Method::GET, "/", &HeaderMap::new(), b"");
-        let mut c = Conn::connect(&addr).await.unwrap();
+        let mut c = Conn::new(TcpStream::connect(&addr).await.unwrap());
         assert!(matches!(c.exchange(&req).await, Err(Failed::Unanswered(_))));
         // The server closes mid-body.
-        let mut c = Conn::connect(&addr).await.unwrap();
+        let mut c = Conn::new(TcpStream::connect(&addr).await.unwrap());
         match c.exchange(&req).await {
-            Err(Failed::Other(f)) => assert!(f.message.contains("ended before"), "{}", f.message),
+            Err(Failed::Other(f)) => {
+                assert!(f.message.contains("ended before"), "{}", f.message);
+                assert_eq!(f.kind, "response body");
+            }
             _ => panic!("a short body is an error"),
         }
-        let mut c = Conn::connect(&addr).await.unwrap();
+        let mut c = Conn::new(TcpStream::connect(&addr).await.unwrap());
         match c.exchange(&req).await {
             Err(Failed::Other(f)) => {
                 assert!(
                     f.message.contains("not an HTTP/1.1 response"),
                     "{}",
                     f.message
-                )
+                );
+                assert_eq!(f.kind, "request");
             }
             _ => panic!("a response that is not HTTP is an error"),
         }
