@@ -8,7 +8,8 @@
 Deterministic (fixed seed); the output is checked in, so this only runs when the fixtures change.
 
 - same/: one 16-d dataset (200 train, 20 test, top-10 exact cosine neighbours computed here with
-  numpy) written in every format: ann.hdf5, npy/, parquet/, bin/ (base.fbin, query.fbin,
+  numpy) written in every format: ann.hdf5 (and ann-gzip.hdf5, ann-f64.hdf5: chunked and
+  compressed, float64, the newest HDF5 format), npy/, parquet/, bin/ (base.fbin, query.fbin,
   groundtruth.ibin: the suite's own format), fvecs/ (base.fvecs, query.fvecs, gt.ivecs),
   notruth/ (npy without neighbours), u8/ (base.u8bin, query.u8bin and the same bytes as
   train.npy / test.npy uint8).
@@ -56,13 +57,21 @@ def write_vecs(path, a, dtype):
             f.write(row.tobytes())
 
 
-def write_hdf5(path, train, test, neighbors, distance="angular"):
-    with h5py.File(path, "w") as f:
-        f.attrs["distance"] = distance
-        f.create_dataset("train", data=train)
-        f.create_dataset("test", data=test)
-        if neighbors is not None:
-            f.create_dataset("neighbors", data=neighbors)
+def write_hdf5(path, train, test, neighbors, distance="angular", fixed_string=False,
+               libver=None, **storage):
+    """h5py's defaults (contiguous, a variable-length UTF-8 `distance`), or with `storage`
+    options per dataset (chunks, compression, shuffle), a fixed-length ASCII `distance` and the
+    newest file format (libver="latest": other chunk indexes and object headers)."""
+    with h5py.File(path, "w", libver=libver or "earliest") as f:
+        f.attrs["distance"] = np.bytes_(distance) if fixed_string else distance
+        for name, a in (("train", train), ("test", test), ("neighbors", neighbors)):
+            if a is None:
+                continue
+            opts = dict(storage)
+            if "chunks" in opts:
+                # Chunks of up to 48 rows: 200 rows end in a partial chunk.
+                opts["chunks"] = (min(48, len(a)), a.shape[1])
+            f.create_dataset(name, data=a, **opts)
 
 
 def write_npy(d, train, test, neighbors):
@@ -118,6 +127,14 @@ def main():
     same = os.path.join(ROOT, "same")
     os.makedirs(same)
     write_hdf5(os.path.join(same, "ann.hdf5"), train, test, nb)
+    # The same data as h5py writes it compressed: chunked, gzip and shuffle, int64 neighbours.
+    write_hdf5(os.path.join(same, "ann-gzip.hdf5"), train, test, nb.astype(np.int64),
+               chunks=True, compression="gzip", compression_opts=6, shuffle=True)
+    # float64 vectors, int32 neighbours, gzip without shuffle, a fixed-length `distance`, the
+    # newest file format.
+    write_hdf5(os.path.join(same, "ann-f64.hdf5"), train.astype(np.float64),
+               test.astype(np.float64), nb, fixed_string=True, libver="latest",
+               chunks=True, compression="gzip", compression_opts=4)
     write_npy(os.path.join(same, "npy"), train, test, nb)
     write_npy(os.path.join(same, "notruth"), train, test, None)
     write_parquet(os.path.join(same, "parquet"), train, test, nb)

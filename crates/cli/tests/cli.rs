@@ -559,8 +559,7 @@ fn a_validation_failing_after_setup_drops_the_collections_it_created_on_the_serv
     use std::collections::BTreeSet;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
-    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
-        eprintln!("skipped: QDRANT_BIN not set");
+    let Some(qdrant) = qdrant_perf_testkit::qdrant_bin() else {
         return;
     };
     let server = qdrant_perf_store::server::LocalServer::start(Path::new(&qdrant), None)

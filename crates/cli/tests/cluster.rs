@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::bin;
-use qdrant_perf_store::server::{LocalServer, SKIP_MESSAGE, http_body};
+use qdrant_perf_store::server::{LocalServer, http_body};
 
 /// Searches a node answered itself (its gRPC `/qdrant.Points/Search` responses).
 fn searches_counted(port: u16) -> u64 {
@@ -24,8 +24,7 @@ fn searches_counted(port: u16) -> u64 {
 
 #[test]
 fn load_over_a_cluster_with_a_node_killed_mid_run_names_the_node_and_misses_all_nodes_served() {
-    let Some(bin_path) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
-        eprintln!("{SKIP_MESSAGE} (the cluster test needs QDRANT_BIN)");
+    let Some(bin_path) = qdrant_perf_testkit::qdrant_bin() else {
         return;
     };
     let mut nodes = LocalServer::start_cluster(std::path::Path::new(&bin_path), 3)

@@ -93,8 +93,7 @@ fn long_phases_print_plain_progress_lines_when_stderr_is_not_a_terminal() {
 
 #[test]
 fn an_index_that_never_turns_green_times_out_naming_the_last_state_and_drops_what_was_created() {
-    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
-        eprintln!("skipped: QDRANT_BIN not set");
+    let Some(qdrant) = qdrant_perf_testkit::qdrant_bin() else {
         return;
     };
     // An optimizer that never runs: the collection stays yellow with nothing indexed.

@@ -26,8 +26,6 @@ use qdrant_perf_report::chart::spectrum_quantiles;
 use qdrant_perf_report::report_html::DRAIN_FRAGMENT_S;
 use qdrant_perf_tune::sweep::pareto_frontier;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 /// A headless chromium of this test: killed (and its profile removed) on every way out.
 struct Chromium {
     child: Child,
@@ -43,9 +41,9 @@ impl Drop for Chromium {
 }
 
 impl Chromium {
-    fn start() -> Chromium {
+    fn start(exe: &Path) -> Chromium {
         let profile = tempfile::tempdir().unwrap();
-        let mut child = Command::new(CHROMIUM)
+        let mut child = Command::new(exe)
             .args([
                 "--headless=new",
                 "--remote-debugging-port=0",
@@ -530,10 +528,9 @@ fn workdir() -> (Option<tempfile::TempDir>, PathBuf) {
 
 #[test]
 fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_holds() {
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!("skipped: {CHROMIUM} not found (apt-get install -y chromium)");
+    let Some(chromium) = qdrant_perf_testkit::chromium() else {
         return;
-    }
+    };
     let (_keep, work) = workdir();
     let config = tiny_config(&work, |t| t);
     let config_arg = config.to_str().unwrap();
@@ -658,7 +655,7 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
         before.matches("data-series=").count()
     );
 
-    let browser = Chromium::start();
+    let browser = Chromium::start(&chromium);
     let mut cdp = Cdp::connect(&browser.ws_url);
     for (name, dir) in [
         ("load", &load),

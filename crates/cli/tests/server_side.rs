@@ -16,8 +16,7 @@ use qdrant_perf_store::server::LocalServer;
 
 /// A server from `QDRANT_BIN`, or `None` (the test prints why and passes).
 fn qdrant() -> Option<LocalServer> {
-    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
-        eprintln!("skipped: QDRANT_BIN not set");
+    let Some(qdrant) = qdrant_perf_testkit::qdrant_bin() else {
         return None;
     };
     Some(
@@ -199,12 +198,12 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
     };
     let exporter = match PrivateNodeExporter::start() {
         Ok(e) => e,
-        Err(e) if e.is_missing() => return eprintln!("skipped: {e}"),
+        Err(e) if e.is_missing() => return qdrant_perf_testkit::skip(e),
         Err(e) => panic!("{e}"),
     };
     let prometheus = match PrivatePrometheus::start(&[exporter.target()]) {
         Ok(p) => p,
-        Err(e) if e.is_missing() => return eprintln!("skipped: {e}"),
+        Err(e) if e.is_missing() => return qdrant_perf_testkit::skip(e),
         Err(e) => panic!("{e}"),
     };
     let instance = exporter.target();
@@ -282,7 +281,7 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
         "the live endpoint showed a run with client and server latency:\n{live}\n{stderr}"
     );
     match promtool_check(&live) {
-        None => println!("{PROMTOOL_MISSING}"),
+        None => qdrant_perf_testkit::skip(PROMTOOL_MISSING),
         Some(r) => r.unwrap(),
     }
     assert!(

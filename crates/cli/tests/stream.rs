@@ -183,8 +183,7 @@ fn a_stream_on_the_embedded_engine_reports_each_stage_and_freshness() {
 
 #[test]
 fn a_stream_against_a_qdrant_server_has_server_time_and_drops_its_collection() {
-    let Some(qdrant) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
-        eprintln!("skipped: QDRANT_BIN not set");
+    let Some(qdrant) = qdrant_perf_testkit::qdrant_bin() else {
         return;
     };
     let server = LocalServer::start(Path::new(&qdrant), None).expect("the server starts");

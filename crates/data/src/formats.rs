@@ -10,7 +10,8 @@
 //!
 //! - ann-benchmarks HDF5 (`.hdf5` / `.h5`): datasets `train`, `test`, optional `neighbors`, the
 //!   file attribute `distance` ("angular" -> cosine, "euclidean" -> euclid, "dot"/"ip" -> dot).
-//!   `train` is converted by hyperslabs of rows.
+//!   `train` is converted by hyperslabs of rows. Read in pure Rust ([`hdf5`]): contiguous or
+//!   chunked, deflate/shuffle filters, float32/float64 vectors, 32/64-bit integer neighbours.
 //! - big-ann-benchmarks / TEXMEX, a directory with `base*` or `train*` and `query*` or `test*`
 //!   vector files (`.fbin`, `.u8bin`, `.i8bin`, `.fvecs`, `.bvecs`) and optionally a
 //!   `groundtruth*`, `gt*` or `neighbors*` id file (`.ibin`, `.ivecs`).
@@ -35,6 +36,9 @@ use crate::files::{
 use crate::generator::Metric;
 use crate::payload::SourcePayloads;
 use crate::vectors::Vectors;
+use hdf5::Hdf5Blocks;
+
+mod hdf5;
 
 /// The format a dataset path was read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -249,7 +253,7 @@ fn find(dir: &Path, stems: &[&str], exts: &[&str]) -> Result<Option<PathBuf>> {
 /// given, is a `.fbin` already converted from the train file [`train_to_convert`] named.
 pub(crate) fn read_source(path: &Path, mapped_train: Option<&Path>) -> Result<Source> {
     match layout(path)? {
-        Layout::Hdf5(file) => read_hdf5(&file, mapped_train),
+        Layout::Hdf5(file) => hdf5::read(&file, mapped_train),
         Layout::Npy(train, test, truth) => read_npy(train, test, truth, mapped_train),
         Layout::Parquet(train, test, truth) => read_parquet(train, test, truth, mapped_train),
         Layout::Bin(train, test, truth) => read_bin(train, test, truth, mapped_train),
@@ -296,106 +300,6 @@ pub fn metric_from_word(word: &str) -> Option<Metric> {
         "dot" | "ip" | "inner_product" => Some(Metric::Dot),
         _ => None,
     }
-}
-
-fn read_hdf5(path: &Path, mapped_train: Option<&Path>) -> Result<Source> {
-    use hdf5_metno as h5;
-    let bad = |what: String| DataError::bad_file(path, what);
-    let file = h5::File::open(path).map_err(|e| {
-        bad(format!(
-            "cannot be opened as HDF5 ({e}); it is truncated or not an HDF5 file"
-        ))
-    })?;
-    let matrix = |name: &str| -> Result<Option<(usize, usize, h5::Dataset)>> {
-        if !file.link_exists(name) {
-            return Ok(None);
-        }
-        let ds = file
-            .dataset(name)
-            .map_err(|e| bad(format!("`{name}` is not a dataset ({e})")))?;
-        match ds.shape()[..] {
-            [rows, cols] => Ok(Some((rows, cols, ds))),
-            ref other => Err(bad(format!(
-                "`{name}` has shape {other:?}; ann-benchmarks files hold 2-D rows x dimension arrays"
-            ))),
-        }
-    };
-    let vectors = |name: &str| -> Result<Vectors> {
-        let Some((rows, cols, ds)) = matrix(name)? else {
-            return Err(bad(format!(
-                "has no `{name}` dataset; an ann-benchmarks file holds `train`, `test` and optionally `neighbors`"
-            )));
-        };
-        let data: Vec<f32> = ds
-            .read_raw::<f32>()
-            .map_err(|e| bad(format!("`{name}` cannot be read as floats ({e})")))?;
-        if data.len() != rows * cols {
-            return Err(bad(format!(
-                "`{name}`: read {} values of {rows} x {cols}",
-                data.len()
-            )));
-        }
-        if cols == 0 {
-            return Err(bad(format!("`{name}` has dimension 0")));
-        }
-        Vectors::new(cols, data)
-    };
-    let train = match mapped_train {
-        Some(fbin) => Vectors::map_fbin(fbin)?,
-        None => vectors("train")?,
-    };
-    let test = vectors("test")?;
-    let neighbors = match matrix("neighbors")? {
-        None => None,
-        Some((rows, k, ds)) => {
-            let ids: Vec<i64> = ds
-                .read_raw::<i64>()
-                .map_err(|e| bad(format!("`neighbors` cannot be read as integers ({e})")))?;
-            let rows = ids_rows(path, &ids, rows, k)?;
-            Some((k, rows, path.to_path_buf()))
-        }
-    };
-    let metric = match file.attr("distance") {
-        Err(_) => None,
-        Ok(attr) => {
-            let word = read_string_attr(&attr)
-                .ok_or_else(|| bad("the `distance` attribute is not a string".into()))?;
-            let metric = metric_from_word(&word).ok_or_else(|| {
-                bad(format!(
-                    "the `distance` attribute is {word:?}; known: angular, euclidean, dot, ip \
-                     (or remove it and pass --metric)"
-                ))
-            })?;
-            Some((metric, word))
-        }
-    };
-    Ok(Source {
-        metric,
-        ..Source::new(
-            Format::Hdf5,
-            train,
-            test,
-            neighbors,
-            path.to_path_buf(),
-            path.to_path_buf(),
-        )
-    })
-}
-
-fn read_string_attr(attr: &hdf5_metno::Attribute) -> Option<String> {
-    use hdf5_metno::types::{FixedAscii, FixedUnicode, VarLenAscii, VarLenUnicode};
-    if let Ok(s) = attr.read_scalar::<VarLenUnicode>() {
-        return Some(s.as_str().to_string());
-    }
-    if let Ok(s) = attr.read_scalar::<VarLenAscii>() {
-        return Some(s.as_str().to_string());
-    }
-    if let Ok(s) = attr.read_scalar::<FixedAscii<64>>() {
-        return Some(s.as_str().to_string());
-    }
-    attr.read_scalar::<FixedUnicode<64>>()
-        .ok()
-        .map(|s| s.as_str().to_string())
 }
 
 /// Neighbour rows from a flat id matrix; negative ids end a row (padding).
@@ -592,78 +496,6 @@ impl RowBlocks for NpyBlocks {
                 }
             }
         }
-        Ok(())
-    }
-}
-
-/// An ann-benchmarks file's `train` dataset a block of rows at a time (a hyperslab of rows per
-/// block), for [`convert_train`].
-struct Hdf5Blocks {
-    path: PathBuf,
-    // Kept open while the dataset is read.
-    _file: hdf5_metno::File,
-    train: hdf5_metno::Dataset,
-    rows: usize,
-    cols: usize,
-    next: usize,
-}
-
-impl Hdf5Blocks {
-    fn open(path: &Path) -> Result<Self> {
-        let bad = |what: String| DataError::bad_file(path, what);
-        let file = hdf5_metno::File::open(path).map_err(|e| {
-            bad(format!(
-                "cannot be opened as HDF5 ({e}); it is truncated or not an HDF5 file"
-            ))
-        })?;
-        if !file.link_exists("train") {
-            return Err(bad(
-                "has no `train` dataset; an ann-benchmarks file holds `train`, `test` and optionally `neighbors`".into(),
-            ));
-        }
-        let train = file
-            .dataset("train")
-            .map_err(|e| bad(format!("`train` is not a dataset ({e})")))?;
-        let (rows, cols) = match train.shape()[..] {
-            [_, 0] => return Err(bad("`train` has dimension 0".into())),
-            [rows, cols] => (rows, cols),
-            ref other => {
-                return Err(bad(format!(
-                    "`train` has shape {other:?}; ann-benchmarks files hold 2-D rows x dimension arrays"
-                )));
-            }
-        };
-        Ok(Self {
-            path: path.to_path_buf(),
-            _file: file,
-            train,
-            rows,
-            cols,
-            next: 0,
-        })
-    }
-}
-
-impl RowBlocks for Hdf5Blocks {
-    fn shape(&self) -> (usize, usize) {
-        (self.rows, self.cols)
-    }
-
-    fn read_rows(&mut self, n: usize, out: &mut Vec<f32>) -> Result<()> {
-        use hdf5_metno::{Hyperslab, SliceOrIndex};
-        let (a, b) = (self.next, self.next + n);
-        let rows = Hyperslab::from(vec![
-            SliceOrIndex::from(a..b),
-            SliceOrIndex::from(0..self.cols),
-        ]);
-        let block = self.train.read_slice_2d::<f32, _>(rows).map_err(|e| {
-            DataError::bad_file(
-                &self.path,
-                format!("`train` rows {a}..{b} cannot be read as floats ({e})"),
-            )
-        })?;
-        out.extend(block.iter().copied());
-        self.next = b;
         Ok(())
     }
 }
@@ -1118,6 +950,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for rel in [
             "same/ann.hdf5",
+            "same/ann-gzip.hdf5",
+            "same/ann-f64.hdf5",
             "same/parquet",
             "same/fvecs",
             "same/bvecs",

@@ -73,6 +73,10 @@ fn every_format_gives_the_same_vectors_truth_and_recall() {
     );
     for (rel, format) in [
         ("same/ann.hdf5", Format::Hdf5),
+        // Chunked, gzip + shuffle, int64 neighbours (h5py); float64 vectors, int32 neighbours,
+        // a fixed-length `distance` and the newest HDF5 format.
+        ("same/ann-gzip.hdf5", Format::Hdf5),
+        ("same/ann-f64.hdf5", Format::Hdf5),
         ("same/npy", Format::Npy),
         ("same/parquet", Format::Parquet),
         ("same/fvecs", Format::Bin),

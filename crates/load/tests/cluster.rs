@@ -16,7 +16,7 @@ use qdrant_perf_load::target::{StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{self, Bound, Check, Verdict};
 use qdrant_perf_report::report::{Report, TargetInfo, run_text};
 use qdrant_perf_store::fixture::{self, load_collection};
-use qdrant_perf_store::server::{LocalServer, SKIP_MESSAGE};
+use qdrant_perf_store::server::LocalServer;
 use qdrant_perf_store::{AnyStore, Api, CollectionSpec, Guard, ServerConfig, Store};
 
 /// One cluster at a time: two would share the 2 cores the kill times are measured on.
@@ -52,8 +52,7 @@ fn unique(stem: &str) -> String {
 }
 
 fn run_with_a_lost_node(fault: Fault) -> Option<Measured> {
-    let Some(bin) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
-        eprintln!("{SKIP_MESSAGE} (the cluster test needs QDRANT_BIN)");
+    let Some(bin) = qdrant_perf_testkit::qdrant_bin() else {
         return None;
     };
     let _one = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());

@@ -192,7 +192,7 @@ async fn the_endpoint_serves_the_runs_figures_and_promtool_accepts_them() {
     assert_eq!(resp.status(), 405);
     // Prometheus's own checker, lint included.
     match promtool_check(&body) {
-        None => println!("{PROMTOOL_MISSING}"),
+        None => qdrant_perf_testkit::skip(PROMTOOL_MISSING),
         Some(result) => result.unwrap(),
     }
     // Shut down: the port no longer answers.
@@ -211,7 +211,7 @@ async fn before_the_first_second_the_text_is_valid_too() {
         "{text}"
     );
     match promtool_check(&text) {
-        None => println!("{PROMTOOL_MISSING}"),
+        None => qdrant_perf_testkit::skip(PROMTOOL_MISSING),
         Some(result) => result.unwrap(),
     }
 }
@@ -523,7 +523,9 @@ fn the_dashboard_reads_only_series_the_generator_or_qdrant_expose() {
         .arg(&file)
         .output()
     {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("{PROMTOOL_MISSING}"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            qdrant_perf_testkit::skip(PROMTOOL_MISSING)
+        }
         Err(e) => panic!("cannot run promtool: {e}"),
         Ok(out) => assert!(
             out.status.success(),
@@ -561,7 +563,9 @@ fn the_example_scrape_config_has_the_jobs_the_dashboard_expects() {
         .args(["check", "config", path])
         .output()
     {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("{PROMTOOL_MISSING}"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            qdrant_perf_testkit::skip(PROMTOOL_MISSING)
+        }
         Err(e) => panic!("cannot run promtool: {e}"),
         Ok(out) => assert!(
             out.status.success(),

@@ -151,8 +151,8 @@ impl Exposition {
     }
 }
 
-/// What tests print when promtool is missing (they then return without checking).
-pub const PROMTOOL_MISSING: &str = "skipped: promtool not found (apt-get install -y prometheus)";
+/// Why a test that needs promtool is skipped (it then returns without checking).
+pub const PROMTOOL_MISSING: &str = "promtool not found (apt-get install -y prometheus)";
 
 /// `promtool check metrics` on `text` (Debian's `prometheus` package): `None` when promtool is
 /// not installed; otherwise `Err` with its exit status and output unless it exits 0 and prints

@@ -1,6 +1,6 @@
 //! A throwaway Qdrant server for tests: started from an executable (`QDRANT_BIN`) on free
 //! loopback ports with its own temporary storage, ready when `/readyz` answers, and killed by its
-//! pid when dropped (also when a test panics). Or a running server given by `QDRANT_URL`.
+//! pid when dropped (also when a test panics).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -9,9 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// The line a server test prints when it has no server to run against.
-pub const SKIP_MESSAGE: &str = "skipped: no Qdrant server (set QDRANT_URL or QDRANT_BIN)";
 
 /// A Qdrant server process this test run started.
 pub struct LocalServer {
@@ -259,54 +256,5 @@ impl Drop for LocalServer {
     fn drop(&mut self) {
         self.kill();
         let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The server a test file runs against: one it started, or one the user runs.
-pub enum TestServer {
-    Started(LocalServer),
-    External { url: String },
-}
-
-impl TestServer {
-    /// `QDRANT_URL` (a running server) or else `QDRANT_BIN` (started here); `None` after
-    /// printing [`SKIP_MESSAGE`] when neither is set. A `QDRANT_BIN` that fails to start is a
-    /// test failure, not a skip.
-    pub fn from_env() -> Option<Self> {
-        if let Ok(url) = std::env::var("QDRANT_URL")
-            && !url.trim().is_empty()
-        {
-            return Some(TestServer::External { url });
-        }
-        match std::env::var_os("QDRANT_BIN") {
-            Some(bin) if !bin.is_empty() => Some(TestServer::Started(
-                LocalServer::start(Path::new(&bin), None)
-                    .expect("QDRANT_BIN is set but the server did not start"),
-            )),
-            _ => {
-                eprintln!("{SKIP_MESSAGE}");
-                None
-            }
-        }
-    }
-
-    /// A gRPC URL of the server (for an external server: `QDRANT_URL` as given).
-    pub fn grpc_url(&self) -> String {
-        match self {
-            TestServer::Started(s) => s.grpc_url(),
-            TestServer::External { url } => url.clone(),
-        }
-    }
-
-    /// A REST URL of the server; for an external server, `QDRANT_REST_URL` or, when `QDRANT_URL`
-    /// ends in the gRPC port 6334, the same host on 6333.
-    pub fn rest_url(&self) -> String {
-        match self {
-            TestServer::Started(s) => s.rest_url(),
-            TestServer::External { url } => std::env::var("QDRANT_REST_URL").unwrap_or_else(|_| {
-                let base = url.split("://").nth(1).unwrap_or(url);
-                format!("rest+http://{}", base.replace(":6334", ":6333"))
-            }),
-        }
     }
 }

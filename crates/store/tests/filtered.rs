@@ -8,11 +8,11 @@ use qdrant_perf_data::{
     ground_truth_filtered, recall_at_k,
 };
 use qdrant_perf_store::fixture::{self, load_collection_with_payloads};
-use qdrant_perf_store::server::TestServer;
 use qdrant_perf_store::{
     Api, CollectionSpec, EdgeStore, Filter, Guard, HnswParams, Query, ServerConfig, Store,
     StoreError,
 };
+use qdrant_perf_testkit::TestServer;
 
 const DIM: usize = 32;
 const POINTS: usize = 3_000;

@@ -1,16 +1,17 @@
 //! The gRPC and REST stores against a real Qdrant server: `QDRANT_URL` (a running server) or
 //! `QDRANT_BIN` (a qdrant executable started here on free loopback ports). With neither, each
-//! test prints `skipped: no Qdrant server (set QDRANT_URL or QDRANT_BIN)`.
+//! test prints `skipped: no Qdrant server ...` (and fails under CI: qdrant_perf_testkit).
 
 use std::time::{Duration, Instant};
 
 use qdrant_perf_data::{Dataset, DatasetSpec, GroundTruth, Metric, Vectors, mean_recall};
 use qdrant_perf_store::fixture::{self, load_collection};
-use qdrant_perf_store::server::{LocalServer, SKIP_MESSAGE, TestServer};
+use qdrant_perf_store::server::LocalServer;
 use qdrant_perf_store::{
     Api, ApiKey, CollectionSpec, Created, GrpcStore, Guard, Query, RestStore, ServerConfig, Store,
     StoreError,
 };
+use qdrant_perf_testkit::TestServer;
 use serde_json::json;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -302,13 +303,8 @@ fn an_unreachable_server_fails_fast_and_names_the_url() {
 
 /// Tests that need a server of their own (an API key, or one to kill) start it from QDRANT_BIN.
 fn own_server(api_key: Option<&str>) -> Option<LocalServer> {
-    match std::env::var_os("QDRANT_BIN") {
-        Some(bin) if !bin.is_empty() => Some(LocalServer::start(bin.as_ref(), api_key).unwrap()),
-        _ => {
-            eprintln!("{SKIP_MESSAGE} (this test starts its own server: set QDRANT_BIN)");
-            None
-        }
-    }
+    let bin = qdrant_perf_testkit::qdrant_bin()?;
+    Some(LocalServer::start(&bin, api_key).unwrap())
 }
 
 #[test]
@@ -676,8 +672,7 @@ fn server_telemetry_counts_the_run_and_finds_a_local_server_process() {
 fn a_three_node_cluster_spreads_searches_over_its_nodes_and_answers_alike_on_each() {
     use qdrant_perf_store::remote::telemetry::Telemetry;
     // A cluster is started here (an external QDRANT_URL is one server, not three).
-    let Some(bin) = std::env::var_os("QDRANT_BIN").filter(|b| !b.is_empty()) else {
-        eprintln!("{SKIP_MESSAGE} (the cluster test needs QDRANT_BIN)");
+    let Some(bin) = qdrant_perf_testkit::qdrant_bin() else {
         return;
     };
     let nodes = LocalServer::start_cluster(std::path::Path::new(&bin), 3)
