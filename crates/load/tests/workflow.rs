@@ -1,5 +1,6 @@
 //! The CI workflow (`.github/workflows/bench.yml`) has the shape the regression gate needs, and
-//! every script it runs exists, is executable and parses. (actionlint checks the rest: see
+//! every script it runs exists, is executable and parses; it and `.ci/run` install through the
+//! one set-up script and run the test command. (actionlint checks the rest: see
 //! docs/regression-gate.md.)
 
 use std::path::{Path, PathBuf};
@@ -170,5 +171,38 @@ fn every_script_the_workflow_runs_exists_is_executable_and_parses() {
             path.display(),
             String::from_utf8_lossy(&syntax.stderr)
         );
+    }
+}
+
+#[test]
+fn the_workflow_and_ci_install_through_setup_and_run_the_test_command() {
+    let read = |rel: &str| std::fs::read_to_string(repo().join(rel)).unwrap();
+    let w = workflow();
+    let ci = read(".ci/run");
+    let test = read("scripts/test");
+    // The test command runs the set-up first and the dependency check last.
+    let setup = test.find("\nscripts/setup").expect("scripts/test runs scripts/setup");
+    let cargo = test.find("\ncargo bench").expect("scripts/test runs cargo bench");
+    assert!(setup < cargo, "scripts/setup runs before the build");
+    assert!(test.contains("\nscripts/check-deps"), "scripts/test checks the dependencies");
+    assert!(ci.contains("\nscripts/test"), ".ci/run runs the test command");
+    // Every job installs through scripts/setup, and the tests job has a Qdrant for QDRANT_BIN.
+    for (name, j) in w["jobs"].as_mapping().unwrap() {
+        assert!(runs(j).contains("scripts/setup"), "job {name:?} skips scripts/setup");
+    }
+    assert!(runs(job(&w, "test")).contains("QDRANT_BIN="), "the tests job sets QDRANT_BIN");
+    // Nothing but scripts/setup names the test packages (comments aside).
+    let ci: String = ci
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    let all_runs: String = w["jobs"].as_mapping().unwrap().values().map(runs).collect();
+    for package in ["redis-server", "prometheus", "chromium"] {
+        for (name, text) in [("the workflow", &all_runs), (".ci/run", &ci)] {
+            assert!(
+                !text.contains(package),
+                "{name} names {package}; scripts/setup holds the list"
+            );
+        }
     }
 }

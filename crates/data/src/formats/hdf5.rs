@@ -16,12 +16,26 @@ use crate::vectors::Vectors;
 const LAYOUT: &str = "an ann-benchmarks file holds `train`, `test` and optionally `neighbors`";
 
 fn open(path: &Path) -> Result<Hdf5File> {
-    Hdf5File::open(path).map_err(|e| {
+    let file = Hdf5File::open(path).map_err(|e| {
         DataError::bad_file(
             path,
             format!("cannot be opened as HDF5 ({e}); it is truncated or not an HDF5 file"),
         )
-    })
+    })?;
+    // The superblock records where the file ends: a shorter file was cut (a copy or download
+    // that stopped), and is refused here rather than at the first block it lacks.
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX);
+    let end = file.superblock().base_address + file.superblock().eof_address;
+    if len < end {
+        return Err(DataError::bad_file(
+            path,
+            format!(
+                "is truncated: {len} bytes where its HDF5 superblock says {end}; copy or \
+                 download it again"
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 /// The 2-D dataset `name` with its rows and columns, or None when the file has no such dataset.
