@@ -52,9 +52,7 @@ fn unique(stem: &str) -> String {
 }
 
 fn run_with_a_lost_node(fault: Fault) -> Option<Measured> {
-    let Some(bin) = qdrant_perf_testkit::qdrant_bin() else {
-        return None;
-    };
+    let bin = qdrant_perf_testkit::qdrant_bin()?;
     let _one = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     let mut nodes = LocalServer::start_cluster(std::path::Path::new(&bin), 3)
         .expect("QDRANT_BIN is set but the cluster did not form");

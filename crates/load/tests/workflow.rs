@@ -181,16 +181,32 @@ fn the_workflow_and_ci_install_through_setup_and_run_the_test_command() {
     let ci = read(".ci/run");
     let test = read("scripts/test");
     // The test command runs the set-up first and the dependency check last.
-    let setup = test.find("\nscripts/setup").expect("scripts/test runs scripts/setup");
-    let cargo = test.find("\ncargo bench").expect("scripts/test runs cargo bench");
+    let setup = test
+        .find("\nscripts/setup")
+        .expect("scripts/test runs scripts/setup");
+    let cargo = test
+        .find("\ncargo bench")
+        .expect("scripts/test runs cargo bench");
     assert!(setup < cargo, "scripts/setup runs before the build");
-    assert!(test.contains("\nscripts/check-deps"), "scripts/test checks the dependencies");
-    assert!(ci.contains("\nscripts/test"), ".ci/run runs the test command");
+    assert!(
+        test.contains("\nscripts/check-deps"),
+        "scripts/test checks the dependencies"
+    );
+    assert!(
+        ci.contains("\nscripts/test"),
+        ".ci/run runs the test command"
+    );
     // Every job installs through scripts/setup, and the tests job has a Qdrant for QDRANT_BIN.
     for (name, j) in w["jobs"].as_mapping().unwrap() {
-        assert!(runs(j).contains("scripts/setup"), "job {name:?} skips scripts/setup");
+        assert!(
+            runs(j).contains("scripts/setup"),
+            "job {name:?} skips scripts/setup"
+        );
     }
-    assert!(runs(job(&w, "test")).contains("QDRANT_BIN="), "the tests job sets QDRANT_BIN");
+    assert!(
+        runs(job(&w, "test")).contains("QDRANT_BIN="),
+        "the tests job sets QDRANT_BIN"
+    );
     // Nothing but scripts/setup names the test packages (comments aside).
     let ci: String = ci
         .lines()

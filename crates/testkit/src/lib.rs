@@ -21,7 +21,10 @@ pub fn under_ci() -> bool {
 #[track_caller]
 pub fn skip(why: impl Display) {
     if under_ci() {
-        panic!("{why}: required under CI (CI=true); run scripts/setup as root to install it");
+        panic!(
+            "{why}: required under CI (CI=true), where no test may skip; scripts/setup installs \
+             the Debian packages, the workflow sets QDRANT_BIN"
+        );
     }
     eprintln!("skipped: {why}");
 }
