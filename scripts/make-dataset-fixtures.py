@@ -20,6 +20,10 @@ Deterministic (fixed seed); the output is checked in, so this only runs when the
   `score` (float64, null in every 20th row) and `active` (bool), the payload fields the filtered
   bench filters on. The vector values are multiples of 1/8 in [-1, 1), so pyarrow's default
   dictionary encoding keeps the file near 40 KB.
+- wrong-truth.hdf5 and wrong-truth-npy/: 300 train, 20 test, 16-d, top-100 cosine neighbours
+  that are exact for 18 queries and wrong for 2 (10 %, queries 3 and 17): their top-10 replaced
+  by the 10 farthest points, the rest of their top-100 reversed. The suite must report those 2
+  queries and use the exact truth instead.
 - bad/: one directory or file per bad input the readers must refuse.
 """
 
@@ -243,6 +247,24 @@ def main():
     os.makedirs(d)
     pq.write_table(emb_table(train, extra), os.path.join(d, "train.parquet"), row_group_size=25)
     pq.write_table(emb_table(test), os.path.join(d, "test.parquet"))
+
+    # --- a shipped truth wrong for 10 % of its queries (its own seed, like the one above) ---
+    wrng = np.random.default_rng(4242)
+    train = wrng.standard_normal((300, 16)).astype(np.float32)
+    test = wrng.standard_normal((20, 16)).astype(np.float32)
+    nb = exact_cosine(train, test, 300)
+    wrong = nb[:, :100].copy()
+    for q in WRONG_QUERIES:
+        # The 10 farthest points as the top-10, the true top-10 dropped, positions 11..100
+        # reversed: a top-100 that is 90 % right as a set and 0 % right at 10.
+        wrong[q, :10] = nb[q, -10:][::-1]
+        wrong[q, 10:] = nb[q, 10:100][::-1]
+    write_hdf5(os.path.join(ROOT, "wrong-truth.hdf5"), train, test, wrong)
+    write_npy(os.path.join(ROOT, "wrong-truth-npy"), train, test, wrong)
+
+
+# The queries of wrong-truth.* whose shipped neighbours are wrong (crates/data/tests names them).
+WRONG_QUERIES = (3, 17)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@
 //!   `.hdf5` file, or a directory of `.npy`, VectorDBBench Parquet or `.fbin`/`.u8bin`/`.i8bin`/
 //!   `.fvecs`/`.bvecs` files); only collections of its dimension run (the default selection
 //!   keeps those, an explicit QDRANT_PERF_COLLECTIONS of another dimension is an error);
+//!   its shipped neighbours are used only when they agree with the exact truth, else the exact
+//!   truth is; `QDRANT_PERF_KEEP_SHIPPED_TRUTH=1` keeps them anyway (recall is then against
+//!   unverified truth, and the dataset line says so);
 //! - `QDRANT_PERF_CACHE_DIR`: where datasets and built indexes are cached
 //!   (default `target/qdrant-perf`);
 //! - `QDRANT_URL` (+ `QDRANT_API_KEY`): run against a Qdrant server or cluster instead of the
@@ -27,8 +30,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use qdrant_perf_data::{
-    Dataset, DatasetCache, DatasetSpec, GroundTruth, LoadedFrom, MetricWanted, UserData, Vectors,
-    mean_recall,
+    Dataset, DatasetCache, DatasetSpec, GroundTruth, KEEP_SHIPPED_TRUTH_VAR, LoadedFrom,
+    MetricWanted, UserData, Vectors, mean_recall,
 };
 use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, SearchMode};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
@@ -152,8 +155,20 @@ fn fit_profiles(
 /// `QDRANT_PERF_DATASET`, read and checked once (exits with the error when it is bad).
 pub static USER_DATA: LazyLock<Option<UserData>> = LazyLock::new(|| {
     let path = std::env::var_os("QDRANT_PERF_DATASET").filter(|p| !p.is_empty())?;
+    let keep = match std::env::var(KEEP_SHIPPED_TRUTH_VAR) {
+        Err(_) => false,
+        Ok(v) => match v.trim() {
+            "" | "0" | "false" | "no" => false,
+            "1" | "true" | "yes" => true,
+            _ => fail(format!(
+                "{KEEP_SHIPPED_TRUTH_VAR}={v:?}: set it to 1 to keep QDRANT_PERF_DATASET's \
+                 shipped truth where it disagrees with the exact truth, or unset it"
+            )),
+        },
+    };
     let user = UserData::read(Path::new(&path), &cache())
-        .unwrap_or_else(|e| fail(format!("QDRANT_PERF_DATASET: {e}")));
+        .unwrap_or_else(|e| fail(format!("QDRANT_PERF_DATASET: {e}")))
+        .keep_shipped_truth(keep);
     Some(user)
 });
 

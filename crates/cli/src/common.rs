@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use qdrant_perf_data::{Dataset, DatasetCache, Metric, MetricWanted};
+use qdrant_perf_data::{Dataset, DatasetCache, Metric, MetricWanted, UserData};
 use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{LoadError, StopSignal};
 use qdrant_perf_load::target;
@@ -30,22 +30,32 @@ pub struct DatasetArgs {
     /// directory with train.npy + test.npy [+ neighbors.npy], train.parquet + test.parquet
     /// [+ neighbors.parquet] (VectorDBBench), or base|train + query|test
     /// .fbin/.u8bin/.i8bin/.fvecs/.bvecs [+ groundtruth|gt|neighbors .ibin/.ivecs]. Its
-    /// dimension, size and queries are used; shipped neighbours are checked on 100 queries,
-    /// absent ones computed exactly and cached. README: "Your own data".
+    /// dimension, size and queries are used; its exact truth is computed and cached, and
+    /// shipped neighbours are used only if every query's agree with it (at top-10 and the truth
+    /// depth, ties decided by distance). docs/datasets.md: "Your own data".
     #[arg(long, value_name = "PATH")]
     pub dataset: Option<PathBuf>,
+    /// Use the --dataset's shipped neighbours even where they disagree with the exact truth
+    /// (the report then says its recall is against unverified truth).
+    #[arg(long, requires = "dataset")]
+    pub keep_shipped_truth: bool,
 }
 
 /// Reads `--dataset PATH` under `metric` (the file's own metric wins; a contradiction is an
-/// error naming both), with top-`k` truth.
+/// error naming both), with top-`k` truth; `keep_shipped_truth`: `--keep-shipped-truth`.
 pub fn user_dataset(
     path: &Path,
+    keep_shipped_truth: bool,
     metric: Option<(Metric, &str)>,
     k: usize,
     cache: &DatasetCache,
 ) -> Result<Dataset> {
     let wanted = metric.map(|(m, from)| MetricWanted::new(m, from));
-    let dataset = Dataset::open(path, wanted.as_ref(), k, cache)
+    let dataset = UserData::read(path, cache)
+        .and_then(|u| {
+            u.keep_shipped_truth(keep_shipped_truth)
+                .dataset(wanted.as_ref(), k)
+        })
         .map_err(|e| anyhow::anyhow!("--dataset: {e}"))?;
     Ok(dataset)
 }
@@ -54,12 +64,12 @@ pub fn user_dataset(
 pub fn user_data(
     args: &DatasetArgs,
     cache: &DatasetCache,
-) -> Result<Option<std::sync::Arc<qdrant_perf_data::UserData>>> {
+) -> Result<Option<std::sync::Arc<UserData>>> {
     args.dataset
         .as_ref()
         .map(|p| {
-            qdrant_perf_data::UserData::read(p, cache)
-                .map(std::sync::Arc::new)
+            UserData::read(p, cache)
+                .map(|u| std::sync::Arc::new(u.keep_shipped_truth(args.keep_shipped_truth)))
                 .map_err(|e| anyhow::anyhow!("--dataset: {e}"))
         })
         .transpose()

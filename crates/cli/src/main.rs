@@ -236,9 +236,11 @@ fn run(opts: Opts) -> Result<ExitCode> {
             );
         }
         Command::Dataset {
-            data: common::DatasetArgs {
-                dataset: Some(path),
-            },
+            data:
+                common::DatasetArgs {
+                    dataset: Some(path),
+                    keep_shipped_truth,
+                },
             profile,
             metric,
             k,
@@ -260,6 +262,7 @@ fn run(opts: Opts) -> Result<ExitCode> {
             };
             let dataset = common::user_dataset(
                 &path,
+                keep_shipped_truth,
                 wanted.as_ref().map(|(m, from)| (*m, from.as_str())),
                 k,
                 &cache(cache_dir)?,

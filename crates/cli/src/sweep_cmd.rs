@@ -105,6 +105,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let user = match &args.data.dataset {
         Some(path) => Some(common::user_dataset(
             path,
+            args.data.keep_shipped_truth,
             args.metric.map(|m| (m, "--metric")),
             args.k.max(100),
             &cache,

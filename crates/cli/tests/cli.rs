@@ -1222,9 +1222,30 @@ fn a_dataset_of_another_dimension_than_the_collections_is_refused_before_any_wor
     let (code, stdout, stderr) = run(&mut cmd);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains("checked on 6 queries") && stdout.contains("mismatch rate 0.00%"),
+        stdout.contains("all 6 queries agree with the exact top-10 within ties"),
         "{stdout}"
     );
+    // A file whose shipped top-10 is wrong for 2 of its 20 queries: the exact truth is used,
+    // unless --keep-shipped-truth keeps the file's (then its recall is against unverified truth).
+    for (keep, says) in [
+        (false, "using the exact truth"),
+        (true, "recall is against unverified truth"),
+    ] {
+        let mut cmd = bin();
+        cmd.args(["dataset", "--metric", "cosine", "--dataset"])
+            .arg(dataset_fixture("wrong-truth.hdf5"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"));
+        if keep {
+            cmd.arg("--keep-shipped-truth");
+        }
+        let (code, stdout, stderr) = run(&mut cmd);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains("2 of 20 queries (10.0%) disagree") && stdout.contains(says),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]

@@ -110,16 +110,120 @@ pub enum LoadedFrom {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TruthOrigin {
-    /// Shipped with the dataset and checked against the suite's exact truth on `checked`
-    /// queries: `mismatch_rate` is the share of the shipped top-k ids (of those queries) that are
-    /// not in the exact top-k (0 = the shipped truth agrees; ties may make a few differ).
+    /// Shipped with the dataset and compared, query by query, with the suite's exact truth (of
+    /// every test query) at each k of `ks` (the first k shipped ids of each query against the
+    /// exact top-k, ties decided by distance; see [`crate::TIE_TOLERANCE`]).
     Shipped {
         file: PathBuf,
-        checked: usize,
-        mismatch_rate: f64,
+        /// The k at which the shipped lists were compared (ascending): the recall k (10) and
+        /// the truth depth the run asked for, each at most the file's width.
+        ks: Vec<usize>,
+        /// Queries compared: all of the test set.
+        queries: usize,
+        /// Queries whose first k shipped ids, at some k of `ks`, hold an id that is neither in
+        /// the exact top-k nor tied with the exact k-th.
+        disagreeing: usize,
+        /// The first few of those queries and what differed.
+        examples: Vec<TruthDisagreement>,
+        /// Which truth the run uses.
+        used: TruthUsed,
     },
     /// Computed exactly by the suite (`cached`: read back from an earlier run's cache).
     Computed { cached: bool },
+}
+
+/// Which truth a run on a dataset with shipped neighbours uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruthUsed {
+    /// The suite's exact truth, because the shipped truth disagreed with it.
+    Exact,
+    /// The shipped truth, which agreed with the exact truth (within ties).
+    Shipped,
+    /// The shipped truth although it disagreed, because the user asked to keep it
+    /// (`--keep-shipped-truth`, `QDRANT_PERF_KEEP_SHIPPED_TRUTH=1`): recall against it is
+    /// against unverified truth.
+    ShippedUnverified,
+}
+
+/// One query whose shipped neighbours disagree with the exact truth.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthDisagreement {
+    /// The test query (row of the test set, from 0).
+    pub query: usize,
+    /// The smallest k of the comparison at which it disagrees.
+    pub k: usize,
+    /// How many of its first `k` shipped ids are wrong (not in the exact top-k, not tied).
+    pub wrong: usize,
+    /// The first wrong shipped id, and its position in the shipped list (from 0).
+    pub first_wrong: u32,
+    pub position: usize,
+}
+
+impl TruthOrigin {
+    /// The truth check in words, e.g. `shipped truth (neighbors in x.hdf5): 2 of 20 queries
+    /// disagree with the exact top-10 beyond ties (e.g. query 3: 10 of its top-10 ids wrong;
+    /// query 17: ...); using the exact truth (--keep-shipped-truth or
+    /// QDRANT_PERF_KEEP_SHIPPED_TRUTH=1 to use the file's)`.
+    pub fn describe(&self, source: &Path) -> String {
+        let TruthOrigin::Shipped {
+            file,
+            ks,
+            queries,
+            disagreeing,
+            examples,
+            used,
+        } = self
+        else {
+            return match self {
+                TruthOrigin::Computed { cached: true } => {
+                    "exact truth read from the cache".to_string()
+                }
+                _ => "exact truth computed and cached".to_string(),
+            };
+        };
+        let file = if file == source {
+            format!("neighbors in {}", file.display())
+        } else {
+            file.display().to_string()
+        };
+        let tops = ks
+            .iter()
+            .map(|k| format!("top-{k}"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        if *disagreeing == 0 {
+            return format!(
+                "shipped truth ({file}): all {queries} queries agree with the exact {tops} \
+                 within ties; using the file's truth"
+            );
+        }
+        let eg = examples
+            .iter()
+            .map(|e| {
+                format!(
+                    "query {}: {} of its top-{} ids wrong, first id {} at position {}",
+                    e.query, e.wrong, e.k, e.first_wrong, e.position
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let what = format!(
+            "shipped truth ({file}): {disagreeing} of {queries} queries ({:.1}%) disagree with \
+             the exact {tops} beyond ties (e.g. {eg})",
+            100.0 * *disagreeing as f64 / (*queries).max(1) as f64
+        );
+        match used {
+            TruthUsed::ShippedUnverified => format!(
+                "{what}; using the file's truth as asked (--keep-shipped-truth / \
+                 QDRANT_PERF_KEEP_SHIPPED_TRUTH): recall is against unverified truth"
+            ),
+            _ => format!(
+                "{what}; using the exact truth (--keep-shipped-truth or \
+                 QDRANT_PERF_KEEP_SHIPPED_TRUTH=1 to use the file's)"
+            ),
+        }
+    }
 }
 
 /// The description of a user's dataset, stored as `source.json` in its cache directory.
@@ -475,24 +579,7 @@ impl Dataset {
             ),
             LoadedFrom::Files => format!("{what}: read from {}", self.dir.display()),
             LoadedFrom::User(u) => {
-                let truth = match &u.truth {
-                    TruthOrigin::Shipped {
-                        file,
-                        checked,
-                        mismatch_rate,
-                    } => format!(
-                        "shipped truth from {} checked on {checked} queries against the exact truth: \
-                         mismatch rate {:.2}%",
-                        file.display(),
-                        mismatch_rate * 100.0
-                    ),
-                    TruthOrigin::Computed { cached: true } => {
-                        "exact truth read from the cache".to_string()
-                    }
-                    TruthOrigin::Computed { cached: false } => {
-                        "exact truth computed and cached".to_string()
-                    }
-                };
+                let truth = u.truth.describe(&u.path);
                 format!(
                     "dataset {} ({}, {} train x {}d{}, {} test, {} from {}, top-{} truth): {truth}; cache {}",
                     u.path.display(),

@@ -167,6 +167,36 @@ pub(crate) fn norm2(v: &[f32]) -> f32 {
     v.iter().map(|x| x * x).sum()
 }
 
+/// The score of one point for one query, in f64 and "higher is better": the cosine of the two
+/// vectors as given (a zero vector counts as unit length, as in [`ground_truth`]), their dot
+/// product, or minus their squared Euclidean distance. For comparing two points' scores for a
+/// query (is a shipped neighbour as near as the exact k-th one?), not for ranking all points:
+/// that is [`ground_truth`]'s job.
+pub(crate) fn pair_score(metric: Metric, query: &[f32], point: &[f32]) -> f64 {
+    let dot = || {
+        query
+            .iter()
+            .zip(point)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum::<f64>()
+    };
+    match metric {
+        Metric::Dot => dot(),
+        Metric::Cosine => {
+            let norm = |v: &[f32]| match v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() {
+                0.0 => 1.0,
+                n => n.sqrt(),
+            };
+            dot() / (norm(query) * norm(point))
+        }
+        Metric::Euclid => -query
+            .iter()
+            .zip(point)
+            .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+            .sum::<f64>(),
+    }
+}
+
 /// `out` (nq x np, row-major) = Q (nq x dim, row-major) * P^T (dim x np): the dot products of
 /// a block of queries with a block of points, one GEMM on all cores.
 pub(crate) fn score_block(

@@ -25,7 +25,9 @@ mod streams;
 mod user;
 mod vectors;
 
-pub use cache::{Dataset, DatasetCache, LoadedFrom, TruthOrigin, UserSource};
+pub use cache::{
+    Dataset, DatasetCache, LoadedFrom, TruthDisagreement, TruthOrigin, TruthUsed, UserSource,
+};
 pub use error::{DataError, Result};
 pub use files::{
     convert_to_fbin, read_byte_vectors, read_ids, read_vectors, write_ids, write_vectors,
@@ -48,5 +50,5 @@ pub use recall::{mean_recall, recall_at_k};
 pub use streams::{
     DEFAULT_STREAM_SEED, DEFAULT_ZIPF_EXPONENT, Popularity, QueryStream, ideal_hit_rate,
 };
-pub use user::{MetricWanted, TRUTH_CHECK_QUERIES, UserData};
+pub use user::{KEEP_SHIPPED_TRUTH_VAR, MetricWanted, RECALL_K, TIE_TOLERANCE, UserData};
 pub use vectors::{DatasetSpec, MAX_DIM, Vectors};

@@ -1,25 +1,42 @@
 //! A user's own dataset ([`Dataset::open`]): read in any of the formats of [`crate::formats`],
-//! checked before any work, its shipped truth checked against the suite's exact truth on a
-//! sample of queries, or, when there is none, computed exactly and cached by the files' content
-//! hash under `<cache>/datasets/user-<hash>/`.
+//! checked before any work. Its exact truth is computed for every test query and cached by the
+//! files' content hash under `<cache>/datasets/user-<hash>/`; shipped neighbours are compared
+//! with it query by query and used only where they agree (or when the user asks to keep them).
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cache::{Dataset, DatasetCache, LoadedFrom, TruthOrigin, UserSource};
+use rayon::prelude::*;
+
+use crate::cache::{
+    Dataset, DatasetCache, LoadedFrom, TruthDisagreement, TruthOrigin, TruthUsed, UserSource,
+};
 use crate::error::{DataError, Result};
 use crate::files::{read_ids, read_vectors, write_atomic, write_ids, write_vectors};
 use crate::formats::{Source, convert_train, read_source, train_to_convert};
 use crate::generator::{Distribution, Metric};
-use crate::groundtruth::{GroundTruth, ground_truth};
+use crate::groundtruth::{GroundTruth, ground_truth, pair_score};
 use crate::progress::progress_bar;
-use crate::recall::recall_at_k;
 use crate::vectors::{DatasetSpec, Vectors};
 
-/// Queries on which shipped neighbours are checked against the exact truth.
-pub const TRUTH_CHECK_QUERIES: usize = 100;
+/// The k at which the suite reports recall (besides the truth depth a run asks for): shipped
+/// neighbours are compared with the exact truth at it.
+pub const RECALL_K: usize = 10;
+
+/// Two scores tie when they differ by at most this share of the larger magnitude (scores in
+/// f64, "higher is better": cosine, dot product, minus the squared Euclidean distance). Scores
+/// computed in float32 over hundreds of dimensions differ by about 1e-6 of their size, so the
+/// order of near-equal neighbours in someone else's truth is not held against it.
+pub const TIE_TOLERANCE: f64 = 1e-5;
+
+/// The environment variable with which the benches keep a dataset's shipped truth even where it
+/// disagrees with the exact truth (`--keep-shipped-truth` in the CLI).
+pub const KEEP_SHIPPED_TRUTH_VAR: &str = "QDRANT_PERF_KEEP_SHIPPED_TRUTH";
+
+/// Disagreeing queries named in the report.
+const EXAMPLES: usize = 5;
 
 const TRUTH_IDS: &str = "truth.ibin";
 const TRUTH_SCORES: &str = "truth.scores.fbin";
@@ -152,28 +169,64 @@ fn resolve_metric(
     }
 }
 
-/// Share of the shipped ids, over `checked` evenly spaced queries, not in the exact top-k.
-fn truth_mismatch(
+/// Compares the shipped neighbours `rows` with the `exact` truth of every query at each k of
+/// `ks`: a shipped id among a query's first k is right when it is in the exact top-k or its
+/// score ties the exact k-th one's (within [`TIE_TOLERANCE`]). Returns the number of queries
+/// with a wrong id at some k, and the first [`EXAMPLES`] of them.
+fn compare_shipped(
     src: &Source,
-    k: usize,
     rows: &[Vec<u32>],
+    exact: &GroundTruth,
+    ks: &[usize],
     metric: Metric,
-) -> Result<(usize, f64)> {
-    let nq = src.test.len();
-    let s = TRUTH_CHECK_QUERIES.min(nq);
-    let sample: Vec<usize> = (0..s).map(|i| i * nq / s).collect();
-    let queries = src.test.select(&sample);
-    let exact = ground_truth(&src.train, &queries, k, metric, &|_| {})?;
-    let found: Vec<Vec<u64>> = sample
-        .iter()
-        .map(|&q| rows[q].iter().map(|&id| u64::from(id)).collect())
+) -> (usize, Vec<TruthDisagreement>) {
+    let per_query: Vec<Option<TruthDisagreement>> = (0..rows.len())
+        .into_par_iter()
+        .map(|q| {
+            let query = src.test.row(q);
+            let score = |id: u32| pair_score(metric, query, src.train.row(id as usize));
+            ks.iter().find_map(|&k| {
+                let top = &exact.ids(q)[..k.min(exact.ids(q).len())];
+                let &kth = top.last()?;
+                let kth = score(kth);
+                let right = |id: u32| {
+                    if top.contains(&id) {
+                        return true;
+                    }
+                    let s = score(id);
+                    s >= kth - TIE_TOLERANCE * s.abs().max(kth.abs())
+                };
+                let shipped = &rows[q][..k.min(rows[q].len())];
+                let wrong: Vec<usize> =
+                    (0..shipped.len()).filter(|&i| !right(shipped[i])).collect();
+                let &position = wrong.first()?;
+                Some(TruthDisagreement {
+                    query: q,
+                    k,
+                    wrong: wrong.len(),
+                    first_wrong: shipped[position],
+                    position,
+                })
+            })
+        })
         .collect();
-    // Recall of the shipped list against the exact list, per query; 1 - mean is the mismatch.
-    let mean: f64 = (0..s)
-        .map(|i| recall_at_k(&found[i], exact.ids(i), k.min(rows[sample[i]].len().max(1))))
-        .sum::<f64>()
-        / s as f64;
-    Ok((s, 1.0 - mean))
+    let disagreeing: Vec<TruthDisagreement> = per_query.into_iter().flatten().collect();
+    let n = disagreeing.len();
+    (n, disagreeing.into_iter().take(EXAMPLES).collect())
+}
+
+/// The k at which shipped neighbours of width `width` are compared when the run asks for a
+/// truth of depth `k` and the exact truth has depth `depth`: [`RECALL_K`] and `k`, each at most
+/// `width` and `depth`.
+fn compared_ks(k: usize, width: usize, depth: usize) -> Vec<usize> {
+    let mut ks: Vec<usize> = [RECALL_K, k]
+        .into_iter()
+        .map(|k| k.min(width).min(depth))
+        .filter(|&k| k > 0)
+        .collect();
+    ks.sort_unstable();
+    ks.dedup();
+    ks
 }
 
 /// A user's dataset as read and checked, before its metric and truth are settled: what
@@ -185,6 +238,7 @@ pub struct UserData {
     datasets: PathBuf,
     src: Source,
     started: Instant,
+    keep_shipped_truth: bool,
 }
 
 impl std::fmt::Debug for UserData {
@@ -195,6 +249,7 @@ impl std::fmt::Debug for UserData {
             .field("dim", &self.dim())
             .field("train", &self.len())
             .field("test", &self.src.test.len())
+            .field("keep_shipped_truth", &self.keep_shipped_truth)
             .finish()
     }
 }
@@ -231,7 +286,16 @@ impl UserData {
             datasets,
             src,
             started,
+            keep_shipped_truth: false,
         })
+    }
+
+    /// Whether to use the shipped neighbours even where they disagree with the exact truth
+    /// (`--keep-shipped-truth`, [`KEEP_SHIPPED_TRUTH_VAR`]); the dataset's description then says
+    /// that recall is against unverified truth. By default the exact truth replaces them.
+    pub fn keep_shipped_truth(mut self, keep: bool) -> Self {
+        self.keep_shipped_truth = keep;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -268,7 +332,8 @@ impl UserData {
     }
 
     /// The dataset under `wanted`'s metric (the file's own wins; a contradiction is an error
-    /// naming both), with its truth: shipped and checked, or computed and cached.
+    /// naming both), with its truth: the exact one, computed and cached, unless shipped
+    /// neighbours agree with it (or are kept by [`Self::keep_shipped_truth`]).
     pub fn dataset(&self, wanted: Option<&MetricWanted>, k: usize) -> Result<Dataset> {
         self.make(wanted, k, None)
     }
@@ -319,6 +384,7 @@ impl UserData {
             });
         }
         let (metric, metric_from) = resolve_metric(path, src.metric.as_ref(), wanted)?;
+        let requested = k;
         let k = match &src.neighbors {
             Some((width, _, _)) => *width,
             None => k.min(src.train.len()),
@@ -329,30 +395,34 @@ impl UserData {
 
         let (truth, origin) = match &src.neighbors {
             Some((width, rows, file)) => {
-                let (checked, mismatch_rate) = truth_mismatch(&src, *width, rows, metric)?;
-                let scores = rows.iter().map(|r| vec![f32::NAN; r.len()]).collect();
-                (
-                    GroundTruth::new(*width, rows.clone(), scores)?,
-                    TruthOrigin::Shipped {
-                        file: file.clone(),
-                        checked,
-                        mismatch_rate,
-                    },
-                )
+                let (exact, _) = exact_truth(&dir, k.min(src.train.len()), &src, metric)?;
+                let ks = compared_ks(requested, *width, exact.k());
+                let (disagreeing, examples) = compare_shipped(&src, rows, &exact, &ks, metric);
+                let used = match (disagreeing, self.keep_shipped_truth) {
+                    (0, _) => TruthUsed::Shipped,
+                    (_, true) => TruthUsed::ShippedUnverified,
+                    (_, false) => TruthUsed::Exact,
+                };
+                let truth = if used == TruthUsed::Exact {
+                    exact
+                } else {
+                    let scores = rows.iter().map(|r| vec![f32::NAN; r.len()]).collect();
+                    GroundTruth::new(*width, rows.clone(), scores)?
+                };
+                let origin = TruthOrigin::Shipped {
+                    file: file.clone(),
+                    ks,
+                    queries: rows.len(),
+                    disagreeing,
+                    examples,
+                    used,
+                };
+                (truth, origin)
             }
-            None => match read_cached_truth(&dir, k, src.test.len()) {
-                Some(truth) => (truth, TruthOrigin::Computed { cached: true }),
-                None => {
-                    let bar = progress_bar(
-                        (src.train.len() * src.test.len()) as u64,
-                        "exact ground truth (scores)",
-                    );
-                    let truth = ground_truth(&src.train, &src.test, k, metric, &|n| bar.inc(n))?;
-                    bar.finish_and_clear();
-                    write_cached_truth(&dir, k, &truth)?;
-                    (truth, TruthOrigin::Computed { cached: false })
-                }
-            },
+            None => {
+                let (truth, cached) = exact_truth(&dir, k, &src, metric)?;
+                (truth, TruthOrigin::Computed { cached })
+            }
         };
         let user = UserSource {
             path: path.to_path_buf(),
@@ -401,10 +471,11 @@ impl Dataset {
     /// Everything is checked before any work, each error naming the file and the fix: the
     /// format, the lengths, equal dimensions, finite values (with the row), non-empty train and
     /// test sets, neighbours inside the train set, the metric (the file's, else `wanted`; a
-    /// contradiction names both). Shipped neighbours are used as the truth after checking them
-    /// on [`TRUTH_CHECK_QUERIES`] queries against the exact truth (the mismatch rate is in
-    /// [`UserSource::truth`] and in `source.json`); without them the exact top-`k` is computed
-    /// and cached by the files' content hash.
+    /// contradiction names both). The exact truth of every test query is computed once and
+    /// cached by the files' content hash (top-`k`, or as deep as shipped neighbours go). Shipped
+    /// neighbours are compared with it query by query at [`RECALL_K`] and at `k` (ties decided
+    /// by distance) and used only when every query agrees; else the exact truth is used. What
+    /// was found and which truth is used is in [`UserSource::truth`] and `source.json`.
     pub fn open(
         path: &Path,
         wanted: Option<&MetricWanted>,
@@ -441,6 +512,22 @@ impl Dataset {
     }
 }
 
+/// The exact top-`k` truth of every test query: read back from `dir`, or computed (with a
+/// progress bar) and cached there; true when it was read back.
+fn exact_truth(dir: &Path, k: usize, src: &Source, metric: Metric) -> Result<(GroundTruth, bool)> {
+    if let Some(truth) = read_cached_truth(dir, k, src.test.len()) {
+        return Ok((truth, true));
+    }
+    let bar = progress_bar(
+        (src.train.len() * src.test.len()) as u64,
+        "exact ground truth (scores)",
+    );
+    let truth = ground_truth(&src.train, &src.test, k, metric, &|n| bar.inc(n))?;
+    bar.finish_and_clear();
+    write_cached_truth(dir, k, &truth)?;
+    Ok((truth, false))
+}
+
 fn read_cached_truth(dir: &Path, k: usize, queries: usize) -> Option<GroundTruth> {
     let (width, ids) = read_ids(&dir.join(TRUTH_IDS)).ok()?;
     let scores = read_vectors(&dir.join(TRUTH_SCORES)).ok()?;
@@ -463,4 +550,126 @@ fn write_cached_truth(dir: &Path, k: usize, truth: &GroundTruth) -> Result<()> {
         flat.extend(std::iter::repeat_n(f32::MIN, k - row.len()));
     }
     write_vectors(&dir.join(TRUTH_SCORES), &Vectors::new(k, flat)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::{Part, generate};
+
+    #[test]
+    fn shipped_truth_is_compared_at_the_recall_k_and_the_asked_depth() {
+        assert_eq!(compared_ks(10, 100, 100), [10]);
+        assert_eq!(compared_ks(100, 100, 100), [10, 100]);
+        // Never deeper than the file or the exact truth.
+        assert_eq!(compared_ks(100, 5, 100), [5]);
+        assert_eq!(compared_ks(100, 100, 50), [10, 50]);
+        assert_eq!(compared_ks(1, 100, 100), [1, 10]);
+    }
+
+    /// A directory of `.fbin`/`.ibin` files in `dir`: 40 random train rows written three times
+    /// (rows `i`, `i + 40`, `i + 80` are equal, so every neighbour ties with two others), 10
+    /// queries, Euclidean, and the shipped top-10 that `shipped` makes of the exact truth.
+    fn triplets(
+        dir: &Path,
+        shipped: impl Fn(&GroundTruth) -> Vec<Vec<u32>>,
+    ) -> (Dataset, GroundTruth) {
+        let spec = DatasetSpec::new(8, 40).with_queries(10).with_k(10);
+        let once = generate(&spec, Part::Points).unwrap();
+        let queries = generate(&spec, Part::Queries).unwrap();
+        let train = Vectors::new(8, once.as_slice().repeat(3)).unwrap();
+        let exact = ground_truth(&train, &queries, 10, Metric::Euclid, &|_| {}).unwrap();
+        let data = dir.join("data");
+        fs::create_dir_all(&data).unwrap();
+        write_vectors(&data.join("base.fbin"), &train).unwrap();
+        write_vectors(&data.join("query.fbin"), &queries).unwrap();
+        write_ids(&data.join("groundtruth.ibin"), 10, &shipped(&exact)).unwrap();
+        let wanted = MetricWanted::new(Metric::Euclid, "--metric");
+        let cache = DatasetCache::new(dir.join("cache"));
+        let d = Dataset::open(&data, Some(&wanted), 10, &cache).unwrap();
+        (d, exact)
+    }
+
+    fn origin(d: &Dataset) -> (usize, Vec<usize>, TruthUsed) {
+        let LoadedFrom::User(u) = &d.loaded_from else {
+            panic!("a user dataset")
+        };
+        let TruthOrigin::Shipped {
+            disagreeing,
+            examples,
+            used,
+            ..
+        } = &u.truth
+        else {
+            panic!("shipped truth expected: {:?}", u.truth)
+        };
+        (
+            *disagreeing,
+            examples.iter().map(|e| e.query).collect(),
+            *used,
+        )
+    }
+
+    #[test]
+    fn an_id_tied_with_the_kth_counts_as_right_and_another_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        // Each query's 10th exact neighbour swapped for its twin: an equal row outside the
+        // exact top-10, at exactly the same distance. Every query agrees; the file's truth is
+        // used.
+        let (d, exact) = triplets(&dir.path().join("tied"), |exact| {
+            (0..exact.len())
+                .map(|q| {
+                    let mut row = exact.ids(q).to_vec();
+                    row[9] = (0..3)
+                        .map(|t| row[9] % 40 + 40 * t)
+                        .find(|id| !row.contains(id))
+                        .expect("a twin outside the top-10");
+                    row
+                })
+                .collect()
+        });
+        assert_eq!(
+            origin(&d),
+            (0, vec![], TruthUsed::Shipped),
+            "{}",
+            d.describe()
+        );
+        assert_ne!(d.truth.all_ids(), exact.all_ids(), "the file's own truth");
+        assert!(
+            d.describe()
+                .contains("all 10 queries agree with the exact top-10 within ties"),
+            "{}",
+            d.describe()
+        );
+        // Queries 2 and 7 with their 10th neighbour swapped for a point tied with none of the
+        // top-10 (so strictly farther): they disagree, and the exact truth is used.
+        let (d, exact) = triplets(&dir.path().join("untied"), |exact| {
+            (0..exact.len())
+                .map(|q| {
+                    let mut row = exact.ids(q).to_vec();
+                    if q == 2 || q == 7 {
+                        row[9] = (0..40u32)
+                            .find(|id| row.iter().all(|r| r % 40 != *id))
+                            .expect("a point outside the top-10's triplets");
+                    }
+                    row
+                })
+                .collect()
+        });
+        assert_eq!(
+            origin(&d),
+            (2, vec![2, 7], TruthUsed::Exact),
+            "{}",
+            d.describe()
+        );
+        assert_eq!(d.truth, exact, "the exact truth (with its scores) is used");
+        assert!(
+            d.describe().contains(
+                "2 of 10 queries (20.0%) disagree with the exact top-10 beyond ties (e.g. query 2: \
+                 1 of its top-10 ids wrong"
+            ),
+            "{}",
+            d.describe()
+        );
+    }
 }
