@@ -83,6 +83,15 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<PerformanceConfig> {
     })
 }
 
+/// The result cache's TTL in seconds: `--cache-ttl` when given, else the file's
+/// `optimization.caching.cache_ttl`.
+pub fn cache_ttl(flag: Option<i64>, config: &PerformanceConfig) -> i64 {
+    flag.unwrap_or_else(|| {
+        let secs = config.performance_tests.optimization.caching.cache_ttl;
+        i64::try_from(secs).unwrap_or(i64::MAX)
+    })
+}
+
 /// A multi-threaded runtime with a worker per core, at least two (the load driver's requests
 /// and the sweep's all-core pass run as its tasks).
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

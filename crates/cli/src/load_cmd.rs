@@ -105,9 +105,9 @@ pub struct TargetArgs {
     /// (a warning, and the cached searches run uncached).
     #[arg(long, default_value = "required", value_parser = crate::validate_cmd::parse_cache_mode)]
     pub cache: qdrant_perf_store::CacheMode,
-    /// Seconds a cached result lives (the seed's cache_ttl).
-    #[arg(long, default_value_t = 3600)]
-    pub cache_ttl: i64,
+    /// Seconds a cached result lives (default: the file's optimization.caching.cache_ttl).
+    #[arg(long)]
+    pub cache_ttl: Option<i64>,
     #[command(flatten)]
     pub monitor: MonitorArgs,
 }
@@ -620,7 +620,10 @@ async fn cached_store(
     }
     let config = qdrant_perf_store::CacheConfig::from_env()
         .with_mode(args.cache)
-        .with_ttl_secs(args.cache_ttl)?;
+        .with_ttl_secs(crate::common::cache_ttl(
+            args.cache_ttl,
+            &load_config(args.config.as_ref())?,
+        ))?;
     let cache = qdrant_perf_store::CachedStore::connect(store, config)
         .await
         .map_err(|e| with_flag(e, LOAD_FLAGS))?;

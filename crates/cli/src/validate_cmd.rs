@@ -71,9 +71,9 @@ pub struct ValidateArgs {
     /// unreachable Redis is an error) or `optional` (a warning; the cache checks do not run).
     #[arg(long, value_parser = parse_cache_mode)]
     pub cache: Option<qdrant_perf_store::CacheMode>,
-    /// Seconds a cached result lives (the seed's cache_ttl).
-    #[arg(long, default_value_t = 3600)]
-    pub cache_ttl: i64,
+    /// Seconds a cached result lives (default: the file's optimization.caching.cache_ttl).
+    #[arg(long)]
+    pub cache_ttl: Option<i64>,
     /// Skip the stress ramp (its check is then listed as not run).
     #[arg(long)]
     pub no_stress: bool,
@@ -107,6 +107,8 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         crate::load_cmd::check_read_only(&args.target, false)?;
         read_only.join(",")
     };
+    // What the file says that no test reads, once, before the run.
+    println!("{}", config.recorded_line());
     // Unknown collections are an error before anything is built.
     config.select(&collections).map_err(|e| {
         if read_only.is_empty() {
@@ -173,7 +175,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             Some(mode) => Some(
                 qdrant_perf_store::CacheConfig::from_env()
                     .with_mode(mode)
-                    .with_ttl_secs(args.cache_ttl)?,
+                    .with_ttl_secs(crate::common::cache_ttl(args.cache_ttl, &config))?,
             ),
             None => None,
         },
@@ -199,6 +201,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     report.partial |= stop.is_stopped();
     report.quick = scale.describe();
     report.setup = v.setup_notes;
+    report.setup.push(config.recorded_line());
     report.provenance.datasets = v.datasets;
     report.provenance.index = Some(crate::load_cmd::index_parameters(&config));
     report.stress = v.stress;

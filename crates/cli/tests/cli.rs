@@ -69,7 +69,8 @@ fn code_of_table(stdout: &str) -> i32 {
 fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let config = tiny_config(dir.path(), |t| t);
+    // A key no test reads: changed here, it is named with its new value.
+    let config = tiny_config(dir.path(), |t| t.replace("workers: ", "workers: 17 #"));
     let out = dir.path().join("run");
     fn row<'a>(stdout: &'a str, check: &str, collection: &str) -> Option<&'a str> {
         stdout.lines().find(|l| {
@@ -92,6 +93,14 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
         "{stdout}"
     );
     assert!(stdout.contains("--quick: 500 points"), "{stdout}");
+    let recorded = stdout
+        .lines()
+        .find(|l| l.starts_with("settings recorded, not used by the test: "))
+        .unwrap_or_else(|| panic!("no recorded-settings line in\n{stdout}"));
+    assert!(
+        recorded.contains("optimization.api_gateway.workers = 17;"),
+        "{recorded}"
+    );
     // A row per check and collection, each with its limit and a verdict.
     for collection in ["tiny16", "tiny32"] {
         for (check, limit) in [
@@ -456,7 +465,10 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     use qdrant_perf_store::cache::redis_server::RedisServer;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let config = tiny_config(dir.path(), |t| t);
+    // The file's cache_ttl is the cache's TTL (no --cache-ttl given).
+    let config = tiny_config(dir.path(), |t| {
+        t.replace("cache_ttl: 3600", "cache_ttl: 60")
+    });
     let redis = RedisServer::start().expect("redis-server (Debian package redis-server)");
     let run_with = |out: &str, url: &str, mode: &str| {
         let mut cmd = bin();
@@ -513,6 +525,7 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     // first request misses, the rest hit. So exactly the repeats hit, whatever the machine.
     let hit = check("cache_hit_rate");
     assert_eq!(hit["samples"], 500, "{hit}");
+    assert!(hit.to_string().contains("TTL 60 s"), "{hit}");
     let measured = hit["measured"].as_f64().unwrap();
     assert!(measured > 80.0 && measured < 100.0, "{hit}");
     assert_eq!(hit["passed"], measured > 90.0, "{hit}");

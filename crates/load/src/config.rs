@@ -215,7 +215,86 @@ pub const DEFAULT_CACHE_HIT_RATE_PCT: f64 = 90.0;
 pub const DEFAULT_CACHE_LATENCY_MS: f64 = 5.0;
 pub const DEFAULT_GATEWAY_LATENCY_MS: f64 = 15.0;
 
+/// The `monitoring.metrics` names a run collects (report.json and metrics.prom carry them).
+pub const COLLECTED_METRICS: &[&str] = &[
+    "query_latency_p50",
+    "query_latency_p95",
+    "query_latency_p99",
+    "throughput_qps",
+    "error_rate",
+    "cpu_usage",
+    "memory_usage",
+];
+
 impl PerformanceConfig {
+    /// The keys of the file that no test of this version reads, with their values: the
+    /// deployment's own settings (`api_gateway.*`, the cache tiers' sizes, the tools it was load
+    /// tested with) and test parameters not yet used (the stress ramp's connection count and
+    /// hold, the closed-loop connection count), and the `monitoring.metrics` no run collects.
+    /// A run lists them once at its start ([`Self::recorded_line`]); the report keeps the
+    /// whole file.
+    pub fn recorded_settings(&self) -> Vec<(&'static str, String)> {
+        let t = &self.performance_tests;
+        let (c, g) = (&t.optimization.caching, &t.optimization.api_gateway);
+        let mut keys = vec![
+            ("load_testing.tools", t.load_testing.tools.join(",")),
+            ("load_testing.threads", t.load_testing.threads.to_string()),
+            (
+                "load_testing.connections",
+                t.load_testing.connections.to_string(),
+            ),
+            (
+                "stress_testing.max_connections",
+                t.stress_testing.max_connections.to_string(),
+            ),
+            (
+                "stress_testing.duration",
+                t.stress_testing.duration.to_string(),
+            ),
+            (
+                "optimization.caching.l1_cache_size",
+                c.l1_cache_size.clone(),
+            ),
+            (
+                "optimization.caching.l2_cache_size",
+                c.l2_cache_size.clone(),
+            ),
+            ("optimization.api_gateway.workers", g.workers.to_string()),
+            (
+                "optimization.api_gateway.max_connections",
+                g.max_connections.to_string(),
+            ),
+            (
+                "optimization.api_gateway.keepalive_timeout",
+                g.keepalive_timeout.to_string(),
+            ),
+        ];
+        let uncollected: Vec<&str> = t
+            .monitoring
+            .metrics
+            .iter()
+            .map(String::as_str)
+            .filter(|m| !COLLECTED_METRICS.contains(m))
+            .collect();
+        if !uncollected.is_empty() {
+            keys.push(("monitoring.metrics (not collected)", uncollected.join(",")));
+        }
+        keys
+    }
+
+    /// One line naming [`Self::recorded_settings`]: what a user who edits those keys sees.
+    pub fn recorded_line(&self) -> String {
+        let keys: Vec<String> = self
+            .recorded_settings()
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        format!(
+            "settings recorded, not used by the test: {}",
+            keys.join("; ")
+        )
+    }
+
     pub fn bundled() -> Self {
         Self::parse(BUNDLED_CONFIG, "fixtures/performance-tests.yaml")
             .expect("the bundled performance-tests.yaml is valid (tested)")
@@ -470,6 +549,18 @@ mod tests {
         assert_eq!(p.stress_testing.ramp_up_time, 60);
         assert_eq!(p.optimization.indexing.hnsw_ef_construct, 100);
         assert_eq!(p.monitoring.metrics.len(), 9);
+        // The keys no test reads are named with their values, and only the uncollected metrics.
+        let line = c.recorded_line();
+        for key in [
+            "load_testing.tools = wrk,ab,k6",
+            "stress_testing.max_connections = 5000",
+            "optimization.api_gateway.workers = ",
+            "optimization.caching.l1_cache_size = ",
+            "monitoring.metrics (not collected) = disk_io,network_io",
+        ] {
+            assert!(line.contains(key), "{key:?} not in {line}");
+        }
+        assert!(!line.contains("query_latency_p95"), "{line}");
         assert_eq!(p.collections.0[3].1.vector_size, 3072);
     }
 
