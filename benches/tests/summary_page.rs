@@ -1,7 +1,8 @@
 //! The hnsw suite run for real (small: 2,000 points, 200 queries, two ef values, short criterion
 //! times) into a temporary criterion dir: its quality file and the summary page agree with what
 //! criterion wrote. No speed is asserted: only that the page shows criterion's own figures, the
-//! suite's recall and working links.
+//! suite's recall and working links, what the suite's rows share said once above its table, and
+//! its chart: a point per ef, placed by the recall and the mean time it shows.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,5 +159,64 @@ fn a_real_suite_run_writes_quality_records_and_a_page_that_agrees_with_criterion
         assert!(target.is_file(), "{id}: {href} does not exist");
         assert_eq!(target, dir.join("report/index.html"), "{id}");
         assert!(!row.contains(bench_summary::NOT_MEASURED), "{row}");
+    }
+
+    // The suite's section: the setup its rows share once, above the chart and the table.
+    let start = html
+        .find("<section class=\"suite\" id=\"suite-hnsw\"")
+        .expect("the hnsw section");
+    let section = &html[start..start + html[start..].find("</section>").unwrap()];
+    assert_eq!(
+        section.matches("<p class=\"shared\"").count(),
+        1,
+        "{section}"
+    );
+    let shared = &section[section.find("<p class=\"shared\"").unwrap()..];
+    let shared = &shared[..shared.find("</p>").unwrap()];
+    let setup_cells: Vec<&str> = section
+        .split("<td class=\"setup\">")
+        .skip(1)
+        .map(|c| &c[..c.find("</td>").unwrap()])
+        .collect();
+    for fact in ["2000 points", "768 d", "qdrant-edge 0.7.2 (embedded)"] {
+        assert!(shared.contains(fact), "{fact} not in {shared}");
+        assert!(
+            setup_cells.iter().all(|c| !c.contains(fact)),
+            "{fact} repeated in a row: {setup_cells:?}"
+        );
+    }
+    let (at_shared, at_chart, at_table) = (
+        section.find("<p class=\"shared\"").unwrap(),
+        section.find("<figure class=\"chart\">").expect("a chart"),
+        section.find("<table>").unwrap(),
+    );
+    assert!(at_shared < at_chart && at_chart < at_table, "{section}");
+    // The chart: one point per ef, in ef order; more recall further right, more time higher.
+    let circles: Vec<(f64, f64)> = section
+        .split("<circle data-series=\"hnsw_search/768d\"")
+        .skip(1)
+        .map(|c| {
+            let c = &c[..c.find("/>").unwrap()];
+            let n = |a: &str| attr(c, a).unwrap().parse::<f64>().unwrap();
+            (n("cx"), n("cy"))
+        })
+        .collect();
+    assert_eq!(circles.len(), 2, "{section}");
+    let (a, b) = (&quality.records[0], &quality.records[1]);
+    let recall = |r: &bench_summary::QualityRecord| r.recall.unwrap().value;
+    let mean = |i: usize| measured[i].2["mean"]["point_estimate"].as_f64().unwrap();
+    if recall(a) != recall(b) {
+        assert_eq!(
+            recall(a) < recall(b),
+            circles[0].0 < circles[1].0,
+            "{circles:?}"
+        );
+    }
+    if (circles[0].1 - circles[1].1).abs() >= 1.0 {
+        assert_eq!(
+            mean(0) < mean(1),
+            circles[0].1 > circles[1].1,
+            "{circles:?}"
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! Every kind of page qdrant-perf writes, opened in a real headless browser (Debian's
 //! `/usr/bin/chromium`, driven through the Chrome DevTools Protocol over its websocket): the
-//! report.html of a `load`, a `stress` and a `validate` run. Each page must load with no console
-//! error or exception and no network request but its own file:// URL, and each chart must have
-//! the series and points that the run's report.json says it must (counted in the DOM by their
-//! `data-series` marks); a screenshot of each is kept under the run directory
-//! (`screenshots/<name>.png`). Skipped, with a note, where chromium is absent.
+//! report.html of a `load`, a `stress` and a `validate` run, sweep's and scale's pages, the
+//! comparison of two runs, and `cargo bench`'s summary page (`qdrant-perf.html`) of a set of
+//! suite records written through the report crate as the suites write them. Each page must
+//! load with no console error or exception and no network request but its own file:// URL, and
+//! each chart must have the series and points that the data says it must (counted in the DOM
+//! by their `data-series` marks; on the summary page also placed in the records' order); a
+//! screenshot of each is kept under the run directory (`screenshots/<name>.png`). Skipped, with
+//! a note, where chromium is absent.
 //! `QDRANT_PERF_KEEP_PAGES=1` keeps the run directories and prints where they are.
 
 mod common;
@@ -22,8 +25,11 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
 use common::{bin, run, tiny_config};
+use qdrant_perf_report::bench_summary::{
+    self, BenchSetup, QualityRecord, SearchMode, Selectivity, SuiteQuality,
+};
 use qdrant_perf_report::chart::spectrum_quantiles;
-use qdrant_perf_report::report_html::DRAIN_FRAGMENT_S;
+use qdrant_perf_report::report_html::PARTIAL_MIN_S;
 use qdrant_perf_tune::sweep::pareto_frontier;
 
 /// A headless chromium of this test: killed (and its profile removed) on every way out.
@@ -156,6 +162,8 @@ struct Opened {
     charts: Vec<(String, Vec<(String, usize)>)>,
     /// Rows of the comparison table (`table#comparison`), its header left out.
     comparison_rows: usize,
+    /// The summary page's suite sections, as [`SECTIONS_JS`] reads them (none on other pages).
+    sections: Value,
     console_errors: Vec<String>,
     requests: Vec<String>,
 }
@@ -169,6 +177,31 @@ const COUNT_JS: &str = r#"JSON.stringify([...document.querySelectorAll('figure.c
     if (e.tagName === 'circle' || e.tagName === 'rect') m.set(l, m.get(l) + 1);
   });
   return [f.querySelector('figcaption').textContent, [...m.entries()]];
+}))"#;
+
+/// Per `<section class="suite">` of the summary page: its id and suite, its shared-setup lines
+/// (text, and whether the table comes after), its charts (caption, then per series each mark:
+/// `[cx, cy, 0]` of a circle, `[x, y, height]` of a bar), its rows' ids, its setup cells.
+const SECTIONS_JS: &str = r#"JSON.stringify([...document.querySelectorAll('section.suite')].map(s => {
+  const table = s.querySelector('table');
+  const after = (a, b) => !!a && !!b && !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return {
+    id: s.id,
+    suite: s.getAttribute('data-suite'),
+    shared: [...s.querySelectorAll('p.shared')].map(p => [p.textContent, after(p, table)]),
+    charts: [...s.querySelectorAll('figure.chart')].map(f => {
+      const m = new Map();
+      f.querySelectorAll('circle[data-series], rect[data-series]').forEach(e => {
+        const l = e.getAttribute('data-series');
+        if (!m.has(l)) m.set(l, []);
+        const n = a => parseFloat(e.getAttribute(a));
+        m.get(l).push(e.tagName === 'circle' ? [n('cx'), n('cy'), 0] : [n('x'), n('y'), n('height')]);
+      });
+      return [f.querySelector('figcaption').textContent, [...m.entries()], after(f, table)];
+    }),
+    rows: [...s.querySelectorAll('tr[data-id]')].map(tr => tr.getAttribute('data-id')),
+    setup_cells: [...s.querySelectorAll('td.setup')].map(td => td.textContent),
+  };
 }))"#;
 
 /// Opens `page` in a new tab, reads its charts, screenshots it to `shot`, closes the tab.
@@ -207,6 +240,13 @@ fn open(cdp: &mut Cdp, page: &Path, shot: &Path) -> Opened {
         json!({"expression": "document.querySelectorAll('#comparison tr').length", "returnByValue": true}),
     );
     let comparison_rows = n(&rows["result"]["value"]).saturating_sub(1);
+    let read = cdp.call(
+        s,
+        "Runtime.evaluate",
+        json!({"expression": SECTIONS_JS, "returnByValue": true}),
+    );
+    let sections: Value =
+        serde_json::from_str(read["result"]["value"].as_str().expect("the sections")).unwrap();
     let metrics = cdp.call(s, "Page.getLayoutMetrics", json!({}));
     let height = metrics["cssContentSize"]["height"].as_f64().unwrap().ceil();
     let png = cdp.call(
@@ -251,6 +291,7 @@ fn open(cdp: &mut Cdp, page: &Path, shot: &Path) -> Opened {
     let opened = Opened {
         charts,
         comparison_rows,
+        sections,
         console_errors,
         requests,
     };
@@ -291,14 +332,16 @@ fn n(v: &Value) -> usize {
 /// to end), the stress ramp, the spectrum, the per-collection bars.
 fn expected(report: &Value) -> Charts {
     let runs = report["runs"].as_array().unwrap();
-    // Each run's seconds, its empty drain fragment at the end left out (the page draws none).
+    // Each run's seconds, a last one shorter than PARTIAL_MIN_S (the drain after sending
+    // stopped) left out: the page draws it neither at its rate nor as a drop.
     let timeline = |r: &Value| {
+        let seconds = r["timeline"].as_array().unwrap();
         let mut previous = 0.0;
         let mut kept = Vec::new();
-        for s in r["timeline"].as_array().unwrap() {
+        for (i, s) in seconds.iter().enumerate() {
             let t = s["t"].as_f64().unwrap();
-            let empty = n(&s["ok"]) + n(&s["errors"]) == 0;
-            if !(t - previous < DRAIN_FRAGMENT_S && empty) {
+            let last = i + 1 == seconds.len();
+            if !(last && t - previous < PARTIAL_MIN_S) {
                 kept.push(s.clone());
             }
             previous = t;
@@ -321,8 +364,8 @@ fn expected(report: &Value) -> Charts {
         chart(
             "achieved vs requested rate",
             vec![
-                ("achieved ops/s".into(), seconds),
                 ("requested ops/s".into(), requested),
+                ("achieved ops/s".into(), seconds),
             ],
         ),
         chart(
@@ -720,6 +763,464 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
     assert!(rows > 0);
     assert_eq!(opened.comparison_rows, rows);
     assert!(opened.charts.is_empty());
+    drop(cdp);
+    drop(browser);
+}
+
+// ---- cargo bench's summary page ------------------------------------------------------------
+
+/// Writes criterion's files of benchmark `id` under `root` as criterion 0.8 does (its
+/// `new/benchmark.json`, `new/estimates.json` with `mean` ns, its own page).
+fn criterion_benchmark(root: &Path, id: &str, mean: f64) {
+    let dir = root.join(id.replace('/', "_"));
+    std::fs::create_dir_all(dir.join("new")).unwrap();
+    std::fs::create_dir_all(dir.join("report")).unwrap();
+    std::fs::write(
+        dir.join("new/benchmark.json"),
+        json!({"group_id": id, "function_id": null, "value_str": null, "throughput": null,
+               "full_id": id, "directory_name": id.replace('/', "_"), "title": id})
+        .to_string(),
+    )
+    .unwrap();
+    let est = |p: f64| {
+        json!({"confidence_interval": {"confidence_level": 0.95, "lower_bound": p * 0.97,
+               "upper_bound": p * 1.03}, "point_estimate": p, "standard_error": p * 0.01})
+    };
+    std::fs::write(
+        dir.join("new/estimates.json"),
+        json!({"mean": est(mean), "median": est(mean), "median_abs_dev": est(mean * 0.01),
+               "slope": null, "std_dev": est(mean * 0.02)})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("report/index.html"), "<html></html>").unwrap();
+}
+
+/// The records of the latency, throughput, filtered, hnsw and groundtruth suites as the
+/// suites record them (benches/*.rs: the same groups, ids, setup and notes), saved through the
+/// report crate in an order that is not the page's, and criterion's files of each benchmark
+/// (one, the driver's, recorded by no suite). Returns criterion's mean (ns) by id.
+fn summary_fixture(root: &Path) -> std::collections::BTreeMap<String, f64> {
+    let mut means = std::collections::BTreeMap::new();
+    let mut measure = |id: &str, ns: f64| {
+        criterion_benchmark(root, id, ns);
+        means.insert(id.to_string(), ns);
+    };
+    let engine = "qdrant-edge 0.7.2 (embedded)";
+    let base = |dim: usize| BenchSetup {
+        points: Some(2000),
+        dim: Some(dim),
+        m: Some(16),
+        ef_construct: Some(100),
+        ..BenchSetup::default()
+    };
+    let mut latency = Vec::new();
+    for (i, (name, dim)) in [("deepcoder", 768), ("imp", 2048), ("mixtral", 4096)]
+        .into_iter()
+        .enumerate()
+    {
+        for (group, mode, recall, ns) in [
+            (
+                "search",
+                SearchMode::Hnsw,
+                0.99 - 0.02 * i as f64,
+                2.5e5 * (1.0 + i as f64),
+            ),
+            (
+                "search_exact",
+                SearchMode::ExactScan,
+                1.0,
+                1.5e6 * (1.0 + 2.0 * i as f64),
+            ),
+        ] {
+            let mut setup = base(dim);
+            setup.build_seconds = Some(1.2 + i as f64);
+            setup.setup_seconds = Some(3.4 + i as f64);
+            if group == "search" {
+                setup.ef = Some(128);
+            }
+            latency.push(
+                QualityRecord::new(group, Some(name), Some(&dim.to_string()))
+                    .with_mode(mode)
+                    .with_setup(setup)
+                    .with_engine(engine)
+                    .with_recall(10, recall, 200),
+            );
+            measure(&format!("{group}/{name}/{dim}"), ns);
+        }
+    }
+    let mut throughput = Vec::new();
+    for batch in [1usize, 16, 64, 256, 1024] {
+        let mut upsert = BenchSetup {
+            points: Some(2000),
+            dim: Some(768),
+            batch: Some(batch),
+            ..BenchSetup::default()
+        };
+        throughput.push(
+            QualityRecord::new("upsert", Some("deepcoder"), Some(&batch.to_string()))
+                .with_setup(upsert.clone())
+                .with_engine(engine)
+                .with_note("unindexed collection; points: stored after the run"),
+        );
+        measure(
+            &format!("upsert/deepcoder/{batch}"),
+            4e4 * batch as f64 / (1.0 + (batch as f64).ln()),
+        );
+        upsert.ef = Some(128);
+        throughput.push(
+            QualityRecord::new("search_batch", Some("deepcoder"), Some(&batch.to_string()))
+                .with_setup(BenchSetup {
+                    m: Some(16),
+                    ef_construct: Some(100),
+                    ..upsert
+                })
+                .with_engine(engine)
+                .with_recall(10, 0.985, 200)
+                .with_note("recall of every held-out query, in batches of 256"),
+        );
+        measure(
+            &format!("search_batch/deepcoder/{batch}"),
+            2.4e5 * batch as f64 / (1.0 + 0.3 * (batch as f64).ln()),
+        );
+    }
+    let mut filtered = Vec::new();
+    for kind in ["keyword", "integer"] {
+        for (index, indexed) in [("indexed", true), ("unindexed", false)] {
+            for pct in ["0.1", "1", "10", "50", "100"] {
+                let wanted: f64 = pct.parse::<f64>().unwrap() / 100.0;
+                let measured = wanted * 1.02_f64.min(1.0 / wanted);
+                filtered.push(
+                    QualityRecord::new(&format!("filtered/{kind}"), Some(index), Some(pct))
+                        .with_recall(10, if indexed { 0.98 } else { 0.93 }, 200)
+                        .with_selectivity(Selectivity {
+                            wanted,
+                            measured,
+                            matching: (measured * 2000.0).round() as usize,
+                            condition: format!("{kind} <= {pct}"),
+                        })
+                        .with_setup(BenchSetup {
+                            ef: Some(128),
+                            payload_indexes: Some(indexed),
+                            build_seconds: Some(2.0),
+                            ..base(768)
+                        })
+                        .with_engine(engine)
+                        .with_note(
+                            "HNSW search with a filter: Qdrant's planner may answer a \
+                             selective filter by scanning the matching points",
+                        ),
+                );
+                // An integer range costs a little more than a keyword match.
+                let cost = if kind == "integer" { 1.3 } else { 1.0 };
+                let ns = cost
+                    * if indexed {
+                        2e5 + 1e5 * wanted
+                    } else {
+                        2e5 + 4e4 / wanted.sqrt()
+                    };
+                measure(&format!("filtered/{kind}/{index}/{pct}"), ns);
+            }
+        }
+    }
+    let mut hnsw = Vec::new();
+    for m in [8usize, 16] {
+        hnsw.push(
+            QualityRecord::new("hnsw_build/768d", Some("efc100"), Some(&m.to_string()))
+                .with_recall(10, 0.9 + m as f64 / 200.0, 200)
+                .with_mode(SearchMode::Hnsw)
+                .with_setup(BenchSetup {
+                    m: Some(m),
+                    ef: Some(128),
+                    segments: Some(1),
+                    build_seconds: Some(m as f64 / 10.0),
+                    ..base(768)
+                })
+                .with_engine(engine)
+                .with_note("recall of the last build, searched at ef=128"),
+        );
+        measure(&format!("hnsw_build/768d/efc100/{m}"), 1e8 * m as f64);
+    }
+    for (ef, recall) in [
+        (16usize, 0.81),
+        (32, 0.9),
+        (64, 0.955),
+        (128, 0.985),
+        (256, 0.996),
+    ] {
+        hnsw.push(
+            QualityRecord::new("hnsw_search/768d", None, Some(&ef.to_string()))
+                .with_recall(10, recall, 200)
+                .with_mode(SearchMode::Hnsw)
+                .with_setup(BenchSetup {
+                    ef: Some(ef),
+                    segments: Some(1),
+                    build_seconds: Some(1.6),
+                    ..base(768)
+                })
+                .with_engine(engine),
+        );
+        measure(&format!("hnsw_search/768d/{ef}"), 9e4 + 1.8e3 * ef as f64);
+    }
+    let groundtruth = [768usize, 4096]
+        .into_iter()
+        .map(|dim| {
+            QualityRecord::new("ground_truth", None, Some(&dim.to_string()))
+                .with_setup(BenchSetup {
+                    points: Some(2000),
+                    dim: Some(dim),
+                    ..BenchSetup::default()
+                })
+                .with_note("exact top-100 of 1000 queries (GEMM)")
+        })
+        .collect::<Vec<_>>();
+    measure("ground_truth/768", 6e7);
+    measure("ground_truth/4096", 3.1e8);
+    measure("driver/record_latency", 89.0);
+    for (suite, records) in [
+        ("hnsw", hnsw),
+        ("groundtruth", groundtruth),
+        ("throughput", throughput),
+        ("filtered", filtered),
+        ("latency", latency),
+    ] {
+        bench_summary::save_suite(root, suite, records).unwrap();
+    }
+    means
+}
+
+/// A chart's expected series: label, then each point `(x, y)` in the order drawn.
+type Expected = Vec<(String, Vec<(f64, f64)>)>;
+
+/// Series of points as they are gathered: label, then each point's `(order, x, y)`.
+type Gathered = Vec<(String, Vec<(f64, f64, f64)>)>;
+
+/// Appends point `p`, `(order, x, y)`, to series `label` of `out`.
+fn push_point(out: &mut Gathered, label: String, p: (f64, f64, f64)) {
+    match out.iter_mut().find(|(l, _)| *l == label) {
+        Some((_, v)) => v.push(p),
+        None => out.push((label, vec![p])),
+    }
+}
+
+/// Each series' points by their order, as drawn.
+fn sorted(series: Gathered) -> Expected {
+    series
+        .into_iter()
+        .map(|(l, mut v)| {
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (l, v.into_iter().map(|(_, x, y)| (x, y)).collect())
+        })
+        .collect()
+}
+
+/// What each suite's chart must draw, from its records (as saved) and criterion's means, by
+/// the rules docs/bench-summary.md gives: latency, mean ms against the dimension, a line per
+/// group; throughput, elements per second (batch / mean) against the batch, a line per group
+/// and collection; filtered, mean ms against the measured selectivity in %, a line per kind and
+/// index (indexed first); hnsw, the searches' mean ms against their recall, in ef order;
+/// another suite, a bar of mean time per benchmark.
+fn expected_suite_chart(
+    q: &SuiteQuality,
+    means: &std::collections::BTreeMap<String, f64>,
+) -> Expected {
+    let mut out = Vec::new();
+    for r in &q.records {
+        let ms = means[&r.id] / 1e6;
+        let value = || r.value.as_deref().unwrap().parse::<f64>().unwrap();
+        match q.suite.as_str() {
+            "latency" => push_point(&mut out, r.group.clone(), (value(), value(), ms)),
+            "throughput" => {
+                let b = value();
+                let label = format!("{} {}", r.group, r.function.as_deref().unwrap());
+                push_point(&mut out, label, (b, b, b / (ms / 1e3)));
+            }
+            "filtered" => {
+                let kind = r.group.strip_prefix("filtered/").unwrap();
+                let label = format!("{kind} {}", r.function.as_deref().unwrap());
+                let pct = r.selectivity.as_ref().unwrap().measured * 100.0;
+                push_point(&mut out, label, (pct, pct, ms));
+            }
+            "hnsw" if r.group.starts_with("hnsw_search") => {
+                let recall = r.recall.unwrap().value;
+                push_point(&mut out, r.group.clone(), (value(), recall, ms));
+            }
+            "hnsw" => {}
+            _ => {
+                let i = out.first().map_or(0, |(_, v)| v.len()) as f64;
+                push_point(&mut out, "mean time".into(), (i, i, ms));
+            }
+        }
+    }
+    if q.suite == "filtered" {
+        // Kinds as they came, indexed before unindexed.
+        let kinds: Vec<String> = out
+            .iter()
+            .map(|(l, _)| l.split(' ').next().unwrap().to_string())
+            .fold(Vec::new(), |mut k, x| {
+                if !k.contains(&x) {
+                    k.push(x);
+                }
+                k
+            });
+        out.sort_by_key(|(l, _)| {
+            let (kind, index) = l.split_once(' ').unwrap();
+            (kinds.iter().position(|k| k == kind), index != "indexed")
+        });
+    }
+    sorted(out)
+}
+
+/// Checks that `marks` (per series: `[cx, cy, 0]` of circles, `[x, y, height]` of bars) draw
+/// `want`: the same series with as many marks, placed as the data orders them: across the
+/// whole chart a larger x is further right and a larger y higher (on any monotonic axis,
+/// linear or log); a bar's height is in proportion to its value.
+fn check_marks(suite: &str, marks: &Value, want: &Expected) {
+    let got: Vec<(String, Vec<Vec<f64>>)> = serde_json::from_value(marks.clone()).unwrap();
+    let labels = |v: &[(String, Vec<Vec<f64>>)]| -> Vec<(String, usize)> {
+        v.iter().map(|(l, m)| (l.clone(), m.len())).collect()
+    };
+    let want_labels: Vec<(String, usize)> =
+        want.iter().map(|(l, p)| (l.clone(), p.len())).collect();
+    assert_eq!(labels(&got), want_labels, "{suite}");
+    let bars = got.iter().flat_map(|(_, m)| m).any(|m| m[2] > 0.0);
+    let pairs: Vec<((f64, f64), &Vec<f64>)> = want
+        .iter()
+        .zip(&got)
+        .flat_map(|((_, p), (_, m))| p.iter().copied().zip(m))
+        .collect();
+    if bars {
+        let top = pairs.iter().map(|(p, _)| p.1).fold(0.0, f64::max);
+        let tallest = pairs.iter().map(|(_, m)| m[2]).fold(0.0, f64::max);
+        for ((x, y), m) in &pairs {
+            let height = y / top * tallest;
+            assert!(
+                (m[2] - height).abs() <= 1.5,
+                "{suite}: bar {x} of {y} is {} px, not {height}",
+                m[2]
+            );
+        }
+        return;
+    }
+    let apart = |a: f64, b: f64| (a - b).abs() > 1e-6 * a.abs().max(b.abs());
+    for (i, (p, m)) in pairs.iter().enumerate() {
+        for (q, n) in &pairs[i + 1..] {
+            if apart(p.0, q.0) {
+                assert_eq!(
+                    p.0 < q.0,
+                    m[0] < n[0],
+                    "{suite}: x of {p:?} and {q:?}: {m:?} {n:?}"
+                );
+            }
+            if apart(p.1, q.1) && (m[1] - n[1]).abs() >= 1.0 {
+                assert_eq!(
+                    p.1 < q.1,
+                    m[1] > n[1],
+                    "{suite}: y of {p:?} and {q:?}: {m:?} {n:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_bench_summary_page_orders_its_suites_says_their_setup_once_and_charts_each_from_its_records()
+{
+    let Some(chromium) = qdrant_perf_testkit::chromium() else {
+        return;
+    };
+    let (_keep, work) = workdir();
+    let root = work.join("criterion");
+    let means = summary_fixture(&root);
+    let (page, problems) = bench_summary::write_summary(&root).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    let browser = Chromium::start(&chromium);
+    let mut cdp = Cdp::connect(&browser.ws_url);
+    let shot = work.join("screenshots").join("bench-summary.png");
+    let opened = open(&mut cdp, &page, &shot);
+    if std::env::var_os("QDRANT_PERF_KEEP_PAGES").is_some() {
+        eprintln!("bench summary: {}", shot.display());
+    }
+    let sections = opened.sections.as_array().unwrap();
+    // The README's order, latency first; the benchmarks no suite recorded last.
+    let ids: Vec<&str> = sections.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "suite-latency",
+            "suite-throughput",
+            "suite-filtered",
+            "suite-hnsw",
+            "suite-groundtruth",
+            "unrecorded"
+        ]
+    );
+    for section in &sections[..5] {
+        let suite = section["suite"].as_str().unwrap();
+        let q = SuiteQuality::load(&bench_summary::suite_path(&root, suite)).unwrap();
+        // One row per record, in the records' order.
+        let record_ids: Vec<&str> = q.records.iter().map(|r| r.id.as_str()).collect();
+        let rows: Vec<&str> = section["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(rows, record_ids, "{suite}");
+        // What every record has alike, said once above the table, in no row's setup.
+        let shared = section["shared"].as_array().unwrap();
+        assert_eq!(shared.len(), 1, "{suite}: {shared:?}");
+        let (line, before_table) = (shared[0][0].as_str().unwrap(), shared[0][1] == true);
+        assert!(before_table, "{suite}: the shared line is below the table");
+        let alike = |f: &dyn Fn(&QualityRecord) -> Option<String>| {
+            let first = f(&q.records[0]);
+            first.filter(|v| q.records.iter().all(|r| f(r).as_ref() == Some(v)))
+        };
+        let facts = [
+            alike(&|r| r.setup.points.map(|p| format!("{p} points"))),
+            alike(&|r| r.setup.dim.map(|d| format!("{d} d"))),
+            alike(&|r| r.setup.m.map(|m| format!("m={m}"))),
+            alike(&|r| r.setup.ef_construct.map(|e| format!("ef_construct={e}"))),
+            alike(&|r| r.engine.clone()),
+            alike(&|r| r.note.clone()),
+        ];
+        let facts: Vec<String> = facts.into_iter().flatten().collect();
+        assert!(
+            facts.len() >= 2,
+            "{suite}: the fixture shares points and more"
+        );
+        let cells: Vec<&str> = section["setup_cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        for fact in &facts {
+            assert!(
+                line.contains(fact.as_str()),
+                "{suite}: {fact} not in {line}"
+            );
+            assert!(
+                cells.iter().all(|c| !c.contains(fact.as_str())),
+                "{suite}: {fact} repeated in a row: {cells:?}"
+            );
+        }
+        // One chart, above the table, drawn from the records and criterion's means.
+        let charts = section["charts"].as_array().unwrap();
+        assert_eq!(charts.len(), 1, "{suite}: {charts:?}");
+        assert!(
+            charts[0][2] == true,
+            "{suite}: the chart is below the table"
+        );
+        check_marks(suite, &charts[0][1], &expected_suite_chart(&q, &means));
+    }
+    // Criterion's benchmark no suite recorded: in the last table, with no chart.
+    let unrecorded = &sections[5];
+    assert_eq!(unrecorded["rows"], json!(["driver/record_latency"]));
+    assert_eq!(unrecorded["charts"], json!([]));
+    // Every figure of the page is a suite's.
+    assert_eq!(opened.charts.len(), 5);
     drop(cdp);
     drop(browser);
 }

@@ -3,7 +3,9 @@
 //! filter's selectivity, whether Qdrant walked the HNSW graph or scanned, the setup). Each suite
 //! saves those figures as data, one [`QualityRecord`] per criterion benchmark id, in
 //! `<criterion dir>/qdrant-perf/<suite>.json` (schema [`SCHEMA`]), and rewrites
-//! `<criterion dir>/qdrant-perf.html`: one row per benchmark joining criterion's own estimate
+//! `<criterion dir>/qdrant-perf.html`: per suite, in the README's order ([`SUITE_ORDER`]), what
+//! all its rows share said once ([`SharedSetup`]), one chart drawn from its rows
+//! ([`suite_chart`]) and a table of one row per benchmark joining criterion's own estimate
 //! (`<id>/new/estimates.json`) with the suite's record and a link to criterion's page.
 //!
 //! Data first ([`SuiteQuality`], [`read_criterion`], [`join`]), the page a pure rendering of it
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
+use crate::chart::{self, Axis, Bars, Panel, Series};
 use crate::html::{escape, page};
 use crate::margin::{Ci, with_margin};
 use crate::units::time_unit;
@@ -502,14 +505,39 @@ pub struct SummaryRow {
     pub criterion: Option<CriterionBenchmark>,
 }
 
-/// Joins the suites' records with criterion's benchmarks by id: the suites' rows first, in
-/// suite then record order, then criterion's benchmarks no suite recorded, by id.
+/// The suites in the README's order: latency first, then throughput (batch), filtered, hnsw,
+/// cache, groundtruth, requests, driver. A suite not named here goes after them, by name.
+pub const SUITE_ORDER: [&str; 8] = [
+    "latency",
+    "throughput",
+    "filtered",
+    "hnsw",
+    "cache",
+    "groundtruth",
+    "requests",
+    "driver",
+];
+
+/// Where `suite` goes on the page: its place in [`SUITE_ORDER`], else after those, by name.
+fn suite_rank(suite: &str) -> (usize, &str) {
+    let place = SUITE_ORDER
+        .iter()
+        .position(|s| *s == suite)
+        .unwrap_or(SUITE_ORDER.len());
+    (place, suite)
+}
+
+/// Joins the suites' records with criterion's benchmarks by id: the suites' rows first, suite
+/// by suite in [`SUITE_ORDER`] and each in its records' order, then criterion's benchmarks no
+/// suite recorded, by id.
 pub fn join(suites: &[SuiteQuality], benchmarks: &[CriterionBenchmark]) -> Vec<SummaryRow> {
     let mut by_id: BTreeMap<&str, &CriterionBenchmark> =
         benchmarks.iter().map(|b| (b.id.as_str(), b)).collect();
     let mut rows = Vec::new();
     let mut seen = BTreeSet::new();
-    for suite in suites {
+    let mut ordered: Vec<&SuiteQuality> = suites.iter().collect();
+    ordered.sort_by(|a, b| suite_rank(&a.suite).cmp(&suite_rank(&b.suite)));
+    for suite in ordered {
         for r in &suite.records {
             if !seen.insert(r.id.clone()) {
                 continue;
@@ -566,14 +594,17 @@ fn mean_cell(mean: Option<&CriterionEstimate>) -> String {
     )
 }
 
-fn setup_text(r: &QualityRecord) -> String {
+/// A record's setup as facts, in the page's order: each a key and its text (`2000 points`,
+/// `768 d`, `m=16`, ..., the engine). What every record of a suite has alike is said once above
+/// its table ([`SharedSetup`]); the rest in each row.
+fn setup_facts(r: &QualityRecord) -> Vec<(&'static str, String)> {
     let s = &r.setup;
-    let mut parts = Vec::new();
+    let mut facts = Vec::new();
     if let Some(p) = s.points {
-        parts.push(format!("{p} points"));
+        facts.push(("points", format!("{p} points")));
     }
     if let Some(d) = s.dim {
-        parts.push(format!("{d} d"));
+        facts.push(("dim", format!("{d} d")));
     }
     for (name, v) in [
         ("m", s.m),
@@ -583,36 +614,142 @@ fn setup_text(r: &QualityRecord) -> String {
         ("batch", s.batch),
     ] {
         if let Some(v) = v {
-            parts.push(format!("{name}={v}"));
+            facts.push((name, format!("{name}={v}")));
         }
     }
     if let Some(i) = s.payload_indexes {
-        parts.push(
+        facts.push((
+            "payload_indexes",
             if i {
                 "payload indexes"
             } else {
                 "no payload index"
             }
             .into(),
-        );
+        ));
     }
     if let Some(b) = s.build_seconds {
-        parts.push(format!("build {b:.2} s"));
+        facts.push(("build_seconds", format!("build {b:.2} s")));
     }
     if let Some(t) = s.setup_seconds {
-        parts.push(format!("setup {t:.2} s"));
+        facts.push(("setup_seconds", format!("setup {t:.2} s")));
     }
     if let Some(e) = &r.engine {
-        parts.push(e.clone());
+        facts.push(("engine", e.clone()));
     }
-    if parts.is_empty() {
-        "—".into()
-    } else {
-        escape(&parts.join(", "))
+    facts
+}
+
+/// What every record of a suite has alike, said once above its table instead of in each row:
+/// setup facts (points, dimension, m, ef_construct, the engine, ...), how Qdrant searched, the
+/// note (the filter planner's, a lowered full_scan_threshold).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SharedSetup {
+    /// Facts every record has, with the same text, in the page's order.
+    pub facts: Vec<(&'static str, String)>,
+    pub mode: Option<SearchMode>,
+    pub note: Option<String>,
+}
+
+impl SharedSetup {
+    /// What all of `records` share (nothing of none).
+    pub fn of(records: &[&QualityRecord]) -> Self {
+        let Some((first, rest)) = records.split_first() else {
+            return Self::default();
+        };
+        let facts = setup_facts(first)
+            .into_iter()
+            .filter(|f| rest.iter().all(|r| setup_facts(r).contains(f)))
+            .collect();
+        let alike = |get: &dyn Fn(&QualityRecord) -> Option<String>| {
+            let v = get(first)?;
+            rest.iter()
+                .all(|r| get(r).as_ref() == Some(&v))
+                .then_some(v)
+        };
+        Self {
+            facts,
+            mode: first
+                .mode
+                .filter(|m| rest.iter().all(|r| r.mode == Some(*m))),
+            note: alike(&|r| r.note.clone()),
+        }
+    }
+
+    /// `r`'s setup facts that are not shared, as the row says them.
+    fn own_facts(&self, r: &QualityRecord) -> Vec<String> {
+        setup_facts(r)
+            .into_iter()
+            .filter(|f| !self.facts.contains(f))
+            .map(|(_, text)| text)
+            .collect()
+    }
+
+    /// The line above the suite's table.
+    fn html(&self, suite: &str) -> String {
+        let mut parts: Vec<String> = self.facts.iter().map(|(_, t)| escape(t)).collect();
+        if let Some(m) = self.mode {
+            parts.push(format!("search by {}", m.text()));
+        }
+        let mut s = format!("<p class=\"shared\" data-suite=\"{}\">", escape(suite));
+        if parts.is_empty() && self.note.is_none() {
+            s.push_str("<b>Every row:</b> nothing alike; each row gives its own setup.");
+        } else {
+            s.push_str("<b>Every row:</b> ");
+            s.push_str(&parts.join(" · "));
+            if let Some(n) = &self.note {
+                if !parts.is_empty() {
+                    s.push_str(". ");
+                }
+                let _ = write!(s, "<b>Note:</b> {}", escape(n));
+            }
+        }
+        s.push_str("</p>\n");
+        s
     }
 }
 
-fn row_html(out: &mut String, row: &SummaryRow) {
+/// What a suite's rows show beside the id and the time: a column only where some row has a
+/// figure for it and the suite does not share it.
+#[derive(Clone, Copy, Debug)]
+struct Columns {
+    recall: bool,
+    selectivity: bool,
+    mode: bool,
+    setup: bool,
+    note: bool,
+}
+
+impl Columns {
+    fn of(records: &[&QualityRecord], shared: &SharedSetup) -> Self {
+        Self {
+            recall: records.iter().any(|r| r.recall.is_some()),
+            selectivity: records.iter().any(|r| r.selectivity.is_some()),
+            mode: shared.mode.is_none() && records.iter().any(|r| r.mode.is_some()),
+            setup: records.iter().any(|r| !shared.own_facts(r).is_empty()),
+            note: shared.note.is_none() && records.iter().any(|r| r.note.is_some()),
+        }
+    }
+
+    fn header(&self) -> String {
+        let mut s = String::from("<tr><th>benchmark</th><th>mean time</th>");
+        for (on, name) in [
+            (self.recall, "recall"),
+            (self.selectivity, "selectivity"),
+            (self.mode, "search"),
+            (self.setup, "setup"),
+            (self.note, "note"),
+        ] {
+            if on {
+                let _ = write!(s, "<th>{name}</th>");
+            }
+        }
+        s.push_str("</tr>");
+        s
+    }
+}
+
+fn row_html(out: &mut String, row: &SummaryRow, columns: &Columns, shared: &SharedSetup) {
     let record = row.record.as_ref();
     let criterion = row.criterion.as_ref();
     let _ = write!(out, "<tr data-id=\"{}\"><td>", escape(&row.id));
@@ -632,42 +769,443 @@ fn row_html(out: &mut String, row: &SummaryRow) {
     }
     out.push_str("</td>");
     out.push_str(&mean_cell(criterion.and_then(|c| c.mean.as_ref())));
-    match record.and_then(|r| r.recall) {
-        Some(r) => {
-            let _ = write!(
-                out,
-                "<td class=\"recall\" data-recall=\"{}\" data-k=\"{}\" data-queries=\"{}\">\
-                 {:.4} <span class=\"muted\">@{} over {}</span></td>",
-                r.value, r.k, r.queries, r.value, r.k, r.queries
-            );
+    if columns.recall {
+        match record.and_then(|r| r.recall) {
+            Some(r) => {
+                let _ = write!(
+                    out,
+                    "<td class=\"recall\" data-recall=\"{}\" data-k=\"{}\" data-queries=\"{}\">\
+                     {:.4} <span class=\"muted\">@{} over {}</span></td>",
+                    r.value, r.k, r.queries, r.value, r.k, r.queries
+                );
+            }
+            None => out.push_str("<td class=\"recall\">—</td>"),
         }
-        None => out.push_str("<td class=\"recall\">—</td>"),
     }
-    match record.and_then(|r| r.selectivity.as_ref()) {
-        Some(s) => {
-            let _ = write!(
-                out,
-                "<td data-selectivity=\"{}\">{:.3} % <span class=\"muted\">({} points: {})</span></td>",
-                s.measured,
-                s.measured * 100.0,
-                s.matching,
-                escape(&s.condition)
-            );
+    if columns.selectivity {
+        match record.and_then(|r| r.selectivity.as_ref()) {
+            Some(s) => {
+                let _ = write!(
+                    out,
+                    "<td data-selectivity=\"{}\">{:.3} % <span class=\"muted\">({} points: {})</span></td>",
+                    s.measured,
+                    s.measured * 100.0,
+                    s.matching,
+                    escape(&s.condition)
+                );
+            }
+            None => out.push_str("<td>—</td>"),
         }
-        None => out.push_str("<td>—</td>"),
     }
-    let _ = writeln!(
-        out,
-        "<td>{}</td><td>{}</td><td>{}</td></tr>",
-        record.and_then(|r| r.mode).map_or("—", SearchMode::text),
-        record.map_or_else(|| "—".to_string(), setup_text),
-        record
-            .and_then(|r| r.note.as_deref())
-            .map_or_else(|| "—".to_string(), escape),
-    );
+    if columns.mode {
+        let _ = write!(
+            out,
+            "<td>{}</td>",
+            record.and_then(|r| r.mode).map_or("—", SearchMode::text)
+        );
+    }
+    if columns.setup {
+        let own = record.map(|r| shared.own_facts(r)).unwrap_or_default();
+        let _ = write!(
+            out,
+            "<td class=\"setup\">{}</td>",
+            if own.is_empty() {
+                "—".to_string()
+            } else {
+                escape(&own.join(", "))
+            }
+        );
+    }
+    if columns.note {
+        let _ = write!(
+            out,
+            "<td class=\"note\">{}</td>",
+            record
+                .and_then(|r| r.note.as_deref())
+                .map_or_else(|| "—".to_string(), escape)
+        );
+    }
+    out.push_str("</tr>\n");
 }
 
-/// The summary page of `rows`, naming `problems` (files left out) above the table.
+// ---- the suites' charts ---------------------------------------------------------------------
+
+/// A suite's chart, drawn from its rows: the suite's records joined with criterion's estimates
+/// of the same ids.
+#[derive(Clone, Debug)]
+pub enum SuiteChart {
+    /// Points joined by lines; `labels[i][j]` is written beside point `j` of series `i`.
+    Lines {
+        panel: Panel,
+        labels: Vec<Vec<String>>,
+    },
+    Bars(Bars),
+}
+
+impl SuiteChart {
+    pub fn caption(&self) -> &str {
+        match self {
+            Self::Lines { panel, .. } => &panel.title,
+            Self::Bars(b) => &b.title,
+        }
+    }
+
+    /// Each series' label and its points (bars: each present bar), as drawn.
+    pub fn series(&self) -> Vec<(String, usize)> {
+        match self {
+            Self::Lines { panel, .. } => panel
+                .series
+                .iter()
+                .map(|s| (s.label.clone(), s.points.len()))
+                .collect(),
+            Self::Bars(b) => b
+                .series
+                .iter()
+                .map(|(l, v)| (l.clone(), v.iter().flatten().count()))
+                .collect(),
+        }
+    }
+
+    fn html(&self) -> std::result::Result<String, String> {
+        match self {
+            Self::Lines { panel, labels } => chart::html_chart_with(
+                panel,
+                chart::Style {
+                    labels,
+                    ..chart::Style::default()
+                },
+            ),
+            Self::Bars(b) => chart::html_bars(b),
+        }
+    }
+}
+
+impl From<Bars> for SuiteChart {
+    fn from(b: Bars) -> Self {
+        Self::Bars(b)
+    }
+}
+
+/// criterion's mean of `row`, in ms.
+fn mean_ms(row: &SummaryRow) -> Option<f64> {
+    Some(row.criterion.as_ref()?.mean?.point_estimate / 1e6)
+}
+
+/// A parameter of `r`: its setup's figure, else the id's value.
+fn parameter(r: &QualityRecord, setup: Option<usize>) -> Option<f64> {
+    setup
+        .map(|v| v as f64)
+        .or_else(|| r.value.as_deref()?.parse().ok())
+}
+
+/// Log when the figures span more than a factor of 20 (a full scan beside an HNSW search).
+fn axis_for(values: impl Iterator<Item = f64>) -> Axis {
+    let (lo, hi) = values
+        .filter(|v| *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo.is_finite() && hi / lo > 20.0 {
+        Axis::Log
+    } else {
+        Axis::Linear
+    }
+}
+
+/// A point of a [`Keyed`] series: where it goes in its series, where it is drawn, its label.
+struct KeyedPoint {
+    order: f64,
+    x: f64,
+    y: f64,
+    label: String,
+}
+
+/// Series of points keyed by label, in the order their first point came.
+#[derive(Default)]
+struct Keyed {
+    series: Vec<(String, Vec<KeyedPoint>)>,
+}
+
+impl Keyed {
+    /// Adds a point at `(x, y)`, ordered by `order` within its series, labelled `label`.
+    fn add(&mut self, key: String, x: f64, y: f64, order: f64, label: String) {
+        let i = match self.series.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.series.push((key, Vec::new()));
+                self.series.len() - 1
+            }
+        };
+        self.series[i].1.push(KeyedPoint { order, x, y, label });
+    }
+
+    fn lines(mut self, title: &str, x_label: &str, y_label: &str, x_axis: Axis) -> SuiteChart {
+        for (_, points) in &mut self.series {
+            points.sort_by(|a, b| a.order.total_cmp(&b.order));
+        }
+        let y_axis = axis_for(self.series.iter().flat_map(|(_, p)| p.iter().map(|q| q.y)));
+        let labels = self
+            .series
+            .iter()
+            .map(|(_, p)| p.iter().map(|q| q.label.clone()).collect())
+            .collect();
+        SuiteChart::Lines {
+            panel: Panel {
+                title: title.into(),
+                x_label: x_label.into(),
+                y_label: y_label.into(),
+                series: self
+                    .series
+                    .into_iter()
+                    .map(|(label, p)| Series {
+                        label,
+                        points: p.into_iter().map(|q| (q.x, q.y)).collect(),
+                        line: true,
+                    })
+                    .collect(),
+                x_axis,
+                y_axis,
+            },
+            labels,
+        }
+    }
+}
+
+/// `group`, with the engine of a function named `<collection>@<engine>` (a server run).
+fn group_and_engine(r: &QualityRecord) -> String {
+    match r.function.as_deref().and_then(|f| f.split_once('@')) {
+        Some((_, engine)) => format!("{} @{engine}", r.group),
+        None => r.group.clone(),
+    }
+}
+
+/// latency: mean time per query against the dimension, a line per group (`search`,
+/// `search_exact`, ...), each point labelled with its recall.
+fn latency_chart(rows: &[&SummaryRow]) -> SuiteChart {
+    let mut k = Keyed::default();
+    let mut recall_k = None;
+    for row in rows {
+        let Some(r) = &row.record else { continue };
+        let (Some(dim), Some(ms)) = (parameter(r, r.setup.dim), mean_ms(row)) else {
+            continue;
+        };
+        let label = r.recall.map_or(String::new(), |rc| {
+            recall_k.get_or_insert(rc.k);
+            format!("recall {:.3}", rc.value)
+        });
+        k.add(group_and_engine(r), dim, ms, dim, label);
+    }
+    let title = format!(
+        "mean time per query by dimension, each point labelled with its recall@{}",
+        recall_k.unwrap_or(10)
+    );
+    k.lines(
+        &title,
+        "dimension",
+        "mean time per query (ms)",
+        Axis::Linear,
+    )
+}
+
+/// throughput: elements per second (the batch over the mean time) against the batch size, a
+/// line per group and collection.
+fn throughput_chart(rows: &[&SummaryRow]) -> SuiteChart {
+    let mut k = Keyed::default();
+    for row in rows {
+        let Some(r) = &row.record else { continue };
+        let (Some(batch), Some(ms)) = (parameter(r, r.setup.batch), mean_ms(row)) else {
+            continue;
+        };
+        let key = match &r.function {
+            Some(f) => format!("{} {f}", r.group),
+            None => r.group.clone(),
+        };
+        k.add(key, batch, batch / (ms / 1e3), batch, String::new());
+    }
+    k.lines(
+        "elements per second by batch size (points written by upsert, queries answered by search_batch)",
+        "batch size",
+        "elements per second",
+        Axis::Log,
+    )
+}
+
+/// hnsw: the searches' recall against their mean time, a point per ef (labelled), a line per
+/// `hnsw_search` group; the builds are in the table.
+fn hnsw_chart(rows: &[&SummaryRow]) -> SuiteChart {
+    let mut k = Keyed::default();
+    let mut recall_k = None;
+    for row in rows {
+        let Some(r) = &row.record else { continue };
+        if !r.group.starts_with("hnsw_search") {
+            continue;
+        }
+        let (Some(recall), Some(ef), Some(ms)) = (r.recall, parameter(r, r.setup.ef), mean_ms(row))
+        else {
+            continue;
+        };
+        recall_k.get_or_insert(recall.k);
+        k.add(r.group.clone(), recall.value, ms, ef, format!("ef={ef}"));
+    }
+    let recall = format!("recall@{}", recall_k.unwrap_or(10));
+    // Every ef finding the same neighbours (a small collection): the points stand in one
+    // column, and the caption says why.
+    let values: Vec<f64> = k
+        .series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.x))
+        .collect();
+    let same = match values.split_first() {
+        Some((first, rest)) if !rest.is_empty() && rest.iter().all(|v| v == first) => {
+            format!(" ({recall} is {first:.3} at every ef)")
+        }
+        _ => String::new(),
+    };
+    k.lines(
+        &format!("HNSW search: {recall} against mean time per query, one point per ef{same}"),
+        &recall,
+        "mean time per query (ms)",
+        Axis::Linear,
+    )
+}
+
+/// filtered: mean time per query against the selectivity measured on the data, a line per
+/// field kind and index, indexed beside unindexed (both on log axes when they span decades:
+/// an unindexed filter can cost a hundred times an indexed one).
+fn filtered_chart(rows: &[&SummaryRow]) -> SuiteChart {
+    let mut k = Keyed::default();
+    // Field kinds in the order they come; per kind indexed, then unindexed, then anything else.
+    let mut kinds: Vec<String> = Vec::new();
+    for row in rows {
+        let Some(r) = &row.record else { continue };
+        let (Some(sel), Some(ms)) = (r.selectivity.as_ref(), mean_ms(row)) else {
+            continue;
+        };
+        let kind = r
+            .group
+            .strip_prefix("filtered/")
+            .unwrap_or(&r.group)
+            .to_string();
+        if !kinds.contains(&kind) {
+            kinds.push(kind.clone());
+        }
+        let key = match &r.function {
+            Some(f) => format!("{kind} {f}"),
+            None => kind,
+        };
+        let pct = sel.measured * 100.0;
+        k.add(key, pct, ms, pct, String::new());
+    }
+    let rank = |label: &str| {
+        let (kind, function) = label.rsplit_once(' ').unwrap_or((label, ""));
+        let kind_at = kinds.iter().position(|k| k == kind).unwrap_or(kinds.len());
+        let function_at = match function {
+            "indexed" => 0,
+            "unindexed" => 1,
+            _ => 2,
+        };
+        (kind_at, function_at)
+    };
+    k.series.sort_by_key(|(label, _)| rank(label));
+    let x_axis = axis_for(k.series.iter().flat_map(|(_, p)| p.iter().map(|q| q.x)));
+    k.lines(
+        "filtered search: mean time per query by selectivity, payload-indexed beside unindexed",
+        "selectivity (% of the points matching the filter)",
+        "mean time per query (ms)",
+        x_axis,
+    )
+}
+
+/// Any other suite: the mean time of each benchmark, a bar each.
+fn time_chart(rows: &[&SummaryRow]) -> SuiteChart {
+    let measured: Vec<(&SummaryRow, f64)> = rows
+        .iter()
+        .filter_map(|row| Some((*row, row.criterion.as_ref()?.mean?.point_estimate)))
+        .collect();
+    let top = measured.iter().map(|m| m.1).fold(0.0, f64::max);
+    let (scale, unit) = time_unit(top);
+    let one_group = measured.iter().all(|(row, _)| {
+        row.record.as_ref().map(|r| &r.group) == measured[0].0.record.as_ref().map(|r| &r.group)
+    });
+    let name = |row: &SummaryRow| match &row.record {
+        Some(r) if one_group && row.id.len() > r.group.len() => {
+            row.id[r.group.len()..].trim_start_matches('/').to_string()
+        }
+        _ => row.id.clone(),
+    };
+    Bars {
+        title: "mean time per benchmark".into(),
+        y_label: format!("mean time ({unit})"),
+        groups: measured.iter().map(|(row, _)| name(row)).collect(),
+        series: vec![(
+            "mean time".into(),
+            measured.iter().map(|(_, ns)| Some(ns * scale)).collect(),
+        )],
+    }
+    .into()
+}
+
+/// The chart of `suite` from its rows: latency per dimension with recall (latency),
+/// elements per second by batch size (throughput), mean time by selectivity, indexed beside
+/// unindexed (filtered), recall against mean time per ef (hnsw), mean time per benchmark
+/// (any other). `Err` says why there is none: criterion has no estimate of any of its rows
+/// (a `--test` run measures nothing).
+pub fn suite_chart(suite: &str, rows: &[&SummaryRow]) -> std::result::Result<SuiteChart, String> {
+    let chart = match suite {
+        "latency" => latency_chart(rows),
+        "throughput" => throughput_chart(rows),
+        "filtered" => filtered_chart(rows),
+        "hnsw" => hnsw_chart(rows),
+        _ => time_chart(rows),
+    };
+    if chart.series().iter().all(|(_, n)| *n == 0) {
+        return Err(if rows.iter().any(|r| mean_ms(r).is_some()) {
+            "No chart: none of the measured benchmarks has the figures this suite's chart draws."
+                .into()
+        } else {
+            "No chart: criterion has no estimate of these benchmarks yet (a --test run measures \
+             nothing); run the suite without --test to draw one."
+                .into()
+        });
+    }
+    Ok(chart)
+}
+
+/// One line on what a suite measures, for the suites of this workspace.
+fn suite_description(suite: &str) -> Option<&'static str> {
+    Some(match suite {
+        "latency" => {
+            "One top-10 search per iteration on an HNSW-indexed collection of each dimension \
+             (<code>search</code>), and the same queries by exact scan (<code>search_exact</code>), \
+             the reference recall is measured against."
+        }
+        "throughput" => {
+            "One request of a batch of points (<code>upsert</code>) or of queries \
+             (<code>search_batch</code>) per iteration; elements per second is the batch over \
+             the mean time."
+        }
+        "filtered" => {
+            "Top-10 HNSW search with a payload filter matching a fraction of the points, on a \
+             collection with payload indexes and on one without; recall against exact filtered \
+             ground truth."
+        }
+        "hnsw" => {
+            "Whole index builds per ef_construct and m (<code>hnsw_build</code>), and top-10 \
+             searches of one built index per ef (<code>hnsw_search</code>)."
+        }
+        "cache" => {
+            "Searches through the Redis result cache (and its in-process tier) against the store alone."
+        }
+        "groundtruth" => "The suite's own exact ground truth (GEMM), per dimension.",
+        "requests" => "The HTTP and gRPC targets' request path without a network.",
+        "driver" => "The load driver's own cost per request.",
+        _ => return None,
+    })
+}
+
+/// The summary page of `rows`, naming `problems` (files left out) above the tables: per suite
+/// (in [`SUITE_ORDER`]) what it measures, what all its rows share, its chart and its table;
+/// then the benchmarks criterion measured that no suite recorded.
 pub fn render(rows: &[SummaryRow], problems: &[BenchSummaryError]) -> String {
     let mut body = String::new();
     body.push_str("<h1>qdrant-perf: criterion's times beside the suites' recall</h1>\n");
@@ -692,27 +1230,60 @@ pub fn render(rows: &[SummaryRow], problems: &[BenchSummaryError]) -> String {
         );
         return page("qdrant-perf benchmarks", &body);
     }
-    let mut section: Option<Option<&str>> = None;
+    // The rows of each suite, in the order join gave them.
+    let mut sections: Vec<(Option<&str>, Vec<&SummaryRow>)> = Vec::new();
     for row in rows {
         let suite = row.suite.as_deref();
-        if section != Some(suite) {
-            if section.is_some() {
-                body.push_str("</table>\n");
-            }
-            section = Some(suite);
-            let _ = writeln!(
-                body,
-                "<h2>{}</h2>\n<table>\n<tr><th>benchmark</th><th>mean time</th><th>recall</th>\
-                 <th>selectivity</th><th>search</th><th>setup</th><th>note</th></tr>",
-                match suite {
-                    Some(s) => format!("suite <code>{}</code>", escape(s)),
-                    None => "benchmarks without a quality record".into(),
-                }
-            );
+        match sections.iter_mut().find(|(s, _)| *s == suite) {
+            Some((_, v)) => v.push(row),
+            None => sections.push((suite, vec![row])),
         }
-        row_html(&mut body, row);
     }
-    body.push_str("</table>\n");
+    for (suite, rows) in &sections {
+        let Some(suite) = suite else { continue };
+        let records: Vec<&QualityRecord> = rows.iter().filter_map(|r| r.record.as_ref()).collect();
+        let shared = SharedSetup::of(&records);
+        let columns = Columns::of(&records, &shared);
+        let _ = writeln!(
+            body,
+            "<section class=\"suite\" id=\"suite-{0}\" data-suite=\"{0}\">\n<h2>suite <code>{0}</code></h2>",
+            escape(suite)
+        );
+        if let Some(d) = suite_description(suite) {
+            let _ = writeln!(body, "<p class=\"muted\">{d}</p>");
+        }
+        body.push_str(&shared.html(suite));
+        match suite_chart(suite, rows).and_then(|c| c.html()) {
+            Ok(html) => body.push_str(&html),
+            Err(why) => {
+                let _ = writeln!(body, "<p class=\"muted nochart\">{}</p>", escape(&why));
+            }
+        }
+        let _ = writeln!(body, "<table>\n{}", columns.header());
+        for row in rows {
+            row_html(&mut body, row, &columns, &shared);
+        }
+        body.push_str("</table>\n</section>\n");
+    }
+    if let Some((_, rows)) = sections.iter().find(|(s, _)| s.is_none()) {
+        body.push_str(
+            "<section class=\"suite\" id=\"unrecorded\">\n<h2>benchmarks without a quality record</h2>\n\
+             <p class=\"muted\">Measured by criterion, recorded by no suite (the driver and requests \
+             suites record none; an id no suite runs any more).</p>\n<table>\n\
+             <tr><th>benchmark</th><th>mean time</th></tr>\n",
+        );
+        let none = Columns {
+            recall: false,
+            selectivity: false,
+            mode: false,
+            setup: false,
+            note: false,
+        };
+        for row in rows {
+            row_html(&mut body, row, &none, &SharedSetup::default());
+        }
+        body.push_str("</table>\n</section>\n");
+    }
     page("qdrant-perf benchmarks", &body)
 }
 
@@ -800,6 +1371,15 @@ mod tests {
             .find(&format!("<tr data-id=\"{}\">", escape(id)))
             .unwrap_or_else(|| panic!("no row {id} in {html}"));
         let end = start + html[start..].find("</tr>").unwrap();
+        &html[start..end]
+    }
+
+    /// The `<section>` of `suite` in `html`.
+    fn section_of<'a>(html: &'a str, suite: &str) -> &'a str {
+        let start = html
+            .find(&format!("<section class=\"suite\" id=\"suite-{suite}\""))
+            .unwrap_or_else(|| panic!("no suite {suite} in {html}"));
+        let end = start + html[start..].find("</section>").unwrap();
         &html[start..end]
     }
 
@@ -891,7 +1471,10 @@ mod tests {
             search.contains("href=\"search/deepcoder/768/report/index.html\""),
             "{search}"
         );
-        assert!(search.contains("HNSW"), "{search}");
+        // Both latency records search by HNSW: said once above the table, not in the row.
+        assert!(!search.contains("HNSW"), "{search}");
+        let latency = section_of(&html, "latency");
+        assert_eq!(latency.matches("search by HNSW").count(), 1, "{latency}");
 
         let hnsw = row_of(&html, "hnsw_search/768d/64");
         assert!(hnsw.contains("data-recall=\"0.75\""), "{hnsw}");
@@ -909,15 +1492,16 @@ mod tests {
 
         // Measured, with no suite record and no page of criterion's: no recall, no link.
         let gt = row_of(&html, "ground_truth/768");
-        assert!(gt.contains("<td class=\"recall\">—</td>"), "{gt}");
+        assert!(!gt.contains("recall"), "{gt}");
         assert!(gt.contains("data-mean-ns=\"2000000000\""), "{gt}");
         assert!(!gt.contains("href="), "{gt}");
 
         assert_eq!(html.matches("<tr data-id=").count(), 4, "{html}");
-        let suites = html.find("suite <code>hnsw</code>").unwrap();
+        // The README's order: latency before hnsw, the benchmarks no suite recorded last.
         let latency = html.find("suite <code>latency</code>").unwrap();
+        let hnsw = html.find("suite <code>hnsw</code>").unwrap();
         let others = html.find("benchmarks without a quality record").unwrap();
-        assert!(suites < latency && latency < others, "{html}");
+        assert!(latency < hnsw && hnsw < others, "{html}");
     }
 
     #[test]
@@ -1061,5 +1645,499 @@ mod tests {
             save_suite(dir.path(), "latency", vec![record("search/a/1", None)]).unwrap();
         assert!(problem.is_some());
         assert_eq!(SuiteQuality::load(&path).unwrap().records.len(), 1);
+    }
+
+    /// A record of `group` / `function` / `value` with the setup every suite of `fixture`
+    /// shares (2000 points, m=16, ef_construct=100, the engine).
+    fn rec(group: &str, function: Option<&str>, value: &str, setup: BenchSetup) -> QualityRecord {
+        QualityRecord::new(group, function, Some(value))
+            .with_setup(BenchSetup {
+                points: Some(2000),
+                m: setup.m.or(Some(16)),
+                ef_construct: Some(100),
+                ..setup
+            })
+            .with_engine("qdrant-edge 0.7.2 (embedded)")
+    }
+
+    /// Records of the latency, throughput, filtered, hnsw and groundtruth suites as they write
+    /// them, with criterion's files of each (mean in ns as given); returns the means by id.
+    fn fixture(root: &Path) -> BTreeMap<String, f64> {
+        let mut means = BTreeMap::new();
+        let mut measured = |id: &str, ns: f64| {
+            criterion_files(
+                root,
+                &id.replace(' ', "_"),
+                id,
+                Some([ns * 0.95, ns, ns * 1.05]),
+                true,
+            );
+            means.insert(id.to_string(), ns);
+        };
+        let mut latency = Vec::new();
+        for (i, (name, dim)) in [("deepcoder", 768), ("general", 1536), ("mixtral", 4096)]
+            .into_iter()
+            .enumerate()
+        {
+            let setup = || BenchSetup {
+                dim: Some(dim),
+                ..Default::default()
+            };
+            latency.push(
+                rec("search", Some(name), &dim.to_string(), setup())
+                    .with_recall(10, 0.99 - 0.01 * i as f64, 200)
+                    .with_mode(SearchMode::Hnsw),
+            );
+            latency.push(
+                rec("search_exact", Some(name), &dim.to_string(), setup())
+                    .with_recall(10, 1.0, 200)
+                    .with_mode(SearchMode::ExactScan),
+            );
+            measured(&format!("search/{name}/{dim}"), 3e5 * (i + 1) as f64);
+            measured(&format!("search_exact/{name}/{dim}"), 2e7 * (i + 1) as f64);
+        }
+        let mut throughput = Vec::new();
+        for group in ["upsert", "search_batch"] {
+            for batch in [1usize, 16, 256] {
+                throughput.push(rec(
+                    group,
+                    Some("deepcoder"),
+                    &batch.to_string(),
+                    BenchSetup {
+                        dim: Some(768),
+                        batch: Some(batch),
+                        ..Default::default()
+                    },
+                ));
+                measured(
+                    &format!("{group}/deepcoder/{batch}"),
+                    1e5 * (batch as f64).sqrt(),
+                );
+            }
+        }
+        let mut filtered = Vec::new();
+        // Out of selectivity order, as a criterion filter or a user's list may give them.
+        for pct in ["10", "0.1", "100"] {
+            for (kind, index) in [
+                ("keyword", "indexed"),
+                ("keyword", "unindexed"),
+                ("integer", "indexed"),
+            ] {
+                let wanted: f64 = pct.parse::<f64>().unwrap() / 100.0;
+                filtered.push(
+                    rec(
+                        &format!("filtered/{kind}"),
+                        Some(index),
+                        pct,
+                        BenchSetup {
+                            dim: Some(768),
+                            ef: Some(128),
+                            payload_indexes: Some(index == "indexed"),
+                            ..Default::default()
+                        },
+                    )
+                    .with_recall(10, 0.97, 100)
+                    .with_selectivity(Selectivity {
+                        wanted,
+                        measured: wanted,
+                        matching: (2000.0 * wanted) as usize,
+                        condition: "kw in [\"a\"]".into(),
+                    })
+                    .with_note("the planner may scan a selective filter"),
+                );
+                let ns = if index == "indexed" {
+                    4e5
+                } else {
+                    4e5 + 1e6 / wanted.sqrt()
+                };
+                measured(&format!("filtered/{kind}/{index}/{pct}"), ns);
+            }
+        }
+        let mut hnsw = Vec::new();
+        for (ef, recall) in [(64, 0.95), (16, 0.8), (256, 0.999)] {
+            hnsw.push(
+                QualityRecord::new("hnsw_search/768d", None, Some(&ef.to_string()))
+                    .with_recall(10, recall, 200)
+                    .with_mode(SearchMode::Hnsw)
+                    .with_setup(BenchSetup {
+                        points: Some(2000),
+                        dim: Some(768),
+                        m: Some(16),
+                        ef_construct: Some(100),
+                        ef: Some(ef),
+                        build_seconds: Some(1.5),
+                        ..Default::default()
+                    })
+                    .with_engine("qdrant-edge 0.7.2 (embedded)"),
+            );
+            measured(&format!("hnsw_search/768d/{ef}"), 1e5 + 2e3 * ef as f64);
+        }
+        hnsw.push(
+            QualityRecord::new("hnsw_build/768d", Some("efc100"), Some("8"))
+                .with_recall(10, 0.9, 200)
+                .with_setup(BenchSetup {
+                    points: Some(2000),
+                    dim: Some(768),
+                    m: Some(8),
+                    ef_construct: Some(100),
+                    build_seconds: Some(0.9),
+                    ..Default::default()
+                })
+                .with_engine("qdrant-edge 0.7.2 (embedded)"),
+        );
+        measured("hnsw_build/768d/efc100/8", 9e8);
+        let groundtruth = vec![
+            rec("ground_truth", None, "768", BenchSetup::default()),
+            rec("ground_truth", None, "4096", BenchSetup::default()),
+        ];
+        measured("ground_truth/768", 2e8);
+        measured("ground_truth/4096", 9e8);
+        measured("driver/record_latency", 90.0);
+        for (suite, records) in [
+            ("hnsw", hnsw),
+            ("groundtruth", groundtruth),
+            ("filtered", filtered),
+            ("throughput", throughput),
+            ("latency", latency),
+        ] {
+            save_suite(root, suite, records).unwrap();
+        }
+        means
+    }
+
+    /// The rows of `suite` in a fixture's criterion dir.
+    fn suite_rows(root: &Path, suite: &str) -> Vec<SummaryRow> {
+        let (suites, problems) = read_quality(root);
+        assert!(problems.is_empty(), "{problems:?}");
+        let (benchmarks, problems) = read_criterion(root);
+        assert!(problems.is_empty(), "{problems:?}");
+        join(&suites, &benchmarks)
+            .into_iter()
+            .filter(|r| r.suite.as_deref() == Some(suite))
+            .collect()
+    }
+
+    fn lines(chart: SuiteChart) -> (Panel, Vec<Vec<String>>) {
+        match chart {
+            SuiteChart::Lines { panel, labels } => (panel, labels),
+            SuiteChart::Bars(b) => panic!("bars, not lines: {b:?}"),
+        }
+    }
+
+    fn points(p: &Panel) -> Vec<(&str, Vec<(f64, f64)>)> {
+        p.series
+            .iter()
+            .map(|s| (s.label.as_str(), s.points.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn suites_go_in_the_readmes_order_latency_first_and_others_after_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fixture(root);
+        for suite in ["zeta", "cache", "alpha"] {
+            save_suite(root, suite, vec![record(&format!("{suite}/x/1"), None)]).unwrap();
+        }
+        let (path, _) = write_summary(root).unwrap();
+        let html = fs::read_to_string(path).unwrap();
+        let order: Vec<&str> = html
+            .split("<section class=\"suite\" id=\"")
+            .skip(1)
+            .map(|s| &s[..s.find('"').unwrap()])
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "suite-latency",
+                "suite-throughput",
+                "suite-filtered",
+                "suite-hnsw",
+                "suite-cache",
+                "suite-groundtruth",
+                "suite-alpha",
+                "suite-zeta",
+                "unrecorded"
+            ]
+        );
+        assert!(section_of(&html, "latency").contains("<h2>suite <code>latency</code></h2>"));
+        let unrecorded = &html[html.find("id=\"unrecorded\"").unwrap()..];
+        assert!(
+            unrecorded.contains("data-id=\"driver/record_latency\""),
+            "{unrecorded}"
+        );
+    }
+
+    #[test]
+    fn what_every_row_of_a_suite_shares_is_said_once_above_its_table_and_not_in_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fixture(root);
+        let (path, _) = write_summary(root).unwrap();
+        let html = fs::read_to_string(path).unwrap();
+        for suite in ["latency", "throughput", "filtered", "hnsw", "groundtruth"] {
+            let section = section_of(&html, suite);
+            assert_eq!(
+                section.matches("<p class=\"shared\"").count(),
+                1,
+                "{section}"
+            );
+            let shared = section.find("<p class=\"shared\"").unwrap();
+            assert!(shared < section.find("<table>").unwrap(), "{section}");
+            // Points and the engine are every suite's: in the line, in no row.
+            let line = &section[shared..shared + section[shared..].find("</p>").unwrap()];
+            for fact in ["2000 points", "qdrant-edge 0.7.2 (embedded)"] {
+                assert!(line.contains(fact), "{suite}: {line}");
+                let setups = section.split("<td class=\"setup\">").skip(1);
+                assert!(
+                    setups
+                        .map(|c| &c[..c.find("</td>").unwrap()])
+                        .all(|c| !c.contains(fact)),
+                    "{suite}: {section}"
+                );
+            }
+        }
+        // latency: m, ef_construct shared; the dimension and the search differ by row.
+        let latency = section_of(&html, "latency");
+        let line = &latency[latency.find("<p class=\"shared\"").unwrap()..];
+        let line = &line[..line.find("</p>").unwrap()];
+        assert!(
+            line.contains("2000 points · m=16 · ef_construct=100 · qdrant-edge 0.7.2 (embedded)"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("768 d") && !line.contains("search by"),
+            "{line}"
+        );
+        let row = row_of(&html, "search_exact/mixtral/4096");
+        assert!(row.contains("<td class=\"setup\">4096 d</td>"), "{row}");
+        assert!(row.contains("<td>exact scan</td>"), "{row}");
+        // filtered: the planner's note said once, no note column.
+        let filtered = section_of(&html, "filtered");
+        assert_eq!(
+            filtered
+                .matches("the planner may scan a selective filter")
+                .count(),
+            1,
+            "{filtered}"
+        );
+        assert!(
+            filtered.contains("<b>Note:</b> the planner may scan"),
+            "{filtered}"
+        );
+        assert!(!filtered.contains("<th>note</th>"), "{filtered}");
+        assert!(filtered.contains("<th>selectivity</th>"), "{filtered}");
+        let row = row_of(&html, "filtered/keyword/unindexed/0.1");
+        assert!(
+            row.contains("<td class=\"setup\">no payload index</td>"),
+            "{row}"
+        );
+        // hnsw: the build's m=8 differs from the searches' m=16: m stays in the rows.
+        let hnsw = section_of(&html, "hnsw");
+        assert!(
+            !hnsw[..hnsw.find("<table>").unwrap()].contains("m=16"),
+            "{hnsw}"
+        );
+        assert!(row_of(&html, "hnsw_build/768d/efc100/8").contains("m=8"));
+        // A suite whose rows share nothing still has its one line.
+        let shared = SharedSetup::of(&[
+            &record("a/b/1", None).with_engine("x"),
+            &QualityRecord::new("a", None, Some("2")).with_engine("y"),
+        ]);
+        assert!(shared.html("s").contains("nothing alike"));
+    }
+
+    #[test]
+    fn each_suites_chart_is_drawn_from_its_records_and_criterions_estimates() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let means = fixture(root);
+        let ms = |id: &str| means[id] / 1e6;
+
+        // latency: mean time per dimension, a line per group, each point labelled with recall.
+        let rows = suite_rows(root, "latency");
+        let refs: Vec<&SummaryRow> = rows.iter().collect();
+        let (panel, labels) = lines(suite_chart("latency", &refs).unwrap());
+        assert_eq!(
+            points(&panel),
+            [
+                (
+                    "search",
+                    vec![
+                        (768.0, ms("search/deepcoder/768")),
+                        (1536.0, ms("search/general/1536")),
+                        (4096.0, ms("search/mixtral/4096"))
+                    ]
+                ),
+                (
+                    "search_exact",
+                    vec![
+                        (768.0, ms("search_exact/deepcoder/768")),
+                        (1536.0, ms("search_exact/general/1536")),
+                        (4096.0, ms("search_exact/mixtral/4096"))
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(
+            labels,
+            [
+                vec!["recall 0.990", "recall 0.980", "recall 0.970"],
+                vec!["recall 1.000", "recall 1.000", "recall 1.000"]
+            ]
+        );
+        // An exact scan 60-200 times an HNSW search: a log axis.
+        assert_eq!((panel.x_axis, panel.y_axis), (Axis::Linear, Axis::Log));
+
+        // throughput: elements per second (batch over the mean) by batch size.
+        let rows = suite_rows(root, "throughput");
+        let refs: Vec<&SummaryRow> = rows.iter().collect();
+        let (panel, _) = lines(suite_chart("throughput", &refs).unwrap());
+        let eps = |id: &str, batch: f64| batch / (means[id] / 1e9);
+        assert_eq!(
+            points(&panel),
+            [
+                (
+                    "upsert deepcoder",
+                    vec![
+                        (1.0, eps("upsert/deepcoder/1", 1.0)),
+                        (16.0, eps("upsert/deepcoder/16", 16.0)),
+                        (256.0, eps("upsert/deepcoder/256", 256.0))
+                    ]
+                ),
+                (
+                    "search_batch deepcoder",
+                    vec![
+                        (1.0, eps("search_batch/deepcoder/1", 1.0)),
+                        (16.0, eps("search_batch/deepcoder/16", 16.0)),
+                        (256.0, eps("search_batch/deepcoder/256", 256.0))
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(panel.x_axis, Axis::Log);
+
+        // filtered: mean time by selectivity (in order), a line per kind and index.
+        let rows = suite_rows(root, "filtered");
+        let refs: Vec<&SummaryRow> = rows.iter().collect();
+        let (panel, _) = lines(suite_chart("filtered", &refs).unwrap());
+        let by_pct = |id: &str| {
+            ["0.1", "10", "100"]
+                .iter()
+                .map(|pct| (pct.parse::<f64>().unwrap(), ms(&format!("{id}/{pct}"))))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            points(&panel),
+            [
+                ("keyword indexed", by_pct("filtered/keyword/indexed")),
+                ("keyword unindexed", by_pct("filtered/keyword/unindexed")),
+                ("integer indexed", by_pct("filtered/integer/indexed")),
+            ]
+        );
+        // 0.1 % to 100 %, and an unindexed filter 80 times an indexed one: log axes.
+        assert_eq!((panel.x_axis, panel.y_axis), (Axis::Log, Axis::Log));
+
+        // hnsw: the searches' recall against their mean time, by ef; the build left out.
+        let rows = suite_rows(root, "hnsw");
+        let refs: Vec<&SummaryRow> = rows.iter().collect();
+        let (panel, labels) = lines(suite_chart("hnsw", &refs).unwrap());
+        assert_eq!(
+            points(&panel),
+            [(
+                "hnsw_search/768d",
+                vec![
+                    (0.8, ms("hnsw_search/768d/16")),
+                    (0.95, ms("hnsw_search/768d/64")),
+                    (0.999, ms("hnsw_search/768d/256"))
+                ]
+            )]
+        );
+        assert_eq!(labels, [vec!["ef=16", "ef=64", "ef=256"]]);
+        assert_eq!(panel.x_label, "recall@10");
+        assert!(!panel.title.contains("at every ef"), "{}", panel.title);
+        // A small collection where every ef finds the true neighbours: the caption says so.
+        let mut flat = rows.clone();
+        for row in &mut flat {
+            if let Some(r) = row.record.as_mut().and_then(|r| r.recall.as_mut()) {
+                r.value = 1.0;
+            }
+        }
+        let refs: Vec<&SummaryRow> = flat.iter().collect();
+        let (panel, _) = lines(suite_chart("hnsw", &refs).unwrap());
+        assert!(
+            panel.title.ends_with("(recall@10 is 1.000 at every ef)"),
+            "{}",
+            panel.title
+        );
+
+        // Any other suite: its benchmarks' mean times.
+        let rows = suite_rows(root, "groundtruth");
+        let refs: Vec<&SummaryRow> = rows.iter().collect();
+        let SuiteChart::Bars(bars) = suite_chart("groundtruth", &refs).unwrap() else {
+            panic!("bars");
+        };
+        assert_eq!(bars.groups, ["768", "4096"]);
+        assert_eq!(bars.y_label, "mean time (ms)");
+        assert_eq!(
+            bars.series,
+            [("mean time".to_string(), vec![Some(200.0), Some(900.0)])]
+        );
+
+        // The page: each suite's chart above its table, its marks tagged with the series.
+        let (path, _) = write_summary(root).unwrap();
+        let html = fs::read_to_string(path).unwrap();
+        for suite in ["latency", "throughput", "filtered", "hnsw", "groundtruth"] {
+            let section = section_of(&html, suite);
+            assert_eq!(
+                section.matches("<figure class=\"chart\">").count(),
+                1,
+                "{suite}"
+            );
+            assert!(section.find("<figure").unwrap() < section.find("<table>").unwrap());
+        }
+        let hnsw = section_of(&html, "hnsw");
+        assert_eq!(
+            hnsw.matches("<circle data-series=\"hnsw_search/768d\"")
+                .count(),
+            3,
+            "{hnsw}"
+        );
+        assert!(hnsw.contains(">\nef=16\n</text>"), "{hnsw}");
+        let filtered = section_of(&html, "filtered");
+        assert_eq!(
+            filtered
+                .matches("<circle data-series=\"keyword unindexed\"")
+                .count(),
+            3,
+            "{filtered}"
+        );
+    }
+
+    #[test]
+    fn a_suite_criterion_has_not_measured_says_why_it_has_no_chart() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A --test run: records, no estimates.
+        save_suite(
+            root,
+            "hnsw",
+            vec![
+                QualityRecord::new("hnsw_search/768d", None, Some("16")).with_recall(10, 0.8, 200),
+            ],
+        )
+        .unwrap();
+        let rows = suite_rows(root, "hnsw");
+        let refs: Vec<&SummaryRow> = rows.iter().collect();
+        let why = suite_chart("hnsw", &refs).unwrap_err();
+        assert!(why.contains("--test"), "{why}");
+        let (path, _) = write_summary(root).unwrap();
+        let html = fs::read_to_string(path).unwrap();
+        let section = section_of(&html, "hnsw");
+        assert!(!section.contains("<figure"), "{section}");
+        assert!(
+            section.contains("class=\"muted nochart\">No chart"),
+            "{section}"
+        );
     }
 }

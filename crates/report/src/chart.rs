@@ -7,9 +7,7 @@
 
 use std::fmt::Write as _;
 
-use plotters::coord::ranged1d::{
-    AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
-};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -42,6 +40,9 @@ impl Axis {
             let decimals = (-(span / 8.0).log10().floor()).clamp(0.0, 4.0) as usize;
             return format!("{v:.decimals$}");
         }
+        if self == Axis::Log {
+            return log_label(10f64.powf(v));
+        }
         self.label(v)
     }
 
@@ -66,6 +67,60 @@ impl Axis {
             format!("{v:.3}")
         }
     }
+}
+
+/// The label of a tick of a logarithmic axis at `v` (in the axis' own units): at most three
+/// significant digits, no trailing zeros (`0.05`, `2`, `500`, `20k`, `1.5M`), so the 1-2-5
+/// ticks of [`log_ticks`] read as they are.
+fn log_label(v: f64) -> String {
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", trim(format!("{:.2}", v / 1e6)))
+    } else if a >= 1e4 {
+        format!("{}k", trim(format!("{:.1}", v / 1e3)))
+    } else if a > 0.0 {
+        let decimals = (2.0 - a.log10().floor()).clamp(0.0, 9.0) as usize;
+        trim(format!("{v:.decimals$}"))
+    } else {
+        "0".into()
+    }
+}
+
+/// Where a logarithmic axis spanning `lo..hi` (base-10 logarithms) has its ticks: at 1, 2, 5
+/// times a power of ten, denser (every digit) on a short span, sparser (every decade, then
+/// every few) on a long one, at most 10; `None` when not even two digits fall in the span (a
+/// span under a factor of two), for evenly spaced ticks instead.
+fn log_ticks(lo: f64, hi: f64) -> Option<Vec<f64>> {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return None;
+    }
+    let at = |multipliers: &[f64], every: i64| -> Vec<f64> {
+        let (first, last) = (lo.floor() as i64 - 1, hi.ceil() as i64 + 1);
+        (first..=last)
+            .filter(|d| d.rem_euclid(every) == 0)
+            .flat_map(|d| multipliers.iter().map(move |m| d as f64 + m.log10()))
+            .filter(|v| *v >= lo - 1e-9 && *v <= hi + 1e-9)
+            .collect()
+    };
+    let digits: Vec<f64> = (1..10).map(f64::from).collect();
+    let dense = at(&digits, 1);
+    if dense.len() < 2 {
+        return None;
+    }
+    for candidate in [dense, at(&[1.0, 2.0, 5.0], 1), at(&[1.0], 1)] {
+        if candidate.len() <= 10 {
+            return Some(candidate);
+        }
+    }
+    let every = ((hi - lo) / 8.0).ceil().max(1.0) as i64;
+    Some(at(&[1.0], every))
 }
 
 /// The label of the percentile axis at `v = log10(1 / (1 - q))`: `50 %`, `90 %`, `99.9 %`.
@@ -128,6 +183,18 @@ pub struct Bars {
     pub series: Vec<(String, Vec<Option<f64>>)>,
 }
 
+/// How [`html_chart_with`] draws a panel, beyond what the panel holds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style<'a> {
+    /// Text beside points: `labels[i][j]` beside point `j` of series `i` (an empty or missing
+    /// one: none), in the series' colour, where it covers no point nor another label (else
+    /// left out).
+    pub labels: &'a [Vec<String>],
+    /// A linear y axis from zero however close together the values are: a rate that held
+    /// reads as a level line, not as swings of a fraction of a percent.
+    pub y_from_zero: bool,
+}
+
 const PALETTE: [(u8, u8, u8); 10] = [
     (31, 119, 180),
     (255, 127, 14),
@@ -152,23 +219,41 @@ fn hex(c: RGBColor) -> String {
     format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
 }
 
-fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+/// The span an axis shows of `values` (on a log axis, their logarithms): theirs with 5 %
+/// on either side. A span of one value is given room around it instead of an invisible
+/// sliver: `0..1` when that value is 0 (a series of zeros, an error count that stayed at
+/// none), ±10 % of it otherwise, ± half a decade on a log axis; nothing to show is `0..1`.
+fn bounds(values: impl Iterator<Item = f64>, axis: Axis) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.05).max(1e-3);
+    let span = hi - lo;
+    if span <= 1e-12 * lo.abs().max(hi.abs()) {
+        return match axis {
+            Axis::Log | Axis::Percentile => (lo - 0.5, hi + 0.5),
+            Axis::Linear if lo == 0.0 && hi == 0.0 => (0.0, 1.0),
+            Axis::Linear => {
+                let pad = lo.abs().max(hi.abs()) * 0.1;
+                (lo - pad, hi + pad)
+            }
+        };
+    }
+    let pad = span * 0.05;
     (lo - pad, hi + pad)
 }
 
-/// A linear axis from `lo` to `hi` with its ticks where the caller says (the percentile
-/// axis' nines, a bar chart's group centres).
+/// A linear axis from `lo` to `hi` (a logarithmic or percentile axis is linear in its
+/// transformed values) with its ticks where the caller says (the percentile axis' nines, a log
+/// axis' 1-2-5, a bar chart's group centres), or where plotters puts them (`None`).
 struct Ticked {
     lo: f64,
     hi: f64,
-    ticks: Vec<f64>,
+    ticks: Option<Vec<f64>>,
 }
 
 impl Ranged for Ticked {
@@ -179,8 +264,11 @@ impl Ranged for Ticked {
         RangedCoordf64::from(self.lo..self.hi).map(v, limit)
     }
 
-    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
-        self.ticks.clone()
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        match &self.ticks {
+            Some(ticks) => ticks.clone(),
+            None => RangedCoordf64::from(self.lo..self.hi).key_points(hint),
+        }
     }
 
     fn range(&self) -> std::ops::Range<f64> {
@@ -190,51 +278,60 @@ impl Ranged for Ticked {
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-fn draw(area: &Area, p: &Panel, legend: bool) -> Result<(), String> {
+/// The coordinate of `axis` over `lo..hi` (transformed values), with its ticks.
+fn coord(axis: Axis, lo: f64, hi: f64) -> Ticked {
+    let ticks = match axis {
+        Axis::Linear => None,
+        Axis::Log => log_ticks(lo, hi),
+        Axis::Percentile => Some(percentile_ticks(hi)),
+    };
+    Ticked { lo, hi, ticks }
+}
+
+fn draw(area: &Area, p: &Panel, legend: bool, style: Style) -> Result<(), String> {
     let (x0, x1) = bounds(
         p.series
             .iter()
             .flat_map(|s| s.points.iter().map(|q| p.x_axis.to_plot(q.0))),
+        p.x_axis,
     );
     let (y0, y1) = bounds(
         p.series
             .iter()
             .flat_map(|s| s.points.iter().map(|q| p.y_axis.to_plot(q.1))),
+        p.y_axis,
     );
     // A time series or bar chart starting near zero reads better from zero.
-    let y0 = if p.y_axis == Axis::Linear && y0 > 0.0 && y0 < (y1 - y0) {
+    let y0 = if p.y_axis == Axis::Linear && y0 > 0.0 && (style.y_from_zero || y0 < (y1 - y0)) {
         0.0
     } else {
         y0
     };
-    if p.x_axis == Axis::Percentile {
-        let x0 = x0.min(0.0);
-        let ticks = percentile_ticks(x1);
-        let x = Ticked {
-            lo: x0,
-            hi: x1,
-            ticks,
-        };
-        draw_on(area, p, legend, x, x1 - x0, y0..y1)
+    let x0 = if p.x_axis == Axis::Percentile {
+        x0.min(0.0)
     } else {
-        draw_on(area, p, legend, x0..x1, x1 - x0, y0..y1)
-    }
+        x0
+    };
+    draw_on(
+        area,
+        p,
+        legend,
+        coord(p.x_axis, x0, x1),
+        coord(p.y_axis, y0, y1),
+        style.labels,
+    )
 }
 
-fn draw_on<X>(
+fn draw_on(
     area: &Area,
     p: &Panel,
     legend: bool,
-    x: X,
-    x_span: f64,
-    y: std::ops::Range<f64>,
-) -> Result<(), String>
-where
-    X: AsRangedCoord<Value = f64>,
-    X::CoordDescType: ValueFormatter<f64>,
-{
+    x: Ticked,
+    y: Ticked,
+    labels: &[Vec<String>],
+) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    let y_span = y.end - y.start;
+    let (x_span, y_span) = (x.hi - x.lo, y.hi - y.lo);
     // On a page the figure's caption says the title; a standalone SVG draws it.
     let mut builder = ChartBuilder::on(area);
     if legend {
@@ -283,6 +380,9 @@ where
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
         }
     }
+    if labels.iter().any(|l| !l.is_empty()) {
+        point_labels(&chart, p, labels)?;
+    }
     if legend {
         chart
             .configure_series_labels()
@@ -291,6 +391,74 @@ where
             .position(SeriesLabelPosition::LowerLeft)
             .draw()
             .map_err(|e| err(&e))?;
+    }
+    Ok(())
+}
+
+/// Writes `labels[i][j]` beside point `j` of series `i` in the series' colour: above and to
+/// the right of the point, or else below it, or to its left, wherever it covers no point and
+/// no label already written and stays inside the plot; a label with no such place is left
+/// out (the table beside the chart has every figure).
+fn point_labels(
+    chart: &ChartContext<SVGBackend, Cartesian2d<Ticked, Ticked>>,
+    p: &Panel,
+    labels: &[Vec<String>],
+) -> Result<(), String> {
+    let area = chart.plotting_area();
+    let (xr, yr) = area.get_pixel_range();
+    let (width, height) = (xr.end - xr.start, yr.end - yr.start);
+    let plain = area.strip_coord_spec();
+    let pixel = |x: f64, y: f64| {
+        let (px, py) = chart.backend_coord(&(p.x_axis.to_plot(x), p.y_axis.to_plot(y)));
+        (px - xr.start, py - yr.start)
+    };
+    // Boxes (left, top, right, bottom) nothing may cover: the points, then each label written.
+    let mut taken: Vec<(i32, i32, i32, i32)> = p
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .map(|&(x, y)| {
+            let (px, py) = pixel(x, y);
+            (px - 4, py - 4, px + 4, py + 4)
+        })
+        .collect();
+    let overlaps = |a: &(i32, i32, i32, i32), b: &(i32, i32, i32, i32)| {
+        a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+    };
+    const SIZE: f64 = 15.0; // plotters writes font-size 15 / 1.24: 12 px
+    let h = 13;
+    for (i, s) in p.series.iter().enumerate() {
+        for (j, &(x, y)) in s.points.iter().enumerate() {
+            let Some(text) = labels
+                .get(i)
+                .and_then(|l| l.get(j))
+                .filter(|t| !t.is_empty())
+            else {
+                continue;
+            };
+            let w = (text.chars().count() as f64 * 6.8).ceil() as i32;
+            let (px, py) = pixel(x, y);
+            let place = [(6, -h - 4), (6, 4), (-w - 6, -h - 4), (-w - 6, 4)]
+                .into_iter()
+                .map(|(dx, dy)| (px + dx, py + dy, px + dx + w, py + dy + h))
+                .find(|b| {
+                    b.0 >= 0
+                        && b.1 >= 0
+                        && b.2 <= width
+                        && b.3 <= height
+                        && !taken.iter().any(|t| overlaps(b, t))
+                });
+            if let Some(b) = place {
+                plain
+                    .draw(&Text::new(
+                        text.clone(),
+                        (b.0, b.1),
+                        ("sans-serif", SIZE).into_font().color(&colour(i)),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                taken.push(b);
+            }
+        }
     }
     Ok(())
 }
@@ -316,7 +484,7 @@ pub fn figure(panels: &[Panel]) -> Result<String, String> {
     let n = panels.len().max(1);
     svg(760 * n as u32, 520, |root| {
         for (area, panel) in root.split_evenly((1, n)).iter().zip(panels) {
-            draw(area, panel, true)?;
+            draw(area, panel, true, Style::default())?;
         }
         Ok(())
     })
@@ -396,7 +564,12 @@ fn html_figure(caption: &str, svg: &str, labels: &[&str]) -> String {
 /// One chart as a page's `<figure>`: the SVG inline (marks tagged with their series), the
 /// legend in HTML.
 pub fn html_chart(p: &Panel) -> Result<String, String> {
-    let svg = svg(1100, 420, |root| draw(root, p, false))?;
+    html_chart_with(p, Style::default())
+}
+
+/// [`html_chart`] drawn in `style`: with labels beside points, a y axis from zero.
+pub fn html_chart_with(p: &Panel, style: Style) -> Result<String, String> {
+    let svg = svg(1100, 420, |root| draw(root, p, false, style))?;
     let labels: Vec<&str> = p.series.iter().map(|s| s.label.as_str()).collect();
     Ok(html_figure(&p.title, &svg, &labels))
 }
@@ -423,7 +596,7 @@ pub fn html_bars(b: &Bars) -> Result<String, String> {
                 Ticked {
                     lo: 0.0,
                     hi: n as f64,
-                    ticks: centres,
+                    ticks: Some(centres),
                 },
                 0.0..top,
             )
@@ -650,5 +823,185 @@ mod tests {
         dedup.sort();
         dedup.dedup();
         assert_eq!(dedup.len(), all.len());
+    }
+
+    #[test]
+    fn a_series_of_one_value_gets_an_axis_around_it_and_zeros_get_zero_to_one() {
+        let zeros = [0.0, 0.0, 0.0];
+        assert_eq!(bounds(zeros.into_iter(), Axis::Linear), (0.0, 1.0));
+        assert_eq!(bounds(std::iter::empty(), Axis::Linear), (0.0, 1.0));
+        let (lo, hi) = bounds([200.0, 200.0].into_iter(), Axis::Linear);
+        assert!(
+            (lo - 180.0).abs() < 1e-9 && (hi - 220.0).abs() < 1e-9,
+            "{lo}..{hi}"
+        );
+        // Log values (1 ms): half a decade either way.
+        assert_eq!(bounds([0.0].into_iter(), Axis::Log), (-0.5, 0.5));
+        // Spread values: theirs with 5 % either side, as before.
+        assert_eq!(bounds([0.0, 10.0].into_iter(), Axis::Linear), (-0.5, 10.5));
+
+        // A page chart of zeros (no error in the whole run) reads 0 to 1, not ±0.001.
+        let html = html_chart(&Panel {
+            title: "errors per second".into(),
+            x_label: "s".into(),
+            y_label: "errors per second".into(),
+            series: vec![Series {
+                label: "errors".into(),
+                points: (1..=10).map(|t| (t as f64, 0.0)).collect(),
+                line: true,
+            }],
+            x_axis: Axis::Linear,
+            y_axis: Axis::Linear,
+        })
+        .unwrap();
+        let svg = inline_svg(&html);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let text = texts(&doc);
+        let ticks: Vec<&str> = text.split('|').collect();
+        assert!(ticks.contains(&"0.0") && ticks.contains(&"1.0"), "{text}");
+        assert!(!text.contains("0.001"), "{text}");
+
+        // A rate that held within a percent: around its level, or from zero when asked.
+        let rate = Panel {
+            title: "rate".into(),
+            x_label: "s".into(),
+            y_label: "ops/s".into(),
+            series: vec![Series {
+                label: "achieved".into(),
+                points: (1..=10)
+                    .map(|t| (t as f64, 398.0 + (t % 3) as f64))
+                    .collect(),
+                line: true,
+            }],
+            x_axis: Axis::Linear,
+            y_axis: Axis::Linear,
+        };
+        let y_ticks = |html: &str| {
+            let svg = inline_svg(html);
+            let doc = roxmltree::Document::parse(&svg).unwrap();
+            texts(&doc)
+        };
+        let around = y_ticks(&html_chart(&rate).unwrap());
+        assert!(!around.split('|').any(|t| t == "0"), "{around}");
+        let from_zero = html_chart_with(
+            &rate,
+            Style {
+                y_from_zero: true,
+                ..Style::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            y_ticks(&from_zero).split('|').any(|t| t == "0"),
+            "{from_zero}"
+        );
+    }
+
+    #[test]
+    fn a_log_axis_has_its_ticks_at_one_two_five_and_labels_them_plainly() {
+        let ticks = |lo: f64, hi: f64| -> Vec<String> {
+            log_ticks(lo.log10(), hi.log10())
+                .unwrap()
+                .into_iter()
+                .map(|t| log_label(10f64.powf(t)))
+                .collect()
+        };
+        // Batch sizes 1..1024: every 1, 2, 5.
+        assert_eq!(
+            ticks(0.9, 1100.0),
+            ["1", "2", "5", "10", "20", "50", "100", "200", "500", "1000"]
+        );
+        // A short span: every digit.
+        assert_eq!(
+            ticks(0.25, 0.9),
+            ["0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]
+        );
+        // Many decades: one tick a decade, in k and M past 10,000.
+        assert_eq!(
+            ticks(1.0, 2e6),
+            ["1", "10", "100", "1000", "10k", "100k", "1M"]
+        );
+        // Under a factor of two with no two digits in it: plotters' own ticks.
+        assert_eq!(log_ticks(0.31f64.log10(), 0.39f64.log10()), None);
+        assert_eq!(log_label(0.05), "0.05");
+        assert_eq!(log_label(3.162), "3.16");
+        assert_eq!(log_label(15_000.0), "15k");
+        assert_eq!(log_label(1_500_000.0), "1.5M");
+    }
+
+    #[test]
+    fn point_labels_are_written_beside_their_points_and_never_over_one_another() {
+        // Two points apart, then six at one place in the plot's top right corner, where of the
+        // four places around a point only the two to its left are inside the plot.
+        let mut points = vec![(0.8, 0.1), (0.95, 0.2)];
+        points.extend((0..6).map(|i| (0.999 + i as f64 * 1e-6, 0.4)));
+        let p = Panel {
+            title: "recall vs time".into(),
+            x_label: "recall".into(),
+            y_label: "ms".into(),
+            series: vec![Series {
+                label: "hnsw".into(),
+                points,
+                line: true,
+            }],
+            x_axis: Axis::Linear,
+            y_axis: Axis::Linear,
+        };
+        let labels = vec![
+            (0..8)
+                .map(|i| format!("ef={}", 16 << i))
+                .collect::<Vec<_>>(),
+        ];
+        let html = html_chart_with(
+            &p,
+            Style {
+                labels: &labels,
+                ..Style::default()
+            },
+        )
+        .unwrap();
+        let svg = inline_svg(&html);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let label_nodes: Vec<roxmltree::Node> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter(|n| n.text().is_some_and(|t| t.trim().starts_with("ef=")))
+            .collect();
+        let written: Vec<&str> = label_nodes
+            .iter()
+            .map(|n| n.text().unwrap().trim())
+            .collect();
+        assert_eq!(written, ["ef=16", "ef=32", "ef=64", "ef=128"]);
+        // No two overlap (12 px high, about 7 px a character wide).
+        let boxes: Vec<(f64, f64, f64, f64)> = label_nodes
+            .iter()
+            .map(|n| {
+                let x: f64 = n.attribute("x").unwrap().parse().unwrap();
+                let y: f64 = n.attribute("y").unwrap().parse().unwrap();
+                let w = n.text().unwrap().trim().len() as f64 * 6.8;
+                (x, y, x + w, y + 13.0)
+            })
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let overlap = a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3;
+                assert!(!overlap, "{a:?} over {b:?}: {written:?}");
+            }
+        }
+        // In the series' colour, and not a mark: the browser test's counts stay the points'.
+        for n in &label_nodes {
+            assert_eq!(n.attribute("fill"), Some("#1F77B4"));
+            assert_eq!(n.attribute("data-series"), None);
+        }
+        let circles = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("circle") && n.attribute("data-series") == Some("hnsw"))
+            .count();
+        assert_eq!(circles, 8);
+        // Without labels the chart is html_chart's.
+        assert_eq!(
+            html_chart_with(&p, Style::default()).unwrap(),
+            html_chart(&p).unwrap()
+        );
     }
 }

@@ -17,9 +17,11 @@ th,td{border:1px solid #d8dee4;padding:3px 8px;text-align:right;vertical-align:t
 th{background:#f3f5f7}table.num td{white-space:nowrap}td:first-child,th:first-child{text-align:left}
 .met{color:#116329;font-weight:600}.missed{color:#b3261e;font-weight:600}.notrun{color:#6e7781}
 .muted{color:#6e7781}figure{margin:12px 0}figcaption{font-weight:600;margin-bottom:4px}
-figure.chart svg{max-width:100%;height:auto}.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px}
+figure.chart svg{max-width:100%;height:auto}figure.chart svg text{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-1px;border-radius:2px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
+p.shared{background:#f6f8fa;border-left:3px solid #d0d7de;padding:4px 10px;margin:6px 0 10px}
+td.mean,td.recall{white-space:nowrap}td.setup,td.note{text-align:left}section.suite{margin-bottom:8px}
 ";
 
 /// Escapes `s` for HTML text and attribute values.

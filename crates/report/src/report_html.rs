@@ -328,6 +328,22 @@ struct Section {
 }
 
 fn drawn(p: Panel) -> Drawn {
+    drawn_with(p, chart::Style::default())
+}
+
+/// A per-second rate's chart: its y axis from zero, so a rate that held reads as a level line
+/// (not as swings of a fraction of a percent) and a real fall as one.
+fn drawn_rate(p: Panel) -> Drawn {
+    drawn_with(
+        p,
+        chart::Style {
+            y_from_zero: true,
+            ..chart::Style::default()
+        },
+    )
+}
+
+fn drawn_with(p: Panel, style: chart::Style) -> Drawn {
     let counts = ChartCounts {
         caption: p.title.clone(),
         series: p
@@ -336,7 +352,7 @@ fn drawn(p: Panel) -> Drawn {
             .map(|s| (s.label.clone(), s.points.len()))
             .collect(),
     };
-    let html = chart::html_chart(&p).unwrap_or_else(|e| {
+    let html = chart::html_chart_with(&p, style).unwrap_or_else(|e| {
         format!(
             "<p class=\"missed\">chart {} not drawn: {}</p>",
             escape(&p.title),
@@ -404,9 +420,88 @@ fn charts(report: &Report, dir: &Path) -> Vec<Section> {
 /// Points of a series.
 type Points = Vec<(f64, f64)>;
 
-/// A timeline entry this much shorter than a second after the one before, with no request in
-/// it, is the drain after a run's last request: its rate says nothing and it is not drawn.
-pub const DRAIN_FRAGMENT_S: f64 = 0.1;
+/// A run's last interval ends inside a second (the run ended there): shorter than this, it is
+/// left out of the per-second charts, for it holds only the drain (the answers to requests in
+/// flight when sending stopped, and the collector's wait to notice the end) and its rate says
+/// nothing of the load; at least this long, it is drawn at its true rate, its count over its
+/// length.
+pub const PARTIAL_MIN_S: f64 = 0.5;
+
+/// The entries of a series of intervals ending at `ends` (seconds since the recorded part
+/// began) to draw, by index, each with its length: the time since the entry before (the first
+/// one's at most a second: it began with the recorded part, or with the first sample). All of
+/// them but a last one shorter than [`PARTIAL_MIN_S`].
+pub fn drawn_intervals(ends: &[f64]) -> Vec<(usize, f64)> {
+    let mut out = Vec::with_capacity(ends.len());
+    let mut previous: Option<f64> = None;
+    for (i, &t) in ends.iter().enumerate() {
+        let length = match previous {
+            Some(p) => t - p,
+            None => t.min(1.0),
+        };
+        previous = Some(t);
+        if i + 1 == ends.len() && length < PARTIAL_MIN_S {
+            continue;
+        }
+        out.push((i, length.max(1e-9)));
+    }
+    out
+}
+
+/// The per-second series of the timeline charts, every run's seconds end to end (x in seconds
+/// since the first run's recorded part began), rates as counts over each interval's length.
+#[derive(Debug, Default)]
+struct TimelineSeries {
+    achieved: Points,
+    requested: Points,
+    p50: Points,
+    p99: Points,
+    errors: Points,
+    /// Per node: its URL, requests and errors per second as the server counted them.
+    server: Vec<(String, Points, Points)>,
+}
+
+fn timeline_series(report: &Report) -> TimelineSeries {
+    let mut out = TimelineSeries::default();
+    let mut offset = 0.0;
+    for r in &report.runs {
+        let ends: Vec<f64> = r.timeline.iter().map(|s| s.t).collect();
+        for (i, length) in drawn_intervals(&ends) {
+            let sec = &r.timeline[i];
+            let t = offset + sec.t;
+            // The driver's own rate is the second's count over its length.
+            out.achieved.push((t, sec.ops_s));
+            if let Some(rate) = r.requested_rate {
+                out.requested.push((t, rate));
+            }
+            if let Some(v) = sec.p50_ms {
+                out.p50.push((t, v));
+            }
+            if let Some(v) = sec.p99_ms {
+                out.p99.push((t, v));
+            }
+            out.errors.push((t, sec.errors as f64 / length));
+        }
+        for node in r.server.iter().flat_map(|sv| &sv.nodes) {
+            let i = match out.server.iter().position(|(u, _, _)| *u == node.url) {
+                Some(i) => i,
+                None => {
+                    out.server.push((node.url.clone(), Vec::new(), Vec::new()));
+                    out.server.len() - 1
+                }
+            };
+            let ends: Vec<f64> = node.seconds.iter().map(|s| s.t).collect();
+            for (k, length) in drawn_intervals(&ends) {
+                let sec = &node.seconds[k];
+                let t = offset + sec.t;
+                out.server[i].1.push((t, sec.requests as f64 / length));
+                out.server[i].2.push((t, sec.errors as f64 / length));
+            }
+        }
+        offset += r.timeline.last().map_or(0.0, |l| l.t);
+    }
+    out
+}
 
 /// The runs' seconds end to end (a stress ramp's steps one after another), in seconds since
 /// the first run's recorded part began.
@@ -423,56 +518,25 @@ fn timeline(report: &Report) -> Section {
         ));
         return s;
     }
-    let (mut achieved, mut requested, mut p50, mut p99, mut errors) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    // Per node: its URL, requests and errors per second.
-    let mut server: Vec<(String, Points, Points)> = Vec::new();
-    let mut offset = 0.0;
-    for r in &report.runs {
-        let mut previous = 0.0;
-        for sec in &r.timeline {
-            let t = offset + sec.t;
-            let fragment = sec.t - previous < DRAIN_FRAGMENT_S && sec.ok + sec.errors == 0;
-            previous = sec.t;
-            if fragment {
-                continue;
-            }
-            achieved.push((t, sec.ops_s));
-            if let Some(rate) = r.requested_rate {
-                requested.push((t, rate));
-            }
-            if let Some(v) = sec.p50_ms {
-                p50.push((t, v));
-            }
-            if let Some(v) = sec.p99_ms {
-                p99.push((t, v));
-            }
-            errors.push((t, sec.errors as f64));
-        }
-        for node in r.server.iter().flat_map(|sv| &sv.nodes) {
-            let i = match server.iter().position(|(u, _, _)| *u == node.url) {
-                Some(i) => i,
-                None => {
-                    server.push((node.url.clone(), Vec::new(), Vec::new()));
-                    server.len() - 1
-                }
-            };
-            for sec in &node.seconds {
-                server[i].1.push((offset + sec.t, sec.requests as f64));
-                server[i].2.push((offset + sec.t, sec.errors as f64));
-            }
-        }
-        offset += r.timeline.last().map_or(0.0, |l| l.t);
-    }
+    let TimelineSeries {
+        achieved,
+        requested,
+        p50,
+        p99,
+        errors,
+        server,
+    } = timeline_series(report);
     s.notes.push(format!(
-        "A run's last entry when it is under {DRAIN_FRAGMENT_S} s long and empty (the drain after its last request) is not drawn."
+        "Rates are counts over each interval's length. A run's last interval ends inside a second: it is drawn at its count over its length, or left out when shorter than {PARTIAL_MIN_S} s (the drain after sending stopped, whose rate says nothing of the load)."
     ));
     let x = "seconds since the recorded part began";
-    let mut rate = vec![line("achieved ops/s", achieved)];
+    // The requested rate first, so the achieved one is drawn over it where they meet.
+    let mut rate = Vec::new();
     if !requested.is_empty() {
         rate.push(line("requested ops/s", requested));
     }
-    s.charts.push(drawn(panel(
+    rate.push(line("achieved ops/s", achieved));
+    s.charts.push(drawn_rate(panel(
         "achieved vs requested rate",
         x,
         "operations per second",
@@ -492,19 +556,19 @@ fn timeline(report: &Report) -> Section {
     for (url, _, e) in &server {
         err.push(line(&format!("server errors ({url})"), e.clone()));
     }
-    s.charts.push(drawn(panel(
+    s.charts.push(drawn_rate(panel(
         "errors per second",
         x,
-        "errors",
+        "errors per second",
         err,
         Axis::Linear,
         Axis::Linear,
     )));
     if server.iter().any(|(_, r, _)| !r.is_empty()) {
-        s.charts.push(drawn(panel(
+        s.charts.push(drawn_rate(panel(
             "requests per second as the server counted them",
             x,
-            "requests",
+            "requests per second",
             server
                 .iter()
                 .map(|(url, r, _)| line(&format!("server requests ({url})"), r.clone()))
@@ -854,7 +918,7 @@ mod tests {
         let live = expected_charts(&report, dir.path());
         assert_eq!(
             counts(&live, "achieved vs requested"),
-            [s("achieved ops/s", 12), s("requested ops/s", 12)]
+            [s("requested ops/s", 12), s("achieved ops/s", 12)]
         );
         // The first second has no p50/p99: not drawn.
         assert_eq!(
@@ -942,5 +1006,130 @@ mod tests {
         assert!(page.contains("<td class=\"notrun\">not run</td>"));
         assert!(page.contains("no ground truth"));
         assert!(page.contains("1 met, 1 missed, 1 not run"));
+    }
+
+    #[test]
+    fn a_runs_last_partial_second_is_drawn_at_its_true_rate_or_left_out_never_as_a_drop() {
+        use crate::server::{NodeWatch, ServerSecond, ServerSide};
+        let dir = tempfile::tempdir().unwrap();
+        log(dir.path(), 12, 200);
+        let mut report = intervals::recover(&dir.path().join(INTERVALS_FILE))
+            .unwrap()
+            .report;
+        let url = "http://node-1:6333";
+        let full = |report: &mut Report| {
+            let run = &mut report.runs[0];
+            for s in &mut run.timeline {
+                (s.ok, s.ops_s, s.errors) = (400, 400.0, 0);
+            }
+            // The server counted 400 a second; its first sample came with the recorded part.
+            let seconds = (1..=12)
+                .map(|k| ServerSecond {
+                    t: k as f64 + 0.002,
+                    requests: 400,
+                    ..ServerSecond::default()
+                })
+                .collect();
+            run.server = Some(ServerSide {
+                nodes: vec![NodeWatch {
+                    url: url.into(),
+                    seconds,
+                    ..NodeWatch::default()
+                }],
+                not_collected: None,
+            });
+        };
+        full(&mut report);
+        // A 12 s run at 400 ops/s: the drain after it is 20 ms with one answer in it (50 ops/s
+        // by its count over its length), and the server's last sample 30 ms after the one
+        // before, with no request (a count of 0).
+        let run = &mut report.runs[0];
+        let mut drain = run.timeline[11].clone();
+        (drain.t, drain.ok, drain.errors, drain.ops_s) = (12.02, 1, 0, 50.0);
+        run.timeline.push(drain);
+        let node = &mut run.server.as_mut().unwrap().nodes[0];
+        node.seconds.push(ServerSecond {
+            t: 12.032,
+            requests: 0,
+            ..ServerSecond::default()
+        });
+        let series = timeline_series(&report);
+        assert_eq!(series.achieved.len(), 12);
+        assert!(
+            series.achieved.iter().all(|p| p.1 == 400.0),
+            "{:?}",
+            series.achieved
+        );
+        let server = &series.server[0].1;
+        assert_eq!(server.len(), 12, "{server:?}");
+        assert!(
+            server.iter().all(|p| (p.1 - 400.0).abs() < 1.0),
+            "no drop: {server:?}"
+        );
+        let drawn = expected_charts(&report, dir.path());
+        assert_eq!(
+            counts(&drawn, "requests per second as the server counted them"),
+            [s(&format!("server requests ({url})"), 12)]
+        );
+        assert_eq!(
+            counts(&drawn, "achieved vs requested"),
+            [s("requested ops/s", 12), s("achieved ops/s", 12)]
+        );
+        // A rate that held is a level line on an axis from zero, not swings around 400.
+        let page = render(&report, dir.path());
+        let from = page
+            .find("<figcaption>achieved vs requested rate</figcaption>")
+            .unwrap();
+        let svg = &page[from..from + page[from..].find("</svg>").unwrap()];
+        assert!(svg.contains(">\n0\n</text>"), "{svg}");
+
+        // A run stopped 0.6 s into its last second: that second at its count over its length.
+        full(&mut report);
+        let run = &mut report.runs[0];
+        run.timeline.truncate(12);
+        let mut last = run.timeline[11].clone();
+        (last.t, last.ok, last.errors, last.ops_s) = (12.6, 240, 3, 400.0);
+        run.timeline.push(last);
+        let node = &mut run.server.as_mut().unwrap().nodes[0];
+        node.seconds.push(ServerSecond {
+            t: 12.602,
+            requests: 240,
+            errors: 6,
+            ..ServerSecond::default()
+        });
+        let series = timeline_series(&report);
+        assert_eq!(series.achieved.len(), 13);
+        assert_eq!(series.achieved[12], (12.6, 400.0));
+        let (t, errors) = series.errors[12];
+        assert!(
+            (t - 12.6).abs() < 1e-9 && (errors - 5.0).abs() < 1e-6,
+            "{errors}"
+        );
+        let (t, requests) = series.server[0].1[12];
+        assert!(
+            (t - 12.602).abs() < 1e-9 && (requests - 400.0).abs() < 1e-6,
+            "{requests}"
+        );
+        assert!((series.server[0].2[12].1 - 10.0).abs() < 1e-6);
+        assert_eq!(drawn_intervals(&[1.0, 2.0, 2.4]), [(0, 1.0), (1, 1.0)]);
+    }
+
+    #[test]
+    fn a_timeline_of_no_errors_draws_them_on_zero_to_one() {
+        let dir = tempfile::tempdir().unwrap();
+        log(dir.path(), 5, 20);
+        let mut report = intervals::recover(&dir.path().join(INTERVALS_FILE))
+            .unwrap()
+            .report;
+        for s in &mut report.runs[0].timeline {
+            s.errors = 0;
+        }
+        let page = render(&report, dir.path());
+        let from = page
+            .find("<figcaption>errors per second</figcaption>")
+            .unwrap();
+        let svg = &page[from..from + page[from..].find("</svg>").unwrap()];
+        assert!(svg.contains("\n1.0\n</text>"), "{svg}");
+        assert!(!svg.contains("0.001"), "{svg}");
     }
 }
