@@ -451,7 +451,7 @@ pub async fn build_target(
             .collect(),
     );
     if mix.contains(driver::OpKind::CachedSearch) {
-        let cache = match cached_store(&prepared, args).await {
+        let cache = match cached_store(&prepared, args, &config).await {
             Ok(c) => c,
             Err(e) => {
                 for line in prepared.cleanup().await {
@@ -607,6 +607,7 @@ async fn http_target(
 async fn cached_store(
     prepared: &setup::Prepared,
     args: &TargetArgs,
+    config: &PerformanceConfig,
 ) -> Result<Arc<qdrant_perf_store::CachedStore<Arc<qdrant_perf_store::AnyStore>>>> {
     let store = prepared.collections[0].store.clone();
     if prepared
@@ -620,10 +621,7 @@ async fn cached_store(
     }
     let config = qdrant_perf_store::CacheConfig::from_env()
         .with_mode(args.cache)
-        .with_ttl_secs(crate::common::cache_ttl(
-            args.cache_ttl,
-            &load_config(args.config.as_ref())?,
-        ))?;
+        .with_ttl_secs(crate::common::cache_ttl(args.cache_ttl, config))?;
     let cache = qdrant_perf_store::CachedStore::connect(store, config)
         .await
         .map_err(|e| with_flag(e, LOAD_FLAGS))?;

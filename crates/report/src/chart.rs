@@ -40,20 +40,15 @@ impl Axis {
             let decimals = (-(span / 8.0).log10().floor()).clamp(0.0, 4.0) as usize;
             return format!("{v:.decimals$}");
         }
-        if self == Axis::Log {
-            return log_label(10f64.powf(v));
-        }
         self.label(v)
     }
 
     fn label(self, v: f64) -> String {
-        if self == Axis::Percentile {
-            return percentile_label(v);
+        match self {
+            Axis::Percentile => return percentile_label(v),
+            Axis::Log => return log_label(10f64.powf(v)),
+            Axis::Linear => {}
         }
-        let v = match self {
-            Axis::Log => 10f64.powf(v),
-            _ => v,
-        };
         let a = v.abs();
         if a >= 1e6 {
             format!("{:.1}M", v / 1e6)

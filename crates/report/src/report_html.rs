@@ -892,6 +892,14 @@ mod tests {
         }
     }
 
+    /// [`log`] in `dir`, and the report rebuilt from it.
+    fn logged_report(dir: &Path, seconds: u32, n: u64) -> Report {
+        log(dir, seconds, n);
+        intervals::recover(&dir.join(INTERVALS_FILE))
+            .unwrap()
+            .report
+    }
+
     fn counts(c: &[ChartCounts], caption: &str) -> Vec<(String, usize)> {
         c.iter()
             .find(|c| c.caption.starts_with(caption))
@@ -907,10 +915,7 @@ mod tests {
     #[test]
     fn a_run_page_draws_its_timeline_spectrum_and_bars_from_the_report_and_its_interval_log() {
         let dir = tempfile::tempdir().unwrap();
-        log(dir.path(), 12, 200);
-        let mut report = intervals::recover(&dir.path().join(INTERVALS_FILE))
-            .unwrap()
-            .report;
+        let mut report = logged_report(dir.path(), 12, 200);
         // The drain after the last request: an empty entry 0.8 ms long, not drawn.
         let mut drain = report.runs[0].timeline[11].clone();
         (drain.t, drain.ok, drain.errors, drain.ops_s) = (12.0008, 0, 0, 0.0);
@@ -962,10 +967,7 @@ mod tests {
     #[test]
     fn the_verdict_table_shows_each_check_with_its_margin_when_the_report_has_one() {
         let dir = tempfile::tempdir().unwrap();
-        log(dir.path(), 12, 200);
-        let mut report = intervals::recover(&dir.path().join(INTERVALS_FILE))
-            .unwrap()
-            .report;
+        let mut report = logged_report(dir.path(), 12, 200);
         let l = report.latency_ms.clone();
         let ci = l.ci.expect("12 seconds give an interval");
         report.set_checks(
@@ -1012,10 +1014,7 @@ mod tests {
     fn a_runs_last_partial_second_is_drawn_at_its_true_rate_or_left_out_never_as_a_drop() {
         use crate::server::{NodeWatch, ServerSecond, ServerSide};
         let dir = tempfile::tempdir().unwrap();
-        log(dir.path(), 12, 200);
-        let mut report = intervals::recover(&dir.path().join(INTERVALS_FILE))
-            .unwrap()
-            .report;
+        let mut report = logged_report(dir.path(), 12, 200);
         let url = "http://node-1:6333";
         let full = |report: &mut Report| {
             let run = &mut report.runs[0];
@@ -1117,10 +1116,7 @@ mod tests {
     #[test]
     fn a_timeline_of_no_errors_draws_them_on_zero_to_one() {
         let dir = tempfile::tempdir().unwrap();
-        log(dir.path(), 5, 20);
-        let mut report = intervals::recover(&dir.path().join(INTERVALS_FILE))
-            .unwrap()
-            .report;
+        let mut report = logged_report(dir.path(), 5, 20);
         for s in &mut report.runs[0].timeline {
             s.errors = 0;
         }

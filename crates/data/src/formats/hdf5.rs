@@ -134,49 +134,42 @@ fn read_ids(path: &Path, ds: &Dataset) -> Result<Vec<i64>> {
             format!("`neighbors` cannot be read as integers ({e})"),
         )
     };
-    Ok(match ds.dtype() {
+    fn widened<T: hdf5_reader::H5Type + Copy>(
+        ds: &Dataset,
+        widen: fn(T) -> i64,
+    ) -> std::result::Result<Vec<i64>, hdf5_reader::error::Error> {
+        Ok(ds.read_array::<T>()?.iter().map(|&x| widen(x)).collect())
+    }
+    let ids = match ds.dtype() {
         Datatype::FixedPoint {
             size: 8,
             signed: true,
             ..
-        } => into_vec(ds.read_array::<i64>().map_err(bad)?),
+        } => widened::<i64>(ds, |x| x),
+        // Beyond i64 is beyond u32 too: ids_rows names it.
         Datatype::FixedPoint {
             size: 8,
             signed: false,
             ..
-        } => ds
-            .read_array::<u64>()
-            .map_err(bad)?
-            .iter()
-            .map(|&x| i64::try_from(x).unwrap_or(i64::MAX))
-            .collect(),
+        } => widened::<u64>(ds, |x| i64::try_from(x).unwrap_or(i64::MAX)),
         Datatype::FixedPoint {
             size: 4,
             signed: true,
             ..
-        } => ds
-            .read_array::<i32>()
-            .map_err(bad)?
-            .iter()
-            .map(|&x| i64::from(x))
-            .collect(),
+        } => widened::<i32>(ds, i64::from),
         Datatype::FixedPoint {
             size: 4,
             signed: false,
             ..
-        } => ds
-            .read_array::<u32>()
-            .map_err(bad)?
-            .iter()
-            .map(|&x| i64::from(x))
-            .collect(),
+        } => widened::<u32>(ds, i64::from),
         other => {
             return Err(DataError::bad_file(
                 path,
                 format!("`neighbors` holds {other:?}; ids are read as 32- or 64-bit integers"),
             ));
         }
-    })
+    };
+    ids.map_err(bad)
 }
 
 /// The file attribute `distance` as text, fixed- or variable-length.
