@@ -49,7 +49,7 @@ use qdrant_perf_data::{
     PointPayloads, Selected, Vectors, check_selectivity, generate, ground_truth,
     ground_truth_filtered, mean_recall,
 };
-use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, Selectivity};
+use qdrant_perf_report::bench::{BenchSetup, QualityRecord, Selectivity};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionProfile, Filter, Guard, Query, Store};
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use criterion::BatchSize;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord};
+use qdrant_perf_report::bench::{BenchSetup, QualityRecord};
 
 use common::summary;
 use qdrant_perf_data::{

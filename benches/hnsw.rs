@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group};
 use qdrant_perf_data::{Dataset, DatasetSpec, mean_recall};
-use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, SearchMode};
+use qdrant_perf_report::bench::{BenchSetup, QualityRecord, SearchMode};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{CollectionSpec, EdgeStore, HnswParams, IndexState, Query};
 use qdrant_perf_tune::sweep::{choose_full_scan_threshold, search_mode};

@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, SearchMode};
+use qdrant_perf_report::bench::{BenchSetup, QualityRecord, SearchMode};
 use qdrant_perf_store::readonly::ReadOnlyWorkload;
 use qdrant_perf_store::{AnyStore, Guard, Store};
 

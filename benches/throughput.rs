@@ -29,7 +29,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use qdrant_perf_data::mean_recall;
-use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord};
+use qdrant_perf_report::bench::{BenchSetup, QualityRecord};
 use qdrant_perf_store::{AnyStore, CollectionProfile, CollectionSpec, Guard, Point, Store};
 
 use common::{PROFILES, RT, SERVER, cache, fail, prepared, prepared_if_any, summary};

@@ -33,7 +33,7 @@ use qdrant_perf_data::{
     Dataset, DatasetCache, DatasetSpec, GroundTruth, KEEP_SHIPPED_TRUTH_VAR, LoadedFrom,
     MetricWanted, UserData, Vectors, mean_recall,
 };
-use qdrant_perf_report::bench_summary::{BenchSetup, QualityRecord, SearchMode};
+use qdrant_perf_report::bench::{BenchSetup, QualityRecord, SearchMode};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionProfile, Guard, Profiles, Query, ServerConfig, Store};
 

@@ -1,5 +1,5 @@
 //! The suites' quality records beside criterion's output, and the summary page joining them with
-//! criterion's estimates (`qdrant_perf_report::bench_summary`). No engine here: the driver and
+//! criterion's estimates (`qdrant_perf_report::bench`, `qdrant_perf_render::bench_summary`). No engine here: the driver and
 //! requests suites include this file alone (`#[path = "common/summary.rs"]`).
 
 #![allow(dead_code)] // the driver and requests suites only rewrite the page
@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
 
-use qdrant_perf_report::bench_summary::{self, QualityRecord};
+use qdrant_perf_render::bench_summary;
+use qdrant_perf_report::bench::{self, QualityRecord};
 
 static RECORDS: LazyLock<Mutex<Vec<QualityRecord>>> = LazyLock::new(Default::default);
 
@@ -18,7 +19,7 @@ pub fn record(record: QualityRecord) {
 
 /// criterion's output directory, by criterion's own rule.
 pub fn criterion_dir() -> PathBuf {
-    bench_summary::criterion_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+    bench::criterion_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The end of a suite (in `--test` mode too): its records to
@@ -27,13 +28,13 @@ pub fn criterion_dir() -> PathBuf {
 pub fn finish(suite: &str) {
     let dir = criterion_dir();
     let records = std::mem::take(&mut *RECORDS.lock().expect("lock"));
-    let fail = |e: bench_summary::BenchSummaryError| -> ! {
+    let fail = |e: bench::BenchSummaryError| -> ! {
         eprintln!("error: {e}");
         std::process::exit(2);
     };
-    if !records.is_empty() || bench_summary::suite_path(&dir, suite).exists() {
+    if !records.is_empty() || bench::suite_path(&dir, suite).exists() {
         let (path, replaced) =
-            bench_summary::save_suite(&dir, suite, records).unwrap_or_else(|e| fail(e));
+            bench::save_suite(&dir, suite, records).unwrap_or_else(|e| fail(e));
         if let Some(e) = replaced {
             eprintln!("warning: replaced an unreadable quality file: {e}");
         }

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use qdrant_perf_report::bench_summary::{self, SCHEMA, SuiteQuality};
+use qdrant_perf_render::bench_summary;
+use qdrant_perf_report::bench::{self, SCHEMA, SuiteQuality};
 
 /// The value of attribute `name` in an HTML fragment (the page writes each once per cell).
 fn attr<'a>(html: &'a str, name: &str) -> Option<&'a str> {
@@ -121,7 +122,7 @@ fn a_real_suite_run_writes_quality_records_and_a_page_that_agrees_with_criterion
 
     // The quality file: this schema, a record per benchmark, each with recall over 200 queries.
     let quality =
-        SuiteQuality::load(&bench_summary::suite_path(home.path(), "hnsw")).expect("hnsw.json");
+        SuiteQuality::load(&bench::suite_path(home.path(), "hnsw")).expect("hnsw.json");
     assert_eq!(quality.schema, SCHEMA);
     let recorded: Vec<&str> = quality.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(recorded, ids);
@@ -203,7 +204,7 @@ fn a_real_suite_run_writes_quality_records_and_a_page_that_agrees_with_criterion
         .collect();
     assert_eq!(circles.len(), 2, "{section}");
     let (a, b) = (&quality.records[0], &quality.records[1]);
-    let recall = |r: &bench_summary::QualityRecord| r.recall.unwrap().value;
+    let recall = |r: &bench::QualityRecord| r.recall.unwrap().value;
     let mean = |i: usize| measured[i].2["mean"]["point_estimate"].as_f64().unwrap();
     if recall(a) != recall(b) {
         assert_eq!(

@@ -10,7 +10,7 @@ use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{LoadError, StopSignal};
 use qdrant_perf_load::target;
 use qdrant_perf_report::PlanError;
-use qdrant_perf_report::proc;
+use qdrant_perf_sys::proc;
 use qdrant_perf_store::{AnyStore, CacheError, Guard, ServerConfig};
 
 /// The dataset and index cache: `dir`, else `$QDRANT_PERF_CACHE_DIR`, else ./target/qdrant-perf;

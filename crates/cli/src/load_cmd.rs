@@ -19,7 +19,7 @@ use qdrant_perf_load::target::{
 use qdrant_perf_load::validate;
 use qdrant_perf_report::checks::{Bound, Check};
 use qdrant_perf_report::intervals::{Header, IntervalLog};
-use qdrant_perf_report::report::{self, Report, TargetInfo};
+use qdrant_perf_report::report::{Report, TargetInfo};
 use qdrant_perf_store::{HnswParams, ServerConfig};
 
 use crate::common::{
@@ -664,9 +664,9 @@ pub fn index_parameters(config: &PerformanceConfig) -> serde_json::Value {
     })
 }
 
-fn write_report(report: &Report, dir: &Path) -> Result<()> {
-    report
-        .write(dir)
+/// Writes a run's directory (report.json, histograms, summary.md, report.html, metrics.prom).
+pub fn write_report(report: &Report, dir: &Path) -> Result<()> {
+    qdrant_perf_render::write_run(report, dir)
         .with_context(|| format!("writing the report to {}", dir.display()))?;
     Ok(())
 }
@@ -740,7 +740,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
         let result = target.run(&plan, &stop).await;
         target.cleanup().await;
         let result = result?;
-        print!("{}", report::run_text(&result));
+        print!("{}", qdrant_perf_render::run_text(&result));
         let mut checks = Vec::new();
         if let (Some(rate), false) = (result.requested_rate, result.partial) {
             checks.push(
@@ -796,7 +796,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
         let mut report = Report::new("load", info, vec![result], None);
         describe(&mut report, &target);
         report.set_checks(checks, false);
-        print!("{}", qdrant_perf_report::checks::table(&report.checks));
+        print!("{}", qdrant_perf_render::checks_table(&report.checks));
         write_report(&report, &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(
@@ -858,7 +858,7 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
         let result = target.ramp(&plan, &loads, &t, &stop).await;
         target.cleanup().await;
         let (summary, runs) = result.map_err(|e| with_flag(e, LOAD_FLAGS))?;
-        print!("{}", report::stress_text(&summary));
+        print!("{}", qdrant_perf_render::stress_text(&summary));
         let samples = runs.iter().map(|r| r.ok).sum();
         let check = match (summary.knee_throughput_ops_s, args.concurrency_to) {
             (Some(ops), None) => Check::measured("throughput_peak", "overall", ops, "ops/s", Bound::AtLeast, t.peak_ops_s, samples),
@@ -870,7 +870,7 @@ pub fn stress(args: StressArgs) -> Result<ExitCode> {
         describe(&mut report, &target);
         report.stress = Some(summary);
         report.set_checks(vec![check], false);
-        print!("{}", qdrant_perf_report::checks::table(&report.checks));
+        print!("{}", qdrant_perf_render::checks_table(&report.checks));
         write_report(&report, &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(report.verdict.as_ref().map_or(0, |v| v.exit_code)))

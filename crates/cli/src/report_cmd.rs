@@ -39,7 +39,7 @@ fn comparison(a: &Path, b: &Path, out: Option<PathBuf>, threshold: f64) -> Resul
     let text = |p: &Path| p.to_string_lossy().into_owned();
     let c = qdrant_perf_gate::compare::compare_saved(&text(a), &text(b), threshold)?;
     let out = out.unwrap_or_else(|| b.join("compare.html"));
-    qdrant_perf_report::write_atomic(&out, qdrant_perf_gate::html::comparison_page(&c).as_bytes())
+    qdrant_perf_sys::write_atomic(&out, qdrant_perf_gate::html::comparison_page(&c).as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     print!("{}", c.to_markdown());
     println!("page: {}", out.display());
@@ -73,8 +73,8 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     };
     if json_is_this_runs {
         let report = Report::load(dir)?;
-        print!("{}", report.terminal_text());
-        report.write_pages(dir).with_context(|| {
+        print!("{}", qdrant_perf_render::terminal_text(&report));
+        qdrant_perf_render::write_pages(&report, dir).with_context(|| {
             format!("rewriting summary.md and report.html in {}", dir.display())
         })?;
         println!("report: {}", dir.display());
@@ -93,11 +93,8 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
         );
     }
     let recovered = intervals::recover(&log)?;
-    print!("{}", recovered.report.terminal_text());
-    recovered
-        .report
-        .write(dir)
-        .with_context(|| format!("writing the rebuilt report to {}", dir.display()))?;
+    print!("{}", qdrant_perf_render::terminal_text(&recovered.report));
+    crate::load_cmd::write_report(&recovered.report, dir)?;
     println!("report: {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 use qdrant_perf_data::{DatasetSpec, Distribution};
-use qdrant_perf_report::proc;
+use qdrant_perf_sys::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
 use qdrant_perf_tune::scale::{self, ScaleConfig, StorageChoice};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::stream::{StreamLimits, StreamOptions, StreamReport, run_stream};
-use qdrant_perf_report::checks::table;
+use qdrant_perf_render::checks_table;
 use qdrant_perf_store::{AnyStore, Guard, HnswParams};
 
 use crate::common::{
@@ -173,7 +173,7 @@ pub fn stream(args: StreamArgs) -> Result<ExitCode> {
             report.searchable.ms.describe(),
             report.indexed.ms.describe()
         );
-        print!("{}", table(&report.checks));
+        print!("{}", checks_table(&report.checks));
         let dir = args.out.clone().unwrap_or_else(StreamReport::default_dir);
         report
             .write(&dir)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use qdrant_perf_data::{Dataset, DatasetSpec, Distribution, Metric};
-use qdrant_perf_report::proc;
+use qdrant_perf_sys::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
 use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig, SweepError};
 

@@ -217,7 +217,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     if let Some(q) = &report.quick {
         println!("{q}\n");
     }
-    print!("{}", checks::table(&report.checks));
+    print!("{}", qdrant_perf_render::checks_table(&report.checks));
     let verdict = report.verdict.clone().expect("set above");
     let extrapolated = checks::extrapolated_count(&report.checks);
     println!(
@@ -245,9 +245,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         );
     }
     let dir = args.out.clone().unwrap_or_else(|| report.default_dir());
-    report
-        .write(&dir)
-        .map_err(|e| anyhow::anyhow!("writing the report to {}: {e}", dir.display()))?;
+    crate::load_cmd::write_report(&report, &dir)?;
     println!("report: {}", dir.display());
     Ok(ExitCode::from(verdict.exit_code))
 }

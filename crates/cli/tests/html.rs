@@ -25,11 +25,12 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
 use common::{bin, run, tiny_config};
-use qdrant_perf_report::bench_summary::{
+use qdrant_perf_render::bench_summary;
+use qdrant_perf_report::bench::{
     self, BenchSetup, QualityRecord, SearchMode, Selectivity, SuiteQuality,
 };
-use qdrant_perf_report::chart::spectrum_quantiles;
-use qdrant_perf_report::report_html::PARTIAL_MIN_S;
+use qdrant_perf_render::chart::spectrum_quantiles;
+use qdrant_perf_render::report_html::PARTIAL_MIN_S;
 use qdrant_perf_tune::sweep::pareto_frontier;
 
 /// A headless chromium of this test: killed (and its profile removed) on every way out.
@@ -984,7 +985,7 @@ fn summary_fixture(root: &Path) -> std::collections::BTreeMap<String, f64> {
         ("filtered", filtered),
         ("latency", latency),
     ] {
-        bench_summary::save_suite(root, suite, records).unwrap();
+        bench::save_suite(root, suite, records).unwrap();
     }
     means
 }
@@ -1158,7 +1159,7 @@ fn the_bench_summary_page_orders_its_suites_says_their_setup_once_and_charts_eac
     );
     for section in &sections[..5] {
         let suite = section["suite"].as_str().unwrap();
-        let q = SuiteQuality::load(&bench_summary::suite_path(&root, suite)).unwrap();
+        let q = SuiteQuality::load(&bench::suite_path(&root, suite)).unwrap();
         // One row per record, in the records' order.
         let record_ids: Vec<&str> = q.records.iter().map(|r| r.id.as_str()).collect();
         let rows: Vec<&str> = section["rows"]

@@ -1,11 +1,11 @@
 //! A [`Comparison`] as a self-contained page (`qdrant-perf report DIR_A DIR_B`, default
 //! `DIR_B/compare.html`): the provenance warnings above the table, the same rows and cells as
 //! the Markdown table ([`Comparison::table_cells`]: the `significant` column, the verdict), and
-//! the rule, in the one page shell of [`qdrant_perf_report::html`].
+//! the rule, in the one page shell of [`qdrant_perf_render::html`].
 
 use std::fmt::Write as _;
 
-use qdrant_perf_report::html::{escape, page};
+use qdrant_perf_render::html::{escape, page};
 
 use crate::compare::{Comparison, TABLE_HEADER, Verdict};
 

@@ -26,7 +26,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use qdrant_perf_report::{HostResources, proc};
+use qdrant_perf_report::HostResources;
+use qdrant_perf_sys::proc;
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, label};
 
 /// Where the server host's figures come from.
@@ -41,7 +42,7 @@ pub enum HostSource {
     },
     /// A node_exporter's metrics URL (`/metrics` when the URL has no path).
     NodeExporter { url: String },
-    /// The server's process on this machine (see `qdrant_perf_report::proc::pid_listening_on`).
+    /// The server's process on this machine (see `qdrant_perf_sys::proc::pid_listening_on`).
     LocalProcess { pid: u32 },
 }
 

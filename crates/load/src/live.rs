@@ -51,7 +51,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use qdrant_perf_report::latency_histogram;
-use qdrant_perf_report::prom::{CONTENT_TYPE, Exposition, MetricType, SUMMARY_QUANTILES};
+use qdrant_perf_sys::prom::{CONTENT_TYPE, Exposition, MetricType, SUMMARY_QUANTILES};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use qdrant_perf_store::server::{http_body, http_status};
 
 /// Prometheus' own checker of the exposition format (one, in the results crate).
-pub use qdrant_perf_report::prom::{PROMTOOL_MISSING, promtool_check};
+pub use qdrant_perf_sys::prom::{PROMTOOL_MISSING, promtool_check};
 
 /// Why a private monitoring process did not start.
 #[derive(Debug, thiserror::Error)]

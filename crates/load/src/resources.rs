@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use qdrant_perf_report::proc;
-pub use qdrant_perf_report::proc::{cores, load_average_1m};
+use qdrant_perf_sys::proc;
+pub use qdrant_perf_sys::proc::{cores, load_average_1m};
 pub use qdrant_perf_report::run::Resources;
 
 /// Process CPU seconds (user + system) of this process.

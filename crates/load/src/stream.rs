@@ -37,7 +37,8 @@ use qdrant_perf_report::checks::{self, Bound, Check};
 use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
 use qdrant_perf_report::run::{ErrorKind, RecallStat, Second};
 use qdrant_perf_report::server::ServerSide;
-use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram, write_atomic};
+use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
+use qdrant_perf_sys::write_atomic;
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Store, StoreError};
 
@@ -611,7 +612,7 @@ impl StreamReport {
     pub fn default_dir() -> std::path::PathBuf {
         std::path::PathBuf::from("target/qdrant-perf/runs").join(format!(
             "{}-stream",
-            qdrant_perf_report::time::compact_utc(SystemTime::now())
+            qdrant_perf_sys::time::compact_utc(SystemTime::now())
         ))
     }
 }

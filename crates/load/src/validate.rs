@@ -250,8 +250,8 @@ pub fn scalability_check(
             let (name, value) = match x.fit.as_str() {
                 "p50_ms_vs_ln_n" => ("p50", format!("{:.3} ms", x.value)),
                 "p99_ms_vs_ln_n" => ("p99", format!("{:.3} ms", x.value)),
-                "ram_bytes_vs_n" => ("RAM", qdrant_perf_report::human_bytes(x.value.max(0.0))),
-                "disk_bytes_vs_n" => ("disk", qdrant_perf_report::human_bytes(x.value.max(0.0))),
+                "ram_bytes_vs_n" => ("RAM", qdrant_perf_sys::human_bytes(x.value.max(0.0))),
+                "disk_bytes_vs_n" => ("disk", qdrant_perf_sys::human_bytes(x.value.max(0.0))),
                 "build_seconds_vs_n" => ("build", format!("{:.0} s", x.value)),
                 other => (other, format!("{}", x.value)),
             };

@@ -14,7 +14,8 @@ use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::driver::{self, LoadPlan, RunResult, StopSignal};
 use qdrant_perf_load::target::{StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{self, Bound, Check, Verdict};
-use qdrant_perf_report::report::{Report, TargetInfo, run_text};
+use qdrant_perf_render::{markdown, run_text};
+use qdrant_perf_report::report::{Report, TargetInfo};
 use qdrant_perf_store::fixture::{self, load_collection};
 use qdrant_perf_store::server::LocalServer;
 use qdrant_perf_store::{AnyStore, Api, CollectionSpec, Guard, ServerConfig, Store};
@@ -225,7 +226,7 @@ fn assert_lost_node_is_counted_named_and_judged(m: &Measured, api: &str) {
         None,
     );
     report.set_checks(verdict_checks(r), false);
-    let md = report.to_markdown();
+    let md = markdown(&report);
     assert!(md.contains(&format!("**Node lost**: {lost_text}")), "{md}");
     let json: serde_json::Value =
         serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
@@ -262,7 +263,7 @@ fn assert_lost_node_is_counted_named_and_judged(m: &Measured, api: &str) {
         "{errors:?}"
     );
     assert_eq!(report.verdict.as_ref().unwrap().exit_code, 1);
-    let table = checks::table(&report.checks);
+    let table = qdrant_perf_render::checks_table(&report.checks);
     assert!(table.contains("all_nodes_served"), "{table}");
     assert!(table.contains(&lost_text), "{table}");
 }

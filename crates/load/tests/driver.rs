@@ -286,7 +286,7 @@ async fn the_servers_own_time_is_recorded_beside_the_client_latency() {
     );
     assert_eq!(r.server_latency_ms.as_ref(), Some(&server));
     // Shown in the terminal table, and read back from report.json.
-    let text = qdrant_perf_report::run_text(&r);
+    let text = qdrant_perf_render::run_text(&r);
     assert!(
         text.contains("server's own time") && text.contains("client - server"),
         "{text}"
@@ -409,7 +409,7 @@ async fn a_report_directory_is_written_atomically_and_reads_back() {
     report.set_checks(Vec::new(), false);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    report.write(&out).unwrap();
+    qdrant_perf_render::write_run(&report, &out).unwrap();
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["schema"], qdrant_perf_report::report::SCHEMA);

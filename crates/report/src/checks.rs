@@ -244,7 +244,7 @@ impl Check {
 /// second it was lost and whether it came back; `None` for other runs. A lost node is judged on
 /// its own, not averaged into the error rate.
 pub fn all_nodes_served(r: &RunResult) -> Option<Check> {
-    if !crate::report::show_nodes(r) {
+    if !r.shows_nodes() {
         return None;
     }
     let lost: Vec<String> = r.lost_nodes().filter_map(|n| n.lost_text()).collect();
@@ -331,52 +331,6 @@ pub fn exit_code(checks: &[Check], strict: bool) -> u8 {
     }
 }
 
-/// The verdict table as aligned text for a terminal.
-pub fn table(checks: &[Check]) -> String {
-    let rows: Vec<[String; 5]> = checks
-        .iter()
-        .map(|c| {
-            [
-                c.name.clone(),
-                c.collection.clone(),
-                c.measured_text(),
-                c.limit_text(),
-                match &c.note {
-                    Some(n) if c.verdict == Verdict::NotRun => format!("not run: {n}"),
-                    Some(n) => format!("{} ({n})", c.verdict),
-                    None => c.verdict.to_string(),
-                },
-            ]
-        })
-        .collect();
-    let header = ["check", "collection", "measured", "limit", "verdict"];
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    widths[4] = 0;
-    let line = |cells: [&str; 5]| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            s.push_str(cell);
-            for _ in cell.chars().count()..w {
-                s.push(' ');
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header);
-    for r in &rows {
-        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,38 +402,5 @@ mod tests {
         assert_eq!(exit_code(&checks, true), 0);
         assert_eq!(tally(&checks), (1, 0, 0));
         assert_eq!(extrapolated_count(&checks), 1);
-        let t = table(&checks);
-        assert!(
-            t.contains("1,000,000 vectors  >= 100,000,000 vectors  extrapolated (p50 2.00 ms"),
-            "{t}"
-        );
-    }
-
-    #[test]
-    fn the_table_shows_value_sample_size_limit_and_reason() {
-        let t = table(&[
-            Check::measured(
-                "latency_p95",
-                "phi3",
-                3.4567,
-                "ms",
-                Bound::Below,
-                20.0,
-                1500,
-            ),
-            Check::not_run(
-                "cache_hit_rate",
-                "overall",
-                "%",
-                Bound::Above,
-                90.0,
-                "no cache configured",
-            ),
-        ]);
-        assert!(t.contains("latency_p95"), "{t}");
-        assert!(t.contains("3.46 ms (n=1500)"), "{t}");
-        assert!(t.contains("< 20.00 ms"), "{t}");
-        assert!(t.contains("not run: no cache configured"), "{t}");
-        assert_eq!(number(15000.0), "15,000");
     }
 }

@@ -506,6 +506,12 @@ impl RunResult {
         self.nodes.iter().filter(|n| n.lost_at_s.is_some())
     }
 
+    /// Whether the per-node figures are worth showing: for a cluster (several nodes), or when
+    /// a node was lost.
+    pub fn shows_nodes(&self) -> bool {
+        self.nodes.len() > 1 || self.lost_nodes().next().is_some()
+    }
+
     /// The merged histogram of the query operations.
     pub fn query_histogram(&self) -> Histogram<u64> {
         let mut h = latency_histogram();

@@ -7,7 +7,7 @@
 //!   fitted growth of latency and memory;
 //! - [`plan`]: capacity plans per storage option from Qdrant's sizing rule and the suite's
 //!   measurements;
-//! - their SVG charts are drawn by `qdrant_perf_report::chart`.
+//! - their SVG charts are drawn by `qdrant_perf_render::chart`.
 //!
 //! It does not drive load or judge the deployment's targets (that is `qdrant-perf-load`), and
 //! it does not compare runs (that is the regression gate).

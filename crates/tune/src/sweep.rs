@@ -20,9 +20,8 @@ use qdrant_perf_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use qdrant_perf_report::{
-    LatencySummary, Provenance, human_bytes, latency_histogram, write_atomic,
-};
+use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
+use qdrant_perf_sys::{human_bytes, write_atomic};
 
 /// Depth of recall: recall@10, as the deployment searches top-10.
 pub const DEFAULT_K: usize = 10;
@@ -870,13 +869,13 @@ impl SweepReport {
     }
 
     /// Recall vs single-thread QPS: every point, the frontier as a line.
-    fn panel(&self) -> qdrant_perf_report::chart::Panel {
+    fn panel(&self) -> qdrant_perf_render::chart::Panel {
         let all: Vec<(f64, f64)> = self
             .points
             .iter()
             .map(|p| (p.recall, p.qps_single))
             .collect();
-        let mut series: Vec<qdrant_perf_report::chart::Series> = Vec::new();
+        let mut series: Vec<qdrant_perf_render::chart::Series> = Vec::new();
         for q in [QuantKind::None, QuantKind::Int8, QuantKind::Binary] {
             let pts: Vec<(f64, f64)> = self
                 .points
@@ -885,7 +884,7 @@ impl SweepReport {
                 .map(|p| (p.recall, p.qps_single))
                 .collect();
             if !pts.is_empty() {
-                series.push(qdrant_perf_report::chart::Series {
+                series.push(qdrant_perf_render::chart::Series {
                     label: format!("quantization {}", q.name()),
                     points: pts,
                     line: false,
@@ -895,12 +894,12 @@ impl SweepReport {
         let mut frontier: Vec<(f64, f64)> =
             pareto_frontier(&all).into_iter().map(|i| all[i]).collect();
         frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push(qdrant_perf_report::chart::Series {
+        series.push(qdrant_perf_render::chart::Series {
             label: "Pareto frontier".into(),
             points: frontier,
             line: true,
         });
-        qdrant_perf_report::chart::Panel {
+        qdrant_perf_render::chart::Panel {
             title: format!(
                 "recall@{} vs QPS (1 thread): {} x {}d, {}",
                 self.k, self.dataset.points, self.dataset.dim, self.engine
@@ -908,14 +907,14 @@ impl SweepReport {
             x_label: format!("recall@{}", self.k),
             y_label: "queries per second (1 thread, log)".into(),
             series,
-            x_axis: qdrant_perf_report::chart::Axis::Linear,
-            y_axis: qdrant_perf_report::chart::Axis::Log,
+            x_axis: qdrant_perf_render::chart::Axis::Linear,
+            y_axis: qdrant_perf_render::chart::Axis::Log,
         }
     }
 
     /// The recall-vs-QPS chart (see `panel`) as an SVG file.
     pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
-        let svg = qdrant_perf_report::chart::figure(&[self.panel()]).map_err(|message| {
+        let svg = qdrant_perf_render::chart::figure(&[self.panel()]).map_err(|message| {
             SweepError::Plot {
                 path: path.to_owned(),
                 message,
@@ -955,12 +954,12 @@ pub(crate) fn results_page(
     path: &Path,
     title: &str,
     intro: &str,
-    panels: &[qdrant_perf_report::chart::Panel],
+    panels: &[qdrant_perf_render::chart::Panel],
     tables: &[(&str, String)],
     notes: &[String],
     provenance: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> Result<(), SweepError> {
-    use qdrant_perf_report::html;
+    use qdrant_perf_render::html;
     let mut body = format!(
         "<h1>{}</h1>\n<p>{}</p>\n",
         html::escape(title),
@@ -968,7 +967,7 @@ pub(crate) fn results_page(
     );
     for p in panels {
         body.push_str(
-            &qdrant_perf_report::chart::html_chart(p).map_err(|message| SweepError::Plot {
+            &qdrant_perf_render::chart::html_chart(p).map_err(|message| SweepError::Plot {
                 path: path.to_owned(),
                 message,
             })?,

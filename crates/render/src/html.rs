@@ -94,7 +94,7 @@ pub fn facts_table(id: &str, rows: impl IntoIterator<Item = (String, String)>) -
     s
 }
 
-/// The facts of a provenance map ([`crate::Provenance::to_map`]): strings as they are, other
+/// The facts of a provenance map ([`qdrant_perf_report::Provenance::to_map`]): strings as they are, other
 /// values as JSON.
 pub fn provenance_rows(
     map: &std::collections::BTreeMap<String, serde_json::Value>,

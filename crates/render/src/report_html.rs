@@ -3,7 +3,7 @@
 //! rendering of the report and, for the latency spectrum, of the run's histograms: those of the
 //! report in memory (a run that just ended, a report rebuilt from its interval log), or, for a
 //! report read back from report.json (which holds none), those of the run directory's interval
-//! log ([`crate::intervals::recover`]). What a run does not have (no per-second timeline, no
+//! log ([`qdrant_perf_report::intervals::recover`]). What a run does not have (no per-second timeline, no
 //! histograms) the page says instead of drawing an empty chart.
 //!
 //! Every drawn mark carries `data-series` (see [`crate::chart`]), so a test counts the series
@@ -12,14 +12,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::LatencySummary;
+use qdrant_perf_report::LatencySummary;
 use crate::chart::{self, Axis, Bars, Panel, Series};
-use crate::checks::{Check, Verdict};
+use qdrant_perf_report::checks::{Check, Verdict};
 use crate::html::{escape, facts_table, page, provenance_rows};
-use crate::intervals::{self, INTERVALS_FILE};
-use crate::margin::{Ci, with_margin};
-use crate::report::Report;
-use crate::run::RunResult;
+use qdrant_perf_report::intervals::{self, INTERVALS_FILE};
+use qdrant_perf_report::margin::{Ci, with_margin};
+use qdrant_perf_report::report::Report;
+use qdrant_perf_report::run::RunResult;
 
 /// The page's name in a run directory.
 pub const REPORT_HTML: &str = "report.html";
@@ -811,15 +811,15 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::checks::Bound;
-    use crate::intervals::{
+    use qdrant_perf_report::checks::Bound;
+    use qdrant_perf_report::intervals::{
         Header, INTERVALS_SCHEMA, IntervalLog, Line, RunStart, SlotSecond, TimelineSecond,
         encode_histogram,
     };
-    use crate::latency_histogram;
-    use crate::provenance::Provenance;
-    use crate::report::TargetInfo;
-    use crate::run::{LoadPlan, OpKind, Second};
+    use qdrant_perf_report::latency_histogram;
+    use qdrant_perf_report::provenance::Provenance;
+    use qdrant_perf_report::report::TargetInfo;
+    use qdrant_perf_report::run::{LoadPlan, OpKind, Second};
 
     /// An interval log in `dir` of one run of `seconds` seconds: searches on `a` (n requests
     /// of 1..=n ms, server time half of it) and upserts on `b`.
@@ -947,7 +947,7 @@ mod tests {
             [s("mean", 2), s("p95", 2), s("p99", 2)]
         );
         // Read back from report.json (no histograms), the spectrum comes from the log: the same.
-        report.write(dir.path()).unwrap();
+        crate::write_run(&report, dir.path()).unwrap();
         let back = Report::load(dir.path()).unwrap();
         assert_eq!(expected_charts(&back, dir.path()), live);
         let html = std::fs::read_to_string(dir.path().join(REPORT_HTML)).unwrap();
@@ -1012,7 +1012,7 @@ mod tests {
 
     #[test]
     fn a_runs_last_partial_second_is_drawn_at_its_true_rate_or_left_out_never_as_a_drop() {
-        use crate::server::{NodeWatch, ServerSecond, ServerSide};
+        use qdrant_perf_report::server::{NodeWatch, ServerSecond, ServerSide};
         let dir = tempfile::tempdir().unwrap();
         let mut report = logged_report(dir.path(), 12, 200);
         let url = "http://node-1:6333";

@@ -2,7 +2,7 @@
 //! family gets `# HELP` and `# TYPE`, label values are escaped (backslash, double quote,
 //! newline), and values print as Prometheus reads them (`+Inf`, `-Inf`, `NaN`).
 //!
-//! The run directory's metrics.prom ([`crate::Report::to_prometheus`]) and the load generator's
+//! The run directory's metrics.prom (qdrant-perf-render's `prometheus`) and the load generator's
 //! live `/metrics` endpoint (qdrant-perf-load's `live`) both write through this, so their
 //! families look alike and share names where they mean the same thing. Naming (base units,
 //! `_total` on counters) is up to the caller; `promtool check metrics` is the test of both.
