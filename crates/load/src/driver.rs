@@ -1131,33 +1131,15 @@ fn collect<T: Target>(
     sinks: Sinks,
 ) -> Collected {
     let Sinks { live, intervals } = sinks;
-    let (label, window, progress) = (plan.label.as_str(), plan.planned_window(), plan.progress);
+    let (label, progress) = (plan.label.as_str(), plan.progress);
     let requested_rate = match plan.mode {
         Mode::Open { rate } => Some(rate),
         Mode::Closed { .. } => None,
     };
-    let n = shared.slots.len();
-    let mut totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
-    let mut interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
-    let mut server_totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
-    let mut overhead_totals: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
-    let mut server_interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
-    let mut overhead_interval: Vec<Histogram<u64>> = (0..n).map(|_| latency_histogram()).collect();
-    // Per slot, what the interval log has had so far: errors by kind, recall sum and count.
-    let mut kinds_seen: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); n];
-    let mut recall_seen = vec![(0.0f64, 0u64); n];
-    let mut running = latency_histogram();
-    let mut second_hist = latency_histogram();
-    let mut query_second = latency_histogram();
-    let mut batches: Vec<Batches> = (0..n).map(|_| Batches::new(window)).collect();
-    let mut run_batches = Batches::new(window);
-    let mut timeline = Vec::new();
-    let mut errors_seen = 0u64;
-    let tags: Vec<String> = shared.slots.iter().map(Slot::tag).collect();
+    let mut c = Collector::new(shared, label, plan.planned_window());
     let mut log = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let wall_start = SystemTime::now() + start.saturating_duration_since(Instant::now());
-    let mut sampler = ProcessSampler::new();
     let bar = if progress {
         qdrant_perf_data::spinner(&format!("{label}: warming up (not recorded)"))
     } else {
@@ -1173,15 +1155,8 @@ fn collect<T: Target>(
             .with_base_time(wall_start)
             .begin_log_with(&mut log, &mut serializer)
             .expect("writing to memory");
-        // Wait for the recorded part to begin.
-        while Instant::now() < start && !done.load(Ordering::Relaxed) {
-            std::thread::sleep(
-                start
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(20)),
-            );
-        }
-        sampler.reset();
+        wait_for_start(start, done);
+        c.sampler.reset();
         append(
             &intervals,
             &[IntervalLine::Run(RunStart {
@@ -1193,166 +1168,32 @@ fn collect<T: Target>(
         let mut k = 0u32;
         loop {
             let interval_start = start + Duration::from_secs(k as u64);
-            let next = start + Duration::from_secs(k as u64 + 1);
-            let mut finished = false;
-            loop {
-                let now = Instant::now();
-                if now >= next {
-                    break;
-                }
-                if done.load(Ordering::Relaxed) {
-                    finished = true;
-                    break;
-                }
-                std::thread::sleep((next - now).min(Duration::from_millis(20)));
-            }
+            let finished = wait_interval(start + Duration::from_secs(k as u64 + 1), done);
             let interval_end = Instant::now();
-            // Harvest.
-            let mut errors_now = 0u64;
-            let per_slot = live.is_some() || intervals.is_some();
-            let mut errors_per_slot = vec![0u64; if per_slot { n } else { 0 }];
-            let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
-            // Per slot, cumulative: errors by kind (with an example), recall sum and count.
-            let mut kinds_now: Vec<BTreeMap<String, ErrorKind>> =
-                vec![BTreeMap::new(); if intervals.is_some() { n } else { 0 }];
-            let mut recall_now = vec![(0.0f64, 0u64); if intervals.is_some() { n } else { 0 }];
-            for shard in &shared.recorder.shards {
-                let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
-                let s = &mut *guard;
-                for i in 0..n {
-                    if s.dirty[i] {
-                        interval[i].add(&s.hists[i]).expect("same bounds");
-                        server_interval[i]
-                            .add(&s.server_hists[i])
-                            .expect("same bounds");
-                        overhead_interval[i]
-                            .add(&s.overhead_hists[i])
-                            .expect("same bounds");
-                        s.hists[i].reset();
-                        s.server_hists[i].reset();
-                        s.overhead_hists[i].reset();
-                        s.dirty[i] = false;
-                    }
-                }
-                errors_now += s.errors.iter().sum::<u64>();
-                if per_slot {
-                    for (acc, e) in errors_per_slot.iter_mut().zip(&s.errors) {
-                        *acc += e;
-                    }
-                    for (k, e) in s.error_kinds.iter().flatten() {
-                        *errors_by_kind.entry(k.clone()).or_default() += e.count;
-                    }
-                }
-                for (i, kinds) in kinds_now.iter_mut().enumerate() {
-                    for (k, e) in &s.error_kinds[i] {
-                        let total = kinds.entry(k.clone()).or_default();
-                        total.count += e.count;
-                        if total.example.is_empty() {
-                            total.example.clone_from(&e.example);
-                        }
-                    }
-                    recall_now[i].0 += s.recall_sum[i];
-                    recall_now[i].1 += s.recall_n[i];
-                }
-            }
+            let harvest = c.harvest(live.is_some() || intervals.is_some(), intervals.is_some());
             let secs = interval_end
                 .saturating_duration_since(interval_start)
                 .as_secs_f64()
                 .max(1e-6);
             if let Some(live) = &live {
                 live.update(&LiveSecond {
-                    interval: &interval,
-                    server_interval: &server_interval,
-                    errors_by_kind: &errors_by_kind,
-                    errors_per_slot: &errors_per_slot,
+                    interval: &c.interval,
+                    server_interval: &c.server_interval,
+                    errors_by_kind: &harvest.errors_by_kind,
+                    errors_per_slot: &harvest.errors_per_slot,
                     in_flight: shared.in_flight.load(Ordering::Relaxed),
                     elapsed_s: k as f64 + secs,
                     secs,
                     requested_rate,
                 });
             }
-            second_hist.reset();
-            query_second.reset();
-            let mut ok = 0;
-            let mut lines = Vec::new();
-            if intervals.is_some() {
-                let encoded = |h: &Histogram<u64>| (!h.is_empty()).then(|| encode_histogram(h));
-                for (i, slot) in shared.slots.iter().enumerate() {
-                    let mut errors_by_kind = BTreeMap::new();
-                    for (kind, e) in &kinds_now[i] {
-                        let seen = kinds_seen[i].entry(kind.clone()).or_default();
-                        if e.count > *seen {
-                            let example = e.example.clone();
-                            let count = e.count - *seen;
-                            errors_by_kind.insert(kind.clone(), ErrorKind { count, example });
-                            *seen = e.count;
-                        }
-                    }
-                    let (sum, count) = recall_now[i];
-                    let (sum0, count0) = std::mem::replace(&mut recall_seen[i], (sum, count));
-                    lines.push(IntervalLine::Slot(SlotSecond {
-                        run: label.to_string(),
-                        k,
-                        secs,
-                        op: slot.op,
-                        collection: slot.collection_name.clone(),
-                        ok: interval[i].len(),
-                        errors: errors_by_kind.values().map(|e| e.count).sum(),
-                        errors_by_kind,
-                        recall_n: count - count0,
-                        recall_sum: sum - sum0,
-                        hist: encoded(&interval[i]),
-                        server_hist: encoded(&server_interval[i]),
-                        overhead_hist: encoded(&overhead_interval[i]),
-                    }));
-                }
-            }
-            for i in 0..n {
-                overhead_totals[i]
-                    .add(&overhead_interval[i])
-                    .expect("same bounds");
-                overhead_interval[i].reset();
-                batches[i].push(&interval[i], interval[i].len(), secs);
-                if interval[i].is_empty() {
-                    server_interval[i].reset();
-                    continue;
-                }
-                ok += interval[i].len();
-                second_hist.add(&interval[i]).expect("same bounds");
-                if shared.slots[i].op.is_query() {
-                    query_second.add(&interval[i]).expect("same bounds");
-                }
-                totals[i].add(&interval[i]).expect("same bounds");
-                let _ = writer.write_histogram(
-                    &interval[i],
-                    Duration::from_secs(k as u64),
-                    Duration::from_secs_f64(secs),
-                    Tag::new(&tags[i]),
-                );
-                interval[i].reset();
-                server_totals[i]
-                    .add(&server_interval[i])
-                    .expect("same bounds");
-                server_interval[i].reset();
-            }
-            running.add(&second_hist).expect("same bounds");
-            run_batches.push(&query_second, ok, secs);
-            let errors = errors_now - errors_seen;
-            errors_seen = errors_now;
-            let (cpu_pct, rss) = sampler.sample();
-            let ms = |us: u64| us as f64 / 1000.0;
-            let nonempty = !second_hist.is_empty();
-            let second = Second {
-                t: k as f64 + secs,
-                ok,
-                errors,
-                ops_s: ok as f64 / secs,
-                p50_ms: nonempty.then(|| ms(second_hist.value_at_quantile(0.5))),
-                p99_ms: nonempty.then(|| ms(second_hist.value_at_quantile(0.99))),
-                max_ms: nonempty.then(|| ms(second_hist.max())),
-                cpu_pct,
-                rss_mb: rss.map(|b| b as f64 / 1048576.0),
+            let mut lines = if intervals.is_some() {
+                c.slot_lines(k, secs, &harvest)
+            } else {
+                Vec::new()
             };
+            let ok = c.fold_interval(&mut writer, k, secs);
+            let second = c.second(k, secs, ok, harvest.errors_now);
             if intervals.is_some() {
                 lines.push(IntervalLine::Second(TimelineSecond {
                     run: label.to_string(),
@@ -1362,21 +1203,9 @@ fn collect<T: Target>(
                 }));
                 append(&intervals, &lines);
             }
-            timeline.push(second);
-            bar.set_message(format!(
-                "{label}: {:.0}{} s  {:.0} ops/s  p99 {:.2} ms so far  errors {}  in flight {}{}",
-                k as f64 + secs,
-                window.map_or(String::new(), |w| format!("/{:.0}", w.as_secs_f64())),
-                ok as f64 / secs,
-                ms(running.value_at_quantile(0.99)),
-                errors_now,
-                shared.in_flight.load(Ordering::Relaxed),
-                if stop.is_stopped() {
-                    "  (stopping: Ctrl-C)"
-                } else {
-                    ""
-                }
-            ));
+            let message = c.progress_line(&second, harvest.errors_now, stop.is_stopped());
+            c.timeline.push(second);
+            bar.set_message(message);
             bar.tick();
             k += 1;
             if finished {
@@ -1388,15 +1217,298 @@ fn collect<T: Target>(
     if let Some(log) = &intervals {
         let _ = log.sync();
     }
-    Collected {
-        totals,
-        server_totals,
-        overhead_totals,
-        resources: sampler.summary(),
-        timeline,
-        interval_log: log,
-        margins: batches.into_iter().map(Batches::finish).collect(),
-        run_margins: run_batches.finish(),
+    c.finish(log)
+}
+
+/// Sleeps until the recorded part begins at `start`, or until `done` is set.
+fn wait_for_start(start: Instant, done: &AtomicBool) {
+    while Instant::now() < start && !done.load(Ordering::Relaxed) {
+        std::thread::sleep(
+            start
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(20)),
+        );
+    }
+}
+
+/// Sleeps until the interval ends at `next`; true when `done` was set first (the run's last,
+/// shorter interval).
+fn wait_interval(next: Instant, done: &AtomicBool) -> bool {
+    loop {
+        let now = Instant::now();
+        if now >= next {
+            return false;
+        }
+        if done.load(Ordering::Relaxed) {
+            return true;
+        }
+        std::thread::sleep((next - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// The errors recorded so far, as one harvest of the shards read them.
+struct Harvest {
+    errors_now: u64,
+    /// For the live endpoint and the interval log: per slot, and by kind.
+    errors_per_slot: Vec<u64>,
+    errors_by_kind: BTreeMap<String, u64>,
+    /// For the interval log. Per slot, cumulative: errors by kind (with an example), recall sum
+    /// and count.
+    kinds_now: Vec<BTreeMap<String, ErrorKind>>,
+    recall_now: Vec<(f64, u64)>,
+}
+
+/// What the collector keeps from one second to the next: per slot, the interval being harvested
+/// and the run's totals, and what the interval log has had; the margins' batches; the timeline.
+struct Collector<'a, T> {
+    shared: &'a Shared<T>,
+    label: &'a str,
+    window: Option<Duration>,
+    tags: Vec<String>,
+    interval: Vec<Histogram<u64>>,
+    server_interval: Vec<Histogram<u64>>,
+    overhead_interval: Vec<Histogram<u64>>,
+    totals: Vec<Histogram<u64>>,
+    server_totals: Vec<Histogram<u64>>,
+    overhead_totals: Vec<Histogram<u64>>,
+    // Per slot, what the interval log has had so far: errors by kind, recall sum and count.
+    kinds_seen: Vec<BTreeMap<String, u64>>,
+    recall_seen: Vec<(f64, u64)>,
+    /// Every latency so far, for the progress line's p99.
+    running: Histogram<u64>,
+    /// This second's latencies: of every operation, and of the queries.
+    second_hist: Histogram<u64>,
+    query_second: Histogram<u64>,
+    batches: Vec<Batches>,
+    run_batches: Batches,
+    timeline: Vec<Second>,
+    errors_seen: u64,
+    sampler: ProcessSampler,
+}
+
+impl<'a, T: Target> Collector<'a, T> {
+    /// Empty histograms for each of `shared`'s slots; margins batched over `window`.
+    fn new(shared: &'a Shared<T>, label: &'a str, window: Option<Duration>) -> Self {
+        let n = shared.slots.len();
+        let hists = || -> Vec<Histogram<u64>> { (0..n).map(|_| latency_histogram()).collect() };
+        Self {
+            shared,
+            label,
+            window,
+            tags: shared.slots.iter().map(Slot::tag).collect(),
+            interval: hists(),
+            server_interval: hists(),
+            overhead_interval: hists(),
+            totals: hists(),
+            server_totals: hists(),
+            overhead_totals: hists(),
+            kinds_seen: vec![BTreeMap::new(); n],
+            recall_seen: vec![(0.0f64, 0u64); n],
+            running: latency_histogram(),
+            second_hist: latency_histogram(),
+            query_second: latency_histogram(),
+            batches: (0..n).map(|_| Batches::new(window)).collect(),
+            run_batches: Batches::new(window),
+            timeline: Vec::new(),
+            errors_seen: 0,
+            sampler: ProcessSampler::new(),
+        }
+    }
+
+    /// Moves what the shards recorded since the last harvest into the interval's histograms and
+    /// reads the errors so far: per slot and by kind when `per_slot`, and what the interval log
+    /// needs when `with_log`.
+    fn harvest(&mut self, per_slot: bool, with_log: bool) -> Harvest {
+        let n = self.shared.slots.len();
+        let mut h = Harvest {
+            errors_now: 0,
+            errors_per_slot: vec![0u64; if per_slot { n } else { 0 }],
+            errors_by_kind: BTreeMap::new(),
+            kinds_now: vec![BTreeMap::new(); if with_log { n } else { 0 }],
+            recall_now: vec![(0.0f64, 0u64); if with_log { n } else { 0 }],
+        };
+        for shard in &self.shared.recorder.shards {
+            let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &mut *guard;
+            for i in 0..n {
+                if s.dirty[i] {
+                    self.interval[i].add(&s.hists[i]).expect("same bounds");
+                    self.server_interval[i]
+                        .add(&s.server_hists[i])
+                        .expect("same bounds");
+                    self.overhead_interval[i]
+                        .add(&s.overhead_hists[i])
+                        .expect("same bounds");
+                    s.hists[i].reset();
+                    s.server_hists[i].reset();
+                    s.overhead_hists[i].reset();
+                    s.dirty[i] = false;
+                }
+            }
+            h.errors_now += s.errors.iter().sum::<u64>();
+            if per_slot {
+                for (acc, e) in h.errors_per_slot.iter_mut().zip(&s.errors) {
+                    *acc += e;
+                }
+                for (k, e) in s.error_kinds.iter().flatten() {
+                    *h.errors_by_kind.entry(k.clone()).or_default() += e.count;
+                }
+            }
+            for (i, kinds) in h.kinds_now.iter_mut().enumerate() {
+                for (k, e) in &s.error_kinds[i] {
+                    let total = kinds.entry(k.clone()).or_default();
+                    total.count += e.count;
+                    if total.example.is_empty() {
+                        total.example.clone_from(&e.example);
+                    }
+                }
+                h.recall_now[i].0 += s.recall_sum[i];
+                h.recall_now[i].1 += s.recall_n[i];
+            }
+        }
+        h
+    }
+
+    /// The interval log's line of each slot for second `k`: its histograms, and the errors and
+    /// recall since its last line.
+    fn slot_lines(&mut self, k: u32, secs: f64, harvest: &Harvest) -> Vec<IntervalLine> {
+        let encoded = |h: &Histogram<u64>| (!h.is_empty()).then(|| encode_histogram(h));
+        let mut lines = Vec::new();
+        for (i, slot) in self.shared.slots.iter().enumerate() {
+            let mut errors_by_kind = BTreeMap::new();
+            for (kind, e) in &harvest.kinds_now[i] {
+                let seen = self.kinds_seen[i].entry(kind.clone()).or_default();
+                if e.count > *seen {
+                    let example = e.example.clone();
+                    let count = e.count - *seen;
+                    errors_by_kind.insert(kind.clone(), ErrorKind { count, example });
+                    *seen = e.count;
+                }
+            }
+            let (sum, count) = harvest.recall_now[i];
+            let (sum0, count0) = std::mem::replace(&mut self.recall_seen[i], (sum, count));
+            lines.push(IntervalLine::Slot(SlotSecond {
+                run: self.label.to_string(),
+                k,
+                secs,
+                op: slot.op,
+                collection: slot.collection_name.clone(),
+                ok: self.interval[i].len(),
+                errors: errors_by_kind.values().map(|e| e.count).sum(),
+                errors_by_kind,
+                recall_n: count - count0,
+                recall_sum: sum - sum0,
+                hist: encoded(&self.interval[i]),
+                server_hist: encoded(&self.server_interval[i]),
+                overhead_hist: encoded(&self.overhead_interval[i]),
+            }));
+        }
+        lines
+    }
+
+    /// Adds second `k`'s interval to the totals, the margins' batches and the histogram log, and
+    /// empties it for the next; returns the requests it answered.
+    fn fold_interval(
+        &mut self,
+        writer: &mut hdrhistogram::serialization::interval_log::IntervalLogWriter<
+            '_,
+            '_,
+            Vec<u8>,
+            V2DeflateSerializer,
+        >,
+        k: u32,
+        secs: f64,
+    ) -> u64 {
+        self.second_hist.reset();
+        self.query_second.reset();
+        let mut ok = 0;
+        for i in 0..self.interval.len() {
+            self.overhead_totals[i]
+                .add(&self.overhead_interval[i])
+                .expect("same bounds");
+            self.overhead_interval[i].reset();
+            self.batches[i].push(&self.interval[i], self.interval[i].len(), secs);
+            if self.interval[i].is_empty() {
+                self.server_interval[i].reset();
+                continue;
+            }
+            ok += self.interval[i].len();
+            self.second_hist
+                .add(&self.interval[i])
+                .expect("same bounds");
+            if self.shared.slots[i].op.is_query() {
+                self.query_second
+                    .add(&self.interval[i])
+                    .expect("same bounds");
+            }
+            self.totals[i].add(&self.interval[i]).expect("same bounds");
+            let _ = writer.write_histogram(
+                &self.interval[i],
+                Duration::from_secs(k as u64),
+                Duration::from_secs_f64(secs),
+                Tag::new(&self.tags[i]),
+            );
+            self.interval[i].reset();
+            self.server_totals[i]
+                .add(&self.server_interval[i])
+                .expect("same bounds");
+            self.server_interval[i].reset();
+        }
+        self.running.add(&self.second_hist).expect("same bounds");
+        self.run_batches.push(&self.query_second, ok, secs);
+        ok
+    }
+
+    /// The timeline's entry for second `k` (`ok` answers, the errors since the last entry), with
+    /// the process's CPU and memory now.
+    fn second(&mut self, k: u32, secs: f64, ok: u64, errors_now: u64) -> Second {
+        let errors = errors_now - self.errors_seen;
+        self.errors_seen = errors_now;
+        let (cpu_pct, rss) = self.sampler.sample();
+        let ms = |us: u64| us as f64 / 1000.0;
+        let nonempty = !self.second_hist.is_empty();
+        Second {
+            t: k as f64 + secs,
+            ok,
+            errors,
+            ops_s: ok as f64 / secs,
+            p50_ms: nonempty.then(|| ms(self.second_hist.value_at_quantile(0.5))),
+            p99_ms: nonempty.then(|| ms(self.second_hist.value_at_quantile(0.99))),
+            max_ms: nonempty.then(|| ms(self.second_hist.max())),
+            cpu_pct,
+            rss_mb: rss.map(|b| b as f64 / 1048576.0),
+        }
+    }
+
+    /// The progress line after `second`: its time and rate, the p99 so far, the errors so far.
+    fn progress_line(&self, second: &Second, errors_now: u64, stopping: bool) -> String {
+        let ms = |us: u64| us as f64 / 1000.0;
+        format!(
+            "{}: {:.0}{} s  {:.0} ops/s  p99 {:.2} ms so far  errors {}  in flight {}{}",
+            self.label,
+            second.t,
+            self.window
+                .map_or(String::new(), |w| format!("/{:.0}", w.as_secs_f64())),
+            second.ops_s,
+            ms(self.running.value_at_quantile(0.99)),
+            errors_now,
+            self.shared.in_flight.load(Ordering::Relaxed),
+            if stopping { "  (stopping: Ctrl-C)" } else { "" }
+        )
+    }
+
+    /// The run's totals, timeline, resources and margins, with the interval log written.
+    fn finish(self, interval_log: Vec<u8>) -> Collected {
+        Collected {
+            totals: self.totals,
+            server_totals: self.server_totals,
+            overhead_totals: self.overhead_totals,
+            resources: self.sampler.summary(),
+            timeline: self.timeline,
+            interval_log,
+            margins: self.batches.into_iter().map(Batches::finish).collect(),
+            run_margins: self.run_batches.finish(),
+        }
     }
 }
 

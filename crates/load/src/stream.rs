@@ -648,6 +648,57 @@ struct Inserts {
     finished: AtomicBool,
 }
 
+impl Inserts {
+    /// Counts a failed insert under its kind of error, keeping the first example.
+    fn record_error(&self, e: StoreError) {
+        let e = crate::target::store_error(e);
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        let k = errors.entry(e.kind.to_string()).or_default();
+        k.count += 1;
+        if k.example.is_empty() {
+            k.example = e.message;
+        }
+    }
+
+    /// Records a settled batch of `n` points; returns the points acknowledged so far.
+    fn settle(&self, batch: Settled, n: usize) -> usize {
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let ok = batch.ok;
+        settled.push(batch);
+        if ok {
+            self.acked_points.fetch_add(n, Ordering::SeqCst);
+        }
+        self.settled_points.fetch_add(n, Ordering::SeqCst);
+        self.acked_points.load(Ordering::SeqCst)
+    }
+
+    /// The points of the batches acknowledged from `from` until `to`, those inserts' latency,
+    /// and how many batches failed meanwhile.
+    fn acked_between(
+        &self,
+        opts: &StreamOptions,
+        from: Instant,
+        to: Instant,
+    ) -> (usize, LatencySummary, u64) {
+        let (inserted, hist, errors) = {
+            let settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+            let mut h = latency_histogram();
+            let (mut n, mut errors) = (0usize, 0u64);
+            for s in settled.iter().filter(|s| s.at >= from && s.at < to) {
+                if s.ok {
+                    let first = opts.initial + s.batch * opts.batch;
+                    n += (first + opts.batch).min(opts.initial + opts.total) - first;
+                    h.saturating_record((s.latency.as_micros() as u64).max(1));
+                } else {
+                    errors += 1;
+                }
+            }
+            (n, h, errors)
+        };
+        (inserted, LatencySummary::from_histogram(&hist), errors)
+    }
+}
+
 /// A followed point waiting for the index to cover it.
 struct Pending {
     sample: usize,
@@ -718,9 +769,64 @@ async fn stream_on(
     stop: &StopSignal,
     notes: &mut Vec<String>,
 ) -> Result<StreamReport, LoadError> {
-    let name = spec.name.clone();
+    let initial = load_initial(&store, opts, dataset, spec, notes).await?;
+    let (queries, truth) = initial_truth(opts, dataset, &initial, notes)?;
+    let points = Arc::new(dataset.points.head(opts.initial + opts.total));
+    let state = StreamState::new(store, spec.name.clone(), points);
+
+    // The inserts: batch j due at t0 + j * batch / insert_rate.
+    let inserter = tokio::spawn(insert_all(state.clone(), opts.clone(), stop.clone()));
+
+    // The indexed count: polled on a server; the optimizer run pass after pass on the
+    // embedded engine.
+    let indexer_done = Arc::new(AtomicBool::new(false));
+    let indexer = tokio::spawn(poll_indexed(
+        state.clone(),
+        opts.index_poll,
+        indexer_done.clone(),
+    ));
+
+    // The stages.
+    let mut stages = Stages::new(&state, opts, queries, truth, monitor, stop);
+    for (si, &end) in opts.stage_ends().iter().enumerate() {
+        if stop.is_stopped() {
+            break;
+        }
+        stages.run(si + 1, end).await?;
+    }
+    let index_errors = wind_down(&state, inserter, indexer, &indexer_done, opts, stop).await;
+    if index_errors > 0 {
+        notes.push(format!(
+            "{index_errors} reads of the indexed vector count failed (those polls were skipped)"
+        ));
+    }
+    notes.push(format!(
+        "incremental truth: {:.3} s merging {} inserted points over {} stages",
+        stages.truth_time.as_secs_f64(),
+        stages.truth.merged() - opts.initial,
+        stages.done.len()
+    ));
+    let lag_us = state.inserts.send_lag_us.load(Ordering::Relaxed);
+    notes.push(format!(
+        "insert scheduler: latest batch sent {:.1} ms after its due time (at most {} insert requests in flight)",
+        lag_us as f64 / 1e3,
+        opts.insert_in_flight
+    ));
+    Ok(stages.report())
+}
+
+/// Loads the first `initial` points into a new collection and indexes them, before anything is
+/// timed; notes how long that took. Returns those points.
+async fn load_initial(
+    store: &AnyStore,
+    opts: &StreamOptions,
+    dataset: &Dataset,
+    spec: &CollectionSpec,
+    notes: &mut Vec<String>,
+) -> Result<Vectors, LoadError> {
+    let name = &spec.name;
     let initial = dataset.points.head(opts.initial);
-    let loaded = fixture::load_collection(&*store, spec, &initial, DEFAULT_BATCH)
+    let loaded = fixture::load_collection(store, spec, &initial, DEFAULT_BATCH)
         .await
         .map_err(|source| LoadError::Setup {
             collection: name.clone(),
@@ -740,6 +846,17 @@ async fn stream_on(
         eprintln!("{note}");
     }
     notes.push(note);
+    Ok(initial)
+}
+
+/// The stream's queries, and their exact truth over the `initial` points, from which it is kept
+/// batch by batch; notes how long that took.
+fn initial_truth(
+    opts: &StreamOptions,
+    dataset: &Dataset,
+    initial: &Vectors,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<Query>, IncrementalTruth), LoadError> {
     let queries_v = dataset
         .queries
         .head(opts.queries.min(dataset.queries.len()));
@@ -747,317 +864,311 @@ async fn stream_on(
     let started = Instant::now();
     let mut truth = IncrementalTruth::new(queries_v, opts.k, opts.metric)?;
     let initial_ids: Vec<u32> = (0..opts.initial as u32).collect();
-    truth.merge(&initial_ids, &initial)?;
+    truth.merge(&initial_ids, initial)?;
     notes.push(format!(
         "exact truth of the {} initial points for {} queries: {:.2} s (then merged batch by batch)",
         opts.initial,
         truth.queries(),
         started.elapsed().as_secs_f64()
     ));
-    let points = Arc::new(dataset.points.head(opts.initial + opts.total));
+    Ok((queries, truth))
+}
 
-    let inserts = Arc::new(Inserts {
-        settled: Mutex::new(Vec::new()),
-        settled_points: AtomicUsize::new(0),
-        acked_points: AtomicUsize::new(0),
-        errors: Mutex::new(BTreeMap::new()),
-        send_lag_us: AtomicU64::new(0),
-        finished: AtomicBool::new(false),
-    });
-    let samples: Arc<Mutex<Vec<FreshSample>>> = Arc::new(Mutex::new(Vec::new()));
-    let pending: Arc<Mutex<Vec<Pending>>> = Arc::new(Mutex::new(Vec::new()));
-    let current_stage = Arc::new(AtomicUsize::new(1));
-    let probes_stop = Arc::new(AtomicBool::new(false));
-    let probes = Arc::new(Mutex::new(Vec::<tokio::task::JoinHandle<()>>::new()));
-    let t0 = Instant::now() + Duration::from_millis(20);
+/// What the inserter, the freshness probes, the indexer and the stages share.
+#[derive(Clone)]
+struct StreamState {
+    store: Arc<AnyStore>,
+    name: String,
+    /// The initial points, then the ones the stream inserts.
+    points: Arc<Vectors>,
+    inserts: Arc<Inserts>,
+    samples: Arc<Mutex<Vec<FreshSample>>>,
+    pending: Arc<Mutex<Vec<Pending>>>,
+    /// The stage running now: a followed point counts in the stage its insert was acknowledged in.
+    current_stage: Arc<AtomicUsize>,
+    probes_stop: Arc<AtomicBool>,
+    probes: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// When the first batch is due; the report's times count from here.
+    t0: Instant,
+}
 
-    // The inserts: batch j due at t0 + j * batch / insert_rate.
-    let inserter = {
-        let (store, opts, name, points, inserts, stop) = (
-            store.clone(),
-            opts.clone(),
-            name.clone(),
-            points.clone(),
-            inserts.clone(),
-            stop.clone(),
-        );
-        let (samples, pending, current_stage, probes, probes_stop) = (
-            samples.clone(),
-            pending.clone(),
-            current_stage.clone(),
-            probes.clone(),
-            probes_stop.clone(),
-        );
-        tokio::spawn(async move {
-            let in_flight = Arc::new(tokio::sync::Semaphore::new(opts.insert_in_flight.max(1)));
-            let mut tasks = Vec::new();
-            for j in 0..opts.batches() {
-                let due = t0 + Duration::from_secs_f64((j * opts.batch) as f64 / opts.insert_rate);
-                tokio::time::sleep_until(due.into()).await;
-                if stop.is_stopped() {
-                    break;
-                }
-                let permit = in_flight.clone().acquire_owned().await.expect("open");
-                let lag = Instant::now().saturating_duration_since(due);
-                inserts
-                    .send_lag_us
-                    .fetch_max(lag.as_micros() as u64, Ordering::Relaxed);
-                let first = opts.initial + j * opts.batch;
-                let end = (first + opts.batch).min(opts.initial + opts.total);
-                let batch: Vec<Point> = (first..end)
-                    .map(|i| Point {
-                        id: i as u64,
-                        vector: points.row(i).to_vec(),
-                        payload: None,
-                    })
-                    .collect();
-                let (store, name, inserts) = (store.clone(), name.clone(), inserts.clone());
-                let (samples, pending, current_stage, probes, probes_stop, points) = (
-                    samples.clone(),
-                    pending.clone(),
-                    current_stage.clone(),
-                    probes.clone(),
-                    probes_stop.clone(),
-                    points.clone(),
-                );
-                let opts = opts.clone();
-                tasks.push(tokio::spawn(async move {
-                    let r = store.upsert(&name, &batch).await;
-                    let at = Instant::now();
-                    drop(permit);
-                    let n = batch.len();
-                    let ok = r.is_ok();
-                    if let Err(e) = r {
-                        let e = crate::target::store_error(e);
-                        let mut errors = inserts.errors.lock().unwrap_or_else(|e| e.into_inner());
-                        let k = errors.entry(e.kind.to_string()).or_default();
-                        k.count += 1;
-                        if k.example.is_empty() {
-                            k.example = e.message;
-                        }
-                    }
-                    let position = {
-                        let mut settled = inserts.settled.lock().unwrap_or_else(|e| e.into_inner());
-                        settled.push(Settled {
-                            batch: j,
-                            at,
-                            latency: at.saturating_duration_since(due),
-                            ok,
-                        });
-                        if ok {
-                            inserts.acked_points.fetch_add(n, Ordering::SeqCst);
-                        }
-                        inserts.settled_points.fetch_add(n, Ordering::SeqCst);
-                        opts.initial + inserts.acked_points.load(Ordering::SeqCst)
-                    };
-                    if ok && j.is_multiple_of(opts.freshness_every) {
-                        let id = first as u64;
-                        let sample = {
-                            let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
-                            s.push(FreshSample {
-                                id,
-                                stage: current_stage.load(Ordering::SeqCst),
-                                acked_s: at.saturating_duration_since(t0).as_secs_f64(),
-                                position,
-                                searchable_ms: None,
-                                probes: 0,
-                                indexed_ms: None,
-                            });
-                            s.len() - 1
-                        };
-                        pending
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(Pending {
-                                sample,
-                                position,
-                                acked: at,
-                            });
-                        let query = Query {
-                            ef: Some(opts.ef),
-                            ..Query::new(points.row(first).to_vec(), 10)
-                        };
-                        let probe = tokio::spawn(async move {
-                            let (lag, sent) = searchable_lag(
-                                id,
-                                at,
-                                opts.probe_interval,
-                                opts.freshness_timeout,
-                                &probes_stop,
-                                || {
-                                    let (store, name, query) = (&store, &name, &query);
-                                    async move {
-                                        store
-                                            .search(name, query)
-                                            .await
-                                            .map(|r| r.hits.iter().map(|h| h.id).collect())
-                                    }
-                                },
-                            )
-                            .await;
-                            let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
-                            s[sample].searchable_ms = lag.map(|d| d.as_secs_f64() * 1e3);
-                            s[sample].probes = sent;
-                        });
-                        probes.lock().unwrap_or_else(|e| e.into_inner()).push(probe);
-                    }
-                }));
-            }
-            for t in tasks {
-                let _ = t.await;
-            }
-            inserts.finished.store(true, Ordering::SeqCst);
-        })
-    };
+impl StreamState {
+    /// Nothing inserted or followed yet; the first batch due in 20 ms.
+    fn new(store: Arc<AnyStore>, name: String, points: Arc<Vectors>) -> Self {
+        let inserts = Arc::new(Inserts {
+            settled: Mutex::new(Vec::new()),
+            settled_points: AtomicUsize::new(0),
+            acked_points: AtomicUsize::new(0),
+            errors: Mutex::new(BTreeMap::new()),
+            send_lag_us: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
+        });
+        Self {
+            store,
+            name,
+            points,
+            inserts,
+            samples: Arc::new(Mutex::new(Vec::new())),
+            pending: Arc::new(Mutex::new(Vec::new())),
+            current_stage: Arc::new(AtomicUsize::new(1)),
+            probes_stop: Arc::new(AtomicBool::new(false)),
+            probes: Arc::new(Mutex::new(Vec::new())),
+            t0: Instant::now() + Duration::from_millis(20),
+        }
+    }
+}
 
-    // The indexed count: polled on a server; the optimizer run pass after pass on the
-    // embedded engine.
-    let indexer_done = Arc::new(AtomicBool::new(false));
-    let indexer = {
-        let (store, name, pending, samples, done, poll) = (
-            store.clone(),
-            name.clone(),
-            pending.clone(),
-            samples.clone(),
-            indexer_done.clone(),
-            opts.index_poll,
-        );
-        tokio::spawn(async move {
-            let mut errors = 0u64;
-            loop {
-                let finished = done.load(Ordering::SeqCst);
-                let indexed = indexed_count(&store, &name).await;
-                let now = Instant::now();
-                match indexed {
-                    Ok(count) => {
-                        let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
-                        let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
-                        p.retain(|w| {
-                            if count >= w.position {
-                                s[w.sample].indexed_ms = Some(
-                                    now.saturating_duration_since(w.acked).as_secs_f64() * 1e3,
-                                );
-                                false
-                            } else {
-                                true
-                            }
-                        });
-                    }
-                    Err(_) => errors += 1,
-                }
-                if finished {
-                    return errors;
-                }
-                tokio::time::sleep(poll).await;
-            }
-        })
-    };
-
-    // The stages.
-    let mut stages = Vec::new();
-    let mut merged_settled = 0usize;
-    let mut acked_at_start = opts.initial;
-    // Which points the stage-start truth covers: the initial ones and every acknowledged batch.
-    let mut present = vec![false; opts.initial + opts.total];
-    present[..opts.initial].fill(true);
-    let mut truth_time = Duration::ZERO;
-    let (mut search_latency, mut search_server) = (latency_histogram(), latency_histogram());
-    for (si, &end) in opts.stage_ends().iter().enumerate() {
+/// Sends every batch when due (at most `insert_in_flight` outstanding; a batch that waits for
+/// one records its lateness), each as a task of its own; stops sending on Ctrl-C. Marks the
+/// inserts finished once every batch sent has settled.
+async fn insert_all(state: StreamState, opts: StreamOptions, stop: StopSignal) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(opts.insert_in_flight.max(1)));
+    let mut tasks = Vec::new();
+    for j in 0..opts.batches() {
+        let due = state.t0 + Duration::from_secs_f64((j * opts.batch) as f64 / opts.insert_rate);
+        tokio::time::sleep_until(due.into()).await;
         if stop.is_stopped() {
             break;
         }
-        let stage_no = si + 1;
-        current_stage.store(stage_no, Ordering::SeqCst);
-        // Snapshot: the batches settled before this instant.
-        let (stage_start, new): (Instant, Vec<Settled>) = {
-            let settled = inserts.settled.lock().unwrap_or_else(|e| e.into_inner());
-            (Instant::now(), settled[merged_settled..].to_vec())
-        };
-        merged_settled += new.len();
-        let merge_started = Instant::now();
-        for s in new.iter().filter(|s| s.ok) {
-            let first = opts.initial + s.batch * opts.batch;
-            let last = (first + opts.batch).min(opts.initial + opts.total);
-            let ids: Vec<u32> = (first as u32..last as u32).collect();
-            let rows = Vectors::new(
-                opts.dim,
-                points.as_slice()[first * opts.dim..last * opts.dim].to_vec(),
-            )?;
-            truth.merge(&ids, &rows)?;
-            present[first..last].fill(true);
-            acked_at_start += ids.len();
-        }
-        let snapshot = truth.snapshot();
-        truth_time += merge_started.elapsed();
-        let collection = StoreCollection::new(
-            opts.name.clone(),
-            name.clone(),
-            store.clone(),
-            queries.clone(),
-            snapshot,
-            opts.search_rate,
-        );
-        let target = Arc::new(StageTarget {
-            inner: StoreTarget::new(vec![collection], opts.k),
-            present: Arc::new(present.clone()),
+        let permit = in_flight.clone().acquire_owned().await.expect("open");
+        let lag = Instant::now().saturating_duration_since(due);
+        state
+            .inserts
+            .send_lag_us
+            .fetch_max(lag.as_micros() as u64, Ordering::Relaxed);
+        let first = opts.initial + j * opts.batch;
+        let end = (first + opts.batch).min(opts.initial + opts.total);
+        let batch: Vec<Point> = (first..end)
+            .map(|i| Point {
+                id: i as u64,
+                vector: state.points.row(i).to_vec(),
+                payload: None,
+            })
+            .collect();
+        tasks.push(tokio::spawn(insert_batch(
+            state.clone(),
+            opts.clone(),
+            j,
+            due,
+            batch,
+            permit,
+        )));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    state.inserts.finished.store(true, Ordering::SeqCst);
+}
+
+/// Sends batch `j` (due at `due`) and records how it settled; follows its first point when the
+/// batch is one of every `freshness_every` and was acknowledged.
+async fn insert_batch(
+    state: StreamState,
+    opts: StreamOptions,
+    j: usize,
+    due: Instant,
+    batch: Vec<Point>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let r = state.store.upsert(&state.name, &batch).await;
+    let at = Instant::now();
+    drop(permit);
+    let n = batch.len();
+    let ok = r.is_ok();
+    if let Err(e) = r {
+        state.inserts.record_error(e);
+    }
+    let settled = Settled {
+        batch: j,
+        at,
+        latency: at.saturating_duration_since(due),
+        ok,
+    };
+    let position = opts.initial + state.inserts.settle(settled, n);
+    if ok && j.is_multiple_of(opts.freshness_every) {
+        let first = opts.initial + j * opts.batch;
+        follow(state, opts, first, at, position);
+    }
+}
+
+/// Follows point `first`, acknowledged at `at` as the `position`-th point stored: adds its
+/// freshness sample, leaves it to the indexer until the index covers it, and spawns the probe
+/// that searches for it until a search returns it.
+fn follow(state: StreamState, opts: StreamOptions, first: usize, at: Instant, position: usize) {
+    let id = first as u64;
+    let sample = {
+        let mut s = state.samples.lock().unwrap_or_else(|e| e.into_inner());
+        s.push(FreshSample {
+            id,
+            stage: state.current_stage.load(Ordering::SeqCst),
+            acked_s: at.saturating_duration_since(state.t0).as_secs_f64(),
+            position,
+            searchable_ms: None,
+            probes: 0,
+            indexed_ms: None,
         });
+        s.len() - 1
+    };
+    state
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Pending {
+            sample,
+            position,
+            acked: at,
+        });
+    let query = Query {
+        ef: Some(opts.ef),
+        ..Query::new(state.points.row(first).to_vec(), 10)
+    };
+    let probes = state.probes.clone();
+    let probe = tokio::spawn(async move {
+        let (lag, sent) = searchable_lag(
+            id,
+            at,
+            opts.probe_interval,
+            opts.freshness_timeout,
+            &state.probes_stop,
+            || {
+                let (store, name, query) = (&state.store, &state.name, &query);
+                async move {
+                    store
+                        .search(name, query)
+                        .await
+                        .map(|r| r.hits.iter().map(|h| h.id).collect())
+                }
+            },
+        )
+        .await;
+        let mut s = state.samples.lock().unwrap_or_else(|e| e.into_inner());
+        s[sample].searchable_ms = lag.map(|d| d.as_secs_f64() * 1e3);
+        s[sample].probes = sent;
+    });
+    probes.lock().unwrap_or_else(|e| e.into_inner()).push(probe);
+}
+
+/// Reads the indexed vector count every `poll` and records the indexed lag of each followed point
+/// it covers, until `done` is set (then reads once more); returns how many reads failed.
+async fn poll_indexed(state: StreamState, poll: Duration, done: Arc<AtomicBool>) -> u64 {
+    let mut errors = 0u64;
+    loop {
+        let finished = done.load(Ordering::SeqCst);
+        let indexed = indexed_count(&state.store, &state.name).await;
+        let now = Instant::now();
+        match indexed {
+            Ok(count) => {
+                let mut p = state.pending.lock().unwrap_or_else(|e| e.into_inner());
+                let mut s = state.samples.lock().unwrap_or_else(|e| e.into_inner());
+                p.retain(|w| {
+                    if count >= w.position {
+                        s[w.sample].indexed_ms =
+                            Some(now.saturating_duration_since(w.acked).as_secs_f64() * 1e3);
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+            Err(_) => errors += 1,
+        }
+        if finished {
+            return errors;
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// The stages, run one after another: what each reads, the truth carried from one stage's start
+/// to the next, and what they measured.
+struct Stages<'a> {
+    state: &'a StreamState,
+    opts: &'a StreamOptions,
+    queries: Vec<Query>,
+    monitor: &'a Monitor,
+    stop: &'a StopSignal,
+    truth: IncrementalTruth,
+    /// Settled batches merged into the truth so far.
+    merged_settled: usize,
+    acked_at_start: usize,
+    // Which points the stage-start truth covers: the initial ones and every acknowledged batch.
+    present: Vec<bool>,
+    truth_time: Duration,
+    /// Every stage's search latencies, client and server.
+    search_latency: hdrhistogram::Histogram<u64>,
+    search_server: hdrhistogram::Histogram<u64>,
+    done: Vec<Stage>,
+}
+
+impl<'a> Stages<'a> {
+    /// No stage run yet: the truth covers the initial points.
+    fn new(
+        state: &'a StreamState,
+        opts: &'a StreamOptions,
+        queries: Vec<Query>,
+        truth: IncrementalTruth,
+        monitor: &'a Monitor,
+        stop: &'a StopSignal,
+    ) -> Self {
+        let mut present = vec![false; opts.initial + opts.total];
+        present[..opts.initial].fill(true);
+        Self {
+            state,
+            opts,
+            queries,
+            monitor,
+            stop,
+            truth,
+            merged_settled: 0,
+            acked_at_start: opts.initial,
+            present,
+            truth_time: Duration::ZERO,
+            search_latency: latency_histogram(),
+            search_server: latency_histogram(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Runs stage `stage_no`: searches at the search rate, scored against the truth at its start,
+    /// until `end` inserted points have settled; records it and its searches' latencies.
+    async fn run(&mut self, stage_no: usize, end: usize) -> Result<(), LoadError> {
+        let (state, opts, stop) = (self.state, self.opts, self.stop);
+        state.current_stage.store(stage_no, Ordering::SeqCst);
+        let (stage_start, target) = self.start()?;
         // The stage ends when `end` inserted points have settled (or on Ctrl-C, or when the
         // inserter is done: a failed batch never settles as acked).
         let stage_stop = StopSignal::new();
-        let watcher = {
-            let (stage_stop, stop, inserts) = (stage_stop.clone(), stop.clone(), inserts.clone());
-            tokio::spawn(async move {
-                loop {
-                    if stop.is_stopped()
-                        || inserts.settled_points.load(Ordering::SeqCst) >= end
-                        || inserts.finished.load(Ordering::SeqCst)
-                    {
-                        stage_stop.stop();
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-            })
-        };
+        let watcher = tokio::spawn(watch_stage(
+            stage_stop.clone(),
+            stop.clone(),
+            state.inserts.clone(),
+            end,
+        ));
         let mut plan = LoadPlan::open(opts.search_rate, Duration::from_secs(24 * 3600));
         plan.label = format!("stage {stage_no}");
         plan.progress = false;
-        let result = driver::run_monitored(target, &plan, &stage_stop, monitor).await;
+        let result = driver::run_monitored(target, &plan, &stage_stop, self.monitor).await;
         watcher.abort();
         let result = result?;
         let stage_end = Instant::now();
         let partial = stop.is_stopped();
         // Inserts acknowledged during the stage.
-        let (inserted, insert_hist, insert_errors) = {
-            let settled = inserts.settled.lock().unwrap_or_else(|e| e.into_inner());
-            let mut h = latency_histogram();
-            let (mut n, mut errors) = (0usize, 0u64);
-            for s in settled
-                .iter()
-                .filter(|s| s.at >= stage_start && s.at < stage_end)
-            {
-                if s.ok {
-                    let first = opts.initial + s.batch * opts.batch;
-                    n += (first + opts.batch).min(opts.initial + opts.total) - first;
-                    h.saturating_record((s.latency.as_micros() as u64).max(1));
-                } else {
-                    errors += 1;
-                }
-            }
-            (n, h, errors)
-        };
+        let (inserted, insert_latency_ms, insert_errors) =
+            state.inserts.acked_between(opts, stage_start, stage_end);
         let secs = stage_end
             .saturating_duration_since(stage_start)
             .as_secs_f64()
             .max(1e-9);
-        stages.push(Stage {
+        self.done.push(Stage {
             stage: stage_no,
-            start_s: stage_start.saturating_duration_since(t0).as_secs_f64(),
-            end_s: stage_end.saturating_duration_since(t0).as_secs_f64(),
-            points_at_start: acked_at_start,
+            start_s: stage_start
+                .saturating_duration_since(state.t0)
+                .as_secs_f64(),
+            end_s: stage_end.saturating_duration_since(state.t0).as_secs_f64(),
+            points_at_start: self.acked_at_start,
             inserted,
             insert_rate: inserted as f64 / secs,
-            insert_latency_ms: LatencySummary::from_histogram(&insert_hist),
+            insert_latency_ms,
             insert_errors,
             searches_ok: result.ok,
             search_errors: result.errors,
@@ -1074,13 +1185,15 @@ async fn stream_on(
             server: result.server.clone(),
         });
         for o in &result.operations {
-            search_latency.add(&o.histogram).expect("same bounds");
-            search_server.add(&o.server_histogram).expect("same bounds");
+            self.search_latency.add(&o.histogram).expect("same bounds");
+            self.search_server
+                .add(&o.server_histogram)
+                .expect("same bounds");
         }
         if opts.progress {
             eprintln!(
                 "stage {stage_no}: {} points at start, {inserted} inserted, {} searches, p95 {:.2} ms, recall@10 {}",
-                acked_at_start,
+                self.acked_at_start,
                 result.ok,
                 result.latency_ms.p95_ms,
                 result
@@ -1088,79 +1201,152 @@ async fn stream_on(
                     .map_or("-".into(), |r| format!("{:.4}", r.value))
             );
         }
+        Ok(())
     }
-    // Let the inserts and the followed points finish (or give up at their timeout).
+
+    /// Snapshot: merges the batches settled before this instant into the truth; returns the
+    /// stage's start and its searches, scored against that truth.
+    fn start(&mut self) -> Result<(Instant, Arc<StageTarget>), LoadError> {
+        let (state, opts) = (self.state, self.opts);
+        let (stage_start, new): (Instant, Vec<Settled>) = {
+            let settled = state
+                .inserts
+                .settled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            (Instant::now(), settled[self.merged_settled..].to_vec())
+        };
+        self.merged_settled += new.len();
+        let merge_started = Instant::now();
+        for s in new.iter().filter(|s| s.ok) {
+            let first = opts.initial + s.batch * opts.batch;
+            let last = (first + opts.batch).min(opts.initial + opts.total);
+            let ids: Vec<u32> = (first as u32..last as u32).collect();
+            let rows = Vectors::new(
+                opts.dim,
+                state.points.as_slice()[first * opts.dim..last * opts.dim].to_vec(),
+            )?;
+            self.truth.merge(&ids, &rows)?;
+            self.present[first..last].fill(true);
+            self.acked_at_start += ids.len();
+        }
+        let snapshot = self.truth.snapshot();
+        self.truth_time += merge_started.elapsed();
+        let collection = StoreCollection::new(
+            opts.name.clone(),
+            state.name.clone(),
+            state.store.clone(),
+            self.queries.clone(),
+            snapshot,
+            opts.search_rate,
+        );
+        let target = Arc::new(StageTarget {
+            inner: StoreTarget::new(vec![collection], opts.k),
+            present: Arc::new(self.present.clone()),
+        });
+        Ok((stage_start, target))
+    }
+
+    /// The stream's report: the stages, each with the freshness of the points followed during
+    /// it, and all their searches and followed points together.
+    fn report(self) -> StreamReport {
+        let Stages {
+            state,
+            opts,
+            stop,
+            done: mut stages,
+            search_latency,
+            search_server,
+            ..
+        } = self;
+        let samples = std::mem::take(&mut *state.samples.lock().unwrap_or_else(|e| e.into_inner()));
+        for st in &mut stages {
+            let mine: Vec<&FreshSample> = samples.iter().filter(|s| s.stage == st.stage).collect();
+            st.searchable = lag_of(&mine, |s| s.searchable_ms);
+            st.indexed = lag_of(&mine, |s| s.indexed_ms);
+        }
+        let all: Vec<&FreshSample> = samples.iter().collect();
+        let insert_errors = state
+            .inserts
+            .errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        StreamReport {
+            schema: STREAM_SCHEMA.into(),
+            command: "stream".into(),
+            partial: stop.is_stopped(),
+            target: TargetInfo {
+                kind: state.store.engine().name().to_string(),
+                url: None,
+                engine_version: Some(state.store.engine_version()),
+            },
+            collection: state.name.clone(),
+            options: serde_json::to_value(opts).unwrap_or_default(),
+            stages,
+            latency_ms: LatencySummary::from_histogram(&search_latency),
+            server_latency_ms: (!search_server.is_empty())
+                .then(|| LatencySummary::from_histogram(&search_server)),
+            searchable: lag_of(&all, |s| s.searchable_ms),
+            indexed: lag_of(&all, |s| s.indexed_ms),
+            samples,
+            insert_errors_by_kind: insert_errors,
+            checks: Vec::new(),
+            verdict: None,
+            setup: Vec::new(),
+            provenance: Provenance::capture(),
+        }
+    }
+}
+
+/// Stops the stage (`stage_stop`) once `end` inserted points have settled, on Ctrl-C (`stop`),
+/// or when the inserter is done.
+async fn watch_stage(stage_stop: StopSignal, stop: StopSignal, inserts: Arc<Inserts>, end: usize) {
+    loop {
+        if stop.is_stopped()
+            || inserts.settled_points.load(Ordering::SeqCst) >= end
+            || inserts.finished.load(Ordering::SeqCst)
+        {
+            stage_stop.stop();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Lets the inserts and the followed points finish (or give up at their timeout), waits up to
+/// the freshness timeout for the index to cover the followed points, then stops the indexer;
+/// returns how many of its reads failed.
+async fn wind_down(
+    state: &StreamState,
+    inserter: tokio::task::JoinHandle<()>,
+    indexer: tokio::task::JoinHandle<u64>,
+    indexer_done: &AtomicBool,
+    opts: &StreamOptions,
+    stop: &StopSignal,
+) -> u64 {
     if stop.is_stopped() {
-        probes_stop.store(true, Ordering::SeqCst);
+        state.probes_stop.store(true, Ordering::SeqCst);
     }
     let _ = inserter.await;
-    let handles: Vec<_> = std::mem::take(&mut *probes.lock().unwrap_or_else(|e| e.into_inner()));
+    let handles: Vec<_> =
+        std::mem::take(&mut *state.probes.lock().unwrap_or_else(|e| e.into_inner()));
     for h in handles {
         let _ = h.await;
     }
     let index_deadline = Instant::now() + opts.freshness_timeout;
     while !stop.is_stopped()
         && Instant::now() < index_deadline
-        && !pending.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+        && !state
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     indexer_done.store(true, Ordering::SeqCst);
-    let index_errors = indexer.await.unwrap_or(0);
-    if index_errors > 0 {
-        notes.push(format!(
-            "{index_errors} reads of the indexed vector count failed (those polls were skipped)"
-        ));
-    }
-    notes.push(format!(
-        "incremental truth: {:.3} s merging {} inserted points over {} stages",
-        truth_time.as_secs_f64(),
-        truth.merged() - opts.initial,
-        stages.len()
-    ));
-    let lag_us = inserts.send_lag_us.load(Ordering::Relaxed);
-    notes.push(format!(
-        "insert scheduler: latest batch sent {:.1} ms after its due time (at most {} insert requests in flight)",
-        lag_us as f64 / 1e3,
-        opts.insert_in_flight
-    ));
-
-    let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
-    for st in &mut stages {
-        let mine: Vec<&FreshSample> = samples.iter().filter(|s| s.stage == st.stage).collect();
-        st.searchable = lag_of(&mine, |s| s.searchable_ms);
-        st.indexed = lag_of(&mine, |s| s.indexed_ms);
-    }
-    let all: Vec<&FreshSample> = samples.iter().collect();
-    let insert_errors = inserts
-        .errors
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    Ok(StreamReport {
-        schema: STREAM_SCHEMA.into(),
-        command: "stream".into(),
-        partial: stop.is_stopped(),
-        target: TargetInfo {
-            kind: store.engine().name().to_string(),
-            url: None,
-            engine_version: Some(store.engine_version()),
-        },
-        collection: name,
-        options: serde_json::to_value(opts).unwrap_or_default(),
-        stages,
-        latency_ms: LatencySummary::from_histogram(&search_latency),
-        server_latency_ms: (!search_server.is_empty())
-            .then(|| LatencySummary::from_histogram(&search_server)),
-        searchable: lag_of(&all, |s| s.searchable_ms),
-        indexed: lag_of(&all, |s| s.indexed_ms),
-        samples,
-        insert_errors_by_kind: insert_errors,
-        checks: Vec::new(),
-        verdict: None,
-        setup: Vec::new(),
-        provenance: Provenance::capture(),
-    })
+    indexer.await.unwrap_or(0)
 }
 
 /// The collection's indexed vector count: read from a server; on the embedded engine one pass

@@ -959,37 +959,15 @@ pub fn plan_deployment(
         node.ram_bytes as f64 * node.usable,
         node.disk_bytes as f64 * node.usable,
     );
-    let query_load_sum: f64 = input.collections.iter().map(|c| c.query_load).sum();
-    let per_core = match measured {
-        None => Err(
-            "pass --measured FILE (a `qdrant-perf scale` or `sweep` JSON) for the QPS \
-                     per core this suite measured"
-                .to_string(),
-        ),
-        Some(m) => match (m.qps_all, m.cores) {
-            (Some(q), Some(c)) if q > 0.0 && c > 0 => Ok(q / c as f64),
-            _ => Err(format!(
-                "{} has no all-core QPS with its core count",
-                m.source
-            )),
-        },
-    };
-    let cores = |rate: f64| per_core.as_ref().ok().map(|p| rate / p);
-    let throughput = Throughput {
-        query_load_sum,
-        sustained_ops_s: input.sustained_ops_s,
-        peak_ops_s: input.peak_ops_s,
-        qps_per_core: per_core.as_ref().ok().copied(),
-        source: measured.map(|m| m.source.clone()),
-        cores_query_load: cores(query_load_sum),
-        cores_sustained: cores(input.sustained_ops_s),
-        cores_peak: cores(input.peak_ops_s),
-        reason: per_core.as_ref().err().cloned(),
-    };
-    let highest = query_load_sum
+    let throughput = throughput_of(input, measured);
+    let highest = throughput
+        .query_load_sum
         .max(input.sustained_ops_s)
         .max(input.peak_ops_s);
-    let nodes_for_cores = cores(highest).map(|c| ceil_div(c, node.cores as f64));
+    let nodes_for_cores = throughput
+        .qps_per_core
+        .map(|p| highest / p)
+        .map(|c| ceil_div(c, node.cores as f64));
     let test: Vec<u64> = input.collections.iter().map(|c| c.vectors).collect();
     let sizes_in = [
         (
@@ -1010,78 +988,14 @@ pub fn plan_deployment(
     for (source, vectors, split_by) in sizes_in {
         let mut options = Vec::new();
         for option in StorageOption::ALL {
-            let best = |c: &CollectionSpec| bytes_per_vector(option, c.dim, c.m, measured);
-            let (collections, copies) = shard_copies(
-                &input.collections,
-                &vectors,
-                input.replication,
-                cap,
-                best,
-            )
-            .map_err(|(i, pv)| {
-                let c = &input.collections[i];
-                let n = vectors[i];
-                let largest = n.div_ceil(MAX_SHARDS_PER_COLLECTION.min(n)) as f64;
-                let (field, need, have, flag) = if largest * pv.0 > cap.0 {
-                    ("--node-ram", largest * pv.0, cap.0, "--node-ram")
-                } else {
-                    ("--node-disk", largest * pv.1, cap.1, "--node-disk")
-                };
-                let node_size = if field == "--node-ram" {
-                    node.ram_bytes
-                } else {
-                    node.disk_bytes
-                };
-                invalid(
-                    field,
-                    human_bytes(node_size as f64),
-                    format!(
-                        "one shard copy of `{}` ({}, {} vectors of {} d) needs {} even at the \
-                         maximum of {MAX_SHARDS_PER_COLLECTION} shards per collection, and a node \
-                         holds {} ({flag} × --usable {}): use larger nodes ({flag})",
-                        c.name,
-                        option.label(),
-                        group_digits(n),
-                        c.dim,
-                        human_bytes(need),
-                        human_bytes(have),
-                        node.usable
-                    ),
-                )
-            })?;
-            let node_loads = pack_first_fit_decreasing(&copies, cap.0, cap.1);
-            let nodes_rule =
-                shard_copies(&input.collections, &vectors, input.replication, cap, |c| {
-                    rule_bytes_per_vector(option, c.dim, c.m)
-                })
-                .ok()
-                .map(|(_, rc)| pack_first_fit_decreasing(&rc, cap.0, cap.1).len() as u64);
-            let nodes_packed = node_loads.len() as u64;
-            let nodes = nodes_packed.max(nodes_for_cores.unwrap_or(0));
-            let monthly = input.node_price_usd_month.map(|p| p * nodes as f64);
-            let queries_month_m = input.sustained_ops_s * SECONDS_PER_MONTH / 1e6;
-            options.push(OptionDeployment {
+            options.push(option_deployment(
+                input,
+                measured,
                 option,
-                label: option.label(),
-                shards: collections.iter().map(|c| c.shards).sum(),
-                shard_copies: copies.len() as u64,
-                ram_bytes: copies.iter().map(|c| c.ram_bytes).sum(),
-                disk_bytes: copies.iter().map(|c| c.disk_bytes).sum(),
-                ram_provisioned_bytes: nodes as f64 * node.ram_bytes as f64,
-                disk_provisioned_bytes: nodes as f64 * node.disk_bytes as f64,
-                collections,
-                nodes_packed,
-                nodes_rule,
+                &vectors,
+                cap,
                 nodes_for_cores,
-                nodes,
-                over_max_nodes: input.max_nodes.is_some_and(|m| nodes > m),
-                monthly_usd: monthly,
-                usd_per_million_queries: monthly
-                    .filter(|_| queries_month_m > 0.0)
-                    .map(|c| c / queries_month_m),
-                copies,
-                node_loads,
-            });
+            )?);
         }
         sizes.push(SizePlan {
             source: source.into(),
@@ -1098,6 +1012,129 @@ pub fn plan_deployment(
         throughput,
         sizes,
     })
+}
+
+/// The query rates the deployment serves and the cores each needs at the QPS per core
+/// `measured` gives (or why there is none).
+fn throughput_of(input: &DeploymentInput, measured: Option<&Measured>) -> Throughput {
+    let query_load_sum: f64 = input.collections.iter().map(|c| c.query_load).sum();
+    let per_core = match measured {
+        None => Err(
+            "pass --measured FILE (a `qdrant-perf scale` or `sweep` JSON) for the QPS \
+                     per core this suite measured"
+                .to_string(),
+        ),
+        Some(m) => match (m.qps_all, m.cores) {
+            (Some(q), Some(c)) if q > 0.0 && c > 0 => Ok(q / c as f64),
+            _ => Err(format!(
+                "{} has no all-core QPS with its core count",
+                m.source
+            )),
+        },
+    };
+    let cores = |rate: f64| per_core.as_ref().ok().map(|p| rate / p);
+    Throughput {
+        query_load_sum,
+        sustained_ops_s: input.sustained_ops_s,
+        peak_ops_s: input.peak_ops_s,
+        qps_per_core: per_core.as_ref().ok().copied(),
+        source: measured.map(|m| m.source.clone()),
+        cores_query_load: cores(query_load_sum),
+        cores_sustained: cores(input.sustained_ops_s),
+        cores_peak: cores(input.peak_ops_s),
+        reason: per_core.as_ref().err().cloned(),
+    }
+}
+
+/// One storage option at one size (`vectors` per collection): its shards packed onto nodes of
+/// usable `cap` (RAM, disk), the nodes the rule bytes would fill, and the cost.
+fn option_deployment(
+    input: &DeploymentInput,
+    measured: Option<&Measured>,
+    option: StorageOption,
+    vectors: &[u64],
+    cap: (f64, f64),
+    nodes_for_cores: Option<u64>,
+) -> Result<OptionDeployment, PlanError> {
+    let node = input.node;
+    let best = |c: &CollectionSpec| bytes_per_vector(option, c.dim, c.m, measured);
+    let (collections, copies) =
+        shard_copies(&input.collections, vectors, input.replication, cap, best)
+            .map_err(|(i, pv)| shard_too_large(input, option, vectors, cap, i, pv))?;
+    let node_loads = pack_first_fit_decreasing(&copies, cap.0, cap.1);
+    let nodes_rule = shard_copies(&input.collections, vectors, input.replication, cap, |c| {
+        rule_bytes_per_vector(option, c.dim, c.m)
+    })
+    .ok()
+    .map(|(_, rc)| pack_first_fit_decreasing(&rc, cap.0, cap.1).len() as u64);
+    let nodes_packed = node_loads.len() as u64;
+    let nodes = nodes_packed.max(nodes_for_cores.unwrap_or(0));
+    let monthly = input.node_price_usd_month.map(|p| p * nodes as f64);
+    let queries_month_m = input.sustained_ops_s * SECONDS_PER_MONTH / 1e6;
+    Ok(OptionDeployment {
+        option,
+        label: option.label(),
+        shards: collections.iter().map(|c| c.shards).sum(),
+        shard_copies: copies.len() as u64,
+        ram_bytes: copies.iter().map(|c| c.ram_bytes).sum(),
+        disk_bytes: copies.iter().map(|c| c.disk_bytes).sum(),
+        ram_provisioned_bytes: nodes as f64 * node.ram_bytes as f64,
+        disk_provisioned_bytes: nodes as f64 * node.disk_bytes as f64,
+        collections,
+        nodes_packed,
+        nodes_rule,
+        nodes_for_cores,
+        nodes,
+        over_max_nodes: input.max_nodes.is_some_and(|m| nodes > m),
+        monthly_usd: monthly,
+        usd_per_million_queries: monthly
+            .filter(|_| queries_month_m > 0.0)
+            .map(|c| c / queries_month_m),
+        copies,
+        node_loads,
+    })
+}
+
+/// The error for collection `i`, whose shard copy (`pv` bytes per vector) fits no node of usable
+/// `cap` even at the maximum shard count: names the node flag to raise.
+fn shard_too_large(
+    input: &DeploymentInput,
+    option: StorageOption,
+    vectors: &[u64],
+    cap: (f64, f64),
+    i: usize,
+    pv: (f64, f64),
+) -> PlanError {
+    let node = input.node;
+    let c = &input.collections[i];
+    let n = vectors[i];
+    let largest = n.div_ceil(MAX_SHARDS_PER_COLLECTION.min(n)) as f64;
+    let (field, need, have, flag) = if largest * pv.0 > cap.0 {
+        ("--node-ram", largest * pv.0, cap.0, "--node-ram")
+    } else {
+        ("--node-disk", largest * pv.1, cap.1, "--node-disk")
+    };
+    let node_size = if field == "--node-ram" {
+        node.ram_bytes
+    } else {
+        node.disk_bytes
+    };
+    invalid(
+        field,
+        human_bytes(node_size as f64),
+        format!(
+            "one shard copy of `{}` ({}, {} vectors of {} d) needs {} even at the \
+             maximum of {MAX_SHARDS_PER_COLLECTION} shards per collection, and a node \
+             holds {} ({flag} × --usable {}): use larger nodes ({flag})",
+            c.name,
+            option.label(),
+            group_digits(n),
+            c.dim,
+            human_bytes(need),
+            human_bytes(have),
+            node.usable
+        ),
+    )
 }
 
 /// `9000000` -> `9,000,000`.

@@ -798,24 +798,7 @@ pub async fn run_scale(
     stop: &AtomicBool,
     mut progress: impl FnMut(&str),
 ) -> Result<ScaleReport, SweepError> {
-    let mut report = ScaleReport {
-        kind: "qdrant-perf scale",
-        provenance: Provenance::capture().to_map(),
-        engine: store.engine_version(),
-        dim: config.dataset.dim,
-        distribution: config.dataset.distribution.name().into(),
-        metric: config.dataset.metric.name().into(),
-        k: config.k,
-        ef: config.ef,
-        hnsw: config.hnsw,
-        storage: config.storage.name(),
-        predict: config.predict,
-        notes: Vec::new(),
-        skipped: Vec::new(),
-        complete: false,
-        steps: Vec::new(),
-        growth: Growth::of(&[], config.predict),
-    };
+    let mut report = empty_report(&store, config);
     let dim = config.dataset.dim;
     let candidates = config.storage.candidates(config.dataset.metric);
     // Index into `candidates` of the storage in use: a later step never switches back.
@@ -864,113 +847,21 @@ pub async fn run_scale(
                 (storage, estimate_bytes)
             }
         };
-        let spec = DatasetSpec {
+        let planned = PlannedStep {
             points: n,
-            ..config.dataset.clone()
-        };
-        let dataset = match &config.user {
-            Some(user) => {
-                let wanted = qdrant_perf_data::MetricWanted::new(spec.metric, "the scale run");
-                user.head_dataset(Some(&wanted), spec.k, n)?
-            }
-            None => Dataset::load_or_generate(&spec, cache)?,
-        };
-        let spec = dataset.spec.clone();
-        let (fst, note) =
-            choose_full_scan_threshold(config.hnsw.full_scan_threshold, n, dim, config.segments);
-        if let Some(note) = note {
-            let note = format!("N={n}: {note}");
-            progress(&note);
-            report.notes.push(note);
-        }
-        let name = format!("{}scale_{n}", config.prefix);
-        let collection = storage.apply(CollectionSpec {
-            segments: Some(config.segments),
-            ..CollectionSpec::new(name.clone(), dim, spec.metric).with_hnsw(HnswParams {
-                full_scan_threshold: fst,
-                ..config.hnsw
-            })
-        });
-        if !matches!(*store, AnyStore::Edge(_)) {
-            let _ = store.drop_owned(&name).await;
-        }
-        progress(&format!(
-            "N={n}: dataset {} ({}; {}), building with {} storage...",
-            spec.hash(),
-            dataset.describe_hardness(),
-            match dataset.loaded_from {
-                LoadedFrom::Cache { .. } => "from cache",
-                LoadedFrom::User(_) => "the user's files",
-                _ => "generated",
-            },
-            storage.name()
-        ));
-        let started = Instant::now();
-        let loaded =
-            fixture::load_collection(&*store, &collection, &dataset.points, DEFAULT_BATCH).await;
-        let loaded = match loaded {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = store.drop_owned(&name).await;
-                return Err(e.into());
-            }
-        };
-        let build_seconds = started.elapsed().as_secs_f64();
-        let memory = match memory_of(&store, &collection).await {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = store.drop_owned(&name).await;
-                return Err(e);
-            }
-        };
-        let graph = graph_segments(&store, &collection);
-        let (rescore, oversampling) = storage.search_params();
-        let queries: Arc<Vec<Query>> = Arc::new(
-            fixture::queries(&dataset.queries, config.k, Some(config.ef))
-                .into_iter()
-                .map(|q| Query {
-                    rescore,
-                    oversampling,
-                    ..q
-                })
-                .collect(),
-        );
-        let m = measure_search(
-            &store,
-            &name,
-            &queries,
-            &dataset.truth,
-            config.k,
-            config.threads,
-        )
-        .await;
-        let dropped = store.drop_owned(&name).await;
-        let m = m?;
-        dropped?;
-        let step = ScaleStep {
-            points: n,
-            hardness: dataset.hardness().ok(),
             storage,
-            rescore,
-            oversampling,
-            build_seconds,
-            index_seconds: loaded.index.seconds,
-            segments: graph.unwrap_or(loaded.index.segments),
-            mode: search_mode(&loaded.index, dim, fst, graph).into(),
-            recall: m.recall,
-            latency: m.latency,
-            qps_single: m.qps_single,
-            qps_all: m.qps_all,
-            threads: m.threads,
-            queries: m.queries,
-            ram_bytes_per_vector: memory
-                .as_ref()
-                .map(|b| ram_bytes(b, storage) as f64 / n as f64),
-            disk_bytes_per_vector: memory.as_ref().map(|b| b.disk_bytes as f64 / n as f64),
-            memory,
             estimate_bytes: estimate,
             available_bytes: avail,
         };
+        let step = run_step(
+            &store,
+            cache,
+            config,
+            planned,
+            &mut report.notes,
+            &mut progress,
+        )
+        .await?;
         progress(&format!(
             "N={n}: {} storage, recall {:.4}, p50 {:.3} ms, p99 {:.3} ms, build {:.1} s, {} segment(s), {}",
             step.storage.name(),
@@ -988,6 +879,226 @@ pub async fn run_scale(
     report.complete = !stop.load(Ordering::SeqCst);
     save_json(&report, &config.json)?;
     Ok(report)
+}
+
+/// The report before any step: `config`'s workload on `store`'s engine.
+fn empty_report(store: &AnyStore, config: &ScaleConfig) -> ScaleReport {
+    ScaleReport {
+        kind: "qdrant-perf scale",
+        provenance: Provenance::capture().to_map(),
+        engine: store.engine_version(),
+        dim: config.dataset.dim,
+        distribution: config.dataset.distribution.name().into(),
+        metric: config.dataset.metric.name().into(),
+        k: config.k,
+        ef: config.ef,
+        hnsw: config.hnsw,
+        storage: config.storage.name(),
+        predict: config.predict,
+        notes: Vec::new(),
+        skipped: Vec::new(),
+        complete: false,
+        steps: Vec::new(),
+        growth: Growth::of(&[], config.predict),
+    }
+}
+
+/// A step `decide_step` let run: its size, its storage, and the memory figures it was decided on.
+struct PlannedStep {
+    points: usize,
+    storage: Storage,
+    estimate_bytes: u64,
+    available_bytes: Option<u64>,
+}
+
+/// One step: builds its collection, measures its search and drops it.
+async fn run_step(
+    store: &Arc<AnyStore>,
+    cache: &DatasetCache,
+    config: &ScaleConfig,
+    planned: PlannedStep,
+    notes: &mut Vec<String>,
+    progress: &mut impl FnMut(&str),
+) -> Result<ScaleStep, SweepError> {
+    let PlannedStep {
+        points: n,
+        storage,
+        estimate_bytes,
+        available_bytes,
+    } = planned;
+    let dim = config.dataset.dim;
+    let dataset = step_dataset(cache, config, n)?;
+    let built = build_step(store, config, n, storage, &dataset, notes, progress).await?;
+    let graph = graph_segments(store, &built.collection);
+    let (rescore, oversampling) = storage.search_params();
+    let m = measure_step(
+        store,
+        config,
+        &built.collection.name,
+        &dataset,
+        rescore,
+        oversampling,
+    )
+    .await?;
+    let memory = built.memory;
+    Ok(ScaleStep {
+        points: n,
+        hardness: dataset.hardness().ok(),
+        storage,
+        rescore,
+        oversampling,
+        build_seconds: built.build_seconds,
+        index_seconds: built.loaded.index.seconds,
+        segments: graph.unwrap_or(built.loaded.index.segments),
+        mode: search_mode(&built.loaded.index, dim, built.full_scan_threshold, graph).into(),
+        recall: m.recall,
+        latency: m.latency,
+        qps_single: m.qps_single,
+        qps_all: m.qps_all,
+        threads: m.threads,
+        queries: m.queries,
+        ram_bytes_per_vector: memory
+            .as_ref()
+            .map(|b| ram_bytes(b, storage) as f64 / n as f64),
+        disk_bytes_per_vector: memory.as_ref().map(|b| b.disk_bytes as f64 / n as f64),
+        memory,
+        estimate_bytes,
+        available_bytes,
+    })
+}
+
+/// The step's dataset of `n` points: the first `n` of the user's files, or the template's
+/// (from the cache, or generated).
+fn step_dataset(
+    cache: &DatasetCache,
+    config: &ScaleConfig,
+    n: usize,
+) -> Result<Dataset, SweepError> {
+    let spec = DatasetSpec {
+        points: n,
+        ..config.dataset.clone()
+    };
+    Ok(match &config.user {
+        Some(user) => {
+            let wanted = qdrant_perf_data::MetricWanted::new(spec.metric, "the scale run");
+            user.head_dataset(Some(&wanted), spec.k, n)?
+        }
+        None => Dataset::load_or_generate(&spec, cache)?,
+    })
+}
+
+/// A step's collection once built: its spec and full-scan threshold, what loading took, and the
+/// memory it holds.
+struct Built {
+    collection: CollectionSpec,
+    full_scan_threshold: usize,
+    loaded: fixture::Loaded,
+    build_seconds: f64,
+    memory: Option<MemoryBreakdown>,
+}
+
+/// Builds the step's collection of `dataset` with `storage` (on a server, dropping a leftover of
+/// the same name first) and reads its memory; drops it again when either fails.
+async fn build_step(
+    store: &Arc<AnyStore>,
+    config: &ScaleConfig,
+    n: usize,
+    storage: Storage,
+    dataset: &Dataset,
+    notes: &mut Vec<String>,
+    progress: &mut impl FnMut(&str),
+) -> Result<Built, SweepError> {
+    let dim = config.dataset.dim;
+    let spec = &dataset.spec;
+    let (fst, note) =
+        choose_full_scan_threshold(config.hnsw.full_scan_threshold, n, dim, config.segments);
+    if let Some(note) = note {
+        let note = format!("N={n}: {note}");
+        progress(&note);
+        notes.push(note);
+    }
+    let name = format!("{}scale_{n}", config.prefix);
+    let collection = storage.apply(CollectionSpec {
+        segments: Some(config.segments),
+        ..CollectionSpec::new(name.clone(), dim, spec.metric).with_hnsw(HnswParams {
+            full_scan_threshold: fst,
+            ..config.hnsw
+        })
+    });
+    if !matches!(**store, AnyStore::Edge(_)) {
+        let _ = store.drop_owned(&name).await;
+    }
+    progress(&format!(
+        "N={n}: dataset {} ({}; {}), building with {} storage...",
+        spec.hash(),
+        dataset.describe_hardness(),
+        match dataset.loaded_from {
+            LoadedFrom::Cache { .. } => "from cache",
+            LoadedFrom::User(_) => "the user's files",
+            _ => "generated",
+        },
+        storage.name()
+    ));
+    let started = Instant::now();
+    let loaded =
+        fixture::load_collection(&**store, &collection, &dataset.points, DEFAULT_BATCH).await;
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = store.drop_owned(&name).await;
+            return Err(e.into());
+        }
+    };
+    let build_seconds = started.elapsed().as_secs_f64();
+    let memory = match memory_of(store, &collection).await {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = store.drop_owned(&name).await;
+            return Err(e);
+        }
+    };
+    Ok(Built {
+        collection,
+        full_scan_threshold: fst,
+        loaded,
+        build_seconds,
+        memory,
+    })
+}
+
+/// Measures the step's search (its queries with the storage's `rescore` and `oversampling`),
+/// then drops the collection, also when the measurement failed.
+async fn measure_step(
+    store: &Arc<AnyStore>,
+    config: &ScaleConfig,
+    name: &str,
+    dataset: &Dataset,
+    rescore: Option<bool>,
+    oversampling: Option<f64>,
+) -> Result<crate::sweep::SearchMeasurement, SweepError> {
+    let queries: Arc<Vec<Query>> = Arc::new(
+        fixture::queries(&dataset.queries, config.k, Some(config.ef))
+            .into_iter()
+            .map(|q| Query {
+                rescore,
+                oversampling,
+                ..q
+            })
+            .collect(),
+    );
+    let m = measure_search(
+        store,
+        name,
+        &queries,
+        &dataset.truth,
+        config.k,
+        config.threads,
+    )
+    .await;
+    let dropped = store.drop_owned(name).await;
+    let m = m?;
+    dropped?;
+    Ok(m)
 }
 
 #[cfg(test)]
