@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use qdrant_perf_data::{DEFAULT_ZIPF_EXPONENT, QueryStream, ideal_hit_rate};
-use qdrant_perf_store::cache::redis_server::TestRedis;
+use qdrant_perf_testkit::redis::TestRedis;
 use qdrant_perf_store::cache::{TARGET_HIT_RATE, TARGET_LATENCY_MS};
-use qdrant_perf_store::{AnyStore, CacheConfig, CacheError, CachedStore, Query, Store};
+use qdrant_perf_store::{AnyStore, CacheConfig, CachedStore, Query, Store};
 
 use common::{PROFILES, RT, fail, prepared, prepared_if_any, selected_profiles, summary};
 
@@ -252,7 +252,7 @@ fn main() {
             REDIS.get_or_init(|| Mutex::new(Some(redis)));
         }
         // Under CI (CI=true) a missing redis-server fails the suite instead: CI installs it.
-        Err(e @ CacheError::ServerMissing { .. }) => {
+        Err(e) if e.is_missing() => {
             return qdrant_perf_testkit::skip(format_args!("cache suite: {e}"));
         }
         Err(e) => fail(e),

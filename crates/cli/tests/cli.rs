@@ -462,7 +462,7 @@ fn load_stress_and_merge_on_the_noop_target() {
 
 #[test]
 fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
-    use qdrant_perf_store::cache::redis_server::RedisServer;
+    use qdrant_perf_testkit::redis::RedisServer;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     // The file's cache_ttl is the cache's TTL (no --cache-ttl given).
@@ -555,7 +555,7 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
 
 /// The names of the server's collections.
 fn collections_on(port: u16) -> Vec<String> {
-    let body = qdrant_perf_store::server::http_body(port, "/collections").unwrap_or_default();
+    let body = qdrant_perf_testkit::qdrant::http_body(port, "/collections").unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     v["result"]["collections"]
         .as_array()
@@ -575,7 +575,7 @@ fn a_validation_failing_after_setup_drops_the_collections_it_created_on_the_serv
     let Some(qdrant) = qdrant_perf_testkit::qdrant_bin() else {
         return;
     };
-    let server = qdrant_perf_store::server::LocalServer::start(Path::new(&qdrant), None)
+    let server = qdrant_perf_testkit::qdrant::LocalServer::start(Path::new(&qdrant), None)
         .expect("QDRANT_BIN is set but the server did not start");
     let port = server.http_port;
     // Someone else's collection (no perf_ prefix): the run must leave it alone.

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{bin, files_under, have_redis_server, run};
-use qdrant_perf_store::server::{LocalServer, http_body};
+use qdrant_perf_testkit::qdrant::{LocalServer, http_body};
 
 /// The `progress: ` lines of `stderr`.
 fn progress_lines(stderr: &str) -> Vec<&str> {
@@ -169,7 +169,7 @@ fn redis_keys(port: u16) -> Option<u64> {
 
 #[test]
 fn redis_lost_during_validates_cache_checks_makes_them_missed_with_the_reason() {
-    use qdrant_perf_store::cache::redis_server::RedisServer;
+    use qdrant_perf_testkit::redis::RedisServer;
     use std::process::Stdio;
     if !have_redis_server() {
         return;

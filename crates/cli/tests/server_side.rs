@@ -11,8 +11,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{bin, http_json};
-use qdrant_perf_store::cache::redis_server::RedisServer;
-use qdrant_perf_store::server::LocalServer;
+use qdrant_perf_testkit::redis::RedisServer;
+use qdrant_perf_testkit::qdrant::LocalServer;
 
 /// A server from `QDRANT_BIN`, or `None` (the test skips; under CI it fails).
 fn qdrant() -> Option<LocalServer> {
@@ -25,7 +25,7 @@ fn qdrant() -> Option<LocalServer> {
 
 /// Searches the server has answered, by its own count (gRPC `/qdrant.Points/Search`).
 fn searches_counted(port: u16) -> u64 {
-    qdrant_perf_store::server::http_body(port, "/metrics")
+    qdrant_perf_testkit::qdrant::http_body(port, "/metrics")
         .unwrap_or_default()
         .lines()
         .filter(|l| l.starts_with("grpc_responses_total{") && l.contains("Points/Search"))
@@ -182,13 +182,13 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
     assert!(host["memory_pct_max"].as_f64().unwrap() > 0.0, "{host}");
     assert!(stdout.contains("server host (/proc"), "{stdout}");
     // The collection the run created is gone.
-    let collections = qdrant_perf_store::server::http_body(server.http_port, "/collections");
+    let collections = qdrant_perf_testkit::qdrant::http_body(server.http_port, "/collections");
     assert!(!collections.unwrap_or_default().contains("perf_"));
 }
 
 #[test]
 fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_live_figures() {
-    use qdrant_perf_load::monitoring::{
+    use qdrant_perf_testkit::prometheus::{
         PROMTOOL_MISSING, PrivateNodeExporter, PrivatePrometheus, promtool_check,
     };
     let Some(server) = qdrant() else {
@@ -257,7 +257,7 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
     while started.elapsed() < Duration::from_secs(300) {
         let port: u16 = listen.rsplit(':').next().unwrap().parse().unwrap();
         // A scrape after the run's first second: requests counted, server times seen.
-        if let Some(body) = qdrant_perf_store::server::http_body(port, "/metrics")
+        if let Some(body) = qdrant_perf_testkit::qdrant::http_body(port, "/metrics")
             && body
                 .lines()
                 .any(|l| l.starts_with("qdrant_perf_requests_total{") && !l.ends_with(" 0"))
@@ -403,7 +403,7 @@ fn validate_read_only_measures_a_foreign_collection_and_leaves_it_as_it_was() {
     );
     assert_eq!(status, 200, "{body}");
     let state = || -> serde_json::Value {
-        let body = qdrant_perf_store::server::http_body(port, &format!("/collections/{name}"))
+        let body = qdrant_perf_testkit::qdrant::http_body(port, &format!("/collections/{name}"))
             .expect("GET /collections/NAME");
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"].clone()
     };
@@ -447,7 +447,7 @@ fn validate_read_only_measures_a_foreign_collection_and_leaves_it_as_it_was() {
     let after = state();
     assert_eq!(after["points_count"], before["points_count"], "{after}");
     assert_eq!(after["config"], before["config"], "{after}");
-    let list = qdrant_perf_store::server::http_body(port, "/collections").unwrap();
+    let list = qdrant_perf_testkit::qdrant::http_body(port, "/collections").unwrap();
     assert!(!list.contains("perf_"), "{list}");
 
     // The report has met/missed rows for it, with its state and a measured recall.

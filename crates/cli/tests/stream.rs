@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{bin, run};
-use qdrant_perf_store::server::LocalServer;
+use qdrant_perf_testkit::qdrant::LocalServer;
 
 /// Sizes of the end-to-end runs: `QDRANT_PERF_STREAM=5000,15000` for the 5,000 ->
 /// 20,000 (the default is smaller so scripts/test stays short).
@@ -207,7 +207,7 @@ fn a_stream_against_a_qdrant_server_has_server_time_and_drops_its_collection() {
         assert!(s["server"]["nodes"][0]["seconds"].is_array(), "{s}");
     }
     let collections =
-        qdrant_perf_store::server::http_body(server.http_port, "/collections").unwrap();
+        qdrant_perf_testkit::qdrant::http_body(server.http_port, "/collections").unwrap();
     assert!(
         !collections.contains("perf_stream_"),
         "the stream's collection was dropped: {collections}"

@@ -15,12 +15,11 @@
 //!   overall checks and the stress ramp.
 //! - [`merge`] sums the interval logs of several generators; [`resources`]: this process's CPU
 //!   and memory over a run; [`host`]: the server host's, from the deployment's Prometheus, a
-//!   node_exporter or `/proc` ([`monitoring`] starts a private node_exporter and Prometheus for
-//!   tests); [`instructions`] counts the instructions of the hot paths that need
+//!   node_exporter or `/proc`; [`instructions`] counts the instructions of the hot paths that need
 //!   no server (under valgrind's callgrind), the noise-free figure the tight gate uses.
 //!
 //! It is not the results model (the `Report`, checks and verdicts, provenance and the atomic
-//! writer are qdrant-perf-report), the regression gate (qdrant-perf-gate) or the tuning
+//! writer are qdrant-perf-report and qdrant-perf-sys), the regression gate (qdrant-perf-gate) or the tuning
 //! experiments (qdrant-perf-tune), and it does not create datasets or talk to Qdrant itself:
 //! that is the data and store crates.
 
@@ -32,7 +31,6 @@ pub mod instructions;
 pub mod live;
 pub mod merge;
 pub mod monitor;
-pub mod monitoring;
 pub mod resources;
 pub mod setup;
 pub mod stream;

@@ -17,7 +17,7 @@ use qdrant_perf_report::checks::{self, Bound, Check, Verdict};
 use qdrant_perf_render::{markdown, run_text};
 use qdrant_perf_report::report::{Report, TargetInfo};
 use qdrant_perf_store::fixture::{self, load_collection};
-use qdrant_perf_store::server::LocalServer;
+use qdrant_perf_testkit::qdrant::LocalServer;
 use qdrant_perf_store::{AnyStore, Api, CollectionSpec, Guard, ServerConfig, Store};
 
 /// One cluster at a time: two would share the 2 cores the kill times are measured on.
@@ -95,7 +95,7 @@ fn run_with_a_lost_node(fault: Fault) -> Option<Measured> {
     // Every node holds shards: whichever is killed, each shard keeps a replica elsewhere.
     for port in &http_ports {
         let body =
-            qdrant_perf_store::server::http_body(*port, &format!("/collections/{name}/cluster"))
+            qdrant_perf_testkit::qdrant::http_body(*port, &format!("/collections/{name}/cluster"))
                 .expect("the collection's cluster info");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert!(

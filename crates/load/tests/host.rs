@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use qdrant_perf_load::host::{HostError, HostMonitor, HostSource};
-use qdrant_perf_load::monitoring::{MonitoringError, PrivateNodeExporter, PrivatePrometheus};
+use qdrant_perf_testkit::prometheus::{MonitoringError, PrivateNodeExporter, PrivatePrometheus};
 
 /// The private stack, or None after printing why the test is skipped.
 fn stack() -> Option<(PrivateNodeExporter, PrivatePrometheus)> {

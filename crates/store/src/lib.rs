@@ -22,7 +22,6 @@ mod guard;
 mod profiles;
 pub mod readonly;
 pub mod remote;
-pub mod server;
 mod spec;
 mod store;
 

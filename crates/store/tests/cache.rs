@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
-use qdrant_perf_store::cache::redis_server::RedisServer;
+use qdrant_perf_testkit::redis::RedisServer;
 use qdrant_perf_store::cache::{cache_key, decode_value};
 use qdrant_perf_store::fixture::{self, load_collection};
 use qdrant_perf_store::{

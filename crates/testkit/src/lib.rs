@@ -5,11 +5,19 @@
 //! with one line saying what is missing and how to get it (`scripts/setup` installs them all).
 //! Under CI (`CI=true`, as GitHub Actions and `.ci/run` set it) a missing part fails the test,
 //! so CI cannot go green by skipping.
+//!
+//! The parts themselves: [`qdrant`] (a throwaway Qdrant server or cluster, `TestServer` below),
+//! [`redis`] (a private redis-server) and [`prometheus`] (a private Prometheus and
+//! node_exporter). Nothing here is in a product crate's public API.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use qdrant_perf_store::server::LocalServer;
+pub mod prometheus;
+pub mod qdrant;
+pub mod redis;
+
+use qdrant::LocalServer;
 
 /// True when the environment says this is CI: `CI` is `true` or `1`.
 pub fn under_ci() -> bool {

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-pub use qdrant_perf_load::monitoring::{PROMTOOL_MISSING, promtool_check};
+pub use qdrant_perf_testkit::prometheus::{PROMTOOL_MISSING, promtool_check};
 
 /// The samples of a text in the exposition format: series (`name{labels}`, as written) ->
 /// value. Comment lines are skipped.

@@ -18,10 +18,8 @@
 //!   expire by TTL only: an upsert does not invalidate them. `create` and `drop_owned` clear the
 //!   collection's entries, since a new collection is new data.
 //!
-//! [`redis_server`] starts a private `redis-server` for tests and benches.
 
 mod key;
-pub mod redis_server;
 mod stats;
 mod value;
 
@@ -95,16 +93,6 @@ pub enum CacheError {
         "invalid cache mode `{value}`: use `required` (fail when Redis is down) or `optional` (warn and run uncached)"
     )]
     InvalidMode { value: String },
-
-    #[error(
-        "redis-server not found ({message}): the cache tests and benches start a private one. \
-         Install it with `apt-get install -y redis-server` (Debian package redis-server), \
-         set REDIS_SERVER_BIN to its path, or set REDIS_URL to a running Redis"
-    )]
-    ServerMissing { message: String },
-
-    #[error("redis-server did not start: {message}")]
-    ServerStart { message: String },
 }
 
 /// A cache entry's time to live: a positive whole number of seconds.

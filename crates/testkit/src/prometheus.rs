@@ -9,7 +9,7 @@
 //! `node_exporter` on the PATH; Debian package `prometheus-node-exporter`) and
 //! `PROMETHEUS_BIN` (else `prometheus`; Debian package `prometheus`).
 //!
-//! [`promtool_check`] (re-exported from qdrant-perf-report's `prom`) runs Prometheus' own checker of the text exposition format.
+//! [`promtool_check`] (re-exported from qdrant-perf-sys's `prom`) runs Prometheus' own checker of the text exposition format.
 //!
 //! On Linux a started process is also killed when the thread that started it ends: start them
 //! on the thread that keeps them (not in a `spawn_blocking` task).
@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use qdrant_perf_store::server::{http_body, http_status};
+use crate::qdrant::{http_body, http_status};
 
 /// Prometheus' own checker of the exposition format (one, in the results crate).
 pub use qdrant_perf_sys::prom::{PROMTOOL_MISSING, promtool_check};

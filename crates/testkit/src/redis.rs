@@ -14,7 +14,28 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::CacheError;
+/// Starting the private redis-server failed: it is not installed, or it did not come up.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisServerError {
+    #[error(
+        "redis-server not found ({message}): the cache tests and benches start a private one. \
+         Install it with `apt-get install -y redis-server` (Debian package redis-server), \
+         set REDIS_SERVER_BIN to its path, or set REDIS_URL to a running Redis"
+    )]
+    ServerMissing { message: String },
+
+    #[error("redis-server did not start: {message}")]
+    ServerStart { message: String },
+}
+
+impl RedisServerError {
+    /// True when redis-server is not installed (a test skips, or fails under CI).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::ServerMissing { .. })
+    }
+}
+
+type CacheError = RedisServerError;
 
 static STARTED: AtomicU64 = AtomicU64::new(0);
 
@@ -229,7 +250,7 @@ impl TestRedis {
     pub fn describe(&self) -> String {
         match self {
             TestRedis::Started(s) => format!("private redis-server on 127.0.0.1:{}", s.port()),
-            TestRedis::External { url } => format!("REDIS_URL {}", super::redact_url(url)),
+            TestRedis::External { url } => format!("REDIS_URL {}", qdrant_perf_store::cache::redact_url(url)),
         }
     }
 }
