@@ -1,5 +1,7 @@
 //! Shared setup of the criterion suites: which collections to run, their datasets and built
 //! collections (cached on disk), and the lines each suite prints beside criterion's figures.
+//! The collections are put in place by `qdrant_perf_load::setup::put_in_place`, the one setup
+//! path the load runs use too.
 //!
 //! Environment:
 //! - `QDRANT_PERF_POINTS`: stored vectors per collection (default 20,000; the deployment tests
@@ -30,12 +32,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use qdrant_perf_data::{
-    Dataset, DatasetCache, DatasetSpec, GroundTruth, KEEP_SHIPPED_TRUTH_VAR, LoadedFrom,
-    MetricWanted, UserData, Vectors, mean_recall,
+    Dataset, DatasetCache, DatasetSpec, GroundTruth, KEEP_SHIPPED_TRUTH_VAR, LoadedFrom, UserData,
+    Vectors, mean_recall,
 };
+use qdrant_perf_load::resources::process_cpu_seconds;
+use qdrant_perf_load::setup::{
+    CollectionChoice, DatasetSource, PlacedCollection, SetupSeconds, Stores, put_in_place,
+};
+use qdrant_perf_load::target::error_chain;
 use qdrant_perf_report::bench::{BenchSetup, QualityRecord, SearchMode};
-use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
-use qdrant_perf_store::{AnyStore, CollectionProfile, Guard, Profiles, Query, ServerConfig, Store};
+use qdrant_perf_store::fixture;
+use qdrant_perf_store::{AnyStore, CollectionProfile, Profiles, Query, ServerConfig, Store};
 
 pub const DEFAULT_POINTS: usize = 20_000;
 pub const DEFAULT_QUERIES: usize = 1_000;
@@ -172,28 +179,32 @@ pub static USER_DATA: LazyLock<Option<UserData>> = LazyLock::new(|| {
     Some(user)
 });
 
+/// Where this run's vectors come from: `QDRANT_PERF_DATASET`, else datasets generated at
+/// `QDRANT_PERF_POINTS` / `QDRANT_PERF_QUERIES` through the cache.
+pub static SOURCE: LazyLock<DatasetSource<'static>> = LazyLock::new(|| DatasetSource {
+    points: points(),
+    queries: queries(),
+    cache: cache(),
+    user: USER_DATA.as_ref(),
+    k: PROFILES.search.k,
+});
+
+/// A profile as the collection the shared setup puts in place (with the file's index defaults).
+pub fn choice_of(profile: &CollectionProfile) -> CollectionChoice {
+    CollectionChoice::from_profile(profile, PROFILES.index)
+}
+
 /// The dataset a profile runs on: `QDRANT_PERF_DATASET` under the profile's metric (a file
 /// that states another is an error naming both), else the generated one at this run's size.
 pub fn dataset_for(profile: &CollectionProfile) -> Dataset {
-    let made = match USER_DATA.as_ref() {
-        Some(user) => {
-            let wanted = MetricWanted::new(
-                profile.distance,
-                format!("collection profile `{}`", profile.name),
-            );
-            user.dataset(Some(&wanted), dataset_spec(profile).k)
-                .and_then(|d| d.check_fits(&profile.name, profile.vector_size).map(|()| d))
-        }
-        None => Dataset::load_or_generate(&dataset_spec(profile), &cache()),
-    };
-    made.unwrap_or_else(|e| fail(e))
+    SOURCE
+        .dataset(&choice_of(profile))
+        .unwrap_or_else(|e| fail(e))
 }
 
 /// The dataset of a profile at this run's size.
 pub fn dataset_spec(profile: &CollectionProfile) -> DatasetSpec {
-    DatasetSpec::new(profile.vector_size, points())
-        .with_queries(queries())
-        .with_metric(profile.distance)
+    SOURCE.spec(&choice_of(profile))
 }
 
 /// A collection of a profile, loaded into the embedded engine and indexed, with its held-out
@@ -201,35 +212,21 @@ pub fn dataset_spec(profile: &CollectionProfile) -> DatasetSpec {
 pub struct Prepared {
     pub profile: CollectionProfile,
     pub name: String,
-    pub store: AnyStore,
+    pub store: Arc<AnyStore>,
     /// True when this run created the collection (so it drops it at the end, on a server).
     pub created: bool,
     pub query_vectors: Vectors,
     pub truth: GroundTruth,
     pub points: usize,
-    pub setup: Setup,
+    pub setup: SetupSeconds,
     /// How Qdrant answers an unfiltered approximate search here: through the graph, or by a
     /// plain scan when the segments are below its full_scan_threshold.
     pub mode: SearchMode,
 }
 
-/// Seconds spent before measuring, by step.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Setup {
-    pub dataset: f64,
-    pub open: f64,
-    pub upload: f64,
-    pub index: f64,
-}
-
-impl Setup {
-    pub fn total(&self) -> f64 {
-        self.dataset + self.open + self.upload + self.index
-    }
-}
-
 static PREPARED: LazyLock<Mutex<HashMap<String, Arc<Prepared>>>> = LazyLock::new(Default::default);
-static SETUP_TOTAL: LazyLock<Mutex<Setup>> = LazyLock::new(Default::default);
+/// Seconds spent before measuring, by step, over the whole run.
+static SETUP_TOTAL: LazyLock<Mutex<SetupSeconds>> = LazyLock::new(Default::default);
 
 /// The one runtime of a bench process: server clients keep background tasks on the runtime that
 /// made them, so setup, measurement and clean-up all run on this one.
@@ -243,6 +240,13 @@ pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 /// The server this run measures (`QDRANT_URL`), if any.
 pub static SERVER: LazyLock<Option<ServerConfig>> =
     LazyLock::new(|| ServerConfig::from_env(None).unwrap_or_else(|e| fail(e)));
+
+/// The stores of this run: one connection to [`SERVER`], or the embedded engine beside each
+/// dataset (its built indexes are the on-disk cache).
+static STORES: LazyLock<Mutex<Stores>> = LazyLock::new(|| {
+    let stores = RT.block_on(Stores::open(SERVER.as_ref(), false));
+    Mutex::new(stores.unwrap_or_else(|e| fail(error_chain(&e))))
+});
 
 /// `edge`, `grpc` or `rest`: the engine this run measures.
 pub fn engine_name() -> &'static str {
@@ -269,7 +273,7 @@ pub fn prepared(profile: &CollectionProfile) -> Arc<Prepared> {
     if let Some(p) = map.get(&profile.name) {
         return p.clone();
     }
-    let p = Arc::new(prepare(profile).unwrap_or_else(|e| fail(e)));
+    let p = Arc::new(prepare(profile).unwrap_or_else(|e| fail(error_chain(&e))));
     map.insert(profile.name.clone(), p.clone());
     p
 }
@@ -280,35 +284,26 @@ pub fn prepared_if_any(profile: &CollectionProfile) -> Option<Arc<Prepared>> {
     PREPARED.lock().expect("lock").get(&profile.name).cloned()
 }
 
-fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::Error>> {
-    let dataset = dataset_for(profile);
-    eprintln!("{}", dataset.describe());
-    let dataset_seconds = match dataset.loaded_from {
-        LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
-        LoadedFrom::Files => 0.0,
-        LoadedFrom::User(ref u) => u.seconds,
+/// Puts the collection of `profile` in place (the shared setup), then says how long it took,
+/// whether Qdrant will answer by a plain scan, and adds the seconds to the run's total.
+fn prepare(profile: &CollectionProfile) -> Result<Prepared, qdrant_perf_load::driver::LoadError> {
+    let placed = {
+        let mut stores = STORES.lock().expect("lock");
+        RT.block_on(put_in_place(
+            &choice_of(profile),
+            &SOURCE,
+            &mut stores,
+            |dataset| eprintln!("{}", dataset.describe()),
+        ))?
     };
-    let guard = Guard::default();
-    let name = guard.name_for(&profile.name);
-    let store = match SERVER.as_ref() {
-        Some(config) => RT.block_on(AnyStore::connect(config, guard))?,
-        // Built indexes live beside their dataset, keyed by the index parameters.
-        None => AnyStore::edge(dataset.dir.join("edge"), guard)?,
-    };
-    let collection = PROFILES.collection_spec(profile, name.clone());
-    // A user's Parquet scalar columns go with the points, each with a payload index.
-    let loaded = RT.block_on(fixture::load_dataset(
-        &store,
-        &collection,
-        &dataset,
-        DEFAULT_BATCH,
-    ))?;
-    let setup = Setup {
-        dataset: dataset_seconds,
-        open: loaded.open_seconds,
-        upload: loaded.upload_seconds,
-        index: loaded.index.seconds,
-    };
+    let PlacedCollection {
+        dataset,
+        store,
+        name,
+        spec: collection,
+        loaded,
+        seconds: setup,
+    } = placed;
     eprintln!(
         "setup of {name} on {}: dataset {:.2} s ({}), open {:.2} s, upload {:.2} s, index {:.2} s ({}; {} points in {} segments) = {:.2} s",
         store.engine_version(),
@@ -347,13 +342,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, Box<dyn std::error::
             scan_below * segments * 2
         );
     }
-    {
-        let mut total = SETUP_TOTAL.lock().expect("lock");
-        total.dataset += setup.dataset;
-        total.open += setup.open;
-        total.upload += setup.upload;
-        total.index += setup.index;
-    }
+    *SETUP_TOTAL.lock().expect("lock") += setup;
     Ok(Prepared {
         profile: profile.clone(),
         name,
@@ -419,13 +408,16 @@ impl Prepared {
             })
             .collect();
         let client = started.elapsed().as_secs_f64() / queries.len().max(1) as f64;
-        let cpu = (process_cpu_seconds() - cpu_started) / queries.len().max(1) as f64;
+        let cpu = match (cpu_started, process_cpu_seconds()) {
+            (Some(a), Some(b)) => Some((b - a) / queries.len().max(1) as f64),
+            _ => None,
+        };
         Check {
             recall: mean_recall(results.iter().map(Vec::as_slice), |i| self.truth.ids(i), k),
             queries: queries.len(),
             client_ms: client * 1e3,
             server_ms: (server_n > 0).then(|| server / server_n as f64 * 1e3),
-            cpu_us: cpu * 1e6,
+            cpu_us: cpu.map(|c| c * 1e6),
         }
     }
 }
@@ -437,19 +429,8 @@ pub struct Check {
     pub client_ms: f64,
     pub server_ms: Option<f64>,
     /// CPU time of this process per query: the engine's and client's work on the embedded
-    /// engine, the client's alone against a server.
-    pub cpu_us: f64,
-}
-
-/// CPU time this process has used, all threads (CLOCK_PROCESS_CPUTIME_ID).
-pub fn process_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    /// engine, the client's alone against a server (`None` where /proc cannot be read).
+    pub cpu_us: Option<f64>,
 }
 
 impl Check {
@@ -459,16 +440,18 @@ impl Check {
             "recall@{k} = {:.4} over {} held-out queries",
             self.recall, self.queries
         );
+        let cpu = |label: &str| match self.cpu_us {
+            Some(us) => format!("{label} {us:.0} us/query"),
+            None => String::new(),
+        };
         if let Some(server) = self.server_ms {
             s.push_str(&format!(
-                "; mean server time {server:.3} ms vs client {:.3} ms; client CPU {:.0} us/query",
-                self.client_ms, self.cpu_us
+                "; mean server time {server:.3} ms vs client {:.3} ms{}",
+                self.client_ms,
+                cpu("; client CPU")
             ));
         } else {
-            s.push_str(&format!(
-                "; mean {:.3} ms, CPU {:.0} us/query",
-                self.client_ms, self.cpu_us
-            ));
+            s.push_str(&format!("; mean {:.3} ms{}", self.client_ms, cpu(", CPU")));
         }
         s
     }

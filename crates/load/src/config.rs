@@ -17,6 +17,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// `fixtures/performance-tests.yaml`, compiled in so `validate` works from any directory.
 pub const BUNDLED_CONFIG: &str = include_str!("../../../fixtures/performance-tests.yaml");
 
+/// The distance of the file's collections: the file names none, and the deployment's
+/// embeddings are compared by cosine (as `fixtures/collections.json` says for each).
+pub const COLLECTION_DISTANCE: qdrant_perf_data::Metric = qdrant_perf_data::Metric::Cosine;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{source_name}: {message}")]

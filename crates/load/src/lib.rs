@@ -6,9 +6,9 @@
 //!
 //! - [`driver`]: the open-loop (no coordinated omission) and closed-loop load driver over a
 //!   [`driver::Target`]; [`target`] has the targets (any `Store`, an HTTP endpoint, a no-op);
-//!   [`setup`] puts the collections in place the way the benches do and drops what it created;
-//!   [`stream`] searches while a collection grows (stages, recall against the acknowledged
-//!   points, freshness).
+//!   [`setup`] puts the collections in place (the one setup path, the benches' too) and drops
+//!   what it created; [`stream`] searches while a collection grows (stages, recall against the
+//!   acknowledged points, freshness).
 //! - [`live`]: a run's figures as a Prometheus `/metrics` endpoint while it runs (fed once a
 //!   second by the driver's collector).
 //! - [`config`]: the deployment's performance-tests.yaml; [`validate`]: the per-collection and

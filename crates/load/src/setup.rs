@@ -1,17 +1,23 @@
-//! Puts the collections of a load run in place, the way the benches do (`benches/common`):
-//! dataset from the cache (or generated with exact ground truth), collection created and
-//! uploaded through the one fixture, waited on until indexed, then reused by later runs.
+//! Puts collections in place for a run: the one setup path of the load runs and of the criterion
+//! suites (`benches/common` calls [`put_in_place`] too). The dataset comes from the cache (or is
+//! generated with exact ground truth) or from the user's files; the collection is created under
+//! the guard's prefix on the server or in the embedded engine beside its dataset, uploaded
+//! through the one fixture, waited on until indexed, and reused by later runs.
 
 use std::collections::HashMap;
+use std::ops::AddAssign;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use qdrant_perf_data::{
-    Dataset, DatasetCache, DatasetSpec, LoadedFrom, Metric, MetricWanted, UserData,
+    DataError, Dataset, DatasetCache, DatasetSpec, LoadedFrom, Metric, MetricWanted, UserData,
 };
-use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
+use qdrant_perf_store::fixture::{self, DEFAULT_BATCH, Loaded};
 use qdrant_perf_store::readonly::ReadOnlyWorkload;
-use qdrant_perf_store::{AnyStore, CollectionSpec, Guard, HnswParams, ServerConfig, Store};
+use qdrant_perf_store::{
+    AnyStore, CollectionProfile, CollectionSpec, Guard, HnswParams, IndexDefaults, ServerConfig,
+    Store,
+};
 
 use crate::driver::LoadError;
 use crate::target::StoreCollection;
@@ -25,6 +31,19 @@ pub struct CollectionChoice {
     pub hnsw: HnswParams,
     /// Queries per second this collection gets in a multi-collection run.
     pub qps: f64,
+}
+
+impl CollectionChoice {
+    /// A collection profile of `fixtures/collections.json`, with the file's index defaults.
+    pub fn from_profile(profile: &CollectionProfile, index: IndexDefaults) -> Self {
+        Self {
+            name: profile.name.clone(),
+            vector_size: profile.vector_size,
+            metric: profile.distance,
+            hnsw: index.into(),
+            qps: f64::from(profile.query_load),
+        }
+    }
 }
 
 /// Sizes and where to run.
@@ -94,6 +113,195 @@ pub fn check_dataset_dims(
     })
 }
 
+/// Where the vectors of a run's collections come from: a user's own dataset, else datasets
+/// generated at a size (and kept in the cache for later runs).
+#[derive(Clone, Debug)]
+pub struct DatasetSource<'a> {
+    /// Stored vectors of a generated dataset.
+    pub points: usize,
+    /// Held-out queries of a generated dataset.
+    pub queries: usize,
+    /// Where generated datasets, computed truths and the embedded engine's built indexes are kept.
+    pub cache: DatasetCache,
+    /// A user's own dataset instead of generated vectors (`points` and `queries` then do not
+    /// apply).
+    pub user: Option<&'a UserData>,
+    /// Top-k of the run's searches: the truth goes at least this deep.
+    pub k: usize,
+}
+
+impl DatasetSource<'_> {
+    /// The generated dataset of `choice`: its dimension and metric at this source's size.
+    pub fn spec(&self, choice: &CollectionChoice) -> DatasetSpec {
+        DatasetSpec::new(choice.vector_size, self.points)
+            .with_queries(self.queries)
+            .with_metric(choice.metric)
+    }
+
+    /// The dataset of `choice`: the user's, under the collection's metric (a file that states
+    /// another is an error naming both) and of its dimension, with truth as deep as a generated
+    /// one's (and at least `k`); else the generated one, read from the cache when made before.
+    pub fn dataset(&self, choice: &CollectionChoice) -> Result<Dataset, DataError> {
+        let spec = self.spec(choice);
+        let Some(user) = self.user else {
+            return Dataset::load_or_generate(&spec, &self.cache);
+        };
+        let wanted = MetricWanted::new(choice.metric, format!("collection `{}`", choice.name));
+        let dataset = user.dataset(Some(&wanted), spec.k.max(self.k))?;
+        dataset.check_fits(&choice.name, choice.vector_size)?;
+        Ok(dataset)
+    }
+}
+
+/// The stores a run puts its collections in, all under one guard: its one connection to the
+/// server, or an embedded engine beside each dataset, opened once per directory: `edge/`, where
+/// built indexes stay for later runs, or (for a run that writes) a scratch directory deleted
+/// when the last collection in it is let go, so the cached indexes are never changed.
+pub struct Stores {
+    guard: Guard,
+    server: Option<Arc<AnyStore>>,
+    edge: HashMap<PathBuf, Arc<AnyStore>>,
+    scratch: bool,
+}
+
+impl Stores {
+    /// Connects to `server`; without one, the embedded engine (in scratch directories when
+    /// `scratch`) is opened when a dataset first needs it.
+    pub async fn open(server: Option<&ServerConfig>, scratch: bool) -> Result<Self, LoadError> {
+        let guard = Guard::default();
+        let server = match server {
+            Some(config) => Some(Arc::new(AnyStore::connect(config, guard.clone()).await?)),
+            None => None,
+        };
+        Ok(Self {
+            guard,
+            server,
+            edge: HashMap::new(),
+            scratch,
+        })
+    }
+
+    /// The server's store, when the run has a server.
+    pub fn server(&self) -> Option<&Arc<AnyStore>> {
+        self.server.as_ref()
+    }
+
+    /// The store the collection of `dataset` goes in.
+    fn for_dataset(&mut self, dataset: &Dataset) -> Result<Arc<AnyStore>, LoadError> {
+        if let Some(server) = &self.server {
+            return Ok(server.clone());
+        }
+        let root = if self.scratch {
+            dataset
+                .dir
+                .join(format!("edge-scratch-{}", std::process::id()))
+        } else {
+            dataset.dir.join("edge")
+        };
+        if let Some(store) = self.edge.get(&root) {
+            return Ok(store.clone());
+        }
+        let store = Arc::new(if self.scratch {
+            AnyStore::edge_scratch(&root, self.guard.clone())?
+        } else {
+            AnyStore::edge(&root, self.guard.clone())?
+        });
+        self.edge.insert(root, store.clone());
+        Ok(store)
+    }
+}
+
+/// Seconds spent putting a collection (or, added up, a run's collections) in place, by step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SetupSeconds {
+    /// Generating the dataset, reading it from the cache or reading the user's files.
+    pub dataset: f64,
+    /// Creating the collection, or opening the existing one (the embedded engine loads a
+    /// cached index here).
+    pub open: f64,
+    pub upload: f64,
+    /// Waiting until the collection is indexed.
+    pub index: f64,
+}
+
+impl SetupSeconds {
+    pub fn total(&self) -> f64 {
+        self.dataset + self.open + self.upload + self.index
+    }
+}
+
+impl AddAssign for SetupSeconds {
+    fn add_assign(&mut self, other: Self) {
+        self.dataset += other.dataset;
+        self.open += other.open;
+        self.upload += other.upload;
+        self.index += other.index;
+    }
+}
+
+/// A collection [`put_in_place`]: loaded, indexed, ready to measure.
+pub struct PlacedCollection {
+    /// Its dataset: the stored points, the held-out queries and their exact truth.
+    pub dataset: Dataset,
+    pub store: Arc<AnyStore>,
+    /// Its name in the store: the guard's prefix and the choice's name (`perf_mixtral`).
+    pub name: String,
+    /// What it was created with (under `name`).
+    pub spec: CollectionSpec,
+    /// Whether it was reused, its index state, and the seconds of each step.
+    pub loaded: Loaded,
+    pub seconds: SetupSeconds,
+}
+
+/// Puts the collection of `choice` in place: gets its dataset from `source` (generated through
+/// the cache, or the user's files), picks its store from `stores` (the server, or the embedded
+/// engine beside the dataset), names it through the guard, loads it with
+/// [`fixture::load_dataset`] (a collection that already holds the dataset is reused) and waits
+/// until it is indexed. `announce` is called with the dataset as soon as it is ready, before
+/// the (long) upload, so the caller can say what it is first.
+pub async fn put_in_place(
+    choice: &CollectionChoice,
+    source: &DatasetSource<'_>,
+    stores: &mut Stores,
+    announce: impl FnOnce(&Dataset),
+) -> Result<PlacedCollection, LoadError> {
+    let dataset = source
+        .dataset(choice)
+        .map_err(|source| LoadError::Dataset {
+            collection: choice.name.clone(),
+            source,
+        })?;
+    announce(&dataset);
+    let store = stores.for_dataset(&dataset)?;
+    let name = stores.guard.name_for(&choice.name);
+    let spec =
+        CollectionSpec::new(name.clone(), choice.vector_size, choice.metric).with_hnsw(choice.hnsw);
+    let loaded = fixture::load_dataset(&*store, &spec, &dataset, DEFAULT_BATCH)
+        .await
+        .map_err(|source| LoadError::Setup {
+            collection: name.clone(),
+            source,
+        })?;
+    let seconds = SetupSeconds {
+        dataset: match &dataset.loaded_from {
+            LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => *seconds,
+            LoadedFrom::Files => 0.0,
+            LoadedFrom::User(u) => u.seconds,
+        },
+        open: loaded.open_seconds,
+        upload: loaded.upload_seconds,
+        index: loaded.index.seconds,
+    };
+    Ok(PlacedCollection {
+        dataset,
+        store,
+        name,
+        spec,
+        loaded,
+        seconds,
+    })
+}
+
 /// Collections ready for a run, and what it took.
 pub struct Prepared {
     pub collections: Vec<StoreCollection<AnyStore>>,
@@ -119,6 +327,14 @@ impl Prepared {
         self.created.append(&mut other.created);
         self.engine = other.engine.clone();
         self.engine_version = other.engine_version.clone();
+    }
+
+    /// Says `line` on stderr (unless `quiet`) and keeps it in the notes.
+    fn note(&mut self, quiet: bool, line: String) {
+        if !quiet {
+            eprintln!("{line}");
+        }
+        self.notes.push(line);
     }
 
     /// Lets go of the collections (a scratch store deletes its directory once the last run
@@ -149,11 +365,7 @@ pub async fn prepare(
     choices: &[CollectionChoice],
     opts: &SetupOptions,
 ) -> Result<Prepared, LoadError> {
-    let guard = Guard::default();
-    let server_store = match &opts.server {
-        Some(config) => Some(Arc::new(AnyStore::connect(config, guard.clone()).await?)),
-        None => None,
-    };
+    let mut stores = Stores::open(opts.server.as_ref(), opts.writes).await?;
     let mut prepared = Prepared {
         collections: Vec::new(),
         engine_version: String::new(),
@@ -169,18 +381,8 @@ pub async fn prepare(
             .collect();
         check_dataset_dims(user, &run, &run)?;
     }
-    let mut edge_stores = HashMap::new();
     for choice in choices {
-        let one = prepare_one(
-            choice,
-            opts,
-            &guard,
-            server_store.as_ref(),
-            &mut edge_stores,
-            &mut prepared,
-        )
-        .await;
-        if let Err(e) = one {
+        if let Err(e) = prepare_one(choice, opts, &mut stores, &mut prepared).await {
             for line in prepared.cleanup().await {
                 eprintln!("{line}");
             }
@@ -190,120 +392,72 @@ pub async fn prepare(
     Ok(prepared)
 }
 
-/// Puts one collection in place and adds it (and, when this run created it on a server, the
-/// duty to drop it) to `prepared`.
+/// Puts one collection in place ([`put_in_place`]) and adds it, its notes and provenance (and,
+/// when this run created it on a server, the duty to drop it) to `prepared`.
 async fn prepare_one(
     choice: &CollectionChoice,
     opts: &SetupOptions,
-    guard: &Guard,
-    server_store: Option<&Arc<AnyStore>>,
-    edge_stores: &mut HashMap<PathBuf, Arc<AnyStore>>,
+    stores: &mut Stores,
     prepared: &mut Prepared,
 ) -> Result<(), LoadError> {
     if opts.read_only.contains(&choice.name) {
-        return prepare_read_only(choice, opts, server_store, prepared).await;
+        return prepare_read_only(choice, opts, stores.server(), prepared).await;
     }
-    let as_dataset_error = |source| LoadError::Dataset {
-        collection: choice.name.clone(),
-        source,
+    let source = DatasetSource {
+        points: opts.points,
+        queries: opts.queries,
+        cache: opts.cache.clone(),
+        user: opts.dataset.as_deref(),
+        k: opts.k,
     };
-    let dataset = match &opts.dataset {
-        Some(user) => {
-            let wanted = MetricWanted::new(choice.metric, format!("collection `{}`", choice.name));
-            let d = user
-                .dataset(Some(&wanted), opts.k.max(100))
-                .map_err(as_dataset_error)?;
-            d.check_fits(&choice.name, choice.vector_size)
-                .map_err(as_dataset_error)?;
-            d
+    let placed = put_in_place(choice, &source, stores, |dataset| {
+        if matches!(dataset.loaded_from, LoadedFrom::User(_)) {
+            prepared.note(
+                opts.quiet,
+                format!("{}: {}", choice.name, dataset.describe()),
+            );
         }
-        None => {
-            let spec = DatasetSpec::new(choice.vector_size, opts.points)
-                .with_queries(opts.queries)
-                .with_metric(choice.metric);
-            Dataset::load_or_generate(&spec, &opts.cache).map_err(as_dataset_error)?
-        }
-    };
-    let spec = dataset.spec.clone();
-    if matches!(dataset.loaded_from, LoadedFrom::User(_)) {
-        let line = format!("{}: {}", choice.name, dataset.describe());
-        if !opts.quiet {
-            eprintln!("{line}");
-        }
-        prepared.notes.push(line);
-    }
-    let store = match server_store {
-        Some(s) => s.clone(),
-        None => {
-            let root = if opts.writes {
-                dataset
-                    .dir
-                    .join(format!("edge-scratch-{}", std::process::id()))
-            } else {
-                dataset.dir.join("edge")
-            };
-            match edge_stores.get(&root) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(if opts.writes {
-                        AnyStore::edge_scratch(&root, guard.clone())?
-                    } else {
-                        AnyStore::edge(&root, guard.clone())?
-                    });
-                    edge_stores.insert(root, s.clone());
-                    s
-                }
-            }
-        }
-    };
+    })
+    .await?;
+    let PlacedCollection {
+        dataset,
+        store,
+        name,
+        loaded,
+        seconds,
+        ..
+    } = placed;
     prepared.engine_version = store.engine_version();
     prepared.engine = store.engine().name().to_string();
-    let name = guard.name_for(&choice.name);
-    let collection =
-        CollectionSpec::new(name.clone(), choice.vector_size, choice.metric).with_hnsw(choice.hnsw);
-    let loaded = fixture::load_dataset(&*store, &collection, &dataset, DEFAULT_BATCH)
-        .await
-        .map_err(|source| LoadError::Setup {
-            collection: name.clone(),
-            source,
-        })?;
     if !loaded.reused && opts.server.is_some() {
         prepared.created.push((store.clone(), name.clone()));
     }
-    let dataset_s = match dataset.loaded_from {
-        LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => seconds,
-        LoadedFrom::Files => 0.0,
-        LoadedFrom::User(ref u) => u.seconds,
-    };
     let note = format!(
         "{name}: {} points x {} dims, {} held-out queries, {}; dataset {:.1} s ({}), collection {} ({:.1} s open, {:.1} s upload, {:.1} s index; {} segments)",
         dataset.points.len(),
         choice.vector_size,
         dataset.queries.len(),
         dataset.describe_hardness(),
-        dataset_s,
+        seconds.dataset,
         match dataset.loaded_from {
             LoadedFrom::Cache { .. } => "cached",
             LoadedFrom::User(_) => "the user's files",
             _ => "generated",
         },
         if loaded.reused { "reused" } else { "built" },
-        loaded.open_seconds,
-        loaded.upload_seconds,
-        loaded.index.seconds,
+        seconds.open,
+        seconds.upload,
+        seconds.index,
         loaded.index.segments
     );
-    if !opts.quiet {
-        eprintln!("{note}");
-    }
-    prepared.notes.push(note);
-    let mut parameters = serde_json::to_value(&spec).unwrap_or_default();
+    prepared.note(opts.quiet, note);
+    let mut parameters = serde_json::to_value(&dataset.spec).unwrap_or_default();
     if let Ok(h) = dataset.hardness() {
         parameters["hardness"] = serde_json::to_value(h).unwrap_or_default();
     }
     prepared.datasets.push(qdrant_perf_report::DatasetInfo {
         collection: choice.name.clone(),
-        hash: spec.hash(),
+        hash: dataset.spec.hash(),
         parameters,
     });
     let queries = fixture::queries(&dataset.queries, opts.k, Some(opts.ef));
@@ -366,10 +520,7 @@ async fn prepare_read_only(
         w.metric.name(),
         w.queries.len(),
     );
-    if !opts.quiet {
-        eprintln!("{note}");
-    }
-    prepared.notes.push(note);
+    prepared.note(opts.quiet, note);
     let mut parameters = w.state_json();
     parameters["read_only"] = serde_json::Value::Bool(true);
     parameters["queries"] = w.queries.len().into();

@@ -291,7 +291,8 @@ pub fn server_timing_seconds(header: &str) -> Option<f64> {
     first
 }
 
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its causes on one line: `setting up collection perf_x: <cause>: <its cause>`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

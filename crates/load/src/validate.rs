@@ -22,7 +22,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use qdrant_perf_data::Metric;
 use qdrant_perf_store::HnswParams;
 
 use crate::config::{CollectionConfig, PerformanceConfig, Targets};
@@ -444,7 +443,7 @@ async fn prepare_selected(
         let choice = CollectionChoice {
             name: name.clone(),
             vector_size: c.vector_size,
-            metric: Metric::Cosine,
+            metric: crate::config::COLLECTION_DISTANCE,
             hnsw,
             qps: c.query_load,
         };

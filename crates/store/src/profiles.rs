@@ -1,5 +1,10 @@
 //! The deployment's collection profiles (`fixtures/collections.json`): name, vector size,
 //! distance, test size and query load of each collection, and the index and search defaults.
+//!
+//! collections.json is derived from the deployment's `fixtures/performance-tests.yaml` (which
+//! `qdrant-perf validate` reads; it names no distance, and its collections are Cosine), and the
+//! test `crates/load/tests/collections_source.rs` keeps the two in step: change the yaml first,
+//! then this file to match.
 
 use std::path::Path;
 
