@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use qdrant_perf_data::{DEFAULT_ZIPF_EXPONENT, QueryStream, ideal_hit_rate};
-use qdrant_perf_testkit::redis::TestRedis;
 use qdrant_perf_store::cache::{TARGET_HIT_RATE, TARGET_LATENCY_MS};
 use qdrant_perf_store::{AnyStore, CacheConfig, CachedStore, Query, Store};
+use qdrant_perf_testkit::redis::TestRedis;
 
 use common::{PROFILES, RT, fail, prepared, prepared_if_any, selected_profiles, summary};
 

@@ -33,8 +33,7 @@ pub fn finish(suite: &str) {
         std::process::exit(2);
     };
     if !records.is_empty() || bench::suite_path(&dir, suite).exists() {
-        let (path, replaced) =
-            bench::save_suite(&dir, suite, records).unwrap_or_else(|e| fail(e));
+        let (path, replaced) = bench::save_suite(&dir, suite, records).unwrap_or_else(|e| fail(e));
         if let Some(e) = replaced {
             eprintln!("warning: replaced an unreadable quality file: {e}");
         }

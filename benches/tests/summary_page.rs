@@ -121,8 +121,7 @@ fn a_real_suite_run_writes_quality_records_and_a_page_that_agrees_with_criterion
     );
 
     // The quality file: this schema, a record per benchmark, each with recall over 200 queries.
-    let quality =
-        SuiteQuality::load(&bench::suite_path(home.path(), "hnsw")).expect("hnsw.json");
+    let quality = SuiteQuality::load(&bench::suite_path(home.path(), "hnsw")).expect("hnsw.json");
     assert_eq!(quality.schema, SCHEMA);
     let recorded: Vec<&str> = quality.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(recorded, ids);

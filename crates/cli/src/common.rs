@@ -10,8 +10,8 @@ use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::{LoadError, StopSignal};
 use qdrant_perf_load::target;
 use qdrant_perf_report::PlanError;
-use qdrant_perf_sys::proc;
 use qdrant_perf_store::{AnyStore, CacheError, Guard, ServerConfig};
+use qdrant_perf_sys::proc;
 
 /// The dataset and index cache: `dir`, else `$QDRANT_PERF_CACHE_DIR`, else ./target/qdrant-perf;
 /// an error when it is not writable.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 use qdrant_perf_data::{DatasetSpec, Distribution};
-use qdrant_perf_sys::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
+use qdrant_perf_sys::proc;
 use qdrant_perf_tune::scale::{self, ScaleConfig, StorageChoice};
 
 use crate::common::{self, cache, open_store, private_edge_root, runtime};
@@ -66,8 +66,8 @@ pub struct ScaleArgs {
     /// A Qdrant server instead of the embedded engine (memory figures are then unknown).
     #[arg(long, env = "QDRANT_URL")]
     pub url: Option<String>,
-    #[arg(long, default_value = "target/qdrant-perf/results")]
-    pub out_dir: PathBuf,
+    #[arg(long, alias = "out-dir", default_value = "target/qdrant-perf/results")]
+    pub out: PathBuf,
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
 }
@@ -149,9 +149,9 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         "stopping after the current size; the finished sizes are kept",
     );
     let stem = format!("scale-{dim}d");
-    let json = args.out_dir.join(format!("{stem}.json"));
-    let svg = args.out_dir.join(format!("{stem}.svg"));
-    let html = args.out_dir.join(format!("{stem}.html"));
+    let json = args.out.join(format!("{stem}.json"));
+    let svg = args.out.join(format!("{stem}.svg"));
+    let html = args.out.join(format!("{stem}.html"));
     let config = ScaleConfig {
         dataset: DatasetSpec::new(dim, steps[0])
             .with_queries(args.queries)

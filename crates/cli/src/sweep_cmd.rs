@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use qdrant_perf_data::{Dataset, DatasetSpec, Distribution, Metric};
-use qdrant_perf_sys::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
+use qdrant_perf_sys::proc;
 use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig, SweepError};
 
 use crate::common::{self, cache, open_store, private_edge_root, runtime};
@@ -73,22 +73,16 @@ pub struct SweepArgs {
     #[arg(long, env = "QDRANT_URL")]
     pub url: Option<String>,
     /// Where the JSON and SVG go.
-    #[arg(long, default_value = "target/qdrant-perf/results")]
-    pub out_dir: PathBuf,
+    #[arg(long, alias = "out-dir", default_value = "target/qdrant-perf/results")]
+    pub out: PathBuf,
     /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
 }
 
 pub(crate) fn parse_metric(s: &str) -> Result<Metric, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "cosine" => Ok(Metric::Cosine),
-        "dot" => Ok(Metric::Dot),
-        "euclid" => Ok(Metric::Euclid),
-        other => Err(format!(
-            "unknown metric {other:?}: expected cosine, dot or euclid"
-        )),
-    }
+    qdrant_perf_data::metric_from_word(s)
+        .ok_or_else(|| format!("unknown metric {s:?}: expected cosine, dot or euclid"))
 }
 
 pub fn run(args: SweepArgs) -> Result<ExitCode> {
@@ -146,9 +140,9 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         "stopping after the current point; the finished points are kept",
     );
     let stem = format!("sweep-{dim}d-{points}");
-    let json = args.out_dir.join(format!("{stem}.json"));
-    let svg = args.out_dir.join(format!("{stem}.svg"));
-    let html = args.out_dir.join(format!("{stem}.html"));
+    let json = args.out.join(format!("{stem}.json"));
+    let svg = args.out.join(format!("{stem}.svg"));
+    let html = args.out.join(format!("{stem}.html"));
     for n in &notes {
         eprintln!("note: {n}");
     }

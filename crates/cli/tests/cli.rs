@@ -755,7 +755,7 @@ fn a_scale_json_feeds_plan_and_validate_and_its_fits_are_back_tested() {
             .args(extra)
             .arg("--cache-dir")
             .arg(&cache)
-            .arg("--out-dir")
+            .arg("--out")
             .arg(&results)
             .env_remove("QDRANT_URL"))
     };
@@ -1143,7 +1143,7 @@ fn sweep_runs_end_to_end_on_a_parquet_dataset_directory() {
             "--url",
             "edge",
         ])
-        .arg("--out-dir")
+        .arg("--out")
         .arg(&out)
         .arg("--cache-dir")
         .arg(dir.path().join("cache"));
@@ -1270,7 +1270,7 @@ fn scale_runs_each_size_on_the_head_of_a_dataset_and_refuses_sizes_past_it() {
     cmd.args(["scale", "--dataset"])
         .arg(&h5)
         .args(["--steps", "20,30,48", "--max", "48", "--url", "edge"])
-        .arg("--out-dir")
+        .arg("--out")
         .arg(&out)
         .arg("--cache-dir")
         .arg(dir.path().join("cache"));

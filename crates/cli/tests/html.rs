@@ -26,11 +26,11 @@ use tungstenite::{Message, WebSocket};
 
 use common::{bin, run, tiny_config};
 use qdrant_perf_render::bench_summary;
+use qdrant_perf_render::chart::spectrum_quantiles;
+use qdrant_perf_render::report_html::PARTIAL_MIN_S;
 use qdrant_perf_report::bench::{
     self, BenchSetup, QualityRecord, SearchMode, Selectivity, SuiteQuality,
 };
-use qdrant_perf_render::chart::spectrum_quantiles;
-use qdrant_perf_render::report_html::PARTIAL_MIN_S;
 use qdrant_perf_tune::sweep::pareto_frontier;
 
 /// A headless chromium of this test: killed (and its profile removed) on every way out.
@@ -670,7 +670,7 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
                 "--ef-construct",
                 "32",
             ])
-            .args(["--cache-dir", cache_arg, "--out-dir"])
+            .args(["--cache-dir", cache_arg, "--out"])
             .arg(&results)
             .env_remove("QDRANT_URL"));
         assert_eq!(code, 0, "{args:?}: {stdout}\n{stderr}");

@@ -11,8 +11,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{bin, http_json};
-use qdrant_perf_testkit::redis::RedisServer;
 use qdrant_perf_testkit::qdrant::LocalServer;
+use qdrant_perf_testkit::redis::RedisServer;
 
 /// A server from `QDRANT_BIN`, or `None` (the test skips; under CI it fails).
 fn qdrant() -> Option<LocalServer> {

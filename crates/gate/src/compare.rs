@@ -128,7 +128,7 @@ pub use qdrant_perf_report::margin::Ci as Interval;
 /// One metric of a [`RunReport`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Metric {
+pub struct Measurement {
     pub name: String,
     pub value: f64,
     pub unit: String,
@@ -149,7 +149,7 @@ pub struct RunReport {
     /// Free-form facts about the run: suite version, commit, engine, dataset, machine, time.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provenance: BTreeMap<String, serde_json::Value>,
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<Measurement>,
 }
 
 impl RunReport {
@@ -274,7 +274,7 @@ impl Estimate {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum Change {
     Regressed,
     Improved,
     Unchanged,
@@ -282,7 +282,7 @@ pub enum Verdict {
     OnlyInNew,
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Regressed => "regressed",
@@ -301,7 +301,7 @@ pub struct Judgement {
     pub change_pct: Option<f64>,
     /// Whether the two confidence intervals overlap (exact values overlap only when equal).
     pub overlap: bool,
-    pub verdict: Verdict,
+    pub verdict: Change,
 }
 
 /// The rule: regressed (or improved) only when the change, counted in the metric's bad (good)
@@ -325,11 +325,11 @@ pub fn judge(
         (None, Direction::HigherIsBetter) => (base.value - new.value).signum() * f64::INFINITY,
     };
     let verdict = if overlap || worse.is_nan() || worse.abs() <= threshold_pct {
-        Verdict::Unchanged
+        Change::Unchanged
     } else if worse > 0.0 {
-        Verdict::Regressed
+        Change::Regressed
     } else {
-        Verdict::Improved
+        Change::Improved
     };
     Judgement {
         change_pct,
@@ -362,7 +362,7 @@ pub struct Row {
     /// or neither side has an interval (exact counts, where the threshold alone decides).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intervals_apart: Option<bool>,
-    pub verdict: Verdict,
+    pub verdict: Change,
 }
 
 /// Whether `base` and `new` have intervals that lie apart (see [`Row::intervals_apart`]).
@@ -398,19 +398,19 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    pub fn count(&self, verdict: Verdict) -> usize {
+    pub fn count(&self, verdict: Change) -> usize {
         self.rows.iter().filter(|r| r.verdict == verdict).count()
     }
 
     pub fn has_regression(&self) -> bool {
-        self.count(Verdict::Regressed) > 0
+        self.count(Change::Regressed) > 0
     }
 
     /// The rows that regressed, by name (for a one-line message).
     pub fn regressed(&self) -> Vec<&str> {
         self.rows
             .iter()
-            .filter(|r| r.verdict == Verdict::Regressed)
+            .filter(|r| r.verdict == Change::Regressed)
             .map(|r| r.name.as_str())
             .collect()
     }
@@ -422,7 +422,7 @@ impl Comparison {
     pub fn confirm_with(&mut self, other: &Comparison) {
         let mut demoted = Vec::new();
         for row in &mut self.rows {
-            if !matches!(row.verdict, Verdict::Regressed | Verdict::Improved) {
+            if !matches!(row.verdict, Change::Regressed | Change::Improved) {
                 continue;
             }
             let again = other.rows.iter().find(|r| r.name == row.name);
@@ -437,7 +437,7 @@ impl Comparison {
                     row.verdict,
                     fmt_pct(row.change_pct)
                 ));
-                row.verdict = Verdict::Unchanged;
+                row.verdict = Change::Unchanged;
             }
         }
         self.confirmed_by = Some(other.base.clone());
@@ -463,8 +463,8 @@ impl Comparison {
         for (r, cells) in self.rows.iter().zip(self.table_cells()) {
             let mut cells = cells;
             cells[5] = match r.verdict {
-                Verdict::Regressed => "**regressed** ❌".to_string(),
-                Verdict::Improved => "improved ✅".to_string(),
+                Change::Regressed => "**regressed** ❌".to_string(),
+                Change::Improved => "improved ✅".to_string(),
                 _ => cells[5].clone(),
             };
             let _ = writeln!(s, "| {} |", cells.join(" | "));
@@ -527,11 +527,11 @@ impl Comparison {
         format!(
             "{} regressed, {} improved, {} unchanged, {} only in base, {} only in new. \
              A change counts when it exceeds {} % and the confidence intervals (in brackets) do not overlap{}.",
-            self.count(Verdict::Regressed),
-            self.count(Verdict::Improved),
-            self.count(Verdict::Unchanged),
-            self.count(Verdict::OnlyInBase),
-            self.count(Verdict::OnlyInNew),
+            self.count(Change::Regressed),
+            self.count(Change::Improved),
+            self.count(Change::Unchanged),
+            self.count(Change::OnlyInBase),
+            self.count(Change::OnlyInNew),
             self.threshold_pct,
             match &self.confirmed_by {
                 Some(b) => format!(
@@ -698,13 +698,13 @@ pub fn compare_reports(
     threshold_pct: f64,
 ) -> Comparison {
     let mut warnings = provenance_warnings(&base.provenance, &new.provenance);
-    let estimate = |m: &Metric| Estimate {
+    let estimate = |m: &Measurement| Estimate {
         value: m.value,
         ci: m.ci,
         samples: m.samples,
         statistic: None,
     };
-    let new_by_name: BTreeMap<&str, &Metric> =
+    let new_by_name: BTreeMap<&str, &Measurement> =
         new.metrics.iter().map(|m| (m.name.as_str(), m)).collect();
     let base_names: BTreeSet<&str> = base.metrics.iter().map(|m| m.name.as_str()).collect();
     let mut rows = Vec::new();
@@ -776,9 +776,9 @@ fn one_sided(
         unit: unit.into(),
         direction,
         verdict: if base.is_some() {
-            Verdict::OnlyInBase
+            Change::OnlyInBase
         } else {
-            Verdict::OnlyInNew
+            Change::OnlyInNew
         },
         base,
         new,
@@ -1058,7 +1058,7 @@ mod tests {
 
     #[test]
     fn each_row_says_whether_its_intervals_lie_apart_and_provenance_warnings_come_first() {
-        let metric = |name: &str, value: f64, ci: Option<(f64, f64)>| Metric {
+        let metric = |name: &str, value: f64, ci: Option<(f64, f64)>| Measurement {
             name: name.into(),
             value,
             unit: "ms".into(),
@@ -1083,7 +1083,7 @@ mod tests {
         );
         let by = |n: &str| c.rows.iter().find(|r| r.name == n).unwrap();
         assert_eq!(by("p99_ms").intervals_apart, Some(true));
-        assert_eq!(by("p99_ms").verdict, Verdict::Regressed);
+        assert_eq!(by("p99_ms").verdict, Change::Regressed);
         assert_eq!(by("mean_ms").intervals_apart, Some(false));
         assert_eq!(by("count").intervals_apart, None);
         let md = c.to_markdown();
@@ -1113,7 +1113,7 @@ mod tests {
             Direction::LowerIsBetter,
             10.0,
         );
-        assert_eq!(j.verdict, Verdict::Regressed);
+        assert_eq!(j.verdict, Change::Regressed);
         assert!((j.change_pct.unwrap() - 20.0).abs() < 1e-9);
         assert!(!j.overlap);
     }
@@ -1126,7 +1126,7 @@ mod tests {
             Direction::LowerIsBetter,
             10.0,
         );
-        assert_eq!(j.verdict, Verdict::Unchanged);
+        assert_eq!(j.verdict, Change::Unchanged);
         assert!(j.overlap);
     }
 
@@ -1138,7 +1138,7 @@ mod tests {
             Direction::LowerIsBetter,
             10.0,
         );
-        assert_eq!(j.verdict, Verdict::Unchanged);
+        assert_eq!(j.verdict, Change::Unchanged);
         assert!(!j.overlap);
     }
 
@@ -1146,7 +1146,7 @@ mod tests {
     fn zero_change_is_never_flagged_at_any_threshold() {
         for t in [0.0, 0.001, 10.0] {
             let j = judge(&exact(1234.0), &exact(1234.0), Direction::LowerIsBetter, t);
-            assert_eq!(j.verdict, Verdict::Unchanged, "threshold {t}");
+            assert_eq!(j.verdict, Change::Unchanged, "threshold {t}");
             assert_eq!(j.change_pct, Some(0.0));
         }
     }
@@ -1159,14 +1159,14 @@ mod tests {
             Direction::LowerIsBetter,
             1.0,
         );
-        assert_eq!(up.verdict, Verdict::Regressed);
+        assert_eq!(up.verdict, Change::Regressed);
         let small = judge(
             &exact(1_000_000.0),
             &exact(1_005_000.0),
             Direction::LowerIsBetter,
             1.0,
         );
-        assert_eq!(small.verdict, Verdict::Unchanged);
+        assert_eq!(small.verdict, Change::Unchanged);
     }
 
     #[test]
@@ -1177,22 +1177,22 @@ mod tests {
             Direction::HigherIsBetter,
             10.0,
         );
-        assert_eq!(fewer.verdict, Verdict::Regressed);
+        assert_eq!(fewer.verdict, Change::Regressed);
         let more = judge(
             &est(1000.0, 990.0, 1010.0),
             &est(1300.0, 1290.0, 1310.0),
             Direction::HigherIsBetter,
             10.0,
         );
-        assert_eq!(more.verdict, Verdict::Improved);
+        assert_eq!(more.verdict, Change::Improved);
     }
 
     #[test]
     fn a_change_from_zero_is_judged_without_a_percentage() {
         let j = judge(&exact(0.0), &exact(3.0), Direction::LowerIsBetter, 10.0);
-        assert_eq!((j.change_pct, j.verdict), (None, Verdict::Regressed));
+        assert_eq!((j.change_pct, j.verdict), (None, Change::Regressed));
         let j = judge(&exact(0.0), &exact(0.0), Direction::LowerIsBetter, 10.0);
-        assert_eq!((j.change_pct, j.verdict), (None, Verdict::Unchanged));
+        assert_eq!((j.change_pct, j.verdict), (None, Change::Unchanged));
     }
 
     #[test]

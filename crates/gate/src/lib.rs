@@ -7,7 +7,7 @@
 //!   [`qdrant_perf_report::Report`] of `qdrant-perf load`/`stress`/`validate` (a report.json or
 //!   its run directory), mapped to metrics per (operation, collection) by [`metrics`].
 //! - [`callgrind`]: reads the instruction total from a callgrind output file.
-//! - [`html`]: a comparison as a self-contained page (`qdrant-perf report DIR_A DIR_B`).
+//! - its page (`qdrant-perf report DIR_A DIR_B`) is qdrant-perf-render's `compare_page`.
 //!
 //! It only reads and judges: it runs nothing (the hot paths valgrind counts are run by
 //! qdrant-perf-load), prints nothing and picks no exit code (the binary does), and depends on no
@@ -15,10 +15,9 @@
 
 pub mod callgrind;
 pub mod compare;
-pub mod html;
 pub mod metrics;
 
 pub use compare::{
-    CompareError, Comparison, DEFAULT_THRESHOLD_PCT, Direction, Metric, RunReport, Statistic,
-    Verdict, compare,
+    Change, CompareError, Comparison, DEFAULT_THRESHOLD_PCT, Direction, Measurement, RunReport,
+    Statistic, compare,
 };

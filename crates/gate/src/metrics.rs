@@ -12,7 +12,7 @@
 use qdrant_perf_report::Report;
 use qdrant_perf_report::margin::{Ci, LatencyCi};
 
-use crate::compare::{Direction, Metric, RunReport};
+use crate::compare::{Direction, Measurement, RunReport};
 
 /// The metrics of every operation of every run in `report`, with its provenance (and target)
 /// as flat facts.
@@ -36,7 +36,7 @@ pub fn report_metrics(report: &Report) -> RunReport {
                     ("p95_ms", l.p95_ms, ci(|c| c.p95_ms)),
                     ("p99_ms", l.p99_ms, ci(|c| c.p99_ms)),
                 ] {
-                    metrics.push(Metric {
+                    metrics.push(Measurement {
                         name: name(figure),
                         value,
                         unit: "ms".into(),
@@ -46,7 +46,7 @@ pub fn report_metrics(report: &Report) -> RunReport {
                     });
                 }
             }
-            metrics.push(Metric {
+            metrics.push(Measurement {
                 name: name("throughput_ops_s"),
                 value: op.throughput_ops_s,
                 unit: "ops/s".into(),
@@ -55,7 +55,7 @@ pub fn report_metrics(report: &Report) -> RunReport {
                 samples: Some(op.ok),
             });
             if let Some(recall) = op.recall_at_10 {
-                metrics.push(Metric {
+                metrics.push(Measurement {
                     name: name("recall_at_10"),
                     value: recall.value,
                     unit: String::new(),
@@ -65,7 +65,7 @@ pub fn report_metrics(report: &Report) -> RunReport {
                 });
             }
             let requests = op.ok + op.errors;
-            metrics.push(Metric {
+            metrics.push(Measurement {
                 name: name("error_rate"),
                 value: qdrant_perf_report::run::error_rate(op.ok, op.errors),
                 unit: String::new(),

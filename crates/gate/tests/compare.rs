@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use qdrant_perf_gate::compare::{
-    self, CompareError, Comparison, Direction, Row, RunReport, Source, Statistic, Verdict,
+    self, Change, CompareError, Comparison, Direction, Row, RunReport, Source, Statistic,
 };
 
 fn fixtures() -> PathBuf {
@@ -35,7 +35,7 @@ fn row<'a>(c: &'a Comparison, name: &str) -> &'a Row {
 fn a_20_percent_slowdown_with_tight_intervals_is_a_regression() {
     let c = baselines(10.0, Statistic::Mean);
     let r = row(&c, "search/deepcoder/768");
-    assert_eq!(r.verdict, Verdict::Regressed);
+    assert_eq!(r.verdict, Change::Regressed);
     assert!((r.change_pct.unwrap() - 20.0).abs() < 1e-9, "{r:?}");
     assert_eq!(r.base.as_ref().unwrap().samples, Some(100));
     assert!(c.has_regression());
@@ -47,7 +47,7 @@ fn the_same_slowdown_with_overlapping_wide_intervals_is_not() {
     let c = baselines(10.0, Statistic::Mean);
     let r = row(&c, "search/phi3/3072");
     assert!((r.change_pct.unwrap() - 20.0).abs() < 1e-9, "{r:?}");
-    assert_eq!(r.verdict, Verdict::Unchanged);
+    assert_eq!(r.verdict, Change::Unchanged);
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn no_change_is_never_flagged_even_at_a_zero_threshold() {
         let c = baselines(threshold, Statistic::Mean);
         let r = row(&c, "ground_truth/768");
         assert_eq!(r.change_pct, Some(0.0));
-        assert_eq!(r.verdict, Verdict::Unchanged, "threshold {threshold}");
+        assert_eq!(r.verdict, Change::Unchanged, "threshold {threshold}");
     }
 }
 
@@ -65,24 +65,24 @@ fn a_25_percent_speedup_with_tight_intervals_is_an_improvement_not_a_failure() {
     let c = baselines(10.0, Statistic::Mean);
     assert_eq!(
         row(&c, "search_exact/deepcoder/768").verdict,
-        Verdict::Improved
+        Change::Improved
     );
-    assert_eq!(c.count(Verdict::Improved), 1);
+    assert_eq!(c.count(Change::Improved), 1);
 }
 
 #[test]
 fn a_threshold_above_the_change_lets_it_pass() {
     let c = baselines(25.0, Statistic::Mean);
-    assert_eq!(row(&c, "search/deepcoder/768").verdict, Verdict::Unchanged);
+    assert_eq!(row(&c, "search/deepcoder/768").verdict, Change::Unchanged);
     assert!(!c.has_regression());
 }
 
 #[test]
 fn benchmarks_on_one_side_only_are_listed_not_failed() {
     let c = baselines(10.0, Statistic::Mean);
-    assert_eq!(row(&c, "search/general/1536").verdict, Verdict::OnlyInBase);
+    assert_eq!(row(&c, "search/general/1536").verdict, Change::OnlyInBase);
     assert!(row(&c, "search/general/1536").new.is_none());
-    assert_eq!(row(&c, "search/imp/2048").verdict, Verdict::OnlyInNew);
+    assert_eq!(row(&c, "search/imp/2048").verdict, Change::OnlyInNew);
     assert!(row(&c, "search/imp/2048").base.is_none());
     let md = c.to_markdown();
     assert!(md.contains("| search/imp/2048 | — |"), "{md}");
@@ -99,7 +99,7 @@ fn criterion_scratch_dirs_and_the_html_report_are_not_benchmarks() {
     let latest = compare::compare("base", "new", &criterion_dir(), 10.0, Statistic::Mean).unwrap();
     assert_eq!(
         row(&latest, "search/deepcoder/768").verdict,
-        Verdict::Regressed
+        Change::Regressed
     );
 }
 
@@ -223,19 +223,19 @@ fn report_compare_treats_higher_latency_and_lower_throughput_as_regressions() {
     let p99 = row(&c, "search/p99_ms");
     assert_eq!(
         (p99.direction, p99.verdict),
-        (Direction::LowerIsBetter, Verdict::Regressed)
+        (Direction::LowerIsBetter, Change::Regressed)
     );
     assert!((p99.change_pct.unwrap() - 30.0).abs() < 1e-9);
     let qps = row(&c, "search/qps");
     assert_eq!(
         (qps.direction, qps.verdict),
-        (Direction::HigherIsBetter, Verdict::Regressed)
+        (Direction::HigherIsBetter, Change::Regressed)
     );
     assert!((qps.change_pct.unwrap() + 30.0).abs() < 1e-9);
     // +1.25 % on the median is within the threshold.
-    assert_eq!(row(&c, "search/p50_ms").verdict, Verdict::Unchanged);
-    assert_eq!(row(&c, "upload/points_per_s").verdict, Verdict::OnlyInBase);
-    assert_eq!(row(&c, "recall@10").verdict, Verdict::OnlyInNew);
+    assert_eq!(row(&c, "search/p50_ms").verdict, Change::Unchanged);
+    assert_eq!(row(&c, "upload/points_per_s").verdict, Change::OnlyInBase);
+    assert_eq!(row(&c, "recall@10").verdict, Change::OnlyInNew);
     assert_eq!(c.regressed(), vec!["search/p99_ms", "search/qps"]);
     // Only the commit differs: no provenance warning.
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
@@ -251,8 +251,8 @@ fn report_compare_treats_lower_latency_and_higher_throughput_as_improvements() {
         Statistic::Mean,
     )
     .unwrap();
-    assert_eq!(row(&c, "search/p99_ms").verdict, Verdict::Improved);
-    assert_eq!(row(&c, "search/qps").verdict, Verdict::Improved);
+    assert_eq!(row(&c, "search/p99_ms").verdict, Change::Improved);
+    assert_eq!(row(&c, "search/qps").verdict, Change::Improved);
     assert!(!c.has_regression());
     // The datasets differ: the comparison says so.
     assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
@@ -351,7 +351,7 @@ fn a_change_the_second_base_run_does_not_show_is_drift_not_a_regression() {
     let drift = compare::compare("head", "head", &criterion_dir(), 10.0, Statistic::Mean).unwrap();
     c.confirm_with(&drift);
     assert!(!c.has_regression(), "{:#?}", c.rows);
-    assert_eq!(row(&c, "search/deepcoder/768").verdict, Verdict::Unchanged);
+    assert_eq!(row(&c, "search/deepcoder/768").verdict, Change::Unchanged);
     assert!(
         c.warnings
             .iter()

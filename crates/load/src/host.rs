@@ -27,8 +27,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use qdrant_perf_report::HostResources;
-use qdrant_perf_sys::proc;
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, label};
+use qdrant_perf_sys::proc;
 
 /// Where the server host's figures come from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -29,7 +29,7 @@ use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{EdgeStore, Guard, Profiles};
 
 use qdrant_perf_gate::callgrind::{self, CallgrindError};
-use qdrant_perf_gate::compare::{Direction, Metric as ReportMetric, RunReport};
+use qdrant_perf_gate::compare::{Direction, Measurement as ReportMetric, RunReport};
 
 /// The function whose instructions are counted (callgrind matches the demangled name).
 pub const MEASURED_SYMBOL: &str = "qdrant_perf_load::instructions::measured";

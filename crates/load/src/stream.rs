@@ -38,9 +38,9 @@ use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
 use qdrant_perf_report::run::{ErrorKind, RecallStat, Second};
 use qdrant_perf_report::server::ServerSide;
 use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
-use qdrant_perf_sys::write_atomic;
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Store, StoreError};
+use qdrant_perf_sys::write_atomic;
 
 use crate::driver::{self, LoadError, LoadPlan, OpKind, StopSignal};
 use crate::monitor::Monitor;

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::driver::{self, LoadPlan, RunResult, StopSignal};
 use qdrant_perf_load::target::{StoreCollection, StoreTarget};
-use qdrant_perf_report::checks::{self, Bound, Check, Verdict};
 use qdrant_perf_render::{markdown, run_text};
+use qdrant_perf_report::checks::{self, Bound, Check, Verdict};
 use qdrant_perf_report::report::{Report, TargetInfo};
 use qdrant_perf_store::fixture::{self, load_collection};
-use qdrant_perf_testkit::qdrant::LocalServer;
 use qdrant_perf_store::{AnyStore, Api, CollectionSpec, Guard, ServerConfig, Store};
+use qdrant_perf_testkit::qdrant::LocalServer;
 
 /// One cluster at a time: two would share the 2 cores the kill times are measured on.
 static ONE_CLUSTER: Mutex<()> = Mutex::new(());

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use qdrant_perf_report::bench::{
-    BenchSummaryError, CriterionBenchmark, CriterionEstimate, QualityRecord, Result,
-    SearchMode, SuiteQuality, read_criterion, read_quality,
+    BenchSummaryError, CriterionBenchmark, CriterionEstimate, QualityRecord, Result, SearchMode,
+    SuiteQuality, read_criterion, read_quality,
 };
 use qdrant_perf_report::margin::{Ci, with_margin};
 use qdrant_perf_sys::units::time_unit;

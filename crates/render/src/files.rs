@@ -14,10 +14,7 @@ use crate::report_html::{self, REPORT_HTML};
 pub fn write_run(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = report.save(dir)?;
     written.extend(write_files(vec![
-        (
-            dir.join("summary.md"),
-            crate::markdown(report).into_bytes(),
-        ),
+        (dir.join("summary.md"), crate::markdown(report).into_bytes()),
         (
             dir.join(REPORT_HTML),
             report_html::render(report, dir).into_bytes(),
@@ -34,10 +31,7 @@ pub fn write_run(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportErro
 /// run that has its report.json); returns the files written.
 pub fn write_pages(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     write_files(vec![
-        (
-            dir.join("summary.md"),
-            crate::markdown(report).into_bytes(),
-        ),
+        (dir.join("summary.md"), crate::markdown(report).into_bytes()),
         (
             dir.join(REPORT_HTML),
             report_html::render(report, dir).into_bytes(),

@@ -9,6 +9,7 @@
 
 pub mod bench_summary;
 pub mod chart;
+pub mod compare_page;
 pub mod files;
 pub mod html;
 pub mod markdown;

@@ -13,6 +13,17 @@ use crate::text::{rss_growth_text, verdict_cell};
 /// summary.md of `report`: the Markdown summary a person reads.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::new();
+    head(&mut s, report);
+    runs(&mut s, report);
+    client_and_server(&mut s, report);
+    run_notes(&mut s, report);
+    stress_and_resources(&mut s, report);
+    server_cache_setup(&mut s, report);
+    s
+}
+
+/// The title, the target and machine, the quick and rebuilt notes, and the verdict table.
+fn head(s: &mut String, report: &Report) {
     let _ = writeln!(
         s,
         "# qdrant-perf {}{}\n",
@@ -27,16 +38,19 @@ pub fn markdown(report: &Report) -> String {
         s,
         "Target: {}{}{}; {} on {} ({} cores), {}.\n",
         report.target.kind,
-        report.target
+        report
+            .target
             .url
             .as_ref()
             .map_or(String::new(), |u| format!(" {u}")),
-        report.target
+        report
+            .target
             .engine_version
             .as_ref()
             .map_or(String::new(), |v| format!(" ({v})")),
         report.provenance.suite_version,
-        report.provenance
+        report
+            .provenance
             .machine
             .cpu_model
             .as_deref()
@@ -80,6 +94,10 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(s, "\n{}\n", v.sentence());
         }
     }
+}
+
+/// The runs table and its margin note.
+fn runs(s: &mut String, report: &Report) {
     let _ = writeln!(s, "## Runs\n");
     let _ = writeln!(
         s,
@@ -128,6 +146,10 @@ pub fn markdown(report: &Report) -> String {
             "\n`± x`: the 95 % confidence interval's half-width, by batch means over the run's seconds (docs/report-schema.md, \"Error margins\")."
         );
     }
+}
+
+/// Client and server time per operation, where the responses said.
+fn client_and_server(s: &mut String, report: &Report) {
     if report
         .runs
         .iter()
@@ -162,6 +184,10 @@ pub fn markdown(report: &Report) -> String {
             );
         }
     }
+}
+
+/// Per run: errors by kind, the nodes, the in-flight cap, a missed rate.
+fn run_notes(s: &mut String, report: &Report) {
     for r in &report.runs {
         if !r.errors_by_kind.is_empty() {
             let _ = writeln!(s, "\nErrors in `{}`:\n", r.label);
@@ -207,6 +233,10 @@ pub fn markdown(report: &Report) -> String {
             );
         }
     }
+}
+
+/// The stress ramp and the last run's resources.
+fn stress_and_resources(s: &mut String, report: &Report) {
     if let Some(st) = &report.stress {
         let _ = writeln!(s, "\n## Stress ramp\n");
         let _ = writeln!(
@@ -259,6 +289,10 @@ pub fn markdown(report: &Report) -> String {
             res.server
         );
     }
+}
+
+/// The server side, the cache and the setup notes.
+fn server_cache_setup(s: &mut String, report: &Report) {
     if report
         .runs
         .iter()
@@ -292,5 +326,4 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(s, "- {n}");
         }
     }
-    s
 }

@@ -47,7 +47,12 @@ pub fn prometheus(report: &Report) -> String {
         "Client-side latency of successful requests per operation and collection over the run's recorded part; quantiles from an HdrHistogram (3 significant digits), _sum is mean x count.",
     );
     for o in &ops {
-        summary(&mut e, "qdrant_perf_latency_seconds", &op_labels(o), o.latency);
+        summary(
+            &mut e,
+            "qdrant_perf_latency_seconds",
+            &op_labels(o),
+            o.latency,
+        );
     }
     let counters: [(&str, &str, fn(&OpRow) -> u64); 2] = [
         (

@@ -12,10 +12,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use qdrant_perf_report::LatencySummary;
 use crate::chart::{self, Axis, Bars, Panel, Series};
-use qdrant_perf_report::checks::{Check, Verdict};
 use crate::html::{escape, facts_table, page, provenance_rows};
+use qdrant_perf_report::LatencySummary;
+use qdrant_perf_report::checks::{Check, Verdict};
 use qdrant_perf_report::intervals::{self, INTERVALS_FILE};
 use qdrant_perf_report::margin::{Ci, with_margin};
 use qdrant_perf_report::report::Report;

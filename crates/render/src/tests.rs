@@ -128,7 +128,8 @@ fn metrics_prom_follows_the_exposition_format_conventions_and_promtool_accepts_i
         format!(r#"qdrant_perf_query_latency_seconds_count{{run="r1",{odd}}} 1000"#),
         format!(r#"qdrant_perf_query_latency_seconds_sum{{run="r1",{odd}}} 2"#),
         r#"qdrant_perf_run_query_latency_seconds{run="r1",quantile="0.95"} 0.004"#.into(),
-        r#"qdrant_perf_latency_seconds{run="r1",op="upsert",collection="c2",quantile="0.5"} 0.004"#.into(),
+        r#"qdrant_perf_latency_seconds{run="r1",op="upsert",collection="c2",quantile="0.5"} 0.004"#
+            .into(),
         r#"qdrant_perf_latency_seconds_count{run="r1",op="upsert",collection="c2"} 500"#.into(),
         r#"qdrant_perf_run_throughput_ops_per_second{run="r1"} 150"#.into(),
         r#"qdrant_perf_requested_rate_ops_per_second{run="r1"} 150"#.into(),

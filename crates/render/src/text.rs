@@ -125,6 +125,14 @@ pub fn stress_text(st: &StressSummary) -> String {
 /// resources.
 pub fn run_text(r: &RunResult) -> String {
     let mut s = String::new();
+    run_counts(&mut s, r);
+    run_latency(&mut s, r);
+    run_tail(&mut s, r);
+    s
+}
+
+/// The loop, the rate asked and achieved, the counts and errors, the nodes.
+fn run_counts(s: &mut String, r: &RunResult) {
     let mode = match (r.requested_rate, r.concurrency) {
         (Some(rate), _) => format!("open loop at {rate:.0}/s"),
         (_, Some(c)) => format!("closed loop, {c} workers"),
@@ -190,6 +198,10 @@ pub fn run_text(r: &RunResult) -> String {
             let _ = writeln!(s, "  NODE LOST: {lost}");
         }
     }
+}
+
+/// The latency table: per operation, client and server, with the 95 % margins.
+fn run_latency(s: &mut String, r: &RunResult) {
     let _ = writeln!(
         s,
         "  {:<26} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
@@ -218,19 +230,23 @@ pub fn run_text(r: &RunResult) -> String {
         }
     };
     for o in &r.operations {
-        line(&mut s, &format!("{}/{}", o.op, o.collection), &o.latency_ms);
+        line(s, &format!("{}/{}", o.op, o.collection), &o.latency_ms);
         if let (Some(server), Some(overhead)) = (&o.server_latency_ms, &o.overhead_ms) {
-            line(&mut s, "  server's own time", server);
-            line(&mut s, "  client - server", overhead);
+            line(s, "  server's own time", server);
+            line(s, "  client - server", overhead);
         }
     }
     if r.operations.len() > 1 {
-        line(&mut s, "all queries", &r.latency_ms);
+        line(s, "all queries", &r.latency_ms);
         if let (Some(server), Some(overhead)) = (&r.server_latency_ms, &r.overhead_ms) {
-            line(&mut s, "  server's own time", server);
-            line(&mut s, "  client - server", overhead);
+            line(s, "  server's own time", server);
+            line(s, "  client - server", overhead);
         }
     }
+}
+
+/// Recall, the driver's lag, resources and their warnings, the server side, the cache.
+fn run_tail(s: &mut String, r: &RunResult) {
     if let Some(rc) = r.recall_at_10 {
         let _ = writeln!(
             s,
@@ -294,7 +310,6 @@ pub fn run_text(r: &RunResult) -> String {
     if let Some(cache) = &r.cache {
         let _ = writeln!(s, "  {}", cache.describe());
     }
-    s
 }
 
 /// `, RSS 70 -> 75 MB, growth +0.42 MB/min` when the run was long enough to say.

@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
-use qdrant_perf_testkit::redis::RedisServer;
 use qdrant_perf_store::cache::{cache_key, decode_value};
 use qdrant_perf_store::fixture::{self, load_collection};
 use qdrant_perf_store::{
     CacheConfig, CacheError, CacheMode, CachedStore, CollectionSpec, EdgeStore, Query, Store,
 };
+use qdrant_perf_testkit::redis::RedisServer;
 
 const NAME: &str = "perf_cache";
 

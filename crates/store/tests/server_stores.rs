@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use qdrant_perf_data::{Dataset, DatasetSpec, GroundTruth, Metric, Vectors, mean_recall};
 use qdrant_perf_store::fixture::{self, load_collection};
-use qdrant_perf_testkit::qdrant::LocalServer;
 use qdrant_perf_store::{
     Api, ApiKey, CollectionSpec, Created, GrpcStore, Guard, Query, RestStore, ServerConfig, Store,
     StoreError,
 };
 use qdrant_perf_testkit::TestServer;
+use qdrant_perf_testkit::qdrant::LocalServer;
 use serde_json::json;
 
 fn rt() -> tokio::runtime::Runtime {

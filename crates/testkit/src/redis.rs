@@ -250,7 +250,9 @@ impl TestRedis {
     pub fn describe(&self) -> String {
         match self {
             TestRedis::Started(s) => format!("private redis-server on 127.0.0.1:{}", s.port()),
-            TestRedis::External { url } => format!("REDIS_URL {}", qdrant_perf_store::cache::redact_url(url)),
+            TestRedis::External { url } => {
+                format!("REDIS_URL {}", qdrant_perf_store::cache::redact_url(url))
+            }
         }
     }
 }

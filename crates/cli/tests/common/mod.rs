@@ -109,11 +109,10 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// True when Debian's redis-server is here; else skips (fails under CI: qdrant_perf_testkit).
 pub fn have_redis_server() -> bool {
-    let found =
-        std::process::Command::new(qdrant_perf_testkit::redis::redis_server_bin())
-            .arg("--version")
-            .output()
-            .is_ok();
+    let found = std::process::Command::new(qdrant_perf_testkit::redis::redis_server_bin())
+        .arg("--version")
+        .output()
+        .is_ok();
     if !found {
         qdrant_perf_testkit::skip("redis-server not found (apt-get install -y redis-server)");
     }

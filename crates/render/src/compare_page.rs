@@ -1,13 +1,13 @@
 //! A [`Comparison`] as a self-contained page (`qdrant-perf report DIR_A DIR_B`, default
 //! `DIR_B/compare.html`): the provenance warnings above the table, the same rows and cells as
 //! the Markdown table ([`Comparison::table_cells`]: the `significant` column, the verdict), and
-//! the rule, in the one page shell of [`qdrant_perf_render::html`].
+//! the rule, in the one page shell of [`crate::html`].
 
 use std::fmt::Write as _;
 
-use qdrant_perf_render::html::{escape, page};
+use crate::html::{escape, page};
 
-use crate::compare::{Comparison, TABLE_HEADER, Verdict};
+use qdrant_perf_gate::compare::{Change, Comparison, TABLE_HEADER};
 
 /// The comparison page.
 pub fn comparison_page(c: &Comparison) -> String {
@@ -34,8 +34,8 @@ pub fn comparison_page(c: &Comparison) -> String {
     b.push_str("</tr>\n");
     for (r, cells) in c.rows.iter().zip(c.table_cells()) {
         let class = match r.verdict {
-            Verdict::Regressed => "missed",
-            Verdict::Improved => "met",
+            Change::Regressed => "missed",
+            Change::Improved => "met",
             _ => "notrun",
         };
         b.push_str("<tr>");
@@ -56,12 +56,12 @@ pub fn comparison_page(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{Direction, Metric, RunReport, compare_reports};
+    use qdrant_perf_gate::compare::{Direction, Measurement, RunReport, compare_reports};
 
     fn metrics(mean: f64, half: f64) -> RunReport {
         RunReport {
             provenance: Default::default(),
-            metrics: vec![Metric {
+            metrics: vec![Measurement {
                 name: "search/a mean".into(),
                 unit: "ms".into(),
                 direction: Direction::LowerIsBetter,
