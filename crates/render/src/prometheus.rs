@@ -54,7 +54,7 @@ pub fn prometheus(report: &Report) -> String {
             o.latency,
         );
     }
-    let counters: [(&str, &str, fn(&OpRow) -> u64); 2] = [
+    let counters: [OpCounter; 2] = [
         (
             "qdrant_perf_requests_total",
             "Successful requests per operation and collection in the run's recorded part.",
@@ -100,6 +100,9 @@ pub fn prometheus(report: &Report) -> String {
     e.comment("monitoring.metrics network_io: not collected");
     e.finish()
 }
+
+/// A per-operation counter family: its name, help text, and the count it reads off a row.
+type OpCounter = (&'static str, &'static str, fn(&OpRow) -> u64);
 
 /// The labels of an operation's series: run, op, collection.
 fn op_labels<'a>(o: &OpRow<'a>) -> [(&'static str, &'a str); 3] {
