@@ -1,9 +1,7 @@
 //! `qdrant-perf stream`: search while the collection grows (qdrant_perf_load::stream).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
@@ -11,73 +9,9 @@ use qdrant_perf_load::stream::{StreamLimits, StreamOptions, StreamReport, run_st
 use qdrant_perf_render::checks_table;
 use qdrant_perf_store::{AnyStore, Guard, HnswParams};
 
-use crate::common::{
-    MonitorArgs, cache, ctrl_c_stop, load_config, runtime, server_config, with_flag,
-};
-use crate::load_cmd::{parse_duration, parse_rate, positive_usize};
+use crate::setup::{cache, ctrl_c_stop, load_config, runtime, server_config};
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct StreamArgs {
-    /// `edge` (the embedded engine) or a Qdrant URL (`grpc://127.0.0.1:6334`;
-    /// `QDRANT_API_KEY` for the key).
-    #[arg(long, default_value = "edge", env = "QDRANT_URL")]
-    pub target: String,
-    /// The collection profile of the config (its dimension), e.g. deepcoder (768).
-    #[arg(long, default_value = "deepcoder")]
-    pub collection: String,
-    /// The deployment's performance-tests.yaml (default: the bundled fixtures copy): the
-    /// latency target and the HNSW parameters.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Points indexed before the stream starts.
-    #[arg(long, default_value_t = 5_000)]
-    pub initial: usize,
-    /// New points inserted during the stream.
-    #[arg(long, default_value_t = 15_000)]
-    pub total: usize,
-    /// Points of the generated dataset (default: initial + total).
-    #[arg(long)]
-    pub points: Option<usize>,
-    /// Points inserted per second (open loop, in batches).
-    #[arg(long, default_value_t = 1_000.0)]
-    pub insert_rate: f64,
-    /// Points per insert request.
-    #[arg(long, default_value_t = 100)]
-    pub batch: usize,
-    /// Searches per second (open loop).
-    #[arg(long, default_value = "100", value_parser = parse_rate)]
-    pub rate: f64,
-    /// A stage is this fraction of the inserts, in (0, 1].
-    #[arg(long, default_value_t = 0.1)]
-    pub stage: f64,
-    /// Held-out queries (the searches cycle through them; recall is against each one's
-    /// exact top-10 of the acknowledged points).
-    #[arg(long, default_value_t = 1_000, value_parser = positive_usize)]
-    pub queries: usize,
-    /// Follow the first point of every N-th batch for freshness.
-    #[arg(long, default_value_t = 5)]
-    pub freshness_sample: usize,
-    /// Check: searchable-lag p99 at most this many milliseconds.
-    #[arg(long)]
-    pub freshness: Option<f64>,
-    /// A followed point not returned (or not indexed) this long after its ack counts as not
-    /// seen.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub freshness_timeout: Duration,
-    /// Check: recall@10 of every stage at least this.
-    #[arg(long, default_value_t = 0.9)]
-    pub recall_floor: f64,
-    /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-    /// Run directory (default: target/qdrant-perf/runs/<UTC time>-stream).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    #[arg(long)]
-    pub quiet: bool,
-    #[command(flatten)]
-    pub monitor: MonitorArgs,
-}
+use crate::args::*;
 
 /// The flags of `stream` for the fields the stream options name in their errors.
 const STREAM_FLAGS: &[(&str, &str)] = &[
@@ -91,7 +25,7 @@ const STREAM_FLAGS: &[(&str, &str)] = &[
     ("queries", "--queries"),
 ];
 
-pub fn stream(args: StreamArgs) -> Result<ExitCode> {
+pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_ref())?;
     let selected = config.select(&args.collection)?;
     let [(name, c)] = selected.as_slice() else {
@@ -153,7 +87,7 @@ pub fn stream(args: StreamArgs) -> Result<ExitCode> {
             .with_metric(opts.metric);
         let dataset = Dataset::load_or_generate(&spec, &cache)
             .with_context(|| format!("the dataset of {name}"))?;
-        let edge_root = crate::common::private_edge_root(&cache, "stream")?;
+        let edge_root = crate::setup::private_edge_root(&cache, "stream")?;
         let store = Arc::new(match &server {
             Some(config) => AnyStore::connect(config, Guard::default()).await?,
             None => AnyStore::edge_scratch(&edge_root, Guard::default())?,

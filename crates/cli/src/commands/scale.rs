@@ -1,76 +1,17 @@
 //! `qdrant-perf scale`: the deployment's workload at growing N, as far as memory allows.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use clap::Args;
 use qdrant_perf_data::{DatasetSpec, Distribution};
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
 use qdrant_perf_sys::proc;
-use qdrant_perf_tune::scale::{self, ScaleConfig, StorageChoice};
+use qdrant_perf_tune::scale::{self, ScaleConfig};
 
-use crate::common::{self, cache, open_store, private_edge_root, runtime};
+use crate::setup::{cache, open_store, private_edge_root, runtime};
 
-#[derive(Debug, Args)]
-pub struct ScaleArgs {
-    /// With --dataset each size N is the dataset's first N train vectors (at most its train
-    /// set), searched with its test vectors; exact truth is computed for each N and cached.
-    #[command(flatten)]
-    pub data: common::DatasetArgs,
-    /// cosine (default), dot or euclid; with --dataset, for a file that does not state one.
-    #[arg(long, value_parser = crate::sweep_cmd::parse_metric)]
-    pub metric: Option<qdrant_perf_data::Metric>,
-    #[arg(long, default_value_t = 768, conflicts_with = "dataset")]
-    pub dim: usize,
-    /// Sizes to measure (default: 10k, 30k, 100k, 300k, then ×√10 steps up to --max).
-    #[arg(long, value_delimiter = ',')]
-    pub steps: Vec<usize>,
-    /// The largest size (steps above it are dropped; up to 1,000,000 as memory allows).
-    #[arg(long, default_value_t = 300_000)]
-    pub max: usize,
-    #[arg(long, default_value_t = 1_000, conflicts_with = "dataset")]
-    pub queries: usize,
-    /// clustered (default), realistic, normal or uniform (see `sweep --help`).
-    #[arg(long, default_value = "clustered", conflicts_with = "dataset")]
-    pub distribution: String,
-    #[arg(long, default_value_t = 42, conflicts_with = "dataset")]
-    pub seed: u64,
-    /// The deployment's index: m=16, ef_construct=100.
-    #[arg(long, default_value_t = 16)]
-    pub m: usize,
-    #[arg(long, default_value_t = 100)]
-    pub ef_construct: usize,
-    /// Search beam width (the deployment's 128).
-    #[arg(long, default_value_t = 128)]
-    pub ef: usize,
-    #[arg(long, default_value_t = 10)]
-    pub k: usize,
-    #[arg(long, default_value_t = HnswParams::default().full_scan_threshold)]
-    pub full_scan_threshold: usize,
-    /// Target segments per collection (Qdrant splits above its maximum segment size).
-    #[arg(long, default_value_t = 1)]
-    pub segments: usize,
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Where the vectors are kept: auto (vectors in RAM; a step that would not fit in free
-    /// memory switches to vectors on disk, then int8 codes in RAM, then binary codes in RAM,
-    /// both re-scored from the originals on disk, and never back), or ram, disk, int8 or binary
-    /// for every step (a step that does not fit is then skipped).
-    #[arg(long, default_value = "auto", value_parser = StorageChoice::from_name)]
-    pub storage: StorageChoice,
-    /// The size every fit is extrapolated to (the deployment's targets.scalability).
-    #[arg(long, default_value_t = scale::DEFAULT_PREDICT)]
-    pub predict: u64,
-    /// A Qdrant server instead of the embedded engine (memory figures are then unknown).
-    #[arg(long, env = "QDRANT_URL")]
-    pub url: Option<String>,
-    #[arg(long, alias = "out-dir", default_value = "target/qdrant-perf/results")]
-    pub out: PathBuf,
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-}
+use crate::args::*;
 
 impl ScaleArgs {
     pub fn steps(&self) -> Vec<usize> {
@@ -112,7 +53,7 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
         full_scan_threshold: args.full_scan_threshold,
     };
     let cache = cache(args.cache_dir.clone())?;
-    let user = common::user_data(&args.data, &cache)?;
+    let user = crate::setup::user_data(&args.data, &cache)?;
     let metric = match (&user, args.metric) {
         (Some(u), m) => match (u.metric(), m) {
             (Some(file), Some(flag)) if file != flag => anyhow::bail!(
@@ -144,7 +85,7 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let edge_root = private_edge_root(&cache, "scale")?;
     let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
-    let stop = common::ctrl_c_stop(
+    let stop = crate::setup::ctrl_c_stop(
         &rt,
         "stopping after the current size; the finished sizes are kept",
     );

@@ -2,86 +2,13 @@
 //! `--config`, also the whole deployment on shared nodes at its test size and at
 //! `targets.scalability`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Args;
 use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_tune::plan::{self, CollectionSpec, DeploymentInput, Measured, NodeShape, Target};
 
-#[derive(Debug, Args)]
-pub struct PlanArgs {
-    /// Vectors to hold (e.g. 100000000 or 100M).
-    #[arg(long, value_parser = plan::parse_count, required_unless_present = "config")]
-    pub vectors: Option<u64>,
-    /// Vector dimension.
-    #[arg(long, required_unless_present = "config")]
-    pub dim: Option<u64>,
-    /// Queries per second to serve (needs --measured to size for it).
-    #[arg(long)]
-    pub qps: Option<f64>,
-    /// p95 latency target (e.g. 20ms).
-    #[arg(long, value_parser = plan::parse_ms)]
-    pub p95: Option<f64>,
-    /// Plan every collection of a performance-tests.yaml instead (its test_vectors, vector_size,
-    /// query_load, query_latency and hnsw_m).
-    #[arg(long, conflicts_with_all = ["vectors", "dim"])]
-    pub config: Option<PathBuf>,
-    /// HNSW links per node (default: the config's hnsw_m, else the deployment's 16).
-    #[arg(long)]
-    pub m: Option<u64>,
-    /// Copies of each shard (1 = no replicas).
-    #[arg(long, default_value_t = 2)]
-    pub replication: u64,
-    #[arg(long, default_value = "64GiB", value_parser = plan::parse_bytes)]
-    pub node_ram: u64,
-    #[arg(long, default_value = "2TiB", value_parser = plan::parse_bytes)]
-    pub node_disk: u64,
-    #[arg(long, default_value_t = 16)]
-    pub node_cores: u64,
-    /// Fraction of a node's RAM and disk to fill.
-    #[arg(long, default_value_t = 0.8)]
-    pub usable: f64,
-    /// A `qdrant-perf scale` or `sweep` JSON: use the bytes per vector and QPS it measured.
-    #[arg(long)]
-    pub measured: Option<PathBuf>,
-    /// With --config: USD per node per month, for the deployment's monthly cost and cost per
-    /// million queries.
-    #[arg(long, allow_negative_numbers = true)]
-    pub node_price: Option<f64>,
-    /// With --config: how targets.scalability's vectors are spread, `name=fraction,...` adding up
-    /// to 1 (collections left out get none; default: in proportion to test_vectors).
-    #[arg(long, value_parser = parse_split)]
-    pub split: Option<Split>,
-    /// With --config: the most nodes the cluster may have (the replication factor must not
-    /// exceed it; a plan needing more is marked). Default: as many as the packing needs.
-    #[arg(long)]
-    pub max_nodes: Option<u64>,
-    /// Print JSON instead of Markdown (with --config: {"plans": [...], "deployment": {...}}).
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// `--split name=fraction,...`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Split(pub Vec<(String, f64)>);
-
-fn parse_split(s: &str) -> Result<Split, String> {
-    s.split(',')
-        .map(|part| {
-            let (name, f) = part
-                .split_once('=')
-                .ok_or_else(|| format!("{part:?} is not name=fraction (example: mixtral=0.5)"))?;
-            let f: f64 = f
-                .trim()
-                .parse()
-                .map_err(|_| format!("{f:?} in {part:?} is not a number"))?;
-            Ok((name.trim().to_string(), f))
-        })
-        .collect::<Result<_, _>>()
-        .map(Split)
-}
+use crate::args::*;
 
 pub fn run(args: PlanArgs) -> Result<ExitCode> {
     let node = NodeShape {

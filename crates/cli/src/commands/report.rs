@@ -11,28 +11,7 @@ use anyhow::{Context, Result, bail};
 use qdrant_perf_report::Report;
 use qdrant_perf_report::intervals::{self, INTERVALS_FILE};
 
-#[derive(Debug, clap::Args)]
-pub struct ReportArgs {
-    /// A run directory of `load`, `stress` or `validate` (the `report:` line of the run names
-    /// it).
-    pub dir: PathBuf,
-    /// A second run directory of the same command: renders the comparison of DIR with it
-    /// (the rows of `qdrant-perf compare DIR DIR_B`) as a page instead, exit 0 either way
-    /// (`compare` is the gate that exits 1 on a regression).
-    #[arg(value_name = "DIR_B")]
-    pub dir_b: Option<PathBuf>,
-    /// Where the comparison page goes (default: DIR_B/compare.html).
-    #[arg(long, requires = "dir_b")]
-    pub out: Option<PathBuf>,
-    /// Smallest change that counts, percent (as `compare --threshold`).
-    #[arg(
-        long,
-        requires = "dir_b",
-        default_value_t = qdrant_perf_gate::DEFAULT_THRESHOLD_PCT,
-        value_parser = crate::parse_threshold
-    )]
-    pub threshold: f64,
-}
+use crate::args::*;
 
 /// `qdrant-perf report DIR_A DIR_B`: the comparison page, written atomically.
 fn comparison(a: &Path, b: &Path, out: Option<PathBuf>, threshold: f64) -> Result<ExitCode> {
@@ -55,7 +34,7 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
 }
 
 /// Exit 0 when the report (or the comparison) was rendered, 2 when there is none to render.
-pub fn report(args: ReportArgs) -> Result<ExitCode> {
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
     if let Some(b) = &args.dir_b {
         return comparison(&args.dir, b, args.out.clone(), args.threshold);
     }
@@ -97,7 +76,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     }
     let recovered = intervals::recover(&log)?;
     print!("{}", qdrant_perf_render::terminal_text(&recovered.report));
-    crate::load_cmd::write_report(&recovered.report, dir)?;
+    crate::run::write_report(&recovered.report, dir)?;
     println!("report: {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }

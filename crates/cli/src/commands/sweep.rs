@@ -1,89 +1,18 @@
 //! `qdrant-perf sweep`: an HNSW × quantization grid on one dataset, with the table sorted by
 //! recall, the Pareto frontier, JSON and an SVG recall-vs-QPS plot.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use qdrant_perf_data::{Dataset, DatasetSpec, Distribution, Metric};
-use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
+use qdrant_perf_store::DEFAULT_PREFIX;
 use qdrant_perf_sys::proc;
-use qdrant_perf_tune::sweep::{self, Grid, QuantKind, SweepConfig, SweepError};
+use qdrant_perf_tune::sweep::{self, Grid, SweepConfig, SweepError};
 
-use crate::common::{self, cache, open_store, private_edge_root, runtime};
+use crate::setup::{cache, open_store, private_edge_root, runtime};
 
-#[derive(Debug, Args)]
-pub struct SweepArgs {
-    #[command(flatten)]
-    pub data: common::DatasetArgs,
-    /// Vector dimension.
-    #[arg(long, default_value_t = 768, conflicts_with = "dataset")]
-    pub dim: usize,
-    /// Stored vectors.
-    #[arg(long, default_value_t = 20_000, conflicts_with = "dataset")]
-    pub points: usize,
-    /// Held-out queries (each point is measured over all of them).
-    #[arg(long, default_value_t = 1_000, conflicts_with = "dataset")]
-    pub queries: usize,
-    /// clustered (default: like real embeddings), realistic (tuned toward real sentence
-    /// embeddings' LID and RC: harder than clustered), normal (hardest for HNSW) or uniform.
-    #[arg(long, default_value = "clustered", conflicts_with = "dataset")]
-    pub distribution: String,
-    /// cosine (default), dot or euclid. With --dataset: the metric of a file that does not
-    /// state one (an HDF5 file's `distance` attribute wins; a contradiction is an error).
-    #[arg(long, value_parser = parse_metric)]
-    pub metric: Option<Metric>,
-    #[arg(long, default_value_t = 42, conflicts_with = "dataset")]
-    pub seed: u64,
-    /// HNSW links per node.
-    #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
-    pub m: Vec<usize>,
-    /// HNSW build beam width.
-    #[arg(long, value_delimiter = ',', default_value = "100")]
-    pub ef_construct: Vec<usize>,
-    /// Search beam width (>= k).
-    #[arg(long, value_delimiter = ',', default_value = "10,20,40,80,160,320")]
-    pub ef: Vec<usize>,
-    /// none, int8, binary.
-    #[arg(long, value_delimiter = ',', default_value = "none,int8,binary", value_parser = QuantKind::from_name)]
-    pub quantization: Vec<QuantKind>,
-    /// Re-score quantized candidates with the original vectors (quantized points only).
-    #[arg(long, value_delimiter = ',', default_value = "true")]
-    pub rescore: Vec<bool>,
-    /// Quantized candidates fetched per result before re-scoring (quantized points only).
-    #[arg(long, value_delimiter = ',', default_value = "1,3")]
-    pub oversampling: Vec<f64>,
-    /// Results per query (recall@k).
-    #[arg(long, default_value_t = sweep::DEFAULT_K)]
-    pub k: usize,
-    /// Qdrant's full_scan_threshold in KB (the deployment's 20000). When the segments are
-    /// smaller than it covers, the sweep lowers it so Qdrant walks the graph, and says so.
-    #[arg(long, default_value_t = HnswParams::default().full_scan_threshold)]
-    pub full_scan_threshold: usize,
-    /// Segments per collection (one: every point in one graph).
-    #[arg(long, default_value_t = 1)]
-    pub segments: usize,
-    /// Concurrent searches for the all-core QPS (default: the CPU count).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// A Qdrant server or cluster instead of the embedded engine (creates perf_sweep_*
-    /// collections and drops them after); the key comes from QDRANT_API_KEY.
-    #[arg(long, env = "QDRANT_URL")]
-    pub url: Option<String>,
-    /// Where the JSON and SVG go.
-    #[arg(long, alias = "out-dir", default_value = "target/qdrant-perf/results")]
-    pub out: PathBuf,
-    /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-}
-
-pub(crate) fn parse_metric(s: &str) -> Result<Metric, String> {
-    qdrant_perf_data::metric_from_word(s)
-        .ok_or_else(|| format!("unknown metric {s:?}: expected cosine, dot or euclid"))
-}
+use crate::args::*;
 
 pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let grid = Grid {
@@ -97,7 +26,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let cache = cache(args.cache_dir.clone())?;
     // --dataset is read and checked first: its dimension, size and metric shape the grid.
     let user = match &args.data.dataset {
-        Some(path) => Some(common::user_dataset(
+        Some(path) => Some(crate::setup::user_dataset(
             path,
             args.data.keep_shipped_truth,
             args.metric.map(|m| (m, "--metric")),
@@ -135,7 +64,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let edge_root = private_edge_root(&cache, "sweep")?;
     let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
-    let stop = common::ctrl_c_stop(
+    let stop = crate::setup::ctrl_c_stop(
         &rt,
         "stopping after the current point; the finished points are kept",
     );
@@ -255,6 +184,7 @@ fn grid_error_with_flags(e: SweepError) -> anyhow::Error {
 mod tests {
     use super::*;
     use clap::Parser;
+    use qdrant_perf_tune::sweep::QuantKind;
 
     #[derive(Debug, Parser)]
     struct Cli {

@@ -1,17 +1,17 @@
 //! What every subcommand shares, one of each: the dataset cache, the tokio runtime, the Ctrl-C
 //! stop signal, the way a `--target`/`--url` becomes a Qdrant server (or the embedded engine),
-//! the performance-tests.yaml, and the flags named in the load library's errors.
+//! the performance-tests.yaml, what a run watches on the deployment's side.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetCache, Metric, MetricWanted, UserData};
 use qdrant_perf_load::config::PerformanceConfig;
-use qdrant_perf_load::driver::{LoadError, StopSignal};
-use qdrant_perf_load::target;
-use qdrant_perf_report::PlanError;
-use qdrant_perf_store::{AnyStore, CacheError, Guard, ServerConfig};
+use qdrant_perf_load::driver::StopSignal;
+use qdrant_perf_store::{AnyStore, Guard, ServerConfig};
 use qdrant_perf_sys::proc;
+
+pub use crate::args::{DatasetArgs, MonitorArgs};
 
 /// The dataset and index cache: `dir`, else `$QDRANT_PERF_CACHE_DIR`, else ./target/qdrant-perf;
 /// an error when it is not writable.
@@ -21,24 +21,6 @@ pub fn cache(dir: Option<PathBuf>) -> Result<DatasetCache> {
         None => DatasetCache::from_env("target/qdrant-perf"),
     }
     .ensure_writable()?)
-}
-
-/// `--dataset PATH`: a user's own dataset in place of generated vectors.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct DatasetArgs {
-    /// Your own dataset instead of generated vectors: an ann-benchmarks .hdf5 file, or a
-    /// directory with train.npy + test.npy [+ neighbors.npy], train.parquet + test.parquet
-    /// [+ neighbors.parquet] (VectorDBBench), or base|train + query|test
-    /// .fbin/.u8bin/.i8bin/.fvecs/.bvecs [+ groundtruth|gt|neighbors .ibin/.ivecs]. Its
-    /// dimension, size and queries are used; its exact truth is computed and cached, and
-    /// shipped neighbours are used only if every query's agree with it (at top-10 and the truth
-    /// depth, ties decided by distance). docs/datasets.md: "Your own data".
-    #[arg(long, value_name = "PATH")]
-    pub dataset: Option<PathBuf>,
-    /// Use the --dataset's shipped neighbours even where they disagree with the exact truth
-    /// (the report then says its recall is against unverified truth).
-    #[arg(long, requires = "dataset")]
-    pub keep_shipped_truth: bool,
 }
 
 /// Reads `--dataset PATH` under `metric` (the file's own metric wins; a contradiction is an
@@ -153,37 +135,6 @@ pub fn server_config(target: &str) -> Result<Option<ServerConfig>> {
     }
 }
 
-/// What a run watches on the deployment's side (for `load`, `stress` and `validate`).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct MonitorArgs {
-    /// The server's REST address(es) whose `/metrics` are read once a second during every run
-    /// against a server, separated by commas for a cluster (default: the target's own URLs for
-    /// REST, the same host on port 6333 for gRPC on 6334).
-    #[arg(long, env = "QDRANT_METRICS_URL")]
-    pub metrics_url: Option<String>,
-    /// The deployment's Prometheus (`http://host:9090`): the server host's CPU and memory over
-    /// each run, by PromQL over node_exporter's series (the queries are in the report).
-    #[arg(long, env = "QDRANT_PERF_PROMETHEUS")]
-    pub prometheus: Option<String>,
-    /// The `instance` label of the server host's node_exporter in --prometheus (default: the
-    /// only instance there).
-    #[arg(long, requires = "prometheus")]
-    pub server_instance: Option<String>,
-    /// The server host's node_exporter (`http://host:9100/metrics`), scraped once a second,
-    /// when there is no Prometheus to ask.
-    #[arg(long, conflicts_with = "prometheus")]
-    pub node_exporter: Option<String>,
-    /// Serve the run's live figures (rate, latency percentiles, errors, in flight) in the
-    /// Prometheus text format at http://ADDR/metrics while it runs (e.g. 127.0.0.1:9464).
-    #[arg(long)]
-    pub metrics_listen: Option<std::net::SocketAddr>,
-    /// Against a server: how long to wait for each created collection to be indexed (status
-    /// green, every vector in the HNSW index) before giving up with the last state seen; what
-    /// the run created is dropped either way.
-    #[arg(long, value_parser = crate::load_cmd::parse_duration, default_value = "30m")]
-    pub index_timeout: std::time::Duration,
-}
-
 /// The monitor of a command's runs, and the live endpoint it serves (kept while it runs).
 pub struct Watch {
     pub monitor: qdrant_perf_load::monitor::Monitor,
@@ -289,46 +240,6 @@ pub fn private_edge_root(cache: &DatasetCache, kind: &str) -> Result<PathBuf> {
     let root = parent.join(std::process::id().to_string());
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     Ok(root)
-}
-
-/// The flags of `load` and `stress` for the fields the load library names in its errors.
-pub const LOAD_FLAGS: &[(&str, &str)] = &[
-    ("rate", "--rate"),
-    ("concurrency", "--concurrency"),
-    ("duration", "--duration"),
-    ("requests", "--requests"),
-    ("mix", "--mix"),
-    (target::BODY_TEMPLATE, "--body"),
-    (target::ENDPOINT_URL, "--http"),
-    (target::HEADER, "--header"),
-    (target::ENDPOINT, "--endpoint"),
-    (target::BODIES_FILE, "--bodies"),
-    (target::METHOD, "--method"),
-    ("dataset", "--dataset"),
-];
-
-/// The flags of `validate` for the fields the load library names in its errors.
-pub const VALIDATE_FLAGS: &[(&str, &str)] = &[
-    (target::BODY_TEMPLATE, "--gateway-body"),
-    (target::ENDPOINT_URL, "--gateway"),
-    ("dataset", "--dataset"),
-];
-
-/// A load error as the CLI shows it: where the library names a field of its input
-/// (`rate = 0: ...`), the flag that set it is named instead (`--rate = 0: ...`).
-pub fn with_flag(e: impl Into<LoadError>, flags: &[(&str, &str)]) -> anyhow::Error {
-    let (what, value, fix) = match e.into() {
-        LoadError::Invalid { what, value, fix }
-        | LoadError::Plan(PlanError::Invalid { what, value, fix }) => (what, value, fix),
-        LoadError::Cache(e @ CacheError::Unreachable { .. }) => {
-            return anyhow::anyhow!("{e} (flag: --cache optional)");
-        }
-        other => return other.into(),
-    };
-    match flags.iter().find(|(field, _)| *field == what) {
-        Some((_, flag)) => anyhow::anyhow!("{flag} = {value}: {fix}"),
-        None => LoadError::Invalid { what, value, fix }.into(),
-    }
 }
 
 #[cfg(test)]
