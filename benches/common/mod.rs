@@ -209,7 +209,7 @@ pub fn dataset_spec(profile: &CollectionProfile) -> DatasetSpec {
 
 /// A collection of a profile, loaded into the embedded engine and indexed, with its held-out
 /// queries and their exact neighbours (the stored points themselves are not kept in memory).
-pub struct Prepared {
+pub struct BenchCollection {
     pub profile: CollectionProfile,
     pub name: String,
     pub store: Arc<AnyStore>,
@@ -224,7 +224,8 @@ pub struct Prepared {
     pub mode: SearchMode,
 }
 
-static PREPARED: LazyLock<Mutex<HashMap<String, Arc<Prepared>>>> = LazyLock::new(Default::default);
+static PREPARED: LazyLock<Mutex<HashMap<String, Arc<BenchCollection>>>> =
+    LazyLock::new(Default::default);
 /// Seconds spent before measuring, by step, over the whole run.
 static SETUP_TOTAL: LazyLock<Mutex<SetupSeconds>> = LazyLock::new(Default::default);
 
@@ -268,7 +269,7 @@ pub fn bench_name(profile: &CollectionProfile) -> String {
 
 /// The prepared collection of `profile`, made on first use (so collections that criterion's
 /// filter skips are never built) and cached for the rest of the run.
-pub fn prepared(profile: &CollectionProfile) -> Arc<Prepared> {
+pub fn prepared(profile: &CollectionProfile) -> Arc<BenchCollection> {
     let mut map = PREPARED.lock().expect("lock");
     if let Some(p) = map.get(&profile.name) {
         return p.clone();
@@ -280,13 +281,15 @@ pub fn prepared(profile: &CollectionProfile) -> Arc<Prepared> {
 
 /// The prepared collection of `profile` if this run made it (criterion's filter may have
 /// skipped it).
-pub fn prepared_if_any(profile: &CollectionProfile) -> Option<Arc<Prepared>> {
+pub fn prepared_if_any(profile: &CollectionProfile) -> Option<Arc<BenchCollection>> {
     PREPARED.lock().expect("lock").get(&profile.name).cloned()
 }
 
 /// Puts the collection of `profile` in place (the shared setup), then says how long it took,
 /// whether Qdrant will answer by a plain scan, and adds the seconds to the run's total.
-fn prepare(profile: &CollectionProfile) -> Result<Prepared, qdrant_perf_load::driver::LoadError> {
+fn prepare(
+    profile: &CollectionProfile,
+) -> Result<BenchCollection, qdrant_perf_load::driver::LoadError> {
     let placed = {
         let mut stores = STORES.lock().expect("lock");
         RT.block_on(put_in_place(
@@ -343,7 +346,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, qdrant_perf_load::dr
         );
     }
     *SETUP_TOTAL.lock().expect("lock") += setup;
-    Ok(Prepared {
+    Ok(BenchCollection {
         profile: profile.clone(),
         name,
         store,
@@ -360,7 +363,7 @@ fn prepare(profile: &CollectionProfile) -> Result<Prepared, qdrant_perf_load::dr
     })
 }
 
-impl Prepared {
+impl BenchCollection {
     /// Every held-out query as a search with these parameters.
     pub fn queries(&self, k: usize, ef: Option<usize>, exact: bool) -> Vec<Query> {
         fixture::queries(&self.query_vectors, k, ef)
@@ -464,7 +467,8 @@ pub fn cleanup() {
         return;
     }
     let keep = std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1");
-    let prepared: Vec<Arc<Prepared>> = PREPARED.lock().expect("lock").values().cloned().collect();
+    let prepared: Vec<Arc<BenchCollection>> =
+        PREPARED.lock().expect("lock").values().cloned().collect();
     for p in prepared.iter().filter(|p| p.created) {
         if keep {
             eprintln!("kept {} (QDRANT_PERF_KEEP=1)", p.name);

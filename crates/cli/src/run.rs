@@ -32,7 +32,7 @@ pub const CTRL_C_ENDS_THE_RUN: &str = "ending the run early; the report will be 
 pub enum Kind {
     Store(
         Arc<StoreTarget<qdrant_perf_store::AnyStore>>,
-        Box<setup::Prepared>,
+        Box<setup::ReadyCollections>,
     ),
     Http(Arc<HttpTarget>),
     Noop(Arc<NoopTarget>),
@@ -369,7 +369,7 @@ async fn http_target(
 /// The Redis cache-aside store in front of the prepared collections' store (`REDIS_URL`,
 /// `--cache required|optional`, `--cache-ttl`), for `cached_search`.
 async fn cached_store(
-    prepared: &setup::Prepared,
+    prepared: &setup::ReadyCollections,
     args: &TargetArgs,
     config: &PerformanceConfig,
 ) -> Result<Arc<qdrant_perf_store::CachedStore<Arc<qdrant_perf_store::AnyStore>>>> {

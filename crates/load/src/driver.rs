@@ -29,7 +29,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use serde::Serialize;
 
 pub use qdrant_perf_report::run::{
-    DEFAULT_IN_FLIGHT_CAP, ErrorKind, LoadPlan, Mix, Mode, NodeStat, OpKind, OpStats, PlanError,
+    DEFAULT_IN_FLIGHT_CAP, ErrorTally, LoadPlan, Mix, Mode, NodeStat, OpKind, OpStats, PlanError,
     RecallStat, RunResult, Second,
 };
 
@@ -316,7 +316,7 @@ struct Shard {
     dirty: Vec<bool>,
     errors: Vec<u64>,
     /// Per slot: errors by kind.
-    error_kinds: Vec<BTreeMap<String, ErrorKind>>,
+    error_kinds: Vec<BTreeMap<String, ErrorTally>>,
     recall_sum: Vec<f64>,
     recall_n: Vec<u64>,
     nodes: BTreeMap<Arc<str>, NodeTally>,
@@ -849,7 +849,7 @@ async fn drive_closed<T: Target>(
 
 /// Errors and recall summed over the shards, per slot.
 struct ShardTotals {
-    errors_by_kind: BTreeMap<String, ErrorKind>,
+    errors_by_kind: BTreeMap<String, ErrorTally>,
     errors: Vec<u64>,
     recall_sum: Vec<f64>,
     recall_n: Vec<u64>,
@@ -1254,7 +1254,7 @@ struct Harvest {
     errors_by_kind: BTreeMap<String, u64>,
     /// For the interval log. Per slot, cumulative: errors by kind (with an example), recall sum
     /// and count.
-    kinds_now: Vec<BTreeMap<String, ErrorKind>>,
+    kinds_now: Vec<BTreeMap<String, ErrorTally>>,
     recall_now: Vec<(f64, u64)>,
 }
 
@@ -1381,7 +1381,7 @@ impl<'a, T: Target> Collector<'a, T> {
                 if e.count > *seen {
                     let example = e.example.clone();
                     let count = e.count - *seen;
-                    errors_by_kind.insert(kind.clone(), ErrorKind { count, example });
+                    errors_by_kind.insert(kind.clone(), ErrorTally { count, example });
                     *seen = e.count;
                 }
             }

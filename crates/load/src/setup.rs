@@ -303,7 +303,7 @@ pub async fn put_in_place(
 }
 
 /// Collections ready for a run, and what it took.
-pub struct Prepared {
+pub struct ReadyCollections {
     pub collections: Vec<StoreCollection<AnyStore>>,
     /// `qdrant-edge 0.7.2` or `qdrant 1.17.1`.
     pub engine_version: String,
@@ -313,13 +313,13 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// Each collection's dataset (hash and parameters), for the report's provenance.
     pub datasets: Vec<qdrant_perf_report::DatasetInfo>,
-    /// Server collections this run created (dropped by [`Prepared::cleanup`]).
+    /// Server collections this run created (dropped by [`ReadyCollections::cleanup`]).
     created: Vec<(Arc<AnyStore>, String)>,
 }
 
-impl Prepared {
+impl ReadyCollections {
     /// Takes over the collections (and clean-up duties) of another preparation.
-    pub fn absorb(&mut self, other: Prepared) {
+    pub fn absorb(&mut self, other: ReadyCollections) {
         let mut other = other;
         self.collections.append(&mut other.collections);
         self.notes.append(&mut other.notes);
@@ -364,9 +364,9 @@ impl Prepared {
 pub async fn prepare(
     choices: &[CollectionChoice],
     opts: &SetupOptions,
-) -> Result<Prepared, LoadError> {
+) -> Result<ReadyCollections, LoadError> {
     let mut stores = Stores::open(opts.server.as_ref(), opts.writes).await?;
-    let mut prepared = Prepared {
+    let mut prepared = ReadyCollections {
         collections: Vec::new(),
         engine_version: String::new(),
         engine: String::new(),
@@ -398,7 +398,7 @@ async fn prepare_one(
     choice: &CollectionChoice,
     opts: &SetupOptions,
     stores: &mut Stores,
-    prepared: &mut Prepared,
+    prepared: &mut ReadyCollections,
 ) -> Result<(), LoadError> {
     if opts.read_only.contains(&choice.name) {
         return prepare_read_only(choice, opts, stores.server(), prepared).await;
@@ -484,7 +484,7 @@ async fn prepare_read_only(
     choice: &CollectionChoice,
     opts: &SetupOptions,
     server_store: Option<&Arc<AnyStore>>,
-    prepared: &mut Prepared,
+    prepared: &mut ReadyCollections,
 ) -> Result<(), LoadError> {
     let Some(store) = server_store else {
         return Err(LoadError::Invalid {

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors, recall_at_k};
 use qdrant_perf_report::checks::{self, Bound, Check};
 use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
-use qdrant_perf_report::run::{ErrorKind, RecallStat, Second};
+use qdrant_perf_report::run::{ErrorTally, RecallStat, Second};
 use qdrant_perf_report::server::ServerSide;
 use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
@@ -322,7 +322,7 @@ pub struct Stage {
     pub latency_ms: LatencySummary,
     /// Qdrant's own time of the same searches (a server only).
     pub server_latency_ms: Option<LatencySummary>,
-    pub errors_by_kind: BTreeMap<String, ErrorKind>,
+    pub errors_by_kind: BTreeMap<String, ErrorTally>,
     pub recall_at_10: Option<RecallStat>,
     pub searchable: Lag,
     pub indexed: Lag,
@@ -350,7 +350,7 @@ pub struct StreamReport {
     pub searchable: Lag,
     pub indexed: Lag,
     pub samples: Vec<FreshSample>,
-    pub insert_errors_by_kind: BTreeMap<String, ErrorKind>,
+    pub insert_errors_by_kind: BTreeMap<String, ErrorTally>,
     pub checks: Vec<Check>,
     pub verdict: Option<VerdictSummary>,
     pub setup: Vec<String>,
@@ -642,7 +642,7 @@ struct Inserts {
     settled: Mutex<Vec<Settled>>,
     settled_points: AtomicUsize,
     acked_points: AtomicUsize,
-    errors: Mutex<BTreeMap<String, ErrorKind>>,
+    errors: Mutex<BTreeMap<String, ErrorTally>>,
     send_lag_us: AtomicU64,
     /// Every batch sent has settled (or Ctrl-C stopped the sending).
     finished: AtomicBool,

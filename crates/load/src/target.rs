@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
 use qdrant_perf_store::readonly::ReadOnlyWorkload;
-use qdrant_perf_store::{CachedStore, Point, Prepared, Query, Store, StoreError};
+use qdrant_perf_store::{CachedStore, EncodedQuery, Point, Query, Store, StoreError};
 
 use crate::driver::{Call, OpError, OpKind, Outcome, Target, TargetCollection};
 
@@ -21,7 +21,7 @@ pub struct StoreCollection<S> {
     pub queries: Arc<Vec<Query>>,
     /// Each query's request encoded once for the store's wire, in the order of `queries`
     /// ([`Store::prepare`]); empty when the store sends none (the embedded engine).
-    pub prepared: Arc<Vec<Prepared>>,
+    pub prepared: Arc<Vec<EncodedQuery>>,
     pub truth: Arc<GroundTruth>,
     /// Stored vectors, kept only when the mix writes (upserts rewrite point `i` with its own
     /// vector, so the ground truth stays exact).
@@ -45,7 +45,8 @@ impl<S: Store> StoreCollection<S> {
         truth: GroundTruth,
         qps: f64,
     ) -> Self {
-        let prepared: Option<Vec<Prepared>> = queries.iter().map(|q| store.prepare(q)).collect();
+        let prepared: Option<Vec<EncodedQuery>> =
+            queries.iter().map(|q| store.prepare(q)).collect();
         Self {
             name: name.into(),
             collection: collection.into(),

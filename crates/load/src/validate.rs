@@ -27,7 +27,7 @@ use qdrant_perf_store::HnswParams;
 use crate::config::{CollectionConfig, PerformanceConfig, Targets};
 use crate::driver::{self, LoadError, LoadPlan, Mode, RunResult, StopSignal, Target};
 use crate::monitor::Monitor;
-use crate::setup::{CollectionChoice, Prepared, SetupOptions};
+use crate::setup::{CollectionChoice, ReadyCollections, SetupOptions};
 use crate::target::{HttpTarget, StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{Bound, Check};
 use qdrant_perf_report::{HostResources, Resources, StressStep, StressSummary};
@@ -365,7 +365,7 @@ fn latency_checks(r: &RunResult, collection: &str, only: Option<&str>, t: &Targe
 }
 
 fn store_target(
-    prepared: &Prepared,
+    prepared: &ReadyCollections,
     only: Option<usize>,
     qps: impl Fn(f64) -> f64,
     k: usize,
@@ -421,7 +421,7 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
 async fn prepare_selected(
     opts: &ValidateOptions,
     selected: &[(String, CollectionConfig)],
-) -> Result<Prepared, LoadError> {
+) -> Result<ReadyCollections, LoadError> {
     let ix = &opts.config.performance_tests.optimization.indexing;
     let hnsw = HnswParams {
         m: ix.hnsw_m,
@@ -437,7 +437,7 @@ async fn prepare_selected(
         let all = dims(&opts.config.performance_tests.collections.0);
         crate::setup::check_dataset_dims(user, &run, &all)?;
     }
-    let mut prepared: Option<Prepared> = None;
+    let mut prepared: Option<ReadyCollections> = None;
     for (name, c) in selected {
         let choice = CollectionChoice {
             name: name.clone(),
@@ -487,7 +487,7 @@ struct Judged {
 struct Session<'a> {
     opts: &'a ValidateOptions,
     selected: &'a [(String, CollectionConfig)],
-    prepared: &'a Prepared,
+    prepared: &'a ReadyCollections,
     t: Targets,
     stop: &'a StopSignal,
 }

@@ -9,7 +9,7 @@ use qdrant_perf_report::checks::{self, Bound, Check, Verdict};
 use super::*;
 
 fn run_with_two_operations() -> RunResult {
-    use qdrant_perf_report::run::{ErrorKind, LoadPlan, OpKind, OpStats, Resources};
+    use qdrant_perf_report::run::{ErrorTally, LoadPlan, OpKind, OpStats, Resources};
     let op = |collection: &str, op, ok, errors, p50_ms| OpStats {
         collection: collection.into(),
         op,
@@ -42,14 +42,14 @@ fn run_with_two_operations() -> RunResult {
     let mut errors_by_kind = BTreeMap::new();
     errors_by_kind.insert(
         "http 500".to_string(),
-        ErrorKind {
+        ErrorTally {
             count: 2,
             example: "boom".into(),
         },
     );
     errors_by_kind.insert(
         "timeout".to_string(),
-        ErrorKind {
+        ErrorTally {
             count: 1,
             example: "late".into(),
         },

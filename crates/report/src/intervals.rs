@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::margin::Batches;
 use crate::provenance::Provenance;
 use crate::report::{Report, TargetInfo};
-use crate::run::{ErrorKind, LoadPlan, Mode, OpKind, OpStats, RecallStat, Resources, RunResult};
+use crate::run::{ErrorTally, LoadPlan, Mode, OpKind, OpStats, RecallStat, Resources, RunResult};
 use crate::run::{Second, rss_growth_mb_per_min};
 use crate::{LatencySummary, latency_histogram};
 
@@ -97,7 +97,7 @@ pub struct SlotSecond {
     pub ok: u64,
     pub errors: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub errors_by_kind: BTreeMap<String, ErrorKind>,
+    pub errors_by_kind: BTreeMap<String, ErrorTally>,
     /// Sum and number of the recall@10 values of this second's sampled searches.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub recall_n: u64,
@@ -428,7 +428,7 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
         }
     }
     let summary = |h: &Histogram<u64>| (!h.is_empty()).then(|| LatencySummary::from_histogram(h));
-    let mut errors_by_kind: BTreeMap<String, ErrorKind> = BTreeMap::new();
+    let mut errors_by_kind: BTreeMap<String, ErrorTally> = BTreeMap::new();
     let (mut query, mut query_server, mut query_overhead) = (
         latency_histogram(),
         latency_histogram(),
@@ -665,7 +665,7 @@ mod tests {
         let mut errors_by_kind = BTreeMap::new();
         errors_by_kind.insert(
             "timeout".to_string(),
-            ErrorKind {
+            ErrorTally {
                 count: 1,
                 example: "late".into(),
             },

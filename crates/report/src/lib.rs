@@ -31,6 +31,6 @@ pub use report::{
     Rebuilt, Report, ReportError, SCHEMA, StressStep, StressSummary, TargetInfo, VerdictSummary,
 };
 pub use run::{
-    ErrorKind, LoadPlan, Mix, Mode, NodeStat, OpKind, OpStats, PlanError, RecallStat, Resources,
+    ErrorTally, LoadPlan, Mix, Mode, NodeStat, OpKind, OpStats, PlanError, RecallStat, Resources,
     RunResult, Second,
 };

@@ -315,7 +315,7 @@ impl LoadPlan {
 
 /// Errors of one kind: how many, and the first message seen.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ErrorKind {
+pub struct ErrorTally {
     pub count: u64,
     pub example: String,
 }
@@ -440,7 +440,7 @@ pub struct RunResult {
     pub ok: u64,
     pub errors: u64,
     pub error_rate: f64,
-    pub errors_by_kind: BTreeMap<String, ErrorKind>,
+    pub errors_by_kind: BTreeMap<String, ErrorTally>,
     /// Per server node, for targets that name the node of each answer (a Qdrant server or
     /// cluster): answers, errors by kind, and when a node was lost. Empty otherwise (and in a
     /// report.json from before it existed).

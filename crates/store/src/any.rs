@@ -5,8 +5,8 @@ use crate::error::Result;
 use crate::guard::Guard;
 use crate::remote::{Api, GrpcStore, RestStore, ServerConfig};
 use crate::spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, IndexState, Point, Prepared, Query,
-    SearchResponse,
+    BatchResponse, CollectionSpec, Created, EncodedQuery, Engine, Footprint, IndexState, Point,
+    Query, SearchResponse,
 };
 use crate::store::Store;
 
@@ -80,7 +80,7 @@ impl Store for AnyStore {
         each!(self, s => s.search(name, query).await)
     }
 
-    fn prepare(&self, query: &Query) -> Option<Prepared> {
+    fn prepare(&self, query: &Query) -> Option<EncodedQuery> {
         each!(self, s => s.prepare(query))
     }
 
@@ -88,7 +88,7 @@ impl Store for AnyStore {
         &self,
         name: &str,
         query: &Query,
-        prepared: &Prepared,
+        prepared: &EncodedQuery,
     ) -> Result<SearchResponse> {
         each!(self, s => s.search_prepared(name, query, prepared).await)
     }

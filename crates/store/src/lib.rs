@@ -38,8 +38,7 @@ pub use profiles::{
 };
 pub use remote::{Api, ApiKey, GrpcStore, RestStore, Sampled, ServerConfig};
 pub use spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, HnswParams,
-    INDEXING_THRESHOLD_KB, IndexState, Point, Prepared, Quantization, Query, SearchResponse,
-    expects_index,
+    BatchResponse, CollectionSpec, Created, EncodedQuery, Engine, Footprint, Hit, HnswParams,
+    INDEXING_THRESHOLD_KB, IndexState, Point, Quantization, Query, SearchResponse, expects_index,
 };
 pub use store::Store;

@@ -317,11 +317,11 @@ impl Query {
 /// are is the store's own business: a gRPC store keeps the protobuf `SearchPoints` less its
 /// collection name. Made by [`crate::Store::prepare`]; stores without a wire have none.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Prepared {
+pub struct EncodedQuery {
     pub(crate) wire: bytes::Bytes,
 }
 
-impl Prepared {
+impl EncodedQuery {
     /// The encoded bytes' length (what each request of this query puts on the wire, less
     /// framing).
     pub fn len(&self) -> usize {

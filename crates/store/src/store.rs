@@ -2,8 +2,8 @@ use std::future::Future;
 
 use crate::error::Result;
 use crate::spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, IndexState, Point, Prepared, Query,
-    SearchResponse,
+    BatchResponse, CollectionSpec, Created, EncodedQuery, Engine, Footprint, IndexState, Point,
+    Query, SearchResponse,
 };
 
 /// One interface for every engine, so every bench and load test runs unchanged on each.
@@ -31,7 +31,7 @@ pub trait Store: Send + Sync {
 
     /// `query`'s request encoded once, for [`Store::search_prepared`]; `None` for a store
     /// with no wire to encode for (the embedded engine), or none it can prepare for.
-    fn prepare(&self, query: &Query) -> Option<Prepared> {
+    fn prepare(&self, query: &Query) -> Option<EncodedQuery> {
         let _ = query;
         None
     }
@@ -42,7 +42,7 @@ pub trait Store: Send + Sync {
         &self,
         name: &str,
         query: &Query,
-        prepared: &Prepared,
+        prepared: &EncodedQuery,
     ) -> impl Future<Output = Result<SearchResponse>> + Send {
         let _ = prepared;
         self.search(name, query)
@@ -92,7 +92,7 @@ macro_rules! forward_store {
                 (**self).search(name, query)
             }
 
-            fn prepare(&self, query: &Query) -> Option<Prepared> {
+            fn prepare(&self, query: &Query) -> Option<EncodedQuery> {
                 (**self).prepare(query)
             }
 
@@ -100,7 +100,7 @@ macro_rules! forward_store {
                 &self,
                 name: &str,
                 query: &Query,
-                prepared: &Prepared,
+                prepared: &EncodedQuery,
             ) -> impl Future<Output = Result<SearchResponse>> + Send {
                 (**self).search_prepared(name, query, prepared)
             }

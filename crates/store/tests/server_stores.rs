@@ -401,7 +401,7 @@ fn prepared_grpc_searches_answer_as_built_ones_and_send_the_api_key() {
     });
 }
 
-/// Prepared searches go on an HTTP/2 connection of their own: while the server is down (killed)
+/// EncodedQuery searches go on an HTTP/2 connection of their own: while the server is down (killed)
 /// they fail as unreachable, and once it is back the next search opens a new connection and
 /// answers as before, with the key.
 #[test]

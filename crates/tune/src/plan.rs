@@ -23,7 +23,7 @@ use qdrant_perf_sys::human_bytes;
 pub const QDRANT_RULE_FACTOR: f64 = 1.5;
 
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum CapacityError {
     #[error("{field} = {value}: {reason}")]
     Invalid {
         field: &'static str,
@@ -171,8 +171,8 @@ fn num(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
 impl Measured {
     /// Reads a `qdrant-perf scale` report (its fitted bytes per vector) or a `qdrant-perf sweep`
     /// report (its m=16 float32 point closest to ef 128, else the first float32 point).
-    pub fn load(path: &Path) -> Result<Self, PlanError> {
-        let fail = |message: String| PlanError::Measured {
+    pub fn load(path: &Path) -> Result<Self, CapacityError> {
+        let fail = |message: String| CapacityError::Measured {
             path: path.display().to_string(),
             message,
             fix: "pass the JSON written by `qdrant-perf scale` or `qdrant-perf sweep`",
@@ -261,7 +261,7 @@ impl Measured {
 
 /// A capacity target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Target {
+pub struct CapacityTarget {
     pub name: String,
     pub vectors: u64,
     pub dim: u64,
@@ -306,7 +306,7 @@ pub struct OptionPlan {
 /// A plan for one target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
-    pub target: Target,
+    pub target: CapacityTarget,
     pub node: NodeShape,
     pub measured: Option<Measured>,
     pub options: Vec<OptionPlan>,
@@ -320,8 +320,8 @@ fn ceil_div(a: f64, b: f64) -> u64 {
 }
 
 /// Validates a target and a node shape, naming the flag to fix.
-pub fn check(target: &Target, node: &NodeShape) -> Result<(), PlanError> {
-    let invalid = |field, value: String, reason: &str| PlanError::Invalid {
+pub fn check(target: &CapacityTarget, node: &NodeShape) -> Result<(), CapacityError> {
+    let invalid = |field, value: String, reason: &str| CapacityError::Invalid {
         field,
         value,
         reason: reason.into(),
@@ -368,7 +368,7 @@ pub fn check(target: &Target, node: &NodeShape) -> Result<(), PlanError> {
 }
 
 /// The plan for `target` on nodes of `node`'s shape.
-pub fn plan(target: &Target, node: &NodeShape, measured: Option<&Measured>) -> Plan {
+pub fn plan(target: &CapacityTarget, node: &NodeShape, measured: Option<&Measured>) -> Plan {
     let n = target.vectors as f64;
     let d = target.dim;
     let r = target.replication;
@@ -561,7 +561,7 @@ pub const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
 
 /// One collection of the deployment at the file's test size.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CollectionSpec {
+pub struct PlannedCollection {
     pub name: String,
     pub vectors: u64,
     pub dim: u64,
@@ -574,7 +574,7 @@ pub struct CollectionSpec {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeploymentInput {
     /// In the file's order (ties in the split go to the earlier collection).
-    pub collections: Vec<CollectionSpec>,
+    pub collections: Vec<PlannedCollection>,
     /// `targets.scalability`: the vectors the deployment must hold.
     pub scalability_vectors: u64,
     /// `--split name=fraction,...` for the scalability size; `None`: in proportion to the
@@ -769,8 +769,8 @@ pub struct DeploymentPlan {
     pub sizes: Vec<SizePlan>,
 }
 
-fn invalid(field: &'static str, value: String, reason: String) -> PlanError {
-    PlanError::Invalid {
+fn invalid(field: &'static str, value: String, reason: String) -> CapacityError {
+    CapacityError::Invalid {
         field,
         value,
         reason,
@@ -779,7 +779,7 @@ fn invalid(field: &'static str, value: String, reason: String) -> PlanError {
 
 /// Validates the deployment's inputs (each error names the flag to fix); returns the vectors per
 /// collection at the scalability size.
-fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, PlanError> {
+fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, CapacityError> {
     if input.collections.is_empty() {
         return Err(invalid(
             "--config",
@@ -789,7 +789,7 @@ fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, PlanError> {
     }
     for c in &input.collections {
         check(
-            &Target {
+            &CapacityTarget {
                 name: c.name.clone(),
                 vectors: c.vectors,
                 dim: c.dim,
@@ -911,11 +911,11 @@ type ShardsAndCopies = (Vec<CollectionShards>, Vec<ShardCopy>);
 /// Every copy of every shard of `collections` at `vectors` each, with `per_vector` bytes, or
 /// the collection whose shard does not fit (index, bytes per vector).
 fn shard_copies(
-    collections: &[CollectionSpec],
+    collections: &[PlannedCollection],
     vectors: &[u64],
     replication: u64,
     cap: (f64, f64),
-    per_vector: impl Fn(&CollectionSpec) -> (f64, f64),
+    per_vector: impl Fn(&PlannedCollection) -> (f64, f64),
 ) -> Result<ShardsAndCopies, (usize, (f64, f64))> {
     let mut shards_out = Vec::new();
     let mut copies = Vec::new();
@@ -952,7 +952,7 @@ fn shard_copies(
 pub fn plan_deployment(
     input: &DeploymentInput,
     measured: Option<&Measured>,
-) -> Result<DeploymentPlan, PlanError> {
+) -> Result<DeploymentPlan, CapacityError> {
     let scaled = check_deployment(input)?;
     let node = input.node;
     let cap = (
@@ -1055,9 +1055,9 @@ fn option_deployment(
     vectors: &[u64],
     cap: (f64, f64),
     nodes_for_cores: Option<u64>,
-) -> Result<OptionDeployment, PlanError> {
+) -> Result<OptionDeployment, CapacityError> {
     let node = input.node;
-    let best = |c: &CollectionSpec| bytes_per_vector(option, c.dim, c.m, measured);
+    let best = |c: &PlannedCollection| bytes_per_vector(option, c.dim, c.m, measured);
     let (collections, copies) =
         shard_copies(&input.collections, vectors, input.replication, cap, best)
             .map_err(|(i, pv)| shard_too_large(input, option, vectors, cap, i, pv))?;
@@ -1104,7 +1104,7 @@ fn shard_too_large(
     cap: (f64, f64),
     i: usize,
     pv: (f64, f64),
-) -> PlanError {
+) -> CapacityError {
     let node = input.node;
     let c = &input.collections[i];
     let n = vectors[i];
@@ -1337,8 +1337,8 @@ mod tests {
 
     const GIB: u64 = 1 << 30;
 
-    fn target() -> Target {
-        Target {
+    fn target() -> CapacityTarget {
+        CapacityTarget {
             name: "t".into(),
             vectors: 100_000_000,
             dim: 4096,
@@ -1417,7 +1417,7 @@ mod tests {
             points: Some(300_000),
             p95_ms: Some(2.0),
         };
-        let t = Target {
+        let t = CapacityTarget {
             m: 32,
             qps: Some(10_000.0),
             p95_ms: Some(20.0),
@@ -1459,7 +1459,7 @@ mod tests {
     #[test]
     fn bad_targets_name_the_flag() {
         let err = check(
-            &Target {
+            &CapacityTarget {
                 replication: 0,
                 ..target()
             },
@@ -1468,7 +1468,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--replication"), "{err}");
-        let err = check(&Target { dim: 0, ..target() }, &node())
+        let err = check(&CapacityTarget { dim: 0, ..target() }, &node())
             .unwrap_err()
             .to_string();
         assert!(err.contains("--dim"), "{err}");
@@ -1514,14 +1514,14 @@ mod tests {
     fn two_collections() -> DeploymentInput {
         DeploymentInput {
             collections: vec![
-                CollectionSpec {
+                PlannedCollection {
                     name: "a".into(),
                     vectors: 25_000,
                     dim: 244,
                     m: 2,
                     query_load: 300.0,
                 },
-                CollectionSpec {
+                PlannedCollection {
                     name: "b".into(),
                     vectors: 10_000,
                     dim: 119,
@@ -1728,7 +1728,7 @@ mod tests {
         DeploymentInput {
             collections: dims
                 .iter()
-                .map(|&(name, dim)| CollectionSpec {
+                .map(|&(name, dim)| PlannedCollection {
                     name: name.into(),
                     vectors: 1_000_000,
                     dim,

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use qdrant_perf_load::config::PerformanceConfig;
-use qdrant_perf_tune::plan::{self, CollectionSpec, DeploymentInput, Measured, NodeShape, Target};
+use qdrant_perf_tune::plan::{
+    self, CapacityTarget, DeploymentInput, Measured, NodeShape, PlannedCollection,
+};
 
 use crate::args::*;
 
@@ -39,7 +41,7 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         .transpose()?;
     let targets = match &config {
         Some(config) => targets_from_config(config, &args),
-        None => vec![Target {
+        None => vec![CapacityTarget {
             name: "target".into(),
             vectors: args.vectors.expect("clap requires --vectors"),
             dim: args.dim.expect("clap requires --dim"),
@@ -93,7 +95,7 @@ fn deployment_input(
             .collections
             .0
             .iter()
-            .map(|(name, c)| CollectionSpec {
+            .map(|(name, c)| PlannedCollection {
                 name: name.clone(),
                 vectors: c.test_vectors,
                 dim: c.vector_size as u64,
@@ -115,7 +117,7 @@ fn deployment_input(
 /// One target per collection of the deployment's performance-tests.yaml (read by the one config
 /// reader, so its errors name the key and the line): its vectors, dimension and query load, the
 /// file's HNSW m and p95 latency target; the flags given override them.
-fn targets_from_config(config: &PerformanceConfig, args: &PlanArgs) -> Vec<Target> {
+fn targets_from_config(config: &PerformanceConfig, args: &PlanArgs) -> Vec<CapacityTarget> {
     let tests = &config.performance_tests;
     let m = tests.optimization.indexing.hnsw_m as u64;
     let p95 = config.targets().p95_latency_ms;
@@ -123,7 +125,7 @@ fn targets_from_config(config: &PerformanceConfig, args: &PlanArgs) -> Vec<Targe
         .collections
         .0
         .iter()
-        .map(|(name, c)| Target {
+        .map(|(name, c)| CapacityTarget {
             name: name.clone(),
             vectors: c.test_vectors,
             dim: c.vector_size as u64,

@@ -41,8 +41,8 @@ use crate::store::Store;
 
 pub use key::{KEY_PREFIX, cache_key, canonical_bytes, query_hash};
 pub use stats::{
-    CacheHistograms, CacheStats, CacheStatsSnapshot, ErrorCounts, ErrorKind, LatencySummary,
-    Outcome,
+    CacheHistograms, CacheOutcome, CacheStats, CacheStatsSnapshot, ErrorCounts, ErrorKind,
+    LatencySummary,
 };
 pub use value::{MAGIC as VALUE_MAGIC, decode as decode_value, encode as encode_value};
 
@@ -714,7 +714,7 @@ impl<S: Store> Store for CachedStore<S> {
         if let Some(hits) = self.l1_get(&key) {
             let took = started.elapsed();
             self.stats.lookup(took);
-            self.stats.request(Outcome::HitL1, took);
+            self.stats.request(CacheOutcome::HitL1, took);
             return Ok(SearchResponse {
                 hits,
                 server_seconds: None,
@@ -739,7 +739,7 @@ impl<S: Store> Store for CachedStore<S> {
                 Ok(hits) => {
                     self.stats.lookup(started.elapsed());
                     self.l1_put(key, &hits, bytes.len());
-                    self.stats.request(Outcome::HitL2, started.elapsed());
+                    self.stats.request(CacheOutcome::HitL2, started.elapsed());
                     return Ok(SearchResponse {
                         hits,
                         server_seconds: None,
@@ -763,7 +763,7 @@ impl<S: Store> Store for CachedStore<S> {
         if redis_answered {
             self.write(&[(key, bytes)]).await;
         }
-        self.stats.request(Outcome::Miss, started.elapsed());
+        self.stats.request(CacheOutcome::Miss, started.elapsed());
         Ok(response)
     }
 
@@ -771,13 +771,13 @@ impl<S: Store> Store for CachedStore<S> {
         let started = Instant::now();
         let keys: Vec<String> = queries.iter().map(|q| cache_key(name, q)).collect();
         let mut results: Vec<Option<Vec<Hit>>> = keys.iter().map(|k| self.l1_get(k)).collect();
-        let mut outcomes: Vec<Outcome> = results
+        let mut outcomes: Vec<CacheOutcome> = results
             .iter()
             .map(|r| {
                 if r.is_some() {
-                    Outcome::HitL1
+                    CacheOutcome::HitL1
                 } else {
-                    Outcome::Miss
+                    CacheOutcome::Miss
                 }
             })
             .collect();
@@ -807,7 +807,7 @@ impl<S: Store> Store for CachedStore<S> {
                             Ok(hits) => {
                                 self.l1_put(keys[i].clone(), &hits, bytes.len());
                                 results[i] = Some(hits);
-                                outcomes[i] = Outcome::HitL2;
+                                outcomes[i] = CacheOutcome::HitL2;
                             }
                             Err(_) => self.stats.foreign(),
                         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Where a request's result came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CacheOutcome {
     /// The in-process tier.
     HitL1,
     /// Redis.
@@ -105,18 +105,18 @@ impl CacheStats {
         let _ = h.lookup.record(us(took));
     }
 
-    pub(crate) fn request(&self, outcome: Outcome, took: Duration) {
+    pub(crate) fn request(&self, outcome: CacheOutcome, took: Duration) {
         let counter = match outcome {
-            Outcome::HitL1 => &self.hits_l1,
-            Outcome::HitL2 => &self.hits_l2,
-            Outcome::Miss => &self.misses,
+            CacheOutcome::HitL1 => &self.hits_l1,
+            CacheOutcome::HitL2 => &self.hits_l2,
+            CacheOutcome::Miss => &self.misses,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let mut h = self.histograms.lock().expect("stats lock");
         let h = match outcome {
-            Outcome::HitL1 => &mut h.hit_l1,
-            Outcome::HitL2 => &mut h.hit_l2,
-            Outcome::Miss => &mut h.miss,
+            CacheOutcome::HitL1 => &mut h.hit_l1,
+            CacheOutcome::HitL2 => &mut h.hit_l2,
+            CacheOutcome::Miss => &mut h.miss,
         };
         let _ = h.record(us(took));
     }

@@ -21,8 +21,8 @@ use super::{
 use crate::error::{Result, StoreError};
 use crate::guard::Guard;
 use crate::spec::{
-    BatchResponse, CollectionSpec, Created, Engine, Footprint, Hit, IndexState, Point, Prepared,
-    Quantization, Query, SearchResponse,
+    BatchResponse, CollectionSpec, Created, EncodedQuery, Engine, Footprint, Hit, IndexState,
+    Point, Quantization, Query, SearchResponse,
 };
 use crate::store::Store;
 
@@ -322,9 +322,9 @@ fn prepared_channels(config: &ServerConfig) -> Result<Vec<H2Node>> {
 
 /// A query's `SearchPoints` less its collection name, encoded once: what
 /// [`GrpcStore::prepare`] keeps and [`write_prepared`] completes per request.
-pub fn prepare_search(query: &Query) -> Prepared {
+pub fn prepare_search(query: &Query) -> EncodedQuery {
     use prost::Message;
-    Prepared {
+    EncodedQuery {
         wire: GrpcStore::search_request("", query).encode_to_vec().into(),
     }
 }
@@ -361,7 +361,7 @@ impl GrpcStore {
         &self,
         i: usize,
         name: &str,
-        prepared: &Prepared,
+        prepared: &EncodedQuery,
     ) -> std::result::Result<qdrant_client::qdrant::SearchResponse, QdrantError> {
         use prost::Message;
         let wire = &prepared.wire;
@@ -508,7 +508,7 @@ impl Store for GrpcStore {
 
     /// The query's `SearchPoints` less its collection name, encoded once (prost); none over
     /// TLS.
-    fn prepare(&self, query: &Query) -> Option<Prepared> {
+    fn prepare(&self, query: &Query) -> Option<EncodedQuery> {
         if self.channels.is_empty() || query.filter.as_ref().is_some_and(|f| f.validate().is_err())
         {
             return None;
@@ -520,7 +520,7 @@ impl Store for GrpcStore {
         &self,
         name: &str,
         query: &Query,
-        prepared: &Prepared,
+        prepared: &EncodedQuery,
     ) -> Result<SearchResponse> {
         let (i, _) = self.pick();
         let response = self
