@@ -8,6 +8,7 @@ use qdrant_perf_load::merge;
 
 use crate::args::*;
 
+/// Merges the logs named on the command line and prints the merged percentiles.
 pub fn run(args: MergeArgs) -> Result<ExitCode> {
     let merged = merge::merge_logs(&args.logs)?;
     print!("{}", merge::table(&merged));

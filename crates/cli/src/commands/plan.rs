@@ -12,6 +12,7 @@ use qdrant_perf_tune::plan::{
 
 use crate::args::*;
 
+/// Prints the capacity plan (and, with `--config`, the deployment's) as Markdown or JSON.
 pub fn run(args: PlanArgs) -> Result<ExitCode> {
     let node = NodeShape {
         ram_bytes: args.node_ram,

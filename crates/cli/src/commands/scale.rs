@@ -31,6 +31,7 @@ impl ScaleArgs {
     }
 }
 
+/// Runs the scale steps, prints the table and the fitted growth, writes JSON, SVG and HTML.
 pub fn run(args: ScaleArgs) -> Result<ExitCode> {
     let steps = args.steps();
     if steps.is_empty() || steps.iter().any(|&n| n <= args.k) {

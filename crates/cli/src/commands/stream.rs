@@ -25,6 +25,8 @@ const STREAM_FLAGS: &[(&str, &str)] = &[
     ("queries", "--queries"),
 ];
 
+/// Runs the stream test, prints each stage and the freshness, writes the report; exit 1 when
+/// a check was missed.
 pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_ref())?;
     let selected = config.select(&args.collection)?;

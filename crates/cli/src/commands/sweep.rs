@@ -14,6 +14,7 @@ use crate::setup::{cache, open_store, private_edge_root, runtime};
 
 use crate::args::*;
 
+/// Runs the grid, prints the table and the Pareto frontier, writes JSON, SVG and HTML.
 pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let grid = Grid {
         m: args.m.clone(),
