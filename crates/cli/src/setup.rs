@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetCache, Metric, MetricWanted, UserData};
 use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_load::driver::StopSignal;
+use qdrant_perf_plumbing::proc;
 use qdrant_perf_store::{AnyStore, Guard, ServerConfig};
-use qdrant_perf_sys::proc;
 
 pub use crate::args::{DatasetArgs, MonitorArgs};
 

@@ -482,7 +482,7 @@ pub(crate) fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    qdrant_perf_sys::write::write_atomic_with(path, write).map_err(|e| DataError::io(path, e))
+    qdrant_perf_plumbing::write::write_atomic_with(path, write).map_err(|e| DataError::io(path, e))
 }
 
 fn write_header(

@@ -181,7 +181,7 @@ impl RunReport {
     /// Writes the report atomically.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_string_pretty(self).expect("a report serialises");
-        qdrant_perf_sys::write_atomic(path, (json + "\n").as_bytes())
+        qdrant_perf_plumbing::write_atomic(path, (json + "\n").as_bytes())
     }
 }
 
@@ -574,7 +574,7 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 fn format_estimate(e: &Estimate, unit: &str) -> String {
     let time = unit == "ns";
     let (scale, unit) = if time {
-        qdrant_perf_sys::units::time_unit(e.value)
+        qdrant_perf_plumbing::units::time_unit(e.value)
     } else {
         (1.0, unit)
     };

@@ -26,9 +26,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use qdrant_perf_plumbing::proc;
 use qdrant_perf_report::HostResources;
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, label};
-use qdrant_perf_sys::proc;
 
 /// Where the server host's figures come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub enum HostSource {
     },
     /// A node_exporter's metrics URL (`/metrics` when the URL has no path).
     NodeExporter { url: String },
-    /// The server's process on this machine (see `qdrant_perf_sys::proc::pid_listening_on`).
+    /// The server's process on this machine (see `qdrant_perf_plumbing::proc::pid_listening_on`).
     LocalProcess { pid: u32 },
 }
 

@@ -19,7 +19,7 @@
 //!   no server (under valgrind's callgrind), the noise-free figure the tight gate uses.
 //!
 //! It is not the results model (the `Report`, checks and verdicts, provenance and the atomic
-//! writer are qdrant-perf-report and qdrant-perf-sys), the regression gate (qdrant-perf-gate) or the tuning
+//! writer are qdrant-perf-report and qdrant-perf-plumbing), the regression gate (qdrant-perf-gate) or the tuning
 //! experiments (qdrant-perf-tune), and it does not create datasets or talk to Qdrant itself:
 //! that is the data and store crates.
 

@@ -132,7 +132,7 @@ pub fn write_merged(path: &Path, merged: &[Merged]) -> std::io::Result<()> {
                 .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         }
     }
-    qdrant_perf_sys::write_atomic(path, &log)
+    qdrant_perf_plumbing::write_atomic(path, &log)
 }
 
 /// The merged figures as a text table.

@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
+use qdrant_perf_plumbing::proc;
+pub use qdrant_perf_plumbing::proc::{cores, load_average_1m};
 pub use qdrant_perf_report::run::Resources;
-use qdrant_perf_sys::proc;
-pub use qdrant_perf_sys::proc::{cores, load_average_1m};
 
 /// CPU seconds (user + system, all threads) this process has used, from the kernel's clock of
 /// the process (CLOCK_PROCESS_CPUTIME_ID, to the nanosecond: fine enough for the CPU time of one

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors, recall_at_k};
+use qdrant_perf_plumbing::write_atomic;
 use qdrant_perf_report::checks::{self, Bound, Check};
 use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
 use qdrant_perf_report::run::{ErrorTally, RecallStat, Second};
@@ -40,7 +41,6 @@ use qdrant_perf_report::server::ServerSide;
 use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Store, StoreError};
-use qdrant_perf_sys::write_atomic;
 
 use crate::driver::{self, LoadError, LoadPlan, OpKind, StopSignal};
 use crate::monitor::Monitor;
@@ -612,7 +612,7 @@ impl StreamReport {
     pub fn default_dir() -> std::path::PathBuf {
         std::path::PathBuf::from("target/qdrant-perf/runs").join(format!(
             "{}-stream",
-            qdrant_perf_sys::time::compact_utc(SystemTime::now())
+            qdrant_perf_plumbing::time::compact_utc(SystemTime::now())
         ))
     }
 }

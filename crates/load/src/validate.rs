@@ -242,27 +242,28 @@ pub fn scalability_check(
             ),
         );
     };
-    let figures: Vec<String> =
-        m.extrapolations
-            .iter()
-            .map(|x| {
-                let (name, value) = match x.fit.as_str() {
-                    "p50_ms_vs_ln_n" => ("p50", format!("{:.3} ms", x.value)),
-                    "p99_ms_vs_ln_n" => ("p99", format!("{:.3} ms", x.value)),
-                    "ram_bytes_vs_n" => ("RAM", qdrant_perf_sys::human_bytes(x.value.max(0.0))),
-                    "disk_bytes_vs_n" => ("disk", qdrant_perf_sys::human_bytes(x.value.max(0.0))),
-                    "build_seconds_vs_n" => ("build", format!("{:.0} s", x.value)),
-                    other => (other, format!("{}", x.value)),
-                };
-                format!(
-                    "{name} {value} ({})",
-                    x.backtest_relative_error.map_or(
-                        "back-test error unknown".into(),
-                        |e| format!("back-test error {:+.1} %", e * 100.0)
-                    )
-                )
-            })
-            .collect();
+    let figures: Vec<String> = m
+        .extrapolations
+        .iter()
+        .map(|x| {
+            let (name, value) = match x.fit.as_str() {
+                "p50_ms_vs_ln_n" => ("p50", format!("{:.3} ms", x.value)),
+                "p99_ms_vs_ln_n" => ("p99", format!("{:.3} ms", x.value)),
+                "ram_bytes_vs_n" => ("RAM", qdrant_perf_plumbing::human_bytes(x.value.max(0.0))),
+                "disk_bytes_vs_n" => ("disk", qdrant_perf_plumbing::human_bytes(x.value.max(0.0))),
+                "build_seconds_vs_n" => ("build", format!("{:.0} s", x.value)),
+                other => (other, format!("{}", x.value)),
+            };
+            format!(
+                "{name} {value} ({})",
+                x.backtest_relative_error
+                    .map_or("back-test error unknown".into(), |e| format!(
+                        "back-test error {:+.1} %",
+                        e * 100.0
+                    ))
+            )
+        })
+        .collect();
     let mismatch = if m.predict != target_vectors {
         format!(
             "; extrapolated to {} vectors, not the target's {target_vectors}: rerun scale with \

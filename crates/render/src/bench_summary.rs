@@ -12,13 +12,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use qdrant_perf_plumbing::units::time_unit;
+use qdrant_perf_plumbing::write_atomic;
 use qdrant_perf_report::bench::{
     BenchSummaryError, CriterionBenchmark, CriterionEstimate, QualityRecord, Result, SearchMode,
     SuiteQuality, read_criterion, read_quality,
 };
 use qdrant_perf_report::margin::{Ci, with_margin};
-use qdrant_perf_sys::units::time_unit;
-use qdrant_perf_sys::write_atomic;
 
 use crate::chart::{self, Axis, Bars, Panel, Series};
 use crate::html::{escape, page};

@@ -6,8 +6,8 @@
 //! `qdrant_perf_latency_seconds`, `qdrant_perf_requested_rate_ops_per_second`,
 //! `qdrant_perf_elapsed_seconds`. Names and meanings: docs/report-schema.md.
 
+use qdrant_perf_plumbing::prom::{Exposition, MetricType};
 use qdrant_perf_report::{LatencySummary, Report};
-use qdrant_perf_sys::prom::{Exposition, MetricType};
 
 use crate::rows::{OpRow, RUN_FIGURES, collection_rows, op_rows};
 
@@ -110,7 +110,7 @@ fn op_labels<'a>(o: &OpRow<'a>) -> [(&'static str, &'a str); 3] {
 }
 
 /// One summary series of a [`LatencySummary`] (milliseconds) in seconds: the quantiles
-/// [`qdrant_perf_sys::prom::SUMMARY_QUANTILES`], `_sum` = mean x samples, `_count` = samples;
+/// [`qdrant_perf_plumbing::prom::SUMMARY_QUANTILES`], `_sum` = mean x samples, `_count` = samples;
 /// `NaN` quantiles without samples.
 fn summary(e: &mut Exposition, name: &str, labels: &[(&str, &str)], l: &LatencySummary) {
     let s = |ms: f64| {

@@ -160,15 +160,15 @@ fn metrics_prom_follows_the_exposition_format_conventions_and_promtool_accepts_i
                 .to_string()
         })
         .collect();
-    let want: Vec<String> = qdrant_perf_sys::prom::SUMMARY_QUANTILES
+    let want: Vec<String> = qdrant_perf_plumbing::prom::SUMMARY_QUANTILES
         .iter()
         .map(|q| q.to_string())
         .collect();
     assert_eq!(quantiles, want);
     let empty = prometheus(&Report::new("load", target, Vec::new(), None));
     for text in [&prom, &empty] {
-        match qdrant_perf_sys::prom::promtool_check(text) {
-            None => return println!("skipped: {}", qdrant_perf_sys::prom::PROMTOOL_MISSING),
+        match qdrant_perf_plumbing::prom::promtool_check(text) {
+            None => return println!("skipped: {}", qdrant_perf_plumbing::prom::PROMTOOL_MISSING),
             Some(checked) => checked.unwrap(),
         }
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use qdrant_perf_sys::write_atomic;
+use qdrant_perf_plumbing::write_atomic;
 
 /// The schema name of a suite's quality file.
 pub const SCHEMA: &str = "qdrant-perf-bench-quality/1";

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use qdrant_perf_sys::{proc, time};
+use qdrant_perf_plumbing::{proc, time};
 
 /// The commit the suite was built from (`git rev-parse HEAD` at build time), when it was built
 /// in a git checkout.

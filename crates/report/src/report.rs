@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use qdrant_perf_sys::time::compact_utc;
-use qdrant_perf_sys::write_atomic;
+use qdrant_perf_plumbing::time::compact_utc;
+use qdrant_perf_plumbing::write_atomic;
 use serde::{Deserialize, Serialize};
 
 use crate::LatencySummary;

@@ -149,7 +149,7 @@ fn is_lock_error(message: &str) -> bool {
 
 /// Resident set size of this process, from /proc (Linux); None elsewhere.
 fn process_rss() -> Option<u64> {
-    qdrant_perf_sys::proc::self_sample().map(|s| s.rss_bytes)
+    qdrant_perf_plumbing::proc::self_sample().map(|s| s.rss_bytes)
 }
 
 fn dir_size(path: &Path) -> std::io::Result<u64> {
@@ -628,7 +628,7 @@ fn engine_panic_message(message: &str) -> String {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    qdrant_perf_sys::write_atomic(path, bytes).map_err(|e| io_error(path, e))
+    qdrant_perf_plumbing::write_atomic(path, bytes).map_err(|e| io_error(path, e))
 }
 
 impl Store for EdgeStore {

@@ -9,7 +9,7 @@
 //! `node_exporter` on the PATH; Debian package `prometheus-node-exporter`) and
 //! `PROMETHEUS_BIN` (else `prometheus`; Debian package `prometheus`).
 //!
-//! [`promtool_check`] (re-exported from qdrant-perf-sys's `prom`) runs Prometheus' own checker of the text exposition format.
+//! [`promtool_check`] (re-exported from qdrant-perf-plumbing's `prom`) runs Prometheus' own checker of the text exposition format.
 //!
 //! On Linux a started process is also killed when the thread that started it ends: start them
 //! on the thread that keeps them (not in a `spawn_blocking` task).
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::qdrant::{http_body, http_status};
 
 /// Prometheus' own checker of the exposition format (one, in the results crate).
-pub use qdrant_perf_sys::prom::{PROMTOOL_MISSING, promtool_check};
+pub use qdrant_perf_plumbing::prom::{PROMTOOL_MISSING, promtool_check};
 
 /// Why a private monitoring process did not start.
 #[derive(Debug, thiserror::Error)]

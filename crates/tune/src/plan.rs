@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use qdrant_perf_sys::human_bytes;
+use qdrant_perf_plumbing::human_bytes;
 
 /// Qdrant's documented multiplier on raw vector bytes.
 pub const QDRANT_RULE_FACTOR: f64 = 1.5;

@@ -30,9 +30,9 @@ use crate::sweep::{
     MemoryBreakdown, SweepError, choose_full_scan_threshold, graph_segments, measure_search,
     memory_of, save_json, search_mode,
 };
+use qdrant_perf_plumbing::{human_bytes, write_atomic};
 use qdrant_perf_render::chart;
 use qdrant_perf_report::{LatencySummary, Provenance};
-use qdrant_perf_sys::{human_bytes, write_atomic};
 
 /// The default sizes: 10k, 30k, 100k, 300k.
 pub const DEFAULT_STEPS: [usize; 4] = [10_000, 30_000, 100_000, 300_000];

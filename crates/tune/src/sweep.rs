@@ -20,8 +20,8 @@ use qdrant_perf_store::{
 };
 use serde::{Deserialize, Serialize};
 
+use qdrant_perf_plumbing::{human_bytes, write_atomic};
 use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
-use qdrant_perf_sys::{human_bytes, write_atomic};
 
 /// Depth of recall: recall@10, as the deployment searches top-10.
 pub const DEFAULT_K: usize = 10;

@@ -33,7 +33,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     }
     if let Some(path) = json_out {
         // Atomic: a reader sees the old file or the new one, never half of one.
-        qdrant_perf_sys::write_atomic(&path, (as_json + "\n").as_bytes())
+        qdrant_perf_plumbing::write_atomic(&path, (as_json + "\n").as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     comparison.append_to_step_summary()?;

@@ -18,7 +18,7 @@ fn comparison(a: &Path, b: &Path, out: Option<PathBuf>, threshold: f64) -> Resul
     let text = |p: &Path| p.to_string_lossy().into_owned();
     let c = qdrant_perf_gate::compare::compare_saved(&text(a), &text(b), threshold)?;
     let out = out.unwrap_or_else(|| b.join("compare.html"));
-    qdrant_perf_sys::write_atomic(
+    qdrant_perf_plumbing::write_atomic(
         &out,
         qdrant_perf_render::compare_page::comparison_page(&c).as_bytes(),
     )

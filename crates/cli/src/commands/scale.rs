@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use qdrant_perf_data::{DatasetSpec, Distribution};
+use qdrant_perf_plumbing::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
-use qdrant_perf_sys::proc;
 use qdrant_perf_tune::scale::{self, ScaleConfig};
 
 use crate::setup::{cache, open_store, private_edge_root, runtime};

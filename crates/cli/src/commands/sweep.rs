@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetSpec, Distribution, Metric};
+use qdrant_perf_plumbing::proc;
 use qdrant_perf_store::DEFAULT_PREFIX;
-use qdrant_perf_sys::proc;
 use qdrant_perf_tune::sweep::{self, Grid, SweepConfig, SweepError};
 
 use crate::setup::{cache, open_store, private_edge_root, runtime};

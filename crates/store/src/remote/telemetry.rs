@@ -384,7 +384,7 @@ pub struct LocalProcess {
     pub pid: u32,
 }
 
-pub use qdrant_perf_sys::proc::ProcessSample;
+pub use qdrant_perf_plumbing::proc::ProcessSample;
 
 impl LocalProcess {
     /// The process listening on `port` of this machine, when the URL's host is loopback and
@@ -400,12 +400,12 @@ impl LocalProcess {
 
     /// The process with a listening socket on `port`.
     pub fn listening_on(port: u16) -> Option<Self> {
-        qdrant_perf_sys::proc::pid_listening_on(port).map(|pid| Self { pid })
+        qdrant_perf_plumbing::proc::pid_listening_on(port).map(|pid| Self { pid })
     }
 
     /// The process's CPU time (user + system) and resident memory now.
     pub fn sample(&self) -> Option<ProcessSample> {
-        qdrant_perf_sys::proc::pid_sample(self.pid)
+        qdrant_perf_plumbing::proc::pid_sample(self.pid)
     }
 }
 
