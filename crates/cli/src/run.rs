@@ -20,7 +20,7 @@ use qdrant_perf_load::target::{
 use qdrant_perf_load::validate;
 use qdrant_perf_report::intervals::{Header, IntervalLog};
 use qdrant_perf_report::report::{Report, TargetInfo};
-use qdrant_perf_store::{HnswParams, ServerConfig};
+use qdrant_perf_store::{HnswParams, SearchDefaults, ServerConfig};
 
 use crate::args::{LOAD_FLAGS, RunArgs, TargetArgs, with_flag};
 use crate::setup::{Watch, cache, load_config, server_config};
@@ -85,14 +85,9 @@ pub async fn build_target(
             );
         }
     }
-    let target_of = |kind: Kind, watch: Watch| AnyTarget {
-        kind,
-        monitor: watch.monitor,
-        _live: watch.live,
-    };
     if args.target == "noop" && args.http.is_none() {
         return Ok((
-            target_of(
+            AnyTarget::new(
                 Kind::Noop(Arc::new(NoopTarget)),
                 args.monitor.watch(None).await?,
             ),
@@ -111,12 +106,6 @@ pub async fn build_target(
             .select(&read_only.join(","))
             .map_err(|e| anyhow::anyhow!("--read-only: {e}"))?
     };
-    let ix = &config.performance_tests.optimization.indexing;
-    let hnsw = HnswParams {
-        m: ix.hnsw_m,
-        ef_construct: ix.hnsw_ef_construct,
-        full_scan_threshold: ix.full_scan_threshold,
-    };
     let search = qdrant_perf_store::Profiles::bundled().search;
     if let Some(url) = &args.http {
         let all: Vec<(String, usize)> = config
@@ -128,7 +117,7 @@ pub async fn build_target(
             .collect();
         let (t, notes) = http_target(args, url, &selected, &all, search.k).await?;
         return Ok((
-            target_of(Kind::Http(Arc::new(t)), args.monitor.watch(None).await?),
+            AnyTarget::new(Kind::Http(Arc::new(t)), args.monitor.watch(None).await?),
             TargetInfo {
                 kind: "http".into(),
                 url: Some(url.clone()),
@@ -137,7 +126,7 @@ pub async fn build_target(
             notes,
         ));
     }
-    store_target(args, mix, quiet, &config, &selected, hnsw, target_of).await
+    store_target(args, mix, quiet, &config, &selected, read_only, search).await
 }
 
 /// The embedded engine's or a server's target: the collections set up (`load::setup`), the
@@ -149,10 +138,15 @@ async fn store_target(
     quiet: bool,
     config: &PerformanceConfig,
     selected: &[(String, CollectionConfig)],
-    hnsw: HnswParams,
-    target_of: impl Fn(Kind, Watch) -> AnyTarget,
+    read_only: Vec<String>,
+    search: SearchDefaults,
 ) -> Result<(AnyTarget, TargetInfo, Vec<String>)> {
-    let search = qdrant_perf_store::Profiles::bundled().search;
+    let ix = &config.performance_tests.optimization.indexing;
+    let hnsw = HnswParams {
+        m: ix.hnsw_m,
+        ef_construct: ix.hnsw_ef_construct,
+        full_scan_threshold: ix.full_scan_threshold,
+    };
     let server = server_config(&args.target)?.map(|c| ServerConfig {
         index_timeout: args.monitor.index_timeout,
         ..c
@@ -178,7 +172,7 @@ async fn store_target(
         cache,
         writes: mix.contains(driver::OpKind::Upsert),
         quiet,
-        read_only: read_only_names(&args.read_only),
+        read_only,
         dataset,
     };
     let mut prepared = setup::prepare(&choices, &opts)
@@ -228,7 +222,7 @@ async fn store_target(
         target = target.with_cache(cache);
     }
     Ok((
-        target_of(
+        AnyTarget::new(
             Kind::Store(Arc::new(target), Box::new(prepared)),
             Watch {
                 monitor,
@@ -465,6 +459,16 @@ pub fn start_intervals(log: Option<&IntervalLog>, target: &mut AnyTarget, report
 }
 
 impl AnyTarget {
+    /// A target of `kind`, watched by `watch`'s monitor (and its live endpoint, kept open while
+    /// the target lives).
+    fn new(kind: Kind, watch: Watch) -> Self {
+        Self {
+            kind,
+            monitor: watch.monitor,
+            _live: watch.live,
+        }
+    }
+
     pub async fn run(&self, plan: &LoadPlan, stop: &StopSignal) -> Result<RunResult> {
         let m = &self.monitor;
         match &self.kind {

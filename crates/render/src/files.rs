@@ -13,17 +13,11 @@ use crate::report_html::{self, REPORT_HTML};
 /// metrics.prom; returns the files written.
 pub fn write_run(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = report.save(dir)?;
-    written.extend(write_files(vec![
-        (dir.join("summary.md"), crate::markdown(report).into_bytes()),
-        (
-            dir.join(REPORT_HTML),
-            report_html::render(report, dir).into_bytes(),
-        ),
-        (
-            dir.join("metrics.prom"),
-            crate::prometheus(report).into_bytes(),
-        ),
-    ])?);
+    written.extend(write_pages(report, dir)?);
+    written.extend(write_files(vec![(
+        dir.join("metrics.prom"),
+        crate::prometheus(report).into_bytes(),
+    )])?);
     Ok(written)
 }
 

@@ -35,8 +35,6 @@ impl RedisServerError {
     }
 }
 
-type CacheError = RedisServerError;
-
 static STARTED: AtomicU64 = AtomicU64::new(0);
 
 /// A `redis-server` process this run started.
@@ -74,26 +72,26 @@ pub fn answers_ping(port: u16) -> bool {
 
 impl RedisServer {
     /// Starts a private server on a free loopback port.
-    pub fn start() -> Result<Self, CacheError> {
+    pub fn start() -> Result<Self, RedisServerError> {
         Self::start_with(None)
     }
 
     /// Starts a private server that requires `password` (`--requirepass`).
-    pub fn start_with_password(password: &str) -> Result<Self, CacheError> {
+    pub fn start_with_password(password: &str) -> Result<Self, RedisServerError> {
         Self::start_with(Some(password.to_string()))
     }
 
-    fn start_with(password: Option<String>) -> Result<Self, CacheError> {
+    fn start_with(password: Option<String>) -> Result<Self, RedisServerError> {
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("qdrant-perf-redis-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).map_err(|e| CacheError::ServerStart {
+        fs::create_dir_all(&dir).map_err(|e| RedisServerError::ServerStart {
             message: format!("cannot create {}: {e}", dir.display()),
         })?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
-            .map_err(|e| CacheError::ServerStart {
+            .map_err(|e| RedisServerError::ServerStart {
                 message: format!("no free loopback port: {e}"),
             })?
             .port();
@@ -108,7 +106,7 @@ impl RedisServer {
         Ok(server)
     }
 
-    fn spawn(&mut self) -> Result<(), CacheError> {
+    fn spawn(&mut self) -> Result<(), RedisServerError> {
         let mut command = Command::new(&self.bin);
         command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -138,11 +136,11 @@ impl RedisServer {
         }
         let child = command.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                CacheError::ServerMissing {
+                RedisServerError::ServerMissing {
                     message: format!("cannot run `{}`: {e}", self.bin.display()),
                 }
             } else {
-                CacheError::ServerStart {
+                RedisServerError::ServerStart {
                     message: format!("cannot run `{}`: {e}", self.bin.display()),
                 }
             }
@@ -151,7 +149,7 @@ impl RedisServer {
         self.wait_ready(Duration::from_secs(20))
     }
 
-    fn wait_ready(&mut self, limit: Duration) -> Result<(), CacheError> {
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), RedisServerError> {
         let started = Instant::now();
         while started.elapsed() < limit {
             if answers_ping(self.port) {
@@ -161,7 +159,7 @@ impl RedisServer {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 self.child = None;
-                return Err(CacheError::ServerStart {
+                return Err(RedisServerError::ServerStart {
                     message: format!(
                         "redis-server exited ({status}) before it answered PING; its log:\n{}",
                         self.log()
@@ -170,7 +168,7 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(CacheError::ServerStart {
+        Err(RedisServerError::ServerStart {
             message: format!(
                 "redis-server did not answer PING on port {} within {limit:?}; its log:\n{}",
                 self.port,
@@ -205,7 +203,7 @@ impl RedisServer {
     }
 
     /// Starts the server again on the same port (after [`RedisServer::kill`]).
-    pub fn restart(&mut self) -> Result<(), CacheError> {
+    pub fn restart(&mut self) -> Result<(), RedisServerError> {
         self.kill();
         self.spawn()
     }
@@ -232,7 +230,7 @@ pub enum TestRedis {
 }
 
 impl TestRedis {
-    pub fn from_env() -> Result<Self, CacheError> {
+    pub fn from_env() -> Result<Self, RedisServerError> {
         match std::env::var("REDIS_URL") {
             Ok(url) if !url.trim().is_empty() => Ok(TestRedis::External { url }),
             _ => Ok(TestRedis::Started(RedisServer::start()?)),
