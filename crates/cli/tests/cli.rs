@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use common::{bin, files_under, gateway, http_json, run, tiny_config};
+use common::{bin, files_under, gateway, http_json, quick_validate, run, tiny_config};
+use qdrant_perf_testkit::http::{Answer, StandIn};
 
 fn validate_quick(
     config: &Path,
@@ -17,32 +17,16 @@ fn validate_quick(
     extra: &[&str],
 ) -> (i32, String, String) {
     let mut cmd = bin();
-    cmd.args([
-        "validate",
-        "--quick",
-        "--quiet",
-        "--no-stress",
-        "--points",
-        "500",
-        "--queries",
-        "50",
-    ])
-    .args([
-        "--duration",
-        "1s",
-        "--overall-duration",
-        "1s",
-        "--target",
-        "edge",
-    ])
-    .arg("--config")
-    .arg(config)
-    .arg("--cache-dir")
-    .arg(cache)
-    .arg("--out")
-    .arg(out)
-    .args(extra)
-    .env_remove("QDRANT_URL");
+    cmd.args(quick_validate("1s"))
+        .args(["--target", "edge"])
+        .arg("--config")
+        .arg(config)
+        .arg("--cache-dir")
+        .arg(cache)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env_remove("QDRANT_URL");
     run(&mut cmd)
 }
 
@@ -472,38 +456,23 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     let redis = RedisServer::start().expect("redis-server (Debian package redis-server)");
     let run_with = |out: &str, url: &str, mode: &str| {
         let mut cmd = bin();
-        cmd.args([
-            "validate",
-            "--quick",
-            "--quiet",
-            "--no-stress",
-            "--points",
-            "500",
-        ])
-        .args([
-            "--queries",
-            "50",
-            "--duration",
-            "1s",
-            "--overall-duration",
-            "1s",
-        ])
-        .args([
-            "--target",
-            "edge",
-            "--collections",
-            "tiny16",
-            "--cache",
-            mode,
-        ])
-        .arg("--config")
-        .arg(&config)
-        .arg("--cache-dir")
-        .arg(&cache)
-        .arg("--out")
-        .arg(dir.path().join(out))
-        .env("REDIS_URL", url)
-        .env_remove("QDRANT_URL");
+        cmd.args(quick_validate("1s"))
+            .args([
+                "--target",
+                "edge",
+                "--collections",
+                "tiny16",
+                "--cache",
+                mode,
+            ])
+            .arg("--config")
+            .arg(&config)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .env("REDIS_URL", url)
+            .env_remove("QDRANT_URL");
         run(&mut cmd)
     };
     let (code, stdout, stderr) = run_with("cached", &redis.url(), "required");
@@ -555,7 +524,7 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
 
 /// The names of the server's collections.
 fn collections_on(port: u16) -> Vec<String> {
-    let body = qdrant_perf_testkit::qdrant::http_body(port, "/collections").unwrap_or_default();
+    let body = qdrant_perf_testkit::http_body(port, "/collections").unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     v["result"]["collections"]
         .as_array()
@@ -610,32 +579,21 @@ fn a_validation_failing_after_setup_drops_the_collections_it_created_on_the_serv
     let dir = tempfile::tempdir().unwrap();
     let config = tiny_config(dir.path(), |t| t);
     let mut cmd = bin();
-    cmd.args([
-        "validate",
-        "--quick",
-        "--quiet",
-        "--no-stress",
-        "--points",
-        "500",
-        "--queries",
-        "50",
-        "--duration",
-        "1s",
-        "--overall-duration",
-        "1s",
-        "--target",
-        &server.grpc_url(),
-        "--gateway",
-        &dead,
-        "--config",
-    ])
-    .arg(&config)
-    .arg("--cache-dir")
-    .arg(dir.path().join("cache"))
-    .arg("--out")
-    .arg(dir.path().join("run"))
-    .env_remove("QDRANT_URL")
-    .env_remove("QDRANT_PERF_KEEP");
+    cmd.args(quick_validate("1s"))
+        .args([
+            "--target",
+            &server.grpc_url(),
+            "--gateway",
+            &dead,
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .env_remove("QDRANT_URL")
+        .env_remove("QDRANT_PERF_KEEP");
     let (code, stdout, stderr) = run(&mut cmd);
     done.store(true, Ordering::SeqCst);
     watcher.join().unwrap();
@@ -927,50 +885,28 @@ fn a_scale_json_feeds_plan_and_validate_and_its_fits_are_back_tested() {
 fn gateway_with_token(
     token: &'static str,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    std::thread::spawn(move || {
-        for sock in listener.incoming().flatten() {
-            let log = log.clone();
-            std::thread::spawn(move || serve_gateway(sock, token, &log));
-        }
-    });
-    (base, seen)
-}
-
-fn serve_gateway(mut sock: TcpStream, token: &str, log: &std::sync::Mutex<Vec<String>>) {
-    let mut buf = Vec::new();
-    while let Some((head, body)) = common::read_request(&mut sock, &mut buf) {
-        let mut words = head.split_whitespace();
-        let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-        let authorized = head
-            .lines()
-            .any(|l| l.eq_ignore_ascii_case(&format!("authorization: Bearer {token}")));
-        let (status, answer) = match (authorized, method, path) {
+    let gateway = StandIn::start(move |r| {
+        let authorized = r.has_header("authorization", &format!("Bearer {token}"));
+        let (status, answer) = match (authorized, r.method.as_str(), r.path.as_str()) {
             (false, _, _) => ("401 Unauthorized", r#"{"error":"unauthorized"}"#),
             (true, "GET", "/api/v1/health") => ("200 OK", r#"{"status":"ok"}"#),
             (true, "GET", "/api/v1/collections") => ("200 OK", r#"{"collections":["deepcoder"]}"#),
-            (true, "POST", "/api/v1/vectors/search") if body.contains("[") => {
+            (true, "POST", "/api/v1/vectors/search") if r.body.contains("[") => {
                 ("200 OK", r#"{"results":[{"id":1}]}"#)
             }
-            (true, "POST", "/graphql") if body.contains("\"query\"") => {
+            (true, "POST", "/graphql") if r.body.contains("\"query\"") => {
                 ("200 OK", r#"{"data":{"health":"ok"}}"#)
             }
             _ => ("404 Not Found", "{}"),
         };
         log.lock()
             .unwrap()
-            .push(format!("{method} {path} {}", &status[..3]));
-        let response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-            answer.len()
-        );
-        if sock.write_all(response.as_bytes()).is_err() {
-            return;
-        }
-    }
+            .push(format!("{} {} {}", r.method, r.path, &status[..3]));
+        Answer::json(status, answer)
+    });
+    (gateway.base().to_string(), seen)
 }
 
 #[test]

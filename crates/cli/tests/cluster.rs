@@ -10,7 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::bin;
-use qdrant_perf_testkit::qdrant::{LocalServer, http_body};
+use qdrant_perf_testkit::http_body;
+use qdrant_perf_testkit::qdrant::LocalServer;
 
 /// Searches a node answered itself (its gRPC `/qdrant.Points/Search` responses).
 fn searches_counted(port: u16) -> u64 {

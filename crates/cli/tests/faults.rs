@@ -6,8 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{bin, files_under, have_redis_server, run};
-use qdrant_perf_testkit::qdrant::{LocalServer, http_body};
+use common::{bin, files_under, run};
+use qdrant_perf_testkit::http_body;
+use qdrant_perf_testkit::qdrant::LocalServer;
 
 /// The `progress: ` lines of `stderr`.
 fn progress_lines(stderr: &str) -> Vec<&str> {
@@ -171,10 +172,9 @@ fn redis_keys(port: u16) -> Option<u64> {
 fn redis_lost_during_validates_cache_checks_makes_them_missed_with_the_reason() {
     use qdrant_perf_testkit::redis::RedisServer;
     use std::process::Stdio;
-    if !have_redis_server() {
+    let Some(mut redis) = qdrant_perf_testkit::started(RedisServer::start()) else {
         return;
-    }
-    let mut redis = RedisServer::start().expect("a private redis-server");
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let mut child = bin()

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-use common::{bin, run, tiny_config};
+use common::{bin, quick_validate, run, tiny_config};
 use qdrant_perf_render::bench_summary;
 use qdrant_perf_render::chart::spectrum_quantiles;
 use qdrant_perf_render::report_html::PARTIAL_MIN_S;
@@ -632,29 +632,17 @@ fn every_report_page_loads_offline_without_errors_and_draws_what_its_report_hold
         &stress,
     );
     let validate = work.join("validate");
-    qdrant_perf(
-        &[
-            "validate",
-            "--quick",
-            "--quiet",
-            "--no-stress",
-            "--points",
-            "500",
-            "--queries",
-            "50",
-            "--duration",
-            "2s",
-            "--overall-duration",
-            "2s",
-            "--target",
-            "edge",
-            "--config",
-            config_arg,
-            "--cache-dir",
-            cache_arg,
-        ],
-        &validate,
-    );
+    let quick = quick_validate("2s");
+    let target = [
+        "--target",
+        "edge",
+        "--config",
+        config_arg,
+        "--cache-dir",
+        cache_arg,
+    ];
+    let args: Vec<&str> = quick.iter().map(String::as_str).chain(target).collect();
+    qdrant_perf(&args, &validate);
     // sweep and scale on the embedded engine, tiny: their pages beside their JSON and SVG.
     let results = work.join("results");
     let tuning = |args: &[&str]| {

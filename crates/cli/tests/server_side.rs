@@ -25,7 +25,7 @@ fn qdrant() -> Option<LocalServer> {
 
 /// Searches the server has answered, by its own count (gRPC `/qdrant.Points/Search`).
 fn searches_counted(port: u16) -> u64 {
-    qdrant_perf_testkit::qdrant::http_body(port, "/metrics")
+    qdrant_perf_testkit::http_body(port, "/metrics")
         .unwrap_or_default()
         .lines()
         .filter(|l| l.starts_with("grpc_responses_total{") && l.contains("Points/Search"))
@@ -46,10 +46,9 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
     let Some(server) = qdrant() else {
         return;
     };
-    if !common::have_redis_server() {
+    let Some(mut redis) = qdrant_perf_testkit::started(RedisServer::start()) else {
         return;
-    }
-    let mut redis = RedisServer::start().expect("a private redis-server");
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     // A second "node" nobody listens on: it must be named in the report, not skipped.
@@ -182,7 +181,7 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
     assert!(host["memory_pct_max"].as_f64().unwrap() > 0.0, "{host}");
     assert!(stdout.contains("server host (/proc"), "{stdout}");
     // The collection the run created is gone.
-    let collections = qdrant_perf_testkit::qdrant::http_body(server.http_port, "/collections");
+    let collections = qdrant_perf_testkit::http_body(server.http_port, "/collections");
     assert!(!collections.unwrap_or_default().contains("perf_"));
 }
 
@@ -194,15 +193,12 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
     let Some(server) = qdrant() else {
         return;
     };
-    let exporter = match PrivateNodeExporter::start() {
-        Ok(e) => e,
-        Err(e) if e.is_missing() => return qdrant_perf_testkit::skip(e),
-        Err(e) => panic!("{e}"),
+    let Some(exporter) = qdrant_perf_testkit::started(PrivateNodeExporter::start()) else {
+        return;
     };
-    let prometheus = match PrivatePrometheus::start(&[exporter.target()]) {
-        Ok(p) => p,
-        Err(e) if e.is_missing() => return qdrant_perf_testkit::skip(e),
-        Err(e) => panic!("{e}"),
+    let started = qdrant_perf_testkit::started(PrivatePrometheus::start(&[exporter.target()]));
+    let Some(mut prometheus) = started else {
+        return;
     };
     let instance = exporter.target();
     prometheus
@@ -257,7 +253,7 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
     while started.elapsed() < Duration::from_secs(300) {
         let port: u16 = listen.rsplit(':').next().unwrap().parse().unwrap();
         // A scrape after the run's first second: requests counted, server times seen.
-        if let Some(body) = qdrant_perf_testkit::qdrant::http_body(port, "/metrics")
+        if let Some(body) = qdrant_perf_testkit::http_body(port, "/metrics")
             && body
                 .lines()
                 .any(|l| l.starts_with("qdrant_perf_requests_total{") && !l.ends_with(" 0"))
@@ -403,7 +399,7 @@ fn validate_read_only_measures_a_foreign_collection_and_leaves_it_as_it_was() {
     );
     assert_eq!(status, 200, "{body}");
     let state = || -> serde_json::Value {
-        let body = qdrant_perf_testkit::qdrant::http_body(port, &format!("/collections/{name}"))
+        let body = qdrant_perf_testkit::http_body(port, &format!("/collections/{name}"))
             .expect("GET /collections/NAME");
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"].clone()
     };
@@ -447,7 +443,7 @@ fn validate_read_only_measures_a_foreign_collection_and_leaves_it_as_it_was() {
     let after = state();
     assert_eq!(after["points_count"], before["points_count"], "{after}");
     assert_eq!(after["config"], before["config"], "{after}");
-    let list = qdrant_perf_testkit::qdrant::http_body(port, "/collections").unwrap();
+    let list = qdrant_perf_testkit::http_body(port, "/collections").unwrap();
     assert!(!list.contains("perf_"), "{list}");
 
     // The report has met/missed rows for it, with its state and a measured recall.

@@ -206,8 +206,7 @@ fn a_stream_against_a_qdrant_server_has_server_time_and_drops_its_collection() {
         );
         assert!(s["server"]["nodes"][0]["seconds"].is_array(), "{s}");
     }
-    let collections =
-        qdrant_perf_testkit::qdrant::http_body(server.http_port, "/collections").unwrap();
+    let collections = qdrant_perf_testkit::http_body(server.http_port, "/collections").unwrap();
     assert!(
         !collections.contains("perf_stream_"),
         "the stream's collection was dropped: {collections}"

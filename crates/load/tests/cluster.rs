@@ -94,9 +94,8 @@ fn run_with_a_lost_node(fault: Fault) -> Option<Measured> {
         .unwrap();
     // Every node holds shards: whichever is killed, each shard keeps a replica elsewhere.
     for port in &http_ports {
-        let body =
-            qdrant_perf_testkit::qdrant::http_body(*port, &format!("/collections/{name}/cluster"))
-                .expect("the collection's cluster info");
+        let body = qdrant_perf_testkit::http_body(*port, &format!("/collections/{name}/cluster"))
+            .expect("the collection's cluster info");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert!(
             !v["result"]["local_shards"].as_array().unwrap().is_empty(),

@@ -16,95 +16,39 @@ use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
 use qdrant_perf_load::target::{HttpTarget, NoopTarget, StoreTarget};
 use qdrant_perf_report::report::{Report, TargetInfo};
 use qdrant_perf_store::HnswParams;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use qdrant_perf_testkit::http::{Answer, StandIn};
 use tokio::net::TcpListener;
-use tokio::sync::Mutex;
 
-/// A minimal HTTP/1.1 JSON server on 127.0.0.1 that answers at once, except that when its
-/// `stall_at`-th request arrives it stops answering anything for `stall` (as a server does in a
-/// long GC pause or a compaction), then answers everything held back. Returns its URL and the
-/// count of requests it has seen. `fail_every`: answer every n-th request with HTTP 500.
-async fn stalling_server(
-    stall_at: u64,
-    stall: Duration,
-    fail_every: Option<u64>,
-) -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/api/v1/vectors/search",
-        listener.local_addr().unwrap()
-    );
-    let count = Arc::new(AtomicU64::new(0));
-    let stall_until: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
-    let seen = count.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let (count, stall_until) = (seen.clone(), stall_until.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 16384];
-                loop {
-                    // Read one request: headers, then Content-Length bytes of body.
-                    let (head_end, length) = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                            let length = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .and_then(|v| v.trim().parse::<usize>().ok())
-                                .unwrap_or(0);
-                            break (i + 4, length);
-                        }
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    while buf.len() < head_end + length {
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buf.drain(..head_end + length);
-                    let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-                    let until = {
-                        let mut s = stall_until.lock().await;
-                        if n == stall_at && s.is_none() {
-                            *s = Some(Instant::now() + stall);
-                        }
-                        *s
-                    };
-                    if let Some(until) = until
-                        && Instant::now() < until
-                    {
-                        tokio::time::sleep_until(until.into()).await;
-                    }
-                    // A success says the server's own time twice, as Qdrant's REST API (`time`,
-                    // seconds) and as a gateway's Server-Timing header (milliseconds).
-                    let (status, body) = if fail_every.is_some_and(|f| n % f == 0) {
-                        ("500 Internal Server Error", r#"{"error":"boom"}"#)
-                    } else {
-                        (
-                            "200 OK",
-                            r#"{"result":[{"id":0,"score":1.0},{"id":1,"score":0.5}],"time":0.0005}"#,
-                        )
-                    };
-                    let response = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nserver-timing: db;dur=0.1, total;dur=0.25\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if sock.write_all(response.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+/// A stand-in search endpoint that answers at once, except that when its `stall_at`-th request
+/// arrives it stops answering anything for `stall` (as a server does in a long GC pause or a
+/// compaction), then answers everything held back. `fail_every`: answer every n-th request with
+/// HTTP 500. Its search URL is `/api/v1/vectors/search`.
+fn stalling_server(stall_at: u64, stall: Duration, fail_every: Option<u64>) -> StandIn {
+    let stall_until: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    StandIn::start(move |r| {
+        let until = {
+            let mut s = stall_until.lock().unwrap();
+            if r.n == stall_at && s.is_none() {
+                *s = Some(Instant::now() + stall);
+            }
+            *s
+        };
+        if let Some(until) = until {
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
         }
-    });
-    (url, count)
+        // A success says the server's own time twice, as Qdrant's REST API (`time`, seconds) and
+        // as a gateway's Server-Timing header (milliseconds).
+        if fail_every.is_some_and(|f| r.n % f == 0) {
+            Answer::json("500 Internal Server Error", r#"{"error":"boom"}"#)
+        } else {
+            Answer {
+                status: "200 OK",
+                headers: "server-timing: db;dur=0.1, total;dur=0.25\r\n",
+                body: r#"{"result":[{"id":0,"score":1.0},{"id":1,"score":0.5}],"time":0.0005}"#
+                    .into(),
+            }
+        }
+    })
 }
 
 fn query_vectors() -> Vectors {
@@ -134,7 +78,8 @@ async fn a_one_second_stall_shows_in_the_open_loop_p99_and_hides_from_the_closed
     // Open loop: 300 requests/s for 3 s; the server stalls 1 s when request 300 arrives, so the
     // requests due during that second all wait for it (a third of the run). A slower machine
     // only adds to every latency, so the lower bounds below hold on any machine.
-    let (url, seen) = stalling_server(300, Duration::from_secs(1), None).await;
+    let server = stalling_server(300, Duration::from_secs(1), None);
+    let url = server.url("/api/v1/vectors/search");
     let mut plan = LoadPlan::open(300.0, Duration::from_secs(3));
     plan.label = "open".into();
     let open = driver::run(http_target(&url), &plan, &StopSignal::new())
@@ -142,7 +87,7 @@ async fn a_one_second_stall_shows_in_the_open_loop_p99_and_hides_from_the_closed
         .unwrap();
     assert_eq!(open.errors, 0, "{:?}", open.errors_by_kind);
     assert_eq!(open.ok, 900);
-    assert!(seen.load(Ordering::SeqCst) >= 900);
+    assert!(server.seen() >= 900);
     assert!(
         open.latency_ms.p99_ms >= 800.0,
         "open loop must show the 1 s stall in its p99: {:?}",
@@ -163,7 +108,8 @@ async fn a_one_second_stall_shows_in_the_open_loop_p99_and_hides_from_the_closed
     // Closed loop, 2 workers for 3 s against the same kind of stall: only the two requests in
     // flight during the stall wait; every other request was sent after it, so the stall is in
     // at most two samples however fast the machine is (coordinated omission).
-    let (url, _) = stalling_server(50, Duration::from_secs(1), None).await;
+    let server = stalling_server(50, Duration::from_secs(1), None);
+    let url = server.url("/api/v1/vectors/search");
     let mut plan = LoadPlan::closed(2, Duration::from_secs(3));
     plan.label = "closed".into();
     let closed = driver::run(http_target(&url), &plan, &StopSignal::new())
@@ -211,7 +157,8 @@ impl driver::Target for SecondStalls {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_endpoints_own_time_comes_from_server_timing_or_the_json_pointer() {
-    let (url, _) = stalling_server(u64::MAX, Duration::ZERO, None).await;
+    let server = stalling_server(u64::MAX, Duration::ZERO, None);
+    let url = server.url("/api/v1/vectors/search");
     let plan = LoadPlan::closed(1, Duration::from_millis(300));
     // Without a pointer: the Server-Timing header's `total` (0.25 ms).
     let r = driver::run(http_target(&url), &plan, &StopSignal::new())
@@ -336,7 +283,8 @@ async fn unanswered_requests_are_charged_to_their_own_collection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_counted_by_kind_and_never_hidden() {
-    let (url, _) = stalling_server(u64::MAX, Duration::ZERO, Some(10)).await;
+    let server = stalling_server(u64::MAX, Duration::ZERO, Some(10));
+    let url = server.url("/api/v1/vectors/search");
     let plan = LoadPlan::open(200.0, Duration::from_secs(1));
     let r = driver::run(http_target(&url), &plan, &StopSignal::new())
         .await

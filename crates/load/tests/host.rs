@@ -13,26 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use qdrant_perf_load::host::{HostError, HostMonitor, HostSource};
-use qdrant_perf_testkit::prometheus::{MonitoringError, PrivateNodeExporter, PrivatePrometheus};
+use qdrant_perf_testkit::prometheus::{PrivateNodeExporter, PrivatePrometheus};
 
 /// The private stack, or None after printing why the test is skipped.
 fn stack() -> Option<(PrivateNodeExporter, PrivatePrometheus)> {
-    let skip = |e: MonitoringError| {
-        if e.is_missing() {
-            qdrant_perf_testkit::skip(e);
-            None
-        } else {
-            panic!("{e}")
-        }
-    };
-    let exporter = match PrivateNodeExporter::start() {
-        Ok(e) => e,
-        Err(e) => return skip(e),
-    };
-    let prometheus = match PrivatePrometheus::start(&[exporter.target()]) {
-        Ok(p) => p,
-        Err(e) => return skip(e),
-    };
+    let exporter = qdrant_perf_testkit::started(PrivateNodeExporter::start())?;
+    let mut prometheus =
+        qdrant_perf_testkit::started(PrivatePrometheus::start(&[exporter.target()]))?;
     // Two samples of the instance, so rates have data before the run starts.
     let two = format!(
         "count_over_time(node_memory_MemTotal_bytes{{instance=\"{}\"}}[1m]) >= 2",
@@ -244,7 +231,7 @@ async fn a_wrong_or_missing_instance_is_named_with_the_instances_found() {
 
     // Two hosts and no instance named: which one is the server's is not guessed.
     let other = PrivateNodeExporter::start().unwrap_or_else(|e| panic!("{e}"));
-    let both = PrivatePrometheus::start(&[exporter.target(), other.target()])
+    let mut both = PrivatePrometheus::start(&[exporter.target(), other.target()])
         .unwrap_or_else(|e| panic!("{e}"));
     both.wait_for_samples(
         "count(group by (instance) (node_cpu_seconds_total)) >= 2",

@@ -13,9 +13,15 @@
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
+pub mod cli;
+pub mod http;
+mod process;
 pub mod prometheus;
 pub mod qdrant;
 pub mod redis;
+
+pub use http::{http_body, http_status};
+pub use process::StartError;
 
 use qdrant::LocalServer;
 
@@ -35,6 +41,20 @@ pub fn skip(why: impl Display) {
         );
     }
     eprintln!("skipped: {why}");
+}
+
+/// What a test started, or None after [`skip`] when its executable is missing; any other
+/// failure to start panics.
+#[track_caller]
+pub fn started<T>(result: Result<T, StartError>) -> Option<T> {
+    match result {
+        Ok(started) => Some(started),
+        Err(e) if e.is_missing() => {
+            skip(e);
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// `QDRANT_BIN`, the Qdrant server executable the server tests start, or None after [`skip`].

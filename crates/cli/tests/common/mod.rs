@@ -1,13 +1,14 @@
 //! What the binary's end-to-end tests share: running `qdrant-perf` and a stand-in HTTP search
 //! endpoint on 127.0.0.1.
 
-#![allow(dead_code)] // each test file uses its own part
+#![allow(dead_code, unused_imports)] // each test file uses its own part
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
+
+pub use qdrant_perf_testkit::cli::{quick_validate, run};
+use qdrant_perf_testkit::http::{Answer, StandIn};
 
 pub const BUNDLED: &str = include_str!("../../../../fixtures/performance-tests.yaml");
 
@@ -34,63 +35,19 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_qdrant-perf"))
 }
 
-/// Runs the command; returns its exit code, stdout and stderr.
-pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("run qdrant-perf");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
-}
-
-/// An HTTP/1.1 JSON search endpoint on 127.0.0.1 at `path` (keep-alive, one thread per
-/// connection) that answers every request after `delay`: 200 with one hit when the body is a
-/// filled-in template (a JSON array where `{{vector}}` was), 400 otherwise. Returns its URL.
+/// An HTTP/1.1 JSON search endpoint on 127.0.0.1 at `path` that answers every request after
+/// `delay`: 200 with one hit when the body is a filled-in template (a JSON array where
+/// `{{vector}}` was), 400 otherwise. Returns its URL.
 pub fn endpoint(path: &str, delay: Duration) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}{path}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for sock in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(sock, delay));
+    StandIn::start(move |r| {
+        std::thread::sleep(delay);
+        if r.body.contains("{{") || !r.body.contains('[') {
+            Answer::json("400 Bad Request", "{}")
+        } else {
+            Answer::json("200 OK", r#"{"results":[{"id":1}]}"#)
         }
-    });
-    url
-}
-
-/// The next HTTP/1.1 request on a kept-alive `sock` (`buf` holds what was read past the last
-/// one): its head and its body, or `None` when the client closed the connection.
-pub fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, String)> {
-    let mut chunk = [0u8; 16384];
-    let (head_end, length) = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            break (i + 4, length);
-        }
-        match sock.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    };
-    while buf.len() < head_end + length {
-        match sock.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-    buf.drain(..head_end + length);
-    Some((head, body))
+    })
+    .url(path)
 }
 
 /// Every file under `dir`, recursively (none when it does not exist).
@@ -107,55 +64,7 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// True when Debian's redis-server is here; else skips (fails under CI: qdrant_perf_testkit).
-pub fn have_redis_server() -> bool {
-    let found = std::process::Command::new(qdrant_perf_testkit::redis::redis_server_bin())
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found {
-        qdrant_perf_testkit::skip("redis-server not found (apt-get install -y redis-server)");
-    }
-    found
-}
-
-fn serve(mut sock: TcpStream, delay: Duration) {
-    let mut buf = Vec::new();
-    while let Some((_head, body)) = read_request(&mut sock, &mut buf) {
-        if !delay.is_zero() {
-            std::thread::sleep(delay);
-        }
-        let (status, answer) = if body.contains("{{") || !body.contains('[') {
-            ("400 Bad Request", "{}")
-        } else {
-            ("200 OK", r#"{"results":[{"id":1}]}"#)
-        };
-        let response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-            answer.len()
-        );
-        if sock.write_all(response.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
 /// `method path` with a JSON body on 127.0.0.1:`port` (HTTP/1.0); the status and the body.
 pub fn http_json(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        sock,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    sock.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_string())
+    qdrant_perf_testkit::http::request(port, method, path, body).expect("an HTTP answer")
 }
