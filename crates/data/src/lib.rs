@@ -10,7 +10,7 @@
 //! This crate knows nothing of Qdrant: it does not upload, index or search. That is the store
 //! crate's job.
 
-mod cache;
+mod dataset_cache;
 mod error;
 mod files;
 mod formats;
@@ -20,12 +20,12 @@ mod hardness;
 mod incremental;
 mod payload;
 mod progress;
+mod query_streams;
 mod recall;
-mod streams;
 mod user;
 mod vectors;
 
-pub use cache::{
+pub use dataset_cache::{
     Dataset, DatasetCache, LoadedFrom, TruthDisagreement, TruthOrigin, TruthUsed, UserSource,
 };
 pub use error::{DataError, Result};
@@ -46,9 +46,9 @@ pub use payload::{
     fields as payload_fields,
 };
 pub use progress::{PROGRESS_SECS_VAR, plain_interval, progress_bar, spinner};
-pub use recall::{mean_recall, recall_at_k};
-pub use streams::{
+pub use query_streams::{
     DEFAULT_STREAM_SEED, DEFAULT_ZIPF_EXPONENT, Popularity, QueryStream, ideal_hit_rate,
 };
+pub use recall::{mean_recall, recall_at_k};
 pub use user::{KEEP_SHIPPED_TRUTH_VAR, MetricWanted, RECALL_K, TIE_TOLERANCE, UserData};
 pub use vectors::{DatasetSpec, MAX_DIM, Vectors};

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::cache::{
+use crate::dataset_cache::{
     Dataset, DatasetCache, LoadedFrom, TruthDisagreement, TruthOrigin, TruthUsed, UserSource,
 };
 use crate::error::{DataError, Result};

@@ -12,3 +12,19 @@ pub mod write;
 
 pub use units::human_bytes;
 pub use write::write_atomic;
+
+/// An error and its causes on one line, `outer: cause: its cause`, leaving out a cause whose
+/// words the line already holds (reqwest and hyper repeat theirs).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
+}

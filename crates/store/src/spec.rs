@@ -155,6 +155,20 @@ impl CollectionSpec {
         self
     }
 
+    /// Errors unless a collection of this name found with dimension `dim` and the distance
+    /// Qdrant names `distance` is what the spec says.
+    pub(crate) fn check_found(&self, dim: usize, distance: &str) -> Result<()> {
+        let wanted = self.metric.qdrant_name();
+        if (dim, distance) == (self.dim, wanted) {
+            return Ok(());
+        }
+        Err(StoreError::Conflict {
+            collection: self.name.clone(),
+            found: format!("dimension {dim} and distance {distance}"),
+            wanted: format!("dimension {} and distance {wanted}", self.dim),
+        })
+    }
+
     /// Checks the spec; errors name the field and what is allowed.
     pub fn validate(&self) -> Result<()> {
         let invalid = |field, value: String, reason: &str| StoreError::InvalidSpec {

@@ -390,22 +390,8 @@ impl Store for GrpcStore {
         let name = spec.name.as_str();
         if self.exists(name).await? {
             let info = self.info(name).await?;
-            let found = vector_params(&info);
-            if found != (spec.dim, distance(spec)) {
-                return Err(StoreError::Conflict {
-                    collection: name.into(),
-                    found: format!(
-                        "dimension {} and distance {}",
-                        found.0,
-                        found.1.as_str_name()
-                    ),
-                    wanted: format!(
-                        "dimension {} and distance {}",
-                        spec.dim,
-                        distance(spec).as_str_name()
-                    ),
-                });
-            }
+            let (dim, found) = vector_params(&info);
+            spec.check_found(dim, found.as_str_name())?;
             // Indexes the spec asks for that are missing are added (an existing one is kept).
             self.create_payload_indexes(spec).await?;
             return Ok(Created::Existing {

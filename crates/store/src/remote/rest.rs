@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use qdrant_perf_plumbing::error_chain;
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -28,15 +30,11 @@ pub struct RestStore {
     version: String,
 }
 
-fn distance_name(spec: &CollectionSpec) -> &'static str {
-    spec.metric.qdrant_name()
-}
-
 /// The body of `PUT /collections/{name}` for a spec: the same JSON the embedded engine's config
 /// is built from, so the two engines index alike.
 pub(crate) fn create_body(spec: &CollectionSpec) -> Value {
     let mut body = json!({
-        "vectors": {"size": spec.dim, "distance": distance_name(spec), "on_disk": spec.on_disk},
+        "vectors": {"size": spec.dim, "distance": spec.metric.qdrant_name(), "on_disk": spec.on_disk},
         "hnsw_config": {
             "m": spec.hnsw.m,
             "ef_construct": spec.hnsw.ef_construct,
@@ -122,14 +120,15 @@ impl RestStore {
             index_timeout: config.index_timeout,
             version: String::new(),
         };
+        let first = store.nodes.pick();
         let root: Value = store
-            .call(reqwest::Method::GET, "/", None, "connect", "")
+            .call_at(first, Method::GET, "/", None, "connect", "")
             .await?;
         store.version = root["version"].as_str().unwrap_or("unknown").to_string();
         // Every node must answer an authenticated call (`/` answers without the key).
         for i in 0..store.nodes.len() {
             store
-                .call_at::<Value>(i, reqwest::Method::GET, "/collections", None, "connect", "")
+                .call_at::<Value>(i, Method::GET, "/collections", None, "connect", "")
                 .await?;
         }
         Ok(store)
@@ -144,30 +143,32 @@ impl RestStore {
         &self.guard
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// `method` on `/collections/{name}{path}` with a JSON `body`: the answer. Errors name `op`
+    /// and the collection.
+    async fn on(
         &self,
-        method: reqwest::Method,
+        method: Method,
+        name: &str,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Value>,
         op: &'static str,
-        collection: &str,
-    ) -> Result<T> {
-        self.call_at(self.nodes.pick(), method, path, body, op, collection)
-            .await
+    ) -> Result<Value> {
+        Ok(self.answered(method, name, path, body, op).await?.0)
     }
 
-    /// [`call`](Self::call), with the URL of the node that answered.
-    async fn call_node<T: DeserializeOwned>(
+    /// [`on`](Self::on), with the URL of the node that answered.
+    async fn answered(
         &self,
-        method: reqwest::Method,
+        method: Method,
+        name: &str,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Value>,
         op: &'static str,
-        collection: &str,
-    ) -> Result<(T, std::sync::Arc<str>)> {
+    ) -> Result<(Value, std::sync::Arc<str>)> {
         let node = self.nodes.pick();
+        let path = format!("/collections/{name}{path}");
         let v = self
-            .call_at(node, method, path, body, op, collection)
+            .call_at(node, method, &path, body.as_ref(), op, name)
             .await?;
         Ok((v, self.nodes.url(node).clone()))
     }
@@ -176,84 +177,67 @@ impl RestStore {
     async fn call_at<T: DeserializeOwned>(
         &self,
         node: usize,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        op: &'static str,
-        collection: &str,
-    ) -> Result<T> {
-        self.call_at_unnamed(node, method, path, body, op, collection)
-            .await
-            .map_err(|e| e.at_node(self.nodes.url(node)))
-    }
-
-    async fn call_at_unnamed<T: DeserializeOwned>(
-        &self,
-        node: usize,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         body: Option<&Value>,
         op: &'static str,
         collection: &str,
     ) -> Result<T> {
         let url: &str = self.nodes.url(node);
-        let mut request = self.http.request(method, format!("{url}{path}"));
-        if let Some(key) = &self.api_key {
-            request = request.header("api-key", key.expose());
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| {
-            // No answer: refused, reset or timed out (the node is down or went down meanwhile).
-            if e.is_connect() || e.is_timeout() || e.is_request() {
-                self.nodes.failed(node);
-                StoreError::Unreachable {
-                    url: url.into(),
-                    message: redact(source_chain(&e), self.api_key.as_ref()),
+        let answer = async {
+            let mut request = self.http.request(method, format!("{url}{path}"));
+            if let Some(key) = &self.api_key {
+                request = request.header("api-key", key.expose());
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| {
+                // No answer: refused, reset or timed out (the node is down or went down meanwhile).
+                if e.is_connect() || e.is_timeout() || e.is_request() {
+                    self.nodes.failed(node);
+                    StoreError::Unreachable {
+                        url: url.into(),
+                        message: redact(error_chain(&e), self.api_key.as_ref()),
+                    }
+                } else {
+                    engine_error(
+                        op,
+                        collection,
+                        redact(error_chain(&e), self.api_key.as_ref()),
+                    )
                 }
-            } else {
-                engine_error(
+            })?;
+            self.nodes.served(node);
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                || status == reqwest::StatusCode::FORBIDDEN
+            {
+                return Err(StoreError::Auth { url: url.into() });
+            }
+            let text = response
+                .text()
+                .await
+                .map_err(|e| engine_error(op, collection, e))?;
+            if !status.is_success() {
+                let message = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["status"]["error"].as_str().map(str::to_string))
+                    .unwrap_or(text);
+                return Err(engine_error(
                     op,
                     collection,
-                    redact(source_chain(&e), self.api_key.as_ref()),
-                )
+                    format!("HTTP {status}: {}", redact(message, self.api_key.as_ref())),
+                ));
             }
-        })?;
-        self.nodes.served(node);
-        let status = response.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(StoreError::Auth { url: url.into() });
-        }
-        let text = response
-            .text()
-            .await
-            .map_err(|e| engine_error(op, collection, e))?;
-        if !status.is_success() {
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["status"]["error"].as_str().map(str::to_string))
-                .unwrap_or(text);
-            return Err(engine_error(
-                op,
-                collection,
-                format!("HTTP {status}: {}", redact(message, self.api_key.as_ref())),
-            ));
-        }
-        serde_json::from_str(&text)
-            .map_err(|e| engine_error(op, collection, format!("{e}: {text}")))
+            serde_json::from_str(&text)
+                .map_err(|e| engine_error(op, collection, format!("{e}: {text}")))
+        };
+        answer.await.map_err(|e| e.at_node(url))
     }
 
     async fn info(&self, name: &str) -> Result<Value> {
-        let v: Value = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/collections/{name}"),
-                None,
-                "read info",
-                name,
-            )
-            .await?;
+        let v: Value = self.on(Method::GET, name, "", None, "read info").await?;
         Ok(v["result"].clone())
     }
 
@@ -261,14 +245,9 @@ impl RestStore {
     /// built before the call returns.
     async fn create_payload_indexes(&self, spec: &CollectionSpec) -> Result<()> {
         for (field, kind) in &spec.payload_indexes {
-            let _: Value = self
-                .call(
-                    reqwest::Method::PUT,
-                    &format!("/collections/{}/index?wait=true", spec.name),
-                    Some(&json!({"field_name": field, "field_schema": kind.name()})),
-                    "create a payload index",
-                    &spec.name,
-                )
+            let body = json!({"field_name": field, "field_schema": kind.name()});
+            let op = "create a payload index";
+            self.on(Method::PUT, &spec.name, "/index?wait=true", Some(body), op)
                 .await?;
         }
         Ok(())
@@ -277,27 +256,10 @@ impl RestStore {
     /// True when the collection exists (read-only; any name).
     pub async fn exists(&self, name: &str) -> Result<bool> {
         let v: Value = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/collections/{name}/exists"),
-                None,
-                "check existence",
-                name,
-            )
+            .on(Method::GET, name, "/exists", None, "check existence")
             .await?;
         Ok(v["result"]["exists"].as_bool().unwrap_or(false))
     }
-}
-
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
 
 fn engine_error(op: &'static str, collection: &str, e: impl std::fmt::Display) -> StoreError {
@@ -322,34 +284,14 @@ impl Store for RestStore {
         if self.exists(name).await? {
             let info = self.info(name).await?;
             let vectors = &info["config"]["params"]["vectors"];
-            let found = (
-                vectors["size"].as_u64().unwrap_or(0) as usize,
-                vectors["distance"].as_str().unwrap_or("?").to_string(),
-            );
-            if found != (spec.dim, distance_name(spec).to_string()) {
-                return Err(StoreError::Conflict {
-                    collection: name.clone(),
-                    found: format!("dimension {} and distance {}", found.0, found.1),
-                    wanted: format!(
-                        "dimension {} and distance {}",
-                        spec.dim,
-                        distance_name(spec)
-                    ),
-                });
-            }
+            let dim = vectors["size"].as_u64().unwrap_or(0) as usize;
+            spec.check_found(dim, vectors["distance"].as_str().unwrap_or("?"))?;
             let points = info["points_count"].as_u64().unwrap_or(0) as usize;
             // Indexes the spec asks for that are missing are added (an existing one is kept).
             self.create_payload_indexes(spec).await?;
             return Ok(Created::Existing { points });
         }
-        let _: Value = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("/collections/{name}"),
-                Some(&create_body(spec)),
-                "create",
-                name,
-            )
+        self.on(Method::PUT, name, "", Some(create_body(spec)), "create")
             .await?;
         self.create_payload_indexes(spec).await?;
         Ok(Created::New)
@@ -361,15 +303,14 @@ impl Store for RestStore {
             .iter()
             .map(|p| json!({"id": p.id, "vector": p.vector, "payload": p.payload.clone().unwrap_or_default()}))
             .collect();
-        let _: Value = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("/collections/{name}/points?wait=true"),
-                Some(&json!({"points": points})),
-                "upsert",
-                name,
-            )
-            .await?;
+        self.on(
+            Method::PUT,
+            name,
+            "/points?wait=true",
+            Some(json!({"points": points})),
+            "upsert",
+        )
+        .await?;
         Ok(())
     }
 
@@ -394,12 +335,12 @@ impl Store for RestStore {
             f.validate()?;
         }
         let (v, node): (Value, _) = self
-            .call_node(
-                reqwest::Method::POST,
-                &format!("/collections/{name}/points/search"),
-                Some(&search_body(query)),
-                "search",
+            .answered(
+                Method::POST,
                 name,
+                "/points/search",
+                Some(search_body(query)),
+                "search",
             )
             .await?;
         Ok(SearchResponse {
@@ -415,12 +356,12 @@ impl Store for RestStore {
         }
         let searches: Vec<Value> = queries.iter().map(search_body).collect();
         let (v, node): (Value, _) = self
-            .call_node(
-                reqwest::Method::POST,
-                &format!("/collections/{name}/points/search/batch"),
-                Some(&json!({"searches": searches})),
-                "search a batch",
+            .answered(
+                Method::POST,
                 name,
+                "/points/search/batch",
+                Some(json!({"searches": searches})),
+                "search a batch",
             )
             .await?;
         let lists = v["result"].as_array().cloned().unwrap_or_default();
@@ -438,12 +379,12 @@ impl Store for RestStore {
 
     async fn count(&self, name: &str) -> Result<usize> {
         let v: Value = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/collections/{name}/points/count"),
-                Some(&json!({"exact": true})),
-                "count",
+            .on(
+                Method::POST,
                 name,
+                "/points/count",
+                Some(json!({"exact": true})),
+                "count",
             )
             .await?;
         Ok(v["result"]["count"].as_u64().unwrap_or(0) as usize)
@@ -455,15 +396,7 @@ impl Store for RestStore {
 
     async fn drop_owned(&self, name: &str) -> Result<()> {
         self.guard.check(name, "drop")?;
-        let _: Value = self
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/collections/{name}"),
-                None,
-                "drop",
-                name,
-            )
-            .await?;
+        self.on(Method::DELETE, name, "", None, "drop").await?;
         Ok(())
     }
 }
@@ -491,12 +424,12 @@ impl RestStore {
             "with_payload": false,
         });
         let v: Value = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/collections/{name}/points/query"),
-                Some(&body),
-                "sample points",
+            .on(
+                Method::POST,
                 name,
+                "/points/query",
+                Some(body),
+                "sample points",
             )
             .await?;
         let vectors = v["result"]["points"]
