@@ -154,10 +154,7 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = fs::read_to_string(path).map_err(|source| CompareError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = read_text(path)?;
         let report: RunReport = serde_json::from_str(&text).map_err(|source| CompareError::Malformed {
             path: path.to_owned(),
             what: "qdrant-perf run report",
@@ -183,6 +180,14 @@ impl RunReport {
         let json = serde_json::to_string_pretty(self).expect("a report serialises");
         qdrant_perf_plumbing::write_atomic(path, (json + "\n").as_bytes())
     }
+}
+
+/// The text of the file `path`.
+fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|source| CompareError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn invalid(path: &Path, reason: String) -> CompareError {
@@ -609,10 +614,7 @@ impl Saved {
         if path.is_dir() {
             return Ok(Self::Run(Box::new(Report::load(path)?)));
         }
-        let text = fs::read_to_string(path).map_err(|source| CompareError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = read_text(path)?;
         let is_run = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .is_some_and(|v| v.get("schema").is_some());
@@ -709,48 +711,25 @@ pub fn compare_reports(
     let base_names: BTreeSet<&str> = base.metrics.iter().map(|m| m.name.as_str()).collect();
     let mut rows = Vec::new();
     for b in &base.metrics {
-        match new_by_name.get(b.name.as_str()) {
-            Some(n) => {
-                if n.unit != b.unit || n.direction != b.direction {
-                    warnings.push(format!(
-                        "{}: base is {:?} {:?}, new is {:?} {:?}; compared with the base's",
-                        b.name, b.unit, b.direction, n.unit, n.direction
-                    ));
-                }
-                let (be, ne) = (estimate(b), estimate(n));
-                let j = judge(&be, &ne, b.direction, threshold_pct);
-                rows.push(Row {
-                    name: b.name.clone(),
-                    unit: b.unit.clone(),
-                    direction: b.direction,
-                    intervals_apart: intervals_apart(&be, &ne, &j),
-                    base: Some(be),
-                    new: Some(ne),
-                    change_pct: j.change_pct,
-                    verdict: j.verdict,
-                });
-            }
-            None => rows.push(one_sided(
-                &b.name,
-                &b.unit,
-                b.direction,
-                Some(estimate(b)),
-                None,
-            )),
+        let n = new_by_name.get(b.name.as_str());
+        if let Some(n) = n
+            && (n.unit != b.unit || n.direction != b.direction)
+        {
+            warnings.push(format!(
+                "{}: base is {:?} {:?}, new is {:?} {:?}; compared with the base's",
+                b.name, b.unit, b.direction, n.unit, n.direction
+            ));
         }
+        let (be, ne) = (Some(estimate(b)), n.map(|n| estimate(n)));
+        rows.push(row(&b.name, &b.unit, b.direction, be, ne, threshold_pct));
     }
     for n in new
         .metrics
         .iter()
         .filter(|n| !base_names.contains(n.name.as_str()))
     {
-        rows.push(one_sided(
-            &n.name,
-            &n.unit,
-            n.direction,
-            None,
-            Some(estimate(n)),
-        ));
+        let ne = Some(estimate(n));
+        rows.push(row(&n.name, &n.unit, n.direction, None, ne, threshold_pct));
     }
     Comparison {
         base: base_label.into(),
@@ -764,26 +743,32 @@ pub fn compare_reports(
     }
 }
 
-fn one_sided(
+/// The row of one benchmark or metric: judged when both sides have it, else only in one.
+fn row(
     name: &str,
     unit: &str,
     direction: Direction,
     base: Option<Estimate>,
     new: Option<Estimate>,
+    threshold_pct: f64,
 ) -> Row {
+    let (verdict, change_pct, intervals_apart) = match (&base, &new) {
+        (Some(be), Some(ne)) => {
+            let j = judge(be, ne, direction, threshold_pct);
+            (j.verdict, j.change_pct, intervals_apart(be, ne, &j))
+        }
+        (Some(_), None) => (Change::OnlyInBase, None, None),
+        _ => (Change::OnlyInNew, None, None),
+    };
     Row {
         name: name.into(),
         unit: unit.into(),
         direction,
-        verdict: if base.is_some() {
-            Change::OnlyInBase
-        } else {
-            Change::OnlyInNew
-        },
+        verdict,
         base,
         new,
-        change_pct: None,
-        intervals_apart: None,
+        change_pct,
+        intervals_apart,
     }
 }
 
@@ -910,10 +895,7 @@ fn walk(
 }
 
 fn load_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) -> Result<T> {
-    let text = fs::read_to_string(path).map_err(|source| CompareError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = read_text(path)?;
     serde_json::from_str(&text).map_err(|source| CompareError::Malformed {
         path: path.to_owned(),
         what,
@@ -1002,24 +984,15 @@ pub fn compare_baselines(
     let ids: BTreeSet<&String> = base.keys().chain(new.keys()).collect();
     let rows = ids
         .into_iter()
-        .map(|id| match (base.get(id), new.get(id)) {
-            (Some(b), Some(n)) => {
-                let (be, ne) = pick(b, n);
-                let j = judge(&be, &ne, Direction::LowerIsBetter, threshold_pct);
-                Row {
-                    name: id.clone(),
-                    unit: "ns".into(),
-                    direction: Direction::LowerIsBetter,
-                    intervals_apart: intervals_apart(&be, &ne, &j),
-                    base: Some(be),
-                    new: Some(ne),
-                    change_pct: j.change_pct,
-                    verdict: j.verdict,
+        .map(|id| {
+            let (be, ne) = match (base.get(id), new.get(id)) {
+                (Some(b), Some(n)) => {
+                    let (be, ne) = pick(b, n);
+                    (Some(be), Some(ne))
                 }
-            }
-            (Some(b), None) => one_sided(id, "ns", Direction::LowerIsBetter, Some(single(b)), None),
-            (None, Some(n)) => one_sided(id, "ns", Direction::LowerIsBetter, None, Some(single(n))),
-            (None, None) => unreachable!("every id comes from one side"),
+                (b, n) => (b.map(single), n.map(single)),
+            };
+            row(id, "ns", Direction::LowerIsBetter, be, ne, threshold_pct)
         })
         .collect();
     Comparison {

@@ -198,18 +198,15 @@ impl SharedSetup {
             .into_iter()
             .filter(|f| rest.iter().all(|r| setup_facts(r).contains(f)))
             .collect();
-        let alike = |get: &dyn Fn(&QualityRecord) -> Option<String>| {
-            let v = get(first)?;
-            rest.iter()
-                .all(|r| get(r).as_ref() == Some(&v))
-                .then_some(v)
-        };
         Self {
             facts,
             mode: first
                 .mode
                 .filter(|m| rest.iter().all(|r| r.mode == Some(*m))),
-            note: alike(&|r| r.note.clone()),
+            note: first
+                .note
+                .clone()
+                .filter(|n| rest.iter().all(|r| r.note.as_ref() == Some(n))),
         }
     }
 
@@ -248,7 +245,7 @@ impl SharedSetup {
 
 /// What a suite's rows show beside the id and the time: a column only where some row has a
 /// figure for it and the suite does not share it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Columns {
     recall: bool,
     selectivity: bool,
@@ -390,16 +387,8 @@ impl SuiteChart {
     /// Each series' label and its points (bars: each present bar), as drawn.
     pub fn series(&self) -> Vec<(String, usize)> {
         match self {
-            Self::Lines { panel, .. } => panel
-                .series
-                .iter()
-                .map(|s| (s.label.clone(), s.points.len()))
-                .collect(),
-            Self::Bars(b) => b
-                .series
-                .iter()
-                .map(|(l, v)| (l.clone(), v.iter().flatten().count()))
-                .collect(),
+            Self::Lines { panel, .. } => panel.counts(),
+            Self::Bars(b) => b.counts(),
         }
     }
 
@@ -426,6 +415,12 @@ impl From<Bars> for SuiteChart {
 /// criterion's mean of `row`, in ms.
 fn mean_ms(row: &SummaryRow) -> Option<f64> {
     Some(row.criterion.as_ref()?.mean?.point_estimate / 1e6)
+}
+
+/// The rows with both a record and criterion's mean, each as the record and the mean in ms.
+fn measured<'a>(rows: &'a [&SummaryRow]) -> impl Iterator<Item = (&'a QualityRecord, f64)> {
+    rows.iter()
+        .filter_map(|row| Some((row.record.as_ref()?, mean_ms(row)?)))
 }
 
 /// A parameter of `r`: its setup's figure, else the id's value.
@@ -466,14 +461,7 @@ struct Keyed {
 impl Keyed {
     /// Adds a point at `(x, y)`, ordered by `order` within its series, labelled `label`.
     fn add(&mut self, key: String, x: f64, y: f64, order: f64, label: String) {
-        let i = match self.series.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                self.series.push((key, Vec::new()));
-                self.series.len() - 1
-            }
-        };
-        self.series[i].1.push(KeyedPoint { order, x, y, label });
+        crate::entry(&mut self.series, key).push(KeyedPoint { order, x, y, label });
     }
 
     fn lines(mut self, title: &str, x_label: &str, y_label: &str, x_axis: Axis) -> SuiteChart {
@@ -521,9 +509,8 @@ fn group_and_engine(r: &QualityRecord) -> String {
 fn latency_chart(rows: &[&SummaryRow]) -> SuiteChart {
     let mut k = Keyed::default();
     let mut recall_k = None;
-    for row in rows {
-        let Some(r) = &row.record else { continue };
-        let (Some(dim), Some(ms)) = (parameter(r, r.setup.dim), mean_ms(row)) else {
+    for (r, ms) in measured(rows) {
+        let Some(dim) = parameter(r, r.setup.dim) else {
             continue;
         };
         let label = r.recall.map_or(String::new(), |rc| {
@@ -548,9 +535,8 @@ fn latency_chart(rows: &[&SummaryRow]) -> SuiteChart {
 /// line per group and collection.
 fn throughput_chart(rows: &[&SummaryRow]) -> SuiteChart {
     let mut k = Keyed::default();
-    for row in rows {
-        let Some(r) = &row.record else { continue };
-        let (Some(batch), Some(ms)) = (parameter(r, r.setup.batch), mean_ms(row)) else {
+    for (r, ms) in measured(rows) {
+        let Some(batch) = parameter(r, r.setup.batch) else {
             continue;
         };
         let key = match &r.function {
@@ -572,13 +558,11 @@ fn throughput_chart(rows: &[&SummaryRow]) -> SuiteChart {
 fn hnsw_chart(rows: &[&SummaryRow]) -> SuiteChart {
     let mut k = Keyed::default();
     let mut recall_k = None;
-    for row in rows {
-        let Some(r) = &row.record else { continue };
+    for (r, ms) in measured(rows) {
         if !r.group.starts_with("hnsw_search") {
             continue;
         }
-        let (Some(recall), Some(ef), Some(ms)) = (r.recall, parameter(r, r.setup.ef), mean_ms(row))
-        else {
+        let (Some(recall), Some(ef)) = (r.recall, parameter(r, r.setup.ef)) else {
             continue;
         };
         recall_k.get_or_insert(recall.k);
@@ -613,9 +597,8 @@ fn filtered_chart(rows: &[&SummaryRow]) -> SuiteChart {
     let mut k = Keyed::default();
     // Field kinds in the order they come; per kind indexed, then unindexed, then anything else.
     let mut kinds: Vec<String> = Vec::new();
-    for row in rows {
-        let Some(r) = &row.record else { continue };
-        let (Some(sel), Some(ms)) = (r.selectivity.as_ref(), mean_ms(row)) else {
+    for (r, ms) in measured(rows) {
+        let Some(sel) = r.selectivity.as_ref() else {
             continue;
         };
         let kind = r
@@ -770,11 +753,7 @@ pub fn render(rows: &[SummaryRow], problems: &[BenchSummaryError]) -> String {
     // The rows of each suite, in the order join gave them.
     let mut sections: Vec<(Option<&str>, Vec<&SummaryRow>)> = Vec::new();
     for row in rows {
-        let suite = row.suite.as_deref();
-        match sections.iter_mut().find(|(s, _)| *s == suite) {
-            Some((_, v)) => v.push(row),
-            None => sections.push((suite, vec![row])),
-        }
+        crate::entry(&mut sections, row.suite.as_deref()).push(row);
     }
     for (suite, rows) in &sections {
         let Some(suite) = suite else { continue };
@@ -809,15 +788,8 @@ pub fn render(rows: &[SummaryRow], problems: &[BenchSummaryError]) -> String {
              suites record none; an id no suite runs any more).</p>\n<table>\n\
              <tr><th>benchmark</th><th>mean time</th></tr>\n",
         );
-        let none = Columns {
-            recall: false,
-            selectivity: false,
-            mode: false,
-            setup: false,
-            note: false,
-        };
         for row in rows {
-            row_html(&mut body, row, &none, &SharedSetup::default());
+            row_html(&mut body, row, &Columns::default(), &SharedSetup::default());
         }
         body.push_str("</table>\n</section>\n");
     }
@@ -1203,16 +1175,45 @@ mod tests {
     /// them, with criterion's files of each (mean in ns as given); returns the means by id.
     fn fixture(root: &Path) -> BTreeMap<String, f64> {
         let mut means = BTreeMap::new();
-        let mut measured = |id: &str, ns: f64| {
-            criterion_files(
-                root,
-                &id.replace(' ', "_"),
-                id,
-                Some([ns * 0.95, ns, ns * 1.05]),
-                true,
-            );
-            means.insert(id.to_string(), ns);
-        };
+        let latency = latency_records(root, &mut means);
+        let throughput = throughput_records(root, &mut means);
+        let filtered = filtered_records(root, &mut means);
+        let hnsw = hnsw_records(root, &mut means);
+        let mut measured = |id: &str, ns: f64| criterion_mean(root, &mut means, id, ns);
+        let groundtruth = vec![
+            rec("ground_truth", None, "768", BenchSetup::default()),
+            rec("ground_truth", None, "4096", BenchSetup::default()),
+        ];
+        measured("ground_truth/768", 2e8);
+        measured("ground_truth/4096", 9e8);
+        measured("driver/record_latency", 90.0);
+        for (suite, records) in [
+            ("hnsw", hnsw),
+            ("groundtruth", groundtruth),
+            ("filtered", filtered),
+            ("throughput", throughput),
+            ("latency", latency),
+        ] {
+            save_suite(root, suite, records).unwrap();
+        }
+        means
+    }
+
+    /// criterion's files of `id` with mean `ns`, noted in `means`.
+    fn criterion_mean(root: &Path, means: &mut BTreeMap<String, f64>, id: &str, ns: f64) {
+        criterion_files(
+            root,
+            &id.replace(' ', "_"),
+            id,
+            Some([ns * 0.95, ns, ns * 1.05]),
+            true,
+        );
+        means.insert(id.to_string(), ns);
+    }
+
+    /// The fixture's latency: `search` (HNSW) and `search_exact` per dimension, with recall.
+    fn latency_records(root: &Path, means: &mut BTreeMap<String, f64>) -> Vec<QualityRecord> {
+        let mut measured = |id: &str, ns: f64| criterion_mean(root, means, id, ns);
         let mut latency = Vec::new();
         for (i, (name, dim)) in [("deepcoder", 768), ("general", 1536), ("mixtral", 4096)]
             .into_iter()
@@ -1235,6 +1236,12 @@ mod tests {
             measured(&format!("search/{name}/{dim}"), 3e5 * (i + 1) as f64);
             measured(&format!("search_exact/{name}/{dim}"), 2e7 * (i + 1) as f64);
         }
+        latency
+    }
+
+    /// The fixture's throughput: `upsert` and `search_batch` per batch size.
+    fn throughput_records(root: &Path, means: &mut BTreeMap<String, f64>) -> Vec<QualityRecord> {
+        let mut measured = |id: &str, ns: f64| criterion_mean(root, means, id, ns);
         let mut throughput = Vec::new();
         for group in ["upsert", "search_batch"] {
             for batch in [1usize, 16, 256] {
@@ -1254,6 +1261,12 @@ mod tests {
                 );
             }
         }
+        throughput
+    }
+
+    /// The fixture's filtered: per selectivity, each field kind indexed and not (out of order).
+    fn filtered_records(root: &Path, means: &mut BTreeMap<String, f64>) -> Vec<QualityRecord> {
+        let mut measured = |id: &str, ns: f64| criterion_mean(root, means, id, ns);
         let mut filtered = Vec::new();
         // Out of selectivity order, as a criterion filter or a user's list may give them.
         for pct in ["10", "0.1", "100"] {
@@ -1292,6 +1305,12 @@ mod tests {
                 measured(&format!("filtered/{kind}/{index}/{pct}"), ns);
             }
         }
+        filtered
+    }
+
+    /// The fixture's hnsw: searches per ef, and one build.
+    fn hnsw_records(root: &Path, means: &mut BTreeMap<String, f64>) -> Vec<QualityRecord> {
+        let mut measured = |id: &str, ns: f64| criterion_mean(root, means, id, ns);
         let mut hnsw = Vec::new();
         for (ef, recall) in [(64, 0.95), (16, 0.8), (256, 0.999)] {
             hnsw.push(
@@ -1325,23 +1344,7 @@ mod tests {
                 .with_engine("qdrant-edge 0.7.2 (embedded)"),
         );
         measured("hnsw_build/768d/efc100/8", 9e8);
-        let groundtruth = vec![
-            rec("ground_truth", None, "768", BenchSetup::default()),
-            rec("ground_truth", None, "4096", BenchSetup::default()),
-        ];
-        measured("ground_truth/768", 2e8);
-        measured("ground_truth/4096", 9e8);
-        measured("driver/record_latency", 90.0);
-        for (suite, records) in [
-            ("hnsw", hnsw),
-            ("groundtruth", groundtruth),
-            ("filtered", filtered),
-            ("throughput", throughput),
-            ("latency", latency),
-        ] {
-            save_suite(root, suite, records).unwrap();
-        }
-        means
+        hnsw
     }
 
     /// The rows of `suite` in a fixture's criterion dir.
@@ -1491,8 +1494,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let means = fixture(root);
-        let ms = |id: &str| means[id] / 1e6;
+        latency_chart_is_mean_time_by_dimension_labelled_with_recall(root, &means);
+        throughput_chart_is_elements_per_second_by_batch_size(root, &means);
+        filtered_chart_is_mean_time_by_selectivity(root, &means);
+        hnsw_chart_is_recall_against_mean_time_by_ef(root, &means);
+        other_suites_chart_is_each_benchmarks_mean_time(root);
+        each_chart_stands_above_its_suites_table(root);
+    }
 
+    fn latency_chart_is_mean_time_by_dimension_labelled_with_recall(
+        root: &Path,
+        means: &BTreeMap<String, f64>,
+    ) {
+        let ms = |id: &str| means[id] / 1e6;
         // latency: mean time per dimension, a line per group, each point labelled with recall.
         let rows = suite_rows(root, "latency");
         let refs: Vec<&SummaryRow> = rows.iter().collect();
@@ -1527,7 +1541,12 @@ mod tests {
         );
         // An exact scan 60-200 times an HNSW search: a log axis.
         assert_eq!((panel.x_axis, panel.y_axis), (Axis::Linear, Axis::Log));
+    }
 
+    fn throughput_chart_is_elements_per_second_by_batch_size(
+        root: &Path,
+        means: &BTreeMap<String, f64>,
+    ) {
         // throughput: elements per second (batch over the mean) by batch size.
         let rows = suite_rows(root, "throughput");
         let refs: Vec<&SummaryRow> = rows.iter().collect();
@@ -1555,7 +1574,10 @@ mod tests {
             ]
         );
         assert_eq!(panel.x_axis, Axis::Log);
+    }
 
+    fn filtered_chart_is_mean_time_by_selectivity(root: &Path, means: &BTreeMap<String, f64>) {
+        let ms = |id: &str| means[id] / 1e6;
         // filtered: mean time by selectivity (in order), a line per kind and index.
         let rows = suite_rows(root, "filtered");
         let refs: Vec<&SummaryRow> = rows.iter().collect();
@@ -1576,7 +1598,10 @@ mod tests {
         );
         // 0.1 % to 100 %, and an unindexed filter 80 times an indexed one: log axes.
         assert_eq!((panel.x_axis, panel.y_axis), (Axis::Log, Axis::Log));
+    }
 
+    fn hnsw_chart_is_recall_against_mean_time_by_ef(root: &Path, means: &BTreeMap<String, f64>) {
+        let ms = |id: &str| means[id] / 1e6;
         // hnsw: the searches' recall against their mean time, by ef; the build left out.
         let rows = suite_rows(root, "hnsw");
         let refs: Vec<&SummaryRow> = rows.iter().collect();
@@ -1609,7 +1634,9 @@ mod tests {
             "{}",
             panel.title
         );
+    }
 
+    fn other_suites_chart_is_each_benchmarks_mean_time(root: &Path) {
         // Any other suite: its benchmarks' mean times.
         let rows = suite_rows(root, "groundtruth");
         let refs: Vec<&SummaryRow> = rows.iter().collect();
@@ -1622,7 +1649,9 @@ mod tests {
             bars.series,
             [("mean time".to_string(), vec![Some(200.0), Some(900.0)])]
         );
+    }
 
+    fn each_chart_stands_above_its_suites_table(root: &Path) {
         // The page: each suite's chart above its table, its marks tagged with the series.
         let (path, _) = write_summary(root).unwrap();
         let html = fs::read_to_string(path).unwrap();

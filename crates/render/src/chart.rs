@@ -167,6 +167,14 @@ pub struct Panel {
     pub y_axis: Axis,
 }
 
+impl Panel {
+    /// Each series' label and its number of points.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        let count = |s: &Series| (s.label.clone(), s.points.len());
+        self.series.iter().map(count).collect()
+    }
+}
+
 /// A grouped bar chart: one group per entry of `groups` (a collection, an operation), one bar
 /// per series in each group; a series' `None` draws no bar there.
 #[derive(Clone, Debug)]
@@ -176,6 +184,14 @@ pub struct Bars {
     pub groups: Vec<String>,
     /// (label, one value per group).
     pub series: Vec<(String, Vec<Option<f64>>)>,
+}
+
+impl Bars {
+    /// Each series' label and its number of bars (values present).
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        let count = |(l, v): &(String, Vec<Option<f64>>)| (l.clone(), v.iter().flatten().count());
+        self.series.iter().map(count).collect()
+    }
 }
 
 /// How [`html_chart_with`] draws a panel, beyond what the panel holds.

@@ -23,5 +23,18 @@ pub use markdown::markdown;
 pub use prometheus::prometheus;
 pub use text::{checks_table, run_text, stress_text, terminal_text};
 
+/// The value of `key` in `entries` (keys in the order they first came), added empty at the end
+/// when there is none yet.
+pub(crate) fn entry<K: PartialEq, V: Default>(entries: &mut Vec<(K, V)>, key: K) -> &mut V {
+    let i = match entries.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            entries.push((key, V::default()));
+            entries.len() - 1
+        }
+    };
+    &mut entries[i].1
+}
+
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use qdrant_perf_report::margin::with_margin;
 use qdrant_perf_report::{LatencySummary, Report};
 
+use crate::report_html::target_text;
 use crate::rows::op_rows;
-use crate::text::{rss_growth_text, verdict_cell};
+use crate::text::{rss_growth_text, step_outcome, verdict_cell};
 
 /// summary.md of `report`: the Markdown summary a person reads.
 pub fn markdown(report: &Report) -> String {
@@ -36,18 +37,8 @@ fn head(s: &mut String, report: &Report) {
     );
     let _ = writeln!(
         s,
-        "Target: {}{}{}; {} on {} ({} cores), {}.\n",
-        report.target.kind,
-        report
-            .target
-            .url
-            .as_ref()
-            .map_or(String::new(), |u| format!(" {u}")),
-        report
-            .target
-            .engine_version
-            .as_ref()
-            .map_or(String::new(), |v| format!(" ({v})")),
+        "Target: {}; {} on {} ({} cores), {}.\n",
+        target_text(report),
         report.provenance.suite_version,
         report
             .provenance
@@ -254,11 +245,7 @@ fn stress_and_resources(s: &mut String, report: &Report) {
                 step.latency_ms.p95_ms,
                 step.latency_ms.p99_ms,
                 step.errors,
-                if step.met_targets {
-                    "yes".to_string()
-                } else {
-                    format!("no: {}", step.why_not.clone().unwrap_or_default())
-                }
+                step_outcome(step, "yes", "no")
             );
         }
         let _ = writeln!(

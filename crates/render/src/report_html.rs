@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::chart::{self, Axis, Bars, Panel, Series};
 use crate::html::{escape, facts_table, page, provenance_rows};
+use crate::text::step_outcome;
 use qdrant_perf_report::LatencySummary;
 use qdrant_perf_report::checks::{Check, Verdict};
 use qdrant_perf_report::intervals::{self, INTERVALS_FILE};
@@ -94,7 +95,8 @@ fn expected_charts(report: &Report, dir: &Path) -> Vec<ChartCounts> {
         .collect()
 }
 
-fn target_text(r: &Report) -> String {
+/// What the run drove: its kind, URL and engine version (`grpc http://h:6334 (qdrant 1.17.1)`).
+pub(crate) fn target_text(r: &Report) -> String {
     let mut s = r.target.kind.clone();
     if let Some(u) = &r.target.url {
         let _ = write!(s, " {u}");
@@ -282,11 +284,7 @@ fn figures_section(b: &mut String, report: &Report) {
                 latency_cells(&s.latency_ms),
                 s.errors,
                 if s.met_targets { "met" } else { "missed" },
-                escape(&if s.met_targets {
-                    "met".to_string()
-                } else {
-                    format!("missed: {}", s.why_not.clone().unwrap_or_default())
-                })
+                escape(&step_outcome(s, "met", "missed"))
             );
         }
         let _ = writeln!(
@@ -344,41 +342,31 @@ fn drawn_rate(p: Panel) -> Drawn {
 }
 
 fn drawn_with(p: Panel, style: chart::Style) -> Drawn {
-    let counts = ChartCounts {
-        caption: p.title.clone(),
-        series: p
-            .series
-            .iter()
-            .map(|s| (s.label.clone(), s.points.len()))
-            .collect(),
-    };
-    let html = chart::html_chart_with(&p, style).unwrap_or_else(|e| {
-        format!(
-            "<p class=\"missed\">chart {} not drawn: {}</p>",
-            escape(&p.title),
-            escape(&e)
-        )
-    });
-    Drawn { html, counts }
+    drawn_or_why(&p.title, p.counts(), chart::html_chart_with(&p, style))
 }
 
 fn drawn_bars(b: Bars) -> Drawn {
-    let counts = ChartCounts {
-        caption: b.title.clone(),
-        series: b
-            .series
-            .iter()
-            .map(|(l, v)| (l.clone(), v.iter().flatten().count()))
-            .collect(),
-    };
-    let html = chart::html_bars(&b).unwrap_or_else(|e| {
+    drawn_or_why(&b.title, b.counts(), chart::html_bars(&b))
+}
+
+/// The chart `caption` holding `series`, or where it could not be drawn (`Err`), why.
+fn drawn_or_why(
+    caption: &str,
+    series: Vec<(String, usize)>,
+    html: Result<String, String>,
+) -> Drawn {
+    let html = html.unwrap_or_else(|e| {
         format!(
             "<p class=\"missed\">chart {} not drawn: {}</p>",
-            escape(&b.title),
+            escape(caption),
             escape(&e)
         )
     });
-    Drawn { html, counts }
+    let caption = caption.to_string();
+    Drawn {
+        html,
+        counts: ChartCounts { caption, series },
+    }
 }
 
 fn panel(title: &str, x: &str, y: &str, series: Vec<Series>, xa: Axis, ya: Axis) -> Panel {
@@ -394,6 +382,11 @@ fn panel(title: &str, x: &str, y: &str, series: Vec<Series>, xa: Axis, ya: Axis)
         x_axis: xa,
         y_axis: ya,
     }
+}
+
+/// A panel of `series` on linear axes.
+fn linear(title: &str, x: &str, y: &str, series: Vec<Series>) -> Panel {
+    panel(title, x, y, series, Axis::Linear, Axis::Linear)
 }
 
 fn line(label: &str, points: Vec<(f64, f64)>) -> Series {
@@ -536,36 +529,30 @@ fn timeline(report: &Report) -> Section {
         rate.push(line("requested ops/s", requested));
     }
     rate.push(line("achieved ops/s", achieved));
-    s.charts.push(drawn_rate(panel(
+    s.charts.push(drawn_rate(linear(
         "achieved vs requested rate",
         x,
         "operations per second",
         rate,
-        Axis::Linear,
-        Axis::Linear,
     )));
-    s.charts.push(drawn(panel(
+    s.charts.push(drawn(linear(
         "client latency per second",
         x,
         "ms",
         vec![line("p50 ms", p50), line("p99 ms", p99)],
-        Axis::Linear,
-        Axis::Linear,
     )));
     let mut err = vec![line("errors", errors)];
     for (url, _, e) in &server {
         err.push(line(&format!("server errors ({url})"), e.clone()));
     }
-    s.charts.push(drawn_rate(panel(
+    s.charts.push(drawn_rate(linear(
         "errors per second",
         x,
         "errors per second",
         err,
-        Axis::Linear,
-        Axis::Linear,
     )));
     if server.iter().any(|(_, r, _)| !r.is_empty()) {
-        s.charts.push(drawn_rate(panel(
+        s.charts.push(drawn_rate(linear(
             "requests per second as the server counted them",
             x,
             "requests per second",
@@ -573,8 +560,6 @@ fn timeline(report: &Report) -> Section {
                 .iter()
                 .map(|(url, r, _)| line(&format!("server requests ({url})"), r.clone()))
                 .collect(),
-            Axis::Linear,
-            Axis::Linear,
         )));
     } else {
         s.notes.push(
@@ -605,17 +590,14 @@ fn ramp(report: &Report) -> Option<Section> {
     let mut rate = vec![line("achieved ops/s", achieved)];
     let mut lat = vec![line("p99 ms", p99)];
     if let Some(k) = knee_step {
-        rate.push(Series {
+        let knee = |point| Series {
             label: "knee".into(),
-            points: vec![(k.load, k.throughput_ops_s)],
+            points: vec![point],
             line: false,
-        });
+        };
+        rate.push(knee((k.load, k.throughput_ops_s)));
         if k.latency_ms.samples > 0 {
-            lat.push(Series {
-                label: "knee".into(),
-                points: vec![(k.load, k.latency_ms.p99_ms)],
-                line: false,
-            });
+            lat.push(knee((k.load, k.latency_ms.p99_ms)));
         }
     }
     let x = "step: requested rate (open loop) or concurrency (closed loop)";
@@ -627,22 +609,13 @@ fn ramp(report: &Report) -> Option<Section> {
         heading: "Stress ramp".into(),
         notes,
         charts: vec![
-            drawn(panel(
+            drawn(linear(
                 "achieved rate per step",
                 x,
                 "operations per second",
                 rate,
-                Axis::Linear,
-                Axis::Linear,
             )),
-            drawn(panel(
-                "p99 per step",
-                x,
-                "ms",
-                lat,
-                Axis::Linear,
-                Axis::Linear,
-            )),
+            drawn(linear("p99 per step", x, "ms", lat)),
         ],
     })
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use qdrant_perf_report::checks::{Check, Verdict};
 use qdrant_perf_report::margin::{Ci, with_margin};
 use qdrant_perf_report::report::GENERATOR_BUSY_PCT;
-use qdrant_perf_report::{LatencySummary, Report, Resources, RunResult, StressSummary};
+use qdrant_perf_report::{LatencySummary, Report, Resources, RunResult, StressStep, StressSummary};
 
 /// What the run's command printed to the terminal: each run's figures (the ramp's steps and
 /// knee for `stress`), then the verdict table when there are checks.
@@ -103,11 +103,7 @@ pub fn stress_text(st: &StressSummary) -> String {
             step.latency_ms.p95_ms,
             step.latency_ms.p99_ms,
             step.errors,
-            if step.met_targets {
-                "met".to_string()
-            } else {
-                format!("missed: {}", step.why_not.clone().unwrap_or_default())
-            }
+            step_outcome(step, "met", "missed")
         );
     }
     let _ = writeln!(
@@ -119,6 +115,15 @@ pub fn stress_text(st: &StressSummary) -> String {
         st.stopped_because
     );
     s
+}
+
+/// Whether a stress step met the targets: `met`, or `missed: why` (in the words given).
+pub(crate) fn step_outcome(step: &StressStep, met: &str, missed: &str) -> String {
+    if step.met_targets {
+        met.to_string()
+    } else {
+        format!("{missed}: {}", step.why_not.clone().unwrap_or_default())
+    }
 }
 
 /// One run as text for a terminal: rates, counts, latency per operation, recall, driver lag,
@@ -149,28 +154,23 @@ fn run_counts(s: &mut String, r: &RunResult) {
             ""
         }
     );
+    let achieved = with_margin(r.throughput_ops_s, r.throughput_ci, 1);
     match (r.requested_rate, r.rate_achieved) {
         (Some(rate), Some(true)) => {
             let _ = writeln!(
                 s,
-                "  requested {rate:.0} ops/s, achieved {} ops/s: within 1 %",
-                with_margin(r.throughput_ops_s, r.throughput_ci, 1)
+                "  requested {rate:.0} ops/s, achieved {achieved} ops/s: within 1 %"
             );
         }
         (Some(rate), _) => {
             let _ = writeln!(
                 s,
-                "  requested {rate:.0} ops/s, achieved {} ops/s: COULD NOT sustain the requested rate (off by {:.1} %)",
-                with_margin(r.throughput_ops_s, r.throughput_ci, 1),
+                "  requested {rate:.0} ops/s, achieved {achieved} ops/s: COULD NOT sustain the requested rate (off by {:.1} %)",
                 (r.throughput_ops_s - rate) / rate * 100.0
             );
         }
         _ => {
-            let _ = writeln!(
-                s,
-                "  throughput {} ops/s",
-                with_margin(r.throughput_ops_s, r.throughput_ci, 1)
-            );
+            let _ = writeln!(s, "  throughput {achieved} ops/s");
         }
     }
     let _ = writeln!(

@@ -94,7 +94,7 @@ pub struct SuiteQuality {
 }
 
 /// What a suite knows of one criterion benchmark beside its time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QualityRecord {
     /// criterion's full id: `group/function/value`, as criterion joins them.
     pub id: String,
@@ -209,12 +209,7 @@ impl QualityRecord {
             group: group.into(),
             function: function.map(Into::into),
             value: value.map(Into::into),
-            recall: None,
-            selectivity: None,
-            mode: None,
-            setup: BenchSetup::default(),
-            engine: None,
-            note: None,
+            ..Self::default()
         }
     }
 
@@ -252,16 +247,8 @@ impl QualityRecord {
 impl SuiteQuality {
     /// Reads a suite's file, refusing another schema by name.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = fs::read_to_string(path).map_err(|source| BenchSummaryError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| BenchSummaryError::Malformed {
-                path: path.to_owned(),
-                what: "qdrant-perf bench quality file",
-                source,
-            })?;
+        let what = "qdrant-perf bench quality file";
+        let value: serde_json::Value = load_json(path, what)?;
         let found = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
         if found != SCHEMA {
             return Err(BenchSummaryError::Schema {
@@ -271,7 +258,7 @@ impl SuiteQuality {
         }
         serde_json::from_value(value).map_err(|source| BenchSummaryError::Malformed {
             path: path.to_owned(),
-            what: "qdrant-perf bench quality file",
+            what,
             source,
         })
     }
@@ -376,11 +363,8 @@ pub struct CriterionBenchmarkFile {
     pub full_id: String,
 }
 
-/// Reads one of criterion's JSON files.
-pub fn load_criterion_json<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    what: &'static str,
-) -> Result<T> {
+/// Reads a JSON file (one of criterion's, a suite's records), `what` naming it in its errors.
+pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) -> Result<T> {
     let text = fs::read_to_string(path).map_err(|source| BenchSummaryError::Read {
         path: path.to_owned(),
         source,
@@ -448,10 +432,10 @@ fn walk(
 }
 
 fn read_benchmark(root: &Path, dir: &Path, benchmark: &Path) -> Result<CriterionBenchmark> {
-    let file: CriterionBenchmarkFile = load_criterion_json(benchmark, "criterion benchmark")?;
+    let file: CriterionBenchmarkFile = load_json(benchmark, "criterion benchmark")?;
     let estimates = dir.join("new").join("estimates.json");
     let mean = if estimates.is_file() {
-        Some(load_criterion_json::<CriterionEstimates>(&estimates, "criterion estimates")?.mean)
+        Some(load_json::<CriterionEstimates>(&estimates, "criterion estimates")?.mean)
     } else {
         None
     };

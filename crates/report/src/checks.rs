@@ -135,16 +135,10 @@ impl Check {
         why: &str,
     ) -> Self {
         Self {
-            name: name.into(),
-            collection: collection.into(),
-            measured: None,
-            unit: unit.into(),
-            limit,
-            bound,
             samples: None,
             passed: None,
             verdict: Verdict::NotRun,
-            note: Some(why.into()),
+            ..Self::failed_without_value(name, collection, unit, bound, limit, why)
         }
     }
 
@@ -160,16 +154,10 @@ impl Check {
         note: &str,
     ) -> Self {
         Self {
-            name: name.into(),
-            collection: collection.into(),
-            measured: Some(measured),
-            unit: unit.into(),
-            limit,
-            bound,
             samples: None,
             passed: None,
             verdict: Verdict::Extrapolated,
-            note: Some(note.into()),
+            ..Self::measured(name, collection, measured, unit, bound, limit, 0).with_note(note)
         }
     }
 
@@ -182,17 +170,10 @@ impl Check {
         limit: f64,
         why: &str,
     ) -> Self {
+        // A value that holds no bound: missed, with no samples.
         Self {
-            name: name.into(),
-            collection: collection.into(),
             measured: None,
-            unit: unit.into(),
-            limit,
-            bound,
-            samples: Some(0),
-            passed: Some(false),
-            verdict: Verdict::Failed,
-            note: Some(why.into()),
+            ..Self::measured(name, collection, f64::NAN, unit, bound, limit, 0).with_note(why)
         }
     }
 

@@ -303,27 +303,47 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
             path: path.to_path_buf(),
         });
     };
+    let not_a_log = |reason: String| RecoverError::NotALog {
+        path: path.to_path_buf(),
+        reason,
+    };
     let header = match serde_json::from_slice::<Line>(first) {
         Ok(Line::Header(h)) if h.schema == INTERVALS_SCHEMA => *h,
-        Ok(Line::Header(h)) => {
-            return Err(RecoverError::NotALog {
-                path: path.to_path_buf(),
-                reason: format!("schema {:?}", h.schema),
-            });
-        }
-        Ok(_) => {
-            return Err(RecoverError::NotALog {
-                path: path.to_path_buf(),
-                reason: "another kind of line".into(),
-            });
-        }
-        Err(e) => {
-            return Err(RecoverError::NotALog {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            });
-        }
+        Ok(Line::Header(h)) => return Err(not_a_log(format!("schema {:?}", h.schema))),
+        Ok(_) => return Err(not_a_log("another kind of line".into())),
+        Err(e) => return Err(not_a_log(e.to_string())),
     };
+    let runs = run_lines(lines, &mut notes);
+    let seconds_kept = runs.iter().map(|r| r.closed.len()).sum();
+    let machine = &header.provenance.machine;
+    let results: Vec<RunResult> = runs
+        .iter()
+        .map(|r| run_result(r, machine.cores, machine.memory_total_bytes))
+        .collect();
+    let mut report = Report::new(&header.command, header.target.clone(), results, None);
+    report.partial = true;
+    report.quick = header.quick;
+    report.config = header.config;
+    report.setup = header.setup;
+    report.provenance = header.provenance;
+    report.rebuilt = Some(crate::report::Rebuilt {
+        from: INTERVALS_FILE.into(),
+        seconds_kept,
+        notes: notes.clone(),
+    });
+    Ok(Recovered {
+        report,
+        seconds_kept,
+        notes,
+    })
+}
+
+/// The runs of the log's lines after its header, each with its closed seconds; what could not
+/// be used (an unreadable line, a second never closed) is said in `notes`.
+fn run_lines<'a>(
+    lines: impl Iterator<Item = (usize, &'a [u8])>,
+    notes: &mut Vec<String>,
+) -> Vec<RunLines> {
     let mut runs: Vec<RunLines> = Vec::new();
     let (mut unreadable, mut first_problem) = (0usize, None);
     for (i, text) in lines {
@@ -373,28 +393,7 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
             ));
         }
     }
-    let seconds_kept = runs.iter().map(|r| r.closed.len()).sum();
-    let machine = &header.provenance.machine;
-    let results: Vec<RunResult> = runs
-        .iter()
-        .map(|r| run_result(r, machine.cores, machine.memory_total_bytes))
-        .collect();
-    let mut report = Report::new(&header.command, header.target.clone(), results, None);
-    report.partial = true;
-    report.quick = header.quick;
-    report.config = header.config;
-    report.setup = header.setup;
-    report.provenance = header.provenance;
-    report.rebuilt = Some(crate::report::Rebuilt {
-        from: INTERVALS_FILE.into(),
-        seconds_kept,
-        notes: notes.clone(),
-    });
-    Ok(Recovered {
-        report,
-        seconds_kept,
-        notes,
-    })
+    runs
 }
 
 /// A closed second's length, as its slot lines say (one second when it has none).
@@ -419,54 +418,23 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
     let plan = &r.start.plan;
     let elapsed = r.closed.last().map_or(0.0, |(t, _)| t.second.t).max(1e-9);
     // The (operation, collection) pairs in the order the log has them.
-    let mut pairs: Vec<(OpKind, String)> = Vec::new();
-    for (_, slots) in &r.closed {
-        for s in slots {
-            if !pairs.iter().any(|(o, c)| *o == s.op && *c == s.collection) {
-                pairs.push((s.op, s.collection.clone()));
-            }
+    let mut pairs: Vec<(OpKind, &str)> = Vec::new();
+    for s in r.closed.iter().flat_map(|(_, s)| s) {
+        if !pairs.contains(&(s.op, s.collection.as_str())) {
+            pairs.push((s.op, &s.collection));
         }
     }
-    let summary = |h: &Histogram<u64>| (!h.is_empty()).then(|| LatencySummary::from_histogram(h));
     let mut errors_by_kind: BTreeMap<String, ErrorTally> = BTreeMap::new();
-    let (mut query, mut query_server, mut query_overhead) = (
-        latency_histogram(),
-        latency_histogram(),
-        latency_histogram(),
-    );
     let (mut recall_sum, mut recall_n) = (0.0, 0u64);
     let operations: Vec<OpStats> = pairs
-        .iter()
+        .into_iter()
         .map(|(op, collection)| {
             let lines: Vec<&SlotSecond> = r
                 .closed
                 .iter()
                 .flat_map(|(_, s)| s)
-                .filter(|s| s.op == *op && s.collection == *collection)
+                .filter(|s| s.op == op && s.collection == collection)
                 .collect();
-            // The pair's histogram, decoded once per second: summed for the whole run and cut
-            // into the same batches of seconds as the driver's (a second without this pair's
-            // line counts as one without answers).
-            let mut h = latency_histogram();
-            let mut batches = Batches::new(plan.planned_window());
-            for (_, seconds) in &r.closed {
-                let mine = || {
-                    seconds
-                        .iter()
-                        .filter(|s| s.op == *op && s.collection == *collection)
-                };
-                let second = merged(mine().map(|s| &s.hist));
-                let _ = h.add(&second);
-                batches.push(&second, mine().map(|s| s.ok).sum(), second_secs(seconds));
-            }
-            let margins = batches.finish();
-            let server = merged(lines.iter().map(|s| &s.server_hist));
-            let overhead = merged(lines.iter().map(|s| &s.overhead_hist));
-            if op.is_query() {
-                let _ = query.add(&h);
-                let _ = query_server.add(&server);
-                let _ = query_overhead.add(&overhead);
-            }
             for s in &lines {
                 for (kind, e) in &s.errors_by_kind {
                     let total = errors_by_kind.entry(kind.clone()).or_default();
@@ -481,25 +449,22 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
                 .fold((0.0, 0u64), |(s, n), l| (s + l.recall_sum, n + l.recall_n));
             recall_sum += rs;
             recall_n += rn;
-            let ok: u64 = lines.iter().map(|s| s.ok).sum();
-            let throughput = ok as f64 / elapsed;
             OpStats {
-                collection: collection.clone(),
-                op: *op,
-                latency_ms: margins.with_latency_ci(LatencySummary::from_histogram(&h)),
-                server_latency_ms: summary(&server),
-                overhead_ms: summary(&overhead),
-                ok,
-                errors: lines.iter().map(|s| s.errors).sum(),
-                throughput_ops_s: throughput,
-                throughput_ci: margins.throughput(throughput),
                 recall_at_10: recall_stat(rs, rn),
-                histogram: h,
-                server_histogram: server,
-                overhead_histogram: overhead,
+                ..op_stats(r, op, collection, &lines, elapsed)
             }
         })
         .collect();
+    let (mut query, mut query_server, mut query_overhead) = (
+        latency_histogram(),
+        latency_histogram(),
+        latency_histogram(),
+    );
+    for o in operations.iter().filter(|o| o.op.is_query()) {
+        let _ = query.add(&o.histogram);
+        let _ = query_server.add(&o.server_histogram);
+        let _ = query_overhead.add(&o.overhead_histogram);
+    }
     let ok: u64 = operations.iter().map(|o| o.ok).sum();
     let errors: u64 = operations.iter().map(|o| o.errors).sum();
     let cap_hits = errors_by_kind
@@ -553,6 +518,57 @@ fn run_result(r: &RunLines, cores: usize, memory_total: Option<u64>) -> RunResul
         // cluster run has its errors by kind, not by node.
         nodes: Vec::new(),
     }
+}
+
+/// The figures of one (operation, collection) of a run from its `lines` (all but the recall,
+/// which the caller sums with the run's).
+fn op_stats(
+    r: &RunLines,
+    op: OpKind,
+    collection: &str,
+    lines: &[&SlotSecond],
+    elapsed: f64,
+) -> OpStats {
+    // The pair's histogram, decoded once per second: summed for the whole run and cut into the
+    // same batches of seconds as the driver's (a second without this pair's line counts as one
+    // without answers).
+    let mut h = latency_histogram();
+    let mut batches = Batches::new(r.start.plan.planned_window());
+    for (_, seconds) in &r.closed {
+        let mine = || {
+            seconds
+                .iter()
+                .filter(|s| s.op == op && s.collection == collection)
+        };
+        let second = merged(mine().map(|s| &s.hist));
+        let _ = h.add(&second);
+        batches.push(&second, mine().map(|s| s.ok).sum(), second_secs(seconds));
+    }
+    let margins = batches.finish();
+    let server = merged(lines.iter().map(|s| &s.server_hist));
+    let overhead = merged(lines.iter().map(|s| &s.overhead_hist));
+    let ok: u64 = lines.iter().map(|s| s.ok).sum();
+    let throughput = ok as f64 / elapsed;
+    OpStats {
+        collection: collection.into(),
+        op,
+        latency_ms: margins.with_latency_ci(LatencySummary::from_histogram(&h)),
+        server_latency_ms: summary(&server),
+        overhead_ms: summary(&overhead),
+        ok,
+        errors: lines.iter().map(|s| s.errors).sum(),
+        throughput_ops_s: throughput,
+        throughput_ci: margins.throughput(throughput),
+        recall_at_10: None,
+        histogram: h,
+        server_histogram: server,
+        overhead_histogram: overhead,
+    }
+}
+
+/// The summary of `h`, none of an empty one.
+fn summary(h: &Histogram<u64>) -> Option<LatencySummary> {
+    (!h.is_empty()).then(|| LatencySummary::from_histogram(h))
 }
 
 fn recall_stat(sum: f64, n: u64) -> Option<RecallStat> {

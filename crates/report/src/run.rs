@@ -514,11 +514,7 @@ impl RunResult {
 
     /// The merged histogram of the query operations.
     pub fn query_histogram(&self) -> Histogram<u64> {
-        let mut h = latency_histogram();
-        for o in self.operations.iter().filter(|o| o.op.is_query()) {
-            h.add(&o.histogram).expect("same bounds");
-        }
-        h
+        merged(self.operations.iter().filter(|o| o.op.is_query()))
     }
 
     /// Figures of one collection's queries. With one query operation on the collection these
@@ -533,12 +529,17 @@ impl RunResult {
         if let [one] = ops.as_slice() {
             return one.latency_ms.clone();
         }
-        let mut h = latency_histogram();
-        for o in ops {
-            h.add(&o.histogram).expect("same bounds");
-        }
-        LatencySummary::from_histogram(&h)
+        LatencySummary::from_histogram(&merged(ops))
     }
+}
+
+/// The histograms of `ops` summed.
+fn merged<'a>(ops: impl IntoIterator<Item = &'a OpStats>) -> Histogram<u64> {
+    let mut h = latency_histogram();
+    for o in ops {
+        h.add(&o.histogram).expect("same bounds");
+    }
+    h
 }
 
 /// CPU and memory of the measuring process over a run (see qdrant-perf-load's `resources`).
