@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,12 +29,6 @@ impl StartError {
     /// True when the executable is missing (a test skips, or fails under CI).
     pub fn is_missing(&self) -> bool {
         matches!(self, StartError::Missing { .. })
-    }
-}
-
-impl From<std::io::Error> for StartError {
-    fn from(e: std::io::Error) -> Self {
-        StartError::Failed(e.to_string())
     }
 }
 
@@ -222,10 +216,7 @@ impl Process {
 
     /// A file in its directory.
     pub(crate) fn path(&self, name: &str) -> String {
-        Path::new(&self.dir)
-            .join(name)
-            .to_string_lossy()
-            .into_owned()
+        self.dir.join(name).to_string_lossy().into_owned()
     }
 }
 
