@@ -34,6 +34,7 @@ pub use qdrant_perf_report::run::{
 };
 
 use crate::live::{LiveMetrics, LiveSecond};
+use crate::lock;
 use crate::monitor::Monitor;
 use crate::resources::{ProcessSampler, Resources};
 use qdrant_perf_report::intervals::{
@@ -125,7 +126,12 @@ impl LoadError {
 
 pub type Result<T, E = LoadError> = std::result::Result<T, E>;
 
-fn invalid(what: &'static str, value: impl fmt::Display, fix: impl Into<String>) -> LoadError {
+/// The run cannot start: `what` is `value`; `fix` says what to give instead.
+pub(crate) fn invalid(
+    what: &'static str,
+    value: impl fmt::Display,
+    fix: impl Into<String>,
+) -> LoadError {
     LoadError::Invalid {
         what,
         value: value.to_string(),
@@ -372,9 +378,7 @@ impl Recorder {
 
     fn shard(&self) -> std::sync::MutexGuard<'_, Shard> {
         let id = SHARD_ID.with(|id| *id);
-        self.shards[id % self.shards.len()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.shards[id % self.shards.len()])
     }
 
     /// Records one successful request of `slot`: its client latency and, when the response
@@ -460,7 +464,7 @@ fn node_tally<'a>(
 fn node_stats(recorder: &Recorder) -> Vec<NodeStat> {
     let mut merged: BTreeMap<Arc<str>, NodeTally> = BTreeMap::new();
     for shard in &recorder.shards {
-        let s = shard.lock().unwrap_or_else(|e| e.into_inner());
+        let s = lock(shard);
         for (url, n) in &s.nodes {
             let m = node_tally(&mut merged, url);
             m.ok += n.ok;
@@ -666,11 +670,20 @@ pub async fn run_monitored<T: Target>(
         view.show(metrics.clone());
         metrics
     });
-    let sinks = Sinks {
-        live,
-        intervals: monitor.intervals().cloned(),
+    // The collector thread harvests the shards once a second until `collector_done` is set.
+    let collector = {
+        let intervals = monitor.intervals().cloned();
+        let (shared, done, stop, plan) = (
+            shared.clone(),
+            collector_done.clone(),
+            stop.clone(),
+            plan.clone(),
+        );
+        std::thread::Builder::new()
+            .name("qdrant-perf-collector".into())
+            .spawn(move || collect(&shared, measure_start, &done, &stop, &plan, live, intervals))
+            .map_err(|e| LoadError::driver("collector thread", e))?
     };
-    let collector = start_collector(&shared, plan, measure_start, &collector_done, stop, sinks)?;
     let watching = monitor.start(measure_start);
     let sent = match plan.mode {
         Mode::Open { rate } => drive_open(&shared, plan, rate, stop).await,
@@ -747,22 +760,6 @@ fn slots_for(collections: &[TargetCollection], mix: &Mix) -> Result<Vec<Slot>> {
         }
     }
     Ok(slots)
-}
-
-/// Starts the collector thread, which harvests the shards once a second until `done` is set.
-fn start_collector<T: Target>(
-    shared: &Arc<Shared<T>>,
-    plan: &LoadPlan,
-    measure_start: Instant,
-    done: &Arc<AtomicBool>,
-    stop: &StopSignal,
-    sinks: Sinks,
-) -> Result<std::thread::JoinHandle<Collected>> {
-    let (shared, done, stop, plan) = (shared.clone(), done.clone(), stop.clone(), plan.clone());
-    std::thread::Builder::new()
-        .name("qdrant-perf-collector".into())
-        .spawn(move || collect(&shared, measure_start, &done, &stop, &plan, sinks))
-        .map_err(|e| LoadError::driver("collector thread", e))
 }
 
 /// What the sending side of a run reports besides the recorded latencies.
@@ -847,37 +844,21 @@ async fn drive_closed<T: Target>(
     Ok(Sent::default())
 }
 
-/// Errors and recall summed over the shards, per slot.
-struct ShardTotals {
-    errors_by_kind: BTreeMap<String, ErrorTally>,
-    errors: Vec<u64>,
-    recall_sum: Vec<f64>,
-    recall_n: Vec<u64>,
+/// Adds `from` to `into` and empties `from`.
+fn move_into(into: &mut Histogram<u64>, from: &mut Histogram<u64>) {
+    into.add(&*from).expect("same bounds");
+    from.reset();
 }
 
-fn shard_totals(recorder: &Recorder, slots: usize) -> ShardTotals {
-    let mut t = ShardTotals {
-        errors_by_kind: BTreeMap::new(),
-        errors: vec![0; slots],
-        recall_sum: vec![0.0; slots],
-        recall_n: vec![0; slots],
-    };
-    for shard in &recorder.shards {
-        let s = shard.lock().unwrap_or_else(|e| e.into_inner());
-        for (k, e) in s.error_kinds.iter().flatten() {
-            let total = t.errors_by_kind.entry(k.clone()).or_default();
-            total.count += e.count;
-            if total.example.is_empty() {
-                total.example = e.example.clone();
-            }
-        }
-        for i in 0..slots {
-            t.errors[i] += s.errors[i];
-            t.recall_sum[i] += s.recall_sum[i];
-            t.recall_n[i] += s.recall_n[i];
+/// Adds `from`'s counts to `into`, keeping the first example of each kind.
+fn add_tallies(into: &mut BTreeMap<String, ErrorTally>, from: &BTreeMap<String, ErrorTally>) {
+    for (k, e) in from {
+        let total = into.entry(k.clone()).or_default();
+        total.count += e.count;
+        if total.example.is_empty() {
+            total.example.clone_from(&e.example);
         }
     }
-    t
 }
 
 fn recall_stat(sum: f64, n: u64) -> Option<RecallStat> {
@@ -901,7 +882,21 @@ fn summarise<T: Target>(
         .saturating_duration_since(measure_start)
         .as_secs_f64()
         .max(1e-9);
-    let totals = shard_totals(&shared.recorder, shared.slots.len());
+    // Errors and recall summed over the shards, per slot.
+    let n = shared.slots.len();
+    let mut errors_by_kind = BTreeMap::new();
+    let (mut slot_errors, mut recall_sum, mut recall_n) = (vec![0; n], vec![0.0; n], vec![0; n]);
+    for shard in &shared.recorder.shards {
+        let s = lock(shard);
+        for kinds in &s.error_kinds {
+            add_tallies(&mut errors_by_kind, kinds);
+        }
+        for i in 0..n {
+            slot_errors[i] += s.errors[i];
+            recall_sum[i] += s.recall_sum[i];
+            recall_n[i] += s.recall_n[i];
+        }
+    }
     let mut query_hist = latency_histogram();
     let mut query_server = latency_histogram();
     let mut query_overhead = latency_histogram();
@@ -929,16 +924,16 @@ fn summarise<T: Target>(
                 server_histogram: server.clone(),
                 overhead_histogram: overhead.clone(),
                 ok: h.len(),
-                errors: totals.errors[i],
+                errors: slot_errors[i],
                 throughput_ops_s: throughput,
                 throughput_ci: margins.throughput(throughput),
-                recall_at_10: recall_stat(totals.recall_sum[i], totals.recall_n[i]),
+                recall_at_10: recall_stat(recall_sum[i], recall_n[i]),
                 histogram: h.clone(),
             }
         })
         .collect();
     let ok: u64 = operations.iter().map(|o| o.ok).sum();
-    let errors: u64 = totals.errors.iter().sum();
+    let errors: u64 = slot_errors.iter().sum();
     let throughput = ok as f64 / elapsed;
     let requested_rate = match plan.mode {
         Mode::Open { rate } => Some(rate),
@@ -958,7 +953,7 @@ fn summarise<T: Target>(
         ok,
         errors,
         error_rate: qdrant_perf_report::run::error_rate(ok, errors),
-        errors_by_kind: totals.errors_by_kind,
+        errors_by_kind,
         nodes: node_stats(&shared.recorder),
         throughput_ops_s: throughput,
         throughput_ci: collected.run_margins.throughput(throughput),
@@ -969,7 +964,7 @@ fn summarise<T: Target>(
         server_latency_ms: summary(&query_server),
         overhead_ms: summary(&query_overhead),
         operations,
-        recall_at_10: recall_stat(totals.recall_sum.iter().sum(), totals.recall_n.iter().sum()),
+        recall_at_10: recall_stat(recall_sum.iter().sum(), recall_n.iter().sum()),
         send_lag_ms: sent.send_lag,
         max_in_flight: shared.max_in_flight.load(Ordering::Relaxed),
         in_flight_cap_hits: sent.cap_hits,
@@ -1092,13 +1087,6 @@ async fn start_batch<T: Target>(shared: Arc<Shared<T>>, batch: Vec<(u64, Instant
     }
 }
 
-/// Where the collector sends each second besides the run's result: the live endpoint, and the
-/// run directory's interval log.
-struct Sinks {
-    live: Option<Arc<LiveMetrics>>,
-    intervals: Option<IntervalLog>,
-}
-
 /// Appends `lines` to the interval log, if there is one.
 fn append(log: &Option<IntervalLog>, lines: &[IntervalLine]) {
     if let Some(log) = log {
@@ -1120,17 +1108,17 @@ struct Collected {
 }
 
 /// Harvests the shards once a second from `start`: interval log, totals, timeline, resources,
-/// progress line, and (with `sinks`) the live endpoint and the run directory's interval log.
-/// Ends (with a last, shorter interval) when `done` is set.
+/// progress line, and (when given) the live endpoint and the run directory's interval log
+/// (`intervals`). Ends (with a last, shorter interval) when `done` is set.
 fn collect<T: Target>(
     shared: &Shared<T>,
     start: Instant,
     done: &AtomicBool,
     stop: &StopSignal,
     plan: &LoadPlan,
-    sinks: Sinks,
+    live: Option<Arc<LiveMetrics>>,
+    intervals: Option<IntervalLog>,
 ) -> Collected {
-    let Sinks { live, intervals } = sinks;
     let (label, progress) = (plan.label.as_str(), plan.progress);
     let requested_rate = match plan.mode {
         Mode::Open { rate } => Some(rate),
@@ -1155,7 +1143,7 @@ fn collect<T: Target>(
             .with_base_time(wall_start)
             .begin_log_with(&mut log, &mut serializer)
             .expect("writing to memory");
-        wait_for_start(start, done);
+        wait_until(start, done);
         c.sampler.reset();
         append(
             &intervals,
@@ -1168,13 +1156,13 @@ fn collect<T: Target>(
         let mut k = 0u32;
         loop {
             let interval_start = start + Duration::from_secs(k as u64);
-            let finished = wait_interval(start + Duration::from_secs(k as u64 + 1), done);
-            let interval_end = Instant::now();
-            let harvest = c.harvest(live.is_some() || intervals.is_some(), intervals.is_some());
-            let secs = interval_end
+            let finished = wait_until(start + Duration::from_secs(k as u64 + 1), done);
+            let secs = Instant::now()
                 .saturating_duration_since(interval_start)
                 .as_secs_f64()
                 .max(1e-6);
+            let per_slot = live.is_some() || intervals.is_some();
+            let mut harvest = c.harvest(k, secs, per_slot, intervals.is_some());
             if let Some(live) = &live {
                 live.update(&LiveSecond {
                     interval: &c.interval,
@@ -1187,21 +1175,15 @@ fn collect<T: Target>(
                     requested_rate,
                 });
             }
-            let mut lines = if intervals.is_some() {
-                c.slot_lines(k, secs, &harvest)
-            } else {
-                Vec::new()
-            };
-            let ok = c.fold_interval(&mut writer, k, secs);
-            let second = c.second(k, secs, ok, harvest.errors_now);
+            let second = c.fold_interval(&mut writer, k, secs, harvest.errors_now);
             if intervals.is_some() {
-                lines.push(IntervalLine::Second(TimelineSecond {
+                harvest.lines.push(IntervalLine::Second(TimelineSecond {
                     run: label.to_string(),
                     k,
                     second: second.clone(),
                     in_flight: shared.in_flight.load(Ordering::Relaxed),
                 }));
-                append(&intervals, &lines);
+                append(&intervals, &harvest.lines);
             }
             let message = c.progress_line(&second, harvest.errors_now, stop.is_stopped());
             c.timeline.push(second);
@@ -1220,20 +1202,9 @@ fn collect<T: Target>(
     c.finish(log)
 }
 
-/// Sleeps until the recorded part begins at `start`, or until `done` is set.
-fn wait_for_start(start: Instant, done: &AtomicBool) {
-    while Instant::now() < start && !done.load(Ordering::Relaxed) {
-        std::thread::sleep(
-            start
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(20)),
-        );
-    }
-}
-
-/// Sleeps until the interval ends at `next`; true when `done` was set first (the run's last,
-/// shorter interval).
-fn wait_interval(next: Instant, done: &AtomicBool) -> bool {
+/// Sleeps until `next` (the recorded part's start, an interval's end); true when `done` was set
+/// first (the run's last, shorter interval).
+fn wait_until(next: Instant, done: &AtomicBool) -> bool {
     loop {
         let now = Instant::now();
         if now >= next {
@@ -1252,10 +1223,8 @@ struct Harvest {
     /// For the live endpoint and the interval log: per slot, and by kind.
     errors_per_slot: Vec<u64>,
     errors_by_kind: BTreeMap<String, u64>,
-    /// For the interval log. Per slot, cumulative: errors by kind (with an example), recall sum
-    /// and count.
-    kinds_now: Vec<BTreeMap<String, ErrorTally>>,
-    recall_now: Vec<(f64, u64)>,
+    /// The interval log's line of each slot.
+    lines: Vec<IntervalLine>,
 }
 
 /// What the collector keeps from one second to the next: per slot, the interval being harvested
@@ -1316,33 +1285,30 @@ impl<'a, T: Target> Collector<'a, T> {
     }
 
     /// Moves what the shards recorded since the last harvest into the interval's histograms and
-    /// reads the errors so far: per slot and by kind when `per_slot`, and what the interval log
-    /// needs when `with_log`.
-    fn harvest(&mut self, per_slot: bool, with_log: bool) -> Harvest {
+    /// reads the errors so far: per slot and by kind when `per_slot`; with `with_log`, the
+    /// interval log's line of each slot for second `k` (its histograms, and the errors and recall
+    /// since its last line).
+    fn harvest(&mut self, k: u32, secs: f64, per_slot: bool, with_log: bool) -> Harvest {
         let n = self.shared.slots.len();
         let mut h = Harvest {
             errors_now: 0,
             errors_per_slot: vec![0u64; if per_slot { n } else { 0 }],
             errors_by_kind: BTreeMap::new(),
-            kinds_now: vec![BTreeMap::new(); if with_log { n } else { 0 }],
-            recall_now: vec![(0.0f64, 0u64); if with_log { n } else { 0 }],
+            lines: Vec::new(),
         };
+        // For the interval log. Per slot, cumulative: errors by kind (with an example), recall
+        // sum and count.
+        let mut kinds_now: Vec<BTreeMap<String, ErrorTally>> =
+            vec![BTreeMap::new(); if with_log { n } else { 0 }];
+        let mut recall_now = vec![(0.0f64, 0u64); if with_log { n } else { 0 }];
         for shard in &self.shared.recorder.shards {
-            let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = lock(shard);
             let s = &mut *guard;
             for i in 0..n {
-                if s.dirty[i] {
-                    self.interval[i].add(&s.hists[i]).expect("same bounds");
-                    self.server_interval[i]
-                        .add(&s.server_hists[i])
-                        .expect("same bounds");
-                    self.overhead_interval[i]
-                        .add(&s.overhead_hists[i])
-                        .expect("same bounds");
-                    s.hists[i].reset();
-                    s.server_hists[i].reset();
-                    s.overhead_hists[i].reset();
-                    s.dirty[i] = false;
+                if std::mem::take(&mut s.dirty[i]) {
+                    move_into(&mut self.interval[i], &mut s.hists[i]);
+                    move_into(&mut self.server_interval[i], &mut s.server_hists[i]);
+                    move_into(&mut self.overhead_interval[i], &mut s.overhead_hists[i]);
                 }
             }
             h.errors_now += s.errors.iter().sum::<u64>();
@@ -1354,29 +1320,16 @@ impl<'a, T: Target> Collector<'a, T> {
                     *h.errors_by_kind.entry(k.clone()).or_default() += e.count;
                 }
             }
-            for (i, kinds) in h.kinds_now.iter_mut().enumerate() {
-                for (k, e) in &s.error_kinds[i] {
-                    let total = kinds.entry(k.clone()).or_default();
-                    total.count += e.count;
-                    if total.example.is_empty() {
-                        total.example.clone_from(&e.example);
-                    }
-                }
-                h.recall_now[i].0 += s.recall_sum[i];
-                h.recall_now[i].1 += s.recall_n[i];
+            for (i, kinds) in kinds_now.iter_mut().enumerate() {
+                add_tallies(kinds, &s.error_kinds[i]);
+                recall_now[i].0 += s.recall_sum[i];
+                recall_now[i].1 += s.recall_n[i];
             }
         }
-        h
-    }
-
-    /// The interval log's line of each slot for second `k`: its histograms, and the errors and
-    /// recall since its last line.
-    fn slot_lines(&mut self, k: u32, secs: f64, harvest: &Harvest) -> Vec<IntervalLine> {
         let encoded = |h: &Histogram<u64>| (!h.is_empty()).then(|| encode_histogram(h));
-        let mut lines = Vec::new();
-        for (i, slot) in self.shared.slots.iter().enumerate() {
+        for (i, kinds) in kinds_now.iter().enumerate() {
             let mut errors_by_kind = BTreeMap::new();
-            for (kind, e) in &harvest.kinds_now[i] {
+            for (kind, e) in kinds {
                 let seen = self.kinds_seen[i].entry(kind.clone()).or_default();
                 if e.count > *seen {
                     let example = e.example.clone();
@@ -1385,9 +1338,10 @@ impl<'a, T: Target> Collector<'a, T> {
                     *seen = e.count;
                 }
             }
-            let (sum, count) = harvest.recall_now[i];
+            let (sum, count) = recall_now[i];
             let (sum0, count0) = std::mem::replace(&mut self.recall_seen[i], (sum, count));
-            lines.push(IntervalLine::Slot(SlotSecond {
+            let slot = &self.shared.slots[i];
+            h.lines.push(IntervalLine::Slot(SlotSecond {
                 run: self.label.to_string(),
                 k,
                 secs,
@@ -1403,11 +1357,12 @@ impl<'a, T: Target> Collector<'a, T> {
                 overhead_hist: encoded(&self.overhead_interval[i]),
             }));
         }
-        lines
+        h
     }
 
     /// Adds second `k`'s interval to the totals, the margins' batches and the histogram log, and
-    /// empties it for the next; returns the requests it answered.
+    /// empties it for the next; returns the timeline's entry for it (its answers, the errors
+    /// since the last entry, with the process's CPU and memory now).
     fn fold_interval(
         &mut self,
         writer: &mut hdrhistogram::serialization::interval_log::IntervalLogWriter<
@@ -1418,18 +1373,17 @@ impl<'a, T: Target> Collector<'a, T> {
         >,
         k: u32,
         secs: f64,
-    ) -> u64 {
+        errors_now: u64,
+    ) -> Second {
         self.second_hist.reset();
         self.query_second.reset();
         let mut ok = 0;
         for i in 0..self.interval.len() {
-            self.overhead_totals[i]
-                .add(&self.overhead_interval[i])
-                .expect("same bounds");
-            self.overhead_interval[i].reset();
             self.batches[i].push(&self.interval[i], self.interval[i].len(), secs);
+            // The server's and the overhead histograms only hold answers the client one holds.
+            move_into(&mut self.server_totals[i], &mut self.server_interval[i]);
+            move_into(&mut self.overhead_totals[i], &mut self.overhead_interval[i]);
             if self.interval[i].is_empty() {
-                self.server_interval[i].reset();
                 continue;
             }
             ok += self.interval[i].len();
@@ -1441,27 +1395,16 @@ impl<'a, T: Target> Collector<'a, T> {
                     .add(&self.interval[i])
                     .expect("same bounds");
             }
-            self.totals[i].add(&self.interval[i]).expect("same bounds");
             let _ = writer.write_histogram(
                 &self.interval[i],
                 Duration::from_secs(k as u64),
                 Duration::from_secs_f64(secs),
                 Tag::new(&self.tags[i]),
             );
-            self.interval[i].reset();
-            self.server_totals[i]
-                .add(&self.server_interval[i])
-                .expect("same bounds");
-            self.server_interval[i].reset();
+            move_into(&mut self.totals[i], &mut self.interval[i]);
         }
         self.running.add(&self.second_hist).expect("same bounds");
         self.run_batches.push(&self.query_second, ok, secs);
-        ok
-    }
-
-    /// The timeline's entry for second `k` (`ok` answers, the errors since the last entry), with
-    /// the process's CPU and memory now.
-    fn second(&mut self, k: u32, secs: f64, ok: u64, errors_now: u64) -> Second {
         let errors = errors_now - self.errors_seen;
         self.errors_seen = errors_now;
         let (cpu_pct, rss) = self.sampler.sample();

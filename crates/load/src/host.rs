@@ -23,12 +23,13 @@
 //! fails later (a scrape, a query) does not stop the run: a failed scrape is counted in
 //! `failed_samples`, and absent figures carry the reason in `not_collected`.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use qdrant_perf_plumbing::proc;
 use qdrant_perf_report::HostResources;
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, label};
+
+use crate::target::error_chain;
 
 /// Where the server host's figures come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,20 +124,6 @@ fn list(found: &[String]) -> String {
     } else {
         found.join(", ")
     }
-}
-
-/// An error with its causes (reqwest puts "connection refused" in a source).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let message = s.to_string();
-        if !text.contains(&message) {
-            let _ = write!(text, ": {message}");
-        }
-        source = s.source();
-    }
-    text
 }
 
 fn unix_s(t: SystemTime) -> f64 {
@@ -571,13 +558,13 @@ async fn scrape(
         .timeout(SCRAPE_TIMEOUT)
         .send()
         .await
-        .map_err(|e| unreachable(chain(&e.without_url())))?;
+        .map_err(|e| unreachable(error_chain(&e.without_url())))?;
     let at = SystemTime::now();
     let status = response.status();
     let text = response
         .text()
         .await
-        .map_err(|e| unreachable(chain(&e.without_url())))?;
+        .map_err(|e| unreachable(error_chain(&e.without_url())))?;
     if !status.is_success() {
         return Err(bad(format!("HTTP {status}")));
     }
@@ -641,7 +628,7 @@ impl Prometheus<'_> {
                 what: "Prometheus",
                 url: self.url.into(),
                 tried: tried.clone(),
-                message: chain(&e.without_url()),
+                message: error_chain(&e.without_url()),
             })?;
         let status = response.status();
         let bad = |message: String| HostError::BadAnswer {
@@ -653,7 +640,7 @@ impl Prometheus<'_> {
         let text = response
             .text()
             .await
-            .map_err(|e| bad(chain(&e.without_url())))?;
+            .map_err(|e| bad(error_chain(&e.without_url())))?;
         let body: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
             let start: String = text.chars().take(120).collect();
             bad(format!(
@@ -744,10 +731,6 @@ impl Prometheus<'_> {
         // Mean CPU: the idle counters' increase over the window (rate extrapolates to its
         // edges), averaged over CPUs: the idle share of all cores.
         let cpu_mean_q = format!("100 * (1 - avg(rate({idle}[{w}s])))");
-        r.cpu_pct_mean = self
-            .value(&cpu_mean_q, end_s, r, "cpu mean", &mut missing)
-            .await?
-            .map(|v| v.clamp(0.0, 100.0));
 
         // Highest CPU over one scrape interval: irate uses the last two samples of its range,
         // i.e. exactly one scrape interval, at each step of a subquery stepping by the scrape
@@ -760,10 +743,6 @@ impl Prometheus<'_> {
             "max_over_time((100 * (1 - avg(irate({idle}[{}s]))))[{sub}s:{step}s])",
             3 * step
         );
-        r.cpu_pct_max = self
-            .value(&cpu_max_q, end_s, r, "cpu max", &mut missing)
-            .await?
-            .map(|v| v.clamp(0.0, 100.0));
 
         // Memory from the raw samples in the window, without a subquery (whose aligned steps
         // would resample, and could take a sample from before the window through the 5-minute
@@ -772,25 +751,27 @@ impl Prometheus<'_> {
         let memory_mean_q = format!(
             "100 * (1 - avg(avg_over_time({available}[{w}s])) / avg(avg_over_time({total}[{w}s])))"
         );
-        r.memory_pct_mean = self
-            .value(&memory_mean_q, end_s, r, "memory mean", &mut missing)
-            .await?;
         let memory_max_q = format!(
             "100 * (1 - min(min_over_time({available}[{w}s])) / max(max_over_time({total}[{w}s])))"
         );
-        r.memory_pct_max = self
-            .value(&memory_max_q, end_s, r, "memory max", &mut missing)
-            .await?;
         let total_q = format!("max(max_over_time({total}[{w}s]))");
-        r.memory_total_bytes = self
-            .value(&total_q, end_s, r, "MemTotal", &mut missing)
-            .await?
-            .map(|v| v as u64);
         let cores_q = format!("count({idle})");
-        r.cores = self
-            .value(&cores_q, end_s, r, "cores", &mut missing)
-            .await?
-            .map(|v| v as usize);
+        let mut values = Vec::new();
+        for (q, name) in [
+            (cpu_mean_q, "cpu mean"),
+            (cpu_max_q, "cpu max"),
+            (memory_mean_q, "memory mean"),
+            (memory_max_q, "memory max"),
+            (total_q, "MemTotal"),
+            (cores_q, "cores"),
+        ] {
+            values.push(self.value(&q, end_s, r, name, &mut missing).await?);
+        }
+        r.cpu_pct_mean = values[0].map(|v| v.clamp(0.0, 100.0));
+        r.cpu_pct_max = values[1].map(|v| v.clamp(0.0, 100.0));
+        (r.memory_pct_mean, r.memory_pct_max) = (values[2], values[3]);
+        r.memory_total_bytes = values[4].map(|v| v as u64);
+        r.cores = values[5].map(|v| v as usize);
 
         if !missing.is_empty() {
             let found = self.found(r).await;

@@ -24,7 +24,8 @@ use hyper::{Request, Response, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
 
-use crate::driver::{Call, LoadError, OpError, Outcome, Target, TargetCollection};
+use crate::driver::{Call, LoadError, OpError, Outcome, Target, TargetCollection, invalid};
+use crate::lock;
 use crate::target::{error_chain, server_timing_seconds};
 
 mod h1;
@@ -226,14 +227,6 @@ fn parse_url(url: &str) -> Result<reqwest::Url, LoadError> {
         ));
     }
     Ok(parsed)
-}
-
-fn invalid(what: &'static str, value: impl std::fmt::Display, fix: impl Into<String>) -> LoadError {
-    LoadError::Invalid {
-        what,
-        value: value.to_string(),
-        fix: fix.into(),
-    }
 }
 
 /// How requests are sent, besides what each endpoint says.
@@ -701,7 +694,7 @@ impl Pool {
 
     /// Sends a prepared HTTP/1.1 request on an idle connection, or a new one.
     async fn send_h1(&self, request: &[u8]) -> Result<Answer, Failure> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let idle = lock(&self.idle).pop();
         let (mut conn, reused) = match idle {
             Some(c) => (c, true),
             None => (h1::Conn::new(self.connect().await?), false),
@@ -718,10 +711,7 @@ impl Pool {
             Err(e) => return Err(e.into_failure()),
         };
         if keep {
-            self.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(conn);
+            lock(&self.idle).push(conn);
         }
         Ok(answer)
     }
@@ -730,7 +720,7 @@ impl Pool {
     /// when it closed).
     async fn h2_sender(&self) -> Result<hyper::client::conn::http2::SendRequest<Body>, Failure> {
         {
-            let h2 = self.h2.lock().unwrap_or_else(|e| e.into_inner());
+            let h2 = lock(&self.h2);
             if let Some(s) = h2.as_ref().filter(|s| !s.is_closed()) {
                 return Ok(s.clone());
             }
@@ -742,7 +732,7 @@ impl Pool {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let mut h2 = self.h2.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h2 = lock(&self.h2);
         match h2.as_ref().filter(|s| !s.is_closed()) {
             Some(s) => Ok(s.clone()),
             None => {

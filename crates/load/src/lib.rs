@@ -36,3 +36,9 @@ pub mod setup;
 pub mod stream;
 pub mod target;
 pub mod validate;
+
+/// Locks `m`; a lock a panicking thread left poisoned is taken as it is (the figures it guards
+/// stay usable).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -56,6 +56,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::lock;
+
 /// One interval's figures, as the driver's collector harvests them once a second. Slices are
 /// per slot, in the order of the slots given to [`LiveMetrics::new`]; entries beyond the slots
 /// are ignored and slots without an entry are left as they were.
@@ -267,7 +269,7 @@ impl LiveMetrics {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 }
 
@@ -368,17 +370,13 @@ impl LiveView {
 
     /// Makes `metrics` the run a scrape shows.
     pub fn show(&self, metrics: Arc<LiveMetrics>) {
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(metrics);
+        *lock(&self.current) = Some(metrics);
     }
 }
 
 impl Scrape for LiveView {
     fn render(&self) -> String {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let current = lock(&self.current).clone();
         current.map_or_else(String::new, |m| m.render())
     }
 }

@@ -146,11 +146,6 @@ impl Monitor {
         self.intervals.as_ref()
     }
 
-    /// True when this monitor reports anything about a server.
-    pub fn watches_a_server(&self) -> bool {
-        self.telemetry.is_some() || self.not_collected.is_some()
-    }
-
     /// Starts watching at `measure_start` (on the current tokio runtime).
     pub(crate) fn start(&self, measure_start: Instant) -> Watching {
         let (tx, rx) = oneshot::channel();

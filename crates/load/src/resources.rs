@@ -26,11 +26,6 @@ pub fn process_cpu_seconds() -> Option<f64> {
     proc::self_sample().map(|s| s.cpu_seconds)
 }
 
-/// Resident set size of this process.
-pub fn process_rss_bytes() -> Option<u64> {
-    proc::self_sample().map(|s| s.rss_bytes)
-}
-
 /// Samples CPU and RSS once per call and keeps the run's mean and maxima.
 pub struct ProcessSampler {
     last: Option<(Instant, f64)>,

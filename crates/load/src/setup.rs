@@ -181,11 +181,6 @@ impl Stores {
         })
     }
 
-    /// The server's store, when the run has a server.
-    pub fn server(&self) -> Option<&Arc<AnyStore>> {
-        self.server.as_ref()
-    }
-
     /// The store the collection of `dataset` goes in.
     fn for_dataset(&mut self, dataset: &Dataset) -> Result<Arc<AnyStore>, LoadError> {
         if let Some(server) = &self.server {
@@ -303,6 +298,7 @@ pub async fn put_in_place(
 }
 
 /// Collections ready for a run, and what it took.
+#[derive(Default)]
 pub struct ReadyCollections {
     pub collections: Vec<StoreCollection<AnyStore>>,
     /// `qdrant-edge 0.7.2` or `qdrant 1.17.1`.
@@ -319,14 +315,13 @@ pub struct ReadyCollections {
 
 impl ReadyCollections {
     /// Takes over the collections (and clean-up duties) of another preparation.
-    pub fn absorb(&mut self, other: ReadyCollections) {
-        let mut other = other;
+    pub fn absorb(&mut self, mut other: ReadyCollections) {
         self.collections.append(&mut other.collections);
         self.notes.append(&mut other.notes);
         self.datasets.append(&mut other.datasets);
         self.created.append(&mut other.created);
-        self.engine = other.engine.clone();
-        self.engine_version = other.engine_version.clone();
+        self.engine = other.engine;
+        self.engine_version = other.engine_version;
     }
 
     /// Says `line` on stderr (unless `quiet`) and keeps it in the notes.
@@ -343,18 +338,22 @@ impl ReadyCollections {
     pub async fn cleanup(&mut self) -> Vec<String> {
         let mut done = Vec::new();
         self.collections.clear();
-        let keep = std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1");
         for (store, name) in self.created.drain(..) {
-            if keep {
-                done.push(format!("kept {name} (QDRANT_PERF_KEEP=1)"));
-            } else {
-                match store.drop_owned(&name).await {
-                    Ok(()) => done.push(format!("dropped {name}")),
-                    Err(e) => done.push(format!("warning: could not drop {name}: {e}")),
-                }
-            }
+            done.push(drop_unless_kept(&store, &name).await);
         }
         done
+    }
+}
+
+/// Drops the collection `name` this run created on `store`, unless `QDRANT_PERF_KEEP=1`;
+/// returns what it did, for the log.
+pub(crate) async fn drop_unless_kept(store: &AnyStore, name: &str) -> String {
+    if std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1") {
+        return format!("kept {name} (QDRANT_PERF_KEEP=1)");
+    }
+    match store.drop_owned(name).await {
+        Ok(()) => format!("dropped {name}"),
+        Err(e) => format!("warning: could not drop {name}: {e}"),
     }
 }
 
@@ -366,14 +365,7 @@ pub async fn prepare(
     opts: &SetupOptions,
 ) -> Result<ReadyCollections, LoadError> {
     let mut stores = Stores::open(opts.server.as_ref(), opts.writes).await?;
-    let mut prepared = ReadyCollections {
-        collections: Vec::new(),
-        engine_version: String::new(),
-        engine: String::new(),
-        notes: Vec::new(),
-        datasets: Vec::new(),
-        created: Vec::new(),
-    };
+    let mut prepared = ReadyCollections::default();
     if let Some(user) = &opts.dataset {
         let run: Vec<(String, usize)> = choices
             .iter()
@@ -401,7 +393,7 @@ async fn prepare_one(
     prepared: &mut ReadyCollections,
 ) -> Result<(), LoadError> {
     if opts.read_only.contains(&choice.name) {
-        return prepare_read_only(choice, opts, stores.server(), prepared).await;
+        return prepare_read_only(choice, opts, stores.server.as_ref(), prepared).await;
     }
     let source = DatasetSource {
         points: opts.points,

@@ -42,7 +42,8 @@ use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Store, StoreError};
 
-use crate::driver::{self, LoadError, LoadPlan, OpKind, StopSignal};
+use crate::driver::{self, LoadError, LoadPlan, StopSignal, invalid};
+use crate::lock;
 use crate::monitor::Monitor;
 use crate::target::{StoreCollection, StoreTarget};
 
@@ -131,78 +132,76 @@ impl StreamOptions {
 
     /// Refuses what cannot run, naming the option and the fix, before any work.
     pub fn validate(&self) -> Result<(), LoadError> {
-        let bad = |what, value: String, fix: String| Err(LoadError::Invalid { what, value, fix });
         if !(self.insert_rate.is_finite() && self.insert_rate > 0.0) {
-            return bad(
+            return Err(invalid(
                 "insert rate",
-                self.insert_rate.to_string(),
-                "insert at least a point per second (example: --insert-rate 1000)".into(),
-            );
+                self.insert_rate,
+                "insert at least a point per second (example: --insert-rate 1000)",
+            ));
         }
         if !(self.search_rate.is_finite() && self.search_rate > 0.0) {
-            return bad(
+            return Err(invalid(
                 "rate",
-                self.search_rate.to_string(),
-                "search at a rate > 0 (example: --rate 100)".into(),
-            );
+                self.search_rate,
+                "search at a rate > 0 (example: --rate 100)",
+            ));
         }
         if self.total == 0 {
-            return bad(
+            return Err(invalid(
                 "total",
-                "0".into(),
-                "insert at least one point (example: --total 15000)".into(),
-            );
+                0,
+                "insert at least one point (example: --total 15000)",
+            ));
         }
         if !(self.stage > 0.0 && self.stage <= 1.0) {
-            return bad(
+            return Err(invalid(
                 "stage",
-                self.stage.to_string(),
-                "a stage is a fraction of the inserts in (0, 1] (example: --stage 0.1 for 10 %)"
-                    .into(),
-            );
+                self.stage,
+                "a stage is a fraction of the inserts in (0, 1] (example: --stage 0.1 for 10 %)",
+            ));
         }
         if self.initial > self.dataset_points {
-            return bad(
+            return Err(invalid(
                 "initial",
-                self.initial.to_string(),
+                self.initial,
                 format!(
                     "the dataset has {} points; start from at most that many (or make the dataset larger with --points)",
                     self.dataset_points
                 ),
-            );
+            ));
         }
         if self.initial + self.total > self.dataset_points {
-            return bad(
+            return Err(invalid(
                 "total",
-                self.total.to_string(),
+                self.total,
                 format!(
                     "the dataset has {} points and {} are the initial ones, so at most {} can be inserted; lower --total or make the dataset larger with --points",
                     self.dataset_points,
                     self.initial,
                     self.dataset_points - self.initial
                 ),
-            );
+            ));
         }
         if self.batch == 0 {
-            return bad(
+            return Err(invalid(
                 "batch",
-                "0".into(),
-                "a batch holds at least one point (example: --batch 100)".into(),
-            );
+                0,
+                "a batch holds at least one point (example: --batch 100)",
+            ));
         }
         if self.freshness_every == 0 {
-            return bad(
+            return Err(invalid(
                 "freshness sample",
-                "0".into(),
-                "follow every n-th batch, n >= 1 (example: --freshness-sample 5)".into(),
-            );
+                0,
+                "follow every n-th batch, n >= 1 (example: --freshness-sample 5)",
+            ));
         }
         if self.queries == 0 || self.k == 0 {
-            return bad(
+            return Err(invalid(
                 "queries",
                 format!("{} queries, k = {}", self.queries, self.k),
-                "both must be at least 1".into(),
-            );
+                "both must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -370,9 +369,8 @@ pub struct StreamLimits {
 impl StreamReport {
     /// The checks: p95 during ingest, recall per stage, freshness p99 when a limit is given.
     pub fn set_checks(&mut self, limits: &StreamLimits) {
-        let mut out = Vec::new();
-        if self.latency_ms.samples > 0 {
-            out.push(Check::measured(
+        let mut out = vec![if self.latency_ms.samples > 0 {
+            Check::measured(
                 "latency_p95_during_ingest",
                 &self.collection,
                 self.latency_ms.p95_ms,
@@ -380,17 +378,17 @@ impl StreamReport {
                 Bound::Below,
                 limits.p95_latency_ms,
                 self.latency_ms.samples,
-            ));
+            )
         } else {
-            out.push(Check::not_run(
+            Check::not_run(
                 "latency_p95_during_ingest",
                 &self.collection,
                 "ms",
                 Bound::Below,
                 limits.p95_latency_ms,
                 "no search answered",
-            ));
-        }
+            )
+        }];
         for s in &self.stages {
             let who = format!("stage {}", s.stage);
             out.push(match s.recall_at_10 {
@@ -468,21 +466,10 @@ impl StreamReport {
     /// The stage table (Markdown; the terminal prints it too).
     pub fn stage_table(&self) -> String {
         let f = |v: f64| format!("{v:.2}");
-        let lag = |l: &Lag| {
-            if l.ms.samples == 0 && l.not_seen == 0 {
-                "-".to_string()
-            } else {
-                format!(
-                    "{} / {}{}",
-                    f(l.ms.p50_ms),
-                    f(l.ms.p99_ms),
-                    if l.not_seen > 0 {
-                        format!(" ({} unseen)", l.not_seen)
-                    } else {
-                        String::new()
-                    }
-                )
-            }
+        let lag = |l: &Lag| match (l.ms.samples, l.not_seen) {
+            (0, 0) => "-".to_string(),
+            (_, 0) => format!("{} / {}", f(l.ms.p50_ms), f(l.ms.p99_ms)),
+            (_, n) => format!("{} / {} ({n} unseen)", f(l.ms.p50_ms), f(l.ms.p99_ms)),
         };
         let mut s = String::from(
             "| stage | points at start | inserted | insert/s | searches | search/s | p50 ms | p95 ms | p99 ms | server p95 ms | errors | recall@10 | searchable p50/p99 ms | indexed p50/p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
@@ -538,11 +525,17 @@ impl StreamReport {
             self.indexed.ms.describe(),
             unseen(self.indexed.not_seen),
         );
-        let optimizer = self.optimizer_seconds();
+        // The first server node's seconds over all stages, timed from the stream's start.
+        let optimizer: Vec<_> = self
+            .stages
+            .iter()
+            .filter_map(|st| Some((st.start_s, st.server.as_ref()?.nodes.first()?)))
+            .flat_map(|(start, node)| node.seconds.iter().map(move |sec| (start + sec.t, sec)))
+            .collect();
         if !optimizer.is_empty() {
             s += "\n## Optimizer state per second (server)\n\nEach second of the first node's /metrics, with the points followed for freshness whose insert was acknowledged in the second before it (searchable lag / indexed lag, ms).\n\n| t s | running optimizations | update queue | points | followed points acked (searchable / indexed ms) |\n|---:|---:|---:|---:|---|\n";
             let mut from = 0.0;
-            for (t, ro, uq, p) in optimizer {
+            for (t, sec) in optimizer {
                 let o = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
                 let ms = |v: Option<f64>| v.map_or("not seen".into(), |v| format!("{v:.1}"));
                 let acked: Vec<String> = self
@@ -554,9 +547,9 @@ impl StreamReport {
                 from = t;
                 s += &format!(
                     "| {t:.1} | {} | {} | {} | {} |\n",
-                    o(ro),
-                    o(uq),
-                    o(p),
+                    o(sec.running_optimizations),
+                    o(sec.update_queue_length),
+                    o(sec.points),
                     acked.join(", ")
                 );
             }
@@ -581,26 +574,6 @@ impl StreamReport {
         s
     }
 
-    /// (seconds from the stream's start, running optimizations, update queue, points) of the
-    /// first server node, over all stages.
-    pub fn optimizer_seconds(&self) -> Vec<OptimizerSecond> {
-        let mut out = Vec::new();
-        for st in &self.stages {
-            let Some(node) = st.server.as_ref().and_then(|s| s.nodes.first()) else {
-                continue;
-            };
-            for sec in &node.seconds {
-                out.push((
-                    st.start_s + sec.t,
-                    sec.running_optimizations,
-                    sec.update_queue_length,
-                    sec.points,
-                ));
-            }
-        }
-        out
-    }
-
     /// Writes report.json and summary.md into `dir`, each atomically.
     pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)? + "\n";
@@ -616,9 +589,6 @@ impl StreamReport {
         ))
     }
 }
-
-/// (seconds from the stream's start, running optimizations, update queue, points).
-pub type OptimizerSecond = (f64, Option<f64>, Option<f64>, Option<f64>);
 
 fn unseen(n: u64) -> String {
     if n == 0 {
@@ -638,6 +608,7 @@ struct Settled {
     ok: bool,
 }
 
+#[derive(Default)]
 struct Inserts {
     settled: Mutex<Vec<Settled>>,
     settled_points: AtomicUsize,
@@ -652,7 +623,7 @@ impl Inserts {
     /// Counts a failed insert under its kind of error, keeping the first example.
     fn record_error(&self, e: StoreError) {
         let e = crate::target::store_error(e);
-        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        let mut errors = lock(&self.errors);
         let k = errors.entry(e.kind.to_string()).or_default();
         k.count += 1;
         if k.example.is_empty() {
@@ -662,7 +633,7 @@ impl Inserts {
 
     /// Records a settled batch of `n` points; returns the points acknowledged so far.
     fn settle(&self, batch: Settled, n: usize) -> usize {
-        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let mut settled = lock(&self.settled);
         let ok = batch.ok;
         settled.push(batch);
         if ok {
@@ -670,32 +641,6 @@ impl Inserts {
         }
         self.settled_points.fetch_add(n, Ordering::SeqCst);
         self.acked_points.load(Ordering::SeqCst)
-    }
-
-    /// The points of the batches acknowledged from `from` until `to`, those inserts' latency,
-    /// and how many batches failed meanwhile.
-    fn acked_between(
-        &self,
-        opts: &StreamOptions,
-        from: Instant,
-        to: Instant,
-    ) -> (usize, LatencySummary, u64) {
-        let (inserted, hist, errors) = {
-            let settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
-            let mut h = latency_histogram();
-            let (mut n, mut errors) = (0usize, 0u64);
-            for s in settled.iter().filter(|s| s.at >= from && s.at < to) {
-                if s.ok {
-                    let first = opts.initial + s.batch * opts.batch;
-                    n += (first + opts.batch).min(opts.initial + opts.total) - first;
-                    h.saturating_record((s.latency.as_micros() as u64).max(1));
-                } else {
-                    errors += 1;
-                }
-            }
-            (n, h, errors)
-        };
-        (inserted, LatencySummary::from_histogram(&hist), errors)
     }
 }
 
@@ -719,16 +664,16 @@ pub async fn run_stream(
 ) -> Result<(StreamReport, Vec<String>), LoadError> {
     opts.validate()?;
     if dataset.points.len() < opts.initial + opts.total {
-        return Err(LoadError::Invalid {
-            what: "total",
-            value: opts.total.to_string(),
-            fix: format!(
+        return Err(invalid(
+            "total",
+            opts.total,
+            format!(
                 "the dataset has {} points, fewer than {} initial + {} inserted",
                 dataset.points.len(),
                 opts.initial,
                 opts.total
             ),
-        });
+        ));
     }
     let name = qdrant_perf_store::Guard::default().name_for(&format!(
         "stream_{}_{}",
@@ -747,15 +692,7 @@ pub async fn run_stream(
         &mut notes,
     )
     .await;
-    let keep = std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1");
-    if keep {
-        notes.push(format!("kept {name} (QDRANT_PERF_KEEP=1)"));
-    } else {
-        match store.drop_owned(&name).await {
-            Ok(()) => notes.push(format!("dropped {name}")),
-            Err(e) => notes.push(format!("warning: could not drop {name}: {e}")),
-        }
-    }
+    notes.push(crate::setup::drop_unless_kept(&store, &name).await);
     result.map(|r| (r, notes))
 }
 
@@ -769,32 +706,70 @@ async fn stream_on(
     stop: &StopSignal,
     notes: &mut Vec<String>,
 ) -> Result<StreamReport, LoadError> {
-    let initial = load_initial(&store, opts, dataset, spec, notes).await?;
-    let (queries, truth) = initial_truth(opts, dataset, &initial, notes)?;
-    let points = Arc::new(dataset.points.head(opts.initial + opts.total));
-    let state = StreamState::new(store, spec.name.clone(), points);
+    let (queries, truth) = load_initial(&store, opts, dataset, spec, notes).await?;
+    // Nothing inserted or followed yet; the first batch due in 20 ms.
+    let state = StreamState {
+        store,
+        name: spec.name.clone(),
+        points: Arc::new(dataset.points.head(opts.initial + opts.total)),
+        inserts: Arc::default(),
+        samples: Arc::default(),
+        pending: Arc::default(),
+        current_stage: Arc::new(AtomicUsize::new(1)),
+        probes_stop: Arc::default(),
+        probes: Arc::default(),
+        indexer_done: Arc::default(),
+        t0: Instant::now() + Duration::from_millis(20),
+    };
 
     // The inserts: batch j due at t0 + j * batch / insert_rate.
     let inserter = tokio::spawn(insert_all(state.clone(), opts.clone(), stop.clone()));
 
     // The indexed count: polled on a server; the optimizer run pass after pass on the
     // embedded engine.
-    let indexer_done = Arc::new(AtomicBool::new(false));
-    let indexer = tokio::spawn(poll_indexed(
-        state.clone(),
-        opts.index_poll,
-        indexer_done.clone(),
-    ));
+    let indexer = tokio::spawn(poll_indexed(state.clone(), opts.index_poll));
 
-    // The stages.
-    let mut stages = Stages::new(&state, opts, queries, truth, monitor, stop);
+    // The stages: the truth covers the initial points at first.
+    let mut present = vec![false; opts.initial + opts.total];
+    present[..opts.initial].fill(true);
+    let mut stages = Stages {
+        state: &state,
+        opts,
+        queries,
+        monitor,
+        stop,
+        truth,
+        merged_settled: 0,
+        acked_at_start: opts.initial,
+        present,
+        truth_time: Duration::ZERO,
+        search_latency: latency_histogram(),
+        search_server: latency_histogram(),
+        done: Vec::new(),
+    };
     for (si, &end) in opts.stage_ends().iter().enumerate() {
         if stop.is_stopped() {
             break;
         }
         stages.run(si + 1, end).await?;
     }
-    let index_errors = wind_down(&state, inserter, indexer, &indexer_done, opts, stop).await;
+    // Let the inserts and the followed points finish (or give up at their timeout), wait up to
+    // the freshness timeout for the index to cover the followed points, then stop the indexer.
+    if stop.is_stopped() {
+        state.probes_stop.store(true, Ordering::SeqCst);
+    }
+    let _ = inserter.await;
+    let probes = std::mem::take(&mut *lock(&state.probes));
+    for h in probes {
+        let _ = h.await;
+    }
+    let index_deadline = Instant::now() + opts.freshness_timeout;
+    while !stop.is_stopped() && Instant::now() < index_deadline && !lock(&state.pending).is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    state.indexer_done.store(true, Ordering::SeqCst);
+    let index_errors = indexer.await.unwrap_or(0);
     if index_errors > 0 {
         notes.push(format!(
             "{index_errors} reads of the indexed vector count failed (those polls were skipped)"
@@ -816,14 +791,15 @@ async fn stream_on(
 }
 
 /// Loads the first `initial` points into a new collection and indexes them, before anything is
-/// timed; notes how long that took. Returns those points.
+/// timed; then the stream's queries and their exact truth over those points, from which it is
+/// kept batch by batch. Notes how long each took.
 async fn load_initial(
     store: &AnyStore,
     opts: &StreamOptions,
     dataset: &Dataset,
     spec: &CollectionSpec,
     notes: &mut Vec<String>,
-) -> Result<Vectors, LoadError> {
+) -> Result<(Vec<Query>, IncrementalTruth), LoadError> {
     let name = &spec.name;
     let initial = dataset.points.head(opts.initial);
     let loaded = fixture::load_collection(store, spec, &initial, DEFAULT_BATCH)
@@ -846,17 +822,6 @@ async fn load_initial(
         eprintln!("{note}");
     }
     notes.push(note);
-    Ok(initial)
-}
-
-/// The stream's queries, and their exact truth over the `initial` points, from which it is kept
-/// batch by batch; notes how long that took.
-fn initial_truth(
-    opts: &StreamOptions,
-    dataset: &Dataset,
-    initial: &Vectors,
-    notes: &mut Vec<String>,
-) -> Result<(Vec<Query>, IncrementalTruth), LoadError> {
     let queries_v = dataset
         .queries
         .head(opts.queries.min(dataset.queries.len()));
@@ -864,7 +829,7 @@ fn initial_truth(
     let started = Instant::now();
     let mut truth = IncrementalTruth::new(queries_v, opts.k, opts.metric)?;
     let initial_ids: Vec<u32> = (0..opts.initial as u32).collect();
-    truth.merge(&initial_ids, initial)?;
+    truth.merge(&initial_ids, &initial)?;
     notes.push(format!(
         "exact truth of the {} initial points for {} queries: {:.2} s (then merged batch by batch)",
         opts.initial,
@@ -888,39 +853,17 @@ struct StreamState {
     current_stage: Arc<AtomicUsize>,
     probes_stop: Arc<AtomicBool>,
     probes: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Set once the followed points are done with: the indexer reads the count once more and
+    /// stops.
+    indexer_done: Arc<AtomicBool>,
     /// When the first batch is due; the report's times count from here.
     t0: Instant,
 }
 
-impl StreamState {
-    /// Nothing inserted or followed yet; the first batch due in 20 ms.
-    fn new(store: Arc<AnyStore>, name: String, points: Arc<Vectors>) -> Self {
-        let inserts = Arc::new(Inserts {
-            settled: Mutex::new(Vec::new()),
-            settled_points: AtomicUsize::new(0),
-            acked_points: AtomicUsize::new(0),
-            errors: Mutex::new(BTreeMap::new()),
-            send_lag_us: AtomicU64::new(0),
-            finished: AtomicBool::new(false),
-        });
-        Self {
-            store,
-            name,
-            points,
-            inserts,
-            samples: Arc::new(Mutex::new(Vec::new())),
-            pending: Arc::new(Mutex::new(Vec::new())),
-            current_stage: Arc::new(AtomicUsize::new(1)),
-            probes_stop: Arc::new(AtomicBool::new(false)),
-            probes: Arc::new(Mutex::new(Vec::new())),
-            t0: Instant::now() + Duration::from_millis(20),
-        }
-    }
-}
-
 /// Sends every batch when due (at most `insert_in_flight` outstanding; a batch that waits for
-/// one records its lateness), each as a task of its own; stops sending on Ctrl-C. Marks the
-/// inserts finished once every batch sent has settled.
+/// one records its lateness), each as a task of its own that records how it settled and follows
+/// its first point when the batch is one of every `freshness_every` and was acknowledged; stops
+/// sending on Ctrl-C. Marks the inserts finished once every batch sent has settled.
 async fn insert_all(state: StreamState, opts: StreamOptions, stop: StopSignal) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(opts.insert_in_flight.max(1)));
     let mut tasks = Vec::new();
@@ -945,50 +888,31 @@ async fn insert_all(state: StreamState, opts: StreamOptions, stop: StopSignal) {
                 payload: None,
             })
             .collect();
-        tasks.push(tokio::spawn(insert_batch(
-            state.clone(),
-            opts.clone(),
-            j,
-            due,
-            batch,
-            permit,
-        )));
+        let (state, opts) = (state.clone(), opts.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = state.store.upsert(&state.name, &batch).await;
+            let at = Instant::now();
+            drop(permit);
+            let ok = r.is_ok();
+            if let Err(e) = r {
+                state.inserts.record_error(e);
+            }
+            let settled = Settled {
+                batch: j,
+                at,
+                latency: at.saturating_duration_since(due),
+                ok,
+            };
+            let position = opts.initial + state.inserts.settle(settled, batch.len());
+            if ok && j.is_multiple_of(opts.freshness_every) {
+                follow(state, opts, first, at, position);
+            }
+        }));
     }
     for t in tasks {
         let _ = t.await;
     }
     state.inserts.finished.store(true, Ordering::SeqCst);
-}
-
-/// Sends batch `j` (due at `due`) and records how it settled; follows its first point when the
-/// batch is one of every `freshness_every` and was acknowledged.
-async fn insert_batch(
-    state: StreamState,
-    opts: StreamOptions,
-    j: usize,
-    due: Instant,
-    batch: Vec<Point>,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let r = state.store.upsert(&state.name, &batch).await;
-    let at = Instant::now();
-    drop(permit);
-    let n = batch.len();
-    let ok = r.is_ok();
-    if let Err(e) = r {
-        state.inserts.record_error(e);
-    }
-    let settled = Settled {
-        batch: j,
-        at,
-        latency: at.saturating_duration_since(due),
-        ok,
-    };
-    let position = opts.initial + state.inserts.settle(settled, n);
-    if ok && j.is_multiple_of(opts.freshness_every) {
-        let first = opts.initial + j * opts.batch;
-        follow(state, opts, first, at, position);
-    }
 }
 
 /// Follows point `first`, acknowledged at `at` as the `position`-th point stored: adds its
@@ -997,7 +921,7 @@ async fn insert_batch(
 fn follow(state: StreamState, opts: StreamOptions, first: usize, at: Instant, position: usize) {
     let id = first as u64;
     let sample = {
-        let mut s = state.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&state.samples);
         s.push(FreshSample {
             id,
             stage: state.current_stage.load(Ordering::SeqCst),
@@ -1009,15 +933,11 @@ fn follow(state: StreamState, opts: StreamOptions, first: usize, at: Instant, po
         });
         s.len() - 1
     };
-    state
-        .pending
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(Pending {
-            sample,
-            position,
-            acked: at,
-        });
+    lock(&state.pending).push(Pending {
+        sample,
+        position,
+        acked: at,
+    });
     let query = Query {
         ef: Some(opts.ef),
         ..Query::new(state.points.row(first).to_vec(), 10)
@@ -1041,25 +961,25 @@ fn follow(state: StreamState, opts: StreamOptions, first: usize, at: Instant, po
             },
         )
         .await;
-        let mut s = state.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&state.samples);
         s[sample].searchable_ms = lag.map(|d| d.as_secs_f64() * 1e3);
         s[sample].probes = sent;
     });
-    probes.lock().unwrap_or_else(|e| e.into_inner()).push(probe);
+    lock(&probes).push(probe);
 }
 
 /// Reads the indexed vector count every `poll` and records the indexed lag of each followed point
-/// it covers, until `done` is set (then reads once more); returns how many reads failed.
-async fn poll_indexed(state: StreamState, poll: Duration, done: Arc<AtomicBool>) -> u64 {
+/// it covers, until `indexer_done` is set (then reads once more); returns how many reads failed.
+async fn poll_indexed(state: StreamState, poll: Duration) -> u64 {
     let mut errors = 0u64;
     loop {
-        let finished = done.load(Ordering::SeqCst);
+        let finished = state.indexer_done.load(Ordering::SeqCst);
         let indexed = indexed_count(&state.store, &state.name).await;
         let now = Instant::now();
         match indexed {
             Ok(count) => {
-                let mut p = state.pending.lock().unwrap_or_else(|e| e.into_inner());
-                let mut s = state.samples.lock().unwrap_or_else(|e| e.into_inner());
+                let mut p = lock(&state.pending);
+                let mut s = lock(&state.samples);
                 p.retain(|w| {
                     if count >= w.position {
                         s[w.sample].indexed_ms =
@@ -1100,35 +1020,7 @@ struct Stages<'a> {
     done: Vec<Stage>,
 }
 
-impl<'a> Stages<'a> {
-    /// No stage run yet: the truth covers the initial points.
-    fn new(
-        state: &'a StreamState,
-        opts: &'a StreamOptions,
-        queries: Vec<Query>,
-        truth: IncrementalTruth,
-        monitor: &'a Monitor,
-        stop: &'a StopSignal,
-    ) -> Self {
-        let mut present = vec![false; opts.initial + opts.total];
-        present[..opts.initial].fill(true);
-        Self {
-            state,
-            opts,
-            queries,
-            monitor,
-            stop,
-            truth,
-            merged_settled: 0,
-            acked_at_start: opts.initial,
-            present,
-            truth_time: Duration::ZERO,
-            search_latency: latency_histogram(),
-            search_server: latency_histogram(),
-            done: Vec::new(),
-        }
-    }
-
+impl Stages<'_> {
     /// Runs stage `stage_no`: searches at the search rate, scored against the truth at its start,
     /// until `end` inserted points have settled; records it and its searches' latencies.
     async fn run(&mut self, stage_no: usize, end: usize) -> Result<(), LoadError> {
@@ -1138,12 +1030,22 @@ impl<'a> Stages<'a> {
         // The stage ends when `end` inserted points have settled (or on Ctrl-C, or when the
         // inserter is done: a failed batch never settles as acked).
         let stage_stop = StopSignal::new();
-        let watcher = tokio::spawn(watch_stage(
-            stage_stop.clone(),
-            stop.clone(),
-            state.inserts.clone(),
-            end,
-        ));
+        let watcher = {
+            let (stage_stop, stop, inserts) =
+                (stage_stop.clone(), stop.clone(), state.inserts.clone());
+            tokio::spawn(async move {
+                loop {
+                    if stop.is_stopped()
+                        || inserts.settled_points.load(Ordering::SeqCst) >= end
+                        || inserts.finished.load(Ordering::SeqCst)
+                    {
+                        stage_stop.stop();
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
         let mut plan = LoadPlan::open(opts.search_rate, Duration::from_secs(24 * 3600));
         plan.label = format!("stage {stage_no}");
         plan.progress = false;
@@ -1152,9 +1054,20 @@ impl<'a> Stages<'a> {
         let result = result?;
         let stage_end = Instant::now();
         let partial = stop.is_stopped();
-        // Inserts acknowledged during the stage.
-        let (inserted, insert_latency_ms, insert_errors) =
-            state.inserts.acked_between(opts, stage_start, stage_end);
+        // Inserts acknowledged during the stage: their points and latency, and the failed ones.
+        let (mut inserted, mut insert_errors, mut insert_hist) = (0, 0, latency_histogram());
+        for s in lock(&state.inserts.settled)
+            .iter()
+            .filter(|s| s.at >= stage_start && s.at < stage_end)
+        {
+            if s.ok {
+                let first = opts.initial + s.batch * opts.batch;
+                inserted += (first + opts.batch).min(opts.initial + opts.total) - first;
+                insert_hist.saturating_record((s.latency.as_micros() as u64).max(1));
+            } else {
+                insert_errors += 1;
+            }
+        }
         let secs = stage_end
             .saturating_duration_since(stage_start)
             .as_secs_f64()
@@ -1168,7 +1081,7 @@ impl<'a> Stages<'a> {
             points_at_start: self.acked_at_start,
             inserted,
             insert_rate: inserted as f64 / secs,
-            insert_latency_ms,
+            insert_latency_ms: LatencySummary::from_histogram(&insert_hist),
             insert_errors,
             searches_ok: result.ok,
             search_errors: result.errors,
@@ -1206,14 +1119,10 @@ impl<'a> Stages<'a> {
 
     /// Snapshot: merges the batches settled before this instant into the truth; returns the
     /// stage's start and its searches, scored against that truth.
-    fn start(&mut self) -> Result<(Instant, Arc<StageTarget>), LoadError> {
+    fn start(&mut self) -> Result<(Instant, Arc<StoreTarget<AnyStore>>), LoadError> {
         let (state, opts) = (self.state, self.opts);
         let (stage_start, new): (Instant, Vec<Settled>) = {
-            let settled = state
-                .inserts
-                .settled
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let settled = lock(&state.inserts.settled);
             (Instant::now(), settled[self.merged_settled..].to_vec())
         };
         self.merged_settled += new.len();
@@ -1240,9 +1149,10 @@ impl<'a> Stages<'a> {
             snapshot,
             opts.search_rate,
         );
-        let target = Arc::new(StageTarget {
-            inner: StoreTarget::new(vec![collection], opts.k),
-            present: Arc::new(self.present.clone()),
+        // Scored against that truth among the points it covers.
+        let target = Arc::new(StoreTarget {
+            covered: Some(Arc::new(self.present.clone())),
+            ..StoreTarget::new(vec![collection], opts.k)
         });
         Ok((stage_start, target))
     }
@@ -1250,43 +1160,30 @@ impl<'a> Stages<'a> {
     /// The stream's report: the stages, each with the freshness of the points followed during
     /// it, and all their searches and followed points together.
     fn report(self) -> StreamReport {
-        let Stages {
-            state,
-            opts,
-            stop,
-            done: mut stages,
-            search_latency,
-            search_server,
-            ..
-        } = self;
-        let samples = std::mem::take(&mut *state.samples.lock().unwrap_or_else(|e| e.into_inner()));
+        let (state, mut stages) = (self.state, self.done);
+        let samples = std::mem::take(&mut *lock(&state.samples));
         for st in &mut stages {
             let mine: Vec<&FreshSample> = samples.iter().filter(|s| s.stage == st.stage).collect();
             st.searchable = lag_of(&mine, |s| s.searchable_ms);
             st.indexed = lag_of(&mine, |s| s.indexed_ms);
         }
         let all: Vec<&FreshSample> = samples.iter().collect();
-        let insert_errors = state
-            .inserts
-            .errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let insert_errors = lock(&state.inserts.errors).clone();
         StreamReport {
             schema: STREAM_SCHEMA.into(),
             command: "stream".into(),
-            partial: stop.is_stopped(),
+            partial: self.stop.is_stopped(),
             target: TargetInfo {
                 kind: state.store.engine().name().to_string(),
                 url: None,
                 engine_version: Some(state.store.engine_version()),
             },
             collection: state.name.clone(),
-            options: serde_json::to_value(opts).unwrap_or_default(),
+            options: serde_json::to_value(self.opts).unwrap_or_default(),
             stages,
-            latency_ms: LatencySummary::from_histogram(&search_latency),
-            server_latency_ms: (!search_server.is_empty())
-                .then(|| LatencySummary::from_histogram(&search_server)),
+            latency_ms: LatencySummary::from_histogram(&self.search_latency),
+            server_latency_ms: (!self.search_server.is_empty())
+                .then(|| LatencySummary::from_histogram(&self.search_server)),
             searchable: lag_of(&all, |s| s.searchable_ms),
             indexed: lag_of(&all, |s| s.indexed_ms),
             samples,
@@ -1296,98 +1193,6 @@ impl<'a> Stages<'a> {
             setup: Vec::new(),
             provenance: Provenance::capture(),
         }
-    }
-}
-
-/// Stops the stage (`stage_stop`) once `end` inserted points have settled, on Ctrl-C (`stop`),
-/// or when the inserter is done.
-async fn watch_stage(stage_stop: StopSignal, stop: StopSignal, inserts: Arc<Inserts>, end: usize) {
-    loop {
-        if stop.is_stopped()
-            || inserts.settled_points.load(Ordering::SeqCst) >= end
-            || inserts.finished.load(Ordering::SeqCst)
-        {
-            stage_stop.stop();
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// Lets the inserts and the followed points finish (or give up at their timeout), waits up to
-/// the freshness timeout for the index to cover the followed points, then stops the indexer;
-/// returns how many of its reads failed.
-async fn wind_down(
-    state: &StreamState,
-    inserter: tokio::task::JoinHandle<()>,
-    indexer: tokio::task::JoinHandle<u64>,
-    indexer_done: &AtomicBool,
-    opts: &StreamOptions,
-    stop: &StopSignal,
-) -> u64 {
-    if stop.is_stopped() {
-        state.probes_stop.store(true, Ordering::SeqCst);
-    }
-    let _ = inserter.await;
-    let handles: Vec<_> =
-        std::mem::take(&mut *state.probes.lock().unwrap_or_else(|e| e.into_inner()));
-    for h in handles {
-        let _ = h.await;
-    }
-    let index_deadline = Instant::now() + opts.freshness_timeout;
-    while !stop.is_stopped()
-        && Instant::now() < index_deadline
-        && !state
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    indexer_done.store(true, Ordering::SeqCst);
-    indexer.await.unwrap_or(0)
-}
-
-/// The collection's indexed vector count: read from a server; on the embedded engine one pass
-/// of its optimizer (in a blocking thread) and the count it leaves.
-/// The stage's searches: the store's (holding the stage-start truth), scored against that
-/// truth among the points it covers.
-struct StageTarget {
-    inner: StoreTarget<AnyStore>,
-    /// `present[id]`: the point was acknowledged before the stage began.
-    present: Arc<Vec<bool>>,
-}
-
-impl driver::Target for StageTarget {
-    fn collections(&self) -> Vec<driver::TargetCollection> {
-        self.inner.collections()
-    }
-
-    fn supports(&self, op: OpKind) -> bool {
-        self.inner.supports(op)
-    }
-
-    fn works_in_poll(&self) -> bool {
-        self.inner.works_in_poll()
-    }
-
-    fn call(
-        &self,
-        call: driver::Call,
-    ) -> impl std::future::Future<Output = Result<driver::Outcome, driver::OpError>> + Send {
-        self.inner.call(call)
-    }
-
-    fn recall(&self, collection: usize, query: usize, ids: &[u64]) -> Option<f64> {
-        let truth = &self.inner.collections[collection].truth;
-        (query < truth.len())
-            .then(|| {
-                recall_among(ids, truth.ids(query), self.inner.k, |id| {
-                    self.present.get(id as usize).copied().unwrap_or(false)
-                })
-            })
-            .flatten()
     }
 }
 
@@ -1410,6 +1215,8 @@ pub fn recall_among(
     (!kept.is_empty()).then(|| recall_at_k(&kept, truth, kept.len()))
 }
 
+/// The collection's indexed vector count: read from a server; on the embedded engine one pass
+/// of its optimizer (in a blocking thread) and the count it leaves.
 async fn indexed_count(store: &Arc<AnyStore>, name: &str) -> Result<usize, StoreError> {
     match &**store {
         AnyStore::Grpc(s) => Ok(s.sample_vectors(name, 1).await?.indexed_vectors),

@@ -10,6 +10,7 @@ use qdrant_perf_store::readonly::ReadOnlyWorkload;
 use qdrant_perf_store::{CachedStore, EncodedQuery, Point, Query, Store, StoreError};
 
 use crate::driver::{Call, OpError, OpKind, Outcome, Target, TargetCollection};
+use crate::stream::recall_among;
 
 /// One collection of a store, with its held-out queries and their exact neighbours.
 pub struct StoreCollection<S> {
@@ -115,6 +116,10 @@ pub struct StoreTarget<S> {
     /// answers from the cache, a miss asks the store and fills the cache, and a failing Redis
     /// falls back to the store, its errors counted by kind in the cache's figures).
     pub cache: Option<Arc<CachedStore<Arc<S>>>>,
+    /// When the truth covers only part of the collection (a stream's stage-start truth):
+    /// `covered[id]`, the point is in it; answers are scored among those points
+    /// ([`crate::stream::recall_among`]).
+    pub covered: Option<Arc<Vec<bool>>>,
 }
 
 impl<S> StoreTarget<S> {
@@ -123,6 +128,7 @@ impl<S> StoreTarget<S> {
             collections,
             k,
             cache: None,
+            covered: None,
         }
     }
 
@@ -242,7 +248,13 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
         if let Some(w) = &c.read_only {
             return (query < w.truth.len()).then(|| w.recall_of(query, ids));
         }
-        (query < c.truth.len()).then(|| recall_at_k(ids, c.truth.ids(query), self.k))
+        let truth = (query < c.truth.len()).then(|| c.truth.ids(query))?;
+        match &self.covered {
+            Some(covered) => recall_among(ids, truth, self.k, |id| {
+                covered.get(id as usize).copied().unwrap_or(false)
+            }),
+            None => Some(recall_at_k(ids, truth, self.k)),
+        }
     }
 }
 
@@ -293,12 +305,17 @@ pub fn server_timing_seconds(header: &str) -> Option<f64> {
 }
 
 /// An error and its causes on one line: `setting up collection perf_x: <cause>: <its cause>`.
+/// A cause whose text the line already holds is left out (reqwest repeats its source's
+/// "connection refused").
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
+        let message = cause.to_string();
+        if !s.contains(&message) {
+            s.push_str(": ");
+            s.push_str(&message);
+        }
         source = cause.source();
     }
     s

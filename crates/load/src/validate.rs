@@ -307,8 +307,12 @@ pub struct Validation {
     pub overall: Option<usize>,
 }
 
-fn scaled_note(scale: &Scale) -> Option<String> {
-    (scale.rate_scale != 1.0).then(|| format!("limit x {} (--quick)", scale.rate_scale))
+/// `; limit x 0.1 (--quick)` when `scale` scales the limits, else nothing: the end of a note.
+fn scaled_note(scale: &Scale) -> String {
+    if scale.rate_scale == 1.0 {
+        return String::new();
+    }
+    format!("; limit x {} (--quick)", scale.rate_scale)
 }
 
 /// Latency and error checks of one run's queries (of one collection, or all).
@@ -559,10 +563,7 @@ impl Session<'_> {
                 rate * 0.99,
                 r.ok,
             );
-            q.note = Some(match scaled_note(scale) {
-                Some(n) => format!("99 % of {rate:.0} requested; {n}"),
-                None => format!("99 % of {rate:.0} requested"),
-            });
+            q.note = Some(format!("99 % of {rate:.0} requested{}", scaled_note(scale)));
             j.checks.push(q);
             j.runs.push(r);
         }
@@ -591,10 +592,7 @@ impl Session<'_> {
             sustained_limit,
             r.ok,
         );
-        c.note = Some(match scaled_note(scale) {
-            Some(n) => format!("driven at {rate:.0}/s; {n}"),
-            None => format!("driven at {rate:.0}/s"),
-        });
+        c.note = Some(format!("driven at {rate:.0}/s{}", scaled_note(scale)));
         j.checks.push(c);
         let total = r.ok + r.errors;
         j.checks.push(Check::measured(
@@ -677,7 +675,7 @@ impl Session<'_> {
         c.note = Some(format!(
             "knee of an open-loop ramp {}{}",
             summary.stopped_because,
-            scaled_note(scale).map_or(String::new(), |n| format!("; {n}"))
+            scaled_note(scale)
         ));
         j.checks.push(c);
         j.runs.extend(step_runs);
