@@ -48,31 +48,20 @@ pub struct StorageOption {
 
 impl StorageOption {
     pub const ALL: [StorageOption; 6] = [
-        StorageOption {
-            quantization: "float32",
-            originals_in_ram: true,
-        },
-        StorageOption {
-            quantization: "float32",
-            originals_in_ram: false,
-        },
-        StorageOption {
-            quantization: "int8",
-            originals_in_ram: true,
-        },
-        StorageOption {
-            quantization: "int8",
-            originals_in_ram: false,
-        },
-        StorageOption {
-            quantization: "binary",
-            originals_in_ram: true,
-        },
-        StorageOption {
-            quantization: "binary",
-            originals_in_ram: false,
-        },
+        Self::new("float32", true),
+        Self::new("float32", false),
+        Self::new("int8", true),
+        Self::new("int8", false),
+        Self::new("binary", true),
+        Self::new("binary", false),
     ];
+
+    const fn new(quantization: &'static str, originals_in_ram: bool) -> Self {
+        Self {
+            quantization,
+            originals_in_ram,
+        }
+    }
 
     pub fn label(&self) -> String {
         match (self.quantization, self.originals_in_ram) {
@@ -184,11 +173,9 @@ impl Measured {
     }
 
     pub fn from_json(v: &serde_json::Value, source: &str) -> Result<Self, String> {
-        let cores = num(v, &["provenance", "cores"]).map(|c| c as u64);
-        match v.get("kind").and_then(|k| k.as_str()) {
+        // The entry read (a scale step, a sweep point) with its m, and the run's size and dim.
+        let (entry, m, n, dim, source) = match v.get("kind").and_then(|k| k.as_str()) {
             Some("qdrant-perf scale") => {
-                let dim = num(v, &["dim"]).ok_or("no dim")?;
-                let m = num(v, &["hnsw", "m"]).ok_or("no hnsw.m")?;
                 // The largest size measured: its graph files per vector (the graph grows
                 // linearly with N; the vector files are exact arithmetic at the target's dim).
                 let last = v
@@ -197,22 +184,9 @@ impl Measured {
                     .and_then(|s| s.last())
                     .ok_or("no steps")?;
                 let n = num(last, &["points"]).ok_or("no steps[].points")?;
-                let index = num(last, &["memory", "index_bytes"]).ok_or(
-                    "no steps[].memory.index_bytes (a scale run on the embedded engine has it)",
-                )?;
-                let disk = num(last, &["memory", "disk_bytes"]).unwrap_or(0.0);
-                let vectors = num(last, &["memory", "vectors_bytes"]).unwrap_or(0.0);
-                Ok(Measured {
-                    source: format!("{source} (scale, graph files at N={n})"),
-                    dim: dim as u64,
-                    m: m as u64,
-                    graph_bytes_per_vector: index / n,
-                    disk_overhead_per_vector: ((disk - vectors) / n).max(0.0),
-                    qps_all: num(last, &["qps_all"]),
-                    cores,
-                    points: Some(n as u64),
-                    p95_ms: num(last, &["latency", "p95_ms"]),
-                })
+                let source = format!("{source} (scale, graph files at N={n})");
+                let m = num(v, &["hnsw", "m"]).ok_or("no hnsw.m")?;
+                (last, m, n, num(v, &["dim"]).ok_or("no dim")?, source)
             }
             Some("qdrant-perf sweep") => {
                 let dim = num(v, &["dataset", "dim"]).ok_or("no dataset.dim")?;
@@ -232,30 +206,35 @@ impl Measured {
                     .min_by_key(|p| (num(p, &["search", "ef"]).unwrap_or(0.0) - 128.0).abs() as u64)
                     .or_else(|| points.iter().find(float))
                     .ok_or("no float32 point with a memory figure")?;
-                let index = num(pick, &["memory", "index_bytes"]).ok_or("no memory.index_bytes")?;
-                let disk = num(pick, &["memory", "disk_bytes"]).ok_or("no memory.disk_bytes")?;
-                let vectors =
-                    num(pick, &["memory", "vectors_bytes"]).ok_or("no memory.vectors_bytes")?;
-                Ok(Measured {
-                    source: format!(
-                        "{source} (sweep point m={} ef={}, {n} points)",
-                        num(pick, &["build", "m"]).unwrap_or(0.0),
-                        num(pick, &["search", "ef"]).unwrap_or(0.0)
-                    ),
-                    dim: dim as u64,
-                    m: num(pick, &["build", "m"]).unwrap_or(16.0) as u64,
-                    graph_bytes_per_vector: index / n,
-                    disk_overhead_per_vector: (disk - vectors) / n,
-                    qps_all: num(pick, &["qps_all"]),
-                    cores,
-                    points: Some(n as u64),
-                    p95_ms: num(pick, &["latency", "p95_ms"]),
-                })
+                let m = num(pick, &["build", "m"]);
+                let source = format!(
+                    "{source} (sweep point m={} ef={}, {n} points)",
+                    m.unwrap_or(0.0),
+                    num(pick, &["search", "ef"]).unwrap_or(0.0)
+                );
+                (pick, m.unwrap_or(16.0), n, dim, source)
             }
-            other => Err(format!(
-                "kind is {other:?}, expected \"qdrant-perf scale\" or \"qdrant-perf sweep\""
-            )),
-        }
+            other => {
+                return Err(format!(
+                    "kind is {other:?}, expected \"qdrant-perf scale\" or \"qdrant-perf sweep\""
+                ));
+            }
+        };
+        let memory = |key| num(entry, &["memory", key]);
+        let index = memory("index_bytes")
+            .ok_or("no memory.index_bytes (a run on the embedded engine has it)")?;
+        let on_disk = memory("disk_bytes").unwrap_or(0.0) - memory("vectors_bytes").unwrap_or(0.0);
+        Ok(Measured {
+            source,
+            dim: dim as u64,
+            m: m as u64,
+            graph_bytes_per_vector: index / n,
+            disk_overhead_per_vector: (on_disk / n).max(0.0),
+            qps_all: num(entry, &["qps_all"]),
+            cores: num(v, &["provenance", "cores"]).map(|c| c as u64),
+            points: Some(n as u64),
+            p95_ms: num(entry, &["latency", "p95_ms"]),
+        })
     }
 }
 
@@ -279,6 +258,24 @@ pub struct NodeShape {
     pub cores: u64,
     /// Fraction of a node's RAM and disk the plan fills (the rest: OS, page cache, growth).
     pub usable: f64,
+}
+
+impl NodeShape {
+    /// The bytes of RAM and disk a plan fills.
+    fn usable_bytes(&self) -> (f64, f64) {
+        let usable = |bytes: u64| bytes as f64 * self.usable;
+        (usable(self.ram_bytes), usable(self.disk_bytes))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "nodes of {} RAM, {} disk, {} cores, filled to {:.0} %",
+            human_bytes(self.ram_bytes as f64),
+            human_bytes(self.disk_bytes as f64),
+            self.cores,
+            self.usable * 100.0
+        )
+    }
 }
 
 /// One storage option's figures.
@@ -321,11 +318,6 @@ fn ceil_div(a: f64, b: f64) -> u64 {
 
 /// Validates a target and a node shape, naming the flag to fix.
 pub fn check(target: &CapacityTarget, node: &NodeShape) -> Result<(), CapacityError> {
-    let invalid = |field, value: String, reason: &str| CapacityError::Invalid {
-        field,
-        value,
-        reason: reason.into(),
-    };
     if target.vectors == 0 {
         return Err(invalid(
             "--vectors",
@@ -372,8 +364,7 @@ pub fn plan(target: &CapacityTarget, node: &NodeShape, measured: Option<&Measure
     let n = target.vectors as f64;
     let d = target.dim;
     let r = target.replication;
-    let usable_ram = node.ram_bytes as f64 * node.usable;
-    let usable_disk = node.disk_bytes as f64 * node.usable;
+    let (usable_ram, usable_disk) = node.usable_bytes();
     let graph_model = graph_bytes_per_vector(target.m);
     let mut options = Vec::new();
     for option in StorageOption::ALL {
@@ -389,13 +380,14 @@ pub fn plan(target: &CapacityTarget, node: &NodeShape, measured: Option<&Measure
         let disk_measured = graph_measured.map(|g| n * (on_disk + g));
         let ram_best = ram_measured.unwrap_or(ram_model);
         let disk_best = disk_measured.unwrap_or(disk_model);
-        let nodes_rule = ceil_div(ram_rule * r as f64, usable_ram)
-            .max(ceil_div(disk_model * r as f64, usable_disk))
-            .max(r);
-        let nodes_mem = ceil_div(ram_best * r as f64, usable_ram)
-            .max(ceil_div(disk_best * r as f64, usable_disk))
-            .max(r);
-        let shards = ceil_div(ram_best, usable_ram).max(ceil_div(disk_best, usable_disk));
+        // Nodes for `copies` copies of `ram` and `disk` bytes.
+        let nodes_for = |ram: f64, disk: f64, copies: u64| {
+            ceil_div(ram * copies as f64, usable_ram)
+                .max(ceil_div(disk * copies as f64, usable_disk))
+        };
+        let nodes_rule = nodes_for(ram_rule, disk_model, r).max(r);
+        let nodes_mem = nodes_for(ram_best, disk_best, r).max(r);
+        let shards = nodes_for(ram_best, disk_best, 1);
         let mut notes = Vec::new();
         if !option.originals_in_ram {
             notes.push(
@@ -472,29 +464,21 @@ impl Plan {
             t.p95_ms
                 .map_or(String::new(), |p| format!(", p95 <= {p} ms")),
         );
-        s.push_str(&format!(
-            "nodes of {} RAM, {} disk, {} cores, filled to {:.0} %\n\n",
-            human_bytes(self.node.ram_bytes as f64),
-            human_bytes(self.node.disk_bytes as f64),
-            self.node.cores,
-            self.node.usable * 100.0
-        ));
+        s.push_str(&format!("{}\n\n", self.node.describe()));
         s.push_str("| storage | RAM/copy rule | RAM/copy model | RAM/copy measured | disk/copy | shards | nodes (rule) | nodes (measured/model) | nodes for QPS | p95 est. |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for o in &self.options {
-            let opt = |v: Option<f64>| v.map_or("n/a".to_string(), human_bytes);
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 o.label,
                 human_bytes(o.ram_rule_bytes),
                 human_bytes(o.ram_model_bytes),
-                opt(o.ram_measured_bytes),
+                na(o.ram_measured_bytes.map(human_bytes)),
                 human_bytes(o.disk_measured_bytes.unwrap_or(o.disk_model_bytes)),
                 o.shards,
                 o.nodes_rule,
                 o.nodes,
-                o.nodes_for_qps.map_or("n/a".into(), |n| n.to_string()),
-                o.p95_estimate_ms
-                    .map_or("n/a".into(), |p| format!("{p:.1} ms")),
+                na(o.nodes_for_qps),
+                na(o.p95_estimate_ms.map(|p| format!("{p:.1} ms"))),
             ));
         }
         s.push_str(&format!(
@@ -568,6 +552,21 @@ pub struct PlannedCollection {
     pub m: u64,
     /// Its `query_load`, QPS.
     pub query_load: f64,
+}
+
+impl PlannedCollection {
+    /// The collection as a capacity target of its own, with `replication` and no QPS or p95.
+    pub fn target(&self, replication: u64) -> CapacityTarget {
+        CapacityTarget {
+            name: self.name.clone(),
+            vectors: self.vectors,
+            dim: self.dim,
+            m: self.m,
+            replication,
+            qps: None,
+            p95_ms: None,
+        }
+    }
 }
 
 /// What a deployment plan is made from.
@@ -769,11 +768,11 @@ pub struct DeploymentPlan {
     pub sizes: Vec<SizePlan>,
 }
 
-fn invalid(field: &'static str, value: String, reason: String) -> CapacityError {
+fn invalid(field: &'static str, value: String, reason: impl Into<String>) -> CapacityError {
     CapacityError::Invalid {
         field,
         value,
-        reason,
+        reason: reason.into(),
     }
 }
 
@@ -784,42 +783,28 @@ fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, CapacityError> 
         return Err(invalid(
             "--config",
             "no collections".into(),
-            "the file must list at least one collection".into(),
+            "the file must list at least one collection",
         ));
     }
     for c in &input.collections {
-        check(
-            &CapacityTarget {
-                name: c.name.clone(),
-                vectors: c.vectors,
-                dim: c.dim,
-                m: c.m,
-                replication: input.replication,
-                qps: None,
-                p95_ms: None,
-            },
-            &input.node,
-        )?;
+        check(&c.target(input.replication), &input.node)?;
     }
-    if let Some(max) = input.max_nodes {
-        if max == 0 {
-            return Err(invalid(
-                "--max-nodes",
-                "0".into(),
-                "a cluster has at least one node".into(),
-            ));
-        }
-        if input.replication > max {
-            return Err(invalid(
-                "--replication",
-                input.replication.to_string(),
-                format!(
-                    "{} copies of a shard must sit on {} different nodes, and --max-nodes allows \
-                     {max}: lower --replication or raise --max-nodes",
-                    input.replication, input.replication
-                ),
-            ));
-        }
+    if input.max_nodes == Some(0) {
+        let reason = "a cluster has at least one node";
+        return Err(invalid("--max-nodes", "0".into(), reason));
+    }
+    if let Some(max) = input.max_nodes
+        && input.replication > max
+    {
+        let r = input.replication;
+        return Err(invalid(
+            "--replication",
+            r.to_string(),
+            format!(
+                "{r} copies of a shard must sit on {r} different nodes, and --max-nodes allows \
+                 {max}: lower --replication or raise --max-nodes"
+            ),
+        ));
     }
     if let Some(p) = input.node_price_usd_month
         && !(p.is_finite() && p > 0.0)
@@ -827,10 +812,19 @@ fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, CapacityError> 
         return Err(invalid(
             "--node-price",
             p.to_string(),
-            "a node's monthly price in USD must be above 0 (example: --node-price 500)".into(),
+            "a node's monthly price in USD must be above 0 (example: --node-price 500)",
         ));
     }
-    let weights: Vec<u64> = match &input.split {
+    Ok(split_proportional(
+        input.scalability_vectors,
+        &split_weights(input)?,
+    ))
+}
+
+/// The collections' weights at the scalability size: their test vectors, or their `--split`
+/// fractions (each naming a collection once, from 0 to 1, adding up to 1).
+fn split_weights(input: &DeploymentInput) -> Result<Vec<u64>, CapacityError> {
+    Ok(match &input.split {
         None => input.collections.iter().map(|c| c.vectors).collect(),
         Some(split) => {
             let names: Vec<&str> = input.collections.iter().map(|c| c.name.as_str()).collect();
@@ -857,7 +851,7 @@ fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, CapacityError> 
                     return Err(invalid(
                         "--split",
                         format!("{name}={f}"),
-                        "a fraction is a number from 0 to 1".into(),
+                        "a fraction is a number from 0 to 1",
                     ));
                 }
                 fractions[i] = Some(*f);
@@ -882,8 +876,7 @@ fn check_deployment(input: &DeploymentInput) -> Result<Vec<u64>, CapacityError> 
                 .map(|f| (f.unwrap_or(0.0) * 1e9).round() as u64)
                 .collect()
         }
-    };
-    Ok(split_proportional(input.scalability_vectors, &weights))
+    })
 }
 
 /// The fewest shards, from the copy's size over the usable node up, such that the largest shard
@@ -955,10 +948,7 @@ pub fn plan_deployment(
 ) -> Result<DeploymentPlan, CapacityError> {
     let scaled = check_deployment(input)?;
     let node = input.node;
-    let cap = (
-        node.ram_bytes as f64 * node.usable,
-        node.disk_bytes as f64 * node.usable,
-    );
+    let cap = node.usable_bytes();
     let throughput = throughput_of(input, measured);
     let highest = throughput
         .query_load_sum
@@ -969,39 +959,23 @@ pub fn plan_deployment(
         .map(|p| highest / p)
         .map(|c| ceil_div(c, node.cores as f64));
     let test: Vec<u64> = input.collections.iter().map(|c| c.vectors).collect();
-    let sizes_in = [
-        (
-            "test_vectors",
-            test,
-            "each collection as in the file".to_string(),
-        ),
-        (
-            "targets.scalability",
-            scaled,
-            match &input.split {
-                None => "in proportion to test_vectors (largest remainder)".into(),
-                Some(_) => "by --split (largest remainder)".into(),
-            },
-        ),
-    ];
+    let split_by = match &input.split {
+        None => "in proportion to test_vectors (largest remainder)",
+        Some(_) => "by --split (largest remainder)",
+    };
     let mut sizes = Vec::new();
-    for (source, vectors, split_by) in sizes_in {
-        let mut options = Vec::new();
-        for option in StorageOption::ALL {
-            options.push(option_deployment(
-                input,
-                measured,
-                option,
-                &vectors,
-                cap,
-                nodes_for_cores,
-            )?);
-        }
+    for (source, vectors, split_by) in [
+        ("test_vectors", test, "each collection as in the file"),
+        ("targets.scalability", scaled, split_by),
+    ] {
+        let options = StorageOption::ALL.into_iter().map(|option| {
+            option_deployment(input, measured, option, &vectors, cap, nodes_for_cores)
+        });
         sizes.push(SizePlan {
             source: source.into(),
             vectors: vectors.iter().sum(),
-            split_by,
-            options,
+            split_by: split_by.into(),
+            options: options.collect::<Result<_, _>>()?,
         });
     }
     Ok(DeploymentPlan {
@@ -1109,18 +1083,13 @@ fn shard_too_large(
     let c = &input.collections[i];
     let n = vectors[i];
     let largest = n.div_ceil(MAX_SHARDS_PER_COLLECTION.min(n)) as f64;
-    let (field, need, have, flag) = if largest * pv.0 > cap.0 {
-        ("--node-ram", largest * pv.0, cap.0, "--node-ram")
+    let (flag, need, have, node_size) = if largest * pv.0 > cap.0 {
+        ("--node-ram", largest * pv.0, cap.0, node.ram_bytes)
     } else {
-        ("--node-disk", largest * pv.1, cap.1, "--node-disk")
-    };
-    let node_size = if field == "--node-ram" {
-        node.ram_bytes
-    } else {
-        node.disk_bytes
+        ("--node-disk", largest * pv.1, cap.1, node.disk_bytes)
     };
     invalid(
-        field,
+        flag,
         human_bytes(node_size as f64),
         format!(
             "one shard copy of `{}` ({}, {} vectors of {} d) needs {} even at the \
@@ -1150,6 +1119,11 @@ pub fn group_digits(n: u64) -> String {
     out
 }
 
+/// `v`, or `n/a` when it is unknown.
+fn na(v: Option<impl std::fmt::Display>) -> String {
+    v.map_or("n/a".into(), |v| v.to_string())
+}
+
 fn usd(v: f64, decimals: usize) -> String {
     let whole = v.trunc() as u64;
     let frac = format!("{:.*}", decimals, v.fract());
@@ -1166,14 +1140,10 @@ impl DeploymentPlan {
     /// The deployment section: the load and its cores, then per size a row per storage option.
     pub fn to_markdown(&self) -> String {
         let t = &self.throughput;
-        let n = self.node;
         let mut s = String::from("## Deployment: all collections on shared nodes\n\n");
         s.push_str(&format!(
-            "nodes of {} RAM, {} disk, {} cores, filled to {:.0} %; replication {}{}{}\n\n",
-            human_bytes(n.ram_bytes as f64),
-            human_bytes(n.disk_bytes as f64),
-            n.cores,
-            n.usable * 100.0,
+            "{}; replication {}{}{}\n\n",
+            self.node.describe(),
             self.replication,
             self.max_nodes
                 .map_or(String::new(), |m| format!("; at most {m} nodes")),
@@ -1224,7 +1194,6 @@ impl DeploymentPlan {
                 "| storage | shards | copies | nodes | nodes (rule) | nodes for cores | RAM used / provisioned | disk used / provisioned | $/month | $/M queries |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             );
             for o in &size.options {
-                let price = |v: Option<f64>, d| v.map_or("n/a".to_string(), |v| usd(v, d));
                 s.push_str(&format!(
                     "| {} | {} | {} | {}{} | {} | {} | {} / {} | {} / {} | {} | {} |\n",
                     o.label,
@@ -1236,14 +1205,14 @@ impl DeploymentPlan {
                     } else {
                         ""
                     },
-                    o.nodes_rule.map_or("n/a".into(), |n| n.to_string()),
-                    o.nodes_for_cores.map_or("n/a".into(), |n| n.to_string()),
+                    na(o.nodes_rule),
+                    na(o.nodes_for_cores),
                     human_bytes(o.ram_bytes),
                     human_bytes(o.ram_provisioned_bytes),
                     human_bytes(o.disk_bytes),
                     human_bytes(o.disk_provisioned_bytes),
-                    price(o.monthly_usd, 2),
-                    price(o.usd_per_million_queries, 4),
+                    na(o.monthly_usd.map(|v| usd(v, 2))),
+                    na(o.usd_per_million_queries.map(|v| usd(v, 4))),
                 ));
             }
             s.push('\n');
@@ -1712,26 +1681,17 @@ mod tests {
         }
     }
 
-    /// The bundled file's nine collections, in its order.
+    /// The bundled file's nine collections, in its order (test vectors and query load as in
+    /// the deployment's performance-tests.yaml).
     fn bundled_nine() -> DeploymentInput {
-        let dims = [
-            ("mixtral", 4096),
-            ("hermes", 4096),
-            ("openchat", 4096),
-            ("phi3", 3072),
-            ("yi34b", 4096),
-            ("deepcoder", 768),
-            ("imp", 2048),
-            ("deepseek", 4096),
-            ("general", 1536),
-        ];
         DeploymentInput {
-            collections: dims
+            collections: qdrant_perf_store::Profiles::bundled()
+                .collections
                 .iter()
-                .map(|&(name, dim)| PlannedCollection {
-                    name: name.into(),
+                .map(|c| PlannedCollection {
+                    name: c.name.clone(),
                     vectors: 1_000_000,
-                    dim,
+                    dim: c.vector_size as u64,
                     m: 16,
                     query_load: 1000.0,
                 })

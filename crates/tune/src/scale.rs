@@ -19,18 +19,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, LoadedFrom, Metric};
-use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
-use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Quantization, Query, Store};
+use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::sweep::{
-    MemoryBreakdown, SweepError, choose_full_scan_threshold, graph_segments, measure_search,
-    memory_of, save_json, search_mode,
+    MemoryBreakdown, QuantKind, SearchSetting, SweepError, build, choose_full_scan_threshold,
+    measure_search, save_json,
 };
-use qdrant_perf_plumbing::{human_bytes, write_atomic};
+use qdrant_perf_plumbing::human_bytes;
 use qdrant_perf_render::chart;
 use qdrant_perf_report::{LatencySummary, Provenance};
 
@@ -78,17 +76,14 @@ impl Storage {
 
     /// The collection setting.
     pub fn apply(self, spec: CollectionSpec) -> CollectionSpec {
-        let quantization = match self {
-            Storage::Ram | Storage::Disk => Quantization::None,
-            Storage::Int8 => Quantization::Scalar {
-                quantile: None,
-                always_ram: true,
-            },
-            Storage::Binary => Quantization::Binary { always_ram: true },
+        let codes = match self {
+            Storage::Ram | Storage::Disk => QuantKind::None,
+            Storage::Int8 => QuantKind::Int8,
+            Storage::Binary => QuantKind::Binary,
         };
         CollectionSpec {
             on_disk: self != Storage::Ram,
-            ..spec.with_quantization(quantization)
+            ..spec.with_quantization(codes.quantization())
         }
     }
 
@@ -140,18 +135,15 @@ impl StorageChoice {
     }
 
     pub fn from_name(s: &str) -> Result<Self, String> {
-        Ok(match s.trim().to_lowercase().as_str() {
-            "auto" => StorageChoice::Auto,
-            "ram" => StorageChoice::Fixed(Storage::Ram),
-            "disk" => StorageChoice::Fixed(Storage::Disk),
-            "int8" => StorageChoice::Fixed(Storage::Int8),
-            "binary" => StorageChoice::Fixed(Storage::Binary),
-            other => {
-                return Err(format!(
-                    "unknown storage {other:?}: expected auto, ram, disk, int8 or binary"
-                ));
-            }
-        })
+        let s = s.trim().to_lowercase();
+        let fixed = Storage::AUTO_ORDER.into_iter().find(|f| f.name() == s);
+        match fixed {
+            Some(f) => Ok(StorageChoice::Fixed(f)),
+            None if s == "auto" => Ok(StorageChoice::Auto),
+            None => Err(format!(
+                "unknown storage {s:?}: expected auto, ram, disk, int8 or binary"
+            )),
+        }
     }
 
     /// The storages a run may use, in switching order. Binary codes keep one sign bit per
@@ -608,7 +600,10 @@ impl ScaleReport {
             }
         );
         let at = count(self.predict as f64);
-        let line = |s: &mut String, name: &str, f: &CheckedFit, show: &dyn Fn(f64) -> String| {
+        let line = |s: &mut String, name, f: &Option<CheckedFit>, show: &dyn Fn(f64) -> String| {
+            let Some(f) = f else {
+                return;
+            };
             let x = match f.x {
                 FitX::LnN => "ln N",
                 FitX::N => "N",
@@ -655,21 +650,11 @@ impl ScaleReport {
                 format!("{:.3} ms", v * 1e3)
             }
         };
-        if let Some(f) = &g.p50_ms_vs_ln_n {
-            line(&mut s, "p50 latency", f, &ms);
-        }
-        if let Some(f) = &g.p99_ms_vs_ln_n {
-            line(&mut s, "p99 latency", f, &ms);
-        }
-        if let Some(f) = &g.ram_bytes_vs_n {
-            line(&mut s, "RAM", f, &bytes);
-        }
-        if let Some(f) = &g.disk_bytes_vs_n {
-            line(&mut s, "disk", f, &bytes);
-        }
-        if let Some(f) = &g.build_seconds_vs_n {
-            line(&mut s, "build time", f, &secs);
-        }
+        line(&mut s, "p50 latency", &g.p50_ms_vs_ln_n, &ms);
+        line(&mut s, "p99 latency", &g.p99_ms_vs_ln_n, &ms);
+        line(&mut s, "RAM", &g.ram_bytes_vs_n, &bytes);
+        line(&mut s, "disk", &g.disk_bytes_vs_n, &bytes);
+        line(&mut s, "build time", &g.build_seconds_vs_n, &secs);
         s.push_str(&format!(
             "(extrapolations to N = {at} are not measurements: one machine, one segment's graph; \
              the back-test error is how far the same line missed the largest measured step)\n"
@@ -700,63 +685,51 @@ impl ScaleReport {
                 })
                 .collect()
         };
+        let panel = |title: String, y_label: &str, series: Vec<chart::Series>| chart::Panel {
+            title,
+            x_label: "stored vectors N (log)".into(),
+            y_label: y_label.into(),
+            series,
+            x_axis: chart::Axis::Log,
+            y_axis: chart::Axis::Linear,
+        };
         [
-            chart::Panel {
-                title: format!(
+            panel(
+                format!(
                     "search latency vs N ({} d, m={}, ef={})",
                     self.dim, self.hnsw.m, self.ef
                 ),
-                x_label: "stored vectors N (log)".into(),
-                y_label: "latency, ms".into(),
-                series: [
+                "latency, ms",
+                [
                     series("p50", &|s| Some(s.latency.p50_ms)),
                     series("p99", &|s| Some(s.latency.p99_ms)),
                 ]
                 .concat(),
-                x_axis: chart::Axis::Log,
-                y_axis: chart::Axis::Linear,
-            },
-            chart::Panel {
-                title: "bytes per vector vs N".into(),
-                x_label: "stored vectors N (log)".into(),
-                y_label: "bytes per vector".into(),
-                series: [
+            ),
+            panel(
+                "bytes per vector vs N".into(),
+                "bytes per vector",
+                [
                     series("RAM", &|s| s.ram_bytes_per_vector),
                     series("disk", &|s| s.disk_bytes_per_vector),
                 ]
                 .concat(),
-                x_axis: chart::Axis::Log,
-                y_axis: chart::Axis::Linear,
-            },
-            chart::Panel {
-                title: format!("recall@{} vs N", self.k),
-                x_label: "stored vectors N (log)".into(),
-                y_label: format!("recall@{}", self.k),
-                series: series("recall", &|s| Some(s.recall)),
-                x_axis: chart::Axis::Log,
-                y_axis: chart::Axis::Linear,
-            },
-            chart::Panel {
-                title: "build time vs N".into(),
-                x_label: "stored vectors N (log)".into(),
-                y_label: "upload + index, s".into(),
-                series: series("build", &|s| Some(s.build_seconds)),
-                x_axis: chart::Axis::Log,
-                y_axis: chart::Axis::Linear,
-            },
+            ),
+            panel(
+                format!("recall@{} vs N", self.k),
+                &format!("recall@{}", self.k),
+                series("recall", &|s| Some(s.recall)),
+            ),
+            panel(
+                "build time vs N".into(),
+                "upload + index, s",
+                series("build", &|s| Some(s.build_seconds)),
+            ),
         ]
     }
 
     pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
-        let panels = self.panels();
-        let svg = chart::figure(&panels).map_err(|message| SweepError::Plot {
-            path: path.to_owned(),
-            message,
-        })?;
-        write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
-            path: path.to_owned(),
-            source,
-        })
+        crate::sweep::write_svg(path, &self.panels())
     }
 
     /// The curve as a self-contained page: the four charts, the steps, the fitted growth, the
@@ -789,7 +762,6 @@ impl ScaleReport {
 /// Runs every step that fits in memory, smallest first, with the first storage (from the
 /// current one on) whose estimate fits; after the first step that fits with none, the larger ones
 /// are skipped too. `available` reads free memory (MemAvailable) before each step.
-#[allow(clippy::too_many_arguments)]
 pub async fn run_scale(
     store: Arc<AnyStore>,
     cache: &DatasetCache,
@@ -847,12 +819,7 @@ pub async fn run_scale(
                 (storage, estimate_bytes)
             }
         };
-        let planned = PlannedStep {
-            points: n,
-            storage,
-            estimate_bytes: estimate,
-            available_bytes: avail,
-        };
+        let planned = (n, storage, estimate, avail);
         let step = run_step(
             &store,
             cache,
@@ -903,43 +870,67 @@ fn empty_report(store: &AnyStore, config: &ScaleConfig) -> ScaleReport {
     }
 }
 
-/// A step `decide_step` let run: its size, its storage, and the memory figures it was decided on.
-struct PlannedStep {
-    points: usize,
-    storage: Storage,
-    estimate_bytes: u64,
-    available_bytes: Option<u64>,
-}
-
-/// One step: builds its collection, measures its search and drops it.
+/// One step of `n` points with `storage`, which `decide_step` estimated at `estimate_bytes` with
+/// `available_bytes` free: builds its collection of the step's dataset (the first `n` of the
+/// user's files, or the template's from the cache or generated), measures its search and drops
+/// it.
 async fn run_step(
     store: &Arc<AnyStore>,
     cache: &DatasetCache,
     config: &ScaleConfig,
-    planned: PlannedStep,
+    (n, storage, estimate_bytes, available_bytes): (usize, Storage, u64, Option<u64>),
     notes: &mut Vec<String>,
     progress: &mut impl FnMut(&str),
 ) -> Result<ScaleStep, SweepError> {
-    let PlannedStep {
+    let spec = DatasetSpec {
         points: n,
-        storage,
-        estimate_bytes,
-        available_bytes,
-    } = planned;
-    let dim = config.dataset.dim;
-    let dataset = step_dataset(cache, config, n)?;
-    let built = build_step(store, config, n, storage, &dataset, notes, progress).await?;
-    let graph = graph_segments(store, &built.collection);
+        ..config.dataset.clone()
+    };
+    let dataset = match &config.user {
+        Some(user) => {
+            let wanted = qdrant_perf_data::MetricWanted::new(spec.metric, "the scale run");
+            user.head_dataset(Some(&wanted), spec.k, n)?
+        }
+        None => Dataset::load_or_generate(&spec, cache)?,
+    };
+    let dim = spec.dim;
+    let (fst, note) =
+        choose_full_scan_threshold(config.hnsw.full_scan_threshold, n, dim, config.segments);
+    if let Some(note) = note {
+        let note = format!("N={n}: {note}");
+        progress(&note);
+        notes.push(note);
+    }
+    let hnsw = HnswParams {
+        full_scan_threshold: fst,
+        ..config.hnsw
+    };
+    let collection = storage.apply(CollectionSpec {
+        segments: Some(config.segments),
+        ..CollectionSpec::new(format!("{}scale_{n}", config.prefix), dim, spec.metric)
+            .with_hnsw(hnsw)
+    });
+    progress(&format!(
+        "N={n}: dataset {} ({}; {}), building with {} storage...",
+        dataset.spec.hash(),
+        dataset.describe_hardness(),
+        match dataset.loaded_from {
+            LoadedFrom::Cache { .. } => "from cache",
+            LoadedFrom::User(_) => "the user's files",
+            _ => "generated",
+        },
+        storage.name()
+    ));
+    let built = build(store, &collection, &dataset).await?;
     let (rescore, oversampling) = storage.search_params();
-    let m = measure_step(
-        store,
-        config,
-        &built.collection.name,
-        &dataset,
+    let search = SearchSetting {
+        ef: config.ef,
         rescore,
         oversampling,
-    )
-    .await?;
+    };
+    let name = &collection.name;
+    let m = measure_search(store, name, &dataset, search, config.k, config.threads).await?;
+    store.drop_owned(name).await?;
     let memory = built.memory;
     Ok(ScaleStep {
         points: n,
@@ -947,10 +938,10 @@ async fn run_step(
         storage,
         rescore,
         oversampling,
-        build_seconds: built.build_seconds,
-        index_seconds: built.loaded.index.seconds,
-        segments: graph.unwrap_or(built.loaded.index.segments),
-        mode: search_mode(&built.loaded.index, dim, built.full_scan_threshold, graph).into(),
+        build_seconds: built.seconds,
+        index_seconds: built.index_seconds,
+        segments: built.segments,
+        mode: built.mode.into(),
         recall: m.recall,
         latency: m.latency,
         qps_single: m.qps_single,
@@ -967,143 +958,10 @@ async fn run_step(
     })
 }
 
-/// The step's dataset of `n` points: the first `n` of the user's files, or the template's
-/// (from the cache, or generated).
-fn step_dataset(
-    cache: &DatasetCache,
-    config: &ScaleConfig,
-    n: usize,
-) -> Result<Dataset, SweepError> {
-    let spec = DatasetSpec {
-        points: n,
-        ..config.dataset.clone()
-    };
-    Ok(match &config.user {
-        Some(user) => {
-            let wanted = qdrant_perf_data::MetricWanted::new(spec.metric, "the scale run");
-            user.head_dataset(Some(&wanted), spec.k, n)?
-        }
-        None => Dataset::load_or_generate(&spec, cache)?,
-    })
-}
-
-/// A step's collection once built: its spec and full-scan threshold, what loading took, and the
-/// memory it holds.
-struct Built {
-    collection: CollectionSpec,
-    full_scan_threshold: usize,
-    loaded: fixture::Loaded,
-    build_seconds: f64,
-    memory: Option<MemoryBreakdown>,
-}
-
-/// Builds the step's collection of `dataset` with `storage` (on a server, dropping a leftover of
-/// the same name first) and reads its memory; drops it again when either fails.
-async fn build_step(
-    store: &Arc<AnyStore>,
-    config: &ScaleConfig,
-    n: usize,
-    storage: Storage,
-    dataset: &Dataset,
-    notes: &mut Vec<String>,
-    progress: &mut impl FnMut(&str),
-) -> Result<Built, SweepError> {
-    let dim = config.dataset.dim;
-    let spec = &dataset.spec;
-    let (fst, note) =
-        choose_full_scan_threshold(config.hnsw.full_scan_threshold, n, dim, config.segments);
-    if let Some(note) = note {
-        let note = format!("N={n}: {note}");
-        progress(&note);
-        notes.push(note);
-    }
-    let name = format!("{}scale_{n}", config.prefix);
-    let collection = storage.apply(CollectionSpec {
-        segments: Some(config.segments),
-        ..CollectionSpec::new(name.clone(), dim, spec.metric).with_hnsw(HnswParams {
-            full_scan_threshold: fst,
-            ..config.hnsw
-        })
-    });
-    if !matches!(**store, AnyStore::Edge(_)) {
-        let _ = store.drop_owned(&name).await;
-    }
-    progress(&format!(
-        "N={n}: dataset {} ({}; {}), building with {} storage...",
-        spec.hash(),
-        dataset.describe_hardness(),
-        match dataset.loaded_from {
-            LoadedFrom::Cache { .. } => "from cache",
-            LoadedFrom::User(_) => "the user's files",
-            _ => "generated",
-        },
-        storage.name()
-    ));
-    let started = Instant::now();
-    let loaded =
-        fixture::load_collection(&**store, &collection, &dataset.points, DEFAULT_BATCH).await;
-    let loaded = match loaded {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = store.drop_owned(&name).await;
-            return Err(e.into());
-        }
-    };
-    let build_seconds = started.elapsed().as_secs_f64();
-    let memory = match memory_of(store, &collection).await {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = store.drop_owned(&name).await;
-            return Err(e);
-        }
-    };
-    Ok(Built {
-        collection,
-        full_scan_threshold: fst,
-        loaded,
-        build_seconds,
-        memory,
-    })
-}
-
-/// Measures the step's search (its queries with the storage's `rescore` and `oversampling`),
-/// then drops the collection, also when the measurement failed.
-async fn measure_step(
-    store: &Arc<AnyStore>,
-    config: &ScaleConfig,
-    name: &str,
-    dataset: &Dataset,
-    rescore: Option<bool>,
-    oversampling: Option<f64>,
-) -> Result<crate::sweep::SearchMeasurement, SweepError> {
-    let queries: Arc<Vec<Query>> = Arc::new(
-        fixture::queries(&dataset.queries, config.k, Some(config.ef))
-            .into_iter()
-            .map(|q| Query {
-                rescore,
-                oversampling,
-                ..q
-            })
-            .collect(),
-    );
-    let m = measure_search(
-        store,
-        name,
-        &queries,
-        &dataset.truth,
-        config.k,
-        config.threads,
-    )
-    .await;
-    let dropped = store.drop_owned(name).await;
-    let m = m?;
-    dropped?;
-    Ok(m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qdrant_perf_store::Quantization;
 
     #[test]
     fn steps_grow_by_about_square_root_of_ten() {

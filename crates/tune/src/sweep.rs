@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use qdrant_perf_data::{Dataset, GroundTruth, Metric, mean_recall};
+use qdrant_perf_data::{Dataset, Metric, mean_recall};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{
     AnyStore, CollectionSpec, HnswParams, IndexState, Quantization, Query, Store, StoreError,
@@ -21,6 +21,7 @@ use qdrant_perf_store::{
 use serde::{Deserialize, Serialize};
 
 use qdrant_perf_plumbing::{human_bytes, write_atomic};
+use qdrant_perf_render::chart;
 use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
 
 /// Depth of recall: recall@10, as the deployment searches top-10.
@@ -163,7 +164,8 @@ impl SweepPlan {
     }
 }
 
-fn describe_point(b: &BuildSetting, s: &SearchSetting) -> String {
+/// A grid point in words: `m=16 ef_construct=100 ef=64 quantization=int8 rescore=true ...`.
+pub fn describe_point(b: &BuildSetting, s: &SearchSetting) -> String {
     let mut d = format!(
         "m={} ef_construct={} ef={} quantization={}",
         b.m,
@@ -214,69 +216,11 @@ impl Grid {
     /// Checks every value (an impossible value is a [`GridProblem`] naming the field and the fix) and
     /// expands the grid; combinations that make no sense are listed as rejected, with a reason.
     pub fn plan(&self, k: usize, metric: Metric, points: usize) -> Result<SweepPlan, SweepError> {
-        let mut problems = Vec::new();
-        for (field, empty) in [
-            ("m", self.m.is_empty()),
-            ("ef_construct", self.ef_construct.is_empty()),
-            ("ef", self.ef.is_empty()),
-            ("quantization", self.quantization.is_empty()),
-            ("rescore", self.rescore.is_empty()),
-            ("oversampling", self.oversampling.is_empty()),
-        ] {
-            if empty {
-                problems.push(GridProblem::new(field, "", "give at least one value"));
-            }
-        }
-        for &m in &self.m {
-            if m < 2 {
-                problems.push(GridProblem::new(
-                    "m",
-                    m,
-                    "an HNSW graph needs at least 2 links per node (m >= 2)",
-                ));
-            }
-        }
-        for &e in &self.ef_construct {
-            if e < 4 {
-                problems.push(GridProblem::new(
-                    "ef_construct",
-                    e,
-                    "Qdrant requires ef_construct >= 4",
-                ));
-            }
-        }
-        for &ef in &self.ef {
-            if ef < k {
-                problems.push(GridProblem::new(
-                    "ef",
-                    ef,
-                    format!(
-                        "below k={k}, the search beam cannot hold the {k} results asked for (ef >= k)"
-                    ),
-                ));
-            }
-        }
-        for &o in &self.oversampling {
-            if !(o.is_finite() && o >= 1.0) {
-                problems.push(GridProblem::new(
-                    "oversampling",
-                    o,
-                    "must be a number >= 1 (1 = no oversampling)",
-                ));
-            }
-        }
-        if points <= k {
-            problems.push(GridProblem::new(
-                "points",
-                points,
-                format!("a top-{k} search needs more than {k} stored points"),
-            ));
-        }
+        let problems = self.problems(k, points);
         if !problems.is_empty() {
             return Err(SweepError::Grid { problems });
         }
-        let mut builds = Vec::new();
-        let mut rejected = Vec::new();
+        let (mut builds, mut rejected) = (Vec::new(), Vec::new());
         for &m in &self.m {
             for &ef_construct in &self.ef_construct {
                 for &quantization in &self.quantization {
@@ -285,52 +229,9 @@ impl Grid {
                         ef_construct,
                         quantization,
                     };
-                    let build_reason = if ef_construct < m {
-                        Some(format!(
-                            "ef_construct {ef_construct} < m {m}: the build beam is narrower than \
-                             the links it fills; use ef_construct >= m"
-                        ))
-                    } else if quantization == QuantKind::Binary && metric == Metric::Euclid {
-                        Some(
-                            "binary quantization keeps one sign bit per dimension, which cannot \
-                             rank Euclid distances between vectors of different norms; use int8 \
-                             for Euclid, or a Cosine/Dot collection"
-                                .into(),
-                        )
-                    } else {
-                        None
-                    };
-                    let mut settings = Vec::new();
-                    for &ef in &self.ef {
-                        if quantization == QuantKind::None {
-                            settings.push(SearchSetting {
-                                ef,
-                                rescore: None,
-                                oversampling: None,
-                            });
-                            continue;
-                        }
-                        for &rescore in &self.rescore {
-                            for &oversampling in &self.oversampling {
-                                settings.push(SearchSetting {
-                                    ef,
-                                    rescore: Some(rescore),
-                                    oversampling: Some(oversampling),
-                                });
-                            }
-                        }
-                    }
                     let mut runnable = Vec::new();
-                    for s in settings {
-                        let reason = build_reason.clone().or_else(|| {
-                            (s.rescore == Some(false) && s.oversampling.is_some_and(|o| o > 1.0))
-                                .then(|| {
-                                    "oversampling without rescoring returns the same top-k as \
-                                     no oversampling; use rescore = true, or oversampling = 1"
-                                        .to_string()
-                                })
-                        });
-                        match reason {
+                    for s in self.search_settings(quantization) {
+                        match build.rejection(metric).or_else(|| s.rejection()) {
                             Some(reason) => rejected.push(Rejected {
                                 point: describe_point(&build, &s),
                                 reason,
@@ -348,6 +249,102 @@ impl Grid {
             return Err(SweepError::NothingToRun { rejected });
         }
         Ok(SweepPlan { builds, rejected })
+    }
+
+    /// Every impossible value of the grid for a top-`k` search over `points` stored points: an
+    /// empty field, or a value below the least that runs.
+    fn problems(&self, k: usize, points: usize) -> Vec<GridProblem> {
+        let mut problems = Vec::new();
+        let mut check = |field: &'static str, values: Vec<f64>, least: f64, reason: &str| {
+            if values.is_empty() {
+                problems.push(GridProblem::new(field, "", "give at least one value"));
+            }
+            for v in values
+                .into_iter()
+                .filter(|v| !(v.is_finite() && *v >= least))
+            {
+                problems.push(GridProblem::new(field, v, reason));
+            }
+        };
+        let all = |v: &[usize]| v.iter().map(|&x| x as f64).collect();
+        let links = "an HNSW graph needs at least 2 links per node (m >= 2)";
+        check("m", all(&self.m), 2.0, links);
+        let ef_construct = "Qdrant requires ef_construct >= 4";
+        check("ef_construct", all(&self.ef_construct), 4.0, ef_construct);
+        let beam =
+            format!("below k={k}, the search beam cannot hold the {k} results asked for (ef >= k)");
+        check("ef", all(&self.ef), k as f64, &beam);
+        // No value of these two is too small: only an empty one is a problem.
+        check("quantization", vec![0.0; self.quantization.len()], 0.0, "");
+        check("rescore", vec![0.0; self.rescore.len()], 0.0, "");
+        let oversampling = "must be a number >= 1 (1 = no oversampling)";
+        check("oversampling", self.oversampling.clone(), 1.0, oversampling);
+        check(
+            "points",
+            vec![points as f64],
+            k as f64 + 1.0,
+            &format!("a top-{k} search needs more than {k} stored points"),
+        );
+        problems
+    }
+
+    /// The search settings of a build with `quantization`: every ef, and with quantization every
+    /// rescore and oversampling at each.
+    fn search_settings(&self, quantization: QuantKind) -> Vec<SearchSetting> {
+        let mut settings = Vec::new();
+        for &ef in &self.ef {
+            if quantization == QuantKind::None {
+                settings.push(SearchSetting {
+                    ef,
+                    rescore: None,
+                    oversampling: None,
+                });
+                continue;
+            }
+            for &rescore in &self.rescore {
+                for &oversampling in &self.oversampling {
+                    settings.push(SearchSetting {
+                        ef,
+                        rescore: Some(rescore),
+                        oversampling: Some(oversampling),
+                    });
+                }
+            }
+        }
+        settings
+    }
+}
+
+impl BuildSetting {
+    /// Why a build cannot run with `metric`, if it cannot.
+    fn rejection(&self, metric: Metric) -> Option<String> {
+        if self.ef_construct < self.m {
+            Some(format!(
+                "ef_construct {} < m {}: the build beam is narrower than the links it fills; use \
+                 ef_construct >= m",
+                self.ef_construct, self.m
+            ))
+        } else if self.quantization == QuantKind::Binary && metric == Metric::Euclid {
+            Some(
+                "binary quantization keeps one sign bit per dimension, which cannot rank Euclid \
+                 distances between vectors of different norms; use int8 for Euclid, or a \
+                 Cosine/Dot collection"
+                    .into(),
+            )
+        } else {
+            None
+        }
+    }
+}
+
+impl SearchSetting {
+    /// Why a search setting makes no sense, if it does not.
+    fn rejection(&self) -> Option<String> {
+        (self.rescore == Some(false) && self.oversampling.is_some_and(|o| o > 1.0)).then(|| {
+            "oversampling without rescoring returns the same top-k as no oversampling; use \
+             rescore = true, or oversampling = 1"
+                .into()
+        })
     }
 }
 
@@ -408,14 +405,6 @@ pub fn graph_segments_in(dir: &Path) -> Option<usize> {
     )
 }
 
-/// [`graph_segments_in`] of a collection, for the embedded engine; `None` on a server.
-pub fn graph_segments(store: &AnyStore, spec: &CollectionSpec) -> Option<usize> {
-    match store {
-        AnyStore::Edge(edge) => graph_segments_in(&edge.collection_dir(spec)),
-        _ => None,
-    }
-}
-
 /// Latency, throughput and recall of one set of queries.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SearchMeasurement {
@@ -427,59 +416,6 @@ pub struct SearchMeasurement {
     pub qps_all: f64,
     pub threads: usize,
     pub queries: usize,
-}
-
-/// Measures `queries` on `name`: a warm-up pass over up to 100 queries, one single-thread pass
-/// (latency into an HdrHistogram, recall@k against exact ground truth, QPS), then one pass with
-/// `threads` concurrent tasks (QPS). Needs a multi-threaded tokio runtime for the second pass.
-pub async fn measure_search<S: Store + 'static>(
-    store: &Arc<S>,
-    name: &str,
-    queries: &Arc<Vec<Query>>,
-    truth: &GroundTruth,
-    k: usize,
-    threads: usize,
-) -> Result<SearchMeasurement, StoreError> {
-    for q in queries.iter().take(100) {
-        store.search(name, q).await?;
-    }
-    let mut hist = latency_histogram();
-    let mut found: Vec<Vec<u64>> = Vec::with_capacity(queries.len());
-    let started = Instant::now();
-    for q in queries.iter() {
-        let t = Instant::now();
-        let r = store.search(name, q).await?;
-        hist.saturating_record(t.elapsed().as_micros().max(1) as u64);
-        found.push(r.hits.iter().map(|h| h.id).collect());
-    }
-    let single = started.elapsed().as_secs_f64();
-    let recall = mean_recall(found.iter().map(Vec::as_slice), |i| truth.ids(i), k);
-
-    let threads = threads.max(1);
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(threads);
-    for t in 0..threads {
-        let (store, queries, name) = (store.clone(), queries.clone(), name.to_string());
-        tasks.push(tokio::spawn(async move {
-            for q in queries.iter().skip(t).step_by(threads) {
-                store.search(&name, q).await?;
-            }
-            Ok::<(), StoreError>(())
-        }));
-    }
-    for task in tasks {
-        task.await.expect("search task panicked")?;
-    }
-    let all = started.elapsed().as_secs_f64();
-    let n = queries.len();
-    Ok(SearchMeasurement {
-        recall,
-        latency: LatencySummary::from_histogram(&hist),
-        qps_single: n as f64 / single.max(1e-9),
-        qps_all: n as f64 / all.max(1e-9),
-        threads,
-        queries: n,
-    })
 }
 
 /// Bytes of a built collection's files by what they hold. With vectors in RAM (the suite's
@@ -524,13 +460,12 @@ impl MemoryBreakdown {
                 b.disk_bytes += len;
                 let rel = path.strip_prefix(dir).unwrap_or(&path);
                 let in_dir = |n: &str| rel.components().any(|c| c.as_os_str() == n);
-                let file = path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let file = path.file_name().map(|f| f.to_string_lossy());
                 if in_dir("vector_index") {
                     b.index_bytes += len;
-                } else if in_dir("vector_storage") && file.starts_with("quantized") {
+                } else if in_dir("vector_storage")
+                    && file.is_some_and(|f| f.starts_with("quantized"))
+                {
                     b.quantized_bytes += len;
                 } else if in_dir("vector_storage") {
                     b.vectors_bytes += len;
@@ -541,23 +476,6 @@ impl MemoryBreakdown {
         }
         Ok(b)
     }
-}
-
-/// The memory of a built collection: file breakdown on the embedded engine, unknown on a server.
-pub async fn memory_of(
-    store: &AnyStore,
-    spec: &CollectionSpec,
-) -> Result<Option<MemoryBreakdown>, SweepError> {
-    let AnyStore::Edge(edge) = store else {
-        return Ok(None);
-    };
-    let dir = edge.collection_dir(spec);
-    let mut b = MemoryBreakdown::of_dir(&dir).map_err(|source| SweepError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    b.rss_growth_bytes = edge.footprint(&spec.name).await?.ram_bytes;
-    Ok(Some(b))
 }
 
 /// One measured grid point.
@@ -611,22 +529,174 @@ pub struct SweepConfig {
     pub prefix: String,
 }
 
-fn collection_name(prefix: &str, b: &BuildSetting) -> String {
-    format!(
-        "{prefix}sweep_m{}_efc{}_{}",
-        b.m,
-        b.ef_construct,
-        b.quantization.name()
-    )
+impl BuildSetting {
+    /// The build's collection of `dataset` on `config`'s segments and full-scan threshold.
+    fn collection(&self, config: &SweepConfig, dataset: &Dataset) -> CollectionSpec {
+        let name = format!(
+            "{}sweep_m{}_efc{}_{}",
+            config.prefix,
+            self.m,
+            self.ef_construct,
+            self.quantization.name()
+        );
+        let hnsw = HnswParams {
+            m: self.m,
+            ef_construct: self.ef_construct,
+            full_scan_threshold: config.full_scan_threshold_kb,
+        };
+        CollectionSpec {
+            segments: Some(config.segments),
+            ..CollectionSpec::new(name, dataset.spec.dim, dataset.spec.metric)
+                .with_hnsw(hnsw)
+                .with_quantization(self.quantization.quantization())
+        }
+    }
+}
+
+/// Writes `text` to `path` atomically.
+fn write_file(path: &Path, text: &str) -> Result<(), SweepError> {
+    write_atomic(path, text.as_bytes()).map_err(io_error(path))
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
+    |source| SweepError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Saves a report as pretty JSON, atomically.
 pub fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), SweepError> {
-    let json = serde_json::to_string_pretty(value).expect("a report serialises") + "\n";
-    write_atomic(path, json.as_bytes()).map_err(|source| SweepError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    write_file(
+        path,
+        &(serde_json::to_string_pretty(value).expect("a report serialises") + "\n"),
+    )
+}
+
+/// A collection once built (see [`build`]).
+pub(crate) struct Built {
+    /// Upload plus index build, and the index build alone, seconds.
+    pub seconds: f64,
+    pub index_seconds: f64,
+    pub memory: Option<MemoryBreakdown>,
+    /// Segments holding the points (HNSW segments on the embedded engine).
+    pub segments: usize,
+    /// See [`search_mode`].
+    pub mode: &'static str,
+}
+
+/// Builds `spec` from `dataset`'s points, timed from nothing (on a server a leftover of an
+/// interrupted run, our prefix, is dropped first), and reads its memory and how Qdrant will
+/// search it (see [`Built`]); drops the collection again when that fails.
+pub(crate) async fn build(
+    store: &Arc<AnyStore>,
+    spec: &CollectionSpec,
+    dataset: &Dataset,
+) -> Result<Built, SweepError> {
+    if !matches!(**store, AnyStore::Edge(_)) {
+        let _ = store.drop_owned(&spec.name).await;
+    }
+    let started = Instant::now();
+    let built = async {
+        let loaded =
+            fixture::load_collection(&**store, spec, &dataset.points, DEFAULT_BATCH).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        // The embedded engine's files: which segments hold a graph, and what the collection
+        // holds; a server's are not seen.
+        let (graph, memory) = match &**store {
+            AnyStore::Edge(edge) => {
+                let dir = edge.collection_dir(spec);
+                let mut memory = MemoryBreakdown::of_dir(&dir).map_err(io_error(&dir))?;
+                memory.rss_growth_bytes = edge.footprint(&spec.name).await?.ram_bytes;
+                (graph_segments_in(&dir), Some(memory))
+            }
+            _ => (None, None),
+        };
+        let fst = spec.hnsw.full_scan_threshold;
+        Ok(Built {
+            seconds,
+            index_seconds: loaded.index.seconds,
+            memory,
+            segments: graph.unwrap_or(loaded.index.segments),
+            mode: search_mode(&loaded.index, spec.dim, fst, graph),
+        })
+    }
+    .await;
+    if built.is_err() {
+        let _ = store.drop_owned(&spec.name).await;
+    }
+    built
+}
+
+/// Measures `dataset`'s queries with `setting` on collection `name`: a warm-up pass over up to
+/// 100 queries, one single-thread pass (latency into an HdrHistogram, recall@k against exact
+/// ground truth, QPS), then one pass with `threads` concurrent tasks (QPS). Needs a
+/// multi-threaded tokio runtime for the second pass. Drops the collection when a search fails.
+pub async fn measure_search(
+    store: &Arc<AnyStore>,
+    name: &str,
+    dataset: &Dataset,
+    setting: SearchSetting,
+    k: usize,
+    threads: usize,
+) -> Result<SearchMeasurement, SweepError> {
+    let queries: Arc<Vec<Query>> = Arc::new(
+        fixture::queries(&dataset.queries, k, Some(setting.ef))
+            .into_iter()
+            .map(|q| Query {
+                rescore: setting.rescore,
+                oversampling: setting.oversampling,
+                ..q
+            })
+            .collect(),
+    );
+    let measured = async {
+        for q in queries.iter().take(100) {
+            store.search(name, q).await?;
+        }
+        let mut hist = latency_histogram();
+        let mut found: Vec<Vec<u64>> = Vec::with_capacity(queries.len());
+        let started = Instant::now();
+        for q in queries.iter() {
+            let t = Instant::now();
+            let r = store.search(name, q).await?;
+            hist.saturating_record(t.elapsed().as_micros().max(1) as u64);
+            found.push(r.hits.iter().map(|h| h.id).collect());
+        }
+        let single = started.elapsed().as_secs_f64();
+        let recall = mean_recall(found.iter().map(Vec::as_slice), |i| dataset.truth.ids(i), k);
+
+        let threads = threads.max(1);
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let (store, queries, name) = (store.clone(), queries.clone(), name.to_string());
+            tasks.push(tokio::spawn(async move {
+                for q in queries.iter().skip(t).step_by(threads) {
+                    store.search(&name, q).await?;
+                }
+                Ok::<(), StoreError>(())
+            }));
+        }
+        for task in tasks {
+            task.await.expect("search task panicked")?;
+        }
+        let all = started.elapsed().as_secs_f64();
+        let n = queries.len();
+        Ok::<_, StoreError>(SearchMeasurement {
+            recall,
+            latency: LatencySummary::from_histogram(&hist),
+            qps_single: n as f64 / single.max(1e-9),
+            qps_all: n as f64 / all.max(1e-9),
+            threads,
+            queries: n,
+        })
+    }
+    .await;
+    if measured.is_err() {
+        let _ = store.drop_owned(name).await;
+    }
+    Ok(measured?)
 }
 
 /// Runs the plan on `store`: one build per [`BuildSetting`], every search setting on it, the
@@ -657,82 +727,34 @@ pub async fn run_sweep(
         points: Vec::new(),
     };
     save_json(&report, &config.json)?;
-    let dim = dataset.spec.dim;
-    'builds: for (build, settings) in &plan.builds {
+    'builds: for (build_setting, settings) in &plan.builds {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let spec = CollectionSpec {
-            segments: Some(config.segments),
-            ..CollectionSpec::new(
-                collection_name(&config.prefix, build),
-                dim,
-                dataset.spec.metric,
-            )
-            .with_hnsw(HnswParams {
-                m: build.m,
-                ef_construct: build.ef_construct,
-                full_scan_threshold: config.full_scan_threshold_kb,
-            })
-            .with_quantization(build.quantization.quantization())
-        };
-        if !matches!(*store, AnyStore::Edge(_)) {
-            // A leftover of an interrupted sweep (our prefix): start from nothing, so the build
-            // is timed.
-            let _ = store.drop_owned(&spec.name).await;
-        }
-        let started = Instant::now();
-        let loaded = fixture::load_collection(&*store, &spec, &dataset.points, DEFAULT_BATCH).await;
-        let loaded = match loaded {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = store.drop_owned(&spec.name).await;
-                return Err(e.into());
-            }
-        };
-        let build_seconds = started.elapsed().as_secs_f64();
-        let memory = memory_of(&store, &spec).await?;
-        let graph = graph_segments(&store, &spec);
-        let mode = search_mode(&loaded.index, dim, config.full_scan_threshold_kb, graph);
-        for setting in settings {
+        let spec = build_setting.collection(config, dataset);
+        let built = build(&store, &spec, dataset).await?;
+        for &search in settings {
             if stop.load(Ordering::SeqCst) {
                 store.drop_owned(&spec.name).await?;
                 break 'builds;
             }
-            let queries: Arc<Vec<Query>> = Arc::new(
-                fixture::queries(&dataset.queries, config.k, Some(setting.ef))
-                    .into_iter()
-                    .map(|q| Query {
-                        rescore: setting.rescore,
-                        oversampling: setting.oversampling,
-                        ..q
-                    })
-                    .collect(),
-            );
             let m = measure_search(
                 &store,
                 &spec.name,
-                &queries,
-                &dataset.truth,
+                dataset,
+                search,
                 config.k,
                 config.threads,
             )
-            .await;
-            let m = match m {
-                Ok(m) => m,
-                Err(e) => {
-                    let _ = store.drop_owned(&spec.name).await;
-                    return Err(e.into());
-                }
-            };
+            .await?;
             let point = SweepPoint {
-                build: *build,
-                search: *setting,
-                build_seconds,
-                index_seconds: loaded.index.seconds,
-                segments: graph.unwrap_or(loaded.index.segments),
-                mode: mode.into(),
-                memory: memory.clone(),
+                build: *build_setting,
+                search,
+                build_seconds: built.seconds,
+                index_seconds: built.index_seconds,
+                segments: built.segments,
+                mode: built.mode.into(),
+                memory: built.memory.clone(),
                 recall: m.recall,
                 latency: m.latency,
                 qps_single: m.qps_single,
@@ -804,7 +826,13 @@ fn row(p: &SweepPoint) -> String {
     )
 }
 
-const HEADER: &str = "|   m | ef_c  |  ef  | quantization         | recall |  p50 ms  |  p99 ms  |   QPS 1  | QPS all  | build s | index+vec  | mode |\n|----:|------:|-----:|----------------------|-------:|---------:|---------:|---------:|---------:|--------:|-----------:|------|\n";
+/// `points` as a Markdown table, one row each.
+fn table<'a>(points: impl IntoIterator<Item = &'a SweepPoint>) -> String {
+    let header = "|   m | ef_c  |  ef  | quantization         | recall |  p50 ms  |  p99 ms  |   QPS 1  | QPS all  | build s | index+vec  | mode |\n|----:|------:|-----:|----------------------|-------:|---------:|---------:|---------:|---------:|--------:|-----------:|------|\n";
+    points
+        .into_iter()
+        .fold(header.to_string(), |s, p| s + &row(p) + "\n")
+}
 
 impl SweepReport {
     /// Every point, sorted by recall (high to low), as a Markdown table.
@@ -815,12 +843,7 @@ impl SweepReport {
                 .total_cmp(&a.recall)
                 .then(b.qps_single.total_cmp(&a.qps_single))
         });
-        let mut s = String::from(HEADER);
-        for p in order {
-            s.push_str(&row(p));
-            s.push('\n');
-        }
-        s
+        table(order)
     }
 
     /// The points on the recall/single-thread-QPS frontier, best recall first.
@@ -837,12 +860,7 @@ impl SweepReport {
     }
 
     pub fn frontier_table(&self) -> String {
-        let mut s = String::from(HEADER);
-        for p in self.frontier() {
-            s.push_str(&row(p));
-            s.push('\n');
-        }
-        s
+        table(self.frontier())
     }
 
     /// A one-paragraph summary of what the figures are.
@@ -869,37 +887,24 @@ impl SweepReport {
     }
 
     /// Recall vs single-thread QPS: every point, the frontier as a line.
-    fn panel(&self) -> qdrant_perf_render::chart::Panel {
-        let all: Vec<(f64, f64)> = self
-            .points
-            .iter()
-            .map(|p| (p.recall, p.qps_single))
+    fn panel(&self) -> chart::Panel {
+        let plotted = |label: String, points: Vec<&SweepPoint>, line| chart::Series {
+            label,
+            points: points.iter().map(|p| (p.recall, p.qps_single)).collect(),
+            line,
+        };
+        let mut series: Vec<chart::Series> = [QuantKind::None, QuantKind::Int8, QuantKind::Binary]
+            .into_iter()
+            .map(|q| {
+                let of_q = self.points.iter().filter(|p| p.build.quantization == q);
+                plotted(format!("quantization {}", q.name()), of_q.collect(), false)
+            })
+            .filter(|s| !s.points.is_empty())
             .collect();
-        let mut series: Vec<qdrant_perf_render::chart::Series> = Vec::new();
-        for q in [QuantKind::None, QuantKind::Int8, QuantKind::Binary] {
-            let pts: Vec<(f64, f64)> = self
-                .points
-                .iter()
-                .filter(|p| p.build.quantization == q)
-                .map(|p| (p.recall, p.qps_single))
-                .collect();
-            if !pts.is_empty() {
-                series.push(qdrant_perf_render::chart::Series {
-                    label: format!("quantization {}", q.name()),
-                    points: pts,
-                    line: false,
-                });
-            }
-        }
-        let mut frontier: Vec<(f64, f64)> =
-            pareto_frontier(&all).into_iter().map(|i| all[i]).collect();
-        frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push(qdrant_perf_render::chart::Series {
-            label: "Pareto frontier".into(),
-            points: frontier,
-            line: true,
-        });
-        qdrant_perf_render::chart::Panel {
+        // The frontier comes best recall first (every recall once): the line goes left to right.
+        let frontier = self.frontier().into_iter().rev().collect();
+        series.push(plotted("Pareto frontier".into(), frontier, true));
+        chart::Panel {
             title: format!(
                 "recall@{} vs QPS (1 thread): {} x {}d, {}",
                 self.k, self.dataset.points, self.dataset.dim, self.engine
@@ -907,23 +912,14 @@ impl SweepReport {
             x_label: format!("recall@{}", self.k),
             y_label: "queries per second (1 thread, log)".into(),
             series,
-            x_axis: qdrant_perf_render::chart::Axis::Linear,
-            y_axis: qdrant_perf_render::chart::Axis::Log,
+            x_axis: chart::Axis::Linear,
+            y_axis: chart::Axis::Log,
         }
     }
 
     /// The recall-vs-QPS chart (see `panel`) as an SVG file.
     pub fn write_svg(&self, path: &Path) -> Result<(), SweepError> {
-        let svg = qdrant_perf_render::chart::figure(&[self.panel()]).map_err(|message| {
-            SweepError::Plot {
-                path: path.to_owned(),
-                message,
-            }
-        })?;
-        write_atomic(path, svg.as_bytes()).map_err(|source| SweepError::Io {
-            path: path.to_owned(),
-            source,
-        })
+        write_svg(path, &[self.panel()])
     }
 
     /// The sweep as a self-contained page: the recall-vs-QPS Pareto chart, the frontier and
@@ -948,13 +944,25 @@ impl SweepReport {
     }
 }
 
+/// `panels` as one SVG figure, written atomically to `path`.
+pub(crate) fn write_svg(path: &Path, panels: &[chart::Panel]) -> Result<(), SweepError> {
+    write_file(path, &chart::figure(panels).map_err(plot_error(path))?)
+}
+
+fn plot_error(path: &Path) -> impl FnOnce(String) -> SweepError + '_ {
+    |message| SweepError::Plot {
+        path: path.to_owned(),
+        message,
+    }
+}
+
 /// A tuning experiment's page (sweep, scale) written atomically to `path`: its charts, its
 /// Markdown tables as HTML, its notes and its provenance.
 pub(crate) fn results_page(
     path: &Path,
     title: &str,
     intro: &str,
-    panels: &[qdrant_perf_render::chart::Panel],
+    panels: &[chart::Panel],
     tables: &[(&str, String)],
     notes: &[String],
     provenance: &std::collections::BTreeMap<String, serde_json::Value>,
@@ -966,12 +974,7 @@ pub(crate) fn results_page(
         html::escape(intro)
     );
     for p in panels {
-        body.push_str(
-            &qdrant_perf_render::chart::html_chart(p).map_err(|message| SweepError::Plot {
-                path: path.to_owned(),
-                message,
-            })?,
-        );
+        body.push_str(&chart::html_chart(p).map_err(plot_error(path))?);
     }
     for (heading, md) in tables {
         body.push_str(&format!("<h2>{}</h2>\n", html::escape(heading)));
@@ -989,10 +992,7 @@ pub(crate) fn results_page(
         "provenance",
         html::provenance_rows(provenance),
     ));
-    write_atomic(path, html::page(title, &body).as_bytes()).map_err(|source| SweepError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    write_file(path, &html::page(title, &body))
 }
 
 #[cfg(test)]

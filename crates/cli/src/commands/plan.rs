@@ -21,18 +21,16 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         usable: args.usable,
     };
     // clap's `requires` is not checked against --vectors/--dim (they conflict with --config).
-    if args.config.is_none() {
-        for (flag, given) in [
-            ("--node-price", args.node_price.is_some()),
-            ("--split", args.split.is_some()),
-            ("--max-nodes", args.max_nodes.is_some()),
-        ] {
-            if given {
-                anyhow::bail!(
-                    "{flag} sizes the whole deployment: it needs --config FILE (a \
-                     performance-tests.yaml)"
-                );
-            }
+    for (flag, given) in [
+        ("--node-price", args.node_price.is_some()),
+        ("--split", args.split.is_some()),
+        ("--max-nodes", args.max_nodes.is_some()),
+    ] {
+        if given && args.config.is_none() {
+            anyhow::bail!(
+                "{flag} sizes the whole deployment: it needs --config FILE (a \
+                 performance-tests.yaml)"
+            );
         }
     }
     let config = args
@@ -79,31 +77,16 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The whole deployment of the file: its collections (m as for the per-collection tables), its
-/// scalability and throughput targets, the node and the deployment flags.
+/// The whole deployment of the file: its collections, its scalability and throughput targets,
+/// the node and the deployment flags.
 fn deployment_input(
     config: &PerformanceConfig,
     args: &PlanArgs,
     node: NodeShape,
 ) -> DeploymentInput {
     let targets = config.targets();
-    let m = args
-        .m
-        .unwrap_or(config.performance_tests.optimization.indexing.hnsw_m as u64);
     DeploymentInput {
-        collections: config
-            .performance_tests
-            .collections
-            .0
-            .iter()
-            .map(|(name, c)| PlannedCollection {
-                name: name.clone(),
-                vectors: c.test_vectors,
-                dim: c.vector_size as u64,
-                m,
-                query_load: c.query_load,
-            })
-            .collect(),
+        collections: collections(config, args),
         scalability_vectors: targets.scalability_vectors,
         split: args.split.clone().map(|s| s.0),
         replication: args.replication,
@@ -115,25 +98,36 @@ fn deployment_input(
     }
 }
 
-/// One target per collection of the deployment's performance-tests.yaml (read by the one config
-/// reader, so its errors name the key and the line): its vectors, dimension and query load, the
-/// file's HNSW m and p95 latency target; the flags given override them.
-fn targets_from_config(config: &PerformanceConfig, args: &PlanArgs) -> Vec<CapacityTarget> {
+/// The collections of the deployment's performance-tests.yaml (read by the one config reader, so
+/// its errors name the key and the line): their vectors, dimension and query load, and the
+/// file's HNSW m unless `--m` overrides it.
+fn collections(config: &PerformanceConfig, args: &PlanArgs) -> Vec<PlannedCollection> {
     let tests = &config.performance_tests;
-    let m = tests.optimization.indexing.hnsw_m as u64;
-    let p95 = config.targets().p95_latency_ms;
+    let m = args.m.unwrap_or(tests.optimization.indexing.hnsw_m as u64);
     tests
         .collections
         .0
         .iter()
-        .map(|(name, c)| CapacityTarget {
+        .map(|(name, c)| PlannedCollection {
             name: name.clone(),
             vectors: c.test_vectors,
             dim: c.vector_size as u64,
-            m: args.m.unwrap_or(m),
-            replication: args.replication,
+            m,
+            query_load: c.query_load,
+        })
+        .collect()
+}
+
+/// One target per collection of the file (see [`collections`]), with the file's p95 latency
+/// target and the collection's query load; the flags given override them.
+fn targets_from_config(config: &PerformanceConfig, args: &PlanArgs) -> Vec<CapacityTarget> {
+    let p95 = args.p95.unwrap_or(config.targets().p95_latency_ms);
+    collections(config, args)
+        .iter()
+        .map(|c| CapacityTarget {
             qps: Some(args.qps.unwrap_or(c.query_load)),
-            p95_ms: Some(args.p95.unwrap_or(p95)),
+            p95_ms: Some(p95),
+            ..c.target(args.replication)
         })
         .collect()
 }
@@ -149,12 +143,14 @@ mod tests {
         args: PlanArgs,
     }
 
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/performance-tests.yaml"
+    );
+
     #[test]
     fn the_deployment_yaml_gives_one_target_per_collection_and_flags_override_it() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/performance-tests.yaml"
-        );
+        let path = FIXTURE;
         let config = PerformanceConfig::load(path.as_ref()).unwrap();
         let args = Cli::try_parse_from(["plan", "--config", path])
             .unwrap()
@@ -203,10 +199,7 @@ mod tests {
 
     #[test]
     fn the_deployment_comes_from_the_file_and_the_flags() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/performance-tests.yaml"
-        );
+        let path = FIXTURE;
         let config = PerformanceConfig::load(path.as_ref()).unwrap();
         let args = Cli::try_parse_from([
             "plan",

@@ -1,33 +1,28 @@
 //! `qdrant-perf scale`: the deployment's workload at growing N, as far as memory allows.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Result;
-use qdrant_perf_data::{DatasetSpec, Distribution};
+use qdrant_perf_data::{DatasetSpec, Distribution, Metric, UserData};
 use qdrant_perf_plumbing::proc;
 use qdrant_perf_store::{DEFAULT_PREFIX, HnswParams};
 use qdrant_perf_tune::scale::{self, ScaleConfig};
 
-use crate::setup::{cache, open_store, private_edge_root, runtime};
+use super::sweep::{on_own_store, outputs, print_end};
+use crate::setup::cache;
 
 use crate::args::*;
 
 impl ScaleArgs {
     pub fn steps(&self) -> Vec<usize> {
         if self.steps.is_empty() {
-            scale::steps_up_to(self.max)
-        } else {
-            let mut s: Vec<usize> = self
-                .steps
-                .iter()
-                .copied()
-                .filter(|&n| n <= self.max)
-                .collect();
-            s.sort_unstable();
-            s.dedup();
-            s
+            return scale::steps_up_to(self.max);
         }
+        let mut s = self.steps.clone();
+        s.retain(|&n| n <= self.max);
+        s.sort_unstable();
+        s.dedup();
+        s
     }
 }
 
@@ -48,30 +43,9 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
     if args.ef < args.k {
         anyhow::bail!("--ef {} is below --k {}: use ef >= k", args.ef, args.k);
     }
-    let hnsw = HnswParams {
-        m: args.m,
-        ef_construct: args.ef_construct,
-        full_scan_threshold: args.full_scan_threshold,
-    };
     let cache = cache(args.cache_dir.clone())?;
     let user = crate::setup::user_data(&args.data, &cache)?;
-    let metric = match (&user, args.metric) {
-        (Some(u), m) => match (u.metric(), m) {
-            (Some(file), Some(flag)) if file != flag => anyhow::bail!(
-                "--dataset {}: the file's distance is {}, but --metric says {}: drop --metric",
-                u.path().display(),
-                file.name(),
-                flag.name()
-            ),
-            (Some(file), _) => file,
-            (None, Some(flag)) => flag,
-            (None, None) => anyhow::bail!(
-                "--dataset {} does not say its metric: pass --metric cosine|dot|euclid",
-                u.path().display()
-            ),
-        },
-        (None, m) => m.unwrap_or(qdrant_perf_data::Metric::Cosine),
-    };
+    let metric = metric(user.as_deref(), args.metric)?;
     let dim = user.as_ref().map_or(args.dim, |u| u.dim());
     if let Some(u) = &user
         && let Some(&n) = steps.iter().find(|&&n| n > u.len())
@@ -83,17 +57,7 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
             u.len()
         );
     }
-    let rt = runtime()?;
-    let edge_root = private_edge_root(&cache, "scale")?;
-    let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
-    let stop = crate::setup::ctrl_c_stop(
-        &rt,
-        "stopping after the current size; the finished sizes are kept",
-    );
-    let stem = format!("scale-{dim}d");
-    let json = args.out.join(format!("{stem}.json"));
-    let svg = args.out.join(format!("{stem}.svg"));
-    let html = args.out.join(format!("{stem}.html"));
+    let files = outputs(&args.out, &format!("scale-{dim}d"));
     let config = ScaleConfig {
         dataset: DatasetSpec::new(dim, steps[0])
             .with_queries(args.queries)
@@ -101,73 +65,84 @@ pub fn run(args: ScaleArgs) -> Result<ExitCode> {
             .with_metric(metric)
             .with_distribution(Distribution::from_name(&args.distribution)?),
         user,
-        steps: steps.clone(),
+        steps,
         k: args.k,
         ef: args.ef,
-        hnsw,
+        hnsw: HnswParams {
+            m: args.m,
+            ef_construct: args.ef_construct,
+            full_scan_threshold: args.full_scan_threshold,
+        },
         segments: args.segments,
         threads: args.threads.unwrap_or_else(proc::cores),
-        json: json.clone(),
+        json: files[0].clone(),
         prefix: DEFAULT_PREFIX.into(),
         storage: args.storage,
         predict: args.predict,
     };
-    eprintln!(
-        "scale: N = {steps:?} at {} d on {}, storage {}; results go to {} after each step",
-        dim,
-        store.engine_version(),
-        args.storage.name(),
-        json.display()
-    );
-    let result = rt.block_on(scale::run_scale(
-        store.clone(),
+    let stopping = "stopping after the current size; the finished sizes are kept";
+    let report = on_own_store(
         &cache,
-        &config,
-        &proc::mem_available_bytes,
-        stop.flag(),
-        |line| eprintln!("{line}"),
-    ));
-    // The store closes its collections and deletes its scratch directory.
-    drop(store);
-    let report = result?;
-    if report.steps.is_empty() {
-        anyhow::bail!(
-            "no size finished{}",
-            report
-                .skipped
-                .first()
-                .map_or(String::new(), |(n, why)| format!(": N={n} {why}"))
-        );
-    }
-    report.write_svg(&svg)?;
-    report.write_html(&html)?;
+        args.url.as_deref(),
+        "scale",
+        stopping,
+        async |store, stop| {
+            eprintln!(
+                "scale: N = {:?} at {dim} d on {}, storage {}; results go to {} after each step",
+                config.steps,
+                store.engine_version(),
+                args.storage.name(),
+                config.json.display()
+            );
+            let available = &proc::mem_available_bytes;
+            scale::run_scale(store, &cache, &config, available, stop, |l| {
+                eprintln!("{l}")
+            })
+            .await
+        },
+    )?;
+    let Some(first) = report.steps.first() else {
+        let why = report.skipped.first();
+        let why = why.map_or(String::new(), |(n, why)| format!(": N={n} {why}"));
+        anyhow::bail!("no size finished{why}");
+    };
+    report.write_svg(&files[1])?;
+    report.write_html(&files[2])?;
     println!("{}", report.table());
     print!("{}", report.growth_text());
+    println!(
+        "RAM B/vec = bytes of the graph and quantized codes, plus the float32 vectors with ram \
+         storage (what Qdrant keeps in RAM) / N; disk B/vec = every file / N; latency over {} \
+         held-out queries per size, one at a time; QPS all = {} concurrent tasks.",
+        first.queries, first.threads
+    );
     for (n, why) in &report.skipped {
         println!("skipped N={n}: {why}");
     }
-    for n in &report.notes {
-        println!("note: {n}");
-    }
-    println!(
-        "RAM B/vec = bytes of the graph and quantized codes, plus the float32 vectors with ram \
-         storage (what Qdrant keeps in RAM) / N; disk B/vec = every file / N; latency over {} held-out queries per size, one at a time; QPS all = {} \
-         concurrent tasks.",
-        report.steps[0].queries, report.steps[0].threads
-    );
-    if !report.complete {
-        println!(
-            "interrupted: the finished sizes are kept in {}",
-            json.display()
-        );
-    }
-    println!(
-        "wrote {}, {} and {}",
-        json.display(),
-        svg.display(),
-        html.display()
-    );
+    print_end(&report.notes, report.complete, "sizes", &files);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The distance of the run: the `--dataset`'s, which `--metric` may only repeat (or must give
+/// when the files do not say it); without a dataset `--metric`, or Cosine.
+fn metric(user: Option<&UserData>, flag: Option<Metric>) -> Result<Metric> {
+    let Some(u) = user else {
+        return Ok(flag.unwrap_or(Metric::Cosine));
+    };
+    match (u.metric(), flag) {
+        (Some(file), Some(flag)) if file != flag => anyhow::bail!(
+            "--dataset {}: the file's distance is {}, but --metric says {}: drop --metric",
+            u.path().display(),
+            file.name(),
+            flag.name()
+        ),
+        (Some(file), _) => Ok(file),
+        (None, Some(flag)) => Ok(flag),
+        (None, None) => anyhow::bail!(
+            "--dataset {} does not say its metric: pass --metric cosine|dot|euclid",
+            u.path().display()
+        ),
+    }
 }
 
 #[cfg(test)]

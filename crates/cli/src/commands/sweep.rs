@@ -1,14 +1,16 @@
 //! `qdrant-perf sweep`: an HNSW × quantization grid on one dataset, with the table sorted by
 //! recall, the Pareto frontier, JSON and an SVG recall-vs-QPS plot.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
-use qdrant_perf_data::{Dataset, DatasetSpec, Distribution, Metric};
+use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Distribution, Metric};
 use qdrant_perf_plumbing::proc;
-use qdrant_perf_store::DEFAULT_PREFIX;
-use qdrant_perf_tune::sweep::{self, Grid, SweepConfig, SweepError};
+use qdrant_perf_store::{AnyStore, DEFAULT_PREFIX};
+use qdrant_perf_tune::sweep::{self, Grid, SweepConfig, SweepError, SweepPoint};
 
 use crate::setup::{cache, open_store, private_edge_root, runtime};
 
@@ -16,14 +18,6 @@ use crate::args::*;
 
 /// Runs the grid, prints the table and the Pareto frontier, writes JSON, SVG and HTML.
 pub fn run(args: SweepArgs) -> Result<ExitCode> {
-    let grid = Grid {
-        m: args.m.clone(),
-        ef_construct: args.ef_construct.clone(),
-        ef: args.ef.clone(),
-        quantization: args.quantization.clone(),
-        rescore: args.rescore.clone(),
-        oversampling: args.oversampling.clone(),
-    };
     let cache = cache(args.cache_dir.clone())?;
     // --dataset is read and checked first: its dimension, size and metric shape the grid.
     let user = match &args.data.dataset {
@@ -40,7 +34,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         Some(d) => (d.spec.dim, d.points.len(), d.spec.metric),
         None => (args.dim, args.points, args.metric.unwrap_or(Metric::Cosine)),
     };
-    let plan = grid
+    let plan = grid(&args)
         .plan(args.k, metric, points)
         .map_err(grid_error_with_flags)?;
     for r in &plan.rejected {
@@ -48,7 +42,6 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     }
     let (fst, note) =
         sweep::choose_full_scan_threshold(args.full_scan_threshold, points, dim, args.segments);
-    let mut notes: Vec<String> = note.into_iter().collect();
     let dataset = match user {
         Some(d) => d,
         None => {
@@ -62,101 +55,120 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         }
     };
     eprintln!("{}", dataset.describe());
-    let rt = runtime()?;
-    let edge_root = private_edge_root(&cache, "sweep")?;
-    let store = Arc::new(open_store(&rt, args.url.as_deref(), &edge_root)?);
-    let stop = crate::setup::ctrl_c_stop(
-        &rt,
-        "stopping after the current point; the finished points are kept",
-    );
-    let stem = format!("sweep-{dim}d-{points}");
-    let json = args.out.join(format!("{stem}.json"));
-    let svg = args.out.join(format!("{stem}.svg"));
-    let html = args.out.join(format!("{stem}.html"));
-    for n in &notes {
-        eprintln!("note: {n}");
-    }
-    eprintln!(
-        "sweep: {} builds, {} points on {} (full_scan_threshold {fst} KB, {} segment(s)); \
-         results go to {} after each point",
-        plan.builds.len(),
-        plan.points(),
-        store.engine_version(),
-        args.segments,
-        json.display()
-    );
+    let files = outputs(&args.out, &format!("sweep-{dim}d-{points}"));
     let config = SweepConfig {
         k: args.k,
         full_scan_threshold_kb: fst,
         segments: args.segments,
         threads: args.threads.unwrap_or_else(proc::cores),
-        json: json.clone(),
+        json: files[0].clone(),
         prefix: DEFAULT_PREFIX.into(),
     };
-    let result = rt.block_on(sweep::run_sweep(
-        store.clone(),
-        &dataset,
-        &plan,
-        &config,
-        std::mem::take(&mut notes),
-        stop.flag(),
-        |p| {
+    let stopping = "stopping after the current point; the finished points are kept";
+    let report = on_own_store(
+        &cache,
+        args.url.as_deref(),
+        "sweep",
+        stopping,
+        async |store, stop| {
+            if let Some(n) = &note {
+                eprintln!("note: {n}");
+            }
             eprintln!(
-                "  m={} ef_construct={} ef={} {}{}: recall {:.4}, p50 {:.3} ms, {:.0} QPS (1 thread), {:.0} QPS ({} threads) [{}]",
-                p.build.m,
-                p.build.ef_construct,
-                p.search.ef,
-                p.build.quantization.name(),
-                match (p.search.rescore, p.search.oversampling) {
-                    (Some(r), Some(o)) => format!(" rescore={r} oversampling={o}"),
-                    _ => String::new(),
-                },
-                p.recall,
-                p.latency.p50_ms,
-                p.qps_single,
-                p.qps_all,
-                p.threads,
-                p.mode
-            )
+                "sweep: {} builds, {} points on {} (full_scan_threshold {fst} KB, {} segment(s)); \
+                 results go to {} after each point",
+                plan.builds.len(),
+                plan.points(),
+                store.engine_version(),
+                args.segments,
+                config.json.display()
+            );
+            let progress = |p: &SweepPoint| eprintln!("  {}", describe(p));
+            let notes = note.into_iter().collect();
+            sweep::run_sweep(store, &dataset, &plan, &config, notes, stop, progress).await
         },
-    ));
-    // The store closes its collections and deletes its scratch directory.
-    drop(store);
-    let report = result?;
+    )?;
     if report.points.is_empty() {
         anyhow::bail!("no point finished; nothing to report");
     }
-    report.write_svg(&svg)?;
-    report.write_html(&html)?;
+    report.write_svg(&files[1])?;
+    report.write_html(&files[2])?;
     println!("## All points, by recall\n\n{}", report.table());
     println!(
         "## Pareto frontier (best single-thread QPS for each recall)\n\n{}",
         report.frontier_table()
     );
     println!("{}\n", report.legend());
-    for n in &report.notes {
+    let mut notes = report.notes.clone();
+    if report.points.iter().all(|p| p.recall >= 0.9999) {
+        notes.push(
+            "recall is 1.0 at every point: this data is too easy to show the trade-off; use \
+             --distribution normal or more --points"
+                .into(),
+        );
+    }
+    print_end(&notes, report.complete, "points", &files);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn grid(args: &SweepArgs) -> Grid {
+    Grid {
+        m: args.m.clone(),
+        ef_construct: args.ef_construct.clone(),
+        ef: args.ef.clone(),
+        quantization: args.quantization.clone(),
+        rescore: args.rescore.clone(),
+        oversampling: args.oversampling.clone(),
+    }
+}
+
+/// A finished point, for the progress lines.
+fn describe(p: &SweepPoint) -> String {
+    format!(
+        "{}: recall {:.4}, p50 {:.3} ms, {:.0} QPS (1 thread), {:.0} QPS ({} threads) [{}]",
+        sweep::describe_point(&p.build, &p.search),
+        p.recall,
+        p.latency.p50_ms,
+        p.qps_single,
+        p.qps_all,
+        p.threads,
+        p.mode
+    )
+}
+
+/// Runs a tuning experiment (sweep, scale) on a store of its own, `url`'s server or the embedded
+/// engine in a private directory under the cache for `kind`, with Ctrl-C stopping it between
+/// points (`stopping` says so). The store is closed (its collections, its scratch directory)
+/// when `work` ends.
+pub(crate) fn on_own_store<R>(
+    cache: &DatasetCache,
+    url: Option<&str>,
+    kind: &str,
+    stopping: &'static str,
+    work: impl AsyncFnOnce(Arc<AnyStore>, &AtomicBool) -> Result<R, SweepError>,
+) -> Result<R> {
+    let rt = runtime()?;
+    let store = open_store(&rt, url, &private_edge_root(cache, kind)?)?;
+    let stop = crate::setup::ctrl_c_stop(&rt, stopping);
+    Ok(rt.block_on(work(Arc::new(store), stop.flag()))?)
+}
+
+/// A tuning experiment's files: `OUT/STEM.json` (written after every point), `.svg` and `.html`.
+pub(crate) fn outputs(out: &Path, stem: &str) -> [PathBuf; 3] {
+    ["json", "svg", "html"].map(|ext| out.join(format!("{stem}.{ext}")))
+}
+
+/// The end of a tuning experiment's output: its notes, whether it was interrupted (the finished
+/// `unit` are kept in the JSON) and the files it wrote.
+pub(crate) fn print_end(notes: &[String], complete: bool, unit: &str, files: &[PathBuf; 3]) {
+    for n in notes {
         println!("note: {n}");
     }
-    if report.points.iter().all(|p| p.recall >= 0.9999) {
-        println!(
-            "note: recall is 1.0 at every point: this data is too easy to show the trade-off; \
-             use --distribution normal or more --points"
-        );
+    let [json, svg, html] = files.each_ref().map(|f| f.display());
+    if !complete {
+        println!("interrupted: the finished {unit} are kept in {json}");
     }
-    if !report.complete {
-        println!(
-            "interrupted: {} finished points kept in {}",
-            report.points.len(),
-            json.display()
-        );
-    }
-    println!(
-        "wrote {}, {} and {}",
-        json.display(),
-        svg.display(),
-        html.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    println!("wrote {json}, {svg} and {html}");
 }
 
 /// The grid's problems with each field named by its flag (`ef_construct` is `--ef-construct`).
@@ -214,12 +226,8 @@ mod tests {
             .unwrap()
             .args;
         let grid = Grid {
-            m: a.m,
-            ef_construct: a.ef_construct,
-            ef: a.ef,
-            quantization: a.quantization,
-            rescore: a.rescore,
             oversampling: vec![],
+            ..grid(&a)
         };
         let e = grid
             .plan(a.k, a.metric.unwrap_or(Metric::Cosine), a.points)
