@@ -304,22 +304,8 @@ pub fn server_timing_seconds(header: &str) -> Option<f64> {
     first
 }
 
-/// An error and its causes on one line: `setting up collection perf_x: <cause>: <its cause>`.
-/// A cause whose text the line already holds is left out (reqwest repeats its source's
-/// "connection refused").
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !s.contains(&message) {
-            s.push_str(": ");
-            s.push_str(&message);
-        }
-        source = cause.source();
-    }
-    s
-}
+/// An error and its causes on one line (the one walk, in plumbing).
+pub use qdrant_perf_plumbing::error_chain;
 
 #[cfg(test)]
 mod tests {

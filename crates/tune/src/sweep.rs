@@ -405,6 +405,14 @@ pub fn graph_segments_in(dir: &Path) -> Option<usize> {
     )
 }
 
+/// [`graph_segments_in`] of a collection, for the embedded engine; `None` on a server.
+pub fn graph_segments(store: &AnyStore, spec: &CollectionSpec) -> Option<usize> {
+    match store {
+        AnyStore::Edge(edge) => graph_segments_in(&edge.collection_dir(spec)),
+        _ => None,
+    }
+}
+
 /// Latency, throughput and recall of one set of queries.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SearchMeasurement {
