@@ -147,14 +147,23 @@ pub fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, 
 }
 
 /// `method path` on 127.0.0.1:`port` with a bare HTTP/1.0 request (a JSON `body` when not
-/// empty): the status code and the body of the answer.
+/// empty): the status code and the body of the answer, however long it takes.
 pub fn request(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    exchange(port, method, path, body, None)
+}
+
+/// [`request`], giving up on an answer after `read_timeout`.
+fn exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    read_timeout: Option<Duration>,
+) -> Option<(u16, String)> {
     let mut stream =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
             .ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
+    stream.set_read_timeout(read_timeout).ok()?;
     write!(
         stream,
         "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -169,12 +178,16 @@ pub fn request(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, 
     Some((status, body.to_string()))
 }
 
+/// How long a readiness or page GET waits for its answer.
+const GET_TIMEOUT: Option<Duration> = Some(Duration::from_secs(2));
+
 /// GET `path` on 127.0.0.1:`port` (HTTP/1.0); the status code, if any.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    request(port, "GET", path, "").map(|(status, _)| status)
+    exchange(port, "GET", path, "", GET_TIMEOUT).map(|(status, _)| status)
 }
 
 /// GET `path` on 127.0.0.1:`port` (HTTP/1.0); the body of a 200 answer.
 pub fn http_body(port: u16, path: &str) -> Option<String> {
-    request(port, "GET", path, "").and_then(|(status, body)| (status == 200).then_some(body))
+    exchange(port, "GET", path, "", GET_TIMEOUT)
+        .and_then(|(status, body)| (status == 200).then_some(body))
 }
