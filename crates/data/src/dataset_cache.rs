@@ -440,28 +440,20 @@ impl Dataset {
         }
         let points = read_vectors(&dir.join(POINTS))?;
         let queries = read_vectors(&dir.join(QUERIES))?;
-        let (k, ids) = read_ids(&dir.join(TRUTH_IDS))?;
-        let scores = read_vectors(&dir.join(TRUTH_SCORES))?;
+        let truth = read_truth(dir, spec.k.min(spec.points), spec.queries);
         let shape_ok = points.len() == spec.points
             && points.dim() == spec.dim
             && queries.len() == spec.queries
-            && queries.dim() == spec.dim
-            && k == spec.k.min(spec.points)
-            && ids.len() == spec.queries
-            && scores.len() == spec.queries
-            && scores.dim() == k;
-        if !shape_ok {
-            return Err(DataError::bad_file(
+            && queries.dim() == spec.dim;
+        match truth {
+            Some((ids, scores)) if shape_ok => {
+                Ok((points, queries, GroundTruth::new(spec.k, ids, scores)?))
+            }
+            _ => Err(DataError::bad_file(
                 dir,
                 "files do not match the dataset spec",
-            ));
+            )),
         }
-        let scores = ids
-            .iter()
-            .enumerate()
-            .map(|(q, row)| scores.row(q)[..row.len()].to_vec())
-            .collect();
-        Ok((points, queries, GroundTruth::new(spec.k, ids, scores)?))
     }
 
     fn read_payloads(spec: &DatasetSpec, dir: &Path) -> Result<Option<Payloads>> {
@@ -495,14 +487,7 @@ impl Dataset {
             if let Some(p) = payloads {
                 p.write_jsonl(&tmp.join(PAYLOADS))?;
             }
-            let k = spec.k.min(spec.points);
-            write_ids(&tmp.join(TRUTH_IDS), k, truth.all_ids())?;
-            let mut flat = Vec::with_capacity(truth.len() * k);
-            for row in truth.all_scores() {
-                flat.extend_from_slice(row);
-                flat.extend(std::iter::repeat_n(f32::MIN, k - row.len()));
-            }
-            write_vectors(&tmp.join(TRUTH_SCORES), &Vectors::new(k, flat)?)?;
+            write_truth(&tmp, spec.k.min(spec.points), truth)?;
             let meta = Meta {
                 generator_version: GENERATOR_VERSION,
                 hash: spec.hash(),
@@ -600,6 +585,36 @@ impl Dataset {
 
 fn fmt_secs(s: f64) -> String {
     format!("{:.2?}", Duration::from_secs_f64(s))
+}
+
+/// The ids and scores of the truth files in `dir`, when they are `k` wide and `queries` long.
+pub(crate) fn read_truth(
+    dir: &Path,
+    k: usize,
+    queries: usize,
+) -> Option<(Vec<Vec<u32>>, Vec<Vec<f32>>)> {
+    let (width, ids) = read_ids(&dir.join(TRUTH_IDS)).ok()?;
+    let scores = read_vectors(&dir.join(TRUTH_SCORES)).ok()?;
+    if width != k || ids.len() != queries || scores.len() != queries || scores.dim() != k {
+        return None;
+    }
+    let scores = ids
+        .iter()
+        .enumerate()
+        .map(|(q, row)| scores.row(q)[..row.len()].to_vec())
+        .collect();
+    Some((ids, scores))
+}
+
+/// Writes `truth`'s ids and scores (`k` wide, short rows padded) as the truth files in `dir`.
+pub(crate) fn write_truth(dir: &Path, k: usize, truth: &GroundTruth) -> Result<()> {
+    write_ids(&dir.join(TRUTH_IDS), k, truth.all_ids())?;
+    let mut flat = Vec::with_capacity(truth.len() * k);
+    for row in truth.all_scores() {
+        flat.extend_from_slice(row);
+        flat.extend(std::iter::repeat_n(f32::MIN, k - row.len()));
+    }
+    write_vectors(&dir.join(TRUTH_SCORES), &Vectors::new(k, flat)?)
 }
 
 #[cfg(test)]

@@ -254,9 +254,21 @@ fn find(dir: &Path, stems: &[&str], exts: &[&str]) -> Result<Option<PathBuf>> {
 pub(crate) fn read_source(path: &Path, mapped_train: Option<&Path>) -> Result<Source> {
     match layout(path)? {
         Layout::Hdf5(file) => hdf5::read(&file, mapped_train),
-        Layout::Npy(train, test, truth) => read_npy(train, test, truth, mapped_train),
+        Layout::Npy(train, test, truth) => read_files(
+            Format::Npy,
+            (train, test, truth),
+            mapped_train,
+            read_npy_vectors,
+            read_npy_ids,
+        ),
         Layout::Parquet(train, test, truth) => read_parquet(train, test, truth, mapped_train),
-        Layout::Bin(train, test, truth) => read_bin(train, test, truth, mapped_train),
+        Layout::Bin(train, test, truth) => read_files(
+            Format::Bin,
+            (train, test, truth),
+            mapped_train,
+            read_bin_vectors,
+            read_ids,
+        ),
     }
 }
 
@@ -268,27 +280,26 @@ fn read_bin_vectors(path: &Path) -> Result<Vectors> {
     }
 }
 
-fn read_bin(
-    train_file: PathBuf,
-    test_file: PathBuf,
-    truth: Option<PathBuf>,
+/// A layout of separate files: train (or its converted copy `mapped_train`), test, and the
+/// neighbours when there are some, each read by the format's readers.
+fn read_files(
+    format: Format,
+    (train_file, test_file, truth): (PathBuf, PathBuf, Option<PathBuf>),
     mapped_train: Option<&Path>,
+    read_vectors: fn(&Path) -> Result<Vectors>,
+    read_truth: fn(&Path) -> Result<(usize, Vec<Vec<u32>>)>,
 ) -> Result<Source> {
     let train = match mapped_train {
         Some(fbin) => Vectors::map_fbin(fbin)?,
-        None => read_bin_vectors(&train_file)?,
+        None => read_vectors(&train_file)?,
     };
-    let test = read_bin_vectors(&test_file)?;
+    let test = read_vectors(&test_file)?;
     let neighbors = truth
-        .map(|p| read_ids(&p).map(|(k, rows)| (k, rows, p)))
+        .map(|p| read_truth(&p).map(|(k, rows)| (k, rows, p)))
         .transpose()?;
+    let files = (train_file, test_file);
     Ok(Source::new(
-        Format::Bin,
-        train,
-        test,
-        neighbors,
-        train_file,
-        test_file,
+        format, train, test, neighbors, files.0, files.1,
     ))
 }
 
@@ -500,55 +511,32 @@ impl RowBlocks for NpyBlocks {
     }
 }
 
-fn read_npy(
-    train_file: PathBuf,
-    test_file: PathBuf,
-    truth: Option<PathBuf>,
-    mapped_train: Option<&Path>,
-) -> Result<Source> {
-    let train = match mapped_train {
-        Some(fbin) => Vectors::map_fbin(fbin)?,
-        None => read_npy_vectors(&train_file)?,
-    };
-    let test = read_npy_vectors(&test_file)?;
-    let neighbors = match truth {
-        None => None,
-        Some(p) => {
-            let npy = npy_open(&p)?;
-            let (rows, k, dtype) = npy_shape(&p, &npy)?;
-            let ids: Vec<i64> = match &dtype[1..] {
-                "i8" => npy_read::<i64>(&p, npy)?,
-                "i4" => npy_read::<i32>(&p, npy)?
-                    .into_iter()
-                    .map(i64::from)
-                    .collect(),
-                "u4" => npy_read::<u32>(&p, npy)?
-                    .into_iter()
-                    .map(i64::from)
-                    .collect(),
-                "u8" => npy_read::<u64>(&p, npy)?
-                    .into_iter()
-                    .map(|x| x as i64)
-                    .collect(),
-                other => {
-                    return Err(DataError::bad_file(
-                        &p,
-                        format!("holds {other} values; neighbour ids must be integers"),
-                    ));
-                }
-            };
-            let rows = ids_rows(&p, &ids, rows, k)?;
-            Some((k, rows, p))
+/// An npy file of neighbour ids (integers of any width), one row per test vector.
+fn read_npy_ids(p: &Path) -> Result<(usize, Vec<Vec<u32>>)> {
+    let npy = npy_open(p)?;
+    let (rows, k, dtype) = npy_shape(p, &npy)?;
+    let ids: Vec<i64> = match &dtype[1..] {
+        "i8" => npy_read::<i64>(p, npy)?,
+        "i4" => npy_read::<i32>(p, npy)?
+            .into_iter()
+            .map(i64::from)
+            .collect(),
+        "u4" => npy_read::<u32>(p, npy)?
+            .into_iter()
+            .map(i64::from)
+            .collect(),
+        "u8" => npy_read::<u64>(p, npy)?
+            .into_iter()
+            .map(|x| x as i64)
+            .collect(),
+        other => {
+            return Err(DataError::bad_file(
+                p,
+                format!("holds {other} values; neighbour ids must be integers"),
+            ));
         }
     };
-    Ok(Source::new(
-        Format::Npy,
-        train,
-        test,
-        neighbors,
-        train_file,
-        test_file,
-    ))
+    Ok((k, ids_rows(p, &ids, rows, k)?))
 }
 
 const EMBEDDING_NAMES: &[&str] = &["emb", "embedding", "vector"];

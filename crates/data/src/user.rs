@@ -12,9 +12,10 @@ use rayon::prelude::*;
 
 use crate::dataset_cache::{
     Dataset, DatasetCache, LoadedFrom, TruthDisagreement, TruthOrigin, TruthUsed, UserSource,
+    read_truth, write_truth,
 };
 use crate::error::{DataError, Result};
-use crate::files::{read_ids, read_vectors, write_atomic, write_ids, write_vectors};
+use crate::files::write_atomic;
 use crate::formats::{Source, convert_train, read_source, train_to_convert};
 use crate::generator::{Distribution, Metric};
 use crate::groundtruth::{GroundTruth, ground_truth, pair_score};
@@ -38,8 +39,6 @@ pub const KEEP_SHIPPED_TRUTH_VAR: &str = "QDRANT_PERF_KEEP_SHIPPED_TRUTH";
 /// Disagreeing queries named in the report.
 const EXAMPLES: usize = 5;
 
-const TRUTH_IDS: &str = "truth.ibin";
-const TRUTH_SCORES: &str = "truth.scores.fbin";
 const SOURCE: &str = "source.json";
 
 /// The metric a run wants for a dataset and who says so (`--metric`, a collection profile).
@@ -515,8 +514,8 @@ impl Dataset {
 /// The exact top-`k` truth of every test query: read back from `dir`, or computed (with a
 /// progress bar) and cached there; true when it was read back.
 fn exact_truth(dir: &Path, k: usize, src: &Source, metric: Metric) -> Result<(GroundTruth, bool)> {
-    if let Some(truth) = read_cached_truth(dir, k, src.test.len()) {
-        return Ok((truth, true));
+    if let Some((ids, scores)) = read_truth(dir, k, src.test.len()) {
+        return Ok((GroundTruth::new(k, ids, scores)?, true));
     }
     let bar = progress_bar(
         (src.train.len() * src.test.len()) as u64,
@@ -524,37 +523,14 @@ fn exact_truth(dir: &Path, k: usize, src: &Source, metric: Metric) -> Result<(Gr
     );
     let truth = ground_truth(&src.train, &src.test, k, metric, &|n| bar.inc(n))?;
     bar.finish_and_clear();
-    write_cached_truth(dir, k, &truth)?;
+    write_truth(dir, k, &truth)?;
     Ok((truth, false))
-}
-
-fn read_cached_truth(dir: &Path, k: usize, queries: usize) -> Option<GroundTruth> {
-    let (width, ids) = read_ids(&dir.join(TRUTH_IDS)).ok()?;
-    let scores = read_vectors(&dir.join(TRUTH_SCORES)).ok()?;
-    if width != k || ids.len() != queries || scores.len() != queries || scores.dim() != k {
-        return None;
-    }
-    let scores = ids
-        .iter()
-        .enumerate()
-        .map(|(q, row)| scores.row(q)[..row.len()].to_vec())
-        .collect();
-    GroundTruth::new(k, ids, scores).ok()
-}
-
-fn write_cached_truth(dir: &Path, k: usize, truth: &GroundTruth) -> Result<()> {
-    write_ids(&dir.join(TRUTH_IDS), k, truth.all_ids())?;
-    let mut flat = Vec::with_capacity(truth.len() * k);
-    for row in truth.all_scores() {
-        flat.extend_from_slice(row);
-        flat.extend(std::iter::repeat_n(f32::MIN, k - row.len()));
-    }
-    write_vectors(&dir.join(TRUTH_SCORES), &Vectors::new(k, flat)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::files::{write_ids, write_vectors};
     use crate::generator::{Part, generate};
 
     #[test]
