@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use qdrant_perf_data::{Dataset, DatasetSpec};
 use qdrant_perf_load::config::{COLLECTION_DISTANCE, CollectionConfig, PerformanceConfig};
 use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal, Target};
 use qdrant_perf_load::live::LiveServer;
 use qdrant_perf_load::monitor::Monitor;
-use qdrant_perf_load::setup::{self, CollectionChoice, SetupOptions};
+use qdrant_perf_load::setup::{self, CollectionChoice, DatasetSource, SetupOptions};
 use qdrant_perf_load::target::{
     BodySpec, DEFAULT_HTTP_BODY, EndpointSpec, HttpOptions, HttpTarget, NoopTarget, StoreTarget,
 };
@@ -108,14 +107,7 @@ pub async fn build_target(
     };
     let search = qdrant_perf_store::Profiles::bundled().search;
     if let Some(url) = &args.http {
-        let all: Vec<(String, usize)> = config
-            .performance_tests
-            .collections
-            .0
-            .iter()
-            .map(|(n, c)| (n.clone(), c.vector_size))
-            .collect();
-        let (t, notes) = http_target(args, url, &selected, &all, search.k).await?;
+        let (t, notes) = http_target(args, url, &config, &selected, search.k).await?;
         return Ok((
             AnyTarget::new(Kind::Http(Arc::new(t)), args.monitor.watch(None).await?),
             TargetInfo {
@@ -141,26 +133,11 @@ async fn store_target(
     read_only: Vec<String>,
     search: SearchDefaults,
 ) -> Result<(AnyTarget, TargetInfo, Vec<String>)> {
-    let ix = &config.performance_tests.optimization.indexing;
-    let hnsw = HnswParams {
-        m: ix.hnsw_m,
-        ef_construct: ix.hnsw_ef_construct,
-        full_scan_threshold: ix.full_scan_threshold,
-    };
     let server = server_config(&args.target)?.map(|c| ServerConfig {
         index_timeout: args.monitor.index_timeout,
         ..c
     });
-    let choices: Vec<CollectionChoice> = selected
-        .iter()
-        .map(|(name, c)| CollectionChoice {
-            name: name.clone(),
-            vector_size: c.vector_size,
-            metric: COLLECTION_DISTANCE,
-            hnsw,
-            qps: c.query_load,
-        })
-        .collect();
+    let choices = choices(selected, config);
     let cache = cache(args.cache_dir.clone())?;
     let dataset = crate::setup::user_data(&args.data, &cache)?;
     let opts = SetupOptions {
@@ -234,13 +211,37 @@ async fn store_target(
     ))
 }
 
+/// The selected collections as `load::setup` takes them: the config's index parameters, the
+/// suite's distance, each collection's query_load.
+fn choices(
+    selected: &[(String, CollectionConfig)],
+    config: &PerformanceConfig,
+) -> Vec<CollectionChoice> {
+    let ix = &config.performance_tests.optimization.indexing;
+    let hnsw = HnswParams {
+        m: ix.hnsw_m,
+        ef_construct: ix.hnsw_ef_construct,
+        full_scan_threshold: ix.full_scan_threshold,
+    };
+    selected
+        .iter()
+        .map(|(name, c)| CollectionChoice {
+            name: name.clone(),
+            vector_size: c.vector_size,
+            metric: COLLECTION_DISTANCE,
+            hnsw,
+            qps: c.query_load,
+        })
+        .collect()
+}
+
 /// The endpoints of `--http` (one, or those of `--endpoint`/`--endpoints`), their held-out
 /// queries when a body has `{{vector}}`, checked with one request each before the run.
 async fn http_target(
     args: &TargetArgs,
     url: &str,
-    selected: &[(String, qdrant_perf_load::config::CollectionConfig)],
-    all: &[(String, usize)],
+    config: &PerformanceConfig,
+    selected: &[(String, CollectionConfig)],
     k: usize,
 ) -> Result<(HttpTarget, Vec<String>)> {
     let flags = |e| with_flag(e, LOAD_FLAGS);
@@ -301,36 +302,29 @@ async fn http_target(
         .any(|s| matches!(&s.body, BodySpec::Text(t) if t.contains("{{vector}}")));
     let mut notes = Vec::new();
     let dataset = if needs_queries {
-        if selected.len() != 1 {
+        let [(name, c)] = selected else {
             bail!(
                 "--http drives one endpoint: give one collection (its dimension shapes the query vectors), e.g. --collections deepcoder"
             );
-        }
-        let (name, c) = &selected[0];
-        let cache = cache(args.cache_dir.clone())?;
-        let dataset = match crate::setup::user_data(&args.data, &cache)? {
-            Some(user) => {
-                qdrant_perf_load::setup::check_dataset_dims(
-                    &user,
-                    &[(name.clone(), c.vector_size)],
-                    all,
-                )
-                .map_err(|e| with_flag(e, LOAD_FLAGS))?;
-                let wanted = qdrant_perf_data::MetricWanted::new(
-                    COLLECTION_DISTANCE,
-                    format!("collection `{name}`"),
-                );
-                user.dataset(Some(&wanted), k.max(100))
-                    .map_err(|e| anyhow::anyhow!("--dataset: {e}"))?
-            }
-            None => {
-                let spec = DatasetSpec::new(c.vector_size, args.points)
-                    .with_queries(args.queries)
-                    .with_metric(COLLECTION_DISTANCE);
-                Dataset::load_or_generate(&spec, &cache)
-                    .with_context(|| format!("making the query set of {name}"))?
-            }
         };
+        let cache = cache(args.cache_dir.clone())?;
+        let user = crate::setup::user_data(&args.data, &cache)?;
+        if let Some(user) = &user {
+            let all = config.performance_tests.collections.0.iter();
+            let all: Vec<_> = all.map(|(n, c)| (n.clone(), c.vector_size)).collect();
+            setup::check_dataset_dims(user, &[(name.clone(), c.vector_size)], &all)
+                .map_err(flags)?;
+        }
+        let source = DatasetSource {
+            points: args.points,
+            queries: args.queries,
+            cache,
+            user: user.as_deref(),
+            k: k.max(100),
+        };
+        let dataset = source.dataset(&choices(selected, config)[0]).map_err(|e| {
+            anyhow::anyhow!("the query set of {name} (--dataset or generated): {e}")
+        })?;
         notes.push(format!(
             "{name}: {} held-out {}-dimensional queries rendered into the bodies of {{{{vector}}}} endpoints",
             dataset.queries.len(),

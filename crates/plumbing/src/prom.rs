@@ -5,7 +5,8 @@
 //! The run directory's metrics.prom (qdrant-perf-render's `prometheus`) and the load generator's
 //! live `/metrics` endpoint (qdrant-perf-load's `live`) both write through this, so their
 //! families look alike and share names where they mean the same thing. Naming (base units,
-//! `_total` on counters) is up to the caller; `promtool check metrics` is the test of both.
+//! `_total` on counters) is up to the caller; `promtool check metrics` (testkit's
+//! `promtool_check`) is the test of both.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -149,47 +150,6 @@ impl Exposition {
             self.out.push('}');
         }
     }
-}
-
-/// Why a test that needs promtool is skipped (it then returns without checking).
-pub const PROMTOOL_MISSING: &str = "promtool not found (apt-get install -y prometheus)";
-
-/// `promtool check metrics` on `text` (Debian's `prometheus` package): `None` when promtool is
-/// not installed; otherwise `Err` with its exit status and output unless it exits 0 and prints
-/// nothing (it prints lint problems, such as a counter without `_total`, and exits 3).
-pub fn promtool_check(text: &str) -> Option<Result<(), String>> {
-    use std::io::Write as _;
-    let mut child = match std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => panic!("cannot run promtool: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(text.as_bytes())
-        .expect("writing to promtool");
-    let out = child.wait_with_output().expect("promtool runs");
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(if out.status.success() && printed.trim().is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "promtool check metrics: {}\n{printed}\non this text:\n{text}",
-            out.status
-        ))
-    })
 }
 
 #[cfg(test)]

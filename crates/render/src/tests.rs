@@ -167,8 +167,9 @@ fn metrics_prom_follows_the_exposition_format_conventions_and_promtool_accepts_i
     assert_eq!(quantiles, want);
     let empty = prometheus(&Report::new("load", target, Vec::new(), None));
     for text in [&prom, &empty] {
-        match qdrant_perf_plumbing::prom::promtool_check(text) {
-            None => return println!("skipped: {}", qdrant_perf_plumbing::prom::PROMTOOL_MISSING),
+        use qdrant_perf_testkit::prometheus::{PROMTOOL_MISSING, promtool_check};
+        match promtool_check(text) {
+            None => return qdrant_perf_testkit::skip(PROMTOOL_MISSING),
             Some(checked) => checked.unwrap(),
         }
     }

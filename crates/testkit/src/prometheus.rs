@@ -9,7 +9,7 @@
 //! `node_exporter` on the PATH; Debian package `prometheus-node-exporter`) and
 //! `PROMETHEUS_BIN` (else `prometheus`; Debian package `prometheus`).
 //!
-//! [`promtool_check`] (re-exported from qdrant-perf-plumbing's `prom`) runs Prometheus' own checker of the text exposition format.
+//! [`promtool_check`] runs Prometheus' own checker of the text exposition format.
 //!
 //! On Linux a started process is also killed when the thread that started it ends: start them
 //! on the thread that keeps them (not in a `spawn_blocking` task).
@@ -19,9 +19,6 @@ use std::time::Duration;
 
 use crate::http::{http_body, http_status};
 use crate::process::{Process, StartError, free_ports};
-
-/// Prometheus' own checker of the exposition format (one, in the results crate).
-pub use qdrant_perf_plumbing::prom::{PROMTOOL_MISSING, promtool_check};
 
 /// The executable named by `env`, else the first of `names` on the PATH, else `names[0]`.
 fn bin_from(env: &str, names: &[&str]) -> PathBuf {
@@ -199,4 +196,45 @@ fn has_result(port: u16, promql: &str) -> bool {
     query(port, promql, None)
         .and_then(|r| r.as_array().map(|a| !a.is_empty()))
         .unwrap_or(false)
+}
+
+/// Why a test that needs promtool is skipped (it then returns without checking).
+pub const PROMTOOL_MISSING: &str = "promtool not found (apt-get install -y prometheus)";
+
+/// `promtool check metrics` on `text` (Debian's `prometheus` package): `None` when promtool is
+/// not installed; otherwise `Err` with its exit status and output unless it exits 0 and prints
+/// nothing (it prints lint problems, such as a counter without `_total`, and exits 3).
+pub fn promtool_check(text: &str) -> Option<Result<(), String>> {
+    use std::io::Write as _;
+    let mut child = match std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("cannot run promtool: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(text.as_bytes())
+        .expect("writing to promtool");
+    let out = child.wait_with_output().expect("promtool runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(if out.status.success() && printed.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "promtool check metrics: {}\n{printed}\non this text:\n{text}",
+            out.status
+        ))
+    })
 }

@@ -41,15 +41,14 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
             anyhow::anyhow!("--read-only: {e}")
         }
     })?;
-    let measured_scale = match &args.measured {
-        Some(path) => Some(validate::ScaleMeasurement::load(path).map_err(|e| {
+    let measured_scale = args.measured.as_ref().map(|path| {
+        validate::ScaleMeasurement::load(path).map_err(|e| {
             anyhow::anyhow!(
                 "--measured {e}; pass the JSON `qdrant-perf scale` writes \
                  (target/qdrant-perf/results/scale-<dim>d.json)"
             )
-        })?),
-        None => None,
-    };
+        })
+    });
     let scale = scale_of(&args, &config);
     let search = qdrant_perf_store::Profiles::bundled().search;
     let server = server_config(&args.target)?.map(|c| ServerConfig {
@@ -76,16 +75,16 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
         stress: !args.no_stress,
         progress: !args.quiet,
         gateway: args.gateway.clone().map(|g| (g, args.gateway_body.clone())),
-        cache: match args.cache {
-            Some(mode) => Some(
+        cache: args
+            .cache
+            .map(|mode| {
                 qdrant_perf_store::CacheConfig::from_env()
                     .with_mode(mode)
-                    .with_ttl_secs(crate::setup::cache_ttl(args.cache_ttl, &config))?,
-            ),
-            None => None,
-        },
+                    .with_ttl_secs(crate::setup::cache_ttl(args.cache_ttl, &config))
+            })
+            .transpose()?,
         monitor: Default::default(),
-        measured_scale,
+        measured_scale: measured_scale.transpose()?,
     };
     let rt = runtime()?;
     let watch = rt.block_on(args.monitor.watch(server.as_ref()))?;
@@ -138,21 +137,11 @@ fn scale_of(args: &ValidateArgs, config: &PerformanceConfig) -> Scale {
     } else {
         Scale::full(config)
     };
-    if let Some(p) = args.points {
-        scale.points = Some(p);
-    }
-    if let Some(q) = args.queries {
-        scale.queries = q;
-    }
-    if let Some(d) = args.duration {
-        scale.per_collection = d;
-    }
-    if let Some(d) = args.overall_duration {
-        scale.overall = d;
-    }
-    if let Some(r) = args.rate_scale {
-        scale.rate_scale = r;
-    }
+    scale.points = args.points.or(scale.points);
+    scale.queries = args.queries.unwrap_or(scale.queries);
+    scale.per_collection = args.duration.unwrap_or(scale.per_collection);
+    scale.overall = args.overall_duration.unwrap_or(scale.overall);
+    scale.rate_scale = args.rate_scale.unwrap_or(scale.rate_scale);
     scale
 }
 
