@@ -370,11 +370,6 @@ pub struct Row {
     pub verdict: Change,
 }
 
-/// Whether `base` and `new` have intervals that lie apart (see [`Row::intervals_apart`]).
-fn intervals_apart(base: &Estimate, new: &Estimate, j: &Judgement) -> Option<bool> {
-    (base.ci.is_some() || new.ci.is_some()).then_some(!j.overlap)
-}
-
 /// What was compared: criterion baselines or report files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -611,13 +606,10 @@ impl Saved {
     /// Reads `path`: a run directory (holding report.json), a report.json (it has a `schema`),
     /// or a file of metrics.
     pub fn load(path: &Path) -> Result<Self> {
-        if path.is_dir() {
-            return Ok(Self::Run(Box::new(Report::load(path)?)));
-        }
-        let text = read_text(path)?;
-        let is_run = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .is_some_and(|v| v.get("schema").is_some());
+        let is_run = path.is_dir()
+            || serde_json::from_str::<serde_json::Value>(&read_text(path)?)
+                .ok()
+                .is_some_and(|v| v.get("schema").is_some());
         if is_run {
             Ok(Self::Run(Box::new(Report::load(path)?)))
         } else {
@@ -755,7 +747,9 @@ fn row(
     let (verdict, change_pct, intervals_apart) = match (&base, &new) {
         (Some(be), Some(ne)) => {
             let j = judge(be, ne, direction, threshold_pct);
-            (j.verdict, j.change_pct, intervals_apart(be, ne, &j))
+            // Whether the intervals lie apart, when either side has one.
+            let apart = (be.ci.is_some() || ne.ci.is_some()).then_some(!j.overlap);
+            (j.verdict, j.change_pct, apart)
         }
         (Some(_), None) => (Change::OnlyInBase, None, None),
         _ => (Change::OnlyInNew, None, None),
@@ -879,9 +873,7 @@ fn walk(
         if dir == root && file_name == "report" {
             continue;
         }
-        let has_estimates = sub.join("estimates.json").is_file();
-        let has_benchmark = sub.join("benchmark.json").is_file();
-        if has_estimates || has_benchmark {
+        if sub.join("estimates.json").is_file() || sub.join("benchmark.json").is_file() {
             found.insert(file_name.clone());
             if file_name == name {
                 let entry = read_entry(root, &sub)?;
@@ -923,15 +915,11 @@ fn read_entry(root: &Path, baseline_dir: &Path) -> Result<BaselineEntry> {
             .join("/")
     };
     let sample_path = baseline_dir.join("sample.json");
-    let samples = if sample_path.is_file() {
-        Some(
-            load_json::<CriterionSample>(&sample_path, "criterion sample")?
-                .iters
-                .len() as u64,
-        )
-    } else {
-        None
-    };
+    let samples = sample_path
+        .is_file()
+        .then(|| load_json::<CriterionSample>(&sample_path, "criterion sample"))
+        .transpose()?
+        .map(|s| s.iters.len() as u64);
     let convert = |e: &CriterionEstimate, statistic: &'static str| -> Result<Estimate> {
         let ci = Interval {
             low: e.confidence_interval.lower_bound,
@@ -966,32 +954,19 @@ pub fn compare_baselines(
     threshold_pct: f64,
     statistic: Statistic,
 ) -> Comparison {
-    let pick = |b: &BaselineEntry, n: &BaselineEntry| -> (Estimate, Estimate) {
-        match statistic {
-            Statistic::Mean => (b.mean.clone(), n.mean.clone()),
-            Statistic::Median => (b.median.clone(), n.median.clone()),
-            Statistic::Typical => match (&b.slope, &n.slope) {
-                (Some(bs), Some(ns)) => (bs.clone(), ns.clone()),
-                _ => (b.mean.clone(), n.mean.clone()),
-            },
-        }
-    };
-    let single = |e: &BaselineEntry| match statistic {
-        Statistic::Mean => e.mean.clone(),
-        Statistic::Median => e.median.clone(),
-        Statistic::Typical => e.slope.clone().unwrap_or_else(|| e.mean.clone()),
+    // The slope only where every side present has one: both sides compare the same statistic.
+    let pick = |e: &BaselineEntry, slope: bool| match (statistic, &e.slope) {
+        (Statistic::Median, _) => e.median.clone(),
+        (Statistic::Typical, Some(s)) if slope => s.clone(),
+        _ => e.mean.clone(),
     };
     let ids: BTreeSet<&String> = base.keys().chain(new.keys()).collect();
     let rows = ids
         .into_iter()
         .map(|id| {
-            let (be, ne) = match (base.get(id), new.get(id)) {
-                (Some(b), Some(n)) => {
-                    let (be, ne) = pick(b, n);
-                    (Some(be), Some(ne))
-                }
-                (b, n) => (b.map(single), n.map(single)),
-            };
+            let (b, n) = (base.get(id), new.get(id));
+            let slope = b.into_iter().chain(n).all(|e| e.slope.is_some());
+            let (be, ne) = (b.map(|e| pick(e, slope)), n.map(|e| pick(e, slope)));
             row(id, "ns", Direction::LowerIsBetter, be, ne, threshold_pct)
         })
         .collect();

@@ -64,14 +64,13 @@ pub fn report_metrics(report: &Report) -> RunReport {
                     samples: Some(recall.samples),
                 });
             }
-            let requests = op.ok + op.errors;
             metrics.push(Measurement {
                 name: name("error_rate"),
                 value: qdrant_perf_report::run::error_rate(op.ok, op.errors),
                 unit: String::new(),
                 direction: Direction::LowerIsBetter,
                 ci: None,
-                samples: Some(requests),
+                samples: Some(op.ok + op.errors),
             });
         }
     }

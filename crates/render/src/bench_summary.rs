@@ -155,15 +155,12 @@ fn setup_facts(r: &QualityRecord) -> Vec<(&'static str, String)> {
         }
     }
     if let Some(i) = s.payload_indexes {
-        facts.push((
-            "payload_indexes",
-            if i {
-                "payload indexes"
-            } else {
-                "no payload index"
-            }
-            .into(),
-        ));
+        let text = if i {
+            "payload indexes"
+        } else {
+            "no payload index"
+        };
+        facts.push(("payload_indexes", text.into()));
     }
     if let Some(b) = s.build_seconds {
         facts.push(("build_seconds", format!("build {b:.2} s")));
@@ -286,22 +283,17 @@ impl Columns {
 fn row_html(out: &mut String, row: &SummaryRow, columns: &Columns, shared: &SharedSetup) {
     let record = row.record.as_ref();
     let criterion = row.criterion.as_ref();
-    let _ = write!(out, "<tr data-id=\"{}\"><td>", escape(&row.id));
+    let id = escape(&row.id);
+    let _ = write!(out, "<tr data-id=\"{id}\"><td>");
     match criterion.and_then(|c| c.report.as_deref()) {
         Some(link) => {
-            let href = utf8_percent_encode(link, PATH).to_string();
-            let _ = write!(
-                out,
-                "<a href=\"{}\"><code>{}</code></a>",
-                escape(&href),
-                escape(&row.id)
-            );
+            let href = escape(&utf8_percent_encode(link, PATH).to_string());
+            let _ = write!(out, "<a href=\"{href}\"><code>{id}</code></a></td>");
         }
         None => {
-            let _ = write!(out, "<code>{}</code>", escape(&row.id));
+            let _ = write!(out, "<code>{id}</code></td>");
         }
     }
-    out.push_str("</td>");
     out.push_str(&mean_cell(criterion.and_then(|c| c.mean.as_ref())));
     if columns.recall {
         match record.and_then(|r| r.recall) {
@@ -403,12 +395,6 @@ impl SuiteChart {
             ),
             Self::Bars(b) => chart::html_bars(b),
         }
-    }
-}
-
-impl From<Bars> for SuiteChart {
-    fn from(b: Bars) -> Self {
-        Self::Bars(b)
     }
 }
 
@@ -653,7 +639,7 @@ fn time_chart(rows: &[&SummaryRow]) -> SuiteChart {
         }
         _ => row.id.clone(),
     };
-    Bars {
+    SuiteChart::Bars(Bars {
         title: "mean time per benchmark".into(),
         y_label: format!("mean time ({unit})"),
         groups: measured.iter().map(|(row, _)| name(row)).collect(),
@@ -661,8 +647,7 @@ fn time_chart(rows: &[&SummaryRow]) -> SuiteChart {
             "mean time".into(),
             measured.iter().map(|(_, ns)| Some(ns * scale)).collect(),
         )],
-    }
-    .into()
+    })
 }
 
 /// The chart of `suite` from its rows: latency per dimension with recall (latency),

@@ -1,5 +1,5 @@
 //! The one chart module of qdrant-perf (plotters, SVG backend only): a pure step from numbers to
-//! a string, so rendering never touches a measurement. [`figure`] and [`xy_chart`] write a
+//! a string, so rendering never touches a measurement. [`figure`] writes a
 //! standalone SVG document with its legend drawn inside (sweep's and scale's `.svg` files);
 //! [`html_chart`] and [`html_bars`] write a `<figure>` for a page: the SVG inline, each series'
 //! marks tagged `data-series="<label>"` (so a browser test counts series and points in the
@@ -128,13 +128,8 @@ fn percentile_label(v: f64) -> String {
 
 /// Where the percentile axis has its ticks: 50 %, 90 %, 99 %, 99.9 %, ... up to `hi`.
 fn percentile_ticks(hi: f64) -> Vec<f64> {
-    let mut ticks = vec![2f64.log10()];
-    let mut v = 1.0;
-    while v <= hi + 1e-9 {
-        ticks.push(v);
-        v += 1.0;
-    }
-    ticks
+    let nines = (1..).map(f64::from).take_while(|v| *v <= hi + 1e-9);
+    std::iter::once(2f64.log10()).chain(nines).collect()
 }
 
 /// The quantiles a latency spectrum of `samples` values is drawn at: `1 / (1 - q)` steps by a
@@ -323,24 +318,7 @@ fn draw(area: &Area, p: &Panel, legend: bool, style: Style) -> Result<(), String
     } else {
         x0
     };
-    draw_on(
-        area,
-        p,
-        legend,
-        coord(p.x_axis, x0, x1),
-        coord(p.y_axis, y0, y1),
-        style.labels,
-    )
-}
-
-fn draw_on(
-    area: &Area,
-    p: &Panel,
-    legend: bool,
-    x: Ticked,
-    y: Ticked,
-    labels: &[Vec<String>],
-) -> Result<(), String> {
+    let (x, y) = (coord(p.x_axis, x0, x1), coord(p.y_axis, y0, y1));
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let (x_span, y_span) = (x.hi - x.lo, y.hi - y.lo);
     // On a page the figure's caption says the title; a standalone SVG draws it.
@@ -391,8 +369,8 @@ fn draw_on(
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
         }
     }
-    if labels.iter().any(|l| !l.is_empty()) {
-        point_labels(&chart, p, labels)?;
+    if style.labels.iter().any(|l| !l.is_empty()) {
+        point_labels(&chart, p, style.labels)?;
     }
     if legend {
         chart
@@ -499,25 +477,6 @@ pub fn figure(panels: &[Panel]) -> Result<String, String> {
         }
         Ok(())
     })
-}
-
-/// One chart as an SVG document.
-pub fn xy_chart(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
-    x_axis: Axis,
-    y_axis: Axis,
-) -> Result<String, String> {
-    figure(&[Panel {
-        title: title.into(),
-        x_label: x_label.into(),
-        y_label: y_label.into(),
-        series: series.to_vec(),
-        x_axis,
-        y_axis,
-    }])
 }
 
 /// Tags every mark (circle, rect, line, polyline, polygon) drawn in series `i`'s colour with
@@ -649,6 +608,25 @@ pub fn html_bars(b: &Bars) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One chart as an SVG document.
+    fn xy_chart(
+        title: &str,
+        x_label: &str,
+        y_label: &str,
+        series: &[Series],
+        x_axis: Axis,
+        y_axis: Axis,
+    ) -> Result<String, String> {
+        figure(&[Panel {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: series.to_vec(),
+            x_axis,
+            y_axis,
+        }])
+    }
 
     fn two_series() -> Vec<Series> {
         vec![

@@ -39,14 +39,10 @@ pub fn comparison_page(c: &Comparison) -> String {
             _ => "notrun",
         };
         b.push_str("<tr>");
-        for (i, cell) in cells.iter().enumerate() {
-            if i == 5 {
-                let _ = write!(b, "<td class=\"{class}\">{}</td>", escape(cell));
-            } else {
-                let _ = write!(b, "<td>{}</td>", escape(cell));
-            }
+        for cell in &cells[..5] {
+            let _ = write!(b, "<td>{}</td>", escape(cell));
         }
-        b.push_str("</tr>\n");
+        let _ = writeln!(b, "<td class=\"{class}\">{}</td></tr>", escape(&cells[5]));
     }
     b.push_str("</table>\n");
     let _ = writeln!(b, "<p>{}</p>", escape(&c.summary_line()));

@@ -99,15 +99,8 @@ pub fn facts_table(id: &str, rows: impl IntoIterator<Item = (String, String)>) -
 pub fn provenance_rows(
     map: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| {
-            let v = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), v)
-        })
-        .collect()
+    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    map.iter().map(|(k, v)| (k.clone(), text(v))).collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use qdrant_perf_report::margin::with_margin;
 use qdrant_perf_report::{LatencySummary, Report};
 
-use crate::report_html::target_text;
+use crate::report_html::{cpu_text, target_text};
 use crate::rows::op_rows;
 use crate::text::{rss_growth_text, step_outcome, verdict_cell};
 
@@ -40,12 +40,7 @@ fn head(s: &mut String, report: &Report) {
         "Target: {}; {} on {} ({} cores), {}.\n",
         target_text(report),
         report.provenance.suite_version,
-        report
-            .provenance
-            .machine
-            .cpu_model
-            .as_deref()
-            .unwrap_or("unknown CPU"),
+        cpu_text(report),
         report.provenance.machine.cores,
         report.provenance.started_at
     );
@@ -70,7 +65,6 @@ fn head(s: &mut String, report: &Report) {
         let _ = writeln!(s, "| check | collection | measured | limit | verdict |");
         let _ = writeln!(s, "|---|---|---|---|---|");
         for c in &report.checks {
-            let verdict = verdict_cell(c, "**");
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} |",
@@ -78,7 +72,7 @@ fn head(s: &mut String, report: &Report) {
                 c.collection,
                 c.measured_text(),
                 c.limit_text(),
-                verdict
+                verdict_cell(c, "**")
             );
         }
         if let Some(v) = &report.verdict {

@@ -48,14 +48,7 @@ pub fn render(report: &Report, dir: &Path) -> String {
         "<p class=\"muted\">{} · {} · {} ({} cores) · {}</p>",
         escape(&target_text(report)),
         escape(&report.provenance.suite_version),
-        escape(
-            report
-                .provenance
-                .machine
-                .cpu_model
-                .as_deref()
-                .unwrap_or("unknown CPU")
-        ),
+        escape(cpu_text(report)),
         report.provenance.machine.cores,
         escape(&report.provenance.started_at)
     );
@@ -105,6 +98,15 @@ pub(crate) fn target_text(r: &Report) -> String {
         let _ = write!(s, " ({v})");
     }
     s
+}
+
+/// The machine's CPU model, or `unknown CPU`.
+pub(crate) fn cpu_text(r: &Report) -> &str {
+    r.provenance
+        .machine
+        .cpu_model
+        .as_deref()
+        .unwrap_or("unknown CPU")
 }
 
 /// Decimals of a figure in `unit`.
@@ -215,19 +217,14 @@ fn verdict_section(b: &mut String, report: &Report) {
     }
 }
 
-/// `value ± half` in milliseconds, for a latency summary's figure.
-fn ms(v: f64, ci: Option<Ci>) -> String {
-    with_margin(v, ci, 3)
-}
-
 fn latency_cells(l: &LatencySummary) -> String {
     let ci = l.ci;
     format!(
         "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-        ms(l.mean_ms, ci.map(|c| c.mean_ms)),
-        ms(l.p50_ms, ci.map(|c| c.p50_ms)),
-        ms(l.p95_ms, ci.map(|c| c.p95_ms)),
-        ms(l.p99_ms, ci.map(|c| c.p99_ms)),
+        with_margin(l.mean_ms, ci.map(|c| c.mean_ms), 3),
+        with_margin(l.p50_ms, ci.map(|c| c.p50_ms), 3),
+        with_margin(l.p95_ms, ci.map(|c| c.p95_ms), 3),
+        with_margin(l.p99_ms, ci.map(|c| c.p99_ms), 3),
         l.samples
     )
 }
@@ -511,24 +508,17 @@ fn timeline(report: &Report) -> Section {
         ));
         return s;
     }
-    let TimelineSeries {
-        achieved,
-        requested,
-        p50,
-        p99,
-        errors,
-        server,
-    } = timeline_series(report);
+    let t = timeline_series(report);
     s.notes.push(format!(
         "Rates are counts over each interval's length. A run's last interval ends inside a second: it is drawn at its count over its length, or left out when shorter than {PARTIAL_MIN_S} s (the drain after sending stopped, whose rate says nothing of the load)."
     ));
     let x = "seconds since the recorded part began";
-    // The requested rate first, so the achieved one is drawn over it where they meet.
-    let mut rate = Vec::new();
-    if !requested.is_empty() {
-        rate.push(line("requested ops/s", requested));
-    }
-    rate.push(line("achieved ops/s", achieved));
+    // The requested rate first, so the achieved one is drawn over it where they meet (`linear`
+    // leaves it out when there is none).
+    let rate = vec![
+        line("requested ops/s", t.requested),
+        line("achieved ops/s", t.achieved),
+    ];
     s.charts.push(drawn_rate(linear(
         "achieved vs requested rate",
         x,
@@ -539,10 +529,10 @@ fn timeline(report: &Report) -> Section {
         "client latency per second",
         x,
         "ms",
-        vec![line("p50 ms", p50), line("p99 ms", p99)],
+        vec![line("p50 ms", t.p50), line("p99 ms", t.p99)],
     )));
-    let mut err = vec![line("errors", errors)];
-    for (url, _, e) in &server {
+    let mut err = vec![line("errors", t.errors)];
+    for (url, _, e) in &t.server {
         err.push(line(&format!("server errors ({url})"), e.clone()));
     }
     s.charts.push(drawn_rate(linear(
@@ -551,12 +541,12 @@ fn timeline(report: &Report) -> Section {
         "errors per second",
         err,
     )));
-    if server.iter().any(|(_, r, _)| !r.is_empty()) {
+    if t.server.iter().any(|(_, r, _)| !r.is_empty()) {
         s.charts.push(drawn_rate(linear(
             "requests per second as the server counted them",
             x,
             "requests per second",
-            server
+            t.server
                 .iter()
                 .map(|(url, r, _)| line(&format!("server requests ({url})"), r.clone()))
                 .collect(),
@@ -692,20 +682,18 @@ fn spectrum(report: &Report, dir: &Path) -> Section {
             ));
             continue;
         };
-        let mut series = Vec::new();
-        for o in &h.operations {
+        let series = h.operations.iter().flat_map(|o| {
             let name = format!("{} {}", o.op.name(), o.collection);
-            series.push(spectrum_series(&format!("{name} client"), &o.histogram));
-            series.push(spectrum_series(
-                &format!("{name} server"),
-                &o.server_histogram,
-            ));
-        }
+            [
+                spectrum_series(&format!("{name} client"), &o.histogram),
+                spectrum_series(&format!("{name} server"), &o.server_histogram),
+            ]
+        });
         let p = panel(
             &format!("latency spectrum, run {}", r.label),
             x,
             "ms",
-            series,
+            series.collect(),
             Axis::Percentile,
             Axis::Log,
         );

@@ -76,10 +76,7 @@ pub fn checks_table(checks: &[Check]) -> String {
             if i > 0 {
                 s.push_str("  ");
             }
-            s.push_str(cell);
-            for _ in cell.chars().count()..w {
-                s.push(' ');
-            }
+            let _ = write!(s, "{cell:<w$}");
         }
         s.trim_end().to_string() + "\n"
     };

@@ -150,11 +150,7 @@ pub struct Measured {
 }
 
 fn num(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    cur.as_f64()
+    path.iter().try_fold(v, |cur, p| cur.get(p))?.as_f64()
 }
 
 impl Measured {
@@ -318,45 +314,26 @@ fn ceil_div(a: f64, b: f64) -> u64 {
 
 /// Validates a target and a node shape, naming the flag to fix.
 pub fn check(target: &CapacityTarget, node: &NodeShape) -> Result<(), CapacityError> {
-    if target.vectors == 0 {
-        return Err(invalid(
-            "--vectors",
-            "0".into(),
-            "plan for at least one vector",
-        ));
-    }
-    if target.dim == 0 || target.dim > 65_536 {
-        return Err(invalid(
-            "--dim",
-            target.dim.to_string(),
-            "Qdrant accepts dimensions 1 to 65536",
-        ));
-    }
-    if target.m < 2 {
-        return Err(invalid("--m", target.m.to_string(), "HNSW needs m >= 2"));
-    }
-    if target.replication == 0 {
-        return Err(invalid(
-            "--replication",
-            "0".into(),
-            "every shard needs at least one copy (1 = no replicas)",
-        ));
-    }
-    if node.ram_bytes == 0 || node.disk_bytes == 0 || node.cores == 0 {
-        return Err(invalid(
-            "--node-ram/--node-disk/--node-cores",
-            "0".into(),
-            "a node needs RAM, disk and cores (example: --node-ram 64GiB)",
-        ));
-    }
-    if !(node.usable > 0.0 && node.usable <= 1.0) {
-        return Err(invalid(
-            "--usable",
-            node.usable.to_string(),
-            "a fraction in (0, 1], e.g. 0.8",
-        ));
-    }
-    Ok(())
+    let (field, value, reason) = if target.vectors == 0 {
+        ("--vectors", "0".into(), "plan for at least one vector")
+    } else if target.dim == 0 || target.dim > 65_536 {
+        let reason = "Qdrant accepts dimensions 1 to 65536";
+        ("--dim", target.dim.to_string(), reason)
+    } else if target.m < 2 {
+        ("--m", target.m.to_string(), "HNSW needs m >= 2")
+    } else if target.replication == 0 {
+        let reason = "every shard needs at least one copy (1 = no replicas)";
+        ("--replication", "0".into(), reason)
+    } else if node.ram_bytes == 0 || node.disk_bytes == 0 || node.cores == 0 {
+        let reason = "a node needs RAM, disk and cores (example: --node-ram 64GiB)";
+        ("--node-ram/--node-disk/--node-cores", "0".into(), reason)
+    } else if !(node.usable > 0.0 && node.usable <= 1.0) {
+        let reason = "a fraction in (0, 1], e.g. 0.8";
+        ("--usable", node.usable.to_string(), reason)
+    } else {
+        return Ok(());
+    };
+    Err(invalid(field, value, reason))
 }
 
 /// The plan for `target` on nodes of `node`'s shape.
@@ -405,9 +382,7 @@ pub fn plan(target: &CapacityTarget, node: &NodeShape, measured: Option<&Measure
             if let Some(n0) = m.points.filter(|&p| p > 1) {
                 let cost =
                     (d as f64 / m.dim.max(1) as f64) * (points_per_shard.ln() / (n0 as f64).ln());
-                if let Some(p) = m.p95_ms {
-                    p95 = Some(p * cost);
-                }
+                p95 = m.p95_ms.map(|p| p * cost);
                 if let (Some(qps0), Some(cores0), Some(qps)) = (m.qps_all, m.cores, target.qps) {
                     let per_core = qps0 / cores0.max(1) as f64;
                     nodes_for_qps = Some(ceil_div(
@@ -829,32 +804,26 @@ fn split_weights(input: &DeploymentInput) -> Result<Vec<u64>, CapacityError> {
         Some(split) => {
             let names: Vec<&str> = input.collections.iter().map(|c| c.name.as_str()).collect();
             let mut fractions = vec![None; names.len()];
+            let known = names.join(", ");
             for (name, f) in split {
-                let Some(i) = names.iter().position(|n| n == name) else {
-                    return Err(invalid(
-                        "--split",
+                let (value, reason) = match names.iter().position(|n| n == name) {
+                    None => (
                         name.clone(),
-                        format!(
-                            "unknown collection `{name}`; the file has: {}",
-                            names.join(", ")
-                        ),
-                    ));
-                };
-                if fractions[i].is_some() {
-                    return Err(invalid(
-                        "--split",
-                        name.clone(),
-                        format!("`{name}` is given twice"),
-                    ));
-                }
-                if !(f.is_finite() && (0.0..=1.0).contains(f)) {
-                    return Err(invalid(
-                        "--split",
+                        format!("unknown collection `{name}`; the file has: {known}"),
+                    ),
+                    Some(i) if fractions[i].is_some() => {
+                        (name.clone(), format!("`{name}` is given twice"))
+                    }
+                    Some(_) if !(f.is_finite() && (0.0..=1.0).contains(f)) => (
                         format!("{name}={f}"),
-                        "a fraction is a number from 0 to 1",
-                    ));
-                }
-                fractions[i] = Some(*f);
+                        "a fraction is a number from 0 to 1".into(),
+                    ),
+                    Some(i) => {
+                        fractions[i] = Some(*f);
+                        continue;
+                    }
+                };
+                return Err(invalid("--split", value, reason));
             }
             let sum: f64 = split.iter().map(|(_, f)| f).sum();
             if (sum - 1.0).abs() > SPLIT_TOLERANCE {
@@ -1125,15 +1094,10 @@ fn na(v: Option<impl std::fmt::Display>) -> String {
 }
 
 fn usd(v: f64, decimals: usize) -> String {
-    let whole = v.trunc() as u64;
-    let frac = format!("{:.*}", decimals, v.fract());
-    // "0.50" -> ".50"; a fraction that rounds up to 1 carries into the whole part.
-    let (whole, frac) = if frac.starts_with('1') {
-        (whole + 1, format!("{:.*}", decimals, 0.0))
-    } else {
-        (whole, frac)
-    };
-    format!("${}{}", group_digits(whole), &frac[1..])
+    // Rounded as a whole (a fraction that rounds up to 1 carries), then the digits grouped.
+    let s = format!("{v:.decimals$}");
+    let (whole, frac) = s.split_at(s.find('.').unwrap_or(s.len()));
+    format!("${}{frac}", group_digits(whole.parse().unwrap_or(0)))
 }
 
 impl DeploymentPlan {

@@ -112,10 +112,7 @@ impl Storage {
     /// segment and the optimized one both hold it in RAM (`ram`, and the codes of `int8` and
     /// `binary`), one for `disk` (the copies are files; one of them must be cached to search).
     pub fn copies_at_peak(self) -> u64 {
-        match self {
-            Storage::Disk => 1,
-            _ => 2,
-        }
+        if self == Storage::Disk { 1 } else { 2 }
     }
 }
 
@@ -551,10 +548,6 @@ fn count(n: f64) -> String {
 }
 
 impl ScaleReport {
-    fn refit(&mut self) {
-        self.growth = Growth::of(&self.steps, self.predict);
-    }
-
     pub fn table(&self) -> String {
         let mut s = String::from(
             "|      N | storage | recall | p50 ms | p99 ms |  QPS 1 | QPS all | build s | segs | mode | RAM B/vec | disk B/vec |\n\
@@ -840,7 +833,7 @@ pub async fn run_scale(
             step.mode
         ));
         report.steps.push(step);
-        report.refit();
+        report.growth = Growth::of(&report.steps, report.predict);
         save_json(&report, &config.json)?;
     }
     report.complete = !stop.load(Ordering::SeqCst);

@@ -291,27 +291,24 @@ impl Grid {
     /// The search settings of a build with `quantization`: every ef, and with quantization every
     /// rescore and oversampling at each.
     fn search_settings(&self, quantization: QuantKind) -> Vec<SearchSetting> {
-        let mut settings = Vec::new();
-        for &ef in &self.ef {
-            if quantization == QuantKind::None {
-                settings.push(SearchSetting {
+        let quantized = self
+            .rescore
+            .iter()
+            .flat_map(|&r| self.oversampling.iter().map(move |&o| (Some(r), Some(o))));
+        let variants: Vec<_> = match quantization {
+            QuantKind::None => vec![(None, None)],
+            _ => quantized.collect(),
+        };
+        let settings = |ef| {
+            variants
+                .iter()
+                .map(move |&(rescore, oversampling)| SearchSetting {
                     ef,
-                    rescore: None,
-                    oversampling: None,
-                });
-                continue;
-            }
-            for &rescore in &self.rescore {
-                for &oversampling in &self.oversampling {
-                    settings.push(SearchSetting {
-                        ef,
-                        rescore: Some(rescore),
-                        oversampling: Some(oversampling),
-                    });
-                }
-            }
-        }
-        settings
+                    rescore,
+                    oversampling,
+                })
+        };
+        self.ef.iter().flat_map(|&ef| settings(ef)).collect()
     }
 }
 
