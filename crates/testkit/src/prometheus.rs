@@ -39,7 +39,7 @@ fn bin_from(env: &str, names: &[&str]) -> PathBuf {
 
 /// The node_exporter to start: `NODE_EXPORTER_BIN`, else `prometheus-node-exporter` (Debian's
 /// name) or `node_exporter` (upstream's) on the PATH.
-pub fn node_exporter_bin() -> PathBuf {
+fn node_exporter_bin() -> PathBuf {
     bin_from(
         "NODE_EXPORTER_BIN",
         &["prometheus-node-exporter", "node_exporter"],
@@ -47,7 +47,7 @@ pub fn node_exporter_bin() -> PathBuf {
 }
 
 /// The Prometheus to start: `PROMETHEUS_BIN`, else `prometheus` on the PATH.
-pub fn prometheus_bin() -> PathBuf {
+fn prometheus_bin() -> PathBuf {
     bin_from("PROMETHEUS_BIN", &["prometheus"])
 }
 
@@ -152,12 +152,6 @@ impl PrivatePrometheus {
     /// Its log so far.
     pub fn log(&self) -> String {
         self.process.log()
-    }
-
-    /// The `data.result` of an instant query evaluated now, when Prometheus answers with
-    /// success.
-    pub fn query_now(&self, promql: &str) -> Option<serde_json::Value> {
-        query(self.port, promql, None)
     }
 
     /// The first value of an instant query evaluated at `time` (Unix seconds).

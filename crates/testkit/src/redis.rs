@@ -21,7 +21,7 @@ pub struct RedisServer {
 }
 
 /// The executable to start: `REDIS_SERVER_BIN` or `redis-server`.
-pub fn redis_server_bin() -> PathBuf {
+fn redis_server_bin() -> PathBuf {
     std::env::var_os("REDIS_SERVER_BIN")
         .filter(|b| !b.is_empty())
         .map(PathBuf::from)
@@ -30,7 +30,7 @@ pub fn redis_server_bin() -> PathBuf {
 
 /// Sends PING on a fresh TCP connection; true when Redis answers (PONG, or NOAUTH when it wants
 /// a password: either way it is up).
-pub fn answers_ping(port: u16) -> bool {
+fn answers_ping(port: u16) -> bool {
     let Ok(mut stream) =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
     else {
