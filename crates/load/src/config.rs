@@ -233,8 +233,8 @@ pub const COLLECTED_METRICS: &[&str] = &[
 impl PerformanceConfig {
     /// The keys of the file that no test of this version reads, with their values: the
     /// deployment's own settings (`api_gateway.*`, the cache tiers' sizes, the tools it was load
-    /// tested with) and test parameters not yet used (the stress ramp's connection count and
-    /// hold, the closed-loop connection count), and the `monitoring.metrics` no run collects.
+    /// tested with) and test parameters not yet used (the closed-loop connection count), and
+    /// the `monitoring.metrics` no run collects.
     /// A run lists them once at its start ([`Self::recorded_line`]); the report keeps the
     /// whole file.
     pub fn recorded_settings(&self) -> Vec<(&'static str, String)> {
@@ -246,14 +246,6 @@ impl PerformanceConfig {
             (
                 "load_testing.connections",
                 t.load_testing.connections.to_string(),
-            ),
-            (
-                "stress_testing.max_connections",
-                t.stress_testing.max_connections.to_string(),
-            ),
-            (
-                "stress_testing.duration",
-                t.stress_testing.duration.to_string(),
             ),
             (
                 "optimization.caching.l1_cache_size",
@@ -557,13 +549,14 @@ mod tests {
         let line = c.recorded_line();
         for key in [
             "load_testing.tools = wrk,ab,k6",
-            "stress_testing.max_connections = 5000",
             "optimization.api_gateway.workers = ",
             "optimization.caching.l1_cache_size = ",
             "monitoring.metrics (not collected) = disk_io,network_io",
         ] {
             assert!(line.contains(key), "{key:?} not in {line}");
         }
+        // Used by validate's connection ramp, so not listed.
+        assert!(!line.contains("stress_testing"), "{line}");
         assert!(!line.contains("query_latency_p95"), "{line}");
         assert_eq!(p.collections.0[3].1.vector_size, 3072);
     }

@@ -133,7 +133,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
 /// override them.
 fn scale_of(args: &ValidateArgs, config: &PerformanceConfig) -> Scale {
     let mut scale = if args.quick {
-        Scale::quick()
+        Scale::quick(config)
     } else {
         Scale::full(config)
     };
