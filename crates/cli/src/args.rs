@@ -716,9 +716,9 @@ pub struct PlanArgs {
     /// Copies of each shard (1 = no replicas).
     #[arg(long, default_value_t = 2)]
     pub replication: u64,
-    #[arg(long, default_value = "64GiB", value_parser = plan::parse_bytes)]
+    #[arg(long, default_value = "64GiB", value_parser = qdrant_perf_plumbing::units::parse_bytes)]
     pub node_ram: u64,
-    #[arg(long, default_value = "2TiB", value_parser = plan::parse_bytes)]
+    #[arg(long, default_value = "2TiB", value_parser = qdrant_perf_plumbing::units::parse_bytes)]
     pub node_disk: u64,
     #[arg(long, default_value_t = 16)]
     pub node_cores: u64,

@@ -531,6 +531,7 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     // The file's cache_ttl is the cache's TTL (no --cache-ttl given).
     let config = tiny_config(dir.path(), |t| {
         t.replace("cache_ttl: 3600", "cache_ttl: 60")
+            .replace("l1_cache_size: \"2GB\"", "l1_cache_size: \"64MB\"")
     });
     let redis = RedisServer::start().expect("redis-server (Debian package redis-server)");
     let run_with = |out: &str, url: &str, mode: &str| {
@@ -574,6 +575,11 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     let hit = check("cache_hit_rate");
     assert_eq!(hit["samples"], 500, "{hit}");
     assert!(hit.to_string().contains("TTL 60 s"), "{hit}");
+    // ... and its l1_cache_size the in-process tier's room.
+    assert!(
+        hit.to_string().contains("in-process tier 64.00 MiB"),
+        "{hit}"
+    );
     let measured = hit["measured"].as_f64().unwrap();
     assert!(measured > 80.0 && measured < 100.0, "{hit}");
     assert_eq!(hit["passed"], measured > 90.0, "{hit}");

@@ -167,10 +167,20 @@ pub struct Indexing {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Caching {
+    /// The in-process tier's room (`2GB`, `512MiB`; binary units), which the suite's cached
+    /// store is given.
     pub l1_cache_size: String,
+    /// Redis' room: the deployment's own Redis setting, recorded.
     pub l2_cache_size: String,
     /// Seconds.
     pub cache_ttl: u64,
+}
+
+impl Caching {
+    /// `l1_cache_size` in bytes (checked when the file is read).
+    pub fn l1_bytes(&self) -> u64 {
+        qdrant_perf_plumbing::units::parse_bytes(&self.l1_cache_size).unwrap_or(0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -246,10 +256,6 @@ impl PerformanceConfig {
             (
                 "load_testing.connections",
                 t.load_testing.connections.to_string(),
-            ),
-            (
-                "optimization.caching.l1_cache_size",
-                c.l1_cache_size.clone(),
             ),
             (
                 "optimization.caching.l2_cache_size",
@@ -416,6 +422,18 @@ impl PerformanceConfig {
                 return Err(invalid(format!("{} = 0: must be at least 1", at(&path))));
             }
         }
+        let c = &t.optimization.caching;
+        for (key, v) in [
+            ("l1_cache_size", &c.l1_cache_size),
+            ("l2_cache_size", &c.l2_cache_size),
+        ] {
+            if let Err(e) = qdrant_perf_plumbing::units::parse_bytes(v) {
+                return Err(invalid(format!(
+                    "{}: {e}",
+                    at(&["optimization", "caching", key])
+                )));
+            }
+        }
         let ix = &t.optimization.indexing;
         if ix.hnsw_m < 2 || ix.hnsw_ef_construct < 4 {
             return Err(invalid(format!(
@@ -550,7 +568,7 @@ mod tests {
         for key in [
             "load_testing.tools = wrk,ab,k6",
             "optimization.api_gateway.workers = ",
-            "optimization.caching.l1_cache_size = ",
+            "optimization.caching.l2_cache_size = 16GB",
             "monitoring.metrics (not collected) = disk_io,network_io",
         ] {
             assert!(line.contains(key), "{key:?} not in {line}");
@@ -591,6 +609,11 @@ mod tests {
                 BUNDLED_CONFIG.replace("      vector_size: 3072", "      vector_size: 0"),
                 "performance_tests.collections.phi3.vector_size = 0",
                 "line 38",
+            ),
+            (
+                BUNDLED_CONFIG.replace("l1_cache_size: \"2GB\"", "l1_cache_size: \"2 parsecs\""),
+                "unknown unit",
+                "performance_tests.optimization.caching.l1_cache_size",
             ),
             (
                 BUNDLED_CONFIG.replace("  load_testing:", "  load_testing: [\n"),

@@ -1056,9 +1056,16 @@ async fn cache_checks(
     let m = cached.measurements().await;
     let s = &m.stats;
     let note = format!(
-        "Zipf(1.0) over {pool} distinct queries of {}, {requests} requests, TTL {} s; {} cache errors",
+        "Zipf(1.0) over {pool} distinct queries of {}, {requests} requests, TTL {} s, {}; {} cache errors",
         collection.name,
         m.ttl_seconds,
+        match m.l1_bytes {
+            0 => "no in-process tier".to_string(),
+            b => format!(
+                "in-process tier {}",
+                qdrant_perf_plumbing::human_bytes(b as f64)
+            ),
+        },
         s.errors.total()
     );
     let hit_rate = Check::measured(
