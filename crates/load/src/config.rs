@@ -240,21 +240,16 @@ impl PerformanceConfig {
     pub fn recorded_settings(&self) -> Vec<(&'static str, String)> {
         let t = &self.performance_tests;
         let (c, g) = (&t.optimization.caching, &t.optimization.api_gateway);
+        let (lt, st) = (&t.load_testing, &t.stress_testing);
         let mut keys = vec![
-            ("load_testing.tools", t.load_testing.tools.join(",")),
-            ("load_testing.threads", t.load_testing.threads.to_string()),
-            (
-                "load_testing.connections",
-                t.load_testing.connections.to_string(),
-            ),
+            ("load_testing.tools", lt.tools.join(",")),
+            ("load_testing.threads", lt.threads.to_string()),
+            ("load_testing.connections", lt.connections.to_string()),
             (
                 "stress_testing.max_connections",
-                t.stress_testing.max_connections.to_string(),
+                st.max_connections.to_string(),
             ),
-            (
-                "stress_testing.duration",
-                t.stress_testing.duration.to_string(),
-            ),
+            ("stress_testing.duration", st.duration.to_string()),
             (
                 "optimization.caching.l1_cache_size",
                 c.l1_cache_size.clone(),
