@@ -429,6 +429,35 @@ impl PerformanceConfig {
         Ok(config)
     }
 
+    /// The index the deployment builds (`optimization.indexing`), as the stores take it.
+    pub fn hnsw(&self) -> qdrant_perf_store::HnswParams {
+        let ix = &self.performance_tests.optimization.indexing;
+        qdrant_perf_store::HnswParams {
+            m: ix.hnsw_m,
+            ef_construct: ix.hnsw_ef_construct,
+            full_scan_threshold: ix.full_scan_threshold,
+        }
+    }
+
+    /// The `selected` collections as a run sets them up: the file's index, the suite's distance,
+    /// each one's query_load.
+    pub fn choices(
+        &self,
+        selected: &[(String, CollectionConfig)],
+    ) -> Vec<crate::setup::CollectionChoice> {
+        let hnsw = self.hnsw();
+        selected
+            .iter()
+            .map(|(name, c)| crate::setup::CollectionChoice {
+                name: name.clone(),
+                vector_size: c.vector_size,
+                metric: COLLECTION_DISTANCE,
+                hnsw,
+                qps: c.query_load,
+            })
+            .collect()
+    }
+
     pub fn targets(&self) -> Targets {
         let t = &self.performance_tests.targets;
         Targets {
@@ -445,6 +474,14 @@ impl PerformanceConfig {
             availability_pct: t.availability,
             scalability_vectors: t.scalability,
         }
+    }
+
+    /// The name and dimension of each of `collections` (`None`: every collection of the file).
+    pub fn dims(&self, collections: Option<&[(String, CollectionConfig)]>) -> Vec<(String, usize)> {
+        let all = collections.unwrap_or(&self.performance_tests.collections.0);
+        all.iter()
+            .map(|(n, c)| (n.clone(), c.vector_size))
+            .collect()
     }
 
     pub fn collection_names(&self) -> Vec<String> {

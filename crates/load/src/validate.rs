@@ -22,12 +22,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use qdrant_perf_store::HnswParams;
-
 use crate::config::{CollectionConfig, PerformanceConfig, Targets};
 use crate::driver::{self, LoadError, LoadPlan, Mode, RunResult, StopSignal, Target};
 use crate::monitor::Monitor;
-use crate::setup::{CollectionChoice, ReadyCollections, SetupOptions};
+use crate::setup::{ReadyCollections, SetupOptions};
 use crate::target::{HttpTarget, StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{Bound, Check};
 use qdrant_perf_report::{HostResources, Resources, StressStep, StressSummary};
@@ -315,8 +313,9 @@ fn scaled_note(scale: &Scale) -> String {
     format!("; limit x {} (--quick)", scale.rate_scale)
 }
 
-/// Latency and error checks of one run's queries.
-fn latency_checks(r: &RunResult, collection: &str, t: &Targets) -> Vec<Check> {
+/// Latency and error checks of one run's queries: mean and p95 (missed when no request
+/// succeeded), then the error rate, last.
+pub fn latency_checks(r: &RunResult, collection: &str, t: &Targets) -> Vec<Check> {
     let lat = &r.latency_ms;
     let mut out: Vec<Check> = [
         ("latency_mean", lat.mean_ms, t.mean_latency_ms),
@@ -400,30 +399,13 @@ async fn prepare_selected(
     opts: &ValidateOptions,
     selected: &[(String, CollectionConfig)],
 ) -> Result<ReadyCollections, LoadError> {
-    let ix = &opts.config.performance_tests.optimization.indexing;
-    let hnsw = HnswParams {
-        m: ix.hnsw_m,
-        ef_construct: ix.hnsw_ef_construct,
-        full_scan_threshold: ix.full_scan_threshold,
-    };
     // --dataset: every selected collection must have its dimension, checked before any work.
     if let Some(user) = &opts.setup.dataset {
-        let dims = |v: &[(String, CollectionConfig)]| -> Vec<(String, usize)> {
-            v.iter().map(|(n, c)| (n.clone(), c.vector_size)).collect()
-        };
-        let run = dims(selected);
-        let all = dims(&opts.config.performance_tests.collections.0);
+        let (run, all) = (opts.config.dims(Some(selected)), opts.config.dims(None));
         crate::setup::check_dataset_dims(user, &run, &all)?;
     }
     let mut all = ReadyCollections::default();
-    for (name, c) in selected {
-        let choice = CollectionChoice {
-            name: name.clone(),
-            vector_size: c.vector_size,
-            metric: crate::config::COLLECTION_DISTANCE,
-            hnsw,
-            qps: c.query_load,
-        };
+    for (choice, (_, c)) in opts.config.choices(selected).into_iter().zip(selected) {
         let setup = SetupOptions {
             points: points_of(&opts.scale, c),
             queries: opts.scale.queries,
