@@ -8,18 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use qdrant_perf_load::config::{COLLECTION_DISTANCE, CollectionConfig, PerformanceConfig};
+use qdrant_perf_load::config::{CollectionConfig, PerformanceConfig};
 use qdrant_perf_load::driver::{self, LoadPlan, Mix, Mode, RunResult, StopSignal, Target};
 use qdrant_perf_load::live::LiveServer;
 use qdrant_perf_load::monitor::Monitor;
-use qdrant_perf_load::setup::{self, CollectionChoice, DatasetSource, SetupOptions};
+use qdrant_perf_load::setup::{self, DatasetSource, SetupOptions};
 use qdrant_perf_load::target::{
     BodySpec, DEFAULT_HTTP_BODY, EndpointSpec, HttpOptions, HttpTarget, NoopTarget, StoreTarget,
 };
 use qdrant_perf_load::validate;
 use qdrant_perf_report::intervals::{Header, IntervalLog};
 use qdrant_perf_report::report::{Report, TargetInfo};
-use qdrant_perf_store::{HnswParams, SearchDefaults, ServerConfig};
+use qdrant_perf_store::{SearchDefaults, ServerConfig};
 
 use crate::args::{LOAD_FLAGS, RunArgs, TargetArgs, with_flag};
 use crate::setup::{Watch, cache, load_config, server_config};
@@ -137,7 +137,7 @@ async fn store_target(
         index_timeout: args.monitor.index_timeout,
         ..c
     });
-    let choices = choices(selected, config);
+    let choices = config.choices(selected);
     let cache = cache(args.cache_dir.clone())?;
     let dataset = crate::setup::user_data(&args.data, &cache)?;
     let opts = SetupOptions {
@@ -209,30 +209,6 @@ async fn store_target(
         info,
         notes,
     ))
-}
-
-/// The selected collections as `load::setup` takes them: the config's index parameters, the
-/// suite's distance, each collection's query_load.
-fn choices(
-    selected: &[(String, CollectionConfig)],
-    config: &PerformanceConfig,
-) -> Vec<CollectionChoice> {
-    let ix = &config.performance_tests.optimization.indexing;
-    let hnsw = HnswParams {
-        m: ix.hnsw_m,
-        ef_construct: ix.hnsw_ef_construct,
-        full_scan_threshold: ix.full_scan_threshold,
-    };
-    selected
-        .iter()
-        .map(|(name, c)| CollectionChoice {
-            name: name.clone(),
-            vector_size: c.vector_size,
-            metric: COLLECTION_DISTANCE,
-            hnsw,
-            qps: c.query_load,
-        })
-        .collect()
 }
 
 /// The endpoints of `--http` (one, or those of `--endpoint`/`--endpoints`), their held-out
@@ -310,9 +286,7 @@ async fn http_target(
         let cache = cache(args.cache_dir.clone())?;
         let user = crate::setup::user_data(&args.data, &cache)?;
         if let Some(user) = &user {
-            let all = config.performance_tests.collections.0.iter();
-            let all: Vec<_> = all.map(|(n, c)| (n.clone(), c.vector_size)).collect();
-            setup::check_dataset_dims(user, &[(name.clone(), c.vector_size)], &all)
+            setup::check_dataset_dims(user, &config.dims(Some(selected)), &config.dims(None))
                 .map_err(flags)?;
         }
         let source = DatasetSource {
@@ -322,7 +296,7 @@ async fn http_target(
             user: user.as_deref(),
             k: k.max(100),
         };
-        let dataset = source.dataset(&choices(selected, config)[0]).map_err(|e| {
+        let dataset = source.dataset(&config.choices(selected)[0]).map_err(|e| {
             anyhow::anyhow!("the query set of {name} (--dataset or generated): {e}")
         })?;
         notes.push(format!(

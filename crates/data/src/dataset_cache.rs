@@ -440,15 +440,13 @@ impl Dataset {
         }
         let points = read_vectors(&dir.join(POINTS))?;
         let queries = read_vectors(&dir.join(QUERIES))?;
-        let truth = read_truth(dir, spec.k.min(spec.points), spec.queries);
+        let truth = read_truth(dir, spec.k.min(spec.points), spec.queries, spec.k);
         let shape_ok = points.len() == spec.points
             && points.dim() == spec.dim
             && queries.len() == spec.queries
             && queries.dim() == spec.dim;
         match truth {
-            Some((ids, scores)) if shape_ok => {
-                Ok((points, queries, GroundTruth::new(spec.k, ids, scores)?))
-            }
+            Some(truth) if shape_ok => Ok((points, queries, truth)),
             _ => Err(DataError::bad_file(
                 dir,
                 "files do not match the dataset spec",
@@ -587,15 +585,17 @@ fn fmt_secs(s: f64) -> String {
     format!("{:.2?}", Duration::from_secs_f64(s))
 }
 
-/// The ids and scores of the truth files in `dir`, when they are `k` wide and `queries` long.
+/// The truth files in `dir` as a truth of depth `k`, when they are `width` wide and `queries`
+/// long.
 pub(crate) fn read_truth(
     dir: &Path,
-    k: usize,
+    width: usize,
     queries: usize,
-) -> Option<(Vec<Vec<u32>>, Vec<Vec<f32>>)> {
-    let (width, ids) = read_ids(&dir.join(TRUTH_IDS)).ok()?;
+    k: usize,
+) -> Option<GroundTruth> {
+    let (found, ids) = read_ids(&dir.join(TRUTH_IDS)).ok()?;
     let scores = read_vectors(&dir.join(TRUTH_SCORES)).ok()?;
-    if width != k || ids.len() != queries || scores.len() != queries || scores.dim() != k {
+    if found != width || ids.len() != queries || scores.len() != queries || scores.dim() != width {
         return None;
     }
     let scores = ids
@@ -603,7 +603,7 @@ pub(crate) fn read_truth(
         .enumerate()
         .map(|(q, row)| scores.row(q)[..row.len()].to_vec())
         .collect();
-    Some((ids, scores))
+    GroundTruth::new(k, ids, scores).ok()
 }
 
 /// Writes `truth`'s ids and scores (`k` wide, short rows padded) as the truth files in `dir`.

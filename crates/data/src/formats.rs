@@ -280,6 +280,9 @@ fn read_bin_vectors(path: &Path) -> Result<Vectors> {
     }
 }
 
+/// A truth file's width and its rows of neighbour ids.
+type IdRows = (usize, Vec<Vec<u32>>);
+
 /// A layout of separate files: train (or its converted copy `mapped_train`), test, and the
 /// neighbours when there are some, each read by the format's readers.
 fn read_files(
@@ -287,7 +290,7 @@ fn read_files(
     (train_file, test_file, truth): (PathBuf, PathBuf, Option<PathBuf>),
     mapped_train: Option<&Path>,
     read_vectors: fn(&Path) -> Result<Vectors>,
-    read_truth: fn(&Path) -> Result<(usize, Vec<Vec<u32>>)>,
+    read_truth: fn(&Path) -> Result<IdRows>,
 ) -> Result<Source> {
     let train = match mapped_train {
         Some(fbin) => Vectors::map_fbin(fbin)?,
@@ -512,7 +515,7 @@ impl RowBlocks for NpyBlocks {
 }
 
 /// An npy file of neighbour ids (integers of any width), one row per test vector.
-fn read_npy_ids(p: &Path) -> Result<(usize, Vec<Vec<u32>>)> {
+fn read_npy_ids(p: &Path) -> Result<IdRows> {
     let npy = npy_open(p)?;
     let (rows, k, dtype) = npy_shape(p, &npy)?;
     let ids: Vec<i64> = match &dtype[1..] {

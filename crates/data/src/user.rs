@@ -514,8 +514,8 @@ impl Dataset {
 /// The exact top-`k` truth of every test query: read back from `dir`, or computed (with a
 /// progress bar) and cached there; true when it was read back.
 fn exact_truth(dir: &Path, k: usize, src: &Source, metric: Metric) -> Result<(GroundTruth, bool)> {
-    if let Some((ids, scores)) = read_truth(dir, k, src.test.len()) {
-        return Ok((GroundTruth::new(k, ids, scores)?, true));
+    if let Some(truth) = read_truth(dir, k, src.test.len(), k) {
+        return Ok((truth, true));
     }
     let bar = progress_bar(
         (src.train.len() * src.test.len()) as u64,

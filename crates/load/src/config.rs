@@ -242,21 +242,19 @@ pub const COLLECTED_METRICS: &[&str] = &[
 
 impl PerformanceConfig {
     /// The keys of the file that no test of this version reads, with their values: the
-    /// deployment's own settings (`api_gateway.*`, the cache tiers' sizes, the tools it was load
-    /// tested with) and test parameters not yet used (the closed-loop connection count), and
-    /// the `monitoring.metrics` no run collects.
+    /// deployment's own settings (`api_gateway.*`, Redis' size, the tools it was load tested
+    /// with) and test parameters not yet used (the closed-loop connection count), and the
+    /// `monitoring.metrics` no run collects.
     /// A run lists them once at its start ([`Self::recorded_line`]); the report keeps the
     /// whole file.
     pub fn recorded_settings(&self) -> Vec<(&'static str, String)> {
         let t = &self.performance_tests;
         let (c, g) = (&t.optimization.caching, &t.optimization.api_gateway);
+        let lt = &t.load_testing;
         let mut keys = vec![
-            ("load_testing.tools", t.load_testing.tools.join(",")),
-            ("load_testing.threads", t.load_testing.threads.to_string()),
-            (
-                "load_testing.connections",
-                t.load_testing.connections.to_string(),
-            ),
+            ("load_testing.tools", lt.tools.join(",")),
+            ("load_testing.threads", lt.threads.to_string()),
+            ("load_testing.connections", lt.connections.to_string()),
             (
                 "optimization.caching.l2_cache_size",
                 c.l2_cache_size.clone(),
@@ -444,6 +442,35 @@ impl PerformanceConfig {
         Ok(config)
     }
 
+    /// The index the deployment builds (`optimization.indexing`), as the stores take it.
+    pub fn hnsw(&self) -> qdrant_perf_store::HnswParams {
+        let ix = &self.performance_tests.optimization.indexing;
+        qdrant_perf_store::HnswParams {
+            m: ix.hnsw_m,
+            ef_construct: ix.hnsw_ef_construct,
+            full_scan_threshold: ix.full_scan_threshold,
+        }
+    }
+
+    /// The `selected` collections as a run sets them up: the file's index, the suite's distance,
+    /// each one's query_load.
+    pub fn choices(
+        &self,
+        selected: &[(String, CollectionConfig)],
+    ) -> Vec<crate::setup::CollectionChoice> {
+        let hnsw = self.hnsw();
+        selected
+            .iter()
+            .map(|(name, c)| crate::setup::CollectionChoice {
+                name: name.clone(),
+                vector_size: c.vector_size,
+                metric: COLLECTION_DISTANCE,
+                hnsw,
+                qps: c.query_load,
+            })
+            .collect()
+    }
+
     pub fn targets(&self) -> Targets {
         let t = &self.performance_tests.targets;
         Targets {
@@ -460,6 +487,14 @@ impl PerformanceConfig {
             availability_pct: t.availability,
             scalability_vectors: t.scalability,
         }
+    }
+
+    /// The name and dimension of each of `collections` (`None`: every collection of the file).
+    pub fn dims(&self, collections: Option<&[(String, CollectionConfig)]>) -> Vec<(String, usize)> {
+        let all = collections.unwrap_or(&self.performance_tests.collections.0);
+        all.iter()
+            .map(|(n, c)| (n.clone(), c.vector_size))
+            .collect()
     }
 
     pub fn collection_names(&self) -> Vec<String> {

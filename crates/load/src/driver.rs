@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder, Tag};
 use serde::Serialize;
 
 pub use qdrant_perf_report::run::{
@@ -113,6 +113,14 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// Putting `collection` in place failed with `source`.
+    pub(crate) fn setup(collection: &str, source: qdrant_perf_store::StoreError) -> Self {
+        LoadError::Setup {
+            collection: collection.into(),
+            source,
+        }
+    }
+
     fn driver(
         what: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -173,8 +181,7 @@ impl Outcome {
     pub fn hits(query: usize, ids: Vec<u64>) -> Self {
         Self {
             hits: Some((query, ids)),
-            server: None,
-            node: None,
+            ..Self::DONE
         }
     }
 
@@ -430,13 +437,7 @@ impl Recorder {
     fn record_error(&self, slot: usize, error: &OpError, at_ns: u64) {
         let mut s = self.shard();
         s.errors[slot] += 1;
-        let e = s.error_kinds[slot]
-            .entry(error.kind.to_string())
-            .or_default();
-        e.count += 1;
-        if e.example.is_empty() {
-            e.example = error.message.clone();
-        }
+        tally(&mut s.error_kinds[slot], &error.kind, 1, &error.message);
         if let Some(url) = &error.node {
             let n = node_tally(&mut s.nodes, url);
             n.errors += 1;
@@ -449,6 +450,7 @@ impl Recorder {
     }
 }
 
+/// `url`'s tally, made on first use (without cloning `url` on the hot path after that).
 fn node_tally<'a>(
     nodes: &'a mut BTreeMap<Arc<str>, NodeTally>,
     url: &Arc<str>,
@@ -552,19 +554,6 @@ impl<T: Target> Shared<T> {
         self.table[(seq % self.table.len() as u64) as usize] as usize
     }
 
-    fn call_for(&self, seq: u64) -> (usize, Call) {
-        let slot = self.slot_of(seq);
-        let s = &self.slots[slot];
-        (
-            slot,
-            Call {
-                collection: s.collection,
-                op: s.op,
-                seq,
-            },
-        )
-    }
-
     /// Counts a recorded request of `slot` as sent and not yet answered.
     fn expect_answer(&self, slot: usize) {
         self.unanswered[slot].fetch_add(1, Ordering::AcqRel);
@@ -606,7 +595,13 @@ impl<T: Target> Shared<T> {
     /// Runs one call and records it (when `record`); `start` is the due time (open loop) or the
     /// send time (closed loop). `counted`: the request is on its slot's unanswered count.
     async fn one(&self, seq: u64, start: Instant, record: bool, counted: bool) {
-        let (slot, call) = self.call_for(seq);
+        let slot = self.slot_of(seq);
+        let s = &self.slots[slot];
+        let call = Call {
+            collection: s.collection,
+            op: s.op,
+            seq,
+        };
         let result = self.target.call(call).await;
         let done = Instant::now();
         if !record || (counted && !self.answered(slot)) {
@@ -850,14 +845,24 @@ fn move_into(into: &mut Histogram<u64>, from: &mut Histogram<u64>) {
     from.reset();
 }
 
+/// Adds `count` errors of `kind` to `tallies`, keeping the first example of each kind.
+pub(crate) fn tally(
+    tallies: &mut BTreeMap<String, ErrorTally>,
+    kind: &str,
+    count: u64,
+    example: &str,
+) {
+    let total = tallies.entry(kind.to_string()).or_default();
+    total.count += count;
+    if total.example.is_empty() {
+        example.clone_into(&mut total.example);
+    }
+}
+
 /// Adds `from`'s counts to `into`, keeping the first example of each kind.
 fn add_tallies(into: &mut BTreeMap<String, ErrorTally>, from: &BTreeMap<String, ErrorTally>) {
     for (k, e) in from {
-        let total = into.entry(k.clone()).or_default();
-        total.count += e.count;
-        if total.example.is_empty() {
-            total.example.clone_from(&e.example);
-        }
+        tally(into, k, e.count, &e.example);
     }
 }
 
@@ -1365,12 +1370,7 @@ impl<'a, T: Target> Collector<'a, T> {
     /// since the last entry, with the process's CPU and memory now).
     fn fold_interval(
         &mut self,
-        writer: &mut hdrhistogram::serialization::interval_log::IntervalLogWriter<
-            '_,
-            '_,
-            Vec<u8>,
-            V2DeflateSerializer,
-        >,
+        writer: &mut IntervalLogWriter<'_, '_, Vec<u8>, V2DeflateSerializer>,
         k: u32,
         secs: f64,
         errors_now: u64,

@@ -23,10 +23,11 @@
 //! fails later (a scrape, a query) does not stop the run: a failed scrape is counted in
 //! `failed_samples`, and absent figures carry the reason in `not_collected`.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use qdrant_perf_plumbing::proc;
 use qdrant_perf_report::HostResources;
+use qdrant_perf_report::intervals::unix_seconds;
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, label};
 
 use crate::target::error_chain;
@@ -126,11 +127,6 @@ fn list(found: &[String]) -> String {
     }
 }
 
-fn unix_s(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// A PromQL string literal.
 fn promql_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -145,17 +141,14 @@ fn http_client() -> reqwest::Client {
 }
 
 fn parse_http_url(what: &'static str, url: &str) -> Result<reqwest::Url, HostError> {
-    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| HostError::BadUrl {
+    let bad = |message: String| HostError::BadUrl {
         what,
         url: url.into(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| bad(e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(HostError::BadUrl {
-            what,
-            url: url.into(),
-            message: "the scheme must be http or https".into(),
-        });
+        return Err(bad("the scheme must be http or https".into()));
     }
     Ok(parsed)
 }
@@ -672,7 +665,7 @@ impl Prometheus<'_> {
         end: SystemTime,
         r: &mut HostResources,
     ) -> Result<(), HostError> {
-        let (start_s, end_s) = (unix_s(start), unix_s(end));
+        let (start_s, end_s) = (unix_seconds(start), unix_seconds(end));
         // Whole seconds, rounded down: the range stays inside the run (a longer one would count
         // idle time from before it).
         let w = ((end_s - start_s).floor() as u64).max(1);
@@ -827,6 +820,8 @@ impl Prometheus<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     const SCRAPE_1: &str = r#"

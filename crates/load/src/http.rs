@@ -138,17 +138,14 @@ pub fn parse_method(s: &str) -> Result<Method, LoadError> {
 /// A request header from `Name: value`. Its value is marked sensitive, and no error or report
 /// ever shows it (an error about a header names only the header).
 pub fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), LoadError> {
-    let shown = match s.split_once(':') {
-        Some((name, _)) => format!("{}: ***", name.trim()),
-        None => "***".to_string(),
-    };
     let Some((name, value)) = s.split_once(':') else {
         return Err(invalid(
             HEADER,
-            shown,
+            "***",
             "a header is `Name: value` (example: --header 'Authorization: Bearer TOKEN')",
         ));
     };
+    let shown = format!("{}: ***", name.trim());
     let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
         invalid(
             HEADER,
@@ -509,16 +506,10 @@ impl HttpTarget {
     /// One request to each endpoint before the run: one that does not answer, or answers with
     /// an error, stops the run before it starts, with its URL in the message.
     pub async fn preflight(&self) -> Result<(), LoadError> {
-        for i in 0..self.endpoints.len() {
-            let ep = &self.endpoints[i];
-            let a = tokio::time::timeout(self.timeout, self.send(ep, 0))
+        for ep in &self.endpoints {
+            let a = self
+                .send_timed(ep, 0)
                 .await
-                .unwrap_or_else(|_| {
-                    Err(Failure {
-                        kind: "timeout",
-                        message: format!("no answer within {:.0} s", self.timeout.as_secs_f64()),
-                    })
-                })
                 .map_err(|f| LoadError::Unreachable {
                     url: ep.url.clone(),
                     source: f.message.into(),
@@ -532,6 +523,18 @@ impl HttpTarget {
             }
         }
         Ok(())
+    }
+
+    /// [`send`](Self::send), failing with kind `timeout` when not answered within the timeout.
+    async fn send_timed(&self, ep: &Endpoint, q: usize) -> Result<Answer, Failure> {
+        tokio::time::timeout(self.timeout, self.send(ep, q))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure {
+                    kind: "timeout",
+                    message: format!("no answer within {:.0} s", self.timeout.as_secs_f64()),
+                })
+            })
     }
 
     /// Body `q` of endpoint `ep` (none when it has none).
@@ -758,16 +761,10 @@ impl Target for HttpTarget {
         let ep = &self.endpoints[call.collection];
         let n = ep.bodies.len().max(1) as u64;
         let q = (ep.next.fetch_add(1, Ordering::Relaxed) % n) as usize;
-        let answer = match tokio::time::timeout(self.timeout, self.send(ep, q)).await {
-            Ok(Ok(a)) => a,
-            Ok(Err(f)) => return Err(OpError::new(f.kind, f.message)),
-            Err(_) => {
-                return Err(OpError::new(
-                    "timeout",
-                    format!("no answer within {:.0} s", self.timeout.as_secs_f64()),
-                ));
-            }
-        };
+        let answer = self
+            .send_timed(ep, q)
+            .await
+            .map_err(|f| OpError::new(f.kind, f.message))?;
         if !(200..300).contains(&answer.status) {
             let body = &answer.body;
             return Err(OpError::new(
@@ -897,7 +894,9 @@ mod tests {
 
 /// Reading a response only as far as a JSON pointer: objects' other members and arrays' other
 /// elements are skipped unparsed (no `serde_json::Value` is built), and the value at the pointer
-/// is read by `leaf`.
+/// is read by `leaf`. A value of another type than a step or a leaf expects (a number where the
+/// pointer goes on, a string where [`Number`] is) is serde's type error, which [`read`] takes as
+/// `None`, as it does a pointer that is not there.
 mod pointer {
     use std::fmt;
 
@@ -1017,24 +1016,6 @@ mod pointer {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(found)
         }
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
     }
 
     /// A list of result ids: each element an id, or an object with an `id` (other elements
@@ -1111,7 +1092,7 @@ mod pointer {
         }
     }
 
-    /// A number (seconds).
+    /// A number (seconds); anything else is a type error (`None` from [`read`]).
     pub struct Number;
 
     impl<'de> DeserializeSeed<'de> for Number {
@@ -1134,23 +1115,6 @@ mod pointer {
         }
         fn visit_i64<E>(self, v: i64) -> Result<Option<f64>, E> {
             Ok(Some(v as f64))
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Option<f64>, E> {
-            Ok(None)
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Option<f64>, E> {
-            Ok(None)
-        }
-        fn visit_unit<E>(self) -> Result<Option<f64>, E> {
-            Ok(None)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<f64>, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<f64>, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
         }
     }
 }

@@ -160,34 +160,26 @@ impl LiveMetrics {
         let s = self.lock();
         let run = self.run.as_str();
         let mut e = Exposition::new();
-        let slot_labels = |i: usize| {
-            let (op, collection) = &self.slots[i];
-            [
-                ("run", run),
-                ("op", op.as_str()),
-                ("collection", collection.as_str()),
-            ]
-        };
-        let n = self.slots.len();
+        let slots: Vec<[(&str, &str); 3]> = self
+            .slots
+            .iter()
+            .map(|(op, collection)| [("run", run), ("op", op), ("collection", collection)])
+            .collect();
         e.family(
             "qdrant_perf_requests_total",
             MetricType::Counter,
             "Successful requests so far in the run's recorded part, per operation and collection.",
         );
-        for i in 0..n {
-            e.count(
-                "qdrant_perf_requests_total",
-                &slot_labels(i),
-                s.latency[i].len(),
-            );
+        for (labels, h) in slots.iter().zip(&s.latency) {
+            e.count("qdrant_perf_requests_total", labels, h.len());
         }
         e.family(
             "qdrant_perf_errors_total",
             MetricType::Counter,
             "Failed requests so far in the run's recorded part, per operation and collection.",
         );
-        for i in 0..n {
-            e.count("qdrant_perf_errors_total", &slot_labels(i), s.errors[i]);
+        for (labels, &errors) in slots.iter().zip(&s.errors) {
+            e.count("qdrant_perf_errors_total", labels, errors);
         }
         e.family(
             "qdrant_perf_errors_by_kind_total",
@@ -212,12 +204,8 @@ impl LiveMetrics {
             MetricType::Gauge,
             "Successful requests per second in the last interval (about one second), per operation and collection.",
         );
-        for i in 0..n {
-            e.sample(
-                "qdrant_perf_throughput_ops_per_second",
-                &slot_labels(i),
-                s.throughput[i],
-            );
+        for (labels, &ops) in slots.iter().zip(&s.throughput) {
+            e.sample("qdrant_perf_throughput_ops_per_second", labels, ops);
         }
         e.family(
             "qdrant_perf_requested_rate_ops_per_second",
@@ -236,27 +224,17 @@ impl LiveMetrics {
             MetricType::Summary,
             "Client-side latency of successful requests, cumulative over the run's recorded part, per operation and collection; quantiles from an HdrHistogram (3 significant digits).",
         );
-        for i in 0..n {
-            summary(
-                &mut e,
-                "qdrant_perf_latency_seconds",
-                &slot_labels(i),
-                &s.latency[i],
-            );
+        for (labels, h) in slots.iter().zip(&s.latency) {
+            summary(&mut e, "qdrant_perf_latency_seconds", labels, h);
         }
         e.family(
             "qdrant_perf_server_latency_seconds",
             MetricType::Summary,
             "The server's own time of those requests, as it reported it, cumulative over the run; only operations and collections whose target reports it.",
         );
-        for i in 0..n {
-            if !s.server[i].is_empty() {
-                summary(
-                    &mut e,
-                    "qdrant_perf_server_latency_seconds",
-                    &slot_labels(i),
-                    &s.server[i],
-                );
+        for (labels, h) in slots.iter().zip(&s.server) {
+            if !h.is_empty() {
+                summary(&mut e, "qdrant_perf_server_latency_seconds", labels, h);
             }
         }
         e.family(

@@ -76,7 +76,6 @@ impl ProcessSampler {
 
     /// CPU % of the machine since the previous sample, and the current RSS.
     pub fn sample(&mut self) -> (Option<f64>, Option<u64>) {
-        // One read of /proc/self gives both figures.
         let sample = proc::self_sample();
         let now = sample.map(|s| (Instant::now(), s.cpu_seconds));
         let cpu = match (self.last, now) {

@@ -19,7 +19,7 @@ use qdrant_perf_store::{
     Store,
 };
 
-use crate::driver::LoadError;
+use crate::driver::{LoadError, invalid};
 use crate::target::StoreCollection;
 
 /// A collection to prepare.
@@ -92,10 +92,10 @@ pub fn check_dataset_dims(
         .filter(|(_, d)| *d == dim)
         .map(|(n, _)| n.as_str())
         .collect();
-    Err(LoadError::Invalid {
-        what: "dataset",
-        value: user.path().display().to_string(),
-        fix: format!(
+    Err(invalid(
+        "dataset",
+        user.path().display(),
+        format!(
             "its vectors have dimension {dim}, but collection(s) {} differ; {}",
             differ.join(", "),
             if fitting.is_empty() {
@@ -110,7 +110,7 @@ pub fn check_dataset_dims(
                 )
             }
         ),
-    })
+    ))
 }
 
 /// Where the vectors of a run's collections come from: a user's own dataset, else datasets
@@ -273,10 +273,7 @@ pub async fn put_in_place(
         CollectionSpec::new(name.clone(), choice.vector_size, choice.metric).with_hnsw(choice.hnsw);
     let loaded = fixture::load_dataset(&*store, &spec, &dataset, DEFAULT_BATCH)
         .await
-        .map_err(|source| LoadError::Setup {
-            collection: name.clone(),
-            source,
-        })?;
+        .map_err(|e| LoadError::setup(&name, e))?;
     let seconds = SetupSeconds {
         dataset: match &dataset.loaded_from {
             LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => *seconds,
@@ -479,20 +476,16 @@ async fn prepare_read_only(
     prepared: &mut ReadyCollections,
 ) -> Result<(), LoadError> {
     let Some(store) = server_store else {
-        return Err(LoadError::Invalid {
-            what: "--read-only",
-            value: choice.name.clone(),
-            fix: "read-only runs measure an existing collection of a Qdrant server: give \
-                  --target URL (e.g. grpc://127.0.0.1:6334)"
-                .into(),
-        });
+        return Err(invalid(
+            "--read-only",
+            &choice.name,
+            "read-only runs measure an existing collection of a Qdrant server: give \
+             --target URL (e.g. grpc://127.0.0.1:6334)",
+        ));
     };
     let w = ReadOnlyWorkload::prepare(store, &choice.name, opts.queries, opts.k, Some(opts.ef))
         .await
-        .map_err(|source| LoadError::Setup {
-            collection: choice.name.clone(),
-            source,
-        })?;
+        .map_err(|e| LoadError::setup(&choice.name, e))?;
     prepared.engine_version = store.engine_version();
     prepared.engine = store.engine().name().to_string();
     let mismatch = if w.dim != choice.vector_size {

@@ -252,8 +252,7 @@ where
         if answered.saturating_duration_since(acked) >= timeout || stop.load(Ordering::Relaxed) {
             return (None, sent);
         }
-        let next = started + interval;
-        tokio::time::sleep_until(next.into()).await;
+        tokio::time::sleep_until((started + interval).into()).await;
     }
 }
 
@@ -286,9 +285,7 @@ fn lag_of(samples: &[&FreshSample], pick: impl Fn(&FreshSample) -> Option<f64>) 
     let mut not_seen = 0;
     for s in samples {
         match pick(s) {
-            Some(ms) => {
-                h.saturating_record(((ms * 1000.0) as u64).max(1));
-            }
+            Some(ms) => h.saturating_record(((ms * 1000.0) as u64).max(1)),
             None => not_seen += 1,
         }
     }
@@ -623,12 +620,7 @@ impl Inserts {
     /// Counts a failed insert under its kind of error, keeping the first example.
     fn record_error(&self, e: StoreError) {
         let e = crate::target::store_error(e);
-        let mut errors = lock(&self.errors);
-        let k = errors.entry(e.kind.to_string()).or_default();
-        k.count += 1;
-        if k.example.is_empty() {
-            k.example = e.message;
-        }
+        driver::tally(&mut lock(&self.errors), &e.kind, 1, &e.message);
     }
 
     /// Records a settled batch of `n` points; returns the points acknowledged so far.
@@ -804,10 +796,7 @@ async fn load_initial(
     let initial = dataset.points.head(opts.initial);
     let loaded = fixture::load_collection(store, spec, &initial, DEFAULT_BATCH)
         .await
-        .map_err(|source| LoadError::Setup {
-            collection: name.clone(),
-            source,
-        })?;
+        .map_err(|e| LoadError::setup(name, e))?;
     let note = format!(
         "{name}: {} initial points x {} dims loaded in {:.1} s and indexed in {:.1} s ({} of {} vectors indexed, {} segments)",
         opts.initial,

@@ -22,12 +22,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use qdrant_perf_store::HnswParams;
-
 use crate::config::{CollectionConfig, PerformanceConfig, Targets};
 use crate::driver::{self, LoadError, LoadPlan, Mode, RunResult, StopSignal, Target};
 use crate::monitor::Monitor;
-use crate::setup::{CollectionChoice, ReadyCollections, SetupOptions};
+use crate::setup::{ReadyCollections, SetupOptions};
 use crate::target::{HttpTarget, StoreCollection, StoreTarget};
 use qdrant_perf_report::checks::{Bound, Check};
 use qdrant_perf_report::{HostResources, Resources, StressStep, StressSummary};
@@ -330,49 +328,29 @@ fn scaled_note(scale: &Scale) -> String {
     format!("; limit x {} (--quick)", scale.rate_scale)
 }
 
-/// Latency and error checks of one run's queries (of one collection, or all).
-fn latency_checks(r: &RunResult, collection: &str, only: Option<&str>, t: &Targets) -> Vec<Check> {
-    let lat = match only {
-        Some(c) => r.collection_latency(c),
-        None => r.latency_ms.clone(),
-    };
-    let mut out = Vec::new();
-    if lat.samples == 0 {
-        for (name, limit) in [
-            ("latency_mean", t.mean_latency_ms),
-            ("latency_p95", t.p95_latency_ms),
-        ] {
-            out.push(Check::failed_without_value(
-                name,
-                collection,
-                "ms",
-                Bound::Below,
-                limit,
-                "no request succeeded",
-            ));
-        }
-    } else {
-        out.push(Check::measured(
-            "latency_mean",
-            collection,
-            lat.mean_ms,
-            "ms",
-            Bound::Below,
-            t.mean_latency_ms,
-            lat.samples,
-        ));
-        out.push(Check::measured(
-            "latency_p95",
-            collection,
-            lat.p95_ms,
-            "ms",
-            Bound::Below,
-            t.p95_latency_ms,
-            lat.samples,
-        ));
-    }
+/// Latency and error checks of one run's queries: mean and p95 (missed when no request
+/// succeeded), then the error rate, last.
+pub fn latency_checks(r: &RunResult, collection: &str, t: &Targets) -> Vec<Check> {
+    let lat = &r.latency_ms;
+    let mut out: Vec<Check> = [
+        ("latency_mean", lat.mean_ms, t.mean_latency_ms),
+        ("latency_p95", lat.p95_ms, t.p95_latency_ms),
+    ]
+    .into_iter()
+    .map(|(name, value, limit)| {
+        let value = (lat.samples > 0).then_some((value, lat.samples));
+        let why = "no request succeeded";
+        measured_or_failed(name, collection, "ms", Bound::Below, limit, value, why)
+    })
+    .collect();
+    out.push(error_rate_check(r, collection, t));
+    out
+}
+
+/// The `error_rate` check of run `r`.
+fn error_rate_check(r: &RunResult, collection: &str, t: &Targets) -> Check {
     let total = r.ok + r.errors;
-    out.push(Check::measured(
+    Check::measured(
         "error_rate",
         collection,
         r.error_rate,
@@ -380,26 +358,23 @@ fn latency_checks(r: &RunResult, collection: &str, only: Option<&str>, t: &Targe
         Bound::AtMost,
         t.error_rate,
         total,
-    ));
-    out
+    )
 }
 
-fn store_target(
-    prepared: &ReadyCollections,
-    only: Option<usize>,
-    qps: impl Fn(f64) -> f64,
-    k: usize,
-) -> StoreTarget<qdrant_perf_store::AnyStore> {
-    StoreTarget::new(
-        prepared
-            .collections
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| only.is_none_or(|o| o == *i))
-            .map(|(_, c)| c.with_qps(qps(c.qps)))
-            .collect(),
-        k,
-    )
+/// Check `name` measured at `value` (with its samples), or failed with `why` without a value.
+fn measured_or_failed(
+    name: &str,
+    collection: &str,
+    unit: &str,
+    bound: Bound,
+    limit: f64,
+    value: Option<(f64, u64)>,
+    why: &str,
+) -> Check {
+    match value {
+        Some((v, samples)) => Check::measured(name, collection, v, unit, bound, limit, samples),
+        None => Check::failed_without_value(name, collection, unit, bound, limit, why),
+    }
 }
 
 /// Runs the whole validation. Ctrl-C (`stop`) ends the current run early and skips the rest;
@@ -417,9 +392,6 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
         stop,
     };
     let judged = session.judge().await;
-    let setup_notes = prepared.notes.clone();
-    let datasets = prepared.datasets.clone();
-    let (engine, engine_version) = (prepared.engine.clone(), prepared.engine_version.clone());
     for line in prepared.cleanup().await {
         eprintln!("{line}");
     }
@@ -428,10 +400,10 @@ pub async fn validate(opts: &ValidateOptions, stop: &StopSignal) -> Result<Valid
         runs: judged.runs,
         checks: judged.checks,
         stress: judged.stress,
-        setup_notes,
-        datasets,
-        engine,
-        engine_version,
+        setup_notes: prepared.notes,
+        datasets: prepared.datasets,
+        engine: prepared.engine,
+        engine_version: prepared.engine_version,
         overall: judged.overall,
     })
 }
@@ -442,51 +414,32 @@ async fn prepare_selected(
     opts: &ValidateOptions,
     selected: &[(String, CollectionConfig)],
 ) -> Result<ReadyCollections, LoadError> {
-    let ix = &opts.config.performance_tests.optimization.indexing;
-    let hnsw = HnswParams {
-        m: ix.hnsw_m,
-        ef_construct: ix.hnsw_ef_construct,
-        full_scan_threshold: ix.full_scan_threshold,
-    };
     // --dataset: every selected collection must have its dimension, checked before any work.
     if let Some(user) = &opts.setup.dataset {
-        let dims = |v: &[(String, CollectionConfig)]| -> Vec<(String, usize)> {
-            v.iter().map(|(n, c)| (n.clone(), c.vector_size)).collect()
-        };
-        let run = dims(selected);
-        let all = dims(&opts.config.performance_tests.collections.0);
+        let (run, all) = (opts.config.dims(Some(selected)), opts.config.dims(None));
         crate::setup::check_dataset_dims(user, &run, &all)?;
     }
-    let mut prepared: Option<ReadyCollections> = None;
-    for (name, c) in selected {
-        let choice = CollectionChoice {
-            name: name.clone(),
-            vector_size: c.vector_size,
-            metric: crate::config::COLLECTION_DISTANCE,
-            hnsw,
-            qps: c.query_load,
-        };
+    let mut all = ReadyCollections::default();
+    for (choice, (_, c)) in opts.config.choices(selected).into_iter().zip(selected) {
         let setup = SetupOptions {
             points: points_of(&opts.scale, c),
             queries: opts.scale.queries,
             ..opts.setup.clone()
         };
-        match (
-            crate::setup::prepare(&[choice], &setup).await,
-            &mut prepared,
-        ) {
-            (Ok(p), None) => prepared = Some(p),
-            (Ok(p), Some(all)) => all.absorb(p),
-            (Err(e), Some(all)) => {
+        match crate::setup::prepare(&[choice], &setup).await {
+            Ok(p) => all.absorb(p),
+            Err(e) => {
                 for line in all.cleanup().await {
                     eprintln!("{line}");
                 }
                 return Err(e);
             }
-            (Err(e), None) => return Err(e),
         }
     }
-    prepared.ok_or(LoadError::NoCollections)
+    if all.collections.is_empty() {
+        return Err(LoadError::NoCollections);
+    }
+    Ok(all)
 }
 
 /// Points of collection `c` in this run.
@@ -526,18 +479,13 @@ impl Session<'_> {
         Ok(j)
     }
 
-    /// An open-loop plan of the run's warm-up, drain and progress settings.
-    fn plan(&self, label: &str, mode: Mode, duration: Duration) -> LoadPlan {
+    /// An open-loop plan at `rate` with the run's warm-up and progress settings.
+    fn plan(&self, label: &str, rate: f64, duration: Duration) -> LoadPlan {
         LoadPlan {
             label: label.into(),
-            mode,
-            duration: Some(duration),
-            requests: None,
             warmup: self.opts.scale.warmup,
-            mix: driver::Mix::default(),
-            in_flight_cap: driver::DEFAULT_IN_FLIGHT_CAP,
-            drain_timeout: Duration::from_secs(30),
             progress: self.opts.progress,
+            ..LoadPlan::open(rate, duration)
         }
     }
 
@@ -554,7 +502,15 @@ impl Session<'_> {
 
     /// The prepared collections (or only the `only`-th) as a target, at their own weights.
     fn target(&self, only: Option<usize>) -> Arc<StoreTarget<AnyStore>> {
-        Arc::new(store_target(self.prepared, only, |q| q, self.opts.setup.k))
+        let collections = self
+            .prepared
+            .collections
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| only.is_none_or(|o| o == *i))
+            .map(|(_, c)| c.with_qps(c.qps))
+            .collect();
+        Arc::new(StoreTarget::new(collections, self.opts.setup.k))
     }
 
     /// Step 2: each collection on its own at its `query_load`: latency, errors, and whether the
@@ -566,10 +522,10 @@ impl Session<'_> {
                 break;
             }
             let rate = c.query_load * scale.rate_scale;
-            let plan = self.plan(name, Mode::Open { rate }, scale.per_collection);
+            let plan = self.plan(name, rate, scale.per_collection);
             let r = driver::run_monitored(self.target(Some(i)), &plan, self.stop, &self.monitor())
                 .await?;
-            j.checks.extend(latency_checks(&r, name, None, &self.t));
+            j.checks.extend(latency_checks(&r, name, &self.t));
             let mut q = Check::measured(
                 "query_load",
                 name,
@@ -595,10 +551,9 @@ impl Session<'_> {
         let scale = &self.opts.scale;
         let sustained_limit = self.t.sustained_ops_s * scale.rate_scale;
         let rate = sustained_limit * 1.01;
-        let plan = self.plan("overall", Mode::Open { rate }, scale.overall);
+        let plan = self.plan("overall", rate, scale.overall);
         let r = driver::run_monitored(self.target(None), &plan, self.stop, &self.monitor()).await?;
-        j.checks
-            .extend(latency_checks(&r, "overall", None, &self.t));
+        j.checks.extend(latency_checks(&r, "overall", &self.t));
         let mut c = Check::measured(
             "throughput_sustained",
             "overall",
@@ -658,7 +613,7 @@ impl Session<'_> {
             .iter()
             .map(|f| f * peak_limit)
             .collect();
-        let plan = self.plan("stress", Mode::Open { rate: 1.0 }, scale.stress_step);
+        let plan = self.plan("stress", 1.0, scale.stress_step);
         let (summary, step_runs) = ramp(
             self.target(None),
             &plan,
@@ -669,25 +624,15 @@ impl Session<'_> {
         )
         .await?;
         let samples: u64 = step_runs.iter().map(|r| r.ok).sum();
-        let mut c = match summary.knee_throughput_ops_s {
-            Some(ops) => Check::measured(
-                "throughput_peak",
-                "overall",
-                ops,
-                "ops/s",
-                Bound::AtLeast,
-                peak_limit,
-                samples,
-            ),
-            None => Check::failed_without_value(
-                "throughput_peak",
-                "overall",
-                "ops/s",
-                Bound::AtLeast,
-                peak_limit,
-                "the first stress step already missed a target",
-            ),
-        };
+        let mut c = measured_or_failed(
+            "throughput_peak",
+            "overall",
+            "ops/s",
+            Bound::AtLeast,
+            peak_limit,
+            summary.knee_throughput_ops_s.map(|ops| (ops, samples)),
+            "the first stress step already missed a target",
+        );
         c.note = Some(format!(
             "knee of an open-loop ramp {}{}",
             summary.stopped_because,
@@ -728,13 +673,10 @@ impl Session<'_> {
                 break;
             }
             let workers = (max * i).div_ceil(6);
-            let mut plan = self.plan(
-                &format!("connections-{workers}"),
-                Mode::Closed {
-                    concurrency: workers,
-                },
-                scale.stress_step,
-            );
+            let mut plan = self.plan(&format!("connections-{workers}"), 1.0, scale.stress_step);
+            plan.mode = Mode::Closed {
+                concurrency: workers,
+            };
             if i > 1 {
                 plan.warmup = Duration::ZERO;
             }
@@ -742,11 +684,8 @@ impl Session<'_> {
                 driver::run_monitored(self.target(None), &plan, self.stop, &self.monitor()).await?,
             );
         }
-        let mut plan = self.plan(
-            &format!("connections-hold-{max}"),
-            Mode::Closed { concurrency: max },
-            scale.stress_hold,
-        );
+        let mut plan = self.plan(&format!("connections-hold-{max}"), 1.0, scale.stress_hold);
+        plan.mode = Mode::Closed { concurrency: max };
         plan.warmup = Duration::ZERO;
         let hold =
             driver::run_monitored(self.target(None), &plan, self.stop, &self.monitor()).await?;
@@ -861,43 +800,23 @@ impl Session<'_> {
         )?;
         target.preflight().await?;
         let rate = self.selected[0].1.query_load * self.opts.scale.rate_scale;
-        let plan = self.plan(
-            "gateway",
-            Mode::Open { rate },
-            self.opts.scale.per_collection,
-        );
+        let plan = self.plan("gateway", rate, self.opts.scale.per_collection);
         let r = driver::run(Arc::new(target), &plan, self.stop).await?;
-        let c = if r.latency_ms.samples > 0 {
-            Check::measured(
-                "gateway_latency",
-                "overall",
-                r.latency_ms.mean_ms,
-                "ms",
-                Bound::Below,
-                t.gateway_latency_ms,
-                r.latency_ms.samples,
-            )
-            .with_note(format!("mean end to end through {url} at {rate:.0}/s"))
-        } else {
-            Check::failed_without_value(
-                "gateway_latency",
-                "overall",
-                "ms",
-                Bound::Below,
-                t.gateway_latency_ms,
-                "no request through the gateway succeeded",
-            )
-        };
+        let lat = &r.latency_ms;
+        let mut c = measured_or_failed(
+            "gateway_latency",
+            "overall",
+            "ms",
+            Bound::Below,
+            t.gateway_latency_ms,
+            (lat.samples > 0).then_some((lat.mean_ms, lat.samples)),
+            "no request through the gateway succeeded",
+        );
+        if lat.samples > 0 {
+            c = c.with_note(format!("mean end to end through {url} at {rate:.0}/s"));
+        }
         j.checks.push(c);
-        j.checks.push(Check::measured(
-            "error_rate",
-            "gateway",
-            r.error_rate,
-            "",
-            Bound::AtMost,
-            t.error_rate,
-            r.ok + r.errors,
-        ));
+        j.checks.push(error_rate_check(&r, "gateway", t));
         j.runs.push(r);
         Ok(())
     }

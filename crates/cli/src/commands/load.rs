@@ -68,43 +68,17 @@ pub fn run(args: LoadArgs) -> Result<ExitCode> {
                 .with_note(format!("99 % of {rate:.0} requested")),
             );
         }
-        let error_rate = Check::measured(
-            "error_rate",
-            "overall",
-            result.error_rate,
-            "",
-            Bound::AtMost,
-            t.error_rate,
-            result.ok + result.errors,
-        );
-        // Where the errors were, and a lost node judged on its own (not averaged away).
-        checks.push(
-            match qdrant_perf_report::checks::errors_by_node_note(&result) {
-                Some(note) => error_rate.with_note(note),
-                None => error_rate,
-            },
-        );
-        checks.extend(qdrant_perf_report::checks::all_nodes_served(&result));
-        if result.latency_ms.samples > 0 {
-            checks.push(Check::measured(
-                "latency_mean",
-                "overall",
-                result.latency_ms.mean_ms,
-                "ms",
-                Bound::Below,
-                t.mean_latency_ms,
-                result.latency_ms.samples,
-            ));
-            checks.push(Check::measured(
-                "latency_p95",
-                "overall",
-                result.latency_ms.p95_ms,
-                "ms",
-                Bound::Below,
-                t.p95_latency_ms,
-                result.latency_ms.samples,
-            ));
+        // Mean and p95 latency (missed when no request succeeded), then the error rate with
+        // where the errors were; a lost node is judged on its own (not averaged away).
+        let mut judged = qdrant_perf_load::validate::latency_checks(&result, "overall", &t);
+        if let (Some(note), Some(errors)) = (
+            qdrant_perf_report::checks::errors_by_node_note(&result),
+            judged.last_mut(),
+        ) {
+            errors.note = Some(note);
         }
+        checks.extend(judged);
+        checks.extend(qdrant_perf_report::checks::all_nodes_served(&result));
         let mut report = Report::new("load", info, vec![result], None);
         describe(&mut report, &target);
         report.set_checks(checks, false);

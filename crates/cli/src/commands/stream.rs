@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::stream::{StreamLimits, StreamOptions, StreamReport, run_stream};
 use qdrant_perf_render::checks_table;
-use qdrant_perf_store::{AnyStore, Guard, HnswParams};
+use qdrant_perf_store::{AnyStore, Guard};
 
 use crate::setup::{cache, ctrl_c_stop, load_config, runtime, server_config};
 
@@ -36,15 +36,10 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
             args.collection
         );
     };
-    let ix = &config.performance_tests.optimization.indexing;
     let search = qdrant_perf_store::Profiles::bundled().search;
     let mut opts = StreamOptions::new(name, c.vector_size);
     opts.metric = Metric::Cosine;
-    opts.hnsw = HnswParams {
-        m: ix.hnsw_m,
-        ef_construct: ix.hnsw_ef_construct,
-        full_scan_threshold: ix.full_scan_threshold,
-    };
+    opts.hnsw = config.hnsw();
     opts.dataset_points = args.points.unwrap_or(args.initial + args.total);
     opts.initial = args.initial;
     opts.total = args.total;

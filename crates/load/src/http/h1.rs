@@ -22,11 +22,8 @@ const READ_SIZE: usize = 16 * 1024;
 /// The bytes of one HTTP/1.1 request: `METHOD path HTTP/1.1`, `headers` (the `host` among
 /// them), `content-length` (for a body, and for any POST or PUT), the blank line and `body`.
 pub(super) fn prepare(method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(256 + body.len());
-    out.extend_from_slice(method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut out = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
+    out.reserve(256 + body.len());
     for (name, value) in headers {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
