@@ -400,8 +400,9 @@ pub struct ValidateArgs {
     pub read_only: Vec<String>,
     #[command(flatten)]
     pub data: DatasetArgs,
-    /// Scale sizes, rates and durations down for CI and laptops (2,000 points, rates x 0.1,
-    /// 3 s per collection); the report says what was scaled.
+    /// Scale sizes, rates and durations down for CI and laptops (2,000 points, rates and the
+    /// stress connections x 0.1, 3 s per collection, a 3 s stress hold); the report says what
+    /// was scaled.
     #[arg(long)]
     pub quick: bool,
     /// `edge` (the embedded engine) or a Qdrant URL (see `load --target`).
@@ -436,7 +437,7 @@ pub struct ValidateArgs {
     /// Seconds a cached result lives (default: the file's optimization.caching.cache_ttl).
     #[arg(long)]
     pub cache_ttl: Option<i64>,
-    /// Skip the stress ramp (its check is then listed as not run).
+    /// Skip the stress ramp and the connection ramp (their checks are then listed as not run).
     #[arg(long)]
     pub no_stress: bool,
     /// Count checks that did not run (no cache, no gateway...) as missed.
@@ -715,9 +716,9 @@ pub struct PlanArgs {
     /// Copies of each shard (1 = no replicas).
     #[arg(long, default_value_t = 2)]
     pub replication: u64,
-    #[arg(long, default_value = "64GiB", value_parser = plan::parse_bytes)]
+    #[arg(long, default_value = "64GiB", value_parser = qdrant_perf_plumbing::units::parse_bytes)]
     pub node_ram: u64,
-    #[arg(long, default_value = "2TiB", value_parser = plan::parse_bytes)]
+    #[arg(long, default_value = "2TiB", value_parser = qdrant_perf_plumbing::units::parse_bytes)]
     pub node_disk: u64,
     #[arg(long, default_value_t = 16)]
     pub node_cores: u64,

@@ -345,9 +345,7 @@ async fn cached_store(
             "cached_search on the embedded engine runs over one store: give collections of one dimension (e.g. --collections deepcoder), or a Qdrant server with --target"
         );
     }
-    let config = qdrant_perf_store::CacheConfig::from_env()
-        .with_mode(args.cache)
-        .with_ttl_secs(crate::setup::cache_ttl(args.cache_ttl, config))?;
+    let config = crate::setup::cache_config(args.cache, args.cache_ttl, config)?;
     let cache = qdrant_perf_store::CachedStore::connect(store, config)
         .await
         .map_err(|e| with_flag(e, LOAD_FLAGS))?;

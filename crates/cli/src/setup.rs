@@ -65,13 +65,20 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<PerformanceConfig> {
     })
 }
 
-/// The result cache's TTL in seconds: `--cache-ttl` when given, else the file's
-/// `optimization.caching.cache_ttl`.
-pub fn cache_ttl(flag: Option<i64>, config: &PerformanceConfig) -> i64 {
-    flag.unwrap_or_else(|| {
-        let secs = config.performance_tests.optimization.caching.cache_ttl;
-        i64::try_from(secs).unwrap_or(i64::MAX)
-    })
+/// The result cache at `REDIS_URL` in `mode`: its TTL `--cache-ttl` when given, else the
+/// file's `optimization.caching.cache_ttl`; its in-process tier as large as the file's
+/// `l1_cache_size`.
+pub fn cache_config(
+    mode: qdrant_perf_store::CacheMode,
+    ttl_flag: Option<i64>,
+    config: &PerformanceConfig,
+) -> Result<qdrant_perf_store::CacheConfig> {
+    let caching = &config.performance_tests.optimization.caching;
+    let ttl = ttl_flag.unwrap_or_else(|| i64::try_from(caching.cache_ttl).unwrap_or(i64::MAX));
+    Ok(qdrant_perf_store::CacheConfig::from_env()
+        .with_mode(mode)
+        .with_ttl_secs(ttl)?
+        .with_l1_bytes(caching.l1_bytes()))
 }
 
 /// A multi-threaded runtime with a worker per core, at least two (the load driver's requests

@@ -69,7 +69,8 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     let (met, missed, not_run) = verdicts(&stdout);
     assert_eq!(code, i32::from(missed > 0), "{stdout}\n{stderr}");
     assert_eq!(code, code_of_table(&stdout), "{stdout}");
-    assert_eq!(not_run, 4, "{stdout}");
+    // The stress knee and the connection ramp (--no-stress), the two cache checks, scalability.
+    assert_eq!(not_run, 5, "{stdout}");
     assert!(
         row(&stdout, "gateway_latency", "overall")
             .unwrap()
@@ -149,7 +150,7 @@ fn validate_quick_on_edge_prints_the_verdict_table_and_exits_by_the_checks() {
     let runs = json["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
     assert_eq!(runs[3]["label"], "gateway");
-    assert_eq!(json["verdict"]["not_run"], 4);
+    assert_eq!(json["verdict"]["not_run"], 5);
     assert_eq!(runs[2]["label"], "overall");
     assert_eq!(json["requested_rate"], runs[2]["requested_rate"]);
     assert_eq!(json["throughput_ops_s"], runs[2]["throughput_ops_s"]);
@@ -445,6 +446,84 @@ fn load_stress_and_merge_on_the_noop_target() {
 }
 
 #[test]
+fn validates_stress_ramp_reaches_the_files_max_connections_and_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    // --quick takes a tenth of the file's max_connections: 3 here.
+    let config = tiny_config(dir.path(), |t| {
+        t.replace("max_connections: 5000", "max_connections: 30")
+    });
+    let out = dir.path().join("run");
+    let args: Vec<String> = quick_validate("1s")
+        .into_iter()
+        .filter(|a| a != "--no-stress")
+        .collect();
+    let (code, stdout, stderr) = run(bin()
+        .args(&args)
+        .args(["--target", "edge", "--collections", "tiny16"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(&out)
+        .env_remove("QDRANT_URL"));
+    assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("the connection ramp to 3 connections held 3 s"),
+        "{stdout}"
+    );
+    let recorded = stdout
+        .lines()
+        .find(|l| l.starts_with("settings recorded, not used by the test: "))
+        .unwrap();
+    assert!(!recorded.contains("stress_testing"), "{recorded}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    let steps: Vec<(&str, u64)> = runs
+        .iter()
+        .filter(|r| r["label"].as_str().unwrap().starts_with("connections-"))
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap(),
+                r["concurrency"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("connections-1", 1),
+            ("connections-1", 1),
+            ("connections-2", 2),
+            ("connections-2", 2),
+            ("connections-3", 3),
+            ("connections-3", 3),
+            ("connections-hold-3", 3),
+        ],
+        "{steps:?}"
+    );
+    let hold = runs.last().unwrap();
+    assert!(hold["elapsed_s"].as_f64().unwrap() >= 2.9, "{hold}");
+    let check = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "stress_error_rate")
+        .unwrap();
+    assert_eq!(
+        check["samples"],
+        hold["ok"].as_u64().unwrap() + hold["errors"].as_u64().unwrap()
+    );
+    assert!(check["samples"].as_u64().unwrap() > 0, "{check}");
+    let note = check["note"].as_str().unwrap();
+    assert!(
+        note.contains("3 connections") && note.contains("held 3 s"),
+        "{note}"
+    );
+}
+
+#[test]
 fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     use qdrant_perf_testkit::redis::RedisServer;
     let dir = tempfile::tempdir().unwrap();
@@ -452,6 +531,7 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     // The file's cache_ttl is the cache's TTL (no --cache-ttl given).
     let config = tiny_config(dir.path(), |t| {
         t.replace("cache_ttl: 3600", "cache_ttl: 60")
+            .replace("l1_cache_size: \"2GB\"", "l1_cache_size: \"64MB\"")
     });
     let redis = RedisServer::start().expect("redis-server (Debian package redis-server)");
     let run_with = |out: &str, url: &str, mode: &str| {
@@ -495,6 +575,11 @@ fn validate_checks_the_cache_with_a_real_redis_and_fails_clearly_without_one() {
     let hit = check("cache_hit_rate");
     assert_eq!(hit["samples"], 500, "{hit}");
     assert!(hit.to_string().contains("TTL 60 s"), "{hit}");
+    // ... and its l1_cache_size the in-process tier's room.
+    assert!(
+        hit.to_string().contains("in-process tier 64.00 MiB"),
+        "{hit}"
+    );
     let measured = hit["measured"].as_f64().unwrap();
     assert!(measured > 80.0 && measured < 100.0, "{hit}");
     assert_eq!(hit["passed"], measured > 90.0, "{hit}");

@@ -167,10 +167,20 @@ pub struct Indexing {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Caching {
+    /// The in-process tier's room (`2GB`, `512MiB`; binary units), which the suite's cached
+    /// store is given.
     pub l1_cache_size: String,
+    /// Redis' room: the deployment's own Redis setting, recorded.
     pub l2_cache_size: String,
     /// Seconds.
     pub cache_ttl: u64,
+}
+
+impl Caching {
+    /// `l1_cache_size` in bytes (checked when the file is read).
+    pub fn l1_bytes(&self) -> u64 {
+        qdrant_perf_plumbing::units::parse_bytes(&self.l1_cache_size).unwrap_or(0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -232,28 +242,19 @@ pub const COLLECTED_METRICS: &[&str] = &[
 
 impl PerformanceConfig {
     /// The keys of the file that no test of this version reads, with their values: the
-    /// deployment's own settings (`api_gateway.*`, the cache tiers' sizes, the tools it was load
-    /// tested with) and test parameters not yet used (the stress ramp's connection count and
-    /// hold, the closed-loop connection count), and the `monitoring.metrics` no run collects.
+    /// deployment's own settings (`api_gateway.*`, Redis' size, the tools it was load tested
+    /// with) and test parameters not yet used (the closed-loop connection count), and the
+    /// `monitoring.metrics` no run collects.
     /// A run lists them once at its start ([`Self::recorded_line`]); the report keeps the
     /// whole file.
     pub fn recorded_settings(&self) -> Vec<(&'static str, String)> {
         let t = &self.performance_tests;
         let (c, g) = (&t.optimization.caching, &t.optimization.api_gateway);
-        let (lt, st) = (&t.load_testing, &t.stress_testing);
+        let lt = &t.load_testing;
         let mut keys = vec![
             ("load_testing.tools", lt.tools.join(",")),
             ("load_testing.threads", lt.threads.to_string()),
             ("load_testing.connections", lt.connections.to_string()),
-            (
-                "stress_testing.max_connections",
-                st.max_connections.to_string(),
-            ),
-            ("stress_testing.duration", st.duration.to_string()),
-            (
-                "optimization.caching.l1_cache_size",
-                c.l1_cache_size.clone(),
-            ),
             (
                 "optimization.caching.l2_cache_size",
                 c.l2_cache_size.clone(),
@@ -417,6 +418,18 @@ impl PerformanceConfig {
             if v == 0 {
                 let path: Vec<&str> = key.split('.').collect();
                 return Err(invalid(format!("{} = 0: must be at least 1", at(&path))));
+            }
+        }
+        let c = &t.optimization.caching;
+        for (key, v) in [
+            ("l1_cache_size", &c.l1_cache_size),
+            ("l2_cache_size", &c.l2_cache_size),
+        ] {
+            if let Err(e) = qdrant_perf_plumbing::units::parse_bytes(v) {
+                return Err(invalid(format!(
+                    "{}: {e}",
+                    at(&["optimization", "caching", key])
+                )));
             }
         }
         let ix = &t.optimization.indexing;
@@ -589,13 +602,14 @@ mod tests {
         let line = c.recorded_line();
         for key in [
             "load_testing.tools = wrk,ab,k6",
-            "stress_testing.max_connections = 5000",
             "optimization.api_gateway.workers = ",
-            "optimization.caching.l1_cache_size = ",
+            "optimization.caching.l2_cache_size = 16GB",
             "monitoring.metrics (not collected) = disk_io,network_io",
         ] {
             assert!(line.contains(key), "{key:?} not in {line}");
         }
+        // Used by validate's connection ramp, so not listed.
+        assert!(!line.contains("stress_testing"), "{line}");
         assert!(!line.contains("query_latency_p95"), "{line}");
         assert_eq!(p.collections.0[3].1.vector_size, 3072);
     }
@@ -630,6 +644,11 @@ mod tests {
                 BUNDLED_CONFIG.replace("      vector_size: 3072", "      vector_size: 0"),
                 "performance_tests.collections.phi3.vector_size = 0",
                 "line 38",
+            ),
+            (
+                BUNDLED_CONFIG.replace("l1_cache_size: \"2GB\"", "l1_cache_size: \"2 parsecs\""),
+                "unknown unit",
+                "performance_tests.optimization.caching.l1_cache_size",
             ),
             (
                 BUNDLED_CONFIG.replace("  load_testing:", "  load_testing: [\n"),

@@ -43,13 +43,20 @@ pub struct Scale {
     /// Every rate (and throughput limit) is multiplied by this.
     pub rate_scale: f64,
     pub stress_step: Duration,
+    /// Closed-loop connections the connection ramp reaches and holds
+    /// (stress_testing.max_connections; a tenth with `--quick`).
+    pub max_connections: usize,
+    /// How long the connection ramp holds `max_connections` (stress_testing.duration; 3 s with
+    /// `--quick`).
+    pub stress_hold: Duration,
     pub quick: bool,
 }
 
 impl Scale {
     /// `--quick`: 2,000 points and 200 queries per collection, 3 s per collection, 5 s overall,
-    /// 1 s warm-up, rates x 0.1, 2 s stress steps.
-    pub fn quick() -> Self {
+    /// 1 s warm-up, rates and the stress ramp's connections x 0.1, 2 s stress steps, a 3 s hold.
+    pub fn quick(config: &PerformanceConfig) -> Self {
+        let max = config.performance_tests.stress_testing.max_connections as f64;
         Self {
             points: Some(2_000),
             queries: 200,
@@ -58,6 +65,8 @@ impl Scale {
             warmup: Duration::from_secs(1),
             rate_scale: 0.1,
             stress_step: Duration::from_secs(2),
+            max_connections: (max * 0.1).ceil() as usize,
+            stress_hold: Duration::from_secs(3),
             quick: true,
         }
     }
@@ -74,6 +83,8 @@ impl Scale {
             warmup: Duration::from_secs(10),
             rate_scale: 1.0,
             stress_step: Duration::from_secs((p.stress_testing.ramp_up_time / 6).max(1)),
+            max_connections: p.stress_testing.max_connections as usize,
+            stress_hold: Duration::from_secs(p.stress_testing.duration),
             quick: false,
         }
     }
@@ -84,7 +95,9 @@ impl Scale {
             format!(
                 "--quick: {} points and {} held-out queries per collection (the file says test_vectors), \
                  {:.0} s per collection and {:.0} s overall after {:.0} s warm-up (the file says {}), \
-                 every rate and throughput limit x {}, stress steps of {:.0} s. Latency limits are not scaled.",
+                 every rate and throughput limit x {}, stress steps of {:.0} s, the connection ramp to {} \
+                 connections held {:.0} s (the file says stress_testing.max_connections and duration). \
+                 Latency limits are not scaled.",
                 self.points.map_or("test_vectors".into(), |p| p.to_string()),
                 self.queries,
                 self.per_collection.as_secs_f64(),
@@ -92,7 +105,9 @@ impl Scale {
                 self.warmup.as_secs_f64(),
                 "load_testing.duration",
                 self.rate_scale,
-                self.stress_step.as_secs_f64()
+                self.stress_step.as_secs_f64(),
+                self.max_connections,
+                self.stress_hold.as_secs_f64()
             )
         })
     }
@@ -457,6 +472,7 @@ impl Session<'_> {
         self.per_collection(&mut j).await?;
         self.overall(&mut j).await?;
         self.stress(&mut j).await?;
+        self.connections(&mut j).await?;
         self.cache(&mut j).await?;
         self.gateway(&mut j).await?;
         j.checks.push(self.scalability());
@@ -625,6 +641,81 @@ impl Session<'_> {
         j.checks.push(c);
         j.runs.extend(step_runs);
         j.stress = Some(summary);
+        Ok(())
+    }
+
+    /// Step 4b: the connection ramp: closed loop from a sixth of `max_connections` to all of
+    /// them in six steps over ramp_up_time, then held for stress_testing.duration. The hold is
+    /// judged on its error rate (the deployment stays up and answers under its most connections);
+    /// its latency and throughput are in its note and run (listed as not run without `stress`).
+    async fn connections(&self, j: &mut Judged) -> Result<(), LoadError> {
+        let scale = &self.opts.scale;
+        let max = scale.max_connections.max(1);
+        let hold_s = scale.stress_hold.as_secs_f64();
+        if !self.opts.stress || self.stop.is_stopped() {
+            let why = if self.opts.stress {
+                "stopped by Ctrl-C"
+            } else {
+                "stress ramp skipped (--no-stress)"
+            };
+            j.checks.push(Check::not_run(
+                "stress_error_rate",
+                "overall",
+                "",
+                Bound::AtMost,
+                self.t.error_rate,
+                why,
+            ));
+            return Ok(());
+        }
+        for i in 1..=6 {
+            if self.stop.is_stopped() {
+                break;
+            }
+            let workers = (max * i).div_ceil(6);
+            let mut plan = self.plan(&format!("connections-{workers}"), 1.0, scale.stress_step);
+            plan.mode = Mode::Closed {
+                concurrency: workers,
+            };
+            if i > 1 {
+                plan.warmup = Duration::ZERO;
+            }
+            j.runs.push(
+                driver::run_monitored(self.target(None), &plan, self.stop, &self.monitor()).await?,
+            );
+        }
+        let mut plan = self.plan(&format!("connections-hold-{max}"), 1.0, scale.stress_hold);
+        plan.mode = Mode::Closed { concurrency: max };
+        plan.warmup = Duration::ZERO;
+        let hold =
+            driver::run_monitored(self.target(None), &plan, self.stop, &self.monitor()).await?;
+        let l = &hold.latency_ms;
+        let note = format!(
+            "closed loop, {max} connections ({} in flight at most) held {hold_s:.0} s after a ramp over {:.0} s: \
+             {:.0} ops/s, mean {:.2} ms, p95 {:.2} ms{}",
+            hold.max_in_flight,
+            scale.stress_step.as_secs_f64() * 6.0,
+            hold.throughput_ops_s,
+            l.mean_ms,
+            l.p95_ms,
+            if scale.quick {
+                "; connections x 0.1 and a 3 s hold (--quick)"
+            } else {
+                ""
+            }
+        );
+        let total = hold.ok + hold.errors;
+        let check = Check::measured(
+            "stress_error_rate",
+            "overall",
+            hold.error_rate,
+            "",
+            Bound::AtMost,
+            self.t.error_rate,
+            total,
+        );
+        j.checks.push(check.with_note(note));
+        j.runs.push(hold);
         Ok(())
     }
 
@@ -884,9 +975,16 @@ async fn cache_checks(
     let m = cached.measurements().await;
     let s = &m.stats;
     let note = format!(
-        "Zipf(1.0) over {pool} distinct queries of {}, {requests} requests, TTL {} s; {} cache errors",
+        "Zipf(1.0) over {pool} distinct queries of {}, {requests} requests, TTL {} s, {}; {} cache errors",
         collection.name,
         m.ttl_seconds,
+        match m.l1_bytes {
+            0 => "no in-process tier".to_string(),
+            b => format!(
+                "in-process tier {}",
+                qdrant_perf_plumbing::human_bytes(b as f64)
+            ),
+        },
         s.errors.total()
     );
     let hit_rate = Check::measured(
@@ -1060,6 +1158,29 @@ mod tests {
                     "backtest_relative_error": null}}
             }
         })
+    }
+
+    #[test]
+    fn the_connection_ramp_follows_the_files_stress_keys_and_quick_scales_it_down() {
+        let text = crate::config::BUNDLED_CONFIG
+            .replace("max_connections: 5000", "max_connections: 200")
+            .replace("duration: 600", "duration: 20")
+            .replace("ramp_up_time: 60", "ramp_up_time: 12");
+        let config = PerformanceConfig::parse(&text, "t.yaml").unwrap();
+        let full = Scale::full(&config);
+        assert_eq!(full.max_connections, 200);
+        assert_eq!(full.stress_hold, Duration::from_secs(20));
+        assert_eq!(full.stress_step, Duration::from_secs(2));
+        let quick = Scale::quick(&config);
+        assert_eq!(quick.max_connections, 20);
+        assert_eq!(quick.stress_hold, Duration::from_secs(3));
+        let said = quick.describe().unwrap();
+        assert!(
+            said.contains("connection ramp to 20 connections held 3 s"),
+            "{said}"
+        );
+        let bundled = Scale::quick(&PerformanceConfig::bundled());
+        assert_eq!(bundled.max_connections, 500);
     }
 
     #[test]

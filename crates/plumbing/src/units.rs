@@ -30,9 +30,53 @@ pub fn time_unit(ns: f64) -> (f64, &'static str) {
     }
 }
 
+/// Parses `64GiB`, `64G`, `512 MiB`, `1TB`, `1e9` into bytes (binary units for both spellings:
+/// memory is sold in GiB).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (example: 64GiB, 512MiB, 2TiB)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0f64.powi(2),
+        "g" | "gb" | "gib" => 1024.0f64.powi(3),
+        "t" | "tb" | "tib" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?} (use B, KiB, MiB, GiB or TiB)"
+            ));
+        }
+    };
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!("{s:?} must be a positive size"));
+    }
+    Ok((value * mult) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        const GIB: u64 = 1 << 30;
+        assert_eq!(parse_bytes("64GiB").unwrap(), 64 * GIB);
+        assert_eq!(parse_bytes("64G").unwrap(), 64 * GIB);
+        assert_eq!(parse_bytes("2GB").unwrap(), 2 * GIB);
+        assert_eq!(parse_bytes("512 MiB").unwrap(), 512 << 20);
+        assert!(
+            parse_bytes("64 furlongs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_bytes("lots").unwrap_err().contains("example"));
+    }
 
     #[test]
     fn human_bytes_picks_binary_units() {

@@ -1201,35 +1201,6 @@ impl DeploymentPlan {
     }
 }
 
-/// Parses `64GiB`, `64G`, `512 MiB`, `1TB`, `1e9` into bytes (binary units for both spellings:
-/// memory is sold in GiB).
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .trim()
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (example: 64GiB, 512MiB, 2TiB)"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" | "kib" => 1024.0,
-        "m" | "mb" | "mib" => 1024.0f64.powi(2),
-        "g" | "gb" | "gib" => 1024.0f64.powi(3),
-        "t" | "tb" | "tib" => 1024.0f64.powi(4),
-        other => {
-            return Err(format!(
-                "{s:?}: unknown unit {other:?} (use B, KiB, MiB, GiB or TiB)"
-            ));
-        }
-    };
-    if !(value.is_finite() && value > 0.0) {
-        return Err(format!("{s:?} must be a positive size"));
-    }
-    Ok((value * mult) as u64)
-}
-
 /// Parses `100000000`, `100M`, `1.5B`, `100_000_000` into a count.
 pub fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.trim().replace('_', "");
@@ -1370,16 +1341,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_counts_and_durations_parse_with_units() {
-        assert_eq!(parse_bytes("64GiB").unwrap(), 64 * GIB);
-        assert_eq!(parse_bytes("64G").unwrap(), 64 * GIB);
-        assert_eq!(parse_bytes("512 MiB").unwrap(), 512 << 20);
-        assert!(
-            parse_bytes("64 furlongs")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
-        assert!(parse_bytes("lots").unwrap_err().contains("example"));
+    fn counts_and_durations_parse_with_units() {
         assert_eq!(parse_count("100000000").unwrap(), 100_000_000);
         assert_eq!(parse_count("100M").unwrap(), 100_000_000);
         assert_eq!(parse_count("1.5B").unwrap(), 1_500_000_000);

@@ -77,11 +77,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
         gateway: args.gateway.clone().map(|g| (g, args.gateway_body.clone())),
         cache: args
             .cache
-            .map(|mode| {
-                qdrant_perf_store::CacheConfig::from_env()
-                    .with_mode(mode)
-                    .with_ttl_secs(crate::setup::cache_ttl(args.cache_ttl, &config))
-            })
+            .map(|mode| crate::setup::cache_config(mode, args.cache_ttl, &config))
             .transpose()?,
         monitor: Default::default(),
         measured_scale: measured_scale.transpose()?,
@@ -133,7 +129,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
 /// override them.
 fn scale_of(args: &ValidateArgs, config: &PerformanceConfig) -> Scale {
     let mut scale = if args.quick {
-        Scale::quick()
+        Scale::quick(config)
     } else {
         Scale::full(config)
     };
