@@ -100,8 +100,6 @@ pub enum LoadedFrom {
     Cache { seconds: f64 },
     /// Generated (and, when a cache was given, saved to it).
     Generated { seconds: f64 },
-    /// Read from files the user supplied.
-    Files,
     /// A user's dataset read by [`Dataset::open`]: what was read and how its truth was made.
     User(Box<UserSource>),
 }
@@ -351,81 +349,6 @@ impl Dataset {
         })
     }
 
-    /// A dataset from the user's own files (`.fbin`/`.fvecs` points and queries, optional
-    /// `.ibin`/`.ivecs` ground truth). Without a truth file it is computed exactly.
-    pub fn from_files(
-        points: &Path,
-        queries: &Path,
-        truth: Option<&Path>,
-        metric: Metric,
-        k: usize,
-    ) -> Result<Dataset> {
-        let points_v = read_vectors(points)?;
-        let queries_v = read_vectors(queries)?;
-        if points_v.dim() != queries_v.dim() {
-            return Err(DataError::WrongDimension {
-                expected: points_v.dim(),
-                actual: queries_v.dim(),
-                context: format!(
-                    "queries in {} against points in {}",
-                    queries.display(),
-                    points.display()
-                ),
-            });
-        }
-        let truth = match truth {
-            Some(path) => {
-                let (width, ids) = read_ids(path)?;
-                if ids.len() != queries_v.len() {
-                    return Err(DataError::bad_file(
-                        path,
-                        format!(
-                            "has {} rows of neighbours, but there are {} queries",
-                            ids.len(),
-                            queries_v.len()
-                        ),
-                    ));
-                }
-                if let Some(bad) = ids
-                    .iter()
-                    .flatten()
-                    .find(|&&id| id as usize >= points_v.len())
-                {
-                    return Err(DataError::bad_file(
-                        path,
-                        format!(
-                            "neighbour id {bad} is out of range: there are {} points",
-                            points_v.len()
-                        ),
-                    ));
-                }
-                let scores = ids.iter().map(|r| vec![f32::NAN; r.len()]).collect();
-                GroundTruth::new(width, ids, scores)?
-            }
-            None => ground_truth(&points_v, &queries_v, k, metric, &|_| {})?,
-        };
-        let spec = DatasetSpec {
-            dim: points_v.dim(),
-            points: points_v.len(),
-            queries: queries_v.len(),
-            k: truth.k(),
-            distribution: crate::Distribution::Normal,
-            metric,
-            seed: 0,
-            payload: None,
-        };
-        Ok(Dataset {
-            spec,
-            points: points_v,
-            queries: queries_v,
-            truth,
-            payloads: None,
-            dir: points.parent().map(Path::to_path_buf).unwrap_or_default(),
-            loaded_from: LoadedFrom::Files,
-            source_payloads: None,
-        })
-    }
-
     fn read_dir(spec: &DatasetSpec, dir: &Path) -> Result<(Vectors, Vectors, GroundTruth)> {
         let meta_path = dir.join(META);
         let meta: Meta = serde_json::from_slice(
@@ -513,14 +436,12 @@ impl Dataset {
     /// `dataset.json`, so they are computed once; for the user's own files they are computed
     /// each time (well under a second) and nothing is written beside those files.
     pub fn hardness(&self) -> Result<Hardness> {
-        let cached = !matches!(self.loaded_from, LoadedFrom::Files);
         let path = self.dir.join(HARDNESS);
-        if cached && let Some(h) = read_cached(&path) {
+        if let Some(h) = read_cached(&path) {
             return Ok(h);
         }
         let h = hardness(&self.points, &self.queries, &self.truth, self.spec.metric)?;
-        if cached
-            && self.dir.join(META).exists()
+        if self.dir.join(META).exists()
             && let Err(e) = write_cached(&path, &h)
         {
             eprintln!("warning: could not cache the dataset's LID and RC: {e}");
@@ -560,7 +481,6 @@ impl Dataset {
                 fmt_secs(*seconds),
                 self.dir.display()
             ),
-            LoadedFrom::Files => format!("{what}: read from {}", self.dir.display()),
             LoadedFrom::User(u) => {
                 let truth = u.truth.describe(&u.path);
                 format!(
@@ -732,42 +652,5 @@ mod tests {
             .ensure_writable()
             .unwrap();
         assert_eq!(writable.root(), dir.path().join("ok"));
-    }
-
-    #[test]
-    fn user_files_load_with_their_truth_and_bad_truth_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let (points, queries, truth) = Dataset::generate(&spec()).unwrap();
-        let p = dir.path().join("base.fvecs");
-        let q = dir.path().join("query.fvecs");
-        let t = dir.path().join("gt.ivecs");
-        write_vectors(&p, &points).unwrap();
-        write_vectors(&q, &queries).unwrap();
-        write_ids(&t, 10, truth.all_ids()).unwrap();
-        let ds = Dataset::from_files(&p, &q, Some(&t), Metric::Cosine, 10).unwrap();
-        assert_eq!(ds.truth.all_ids(), truth.all_ids());
-        // A truth file has no scores: LID and RC come from the vectors, and nothing is written
-        // beside the user's files.
-        assert!(ds.describe().contains("LID@10 mean"), "{}", ds.describe());
-        assert!(!dir.path().join(HARDNESS).exists());
-        assert_eq!(ds.points, points);
-        // Without a truth file it is computed, and agrees.
-        let computed = Dataset::from_files(&p, &q, None, Metric::Cosine, 10).unwrap();
-        assert_eq!(computed.truth.all_ids(), truth.all_ids());
-        // Truth for another number of queries is refused with both counts.
-        write_ids(&t, 10, &truth.all_ids()[..5]).unwrap();
-        let err = Dataset::from_files(&p, &q, Some(&t), Metric::Cosine, 10)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("5 rows") && err.contains("20 queries"),
-            "{err}"
-        );
-        // Queries of another dimension are refused.
-        write_vectors(&q, &Vectors::new(8, vec![0.5; 16]).unwrap()).unwrap();
-        let err = Dataset::from_files(&p, &q, None, Metric::Cosine, 10)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("expected dimension 16, got 8"), "{err}");
     }
 }

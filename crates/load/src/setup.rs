@@ -277,7 +277,6 @@ pub async fn put_in_place(
     let seconds = SetupSeconds {
         dataset: match &dataset.loaded_from {
             LoadedFrom::Cache { seconds } | LoadedFrom::Generated { seconds } => *seconds,
-            LoadedFrom::Files => 0.0,
             LoadedFrom::User(u) => u.seconds,
         },
         open: loaded.open_seconds,

@@ -135,16 +135,6 @@ impl From<Ttl> for u64 {
     }
 }
 
-impl FromStr for Ttl {
-    type Err = CacheError;
-    fn from_str(s: &str) -> Result<Self, CacheError> {
-        let t = s.trim().trim_end_matches('s');
-        t.parse::<i64>()
-            .map_err(|_| CacheError::InvalidTtl { value: s.into() })
-            .and_then(Self::from_secs)
-    }
-}
-
 /// What to do when Redis cannot be reached at start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -902,9 +892,6 @@ mod tests {
             );
         }
         assert_eq!(Ttl::from_secs(60).unwrap().secs(), 60);
-        assert_eq!("120".parse::<Ttl>().unwrap().secs(), 120);
-        assert!("0".parse::<Ttl>().is_err());
-        assert!("soon".parse::<Ttl>().is_err());
         assert!(serde_json::from_str::<Ttl>("-5").is_err());
         assert_eq!(Ttl::default().secs(), 3600);
         assert!(
