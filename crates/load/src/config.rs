@@ -167,8 +167,8 @@ pub struct Indexing {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Caching {
-    /// The in-process tier's room (`2GB`, `512MiB`; binary units), which the suite's cached
-    /// store is given.
+    /// The in-process tier's room (`2GB`, `512MiB`; binary units; `0`: none), which the suite's
+    /// cached store is given.
     pub l1_cache_size: String,
     /// Redis' room: the deployment's own Redis setting, recorded.
     pub l2_cache_size: String,
@@ -177,9 +177,17 @@ pub struct Caching {
 }
 
 impl Caching {
-    /// `l1_cache_size` in bytes (checked when the file is read).
+    /// `l1_cache_size` in bytes; 0 turns the in-process tier off (checked when the file is read).
     pub fn l1_bytes(&self) -> u64 {
-        qdrant_perf_plumbing::units::parse_bytes(&self.l1_cache_size).unwrap_or(0)
+        tier_bytes(&self.l1_cache_size).unwrap_or(0)
+    }
+}
+
+/// A cache tier's size: `2GB`, `512MiB` (binary units), or `0` for no such tier.
+fn tier_bytes(v: &str) -> Result<u64, String> {
+    match v.trim() {
+        "0" => Ok(0),
+        v => qdrant_perf_plumbing::units::parse_bytes(v),
     }
 }
 
@@ -425,7 +433,7 @@ impl PerformanceConfig {
             ("l1_cache_size", &c.l1_cache_size),
             ("l2_cache_size", &c.l2_cache_size),
         ] {
-            if let Err(e) = qdrant_perf_plumbing::units::parse_bytes(v) {
+            if let Err(e) = tier_bytes(v) {
                 return Err(invalid(format!(
                     "{}: {e}",
                     at(&["optimization", "caching", key])
@@ -608,6 +616,10 @@ mod tests {
         ] {
             assert!(line.contains(key), "{key:?} not in {line}");
         }
+        assert_eq!(p.optimization.caching.l1_bytes(), 2 << 30);
+        let off = BUNDLED_CONFIG.replace("l1_cache_size: \"2GB\"", "l1_cache_size: \"0\"");
+        let off = PerformanceConfig::parse(&off, "t.yaml").unwrap();
+        assert_eq!(off.performance_tests.optimization.caching.l1_bytes(), 0);
         // Used by validate's connection ramp, so not listed.
         assert!(!line.contains("stress_testing"), "{line}");
         assert!(!line.contains("query_latency_p95"), "{line}");
