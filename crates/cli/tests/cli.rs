@@ -518,7 +518,9 @@ fn validates_stress_ramp_reaches_the_files_max_connections_and_holds() {
     assert!(check["samples"].as_u64().unwrap() > 0, "{check}");
     let note = check["note"].as_str().unwrap();
     assert!(
-        note.contains("3 connections") && note.contains("held 3 s"),
+        note.contains("3 connections")
+            && note.contains("held 3 s")
+            && note.contains("by Little's law"),
         "{note}"
     );
 }

@@ -692,12 +692,14 @@ impl Session<'_> {
         let l = &hold.latency_ms;
         let note = format!(
             "closed loop, {max} connections ({} in flight at most) held {hold_s:.0} s after a ramp over {:.0} s: \
-             {:.0} ops/s, mean {:.2} ms, p95 {:.2} ms{}",
+             {:.0} ops/s, mean {:.2} ms, p95 {:.2} ms from each send; {:.2} ms a request by Little's law \
+             (connections / ops/s: the wait to be sent included){}",
             hold.max_in_flight,
             scale.stress_step.as_secs_f64() * 6.0,
             hold.throughput_ops_s,
             l.mean_ms,
             l.p95_ms,
+            max as f64 / hold.throughput_ops_s.max(f64::MIN_POSITIVE) * 1e3,
             if scale.quick {
                 "; connections x 0.1 and a 3 s hold (--quick)"
             } else {
