@@ -82,7 +82,20 @@ fn open_loop_run() {
             .map_or("-".into(), |c| format!("{c:.0}")),
         r.resources.cores
     );
-    assert_eq!(r.errors, 0, "{:?}", r.errors_by_kind);
+    // Requests not sent because 50,000 were outstanding (a stall of 50 ms at 1,000,000 ops/s:
+    // the machine paused the process, or the driver fell behind) are a measured shortfall,
+    // printed with the figures above; any other error is a bug of the driver or the target.
+    let capped = r
+        .errors_by_kind
+        .get("not sent: in-flight cap")
+        .map_or(0, |e| e.count);
+    if capped > 0 {
+        eprintln!(
+            "driver/open_loop_noop: {capped} requests not sent: {} were outstanding at once (in-flight cap)",
+            plan.in_flight_cap
+        );
+    }
+    assert_eq!(r.errors, capped, "{:?}", r.errors_by_kind);
 }
 
 fn main() {
