@@ -293,9 +293,10 @@ pub struct LoadArgs {
     /// (default: the collections' query_load from the config).
     #[arg(long, value_parser = parse_rate, conflicts_with = "concurrency", allow_hyphen_values = true)]
     pub rate: Option<f64>,
-    /// Closed loop: this many workers back to back.
-    #[arg(long, value_parser = positive_usize, allow_hyphen_values = true)]
-    pub concurrency: Option<usize>,
+    /// Closed loop: this many workers back to back, each with its own connection; without a
+    /// number, the config's load_testing.connections (1000 in the seed's file).
+    #[arg(long, value_parser = positive_usize, num_args = 0..=1, value_name = "N")]
+    pub concurrency: Option<Option<usize>>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -380,6 +380,36 @@ fn load_stress_and_merge_on_the_noop_target() {
         "two logs of 6000 samples: {stdout}"
     );
 
+    // `--concurrency` without a number: the file's load_testing.connections workers.
+    let seven = tiny_config(dir.path(), |t| {
+        t.replace("connections: 1000", "connections: 7")
+    });
+    let (code, stdout, stderr) = run(bin()
+        .args([
+            "load",
+            "--target",
+            "noop",
+            "--concurrency",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--config",
+        ])
+        .arg(&seven)
+        .arg("--out")
+        .arg(dir.path().join("closed")));
+    assert_eq!(code, code_of_table(&stdout), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("closed loop: 7 connections (load_testing.connections)"),
+        "{stderr}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("closed/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["runs"][0]["concurrency"], 7, "{stdout}");
+
     let config = tiny_config(dir.path(), |t| {
         t.replace(
             "query_latency: 10",

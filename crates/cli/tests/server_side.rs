@@ -366,6 +366,33 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
         stdout.contains("cpu_usage") && stdout.contains(&instance),
         "{stdout}"
     );
+    // Disk and network I/O of the server host: figures (no target in the file), from the same
+    // Prometheus, with a per-interval series in report.json and in metrics.prom.
+    for name in ["disk_io", "network_io"] {
+        let c = check(name);
+        assert_eq!(c["verdict"], "figure", "{c}");
+        assert!(c["measured"].as_f64().unwrap() >= 0.0, "{c}");
+        assert!(
+            c["note"].as_str().unwrap().contains(&prometheus.url()),
+            "{c}"
+        );
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row in\n{stdout}"));
+        assert!(line.contains("MB/s") && line.contains("figure"), "{line}");
+    }
+    let io = &host["io"];
+    assert!(io["disk_written_bytes_per_s"].as_f64().is_some(), "{io}");
+    assert!(io["network_receive_bytes_per_s"].as_f64().is_some(), "{io}");
+    assert!(io["series"].as_array().unwrap().len() >= 2, "{io}");
+    let prom = std::fs::read_to_string(out.join("metrics.prom")).unwrap();
+    for family in [
+        "qdrant_perf_server_host_disk_written_bytes_per_second{run=\"overall\"}",
+        "qdrant_perf_server_host_network_receive_bytes_per_second{run=\"overall\"}",
+    ] {
+        assert!(prom.contains(family), "{family} not in metrics.prom");
+    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The server host's CPU and memory over a run, from the deployment's monitoring.
+//! The server host's CPU, memory, disk and network I/O over a run, from the deployment's
+//! monitoring.
 //!
 //! [`resources`](crate::resources) sees only this process. Against a server, the `cpu_usage`
 //! and `memory_usage` targets are about the server's host, which this module reads from one of
@@ -17,17 +18,20 @@
 //! CPU is in percent of all the host's cores, from the share of non-idle CPU time (for a
 //! process: its CPU seconds over wall time times cores), clamped to 0..=100 (counters read a
 //! moment apart can put a rate of idle time slightly above 1). Memory is MemTotal -
-//! MemAvailable in percent of MemTotal (for a process: its RSS in percent of MemTotal).
+//! MemAvailable in percent of MemTotal (for a process: its RSS in percent of MemTotal). Disk
+//! and network I/O are bytes per second from node_exporter's `node_disk_*_bytes_total` and
+//! `node_network_*_bytes_total` (for a process: `/proc/<pid>/io` and `/proc/<pid>/net/dev`),
+//! as a mean over the window and a series (see [`HostIo`] for which devices count).
 //!
 //! A source that cannot be reached is an error at [`HostMonitor::start`], before the run. What
 //! fails later (a scrape, a query) does not stop the run: a failed scrape is counted in
 //! `failed_samples`, and absent figures carry the reason in `not_collected`.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use qdrant_perf_plumbing::proc;
-use qdrant_perf_report::HostResources;
+use qdrant_perf_plumbing::proc::{self, IoCounters};
 use qdrant_perf_report::intervals::unix_seconds;
+use qdrant_perf_report::{HostIo, HostResources, IoSecond};
 use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, label};
 
 use crate::target::error_chain;
@@ -173,6 +177,45 @@ pub struct NodeCounters {
     pub cores: usize,
     pub mem_available_bytes: Option<f64>,
     pub mem_total_bytes: Option<f64>,
+    /// Disk bytes summed over the disks (not `dm-*`, `md*`: see [`HostIo`]), network bytes
+    /// over every interface but `lo`, and `lo`'s.
+    pub io: IoCounters,
+}
+
+/// The sum of a counter family over the series whose `device` label passes `keep`; None when
+/// no series does.
+fn device_sum(metrics: &MetricsSnapshot, family: &str, keep: impl Fn(&str) -> bool) -> Option<f64> {
+    metrics
+        .family(family)
+        .filter(|(labels, _)| keep(label(labels, "device").unwrap_or("")))
+        .map(|(_, v)| v)
+        .reduce(|a, b| a + b)
+}
+
+/// Device-mapper and md devices stack on the disks: their bytes are the disks' bytes again.
+fn is_stacked_disk(device: &str) -> bool {
+    device.starts_with("dm-") || device.starts_with("md")
+}
+
+/// node_exporter's I/O counter families with the PromQL selector of the devices
+/// [`NodeCounters`] counts, in the order of [`io_slot`].
+const IO_FAMILIES: [(&str, &str); 5] = [
+    ("node_disk_read_bytes_total", "device!~\"dm-.*|md.*\""),
+    ("node_disk_written_bytes_total", "device!~\"dm-.*|md.*\""),
+    ("node_network_receive_bytes_total", "device!=\"lo\""),
+    ("node_network_transmit_bytes_total", "device!=\"lo\""),
+    ("node_network_receive_bytes_total", "device=\"lo\""),
+];
+
+/// The `i`-th counter of [`IO_FAMILIES`] in `c`.
+fn io_slot(c: &mut IoCounters, i: usize) -> &mut Option<f64> {
+    match i {
+        0 => &mut c.disk_read_bytes,
+        1 => &mut c.disk_written_bytes,
+        2 => &mut c.network_receive_bytes,
+        3 => &mut c.network_transmit_bytes,
+        _ => &mut c.loopback_bytes,
+    }
 }
 
 impl NodeCounters {
@@ -193,6 +236,27 @@ impl NodeCounters {
             cores,
             mem_available_bytes: metrics.get("node_memory_MemAvailable_bytes"),
             mem_total_bytes: metrics.get("node_memory_MemTotal_bytes"),
+            io: IoCounters {
+                disk_read_bytes: device_sum(metrics, "node_disk_read_bytes_total", |d| {
+                    !is_stacked_disk(d)
+                }),
+                disk_written_bytes: device_sum(metrics, "node_disk_written_bytes_total", |d| {
+                    !is_stacked_disk(d)
+                }),
+                network_receive_bytes: device_sum(
+                    metrics,
+                    "node_network_receive_bytes_total",
+                    |d| d != "lo",
+                ),
+                network_transmit_bytes: device_sum(
+                    metrics,
+                    "node_network_transmit_bytes_total",
+                    |d| d != "lo",
+                ),
+                loopback_bytes: device_sum(metrics, "node_network_receive_bytes_total", |d| {
+                    d == "lo"
+                }),
+            },
         })
     }
 
@@ -223,6 +287,7 @@ struct Reading {
     /// Cumulative CPU seconds available (for a process: monotonic wall time times cores).
     capacity_s: f64,
     memory_pct: Option<f64>,
+    io: IoCounters,
 }
 
 /// The readings that cover [start, end] as closely as the samples allow: from the last one at
@@ -504,6 +569,66 @@ fn fill(
     r.cpu_pct_max = s.cpu_max;
     r.memory_pct_mean = s.memory_mean;
     r.memory_pct_max = s.memory_max;
+    r.io = io_of(&readings[lo..=hi]);
+}
+
+/// The I/O figures of consecutive readings: the counters' increase per second over the first to
+/// the last, and per interval between two; a counter that is absent, or went down (a reset,
+/// a device gone), gives no figure for that span.
+fn io_of(readings: &[Reading]) -> HostIo {
+    type Pick = fn(&IoCounters) -> Option<f64>;
+    const PICKS: [(&str, Pick); 5] = [
+        ("disk read", |c| c.disk_read_bytes),
+        ("disk written", |c| c.disk_written_bytes),
+        ("network received", |c| c.network_receive_bytes),
+        ("network transmitted", |c| c.network_transmit_bytes),
+        ("loopback", |c| c.loopback_bytes),
+    ];
+    let rate = |a: &Reading, b: &Reading, pick: Pick| {
+        let dt = b.at.duration_since(a.at).ok()?.as_secs_f64();
+        let d = pick(&b.io)? - pick(&a.io)?;
+        (dt > 0.0 && d >= 0.0).then(|| d / dt)
+    };
+    let (first, last) = (&readings[0], &readings[readings.len() - 1]);
+    let mean: Vec<Option<f64>> = PICKS.iter().map(|(_, p)| rate(first, last, *p)).collect();
+    let series = readings
+        .windows(2)
+        .map(|w| {
+            let v: Vec<Option<f64>> = PICKS.iter().map(|(_, p)| rate(&w[0], &w[1], *p)).collect();
+            IoSecond {
+                t: w[1]
+                    .at
+                    .duration_since(first.at)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+                disk_read: v[0],
+                disk_written: v[1],
+                network_receive: v[2],
+                network_transmit: v[3],
+                loopback: v[4],
+            }
+        })
+        .collect();
+    // Debian's node_exporter leaves lo out by default: no loopback is not a gap.
+    let missing: Vec<&str> = PICKS
+        .iter()
+        .zip(&mean)
+        .filter(|((name, _), m)| m.is_none() && *name != "loopback")
+        .map(|((name, _), _)| *name)
+        .collect();
+    HostIo {
+        disk_read_bytes_per_s: mean[0],
+        disk_written_bytes_per_s: mean[1],
+        network_receive_bytes_per_s: mean[2],
+        network_transmit_bytes_per_s: mean[3],
+        loopback_bytes_per_s: mean[4],
+        series,
+        not_collected: (!missing.is_empty()).then(|| {
+            format!(
+                "no {} counters (or they went down) in the readings around the window",
+                missing.join(", ")
+            )
+        }),
+    }
 }
 
 fn node_reading(at: SystemTime, c: &NodeCounters) -> Reading {
@@ -512,6 +637,7 @@ fn node_reading(at: SystemTime, c: &NodeCounters) -> Reading {
         busy_s: c.total_s - c.idle_s,
         capacity_s: c.total_s,
         memory_pct: c.memory_pct(),
+        io: c.io,
     }
 }
 
@@ -525,6 +651,7 @@ fn process_reading(pid: u32, t0: Instant, cores: usize) -> Option<Reading> {
         memory_pct: total
             .filter(|t| *t > 0)
             .map(|t| 100.0 * s.rss_bytes as f64 / t as f64),
+        io: proc::pid_io(pid),
     })
 }
 
@@ -765,6 +892,7 @@ impl Prometheus<'_> {
         (r.memory_pct_mean, r.memory_pct_max) = (values[2], values[3]);
         r.memory_total_bytes = values[4].map(|v| v as u64);
         r.cores = values[5].map(|v| v as usize);
+        r.io = self.io(&sel, (w, step), (start, end), r).await?;
 
         if !missing.is_empty() {
             let found = self.found(r).await;
@@ -776,6 +904,70 @@ impl Prometheus<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Disk and network I/O of the instance (selector `sel`) over [start, end]: its raw
+    /// counter samples from a little before `start` to the first after `end` (one range query
+    /// per family, at `end` + one scrape interval, the `@` modifier in the query saying so),
+    /// summed over devices per scrape, then the same figures as from a node_exporter's scrapes
+    /// ([`io_of`] of the samples that [`bracket`] the window). `(w, step)`: the window and the
+    /// scrape interval, in whole seconds.
+    async fn io(
+        &self,
+        sel: &str,
+        (w, step): (u64, u64),
+        (start, end): (SystemTime, SystemTime),
+        r: &mut HostResources,
+    ) -> Result<HostIo, HostError> {
+        let at = unix_seconds(end) + step as f64;
+        let range = w + 3 * step;
+        // Timestamp in ms -> the counters of that scrape, summed over devices.
+        let mut scrapes: std::collections::BTreeMap<u64, IoCounters> = Default::default();
+        for (i, (family, devices)) in IO_FAMILIES.into_iter().enumerate() {
+            let q = format!("{family}{{{devices},{sel}}}[{range}s] @ {at:.3}");
+            let data = self.run(&q, at, r).await?;
+            for series in data["result"].as_array().into_iter().flatten() {
+                for v in series["values"].as_array().into_iter().flatten() {
+                    let (Some(t), Some(x)) = (v.get(0).and_then(|t| t.as_f64()), sample_value(v))
+                    else {
+                        continue;
+                    };
+                    let slot = io_slot(scrapes.entry((t * 1e3).round() as u64).or_default(), i);
+                    *slot = Some(slot.unwrap_or(0.0) + x);
+                }
+            }
+        }
+        let readings: Vec<Reading> = scrapes
+            .into_iter()
+            .map(|(ms, io)| Reading {
+                at: UNIX_EPOCH + Duration::from_millis(ms),
+                busy_s: 0.0,
+                capacity_s: 0.0,
+                memory_pct: None,
+                io,
+            })
+            .collect();
+        let times: Vec<SystemTime> = readings.iter().map(|r| r.at).collect();
+        Ok(match bracket(&times, start, end) {
+            Some((lo, hi)) => {
+                let mut io = io_of(&readings[lo..=hi]);
+                if let Some(why) = &mut io.not_collected {
+                    *why = format!(
+                        "Prometheus at {}: {why} (node_exporter's diskstats or netdev collector off?)",
+                        self.url
+                    );
+                }
+                io
+            }
+            None => HostIo {
+                not_collected: Some(format!(
+                    "Prometheus at {} has fewer than 2 samples of node_exporter's disk and \
+                     network counters around the window",
+                    self.url
+                )),
+                ..HostIo::default()
+            },
+        })
     }
 
     /// Runs `promql` at `time`, recording it in `r.queries`.
@@ -820,8 +1012,6 @@ impl Prometheus<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use super::*;
 
     const SCRAPE_1: &str = r#"
@@ -867,6 +1057,76 @@ node_memory_MemTotal_bytes 1e+10
         assert_eq!(
             NodeCounters::of(&MetricsSnapshot::parse("up 1\n").unwrap()),
             None
+        );
+    }
+
+    #[test]
+    fn disk_and_network_bytes_per_second_count_disks_and_interfaces_once() {
+        // Two disks and a device-mapper volume on one of them (its bytes are sda's again), lo
+        // and two interfaces; three scrapes a second apart.
+        let scrape = |disk: f64, net: f64, lo: f64| {
+            MetricsSnapshot::parse(&format!(
+                "{SCRAPE_1}
+node_disk_read_bytes_total{{device=\"sda\"}} {}
+node_disk_read_bytes_total{{device=\"nvme0n1\"}} {}
+node_disk_read_bytes_total{{device=\"dm-0\"}} {}
+node_disk_written_bytes_total{{device=\"sda\"}} {}
+node_network_receive_bytes_total{{device=\"eth0\"}} {}
+node_network_receive_bytes_total{{device=\"eth1\"}} {}
+node_network_receive_bytes_total{{device=\"lo\"}} {lo}
+node_network_transmit_bytes_total{{device=\"eth0\"}} {}
+node_network_transmit_bytes_total{{device=\"lo\"}} {lo}
+",
+                disk,
+                disk,
+                disk,
+                2.0 * disk,
+                net,
+                net,
+                3.0 * net,
+            ))
+            .unwrap()
+        };
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        let readings: Vec<Reading> = [(1e6, 1e3, 0.0), (3e6, 2e3, 5e5), (4e6, 5e3, 1e6)]
+            .iter()
+            .enumerate()
+            .map(|(i, (d, n, lo))| {
+                node_reading(
+                    at(i as u64),
+                    &NodeCounters::of(&scrape(*d, *n, *lo)).unwrap(),
+                )
+            })
+            .collect();
+        let io = io_of(&readings);
+        // sda + nvme0n1 (not dm-0): 2 x 3e6 over 2 s; written: 2 x 3e6 over 2 s.
+        assert_eq!(io.disk_read_bytes_per_s, Some(3e6));
+        assert_eq!(io.disk_written_bytes_per_s, Some(3e6));
+        // eth0 + eth1 received 2 x 4e3 in 2 s; transmitted 3 x 4e3; lo 1e6.
+        assert_eq!(io.network_receive_bytes_per_s, Some(4e3));
+        assert_eq!(io.network_transmit_bytes_per_s, Some(6e3));
+        assert_eq!(io.loopback_bytes_per_s, Some(5e5));
+        assert_eq!(io.disk_bytes_per_s(), Some(6e6));
+        assert_eq!(io.not_collected, None);
+        // One figure per interval, at its end.
+        let reads: Vec<(f64, Option<f64>)> = io.series.iter().map(|s| (s.t, s.disk_read)).collect();
+        assert_eq!(reads, [(1.0, Some(4e6)), (2.0, Some(2e6))]);
+        // A counter that went down (a reset) gives no figure; a scrape without the families
+        // says which are missing.
+        let mut reset = readings.clone();
+        reset[2].io.disk_read_bytes = Some(0.0);
+        let io = io_of(&reset);
+        assert_eq!(
+            (io.disk_read_bytes_per_s, io.series[1].disk_read),
+            (None, None)
+        );
+        let bare: Vec<Reading> = (0..2)
+            .map(|i| node_reading(at(i), &counters(SCRAPE_1)))
+            .collect();
+        let why = io_of(&bare).not_collected.unwrap();
+        assert!(
+            why.contains("disk read, disk written, network received"),
+            "{why}"
         );
     }
 
@@ -920,6 +1180,7 @@ node_memory_MemTotal_bytes 1e+10
             busy_s: busy,
             capacity_s: 2.0 * s as f64,
             memory_pct: Some(mem),
+            io: IoCounters::default(),
         };
         // 2 cores; busy 0.5, 1.5, 1.0 CPU s in the three seconds: 25 %, 75 %, 50 %; 3 of 6: 50 %.
         let s = summarize(&[

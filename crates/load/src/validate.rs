@@ -579,12 +579,14 @@ impl Session<'_> {
             self.t.availability_pct,
             total,
         ));
+        let server = self.opts.setup.server.is_some();
         j.checks.extend(resource_checks(
             &r.resources,
             r.host.as_ref(),
-            self.opts.setup.server.is_some(),
+            server,
             &self.t,
         ));
+        j.checks.extend(io_figures(r.host.as_ref(), server));
         j.overall = Some(j.runs.len());
         j.runs.push(r);
         Ok(())
@@ -925,6 +927,73 @@ fn resource_checks(
     ]
 }
 
+/// The `disk_io` and `network_io` figures of the overall run (`monitoring.metrics`; no target in
+/// the configuration, so figures, not verdicts): the server host's disk read + written and
+/// network received + transmitted (every interface but lo), in MB/s, from the same source as
+/// `cpu_usage`; not collected, with the reason, on the embedded engine or an unwatched host.
+fn io_figures(host: Option<&HostResources>, server: bool) -> [Check; 2] {
+    let why = match host {
+        _ if !server => "the embedded engine has no server host: disk and network I/O are read \
+                         from a server's host (--prometheus, --node-exporter, or /proc for a \
+                         server on this machine)"
+            .to_string(),
+        None => "the server host is not watched: give --prometheus URL or --node-exporter URL, \
+                 or run the server on this machine (/proc)"
+            .to_string(),
+        Some(h) => {
+            h.io.not_collected
+                .clone()
+                .or(h.not_collected.clone())
+                .map_or_else(|| h.source.clone(), |why| format!("{}: {why}", h.source))
+        }
+    };
+    let Some(h) = host.filter(|_| server) else {
+        return ["disk_io", "network_io"]
+            .map(|name| Check::figure(name, "overall", None, "MB/s", 0, &why));
+    };
+    let (io, source) = (&h.io, &h.source);
+    let mb = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}", v / 1e6));
+    let peak = |f: fn(&qdrant_perf_report::IoSecond) -> Option<f64>| {
+        mb(io.series.iter().filter_map(f).reduce(f64::max))
+    };
+    let figure = |name, value: Option<f64>, note: String| match value {
+        Some(v) => Check::figure(
+            name,
+            "overall",
+            Some(v / 1e6),
+            "MB/s",
+            io.series.len() as u64,
+            &note,
+        ),
+        None => Check::figure(name, "overall", None, "MB/s", 0, &why),
+    };
+    [
+        figure(
+            "disk_io",
+            io.disk_bytes_per_s(),
+            format!(
+                "read {} + written {} MB/s, mean over the overall run (busiest interval: read {}, \
+                 written {} MB/s), from {source}",
+                mb(io.disk_read_bytes_per_s),
+                mb(io.disk_written_bytes_per_s),
+                peak(|s| s.disk_read),
+                peak(|s| s.disk_written),
+            ),
+        ),
+        figure(
+            "network_io",
+            io.network_bytes_per_s(),
+            format!(
+                "in {} + out {} MB/s over every interface but lo, mean over the overall run \
+                 (loopback {} MB/s), from {source}",
+                mb(io.network_receive_bytes_per_s),
+                mb(io.network_transmit_bytes_per_s),
+                mb(io.loopback_bytes_per_s),
+            ),
+        ),
+    ]
+}
+
 /// One resource check: measured against `limit`, or not run with `why_not`.
 fn resource_check(
     name: &str,
@@ -1128,7 +1197,7 @@ pub async fn ramp<T: Target>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qdrant_perf_report::checks::Verdict;
+    use qdrant_perf_report::checks::{Verdict, exit_code};
 
     fn measured() -> Resources {
         Resources {
@@ -1336,5 +1405,72 @@ mod tests {
             cpu.note.as_deref(),
             Some("/proc not readable on this system")
         );
+    }
+
+    #[test]
+    fn disk_and_network_io_are_figures_of_the_server_host_or_say_why_not() {
+        use qdrant_perf_report::{HostIo, IoSecond};
+        let [disk, net] = io_figures(None, false);
+        for c in [&disk, &net] {
+            assert_eq!((c.verdict, c.measured), (Verdict::Figure, None));
+            assert!(
+                c.note.as_deref().unwrap().contains("embedded engine"),
+                "{c:?}"
+            );
+        }
+        assert_eq!(
+            (disk.name.as_str(), net.name.as_str()),
+            ("disk_io", "network_io")
+        );
+        let [disk, _] = io_figures(None, true);
+        assert!(disk.note.unwrap().contains("--node-exporter"));
+        let host = HostResources {
+            source: "node_exporter http://127.0.0.1:9100/metrics".into(),
+            io: HostIo {
+                disk_read_bytes_per_s: Some(1e6),
+                disk_written_bytes_per_s: Some(3e6),
+                network_receive_bytes_per_s: Some(2e6),
+                network_transmit_bytes_per_s: Some(5e5),
+                loopback_bytes_per_s: None,
+                series: vec![
+                    IoSecond {
+                        t: 1.0,
+                        disk_written: Some(5e6),
+                        ..IoSecond::default()
+                    },
+                    IoSecond {
+                        t: 2.0,
+                        disk_written: Some(1e6),
+                        ..IoSecond::default()
+                    },
+                ],
+                not_collected: None,
+            },
+            ..HostResources::default()
+        };
+        let [disk, net] = io_figures(Some(&host), true);
+        assert_eq!((disk.measured, disk.samples), (Some(4.0), Some(2)));
+        assert_eq!(net.measured, Some(2.5));
+        let note = disk.note.unwrap();
+        assert!(
+            note.contains("read 1.00 + written 3.00 MB/s") && note.contains("written 5.00 MB/s"),
+            "{note}"
+        );
+        assert!(net.note.as_deref().unwrap().contains("loopback - MB/s"));
+        // A host whose node_exporter has no disk counters: the reason, with the source.
+        let bare = HostResources {
+            io: HostIo {
+                not_collected: Some("no disk read counters".into()),
+                ..HostIo::default()
+            },
+            ..host
+        };
+        let [disk, _] = io_figures(Some(&bare), true);
+        assert_eq!(disk.measured, None);
+        assert_eq!(
+            disk.note.as_deref(),
+            Some("node_exporter http://127.0.0.1:9100/metrics: no disk read counters")
+        );
+        assert_eq!(exit_code(&[disk, net], true), 0);
     }
 }

@@ -67,6 +67,37 @@ async fn promql(url: &str, query: &str, time: f64) -> Option<f64> {
         .ok()
 }
 
+/// Writes `bytes` to a file in the test's temporary directory (on the target's disk, not a
+/// tmpfs), syncs it to the disk and removes it.
+fn write_to_disk(bytes: usize) {
+    use std::io::Write;
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "host-io-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(&vec![7u8; bytes]).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// 16 MiB: what the tests write inside their window.
+const WRITTEN: usize = 16 << 20;
+
+/// The host's disk writes over the span of `io`'s series hold [`WRITTEN`].
+fn assert_synced_file_seen(io: &qdrant_perf_report::HostIo) {
+    let span = io.series.last().map_or(0.0, |s| s.t);
+    let bytes = io.disk_written_bytes_per_s.unwrap() * span;
+    assert!(
+        bytes >= WRITTEN as f64,
+        "{bytes} bytes written, {WRITTEN} synced: {io:?}"
+    );
+    let per_interval: f64 = io.series.iter().filter_map(|s| s.disk_written).sum();
+    assert!(per_interval > 0.0, "{io:?}");
+}
+
 fn a_free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -96,6 +127,7 @@ async fn prometheus_figures_match_the_same_promql_and_node_exporter_sees_the_bur
     let burning = BURNING.lock().await;
     let (stop, burner) = burn_one_core();
     let start = SystemTime::now();
+    write_to_disk(WRITTEN);
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         from_prometheus.sample().await;
@@ -167,6 +199,19 @@ async fn prometheus_figures_match_the_same_promql_and_node_exporter_sees_the_bur
     assert!(p.memory_pct_max.unwrap() >= memory_mean - 1e-9, "{p:?}");
     assert!(p.memory_total_bytes.unwrap() > 0);
     assert!(p.samples >= 2, "{p:?}");
+    // Disk and network: the file synced in the window was written to a disk, and Prometheus'
+    // scrapes of the node_exporter went over lo; the mean is the same window's PromQL.
+    assert_eq!(p.io.not_collected, None, "{p:?}");
+    assert!(p.io.disk_written_bytes_per_s.unwrap() > 0.0, "{:?}", p.io);
+    assert!(p.io.disk_read_bytes_per_s.is_some(), "{:?}", p.io);
+    assert!(p.io.network_receive_bytes_per_s.is_some(), "{:?}", p.io);
+    // The file synced in the window is in the disk writes of the scrapes bracketing it.
+    assert_synced_file_seen(&p.io);
+    assert!(
+        p.io.series.iter().all(|s| s.t > 0.0 && s.t <= w + 3.0),
+        "{:?}",
+        p.io.series
+    );
 
     // (b) node_exporter scraped directly over the same burn.
     assert_eq!(n.kind, "node_exporter");
@@ -182,6 +227,10 @@ async fn prometheus_figures_match_the_same_promql_and_node_exporter_sees_the_bur
     assert!(n_memory > 0.0 && n_memory < 100.0, "{n:?}");
     assert!(n.samples >= 2 && n.failed_samples == 0, "{n:?}");
     assert_eq!(n.cores, Some(cores));
+    assert_eq!(n.io.not_collected, None, "{n:?}");
+    assert_synced_file_seen(&n.io);
+    assert!(n.io.network_receive_bytes_per_s.is_some(), "{:?}", n.io);
+    assert_eq!(n.io.series.len() as u64, n.samples - 1, "{:?}", n.io);
     assert!(n.queries.is_empty());
 
     // A window from before Prometheus had any sample of the instance: not collected, saying
@@ -299,6 +348,7 @@ async fn the_local_process_source_sees_this_process_burn_cpu() {
     let burning = BURNING.lock().await;
     let (stop, burner) = burn_one_core();
     let start = SystemTime::now();
+    write_to_disk(WRITTEN);
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         monitor.sample().await;
@@ -321,6 +371,10 @@ async fn the_local_process_source_sees_this_process_burn_cpu() {
     let memory = r.memory_pct_mean.unwrap();
     assert!(memory > 0.0 && memory < 100.0, "{r:?}");
     assert!(r.samples >= 2 && r.window_s > 0.0, "{r:?}");
+    // This process wrote (at least) the synced file in the window: /proc/<pid>/io counts it.
+    let written = r.io.disk_written_bytes_per_s.unwrap() * r.window_s;
+    assert!(written >= WRITTEN as f64, "{written} bytes, {:?}", r.io);
+    assert!(r.io.loopback_bytes_per_s.is_some(), "{:?}", r.io);
 
     let err = HostMonitor::start(HostSource::LocalProcess { pid: u32::MAX })
         .await

@@ -66,6 +66,75 @@ fn parse_stat(stat: &str, ticks_per_s: u64, page: u64) -> Option<ProcessSample> 
     })
 }
 
+/// Cumulative disk and network bytes, as `/proc` or a node_exporter count them (each `None`
+/// where the source has no such counter).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IoCounters {
+    pub disk_read_bytes: Option<f64>,
+    pub disk_written_bytes: Option<f64>,
+    /// Summed over every interface but `lo`.
+    pub network_receive_bytes: Option<f64>,
+    pub network_transmit_bytes: Option<f64>,
+    /// Received over `lo`.
+    pub loopback_bytes: Option<f64>,
+}
+
+/// Disk and network counters of process `pid`: `read_bytes` and `write_bytes` of
+/// `/proc/<pid>/io` (what it made the storage layer read and write; needs the same user or
+/// root) and the interfaces of `/proc/<pid>/net/dev` (its network namespace's, which are the
+/// host's unless it runs in a container).
+pub fn pid_io(pid: u32) -> IoCounters {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok();
+    let field = |name: &str| {
+        io.as_deref()?.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(':')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let net = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+        .ok()
+        .map(|t| parse_net_dev(&t))
+        .unwrap_or_default();
+    IoCounters {
+        disk_read_bytes: field("read_bytes"),
+        disk_written_bytes: field("write_bytes"),
+        ..net
+    }
+}
+
+/// The network counters of a `/proc/net/dev` text: receive bytes (the first number after
+/// `iface:`) and transmit bytes (the ninth), summed over interfaces other than `lo`; `lo`'s
+/// receive bytes on their own.
+fn parse_net_dev(text: &str) -> IoCounters {
+    let (mut rx, mut tx, mut lo, mut any) = (0.0, 0.0, None, false);
+    for line in text.lines() {
+        let Some((iface, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let f: Vec<f64> = rest
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        if f.len() < 9 {
+            continue;
+        }
+        if iface.trim() == "lo" {
+            lo = Some(f[0]);
+        } else {
+            (rx, tx, any) = (rx + f[0], tx + f[8], true);
+        }
+    }
+    IoCounters {
+        network_receive_bytes: any.then_some(rx),
+        network_transmit_bytes: any.then_some(tx),
+        loopback_bytes: lo,
+        ..IoCounters::default()
+    }
+}
+
 /// The 1-minute load average (/proc/loadavg).
 pub fn load_average_1m() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
@@ -188,6 +257,36 @@ fn read_trimmed(path: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn net_dev_sums_interfaces_but_lo_and_io_reads_this_process() {
+        let text = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo: 1000 10 0 0 0 0 0 0 1000 10 0 0 0 0 0 0
+  eth0: 200 2 0 0 0 0 0 0 300 3 0 0 0 0 0 0
+  eth1:  20 1 0 0 0 0 0 0  30 1 0 0 0 0 0 0
+";
+        let c = parse_net_dev(text);
+        assert_eq!(
+            (
+                c.network_receive_bytes,
+                c.network_transmit_bytes,
+                c.loopback_bytes
+            ),
+            (Some(220.0), Some(330.0), Some(1000.0))
+        );
+        assert_eq!(parse_net_dev("").network_receive_bytes, None);
+        // This process: its /proc/<pid>/io and its namespace's interfaces (lo at least).
+        let me = pid_io(std::process::id());
+        if Path::new("/proc/self/io").exists() {
+            assert!(
+                me.disk_read_bytes.is_some() && me.disk_written_bytes.is_some(),
+                "{me:?}"
+            );
+            assert!(me.loopback_bytes.is_some(), "{me:?}");
+        }
+        assert_eq!(pid_io(u32::MAX), IoCounters::default());
+    }
 
     #[test]
     fn this_process_runs_and_is_found_by_its_listening_port() {

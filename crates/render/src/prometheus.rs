@@ -96,8 +96,6 @@ pub fn prometheus(report: &Report) -> String {
             }
         }
     }
-    e.comment("monitoring.metrics disk_io: not collected");
-    e.comment("monitoring.metrics network_io: not collected");
     e.finish()
 }
 

@@ -190,7 +190,7 @@ fn verdict_section(b: &mut String, report: &Report) {
         let class = match c.verdict {
             Verdict::Passed => "met",
             Verdict::Failed => "missed",
-            Verdict::NotRun | Verdict::Extrapolated => "notrun",
+            Verdict::NotRun | Verdict::Extrapolated | Verdict::Figure => "notrun",
         };
         let measured = match c.measured {
             Some(v) => {

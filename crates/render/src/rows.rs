@@ -34,7 +34,7 @@ pub struct RunFigure {
 }
 
 /// The per-run figures of metrics.prom, in order.
-pub const RUN_FIGURES: [RunFigure; 6] = [
+pub const RUN_FIGURES: [RunFigure; 12] = [
     RunFigure {
         family: "qdrant_perf_run_throughput_ops_per_second",
         help: "Completed operations per second over the run: successful requests / elapsed seconds (monitoring.metrics throughput_qps).",
@@ -70,6 +70,42 @@ pub const RUN_FIGURES: [RunFigure; 6] = [
         help: "Highest resident memory of this process seen during the run (monitoring.metrics memory_usage).",
         integer: true,
         value: |r| r.resources.rss_bytes_max.map(|v| v as f64),
+    },
+    RunFigure {
+        family: "qdrant_perf_server_host_cpu_usage_ratio",
+        help: "Against a server: mean CPU use of the server host over the run as a fraction of all its cores, from its Prometheus, node_exporter or /proc (report.json runs[].host.source says which) (monitoring.metrics cpu_usage).",
+        integer: false,
+        value: |r| r.host.as_ref()?.cpu_pct_mean.map(|v| v / 100.0),
+    },
+    RunFigure {
+        family: "qdrant_perf_server_host_memory_usage_max_ratio",
+        help: "Against a server: highest memory in use on the server host over the run (MemTotal - MemAvailable, or the server process's RSS for /proc) as a fraction of MemTotal (monitoring.metrics memory_usage).",
+        integer: false,
+        value: |r| r.host.as_ref()?.memory_pct_max.map(|v| v / 100.0),
+    },
+    RunFigure {
+        family: "qdrant_perf_server_host_disk_read_bytes_per_second",
+        help: "Against a server: bytes read from the server host's disks per second, mean over the run (node_exporter's node_disk_read_bytes_total over the disks, or the server process's /proc/<pid>/io) (monitoring.metrics disk_io).",
+        integer: false,
+        value: |r| r.host.as_ref()?.io.disk_read_bytes_per_s,
+    },
+    RunFigure {
+        family: "qdrant_perf_server_host_disk_written_bytes_per_second",
+        help: "Against a server: bytes written to the server host's disks per second, mean over the run (monitoring.metrics disk_io).",
+        integer: false,
+        value: |r| r.host.as_ref()?.io.disk_written_bytes_per_s,
+    },
+    RunFigure {
+        family: "qdrant_perf_server_host_network_receive_bytes_per_second",
+        help: "Against a server: bytes the server host received per second over every interface but lo, mean over the run (monitoring.metrics network_io).",
+        integer: false,
+        value: |r| r.host.as_ref()?.io.network_receive_bytes_per_s,
+    },
+    RunFigure {
+        family: "qdrant_perf_server_host_network_transmit_bytes_per_second",
+        help: "Against a server: bytes the server host sent per second over every interface but lo, mean over the run (monitoring.metrics network_io).",
+        integer: false,
+        value: |r| r.host.as_ref()?.io.network_transmit_bytes_per_s,
     },
 ];
 

@@ -98,12 +98,21 @@ fn metrics_prom_follows_the_exposition_format_conventions_and_promtool_accepts_i
         url: None,
         engine_version: None,
     };
-    let r = Report::new(
-        "load",
-        target.clone(),
-        vec![run_with_two_operations()],
-        None,
-    );
+    // A server host watched over the run: its CPU, memory, disk and network figures.
+    let mut run = run_with_two_operations();
+    run.host = Some(qdrant_perf_report::HostResources {
+        cpu_pct_mean: Some(50.0),
+        memory_pct_max: Some(25.0),
+        io: qdrant_perf_report::HostIo {
+            disk_read_bytes_per_s: Some(1000.0),
+            disk_written_bytes_per_s: Some(2000.0),
+            network_receive_bytes_per_s: Some(300.0),
+            network_transmit_bytes_per_s: Some(400.0),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let r = Report::new("load", target.clone(), vec![run], None);
     let prom = prometheus(&r);
     // Every family has HELP and TYPE; counters end in _total, nothing is in milliseconds.
     let types: Vec<&str> = prom.lines().filter(|l| l.starts_with("# TYPE ")).collect();
@@ -136,6 +145,12 @@ fn metrics_prom_follows_the_exposition_format_conventions_and_promtool_accepts_i
         r#"qdrant_perf_elapsed_seconds{run="r1"} 10"#.into(),
         r#"qdrant_perf_process_cpu_usage_ratio{run="r1"} 0.425"#.into(),
         r#"qdrant_perf_process_resident_memory_max_bytes{run="r1"} 123456789"#.into(),
+        r#"qdrant_perf_server_host_cpu_usage_ratio{run="r1"} 0.5"#.into(),
+        r#"qdrant_perf_server_host_memory_usage_max_ratio{run="r1"} 0.25"#.into(),
+        r#"qdrant_perf_server_host_disk_read_bytes_per_second{run="r1"} 1000"#.into(),
+        r#"qdrant_perf_server_host_disk_written_bytes_per_second{run="r1"} 2000"#.into(),
+        r#"qdrant_perf_server_host_network_receive_bytes_per_second{run="r1"} 300"#.into(),
+        r#"qdrant_perf_server_host_network_transmit_bytes_per_second{run="r1"} 400"#.into(),
     ] {
         assert!(prom.lines().any(|l| l == line), "{line}\nnot in\n{prom}");
     }

@@ -24,6 +24,9 @@ pub enum Verdict {
     /// note gives the figures and how far the same extrapolation missed a measured size). Not
     /// `met`, and never a reason to exit 1.
     Extrapolated,
+    /// A figure the run reports without a target to judge it against (the configuration gives
+    /// none: disk and network I/O). Neither met nor missed; never a reason to exit 1.
+    Figure,
 }
 
 impl fmt::Display for Verdict {
@@ -33,6 +36,7 @@ impl fmt::Display for Verdict {
             Verdict::Failed => "MISSED",
             Verdict::NotRun => "not run",
             Verdict::Extrapolated => "extrapolated",
+            Verdict::Figure => "figure",
         })
     }
 }
@@ -161,6 +165,24 @@ impl Check {
         }
     }
 
+    /// A figure without a target ([`Verdict::Figure`]): measured, with its sample size and
+    /// note, or (`measured` None) not collected, the note saying why.
+    pub fn figure(
+        name: &str,
+        collection: &str,
+        measured: Option<f64>,
+        unit: &str,
+        samples: u64,
+        note: &str,
+    ) -> Self {
+        let mut c = Self::measured(name, collection, 0.0, unit, Bound::AtMost, 0.0, samples);
+        (c.measured, c.passed, c.verdict) = (measured, None, Verdict::Figure);
+        if measured.is_none() {
+            c.samples = None;
+        }
+        c.with_note(note)
+    }
+
     /// A check whose measurement failed outright (the run had no samples).
     pub fn failed_without_value(
         name: &str,
@@ -209,6 +231,9 @@ impl Check {
     }
 
     pub fn limit_text(&self) -> String {
+        if self.verdict == Verdict::Figure {
+            return "no target".into();
+        }
         format!(
             "{} {} {}",
             self.bound.symbol(),
@@ -357,6 +382,17 @@ mod tests {
         assert_eq!(exit_code(&[ok, miss, skip], false), 1);
         let nan = Check::measured("x", "y", f64::NAN, "ms", Bound::Below, 1.0, 0);
         assert_eq!(nan.verdict, Verdict::Failed);
+        // A figure is neither met nor missed, with or without strict, and says it has no target.
+        let io = Check::figure("disk_io", "overall", Some(5.0), "MB/s", 30, "from /proc");
+        assert_eq!((io.verdict, io.passed), (Verdict::Figure, None));
+        assert_eq!(io.limit_text(), "no target");
+        assert_eq!(tally(std::slice::from_ref(&io)), (0, 0, 0));
+        assert_eq!(exit_code(std::slice::from_ref(&io), true), 0);
+        let back: Check = serde_json::from_str(&serde_json::to_string(&io).unwrap()).unwrap();
+        assert_eq!(back, io);
+        let none = Check::figure("network_io", "overall", None, "MB/s", 0, "no host source");
+        assert_eq!((none.measured_text(), none.samples), ("-".into(), None));
+        assert_eq!(exit_code(&[none], true), 0);
     }
 
     #[test]

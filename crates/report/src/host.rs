@@ -1,4 +1,4 @@
-//! The server host's CPU and memory over a run, as read from the deployment's monitoring
+//! The server host's CPU, memory, disk and network I/O over a run, as read from the deployment's monitoring
 //! (Prometheus, a node_exporter) or, for a server on this machine, from `/proc` (see
 //! qdrant-perf-load's `host` module, which fills it).
 
@@ -51,6 +51,80 @@ pub struct HostResources {
     pub window_s: f64,
     /// Why figures are absent, when they are (None when all were collected).
     pub not_collected: Option<String>,
+    /// Disk and network traffic over the same window.
+    pub io: HostIo,
+}
+
+/// Disk and network traffic of the server host over a run's window, in bytes per second: the
+/// means over the window and a series at the sampling interval (one second for node_exporter
+/// and `/proc`, the scrape interval for Prometheus).
+///
+/// Disk: node_exporter's `node_disk_read_bytes_total` / `node_disk_written_bytes_total` summed
+/// over the host's disks other than device-mapper and md devices (`dm-*`, `md*`: they stack on
+/// the disks, which would count the same bytes twice); for `proc`, the process's
+/// `read_bytes` / `write_bytes` of `/proc/<pid>/io` (bytes it made the storage layer fetch or
+/// write; page-cache hits are not disk I/O). Network: `node_network_receive_bytes_total` /
+/// `node_network_transmit_bytes_total` summed over every interface but `lo`, and `lo` on its
+/// own (a client on the same machine talks over it); for `proc`, the same counters of
+/// `/proc/<pid>/net/dev` (the interfaces of the process's network namespace: the host's, not
+/// the process's own share).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostIo {
+    pub disk_read_bytes_per_s: Option<f64>,
+    pub disk_written_bytes_per_s: Option<f64>,
+    pub network_receive_bytes_per_s: Option<f64>,
+    pub network_transmit_bytes_per_s: Option<f64>,
+    /// Bytes per second over `lo` (received; on loopback what is sent is received).
+    pub loopback_bytes_per_s: Option<f64>,
+    pub series: Vec<IoSecond>,
+    /// Why disk or network figures are absent (a node_exporter without its `diskstats` or
+    /// `netdev` collector, `/proc/<pid>/io` not readable...), None when all were collected.
+    pub not_collected: Option<String>,
+}
+
+/// One sampling interval of [`HostIo`], in bytes per second over the interval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IoSecond {
+    /// Seconds from the window's start to the interval's end.
+    pub t: f64,
+    pub disk_read: Option<f64>,
+    pub disk_written: Option<f64>,
+    pub network_receive: Option<f64>,
+    pub network_transmit: Option<f64>,
+    pub loopback: Option<f64>,
+}
+
+impl HostIo {
+    /// Disk read + written, bytes per second (the `disk_io` figure); None when either is absent.
+    pub fn disk_bytes_per_s(&self) -> Option<f64> {
+        Some(self.disk_read_bytes_per_s? + self.disk_written_bytes_per_s?)
+    }
+
+    /// Network received + transmitted over every interface but `lo`, bytes per second (the
+    /// `network_io` figure); None when either is absent.
+    pub fn network_bytes_per_s(&self) -> Option<f64> {
+        Some(self.network_receive_bytes_per_s? + self.network_transmit_bytes_per_s?)
+    }
+
+    /// One line: disk and network in MB/s (10^6 bytes), or why not.
+    pub fn describe(&self) -> String {
+        let mb = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}", v / 1e6));
+        let mut line = format!(
+            "disk read {} MB/s, written {} MB/s; network in {} MB/s, out {} MB/s (loopback {} MB/s); {} intervals",
+            mb(self.disk_read_bytes_per_s),
+            mb(self.disk_written_bytes_per_s),
+            mb(self.network_receive_bytes_per_s),
+            mb(self.network_transmit_bytes_per_s),
+            mb(self.loopback_bytes_per_s),
+            self.series.len()
+        );
+        if let Some(why) = &self.not_collected {
+            line.push_str(&format!("; not collected: {why}"));
+        }
+        line
+    }
 }
 
 impl HostResources {
@@ -71,17 +145,20 @@ impl HostResources {
             Some(why) if self.cpu_pct_mean.is_none() && self.memory_pct_max.is_none() => {
                 format!("server host: not collected ({}: {why})", self.source)
             }
-            _ => format!(
-                "server host ({}): CPU mean {} %, max {} % of {} cores; memory mean {} %, max {} %; {} samples over {:.0} s",
-                self.source,
-                pct(self.cpu_pct_mean),
-                pct(self.cpu_pct_max),
-                self.cores.map_or("?".into(), |c| c.to_string()),
-                pct(self.memory_pct_mean),
-                pct(self.memory_pct_max),
-                self.samples,
-                self.window_s
-            ),
+            _ => {
+                format!(
+                    "server host ({}): CPU mean {} %, max {} % of {} cores; memory mean {} %, max {} %; {} samples over {:.0} s",
+                    self.source,
+                    pct(self.cpu_pct_mean),
+                    pct(self.cpu_pct_max),
+                    self.cores.map_or("?".into(), |c| c.to_string()),
+                    pct(self.memory_pct_mean),
+                    pct(self.memory_pct_max),
+                    self.samples,
+                    self.window_s
+                ) + "; "
+                    + &self.io.describe()
+            }
         }
     }
 }
@@ -107,6 +184,18 @@ mod tests {
             failed_samples: 0,
             window_s: 4.0,
             not_collected: None,
+            io: HostIo {
+                disk_read_bytes_per_s: Some(1e6),
+                disk_written_bytes_per_s: Some(2.5e6),
+                network_receive_bytes_per_s: Some(3e6),
+                network_transmit_bytes_per_s: None,
+                series: vec![IoSecond {
+                    t: 1.0,
+                    disk_read: Some(1e6),
+                    ..IoSecond::default()
+                }],
+                ..HostIo::default()
+            },
         };
         let text = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<HostResources>(&text).unwrap(), r);
@@ -114,6 +203,15 @@ mod tests {
             serde_json::from_str(r#"{"kind":"none","not_collected":"no source"}"#).unwrap();
         assert_eq!(partial.kind, "none");
         assert_eq!(partial.samples, 0);
+        assert_eq!(partial.io, HostIo::default());
+        assert_eq!(r.io.disk_bytes_per_s(), Some(3.5e6));
+        assert_eq!(r.io.network_bytes_per_s(), None, "transmit is absent");
+        assert!(
+            r.describe()
+                .ends_with("disk read 1.00 MB/s, written 2.50 MB/s; network in 3.00 MB/s, out - MB/s (loopback - MB/s); 1 intervals"),
+            "{}",
+            r.describe()
+        );
         let none = HostResources::none("no --prometheus given");
         assert_eq!(none.not_collected.as_deref(), Some("no --prometheus given"));
         assert_eq!(none.cpu_pct_mean, None);

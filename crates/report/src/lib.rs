@@ -24,7 +24,7 @@ pub mod report;
 pub mod run;
 pub mod server;
 
-pub use host::HostResources;
+pub use host::{HostIo, HostResources, IoSecond};
 pub use latency::{LatencySummary, latency_histogram};
 pub use provenance::{DatasetInfo, Machine, Provenance};
 pub use report::{

@@ -15,17 +15,25 @@ use crate::setup::*;
 /// `qdrant-perf load`. Exit 0 when the run met its checks (rate achieved, no errors, latency
 /// targets), 1 when it missed one, 2 when it could not run.
 pub fn run(args: LoadArgs) -> Result<ExitCode> {
-    let rt = match args.concurrency {
+    let config = load_config(args.target.config.as_ref())?;
+    // `--concurrency` without a number: the file's closed-loop connection count.
+    let concurrency = args.concurrency.map(|n| {
+        n.unwrap_or_else(|| {
+            let c = config.performance_tests.load_testing.connections as usize;
+            eprintln!("closed loop: {c} connections (load_testing.connections)");
+            c
+        })
+    });
+    let rt = match concurrency {
         Some(workers) => closed_loop_runtime(workers)?,
         None => runtime()?,
     };
     let stop = ctrl_c_stop(&rt, CTRL_C_ENDS_THE_RUN);
     rt.block_on(async {
-        let config = load_config(args.target.config.as_ref())?;
         let (mut target, info, notes) =
             build_target(&args.target, &args.run.mix, args.run.quiet).await?;
         let (dir, log) = run_dir("load", args.run.out.clone());
-        let mode = match (args.rate, args.concurrency) {
+        let mode = match (args.rate, concurrency) {
             (_, Some(c)) => Mode::Closed { concurrency: c },
             (Some(r), None) => Mode::Open { rate: r },
             (None, None) => Mode::Open {
