@@ -3,7 +3,8 @@
 //!
 //! - `cache/hit/l2/<dim>`: a search answered by Redis (key hash + GET + decode), cycling through
 //!   the held-out queries, all cached beforehand;
-//! - `cache/hit/l1/<dim>`: the same answered by the in-process tier (moka) in front of Redis;
+//! - `cache/hit/l1/<dim>`: the same answered by the in-process tier (moka) in front of Redis, as
+//!   large as fixtures/performance-tests.yaml's `l1_cache_size` (with its `cache_ttl`);
 //! - `cache/miss/<dim>`: a search nobody asked before: GET (miss) + the store's search + SET. The
 //!   entry is deleted (untimed) before each timed search, so every iteration is a real miss;
 //! - `cache/uncached/<dim>`: the store alone on the same queries, the reference.
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use qdrant_perf_data::{DEFAULT_ZIPF_EXPONENT, QueryStream, ideal_hit_rate};
+use qdrant_perf_load::config::PerformanceConfig;
 use qdrant_perf_store::cache::{TARGET_HIT_RATE, TARGET_LATENCY_MS};
 use qdrant_perf_store::{AnyStore, CacheConfig, CachedStore, Query, Store};
 use qdrant_perf_testkit::redis::TestRedis;
@@ -36,8 +38,6 @@ use common::{PROFILES, RT, fail, prepared, prepared_if_any, selected_profiles, s
 /// Requests of the Zipf and uniform streams, and their pool of distinct queries.
 const STREAM_REQUESTS: usize = 10_000;
 const STREAM_POOL: usize = 1_000;
-/// Room of the in-process tier in the L1 benchmarks (the deployment gives it 2 GB).
-const L1_BYTES: u64 = 256 << 20;
 
 /// The Redis of this run, started first thing in `main` and stopped at its end.
 static REDIS: OnceLock<Mutex<Option<TestRedis>>> = OnceLock::new();
@@ -58,8 +58,17 @@ fn test_mode() -> bool {
     std::env::args().any(|a| a == "--test")
 }
 
-fn cached(store: &AnyStore, l1_bytes: u64) -> CachedStore<&AnyStore> {
-    let config = CacheConfig::new(redis_url()).with_l1_bytes(l1_bytes);
+/// The cache as the bundled performance-tests.yaml sets it (`cache_ttl`, `l1_cache_size`: the
+/// in-process tier of the `l1` benchmarks), without the in-process tier unless `l1`.
+fn cached(store: &AnyStore, l1: bool) -> CachedStore<&AnyStore> {
+    let caching = &PerformanceConfig::bundled()
+        .performance_tests
+        .optimization
+        .caching;
+    let config = caching
+        .apply(CacheConfig::new(redis_url()), None)
+        .unwrap_or_else(|e| fail(e));
+    let config = if l1 { config } else { config.with_l1_bytes(0) };
     RT.block_on(CachedStore::connect(store, config))
         .unwrap_or_else(|e| fail(e))
 }
@@ -88,13 +97,13 @@ fn cache(c: &mut Criterion) {
             engine => format!("@{engine}"),
         };
         let ran = Cell::new(false);
-        for (tier, l1_bytes) in [("l2", 0), ("l1", L1_BYTES)] {
+        for tier in ["l2", "l1"] {
             let id = BenchmarkId::new(format!("hit/{tier}{suffix}"), &param);
             group.bench_function(id, |b| {
                 ran.set(true);
                 let p = prepared(profile);
                 let queries = p.queries(k, Some(ef), false);
-                let cache = cached(&p.store, l1_bytes);
+                let cache = cached(&p.store, tier == "l1");
                 // Fill the cache (and L1), untimed.
                 RT.block_on(async {
                     for q in &queries {
@@ -122,7 +131,7 @@ fn cache(c: &mut Criterion) {
             ran.set(true);
             let p = prepared(profile);
             let queries = p.queries(k, Some(ef), false);
-            let cache = cached(&p.store, 0);
+            let cache = cached(&p.store, false);
             clear(&cache, &p.name);
             let next = Cell::new(0usize);
             let (cache, name) = (&cache, p.name.as_str());
@@ -193,7 +202,7 @@ fn report_streams(store: &AnyStore, name: &str, queries: &[Query], label: &str) 
     let zipf = QueryStream::zipf(pool, exponent).unwrap_or_else(|e| fail(e));
     let uniform = QueryStream::uniform(pool).unwrap_or_else(|e| fail(e));
     for stream in [zipf, uniform] {
-        let cache = cached(store, 0);
+        let cache = cached(store, false);
         clear(&cache, name);
         let indices = stream.indices(requests);
         RT.block_on(async {

@@ -73,12 +73,12 @@ pub fn cache_config(
     ttl_flag: Option<i64>,
     config: &PerformanceConfig,
 ) -> Result<qdrant_perf_store::CacheConfig> {
-    let caching = &config.performance_tests.optimization.caching;
-    let ttl = ttl_flag.unwrap_or_else(|| i64::try_from(caching.cache_ttl).unwrap_or(i64::MAX));
-    Ok(qdrant_perf_store::CacheConfig::from_env()
-        .with_mode(mode)
-        .with_ttl_secs(ttl)?
-        .with_l1_bytes(caching.l1_bytes()))
+    let base = qdrant_perf_store::CacheConfig::from_env().with_mode(mode);
+    Ok(config
+        .performance_tests
+        .optimization
+        .caching
+        .apply(base, ttl_flag)?)
 }
 
 /// A multi-threaded runtime with a worker per core, at least two (the load driver's requests

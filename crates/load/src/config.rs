@@ -181,6 +181,18 @@ impl Caching {
     pub fn l1_bytes(&self) -> u64 {
         tier_bytes(&self.l1_cache_size).unwrap_or(0)
     }
+
+    /// `base` (the cache's Redis and mode) as this file sets the cache: its TTL `cache_ttl`
+    /// unless `ttl_override` (seconds) is given, its in-process tier `l1_cache_size`. A TTL of
+    /// 0 or less is refused.
+    pub fn apply(
+        &self,
+        base: qdrant_perf_store::CacheConfig,
+        ttl_override: Option<i64>,
+    ) -> Result<qdrant_perf_store::CacheConfig, qdrant_perf_store::cache::CacheError> {
+        let ttl = ttl_override.unwrap_or_else(|| i64::try_from(self.cache_ttl).unwrap_or(i64::MAX));
+        Ok(base.with_ttl_secs(ttl)?.with_l1_bytes(self.l1_bytes()))
+    }
 }
 
 /// A cache tier's size: `2GB`, `512MiB` (binary units), or `0` for no such tier.
