@@ -111,6 +111,30 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
     assert!(stdout.contains("search/deepcoder"), "{stdout}");
     assert!(stdout.contains("server's own time"), "{stdout}");
     assert!(stdout.contains("client - server"), "{stdout}");
+    // Qdrant's own /telemetry over the run, beside the client's searches; the dead node's is
+    // named, and the comparison says it was left out and that cache hits never reach the server.
+    assert!(
+        stdout.contains("/telemetry: grpc /qdrant.Points/Search 0: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "node {dead} /telemetry UNREADABLE: at the start: "
+        )),
+        "{stdout}"
+    );
+    let comparison = stdout
+        .lines()
+        .find(|l| l.contains("server /telemetry counted "))
+        .unwrap_or_else(|| panic!("no /telemetry comparison in {stdout}"));
+    assert!(
+        comparison.contains("(1 of 2 nodes' /telemetry unreadable, not counted)")
+            && comparison.ends_with(
+                "the client's cached_search requests are not counted (the server sees only the cache's misses)"
+            ),
+        "{comparison}"
+    );
+    eprintln!("{comparison}");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     let run = &r["runs"][0];

@@ -1,8 +1,10 @@
 //! What a run watches besides its own requests: each server node's `/metrics`, read once a
 //! second from the start of the recorded part and kept as a per-second series aligned with the
 //! run's timeline, with what changed over the recorded part (requests per endpoint as the server
-//! counted them, memory, vectors, page faults). A node whose metrics cannot be read is named in
-//! the report with the error, never skipped in silence.
+//! counted them, memory, vectors, page faults). Each node's `GET /telemetry` is read twice, at
+//! the first tick and after the stop, for Qdrant's own per-endpoint counts and mean times over
+//! the same window. A node whose metrics cannot be read is named in the report with the error,
+//! never skipped in silence.
 //!
 //! With a result cache in the run (`cached_search`), its statistics are reset when the recorded
 //! part begins, Redis is PINGed every 100 ms through the cache's own connection (its round trip
@@ -23,7 +25,9 @@ use qdrant_perf_report::cache::{CacheMeasurements, CacheRun, RedisSecond};
 use qdrant_perf_report::intervals::IntervalLog;
 use qdrant_perf_report::latency_histogram;
 use qdrant_perf_report::server::{NodeWatch, ServerSide};
-use qdrant_perf_store::remote::telemetry::{MetricsSnapshot, Telemetry, node_delta, server_second};
+use qdrant_perf_store::remote::telemetry::{
+    MetricsSnapshot, Telemetry, TelemetrySnapshot, node_delta, server_second, telemetry_delta,
+};
 use qdrant_perf_store::{CachedStore, Store};
 
 use crate::host::{HostMonitor, HostSource};
@@ -295,6 +299,8 @@ async fn watch(
     let mut ticks = tokio::time::interval_at(measure_start.into(), Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut stopping = false;
+    // /telemetry at the first tick (read beside that tick's /metrics) and after the stop.
+    let mut telemetry_first: Option<Vec<Result<TelemetrySnapshot, String>>> = None;
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -303,7 +309,14 @@ async fn watch(
         let t = Instant::now()
             .saturating_duration_since(measure_start)
             .as_secs_f64();
-        let snapshots = telemetry.snapshot_each().await;
+        let snapshots = if telemetry_first.is_none() {
+            let (snapshots, first) =
+                tokio::join!(telemetry.snapshot_each(), read_telemetry(&telemetry));
+            telemetry_first = Some(first);
+            snapshots
+        } else {
+            telemetry.snapshot_each().await
+        };
         for (node, s) in nodes.iter_mut().zip(snapshots) {
             node.take(t, s.map_err(|e| e.to_string()), &collections);
         }
@@ -311,18 +324,46 @@ async fn watch(
             break;
         }
     }
+    let telemetry_last = read_telemetry(&telemetry).await;
+    // The loop runs at least once, so the first read is there; never zip the nodes away.
+    let telemetry_first = telemetry_first.unwrap_or_else(|| {
+        let missing = || Err("/telemetry was not read at the start".to_string());
+        nodes.iter().map(|_| missing()).collect()
+    });
     ServerSide {
         nodes: nodes
             .into_iter()
-            .map(|mut n| {
+            .zip(telemetry_first.into_iter().zip(telemetry_last))
+            .map(|(mut n, ends)| {
                 if let (Some(first), Some(last)) = (&n.first, &n.prev) {
                     n.watch.delta = Some(node_delta(&n.watch.url, first, last));
+                }
+                match ends {
+                    (Ok(first), Ok(last)) => {
+                        n.watch.telemetry = Some(telemetry_delta(&first, &last));
+                    }
+                    (Err(e), _) => {
+                        n.watch.telemetry_unreadable = Some(format!("at the start: {e}"));
+                    }
+                    (_, Err(e)) => {
+                        n.watch.telemetry_unreadable = Some(format!("at the end: {e}"));
+                    }
                 }
                 n.watch
             })
             .collect(),
         not_collected: None,
     }
+}
+
+/// Every node's `/telemetry`, each result on its own (an error as text).
+async fn read_telemetry(telemetry: &Telemetry) -> Vec<Result<TelemetrySnapshot, String>> {
+    telemetry
+        .telemetry_each()
+        .await
+        .into_iter()
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// PINGs Redis every 100 ms from `measure_start` until stopped, one [`RedisSecond`] per second;

@@ -281,11 +281,12 @@ fn server_cache_setup(s: &mut String, report: &Report) {
     {
         let _ = writeln!(
             s,
-            "\n## Server side\n\nEach node's `/metrics`, read once a second during the recorded part (the per-second series are in report.json, `runs[].server`).\n"
+            "\n## Server side\n\nEach node's `/metrics`, read once a second during the recorded part (the per-second series are in report.json, `runs[].server`), and its `/telemetry` at both ends of it: the server's own count of search requests beside the client's.\n"
         );
         for r in &report.runs {
             let host = r.host.iter().map(|h| h.describe());
-            for line in host.chain(r.server.iter().flat_map(|side| side.describe())) {
+            let server = r.server.iter().flat_map(|side| side.describe());
+            for line in host.chain(server).chain(r.telemetry_comparison()) {
                 let _ = writeln!(s, "- `{}`: {line}", r.label);
             }
         }

@@ -304,6 +304,9 @@ fn run_tail(s: &mut String, r: &RunResult) {
     for line in r.server.iter().flat_map(|side| side.describe()) {
         let _ = writeln!(s, "  {line}");
     }
+    if let Some(line) = r.telemetry_comparison() {
+        let _ = writeln!(s, "  {line}");
+    }
     if let Some(cache) = &r.cache {
         let _ = writeln!(s, "  {}", cache.describe());
     }

@@ -512,6 +512,33 @@ impl RunResult {
         self.nodes.len() > 1 || self.lost_nodes().next().is_some()
     }
 
+    /// Requests the client sent to the server's search endpoints in the recorded part: ok +
+    /// errors of the `search` and `search_batch` operations (one request each; `cached_search`
+    /// is left out, its cache hits never reach the server, and upserts are not searches).
+    pub fn client_search_requests(&self) -> u64 {
+        self.operations
+            .iter()
+            .filter(|o| matches!(o.op, OpKind::Search | OpKind::SearchBatch))
+            .map(|o| o.ok + o.errors)
+            .sum()
+    }
+
+    /// The server's `/telemetry` count of search requests beside the client's (see
+    /// [`crate::server::ServerSide::compare_searches`]); `None` when the run read no node's
+    /// /telemetry.
+    pub fn telemetry_comparison(&self) -> Option<String> {
+        let mut line = self
+            .server
+            .as_ref()?
+            .compare_searches(self.client_search_requests())?;
+        if self.operations.iter().any(|o| o.op == OpKind::CachedSearch) {
+            line.push_str(
+                "; the client's cached_search requests are not counted (the server sees only the cache's misses)",
+            );
+        }
+        Some(line)
+    }
+
     /// The merged histogram of the query operations.
     pub fn query_histogram(&self) -> Histogram<u64> {
         merged(self.operations.iter().filter(|o| o.op.is_query()))

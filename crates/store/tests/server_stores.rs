@@ -344,6 +344,21 @@ fn a_wrong_api_key_says_authentication_failed_and_never_shows_the_key() {
             .unwrap();
         assert!(store.engine_version().starts_with("qdrant 1."));
     }
+    // /telemetry is read with the key too: the right one is let in, a wrong one is named.
+    let rest = ServerConfig::parse(&server.rest_url(), None).unwrap();
+    for (key, ok) in [("the-right-key", true), ("a-wrong-key", false)] {
+        let config = rest.clone().with_api_key(Some(ApiKey::new(key)));
+        let telemetry =
+            qdrant_perf_store::remote::telemetry::Telemetry::for_config(&config, None).unwrap();
+        let read = rt.block_on(telemetry.telemetry_each()).pop().unwrap();
+        match read {
+            Ok(s) => assert!(ok && !s.responses.is_empty(), "{s:?}"),
+            Err(e) => assert!(
+                !ok && matches!(e, StoreError::Auth { .. }) && !e.to_string().contains(key),
+                "{e}"
+            ),
+        }
+    }
 }
 
 /// A search prepared once (its protobuf encoded before the run, as `load` does for every
@@ -666,6 +681,89 @@ fn server_telemetry_counts_the_run_and_finds_a_local_server_process() {
         assert_ne!(process.pid, std::process::id());
         let _ = local;
     }
+}
+
+#[test]
+fn server_telemetry_endpoint_counts_exactly_the_searches_sent_over_rest_and_grpc() {
+    use qdrant_perf_report::server::is_search_endpoint;
+    use qdrant_perf_store::remote::telemetry::{Telemetry, telemetry_delta};
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    let rt = rt();
+    let (points, queries, _) = small_dataset();
+    let name = unique("telemetry_endpoint");
+    let config = rest_config(&server);
+    rt.block_on(async {
+        let rest = RestStore::connect(&config, Guard::default()).await.unwrap();
+        let grpc = GrpcStore::connect(&grpc_config(&server), Guard::default())
+            .await
+            .unwrap();
+        load_collection(
+            &rest,
+            &CollectionSpec::new(&name, 64, Metric::Cosine),
+            &points,
+            500,
+        )
+        .await
+        .unwrap();
+        let telemetry = Telemetry::for_config(&config, None).unwrap();
+        // /metrics read in between, as a run does once a second: not a search, and left out.
+        let before = telemetry.telemetry_each().await.pop().unwrap().unwrap();
+        telemetry.snapshot().await.unwrap();
+        let qs = fixture::queries(&queries, 10, Some(64));
+        for q in &qs[..13] {
+            rest.search(&name, q).await.unwrap();
+        }
+        for q in &qs[..7] {
+            grpc.search(&name, q).await.unwrap();
+        }
+        telemetry.snapshot().await.unwrap();
+        let after = telemetry.telemetry_each().await.pop().unwrap().unwrap();
+        let delta = telemetry_delta(&before, &after);
+        let searches = |api: &str| -> Vec<_> {
+            delta
+                .iter()
+                .filter(|e| e.api == api && is_search_endpoint(&e.endpoint))
+                .collect()
+        };
+        let (rest_searches, grpc_searches) = (searches("rest"), searches("grpc"));
+        assert_eq!(rest_searches.len(), 1, "{delta:?}");
+        assert_eq!(
+            (
+                rest_searches[0].endpoint.as_str(),
+                rest_searches[0].status.as_str(),
+                rest_searches[0].requests
+            ),
+            (
+                "POST /collections/{collection_name}/points/search",
+                "200",
+                13
+            ),
+            "{delta:?}"
+        );
+        assert_eq!(grpc_searches.len(), 1, "{delta:?}");
+        assert_eq!(
+            (
+                grpc_searches[0].endpoint.as_str(),
+                grpc_searches[0].status.as_str(),
+                grpc_searches[0].requests
+            ),
+            ("/qdrant.Points/Search", "0", 7),
+            "{delta:?}"
+        );
+        for e in rest_searches.iter().chain(&grpc_searches) {
+            assert!(e.mean_ms.unwrap() > 0.0, "{e:?}");
+        }
+        // The suite's own GET /metrics and GET /telemetry are not reported.
+        assert!(
+            delta
+                .iter()
+                .all(|e| !e.endpoint.contains("/metrics") && !e.endpoint.contains("/telemetry")),
+            "{delta:?}"
+        );
+        rest.drop_owned(&name).await.unwrap();
+    });
 }
 
 #[test]

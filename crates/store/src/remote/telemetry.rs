@@ -5,6 +5,9 @@
 //! status, the server's own mean time for them and a percentile from its duration buckets, and
 //! memory (resident and allocated) and vector counts at both ends. So a report can say how much
 //! of the load the server actually saw, and how much of a client-side latency was the server.
+//! It also reads `GET /telemetry?details_level=1` at both ends ([`TelemetrySnapshot`],
+//! [`telemetry_delta`]): Qdrant's own count and total time per endpoint and status, which
+//! the suite's own `GET /metrics` and `GET /telemetry` reads are taken out of.
 //!
 //! Qdrant does not publish its CPU use. When the server runs on this machine (a loopback URL),
 //! [`LocalProcess`] finds its process by the listening port and reads its CPU time and resident
@@ -263,7 +266,7 @@ pub fn metrics_urls(
     }
 }
 
-/// Reads `/metrics` from every node.
+/// Reads `/metrics` (and, at a run's two ends, `/telemetry`) from every node.
 pub struct Telemetry {
     http: reqwest::Client,
     urls: Vec<String>,
@@ -309,13 +312,34 @@ impl Telemetry {
     /// One snapshot per node, in the order of [`Telemetry::urls`], each on its own: a node
     /// that cannot be read gives its error and the others are still read (concurrently).
     pub async fn snapshot_each(&self) -> Vec<Result<MetricsSnapshot>> {
+        self.read_each("/metrics", |http, url, key| async move {
+            read_node(&http, &url, key.as_ref()).await
+        })
+        .await
+    }
+
+    /// Each node's `GET /telemetry?details_level=1` (see [`TelemetrySnapshot`]), like
+    /// [`Telemetry::snapshot_each`]: in the order of the URLs, concurrently, each on its own.
+    pub async fn telemetry_each(&self) -> Vec<Result<TelemetrySnapshot>> {
+        self.read_each("/telemetry", |http, url, key| async move {
+            read_telemetry(&http, &url, key.as_ref()).await
+        })
+        .await
+    }
+
+    /// `read` of every node at once, the results in the order of the URLs.
+    async fn read_each<T, F, Fut>(&self, what: &str, read: F) -> Vec<Result<T>>
+    where
+        T: Send + 'static,
+        F: Fn(reqwest::Client, String, Option<ApiKey>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
         let mut reads = tokio::task::JoinSet::new();
         for (i, url) in self.urls.iter().enumerate() {
-            let (http, url, api_key) = (self.http.clone(), url.clone(), self.api_key.clone());
-            reads.spawn(async move { (i, read_node(&http, &url, api_key.as_ref()).await) });
+            let done = read(self.http.clone(), url.clone(), self.api_key.clone());
+            reads.spawn(async move { (i, done.await) });
         }
-        let mut out: Vec<Option<Result<MetricsSnapshot>>> =
-            self.urls.iter().map(|_| None).collect();
+        let mut out: Vec<Option<Result<T>>> = self.urls.iter().map(|_| None).collect();
         while let Some(done) = reads.join_next().await {
             if let Ok((i, r)) = done {
                 out[i] = Some(r);
@@ -327,7 +351,7 @@ impl Telemetry {
                 r.unwrap_or_else(|| {
                     Err(StoreError::Unreachable {
                         url: url.clone(),
-                        message: "reading /metrics panicked".into(),
+                        message: format!("reading {what} panicked"),
                     })
                 })
             })
@@ -350,7 +374,22 @@ async fn read_node(
     url: &str,
     api_key: Option<&ApiKey>,
 ) -> Result<MetricsSnapshot> {
-    let mut request = http.get(format!("{url}/metrics"));
+    let text = get_text(http, url, "/metrics", api_key).await?;
+    MetricsSnapshot::parse(&text).map_err(|e| StoreError::Unreachable {
+        url: url.to_string(),
+        message: redact(format!("GET /metrics: {e}"), api_key),
+    })
+}
+
+/// GET `url``path` with the `api-key` header when there is a key; the body of a success, else
+/// an error naming the node (401/403: [`StoreError::Auth`]) with the key redacted.
+async fn get_text(
+    http: &reqwest::Client,
+    url: &str,
+    path: &str,
+    api_key: Option<&ApiKey>,
+) -> Result<String> {
+    let mut request = http.get(format!("{url}{path}"));
     if let Some(key) = api_key {
         request = request.header("api-key", key.expose());
     }
@@ -373,9 +412,125 @@ async fn read_node(
         .await
         .map_err(|e| unreachable(e.to_string()))?;
     if !status.is_success() {
-        return Err(unreachable(format!("GET /metrics answered HTTP {status}")));
+        return Err(unreachable(format!("GET {path} answered HTTP {status}")));
     }
-    MetricsSnapshot::parse(&text).map_err(|e| unreachable(format!("GET /metrics: {e}")))
+    Ok(text)
+}
+
+/// What a node's `GET /telemetry?details_level=1` says about the requests it answered, at one
+/// moment: per (api, endpoint, status), the count and the total time since the server started.
+///
+/// Qdrant 1.17 keeps these under `result.requests.rest.responses` (`"POST
+/// /collections/{collection_name}/points/search"` → `"200"` → `{count, avg_duration_micros,
+/// min_duration_micros, max_duration_micros, total_duration_micros, last_responded}`) and
+/// `result.requests.grpc.responses` (`"/qdrant.Points/Search"` → gRPC code `"0"` → the same).
+/// An endpoint whose statistics sit directly under its name (no status level, as older
+/// servers wrote gRPC) gets the status `""`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TelemetrySnapshot {
+    /// (api: `rest` or `grpc`, endpoint, status) → (count, total duration in µs when given).
+    pub responses: BTreeMap<(String, String, String), (u64, Option<u64>)>,
+}
+
+impl TelemetrySnapshot {
+    /// Parses the JSON answer of `/telemetry`; an answer without `result.requests` is an error
+    /// saying so (a server that does not publish its requests, or not a Qdrant server).
+    pub fn parse(json: &str) -> std::result::Result<Self, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+        let requests = v
+            .pointer("/result/requests")
+            .and_then(|r| r.as_object())
+            .ok_or("the answer has no result.requests (per-endpoint statistics)")?;
+        let mut responses = BTreeMap::new();
+        for api in ["rest", "grpc"] {
+            let Some(endpoints) = requests
+                .get(api)
+                .and_then(|a| a.get("responses"))
+                .and_then(|r| r.as_object())
+            else {
+                continue;
+            };
+            for (endpoint, by_status) in endpoints {
+                let stats: Vec<(&str, &serde_json::Value)> = if by_status.get("count").is_some() {
+                    vec![("", by_status)]
+                } else {
+                    by_status
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(s, v)| (s.as_str(), v))
+                        .collect()
+                };
+                for (status, st) in stats {
+                    let count = st.get("count").and_then(|c| c.as_u64()).ok_or_else(|| {
+                        format!("{api} {endpoint:?} status {status:?}: no count in {st}")
+                    })?;
+                    let total = st.get("total_duration_micros").and_then(|t| t.as_u64());
+                    responses.insert(
+                        (api.to_string(), endpoint.clone(), status.to_string()),
+                        (count, total),
+                    );
+                }
+            }
+        }
+        Ok(Self { responses })
+    }
+}
+
+/// True for the requests the suite itself sends to watch a server (`GET /metrics` once a second,
+/// `GET /telemetry` at both ends of a run): Qdrant counts them in its telemetry like any other.
+pub fn is_monitoring_endpoint(api: &str, endpoint: &str) -> bool {
+    api == "rest" && matches!(endpoint, "GET /metrics" | "GET /telemetry")
+}
+
+pub use qdrant_perf_report::server::TelemetryEndpoint;
+
+/// Per (api, endpoint, status), what the server answered between `before` and `after`: the
+/// count's difference, and the mean time (difference of the totals over that count; `None`
+/// when the server gives no totals). Endpoints with no new request, and the suite's own
+/// monitoring requests ([`is_monitoring_endpoint`]), are left out; the most requested first.
+pub fn telemetry_delta(
+    before: &TelemetrySnapshot,
+    after: &TelemetrySnapshot,
+) -> Vec<TelemetryEndpoint> {
+    let mut out: Vec<TelemetryEndpoint> = after
+        .responses
+        .iter()
+        .filter(|((api, endpoint, _), _)| !is_monitoring_endpoint(api, endpoint))
+        .filter_map(|(key, &(count, total))| {
+            let (count_before, total_before) =
+                before.responses.get(key).copied().unwrap_or((0, Some(0)));
+            let requests = count.checked_sub(count_before).filter(|&n| n > 0)?;
+            let mean_ms = match (total, total_before) {
+                (Some(a), Some(b)) => Some(a.saturating_sub(b) as f64 / requests as f64 / 1e3),
+                _ => None,
+            };
+            let (api, endpoint, status) = key.clone();
+            Some(TelemetryEndpoint {
+                api,
+                endpoint,
+                status,
+                requests,
+                mean_ms,
+            })
+        })
+        .collect();
+    out.sort_by_key(|e| std::cmp::Reverse(e.requests));
+    out
+}
+
+/// GET `url`/telemetry?details_level=1, parsed.
+async fn read_telemetry(
+    http: &reqwest::Client,
+    url: &str,
+    api_key: Option<&ApiKey>,
+) -> Result<TelemetrySnapshot> {
+    let text = get_text(http, url, "/telemetry?details_level=1", api_key).await?;
+    TelemetrySnapshot::parse(&text).map_err(|e| StoreError::Unreachable {
+        url: url.to_string(),
+        message: redact(format!("GET /telemetry: {e}"), api_key),
+    })
 }
 
 /// A server process on this machine, found by the TCP port it listens on.
@@ -460,6 +615,102 @@ grpc_responses_total{endpoint="/qdrant.Points/Search"} 7
         assert_eq!(d.requests_matching("/points"), 104);
         assert_eq!(d.vectors_after, Some(1000.0));
         assert_eq!(d.resident_bytes_before, Some(15060992.0));
+    }
+
+    /// The shape of Qdrant 1.17.1's `GET /telemetry?details_level=1`, trimmed (a real answer's
+    /// `requests` part, other sections emptied).
+    fn telemetry_json(search_200: (u64, u64), metrics: u64, grpc_search: (u64, u64)) -> String {
+        let stats = |(count, total): (u64, u64)| {
+            format!(
+                r#"{{"count": {count}, "avg_duration_micros": 1.0, "min_duration_micros": 1.0, "max_duration_micros": 9.0, "total_duration_micros": {total}, "last_responded": "2026-12-07T17:05:07.580Z"}}"#
+            )
+        };
+        format!(
+            r#"{{"result": {{"id": "x", "app": {{"name": "qdrant", "version": "1.17.1"}}, "collections": {{}},
+              "requests": {{
+                "rest": {{"responses": {{
+                  "POST /collections/{{collection_name}}/points/search": {{"404": {}, "200": {}}},
+                  "GET /metrics": {{"200": {}}},
+                  "GET /telemetry": {{"200": {}}},
+                  "PUT /collections/{{collection_name}}/points": {{"200": {}}}
+                }}}},
+                "grpc": {{"responses": {{"/qdrant.Points/Search": {{"0": {}}}}}}}
+              }}, "memory": null}}, "status": "ok", "time": 0.0001}}"#,
+            stats((1, 89)),
+            stats(search_200),
+            stats((metrics, metrics * 1000)),
+            stats((metrics, metrics * 500)),
+            stats((1, 1078)),
+            stats(grpc_search),
+        )
+    }
+
+    #[test]
+    fn telemetry_deltas_count_each_endpoint_and_leave_out_the_monitoring() {
+        let before = TelemetrySnapshot::parse(&telemetry_json((3, 1444), 2, (5, 1000))).unwrap();
+        assert_eq!(
+            before.responses[&(
+                "rest".to_string(),
+                "POST /collections/{collection_name}/points/search".to_string(),
+                "200".to_string()
+            )],
+            (3, Some(1444))
+        );
+        assert_eq!(
+            before.responses[&(
+                "grpc".to_string(),
+                "/qdrant.Points/Search".to_string(),
+                "0".to_string()
+            )],
+            (5, Some(1000))
+        );
+        // 100 more searches taking 50,000 µs more in all; 40 more /metrics reads; gRPC idle.
+        let after = TelemetrySnapshot::parse(&telemetry_json((103, 51444), 42, (5, 1000))).unwrap();
+        let d = telemetry_delta(&before, &after);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            (
+                d[0].api.as_str(),
+                d[0].endpoint.as_str(),
+                d[0].status.as_str()
+            ),
+            (
+                "rest",
+                "POST /collections/{collection_name}/points/search",
+                "200"
+            )
+        );
+        assert_eq!(d[0].requests, 100);
+        assert!((d[0].mean_ms.unwrap() - 0.5).abs() < 1e-12, "{d:?}");
+        // An endpoint first seen after the start counts from 0.
+        let d = telemetry_delta(&TelemetrySnapshot::default(), &after);
+        let grpc = d.iter().find(|e| e.api == "grpc").unwrap();
+        assert_eq!((grpc.requests, grpc.mean_ms), (5, Some(0.2)));
+        assert!(
+            d.iter()
+                .all(|e| !is_monitoring_endpoint(&e.api, &e.endpoint)),
+            "{d:?}"
+        );
+        assert_eq!(d.len(), 4, "{d:?}");
+    }
+
+    #[test]
+    fn telemetry_without_totals_or_requests_is_said() {
+        let old = r#"{"result": {"requests": {"rest": {"responses": {}},
+            "grpc": {"responses": {"/qdrant.Points/Search": {"count": 7}}}}}}"#;
+        let s = TelemetrySnapshot::parse(old).unwrap();
+        let d = telemetry_delta(&TelemetrySnapshot::default(), &s);
+        assert_eq!(
+            (d[0].status.as_str(), d[0].requests, d[0].mean_ms),
+            ("", 7, None)
+        );
+        let err = TelemetrySnapshot::parse(r#"{"result": {"app": {}}}"#).unwrap_err();
+        assert!(err.contains("result.requests"), "{err}");
+        assert!(
+            TelemetrySnapshot::parse("<html>")
+                .unwrap_err()
+                .contains("not JSON")
+        );
     }
 
     #[test]
