@@ -406,6 +406,31 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
             .unwrap_or_else(|| panic!("no {name} row in\n{stdout}"));
         assert!(line.contains("MB/s") && line.contains("figure"), "{line}");
     }
+    // The server's own count of the overall run's searches, from /telemetry, beside the
+    // client's (its sample size), on the terminal and in report.json.
+    let counted = check("server_search_requests");
+    assert_eq!(counted["verdict"], "figure", "{counted}");
+    let (server_count, client_count) = (
+        counted["measured"].as_f64().unwrap(),
+        counted["samples"].as_f64().unwrap(),
+    );
+    assert!(
+        client_count > 0.0 && (server_count - client_count).abs() <= 0.01 * client_count + 5.0,
+        "{counted}"
+    );
+    assert!(
+        counted["note"]
+            .as_str()
+            .unwrap()
+            .contains("server /telemetry counted"),
+        "{counted}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("server_search_requests")),
+        "{stdout}"
+    );
     let io = &host["io"];
     assert!(io["disk_written_bytes_per_s"].as_f64().is_some(), "{io}");
     assert!(io["network_receive_bytes_per_s"].as_f64().is_some(), "{io}");

@@ -537,6 +537,7 @@ impl Session<'_> {
             );
             q.note = Some(format!("99 % of {rate:.0} requested{}", scaled_note(scale)));
             j.checks.push(q);
+            j.checks.extend(server_count_figure(&r, name));
             j.runs.push(r);
         }
         Ok(())
@@ -579,6 +580,7 @@ impl Session<'_> {
             self.t.availability_pct,
             total,
         ));
+        j.checks.extend(server_count_figure(&r, "overall"));
         let server = self.opts.setup.server.is_some();
         j.checks.extend(resource_checks(
             &r.resources,
@@ -925,6 +927,36 @@ fn resource_checks(
             &why,
         ),
     ]
+}
+
+/// `server_search_requests` of a run against a server: the search requests the server's own
+/// `/telemetry` counted over the run (a figure), the client's count as its sample size and the
+/// comparison in its note; not collected, with the reason, when no node's `/telemetry` was read.
+/// `None` for a run without a server.
+fn server_count_figure(r: &RunResult, collection: &str) -> Option<Check> {
+    let side = r.server.as_ref()?;
+    let name = "server_search_requests";
+    Some(
+        match (side.telemetry_searches(), r.telemetry_comparison()) {
+            (Some((server, _, _)), Some(note)) => Check::figure(
+                name,
+                collection,
+                Some(server as f64),
+                "requests",
+                r.client_search_requests(),
+                &note,
+            ),
+            _ => {
+                let why = side
+                    .nodes
+                    .iter()
+                    .find_map(|n| n.telemetry_unreadable.as_deref())
+                    .or(side.not_collected.as_deref())
+                    .unwrap_or("no node's /telemetry was read");
+                Check::figure(name, collection, None, "requests", 0, why)
+            }
+        },
+    )
 }
 
 /// The `disk_io` and `network_io` figures of the overall run (`monitoring.metrics`; no target in

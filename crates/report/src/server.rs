@@ -277,19 +277,7 @@ impl ServerSide {
     /// for the client only (one in a run at 100 requests a second; several in a closed loop
     /// at thousands a second). The end's read comes after the run's drain.
     pub fn compare_searches(&self, client: u64) -> Option<String> {
-        let read: Vec<&NodeWatch> = self
-            .nodes
-            .iter()
-            .filter(|n| n.telemetry.is_some())
-            .collect();
-        if read.is_empty() {
-            return None;
-        }
-        let (server, mean) = searches_and_mean(
-            read.iter()
-                .flat_map(|n| n.telemetry.iter().flatten())
-                .filter(|e| is_search_endpoint(&e.endpoint)),
-        );
+        let (server, mean, read) = self.telemetry_searches()?;
         let mut line = format!(
             "server /telemetry counted {server} search requests{} in the run's window; the client sent {client} (ok+errors): ",
             mean.map_or(String::new(), |m| format!(" (mean {m:.2} ms)"))
@@ -304,7 +292,7 @@ impl ServerSide {
                 if server > client { "more" } else { "fewer" }
             );
         }
-        let missing = self.nodes.len() - read.len();
+        let missing = self.nodes.len() - read;
         if missing > 0 {
             let _ = write!(
                 line,
@@ -313,6 +301,25 @@ impl ServerSide {
             );
         }
         Some(line)
+    }
+
+    /// The search requests the nodes' `/telemetry` counted over the run, summed over the nodes
+    /// read, their mean time, and how many nodes were read; `None` when none was.
+    pub fn telemetry_searches(&self) -> Option<(u64, Option<f64>, usize)> {
+        let read: Vec<&NodeWatch> = self
+            .nodes
+            .iter()
+            .filter(|n| n.telemetry.is_some())
+            .collect();
+        if read.is_empty() {
+            return None;
+        }
+        let (server, mean) = searches_and_mean(
+            read.iter()
+                .flat_map(|n| n.telemetry.iter().flatten())
+                .filter(|e| is_search_endpoint(&e.endpoint)),
+        );
+        Some((server, mean, read.len()))
     }
 
     /// Nodes that could not be read at all or lost samples, with the reason.
