@@ -110,12 +110,13 @@ pub struct DatasetArgs {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MonitorArgs {
     /// The server's REST address(es) whose `/metrics` are read once a second during every run
-    /// against a server, separated by commas for a cluster (default: the target's own URLs for
-    /// REST, the same host on port 6333 for gRPC on 6334).
+    /// against a server, and `/telemetry` at its two ends, separated by commas for a cluster
+    /// (default: the target's own URLs for REST, the same host on port 6333 for gRPC on 6334).
     #[arg(long, env = "QDRANT_METRICS_URL")]
     pub metrics_url: Option<String>,
-    /// The deployment's Prometheus (`http://host:9090`): the server host's CPU and memory over
-    /// each run, by PromQL over node_exporter's series (the queries are in the report).
+    /// The deployment's Prometheus (`http://host:9090`): the server host's CPU, memory, disk
+    /// and network I/O over each run, by PromQL over node_exporter's series (the queries are in
+    /// the report).
     #[arg(long, env = "QDRANT_PERF_PROMETHEUS")]
     pub prometheus: Option<String>,
     /// The `instance` label of the server host's node_exporter in --prometheus (default: the
