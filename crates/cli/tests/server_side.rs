@@ -538,9 +538,19 @@ fn validate_read_only_measures_a_foreign_collection_and_leaves_it_as_it_was() {
         .iter()
         .filter(|c| c["collection"] == name)
         .collect();
+    // (Every row judged, but the server's /telemetry count, a figure without a target.)
     assert!(
         rows.iter().any(|c| c["name"] == "latency_p95")
-            && rows.iter().all(|c| c["passed"].is_boolean()),
+            && rows
+                .iter()
+                .all(|c| c["passed"].is_boolean() != (c["verdict"] == "figure")),
+        "{rows:#?}"
+    );
+    // Its gRPC address gives no REST port for /telemetry: the row says what to give.
+    assert!(
+        rows.iter().any(|c| c["name"] == "server_search_requests"
+            && c["measured"].is_null()
+            && c["note"].as_str().unwrap().contains("--metrics-url")),
         "{rows:#?}"
     );
     let setup = r["setup"].to_string();
