@@ -72,6 +72,10 @@ impl Store for AnyStore {
         each!(self, s => s.upsert(name, batch).await)
     }
 
+    async fn delete(&self, name: &str, ids: &[u64]) -> Result<()> {
+        each!(self, s => s.delete(name, ids).await)
+    }
+
     async fn wait_indexed(&self, name: &str) -> Result<IndexState> {
         each!(self, s => s.wait_indexed(name).await)
     }

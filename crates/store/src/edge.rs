@@ -398,6 +398,21 @@ impl EdgeStore {
             .map_err(|e| engine_error("upsert", name, e))
     }
 
+    pub fn delete_sync(&self, name: &str, ids: &[u64]) -> Result<()> {
+        self.guard.check(name, "write to")?;
+        let c = self.get(name)?;
+        let marker = c.dir.join(MARKER);
+        if marker.exists() {
+            fs::remove_file(&marker).map_err(|e| io_error(&marker, e))?;
+        }
+        let op = UpdateOperation::PointOperation(PointOperations::DeletePoints {
+            ids: ids.iter().map(|&id| PointId::NumId(id)).collect(),
+        });
+        c.shard
+            .update(op)
+            .map_err(|e| engine_error("delete", name, e))
+    }
+
     pub fn wait_indexed_sync(&self, name: &str) -> Result<IndexState> {
         let c = self.get(name)?;
         let started = Instant::now();
@@ -642,6 +657,10 @@ impl Store for EdgeStore {
 
     async fn upsert(&self, name: &str, batch: &[Point]) -> Result<()> {
         self.upsert_sync(name, batch)
+    }
+
+    async fn delete(&self, name: &str, ids: &[u64]) -> Result<()> {
+        self.delete_sync(name, ids)
     }
 
     async fn wait_indexed(&self, name: &str) -> Result<IndexState> {

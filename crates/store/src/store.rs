@@ -8,7 +8,7 @@ use crate::spec::{
 
 /// One interface for every engine, so every bench and load test runs unchanged on each.
 ///
-/// Writes (`create`, `upsert`, `drop_owned`) go through the store's [`crate::Guard`]: a name
+/// Writes (`create`, `upsert`, `delete`, `drop_owned`) go through the store's [`crate::Guard`]: a name
 /// without the suite's prefix is refused before anything is sent.
 pub trait Store: Send + Sync {
     fn engine(&self) -> Engine;
@@ -18,6 +18,10 @@ pub trait Store: Send + Sync {
 
     /// Inserts or replaces a batch of points.
     fn upsert(&self, name: &str, batch: &[Point]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes the points with these ids (an id not present is no error), acknowledged once
+    /// applied (`wait=true` on a server).
+    fn delete(&self, name: &str, ids: &[u64]) -> impl Future<Output = Result<()>> + Send;
 
     /// Returns once every point is searchable through the index (the embedded engine builds it
     /// here; a server is polled until green). No search should be timed before this.
@@ -78,6 +82,10 @@ macro_rules! forward_store {
 
             fn upsert(&self, name: &str, batch: &[Point]) -> impl Future<Output = Result<()>> + Send {
                 (**self).upsert(name, batch)
+            }
+
+            fn delete(&self, name: &str, ids: &[u64]) -> impl Future<Output = Result<()>> + Send {
+                (**self).delete(name, ids)
             }
 
             fn wait_indexed(&self, name: &str) -> impl Future<Output = Result<IndexState>> + Send {

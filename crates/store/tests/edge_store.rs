@@ -470,3 +470,14 @@ fn a_scratch_store_deletes_its_directory_only_after_closing_its_collections() {
             .exists()
     );
 }
+
+#[test]
+fn deleted_points_are_counted_out_and_never_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path()).unwrap();
+    let spec = CollectionSpec::new("perf_deletes", 16, Metric::Euclid);
+    rt().block_on(async {
+        store.create(&spec).await.unwrap();
+        qdrant_perf_testkit::store::assert_deletes_apply(&store, "perf_deletes", 16).await;
+    });
+}

@@ -126,6 +126,33 @@ fn grpc_and_rest_index_search_and_agree() {
 }
 
 #[test]
+fn deletes_over_grpc_and_rest_are_counted_out_and_never_returned() {
+    let Some(server) = TestServer::from_env() else {
+        return;
+    };
+    rt().block_on(async {
+        let grpc = GrpcStore::connect(&grpc_config(&server), Guard::default())
+            .await
+            .unwrap();
+        let rest = RestStore::connect(&rest_config(&server), Guard::default())
+            .await
+            .unwrap();
+        deletes_apply(&grpc, &unique("deletes_grpc")).await;
+        deletes_apply(&rest, &unique("deletes_rest")).await;
+    });
+}
+
+/// [`qdrant_perf_testkit::store::assert_deletes_apply`] on a new collection, dropped after.
+async fn deletes_apply<S: Store>(store: &S, name: &str) {
+    store
+        .create(&CollectionSpec::new(name, 16, Metric::Euclid))
+        .await
+        .unwrap();
+    qdrant_perf_testkit::store::assert_deletes_apply(store, name, 16).await;
+    store.drop_owned(name).await.unwrap();
+}
+
+#[test]
 fn foreign_collections_are_never_written_or_dropped() {
     let Some(server) = TestServer::from_env() else {
         return;

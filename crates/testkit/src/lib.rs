@@ -19,6 +19,7 @@ mod process;
 pub mod prometheus;
 pub mod qdrant;
 pub mod redis;
+pub mod store;
 
 pub use http::{http_body, http_status};
 pub use process::StartError;

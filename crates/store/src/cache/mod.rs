@@ -14,8 +14,8 @@
 //!   time goes straight to the store and is counted as a failure of the same kind), then tries
 //!   Redis again: a lost Redis costs the
 //!   searches their cache, not a reconnect delay each.
-//! - Writes (`create`, `upsert`, `drop_owned`) pass through. Like the deployment's cache, entries
-//!   expire by TTL only: an upsert does not invalidate them. `create` and `drop_owned` clear the
+//! - Writes (`create`, `upsert`, `delete`, `drop_owned`) pass through. Like the deployment's cache, entries
+//!   expire by TTL only: an upsert or delete does not invalidate them. `create` and `drop_owned` clear the
 //!   collection's entries, since a new collection is new data.
 //!
 
@@ -692,6 +692,10 @@ impl<S: Store> Store for CachedStore<S> {
 
     async fn upsert(&self, name: &str, batch: &[Point]) -> Result<()> {
         self.inner.upsert(name, batch).await
+    }
+
+    async fn delete(&self, name: &str, ids: &[u64]) -> Result<()> {
+        self.inner.delete(name, ids).await
     }
 
     async fn wait_indexed(&self, name: &str) -> Result<IndexState> {

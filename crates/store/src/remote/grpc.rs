@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use qdrant_client::qdrant::{
     BinaryQuantizationBuilder, CollectionStatus, CountPointsBuilder, CreateCollectionBuilder,
-    CreateFieldIndexCollectionBuilder, Distance, FieldType, HnswConfigDiffBuilder,
-    OptimizersConfigDiffBuilder, PointId, PointStruct, QuantizationSearchParamsBuilder,
-    ScalarQuantizationBuilder, ScoredPoint, SearchBatchPointsBuilder, SearchParamsBuilder,
-    SearchPoints, SearchPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
-    point_id::PointIdOptions,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType,
+    HnswConfigDiffBuilder, OptimizersConfigDiffBuilder, PointId, PointStruct, PointsIdsList,
+    QuantizationSearchParamsBuilder, ScalarQuantizationBuilder, ScoredPoint,
+    SearchBatchPointsBuilder, SearchParamsBuilder, SearchPoints, SearchPointsBuilder,
+    UpsertPointsBuilder, VectorParamsBuilder, point_id::PointIdOptions,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
@@ -459,6 +459,19 @@ impl Store for GrpcStore {
         c.upsert_points(UpsertPointsBuilder::new(name, points).wait(true))
             .await
             .map_err(self.err(i, "upsert", name))?;
+        self.nodes.served(i);
+        Ok(())
+    }
+
+    async fn delete(&self, name: &str, ids: &[u64]) -> Result<()> {
+        self.guard.check(name, "write to")?;
+        let ids = PointsIdsList {
+            ids: ids.iter().map(|&id| PointId::from(id)).collect(),
+        };
+        let (i, c) = self.pick();
+        c.delete_points(DeletePointsBuilder::new(name).points(ids).wait(true))
+            .await
+            .map_err(self.err(i, "delete", name))?;
         self.nodes.served(i);
         Ok(())
     }

@@ -314,6 +314,19 @@ impl Store for RestStore {
         Ok(())
     }
 
+    async fn delete(&self, name: &str, ids: &[u64]) -> Result<()> {
+        self.guard.check(name, "write to")?;
+        self.on(
+            Method::POST,
+            name,
+            "/points/delete?wait=true",
+            Some(json!({"points": ids})),
+            "delete",
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn wait_indexed(&self, name: &str) -> Result<IndexState> {
         wait_until_indexed(name, self.index_timeout, || async {
             let info = self.info(name).await?;
