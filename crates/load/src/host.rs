@@ -197,26 +197,64 @@ fn is_stacked_disk(device: &str) -> bool {
     device.starts_with("dm-") || device.starts_with("md")
 }
 
-/// node_exporter's I/O counter families with the PromQL selector of the devices
-/// [`NodeCounters`] counts, in the order of [`io_slot`].
-const IO_FAMILIES: [(&str, &str); 5] = [
-    ("node_disk_read_bytes_total", "device!~\"dm-.*|md.*\""),
-    ("node_disk_written_bytes_total", "device!~\"dm-.*|md.*\""),
-    ("node_network_receive_bytes_total", "device!=\"lo\""),
-    ("node_network_transmit_bytes_total", "device!=\"lo\""),
-    ("node_network_receive_bytes_total", "device=\"lo\""),
-];
+/// One counter of [`IoCounters`] as node_exporter gives it: the family, the devices summed
+/// (as a Rust predicate for a scrape and as a PromQL selector for Prometheus), its name where a
+/// gap is reported, and its place in [`IoCounters`].
+struct IoCounter {
+    name: &'static str,
+    family: &'static str,
+    keep: fn(&str) -> bool,
+    promql: &'static str,
+    slot: fn(&mut IoCounters) -> &mut Option<f64>,
+}
 
-/// The `i`-th counter of [`IO_FAMILIES`] in `c`.
-fn io_slot(c: &mut IoCounters, i: usize) -> &mut Option<f64> {
-    match i {
-        0 => &mut c.disk_read_bytes,
-        1 => &mut c.disk_written_bytes,
-        2 => &mut c.network_receive_bytes,
-        3 => &mut c.network_transmit_bytes,
-        _ => &mut c.loopback_bytes,
+impl IoCounter {
+    fn get(&self, c: &IoCounters) -> Option<f64> {
+        let mut c = *c;
+        *(self.slot)(&mut c)
     }
 }
+
+/// The five, in the order of [`HostIo`]'s fields. Disk bytes leave out stacked devices,
+/// network bytes `lo`, which is counted on its own (received only: loopback bytes are sent
+/// and received alike).
+const IO_COUNTERS: [IoCounter; 5] = [
+    IoCounter {
+        name: "disk read",
+        family: "node_disk_read_bytes_total",
+        keep: |d| !is_stacked_disk(d),
+        promql: "device!~\"dm-.*|md.*\"",
+        slot: |c| &mut c.disk_read_bytes,
+    },
+    IoCounter {
+        name: "disk written",
+        family: "node_disk_written_bytes_total",
+        keep: |d| !is_stacked_disk(d),
+        promql: "device!~\"dm-.*|md.*\"",
+        slot: |c| &mut c.disk_written_bytes,
+    },
+    IoCounter {
+        name: "network received",
+        family: "node_network_receive_bytes_total",
+        keep: |d| d != "lo",
+        promql: "device!=\"lo\"",
+        slot: |c| &mut c.network_receive_bytes,
+    },
+    IoCounter {
+        name: "network transmitted",
+        family: "node_network_transmit_bytes_total",
+        keep: |d| d != "lo",
+        promql: "device!=\"lo\"",
+        slot: |c| &mut c.network_transmit_bytes,
+    },
+    IoCounter {
+        name: "loopback",
+        family: "node_network_receive_bytes_total",
+        keep: |d| d == "lo",
+        promql: "device=\"lo\"",
+        slot: |c| &mut c.loopback_bytes,
+    },
+];
 
 impl NodeCounters {
     /// The counters of a node_exporter's metrics; None without `node_cpu_seconds_total`.
@@ -236,26 +274,12 @@ impl NodeCounters {
             cores,
             mem_available_bytes: metrics.get("node_memory_MemAvailable_bytes"),
             mem_total_bytes: metrics.get("node_memory_MemTotal_bytes"),
-            io: IoCounters {
-                disk_read_bytes: device_sum(metrics, "node_disk_read_bytes_total", |d| {
-                    !is_stacked_disk(d)
-                }),
-                disk_written_bytes: device_sum(metrics, "node_disk_written_bytes_total", |d| {
-                    !is_stacked_disk(d)
-                }),
-                network_receive_bytes: device_sum(
-                    metrics,
-                    "node_network_receive_bytes_total",
-                    |d| d != "lo",
-                ),
-                network_transmit_bytes: device_sum(
-                    metrics,
-                    "node_network_transmit_bytes_total",
-                    |d| d != "lo",
-                ),
-                loopback_bytes: device_sum(metrics, "node_network_receive_bytes_total", |d| {
-                    d == "lo"
-                }),
+            io: {
+                let mut io = IoCounters::default();
+                for c in &IO_COUNTERS {
+                    *(c.slot)(&mut io) = device_sum(metrics, c.family, c.keep);
+                }
+                io
             },
         })
     }
@@ -576,25 +600,17 @@ fn fill(
 /// the last, and per interval between two; a counter that is absent, or went down (a reset,
 /// a device gone), gives no figure for that span.
 fn io_of(readings: &[Reading]) -> HostIo {
-    type Pick = fn(&IoCounters) -> Option<f64>;
-    const PICKS: [(&str, Pick); 5] = [
-        ("disk read", |c| c.disk_read_bytes),
-        ("disk written", |c| c.disk_written_bytes),
-        ("network received", |c| c.network_receive_bytes),
-        ("network transmitted", |c| c.network_transmit_bytes),
-        ("loopback", |c| c.loopback_bytes),
-    ];
-    let rate = |a: &Reading, b: &Reading, pick: Pick| {
+    let rate = |a: &Reading, b: &Reading, c: &IoCounter| {
         let dt = b.at.duration_since(a.at).ok()?.as_secs_f64();
-        let d = pick(&b.io)? - pick(&a.io)?;
+        let d = c.get(&b.io)? - c.get(&a.io)?;
         (dt > 0.0 && d >= 0.0).then(|| d / dt)
     };
     let (first, last) = (&readings[0], &readings[readings.len() - 1]);
-    let mean: Vec<Option<f64>> = PICKS.iter().map(|(_, p)| rate(first, last, *p)).collect();
+    let mean: Vec<Option<f64>> = IO_COUNTERS.iter().map(|c| rate(first, last, c)).collect();
     let series = readings
         .windows(2)
         .map(|w| {
-            let v: Vec<Option<f64>> = PICKS.iter().map(|(_, p)| rate(&w[0], &w[1], *p)).collect();
+            let v: Vec<Option<f64>> = IO_COUNTERS.iter().map(|c| rate(&w[0], &w[1], c)).collect();
             IoSecond {
                 t: w[1]
                     .at
@@ -609,11 +625,11 @@ fn io_of(readings: &[Reading]) -> HostIo {
         })
         .collect();
     // Debian's node_exporter leaves lo out by default: no loopback is not a gap.
-    let missing: Vec<&str> = PICKS
+    let missing: Vec<&str> = IO_COUNTERS
         .iter()
         .zip(&mean)
-        .filter(|((name, _), m)| m.is_none() && *name != "loopback")
-        .map(|((name, _), _)| *name)
+        .filter(|(c, m)| m.is_none() && c.name != "loopback")
+        .map(|(c, _)| c.name)
         .collect();
     HostIo {
         disk_read_bytes_per_s: mean[0],
@@ -923,8 +939,8 @@ impl Prometheus<'_> {
         let range = w + 3 * step;
         // Timestamp in ms -> the counters of that scrape, summed over devices.
         let mut scrapes: std::collections::BTreeMap<u64, IoCounters> = Default::default();
-        for (i, (family, devices)) in IO_FAMILIES.into_iter().enumerate() {
-            let q = format!("{family}{{{devices},{sel}}}[{range}s] @ {at:.3}");
+        for c in &IO_COUNTERS {
+            let q = format!("{}{{{},{sel}}}[{range}s] @ {at:.3}", c.family, c.promql);
             let data = self.run(&q, at, r).await?;
             for series in data["result"].as_array().into_iter().flatten() {
                 for v in series["values"].as_array().into_iter().flatten() {
@@ -932,7 +948,7 @@ impl Prometheus<'_> {
                     else {
                         continue;
                     };
-                    let slot = io_slot(scrapes.entry((t * 1e3).round() as u64).or_default(), i);
+                    let slot = (c.slot)(scrapes.entry((t * 1e3).round() as u64).or_default());
                     *slot = Some(slot.unwrap_or(0.0) + x);
                 }
             }
