@@ -159,10 +159,16 @@ impl NodeWatch {
     /// delta, any status, and the server's mean time over those it gave a time for; `None`
     /// when the node's /telemetry was not read.
     pub fn telemetry_searches(&self) -> Option<(u64, Option<f64>)> {
-        let searches = self.telemetry.as_ref()?;
-        Some(searches_and_mean(
-            searches.iter().filter(|e| is_search_endpoint(&e.endpoint)),
-        ))
+        self.telemetry.as_ref()?;
+        Some(searches_and_mean(self.search_endpoints()))
+    }
+
+    /// The search and query endpoints of this node's `/telemetry` delta (none when unread).
+    fn search_endpoints(&self) -> impl Iterator<Item = &TelemetryEndpoint> {
+        self.telemetry
+            .iter()
+            .flatten()
+            .filter(|e| is_search_endpoint(&e.endpoint))
     }
 }
 
@@ -314,11 +320,7 @@ impl ServerSide {
         if read.is_empty() {
             return None;
         }
-        let (server, mean) = searches_and_mean(
-            read.iter()
-                .flat_map(|n| n.telemetry.iter().flatten())
-                .filter(|e| is_search_endpoint(&e.endpoint)),
-        );
+        let (server, mean) = searches_and_mean(read.iter().flat_map(|n| n.search_endpoints()));
         Some((server, mean, read.len()))
     }
 
