@@ -574,3 +574,64 @@ fn bad_runbooks_exit_2_naming_the_step_and_the_key_before_any_work() {
         "{stderr}"
     );
 }
+
+/// Deletes and updates beside the inserts: each stage reports them, no answer holds a point
+/// deleted or replaced away before it was sent, the recall stays that of an exact-ish search,
+/// and the same seed deletes the same points.
+#[test]
+fn a_stream_with_deletes_and_updates_reports_them_per_stage_without_stale_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut args = stream_args(&dir.path().join("cache"), &out, 1_000, 3_000);
+    args.extend(
+        ["--delete-rate", "200", "--update-rate", "200"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let (code, stdout, stderr) = run(bin().args(&args));
+    assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
+    assert!(stdout.contains("| stage | deleted |"), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let stages = r["stages"].as_array().unwrap();
+    let (mut deleted, mut updated) = (0, 0);
+    for s in stages {
+        let c = &s["churn"];
+        assert_eq!(c["stale_results"], 0, "{s}");
+        assert_eq!(c["write_errors"], 0, "{s}");
+        deleted += c["deleted"].as_u64().unwrap();
+        updated += c["updated"].as_u64().unwrap();
+        let recall = s["recall_at_10"]["value"].as_f64().unwrap();
+        assert!(recall >= 0.8, "stage {}: recall {recall}", s["stage"]);
+    }
+    assert!(
+        deleted > 0 && updated > 0,
+        "{deleted} deleted, {updated} updated"
+    );
+    // Later stages start from fewer points than initial + inserted: the deletes count.
+    let note = r["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .find(|l| l.starts_with("churn: "))
+        .unwrap_or_else(|| panic!("{}", r["setup"]))
+        .to_string();
+    assert!(note.contains("seed 42"), "{note}");
+    assert!(
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "stale_results" && c["verdict"] == "passed"),
+        "{}",
+        r["checks"]
+    );
+    assert!(
+        r["setup"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("dropped perf_stream_")),
+    );
+}

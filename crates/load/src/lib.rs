@@ -36,6 +36,7 @@ pub mod resources;
 pub mod runbook;
 pub mod setup;
 pub mod stream;
+pub mod stream_churn;
 pub mod target;
 pub mod validate;
 

@@ -25,6 +25,8 @@ const STREAM_FLAGS: &[(&str, &str)] = &[
     ("batch", "--batch"),
     ("freshness sample", "--freshness-sample"),
     ("queries", "--queries"),
+    ("delete rate", "--delete-rate"),
+    ("update rate", "--update-rate"),
 ];
 
 /// Runs the stream test, prints each stage and the freshness, writes the report; exit 1 when
@@ -45,7 +47,16 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let mut opts = StreamOptions::new(name, c.vector_size);
     opts.metric = Metric::Cosine;
     opts.hnsw = config.hnsw();
-    opts.dataset_points = args.points.unwrap_or(args.initial + args.total);
+    opts.delete_rate = args.delete_rate.unwrap_or(0.0);
+    opts.update_rate = args.update_rate.unwrap_or(0.0);
+    // Updates take rows past the inserted ones: as many as they can use by default.
+    let spare = if opts.update_rate > 0.0 && args.insert_rate > 0.0 {
+        ((opts.update_rate * args.total as f64 / args.insert_rate).ceil() as usize)
+            .clamp(1, args.initial.max(1))
+    } else {
+        0
+    };
+    opts.dataset_points = args.points.unwrap_or(args.initial + args.total + spare);
     opts.initial = args.initial;
     opts.total = args.total;
     opts.batch = args.batch;
@@ -103,6 +114,7 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
         report.setup = notes;
         report.set_checks(&limits);
         print!("{}", report.stage_table());
+        print!("{}", report.churn_table());
         println!(
             "freshness ({} followed points): searchable {}; indexed {}",
             report.samples.len(),
