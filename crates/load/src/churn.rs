@@ -937,9 +937,10 @@ hand:
             let mut r = self.inner.search(name, query).await?;
             if let Some(id) = self.inject {
                 r.hits.pop();
+                // A score no current vector has (cosine <= 1): as if from an old vector.
                 r.hits.push(Hit {
                     id,
-                    score: 0.0,
+                    score: 10.0,
                     payload: None,
                 });
             }
@@ -1056,5 +1057,23 @@ hand:
             r.steps.iter().map(|s| s.stale_results).sum::<u64>()
         );
         assert!(r.stale_results > 0);
+    }
+
+    /// A store that answers with replaced point 310's old vector (its score is not the current
+    /// vector's): stale only once the replace (step 5) was acknowledged, i.e. in step 6.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_returning_a_replaced_away_vector_is_caught() {
+        let (r, left) = run(Some(310)).await;
+        assert_eq!(left, 0);
+        for n in [2, 4] {
+            assert_eq!(r.steps[n - 1].stale_results, 0, "310 is not replaced yet");
+        }
+        let s = &r.steps[5];
+        assert!(s.searches_ok > 0);
+        assert_eq!(
+            s.stale_results, s.searches_ok,
+            "one stale result per answer"
+        );
+        assert_eq!(r.stale_results, s.stale_results);
     }
 }
