@@ -636,3 +636,67 @@ fn a_stream_with_deletes_and_updates_reports_them_per_stage_without_stale_result
             .any(|l| l.as_str().unwrap().starts_with("dropped perf_stream_")),
     );
 }
+
+/// Ctrl-C during a runbook's long insert step: the steps measured so far are written (the last
+/// one partial), the later ones are not run, and the collection is dropped.
+#[test]
+fn ctrl_c_during_a_runbook_keeps_the_steps_measured_and_drops_the_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = "
+slow:
+  max_pts: 20000
+  1: {operation: insert, start: 0, end: 1000}
+  2: {operation: search}
+  3: {operation: insert, start: 1000, end: 20000}
+  4: {operation: search}
+";
+    let mut args = runbook_args(dir.path(), runbook);
+    // Step 3 alone takes 19 s at 1,000 points/s.
+    let at = args.iter().position(|a| a == "--insert-rate").unwrap();
+    args[at + 1] = "1000".into();
+    let child = bin()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let edge = dir.path().join("cache").join("stream-edge");
+    while !edge.exists() && started.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Step 1 (1 s) and step 2 (2 s) done, step 3 under way.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let code = output.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    assert!(stderr.contains("Ctrl-C: ending the runbook"), "{stderr}");
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run").join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["partial"], true);
+    let steps = r["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "steps 1-3 measured, step 4 not run");
+    assert_eq!(steps[2]["partial"], true);
+    let written = steps[2]["written"].as_u64().unwrap();
+    assert!(
+        written > 0 && written < 19_000,
+        "step 3 cut short: {written}"
+    );
+    assert_eq!(steps[2]["points_present"], 1000 + written);
+    assert!(
+        r["setup"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .starts_with("dropped perf_churn_tiny32_")),
+        "{}",
+        r["setup"]
+    );
+}
