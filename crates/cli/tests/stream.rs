@@ -354,33 +354,47 @@ fn runbook_args(dir: &Path, runbook: &str) -> Vec<String> {
     .collect()
 }
 
-/// What every finished run of the hand-made runbook must show: the points present per step,
-/// every search step scored at least `floor` over every answer, no stale result.
+/// What every finished run of the hand-made runbook must show: the suite's report model with one
+/// run per step, the points present per step, every search step scored at least `floor` over
+/// every answer, no stale result.
 fn check_runbook_report(dir: &Path, floor: f64) -> serde_json::Value {
-    let r: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("run").join("report.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(r["schema"], "qdrant-perf.stream-runbook/1");
+    let run_dir = dir.join("run");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(r["schema"], "qdrant-perf.report/2");
+    assert_eq!(r["command"], "stream");
     assert_eq!(r["partial"], false);
-    assert_eq!(r["runbook"]["dataset"], "hand-2k");
+    for f in [
+        "summary.md",
+        "report.html",
+        "metrics.prom",
+        "intervals.jsonl",
+    ] {
+        assert!(run_dir.join(f).exists(), "{f} written");
+    }
+    let st = &r["stream"];
+    assert_eq!(st["kind"], "runbook");
+    assert_eq!(st["runbook"]["dataset"], "hand-2k");
     assert_eq!(
-        r["runbook"]["gt_url_ignored"],
+        st["runbook"]["gt_url_ignored"],
         "https://example.org/ignored"
     );
-    let steps = r["steps"].as_array().unwrap();
+    let steps = st["steps"].as_array().unwrap();
     let labels: Vec<&str> = steps.iter().map(|s| s["label"].as_str().unwrap()).collect();
-    assert_eq!(
-        labels,
-        [
-            "step 1 insert",
-            "step 2 search",
-            "step 3 delete",
-            "step 4 search",
-            "step 5 replace",
-            "step 6 search"
-        ]
-    );
+    let expected = [
+        "step 1 insert",
+        "step 2 search",
+        "step 3 delete",
+        "step 4 search",
+        "step 5 replace",
+        "step 6 search",
+    ];
+    assert_eq!(labels, expected);
+    // One run per step, labelled alike (compare matches runs by label).
+    let runs = r["runs"].as_array().unwrap();
+    let run_labels: Vec<&str> = runs.iter().map(|x| x["label"].as_str().unwrap()).collect();
+    assert_eq!(run_labels, expected);
     let present: Vec<u64> = steps
         .iter()
         .map(|s| s["points_present"].as_u64().unwrap())
@@ -392,14 +406,15 @@ fn check_runbook_report(dir: &Path, floor: f64) -> serde_json::Value {
         .collect();
     assert_eq!(written, [2000, 0, 1000, 0, 500, 0]);
     let mut recalls = Vec::new();
-    for s in steps {
+    for (s, run) in steps.iter().zip(runs) {
         assert_eq!(s["write_errors"], 0, "{s}");
         assert_eq!(s["stale_results"], 0, "{s}");
         if s["operation"] == "search" {
             let rec = s["recall_at_10"]["value"].as_f64().unwrap();
             assert!(rec >= floor, "{}: recall {rec}", s["label"]);
-            assert_eq!(s["recall_at_10"]["samples"], s["searches_ok"]);
-            assert!(s["searches_ok"].as_u64().unwrap() > 0);
+            assert_eq!(s["recall_at_10"]["samples"], run["ok"]);
+            assert_eq!(run["recall_at_10"], s["recall_at_10"]);
+            assert!(run["ok"].as_u64().unwrap() > 0);
             recalls.push(rec);
         } else {
             assert!(s["recall_at_10"].is_null(), "write steps are not scored");
@@ -407,8 +422,9 @@ fn check_runbook_report(dir: &Path, floor: f64) -> serde_json::Value {
         }
     }
     let mean = recalls.iter().sum::<f64>() / recalls.len() as f64;
-    assert!((r["mean_recall"].as_f64().unwrap() - mean).abs() < 1e-9);
-    assert_eq!(r["stale_results"], 0);
+    assert!((st["mean_recall"].as_f64().unwrap() - mean).abs() < 1e-9);
+    assert!((r["recall_at_10"]["value"].as_f64().unwrap() - mean).abs() < 1e-9);
+    assert_eq!(st["stale_results"], 0);
     assert!(
         r["checks"]
             .as_array()
@@ -416,8 +432,13 @@ fn check_runbook_report(dir: &Path, floor: f64) -> serde_json::Value {
             .iter()
             .any(|c| c["name"] == "stale_results")
     );
-    let md = std::fs::read_to_string(dir.join("run").join("summary.md")).unwrap();
+    let md = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
     assert!(md.contains("| step 4 search | 1000 |"), "{md}");
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("step 4 search"),
+        "the step table in report.html"
+    );
     r
 }
 
@@ -433,6 +454,15 @@ fn a_runbook_on_the_embedded_engine_scores_each_search_step() {
     // No index is built on the embedded engine at this size: its search is exact.
     let r = check_runbook_report(dir.path(), 0.99);
     assert_eq!(r["target"]["kind"], "edge");
+    // compare reads two stream reports, matching the steps' runs by label.
+    let run_dir = dir.path().join("run");
+    let (code, stdout, stderr) = run(bin().args([
+        "compare",
+        run_dir.to_str().unwrap(),
+        run_dir.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("step 4 search"), "{stdout}");
     assert!(
         r["setup"].as_array().unwrap().iter().any(|l| l
             .as_str()
@@ -468,8 +498,8 @@ fn a_runbook_against_a_qdrant_server_scores_each_search_step_and_drops_its_colle
     assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
     let r = check_runbook_report(dir.path(), 0.9);
     assert_eq!(r["target"]["kind"], "grpc");
-    for s in r["steps"].as_array().unwrap() {
-        if s["searches_ok"].as_u64().unwrap() > 0 {
+    for s in r["runs"].as_array().unwrap() {
+        if s["ok"].as_u64().unwrap() > 0 {
             assert!(
                 s["server_latency_ms"]["samples"].as_u64().unwrap() > 0,
                 "Qdrant's own time per search: {s}"
@@ -682,7 +712,7 @@ slow:
     )
     .unwrap();
     assert_eq!(r["partial"], true);
-    let steps = r["steps"].as_array().unwrap();
+    let steps = r["stream"]["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 3, "steps 1-3 measured, step 4 not run");
     assert_eq!(steps[2]["partial"], true);
     let written = steps[2]["written"].as_u64().unwrap();

@@ -29,9 +29,10 @@ use serde::{Deserialize, Serialize};
 use qdrant_perf_data::{Dataset, IncrementalTruth, Metric, Vectors};
 use qdrant_perf_plumbing::write_atomic;
 use qdrant_perf_report::checks::{self, Bound, Check};
-use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
-use qdrant_perf_report::run::{ErrorTally, RecallStat, Second};
+use qdrant_perf_report::report::{Report, TargetInfo, VerdictSummary};
+use qdrant_perf_report::run::{ErrorTally, RecallStat, RunResult, Second};
 use qdrant_perf_report::server::ServerSide;
+use qdrant_perf_report::stream::{StreamSection, StreamStep};
 use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
 use qdrant_perf_store::fixture;
 use qdrant_perf_store::{
@@ -199,6 +200,9 @@ pub struct StepResult {
     pub partial: bool,
     pub timeline: Vec<Second>,
     pub server: Option<ServerSide>,
+    /// The driver's run of the step's searches (labelled like the step), for the report model.
+    #[serde(skip)]
+    pub run: Option<RunResult>,
 }
 
 /// The runbook a run followed.
@@ -236,6 +240,60 @@ pub struct ChurnReport {
 }
 
 impl ChurnReport {
+    /// The suite's one report model: one run per step (labelled `step 3 delete`), the steps'
+    /// points present, writes, recall and stale results in `stream`, the headline latency over
+    /// all steps' searches and the headline recall the mean over search steps.
+    pub fn to_report(&self) -> Report {
+        let runs: Vec<RunResult> = self.steps.iter().filter_map(|s| s.run.clone()).collect();
+        let mut r = Report::new("stream", self.target.clone(), runs, None);
+        r.partial = self.partial;
+        r.latency_ms = self.latency_ms.clone();
+        r.recall_at_10 = self.mean_recall.map(|value| RecallStat {
+            value,
+            samples: self
+                .steps
+                .iter()
+                .filter_map(|s| s.recall_at_10.map(|r| r.samples))
+                .sum(),
+        });
+        r.checks = self.checks.clone();
+        r.verdict = self.verdict.clone();
+        r.setup = self.setup.clone();
+        r.config = serde_json::json!({
+            "collection": self.collection,
+            "runbook": self.runbook,
+            "options": self.options,
+        });
+        r.stream = Some(StreamSection {
+            kind: "runbook".into(),
+            runbook: serde_json::to_value(&self.runbook).ok(),
+            steps: self
+                .steps
+                .iter()
+                .map(|s| StreamStep {
+                    step: s.step,
+                    label: s.label.clone(),
+                    operation: s.operation.clone(),
+                    start_s: s.start_s,
+                    end_s: s.end_s,
+                    points_present: s.points_present,
+                    written: s.written,
+                    write_rate: s.write_rate,
+                    requested_write_rate: s.requested_write_rate,
+                    write_latency_ms: s.write_latency_ms.clone(),
+                    write_errors: s.write_errors,
+                    write_errors_by_kind: s.write_errors_by_kind.clone(),
+                    recall_at_10: s.recall_at_10,
+                    stale_results: s.stale_results,
+                    partial: s.partial,
+                })
+                .collect(),
+            mean_recall: self.mean_recall,
+            stale_results: self.stale_results,
+        });
+        r
+    }
+
     /// The checks: p95 over all steps, recall per search step, no stale result.
     pub fn set_checks(&mut self, p95_latency_ms: f64, recall_floor: f64) {
         let mut out = vec![if self.latency_ms.samples > 0 {
@@ -748,6 +806,7 @@ async fn run_steps<S: Store + 'static>(
             partial: stop.is_stopped(),
             timeline: result.timeline.clone(),
             server: result.server.clone(),
+            run: Some(result.clone()),
         };
         if opts.progress {
             eprintln!(

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
-use qdrant_perf_load::churn::{ChurnOptions, ChurnReport, run_runbook as churn_runbook};
+use qdrant_perf_load::churn::{ChurnOptions, run_runbook as churn_runbook};
 use qdrant_perf_load::runbook::Runbook;
 use qdrant_perf_load::stream::{StreamLimits, StreamOptions, StreamReport, run_stream};
 use qdrant_perf_render::checks_table;
-use qdrant_perf_store::{AnyStore, Guard};
+use qdrant_perf_store::{AnyStore, Guard, Store as _};
 
 use crate::setup::{cache, ctrl_c_stop, load_config, runtime, server_config};
 
@@ -208,17 +208,28 @@ fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
             None => AnyStore::edge_scratch(&edge_root, Guard::default())?,
         });
         let version = store.engine_version();
-        let mut report = churn_runbook(
-            store,
-            &opts,
-            &runbook,
-            &source,
-            &dataset,
-            &watch.monitor,
-            &stop,
-        )
-        .await
-        .map_err(|e| with_flag(e, RUNBOOK_FLAGS))?;
+        // The run directory and its interval log before the first step, so a killed run keeps
+        // every finished second (`qdrant-perf report DIR` rebuilds from them).
+        let (dir, log) = crate::run::run_dir("stream", args.out.clone());
+        let mut monitor = watch.monitor.clone();
+        if let Some(log) = &log {
+            let mut head = qdrant_perf_report::Report::new(
+                "stream",
+                qdrant_perf_report::report::TargetInfo {
+                    kind: store.engine().name().to_string(),
+                    url: server.as_ref().and_then(|c| c.urls.first().cloned()),
+                    engine_version: Some(version.clone()),
+                },
+                Vec::new(),
+                None,
+            );
+            head.config = serde_json::json!({ "runbook": source, "options": &opts });
+            log.append_or_warn(&[qdrant_perf_report::intervals::Header::of(&head)]);
+            monitor = monitor.with_intervals(log.clone());
+        }
+        let mut report = churn_runbook(store, &opts, &runbook, &source, &dataset, &monitor, &stop)
+            .await
+            .map_err(|e| with_flag(e, RUNBOOK_FLAGS))?;
         report.target.engine_version = Some(version);
         if let Some(config) = &server {
             report.target.url = config.urls.first().cloned();
@@ -231,10 +242,7 @@ fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
             report.stale_results
         );
         print!("{}", checks_table(&report.checks));
-        let dir = args.out.clone().unwrap_or_else(ChurnReport::default_dir);
-        report
-            .write(&dir)
-            .with_context(|| format!("writing the report to {}", dir.display()))?;
+        crate::run::write_report(&report.to_report(), &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(
             report.verdict.as_ref().map_or(0, |v| v.exit_code),
