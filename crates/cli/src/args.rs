@@ -519,6 +519,30 @@ pub struct StreamArgs {
     /// Check: recall@10 of every stage at least this.
     #[arg(long, default_value_t = 0.9)]
     pub recall_floor: f64,
+    /// Points deleted per second (open loop, in batches of --batch). With --runbook: the rate
+    /// of its delete steps (default: --insert-rate); without: deletes of present points
+    /// (chosen by a seeded generator) beside the inserts.
+    #[arg(long)]
+    pub delete_rate: Option<f64>,
+    /// Points whose vector is replaced per second (open loop, in batches of --batch). With
+    /// --runbook: the rate of its replace steps (default: --insert-rate); without: present
+    /// points given another row's vector (seeded) beside the inserts.
+    #[arg(long)]
+    pub update_rate: Option<f64>,
+    /// Run a big-ann-benchmarks streaming runbook (their YAML as is: max_pts, steps of
+    /// insert/delete/replace/search; gt_url is ignored) instead of the plain stream: the
+    /// collection starts empty, the writes go at the rates above, searches run at --rate
+    /// throughout, and each search step is scored (docs/stream.md). --initial, --total,
+    /// --stage and the freshness flags do not apply.
+    #[arg(long, value_name = "FILE")]
+    pub runbook: Option<PathBuf>,
+    /// The runbook's dataset key to run (the file maps dataset names to runbooks; needed
+    /// when it has more than one).
+    #[arg(long, value_name = "NAME", requires = "runbook")]
+    pub runbook_dataset: Option<String>,
+    /// How long each `search` step of a runbook searches (at --rate).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, requires = "runbook")]
+    pub search_step_duration: Duration,
     /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,

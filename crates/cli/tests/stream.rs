@@ -302,3 +302,431 @@ fn ctrl_c_keeps_the_stages_measured_and_drops_the_collection() {
         r["setup"]
     );
 }
+
+/// insert, search, delete half, search, replace, search: 2,000 points of 32 dims present at
+/// most, rows 0..2,500.
+const HAND_RUNBOOK: &str = "
+hand-2k:
+  max_pts: 2000
+  gt_url: \"https://example.org/ignored\"
+  1: {operation: insert, start: 0, end: 2000}
+  2: {operation: search}
+  3: {operation: delete, start: 0, end: 1000}
+  4: {operation: search}
+  5: {operation: replace, tags_start: 1000, tags_end: 1500, ids_start: 2000, ids_end: 2500}
+  6: {operation: search}
+";
+
+fn runbook_args(dir: &Path, runbook: &str) -> Vec<String> {
+    let config = common::tiny_config(dir, |t| t);
+    let file = dir.join("runbook.yaml");
+    std::fs::write(&file, runbook).unwrap();
+    [
+        "stream",
+        "--config",
+        config.to_str().unwrap(),
+        "--collection",
+        "tiny32",
+        "--runbook",
+        file.to_str().unwrap(),
+        "--insert-rate",
+        "4000",
+        "--delete-rate",
+        "4000",
+        "--update-rate",
+        "4000",
+        "--batch",
+        "100",
+        "--rate",
+        "100",
+        "--queries",
+        "100",
+        "--search-step-duration",
+        "2s",
+        "--quiet",
+        "--cache-dir",
+        dir.join("cache").to_str().unwrap(),
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// What every finished run of the hand-made runbook must show: the suite's report model with one
+/// run per step, the points present per step, every search step scored at least `floor` over
+/// every answer, no stale result.
+fn check_runbook_report(dir: &Path, floor: f64) -> serde_json::Value {
+    let run_dir = dir.join("run");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(r["schema"], "qdrant-perf.report/2");
+    assert_eq!(r["command"], "stream");
+    assert_eq!(r["partial"], false);
+    for f in [
+        "summary.md",
+        "report.html",
+        "metrics.prom",
+        "intervals.jsonl",
+    ] {
+        assert!(run_dir.join(f).exists(), "{f} written");
+    }
+    let st = &r["stream"];
+    assert_eq!(st["kind"], "runbook");
+    assert_eq!(st["runbook"]["dataset"], "hand-2k");
+    assert_eq!(
+        st["runbook"]["gt_url_ignored"],
+        "https://example.org/ignored"
+    );
+    let steps = st["steps"].as_array().unwrap();
+    let labels: Vec<&str> = steps.iter().map(|s| s["label"].as_str().unwrap()).collect();
+    let expected = [
+        "step 1 insert",
+        "step 2 search",
+        "step 3 delete",
+        "step 4 search",
+        "step 5 replace",
+        "step 6 search",
+    ];
+    assert_eq!(labels, expected);
+    // One run per step, labelled alike (compare matches runs by label).
+    let runs = r["runs"].as_array().unwrap();
+    let run_labels: Vec<&str> = runs.iter().map(|x| x["label"].as_str().unwrap()).collect();
+    assert_eq!(run_labels, expected);
+    let present: Vec<u64> = steps
+        .iter()
+        .map(|s| s["points_present"].as_u64().unwrap())
+        .collect();
+    assert_eq!(present, [2000, 2000, 1000, 1000, 1000, 1000]);
+    let written: Vec<u64> = steps
+        .iter()
+        .map(|s| s["written"].as_u64().unwrap())
+        .collect();
+    assert_eq!(written, [2000, 0, 1000, 0, 500, 0]);
+    let mut recalls = Vec::new();
+    for (s, run) in steps.iter().zip(runs) {
+        assert_eq!(s["write_errors"], 0, "{s}");
+        assert_eq!(s["stale_results"], 0, "{s}");
+        if s["operation"] == "search" {
+            let rec = s["recall_at_10"]["value"].as_f64().unwrap();
+            assert!(rec >= floor, "{}: recall {rec}", s["label"]);
+            assert_eq!(s["recall_at_10"]["samples"], run["ok"]);
+            assert_eq!(run["recall_at_10"], s["recall_at_10"]);
+            assert!(run["ok"].as_u64().unwrap() > 0);
+            recalls.push(rec);
+        } else {
+            assert!(s["recall_at_10"].is_null(), "write steps are not scored");
+            assert!(s["write_rate"].as_f64().unwrap() > 0.0);
+        }
+    }
+    let mean = recalls.iter().sum::<f64>() / recalls.len() as f64;
+    assert!((st["mean_recall"].as_f64().unwrap() - mean).abs() < 1e-9);
+    assert!((r["recall_at_10"]["value"].as_f64().unwrap() - mean).abs() < 1e-9);
+    assert_eq!(st["stale_results"], 0);
+    assert!(
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "stale_results")
+    );
+    let md = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
+    assert!(md.contains("| step 4 search | 1000 |"), "{md}");
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("step 4 search"),
+        "the step table in report.html"
+    );
+    r
+}
+
+#[test]
+fn a_runbook_on_the_embedded_engine_scores_each_search_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(bin().args(runbook_args(dir.path(), HAND_RUNBOOK)));
+    assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("mean recall@10 over the search steps"),
+        "{stdout}"
+    );
+    // No index is built on the embedded engine at this size: its search is exact.
+    let r = check_runbook_report(dir.path(), 0.99);
+    assert_eq!(r["target"]["kind"], "edge");
+    // compare reads two stream reports, matching the steps' runs by label.
+    let run_dir = dir.path().join("run");
+    let (code, stdout, stderr) = run(bin().args([
+        "compare",
+        run_dir.to_str().unwrap(),
+        run_dir.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("step 4 search"), "{stdout}");
+    assert!(
+        r["setup"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .starts_with("dropped perf_churn_tiny32_")),
+        "{}",
+        r["setup"]
+    );
+    let edge = dir.path().join("cache").join("stream-edge");
+    let left: Vec<_> = std::fs::read_dir(&edge)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter()
+            .all(|p| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none())),
+        "scratch left behind: {left:?}"
+    );
+}
+
+#[test]
+fn a_runbook_against_a_qdrant_server_scores_each_search_step_and_drops_its_collection() {
+    let Some(qdrant) = qdrant_perf_testkit::qdrant_bin() else {
+        return;
+    };
+    let server = LocalServer::start(Path::new(&qdrant), None).expect("the server starts");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = runbook_args(dir.path(), HAND_RUNBOOK);
+    args.push("--target".into());
+    args.push(format!("grpc://127.0.0.1:{}", server.grpc_port));
+    args.push("--metrics-url".into());
+    args.push(server.rest_url());
+    let (code, stdout, stderr) = run(bin().args(&args));
+    assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
+    let r = check_runbook_report(dir.path(), 0.9);
+    assert_eq!(r["target"]["kind"], "grpc");
+    for s in r["runs"].as_array().unwrap() {
+        if s["ok"].as_u64().unwrap() > 0 {
+            assert!(
+                s["server_latency_ms"]["samples"].as_u64().unwrap() > 0,
+                "Qdrant's own time per search: {s}"
+            );
+        }
+    }
+    let collections = qdrant_perf_testkit::http_body(server.http_port, "/collections").unwrap();
+    assert!(
+        !collections.contains("perf_churn_"),
+        "the runbook's collection was dropped: {collections}"
+    );
+}
+
+#[test]
+fn bad_runbooks_exit_2_naming_the_step_and_the_key_before_any_work() {
+    let head = "bad:\n  max_pts: 2000\n  1: {operation: insert, start: 0, end: 1000}\n";
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            "bad:\n  1: {operation: insert, start: 0, end: 1000}\n".into(),
+            &["key max_pts is missing"],
+        ),
+        (
+            format!("{head}  2: {{operation: upsert, start: 0, end: 10}}\n"),
+            &["step 2", "operation", "unknown"],
+        ),
+        (
+            format!("{head}  2: {{operation: delete, start: 0}}\n"),
+            &["step 2", "key end is missing"],
+        ),
+        (
+            format!(
+                "{head}  2: {{operation: replace, tags_start: 0, tags_end: 10, ids_start: 0}}\n"
+            ),
+            &["step 2", "key ids_end is missing"],
+        ),
+        (
+            format!("{head}  2: {{operation: insert, start: 500, end: 600}}\n"),
+            &["step 2 (insert), key start", "tag 500 is already present"],
+        ),
+        (
+            format!("{head}  2: {{operation: delete, start: 900, end: 1100}}\n"),
+            &["step 2 (delete), key start", "tag 1000 is not present"],
+        ),
+        (
+            format!(
+                "{head}  2: {{operation: replace, tags_start: 1500, tags_end: 1600, ids_start: 0, ids_end: 100}}\n"
+            ),
+            &[
+                "step 2 (replace), key tags_start",
+                "tag 1500 is not present",
+            ],
+        ),
+        (
+            format!("{head}  2: {{operation: insert, start: 1000, end: 2500}}\n"),
+            &["step 2 (insert), key max_pts", "2500 points present"],
+        ),
+        (
+            format!(
+                "{head}  2: {{operation: replace, tags_start: 0, tags_end: 10, ids_start: 0, ids_end: 20}}\n"
+            ),
+            &["step 2 (replace)", "differ in length"],
+        ),
+    ];
+    for (i, (text, wanted)) in cases.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, stdout, stderr) = run(bin().args(runbook_args(dir.path(), text)));
+        assert_eq!(code, 2, "case {i}: {stdout}{stderr}");
+        for w in *wanted {
+            assert!(stderr.contains(w), "case {i}: wanted {w:?} in {stderr}");
+        }
+        assert!(
+            !dir.path().join("cache").join("datasets").exists()
+                && !dir.path().join("cache").join("stream-edge").exists(),
+            "case {i}: refused before any data or collection"
+        );
+    }
+    // A row past the dataset: --points smaller than the runbook reads.
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = runbook_args(dir.path(), HAND_RUNBOOK);
+    args.extend(["--points".into(), "2200".into()]);
+    let (code, _, stderr) = run(bin().args(&args));
+    assert_eq!(code, 2, "{stderr}");
+    for w in [
+        "step 5 (replace), key ids_end",
+        "past the dataset's 2200 rows",
+        "--points",
+    ] {
+        assert!(stderr.contains(w), "wanted {w:?} in {stderr}");
+    }
+    // big-ann's file holds several datasets: the error lists them.
+    let simple = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/runbooks/simple_runbook.yaml"
+    );
+    let mut args = runbook_args(dir.path(), HAND_RUNBOOK);
+    let at = args.iter().position(|a| a == "--runbook").unwrap();
+    args[at + 1] = simple.into();
+    let (code, _, stderr) = run(bin().args(&args));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("random-xs") && stderr.contains("--runbook-dataset"),
+        "{stderr}"
+    );
+}
+
+/// Deletes and updates beside the inserts: each stage reports them, no answer holds a point
+/// deleted or replaced away before it was sent, the recall stays that of an exact-ish search,
+/// and the same seed deletes the same points.
+#[test]
+fn a_stream_with_deletes_and_updates_reports_them_per_stage_without_stale_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut args = stream_args(&dir.path().join("cache"), &out, 1_000, 3_000);
+    args.extend(
+        ["--delete-rate", "200", "--update-rate", "200"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let (code, stdout, stderr) = run(bin().args(&args));
+    assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
+    assert!(stdout.contains("| stage | deleted |"), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let stages = r["stages"].as_array().unwrap();
+    let (mut deleted, mut updated) = (0, 0);
+    for s in stages {
+        let c = &s["churn"];
+        assert_eq!(c["stale_results"], 0, "{s}");
+        assert_eq!(c["write_errors"], 0, "{s}");
+        deleted += c["deleted"].as_u64().unwrap();
+        updated += c["updated"].as_u64().unwrap();
+        let recall = s["recall_at_10"]["value"].as_f64().unwrap();
+        assert!(recall >= 0.8, "stage {}: recall {recall}", s["stage"]);
+    }
+    assert!(
+        deleted > 0 && updated > 0,
+        "{deleted} deleted, {updated} updated"
+    );
+    // Deleted points leave the indexed count; the followed points are still reached.
+    assert_eq!(r["indexed"]["not_seen"], 0, "{}", r["indexed"]);
+    let note = r["setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .find(|l| l.starts_with("churn: "))
+        .unwrap_or_else(|| panic!("{}", r["setup"]))
+        .to_string();
+    assert!(note.contains("seed 42"), "{note}");
+    assert!(
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "stale_results" && c["verdict"] == "passed"),
+        "{}",
+        r["checks"]
+    );
+    assert!(
+        r["setup"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("dropped perf_stream_")),
+    );
+}
+
+/// Ctrl-C during a runbook's long insert step: the steps measured so far are written (the last
+/// one partial), the later ones are not run, and the collection is dropped.
+#[test]
+fn ctrl_c_during_a_runbook_keeps_the_steps_measured_and_drops_the_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = "
+slow:
+  max_pts: 20000
+  1: {operation: insert, start: 0, end: 1000}
+  2: {operation: search}
+  3: {operation: insert, start: 1000, end: 20000}
+  4: {operation: search}
+";
+    let mut args = runbook_args(dir.path(), runbook);
+    // Step 3 alone takes 19 s at 1,000 points/s.
+    let at = args.iter().position(|a| a == "--insert-rate").unwrap();
+    args[at + 1] = "1000".into();
+    let child = bin()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let edge = dir.path().join("cache").join("stream-edge");
+    while !edge.exists() && started.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Step 1 (1 s) and step 2 (2 s) done, step 3 under way.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let code = output.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    assert!(stderr.contains("Ctrl-C: ending the runbook"), "{stderr}");
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run").join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["partial"], true);
+    let steps = r["stream"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "steps 1-3 measured, step 4 not run");
+    assert_eq!(steps[2]["partial"], true);
+    let written = steps[2]["written"].as_u64().unwrap();
+    assert!(
+        written > 0 && written < 19_000,
+        "step 3 cut short: {written}"
+    );
+    assert_eq!(steps[2]["points_present"], 1000 + written);
+    assert!(
+        r["setup"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .starts_with("dropped perf_churn_tiny32_")),
+        "{}",
+        r["setup"]
+    );
+}

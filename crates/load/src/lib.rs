@@ -23,6 +23,7 @@
 //! experiments (qdrant-perf-tune), and it does not create datasets or talk to Qdrant itself:
 //! that is the data and store crates.
 
+pub mod churn;
 pub mod config;
 pub mod driver;
 pub mod host;
@@ -32,8 +33,10 @@ pub mod live;
 pub mod merge;
 pub mod monitor;
 pub mod resources;
+pub mod runbook;
 pub mod setup;
 pub mod stream;
+pub mod stream_churn;
 pub mod target;
 pub mod validate;
 

@@ -45,6 +45,7 @@ use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Stor
 use crate::driver::{self, LoadError, LoadPlan, StopSignal, invalid};
 use crate::lock;
 use crate::monitor::Monitor;
+use crate::stream_churn::{ChurnStageTarget, ChurnState, StageChurn};
 use crate::target::{StoreCollection, StoreTarget};
 
 /// The `schema` of a stream run's report.json.
@@ -89,6 +90,12 @@ pub struct StreamOptions {
     /// Requests to insert outstanding at once; when reached the next batch waits (its lateness
     /// is recorded as the insert send lag).
     pub insert_in_flight: usize,
+    /// Points deleted per second beside the inserts (0: none); see [`crate::stream_churn`].
+    pub delete_rate: f64,
+    /// Points given a new vector per second beside the inserts (0: none).
+    pub update_rate: f64,
+    /// Seeds the order in which initial points are deleted and updated.
+    pub churn_seed: u64,
     #[serde(skip)]
     pub progress: bool,
 }
@@ -126,6 +133,9 @@ impl StreamOptions {
             freshness_timeout: Duration::from_secs(60),
             index_poll: Duration::from_millis(100),
             insert_in_flight: 16,
+            delete_rate: 0.0,
+            update_rate: 0.0,
+            churn_seed: 42,
             progress: false,
         }
     }
@@ -187,6 +197,28 @@ impl StreamOptions {
                 "batch",
                 0,
                 "a batch holds at least one point (example: --batch 100)",
+            ));
+        }
+        for (what, v, flag) in [
+            ("delete rate", self.delete_rate, "--delete-rate 100"),
+            ("update rate", self.update_rate, "--update-rate 100"),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(invalid(
+                    what,
+                    v,
+                    format!("points per second >= 0 (example: {flag})"),
+                ));
+            }
+        }
+        if self.update_rate > 0.0 && self.dataset_points <= self.initial + self.total {
+            return Err(invalid(
+                "update rate",
+                self.update_rate,
+                format!(
+                    "an update gives a point the vector of a row past the {} initial and inserted ones, and the dataset has no more; make it larger with --points",
+                    self.initial + self.total
+                ),
             ));
         }
         if self.freshness_every == 0 {
@@ -328,6 +360,9 @@ pub struct Stage {
     pub timeline: Vec<Second>,
     /// Each server node's /metrics once a second (optimizations running, update queue).
     pub server: Option<ServerSide>,
+    /// With --delete-rate or --update-rate: the stage's deletes, updates and stale results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<StageChurn>,
 }
 
 /// What a stream run measured.
@@ -449,6 +484,22 @@ impl StreamReport {
                 .with_note("searchable lag")
             });
         }
+        let churned: Vec<&StageChurn> = self
+            .stages
+            .iter()
+            .filter_map(|s| s.churn.as_ref())
+            .collect();
+        if !churned.is_empty() {
+            out.push(Check::measured(
+                "stale_results",
+                &self.collection,
+                churned.iter().map(|c| c.stale_results).sum::<u64>() as f64,
+                "",
+                Bound::AtMost,
+                0.0,
+                self.stages.iter().map(|s| s.searches_ok).sum(),
+            ));
+        }
         let (passed, failed, not_run) = checks::tally(&out);
         self.verdict = Some(VerdictSummary {
             passed,
@@ -458,6 +509,31 @@ impl StreamReport {
             exit_code: checks::exit_code(&out, false),
         });
         self.checks = out;
+    }
+
+    /// The churn table (deletes and updates beside the inserts), when there was churn.
+    pub fn churn_table(&self) -> String {
+        if self.stages.iter().all(|s| s.churn.is_none()) {
+            return String::new();
+        }
+        let mut s = String::from(
+            "| stage | deleted | delete/s | updated | update/s | write errors | stale results | in-flight results (not scored) |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for st in &self.stages {
+            let c = st.churn.clone().unwrap_or_default();
+            s += &format!(
+                "| {} | {} | {:.0} | {} | {:.0} | {} | {} | {} |\n",
+                st.stage,
+                c.deleted,
+                c.delete_rate,
+                c.updated,
+                c.update_rate,
+                c.write_errors,
+                c.stale_results,
+                c.in_flight_results
+            );
+        }
+        s
     }
 
     /// The stage table (Markdown; the terminal prints it too).
@@ -513,6 +589,11 @@ impl StreamReport {
             self.stages.iter().map(|s| s.inserted).sum::<usize>(),
         );
         s += &self.stage_table();
+        let churn = self.churn_table();
+        if !churn.is_empty() {
+            s += "\n## Deletes and updates\n\nStale results are answers holding a point deleted or replaced away before the search was sent (scored as misses); in-flight ones were written since the stage began and are left out of the score.\n\n";
+            s += &churn;
+        }
         s += &format!(
             "\nSearch latency over all stages: {}.\n\nFreshness ({} followed points): searchable lag {}{}; indexed lag {}{}.\n",
             self.latency_ms.describe(),
@@ -700,10 +781,21 @@ async fn stream_on(
 ) -> Result<StreamReport, LoadError> {
     let (queries, truth) = load_initial(&store, opts, dataset, spec, notes).await?;
     // Nothing inserted or followed yet; the first batch due in 20 ms.
+    let t0 = Instant::now() + Duration::from_millis(20);
     let state = StreamState {
+        churn: (opts.delete_rate > 0.0 || opts.update_rate > 0.0).then(|| {
+            Arc::new(ChurnState::new(
+                opts.initial + opts.total,
+                opts.initial,
+                opts.initial + opts.total,
+                opts.dataset_points.min(dataset.points.len()),
+                opts.churn_seed,
+                t0,
+            ))
+        }),
         store,
         name: spec.name.clone(),
-        points: Arc::new(dataset.points.head(opts.initial + opts.total)),
+        points: Arc::new(dataset.points.head(opts.dataset_points)),
         inserts: Arc::default(),
         samples: Arc::default(),
         pending: Arc::default(),
@@ -711,11 +803,32 @@ async fn stream_on(
         probes_stop: Arc::default(),
         probes: Arc::default(),
         indexer_done: Arc::default(),
-        t0: Instant::now() + Duration::from_millis(20),
+        t0,
     };
 
     // The inserts: batch j due at t0 + j * batch / insert_rate.
     let inserter = tokio::spawn(insert_all(state.clone(), opts.clone(), stop.clone()));
+
+    // Deletes and updates of initial points beside the inserts, until the stages are done.
+    let churn_done = Arc::new(AtomicBool::new(false));
+    let churn_writers: Vec<_> = [(true, opts.delete_rate), (false, opts.update_rate)]
+        .into_iter()
+        .filter(|&(_, rate)| rate > 0.0)
+        .filter_map(|(delete, rate)| {
+            let churn = state.churn.clone()?;
+            Some(tokio::spawn(crate::stream_churn::churn_writes(
+                state.store.clone(),
+                state.name.clone(),
+                churn,
+                state.points.clone(),
+                delete,
+                rate,
+                opts.batch,
+                churn_done.clone(),
+                stop.clone(),
+            )))
+        })
+        .collect();
 
     // The indexed count: polled on a server; the optimizer run pass after pass on the
     // embedded engine.
@@ -732,6 +845,7 @@ async fn stream_on(
         stop,
         truth,
         merged_settled: 0,
+        churn_applied: Vec::new(),
         acked_at_start: opts.initial,
         present,
         truth_time: Duration::ZERO,
@@ -751,6 +865,33 @@ async fn stream_on(
         state.probes_stop.store(true, Ordering::SeqCst);
     }
     let _ = inserter.await;
+    churn_done.store(true, Ordering::SeqCst);
+    for w in churn_writers {
+        let _ = w.await;
+    }
+    if let Some(churn) = &state.churn {
+        let errors = lock(&churn.errors);
+        for (kind, t) in errors.iter() {
+            notes.push(format!(
+                "{} delete/update requests failed ({kind}): {}",
+                t.count, t.example
+            ));
+        }
+        let settled = lock(&churn.settled);
+        let count = |d: bool| -> usize {
+            settled
+                .iter()
+                .filter(|s| s.ok && s.delete == d)
+                .map(|s| s.ids.len())
+                .sum()
+        };
+        notes.push(format!(
+            "churn: {} initial points deleted and {} updated (each at most once, seed {})",
+            count(true),
+            count(false),
+            opts.churn_seed
+        ));
+    }
     let probes = std::mem::take(&mut *lock(&state.probes));
     for h in probes {
         let _ = h.await;
@@ -845,6 +986,8 @@ struct StreamState {
     /// Set once the followed points are done with: the indexer reads the count once more and
     /// stops.
     indexer_done: Arc<AtomicBool>,
+    /// Deletes and updates beside the inserts (--delete-rate, --update-rate).
+    churn: Option<Arc<ChurnState>>,
     /// When the first batch is due; the report's times count from here.
     t0: Instant,
 }
@@ -967,6 +1110,16 @@ async fn poll_indexed(state: StreamState, poll: Duration) -> u64 {
         let now = Instant::now();
         match indexed {
             Ok(count) => {
+                // Deleted points leave the count: add back those acknowledged so far, so a
+                // followed point's position is still reached.
+                let count = count
+                    + state.churn.as_ref().map_or(0, |c| {
+                        lock(&c.settled)
+                            .iter()
+                            .filter(|s| s.ok && s.delete)
+                            .map(|s| s.ids.len())
+                            .sum()
+                    });
                 let mut p = lock(&state.pending);
                 let mut s = lock(&state.samples);
                 p.retain(|w| {
@@ -988,6 +1141,13 @@ async fn poll_indexed(state: StreamState, poll: Duration) -> u64 {
     }
 }
 
+/// A stage's searches: scored among the points its truth covers, and with churn, stale
+/// results caught ([`crate::stream_churn`]).
+enum StageTarget {
+    Plain(Arc<StoreTarget<AnyStore>>),
+    Churn(Arc<ChurnStageTarget<AnyStore>>),
+}
+
 /// The stages, run one after another: what each reads, the truth carried from one stage's start
 /// to the next, and what they measured.
 struct Stages<'a> {
@@ -999,6 +1159,8 @@ struct Stages<'a> {
     truth: IncrementalTruth,
     /// Settled batches merged into the truth so far.
     merged_settled: usize,
+    /// Which settled delete and update batches are applied to the truth.
+    churn_applied: Vec<bool>,
     acked_at_start: usize,
     // Which points the stage-start truth covers: the initial ones and every acknowledged batch.
     present: Vec<bool>,
@@ -1038,7 +1200,16 @@ impl Stages<'_> {
         let mut plan = LoadPlan::open(opts.search_rate, Duration::from_secs(24 * 3600));
         plan.label = format!("stage {stage_no}");
         plan.progress = false;
-        let result = driver::run_monitored(target, &plan, &stage_stop, self.monitor).await;
+        let (result, churn_target) = match target {
+            StageTarget::Plain(t) => (
+                driver::run_monitored(t, &plan, &stage_stop, self.monitor).await,
+                None,
+            ),
+            StageTarget::Churn(t) => (
+                driver::run_monitored(t.clone(), &plan, &stage_stop, self.monitor).await,
+                Some(t),
+            ),
+        };
         watcher.abort();
         let result = result?;
         let stage_end = Instant::now();
@@ -1085,6 +1256,30 @@ impl Stages<'_> {
             partial,
             timeline: result.timeline.clone(),
             server: result.server.clone(),
+            churn: churn_target.map(|t| {
+                let churn = state.churn.as_ref().expect("a churn target has churn");
+                let settled = lock(&churn.settled);
+                let mine: Vec<_> = settled
+                    .iter()
+                    .filter(|s| s.at >= stage_start && s.at < stage_end)
+                    .collect();
+                let count = |d: bool| -> usize {
+                    mine.iter()
+                        .filter(|s| s.ok && s.delete == d)
+                        .map(|s| s.ids.len())
+                        .sum()
+                };
+                let (deleted, updated) = (count(true), count(false));
+                StageChurn {
+                    deleted,
+                    delete_rate: deleted as f64 / secs,
+                    updated,
+                    update_rate: updated as f64 / secs,
+                    write_errors: mine.iter().filter(|s| !s.ok).count() as u64,
+                    stale_results: t.stale.load(Ordering::Relaxed),
+                    in_flight_results: t.in_flight.load(Ordering::Relaxed),
+                }
+            }),
         });
         for o in &result.operations {
             self.search_latency.add(&o.histogram).expect("same bounds");
@@ -1108,7 +1303,7 @@ impl Stages<'_> {
 
     /// Snapshot: merges the batches settled before this instant into the truth; returns the
     /// stage's start and its searches, scored against that truth.
-    fn start(&mut self) -> Result<(Instant, Arc<StoreTarget<AnyStore>>), LoadError> {
+    fn start(&mut self) -> Result<(Instant, StageTarget), LoadError> {
         let (state, opts) = (self.state, self.opts);
         let (stage_start, new): (Instant, Vec<Settled>) = {
             let settled = lock(&state.inserts.settled);
@@ -1128,8 +1323,63 @@ impl Stages<'_> {
             self.present[first..last].fill(true);
             self.acked_at_start += ids.len();
         }
+        // Deletes and updates acknowledged before the stage began.
+        if let Some(churn) = &state.churn {
+            let settled = lock(&churn.settled).clone();
+            self.churn_applied.resize(settled.len(), false);
+            for (i, c) in settled.iter().enumerate() {
+                if self.churn_applied[i] || c.at >= stage_start {
+                    continue;
+                }
+                self.churn_applied[i] = true;
+                if !c.ok {
+                    continue;
+                }
+                if c.delete {
+                    self.truth.remove(&c.ids)?;
+                    for &id in &c.ids {
+                        self.present[id as usize] = false;
+                    }
+                    self.acked_at_start -= c.ids.len();
+                } else {
+                    let mut rows = Vec::with_capacity(c.rows.len() * opts.dim);
+                    for &r in &c.rows {
+                        rows.extend_from_slice(state.points.row(r as usize));
+                    }
+                    self.truth.replace(&c.ids, &Vectors::new(opts.dim, rows)?)?;
+                }
+            }
+        }
         let snapshot = self.truth.snapshot();
         self.truth_time += merge_started.elapsed();
+        if let Some(churn) = &state.churn {
+            let prepared: Option<Vec<_>> = self
+                .queries
+                .iter()
+                .map(|q| state.store.prepare(q))
+                .collect();
+            return Ok((
+                stage_start,
+                StageTarget::Churn(Arc::new(ChurnStageTarget {
+                    store: state.store.clone(),
+                    collection: state.name.clone(),
+                    label: opts.name.clone(),
+                    queries: Arc::new(self.queries.clone()),
+                    prepared: Arc::new(prepared.unwrap_or_default()),
+                    next_query: AtomicU64::new(0),
+                    truth: Arc::new(snapshot),
+                    covered: Arc::new(self.present.clone()),
+                    churn: churn.clone(),
+                    points: state.points.clone(),
+                    metric: opts.metric,
+                    stage_start_us: stage_start.saturating_duration_since(state.t0).as_micros()
+                        as u64,
+                    k: opts.k,
+                    stale: AtomicU64::new(0),
+                    in_flight: AtomicU64::new(0),
+                })),
+            ));
+        }
         let collection = StoreCollection::new(
             opts.name.clone(),
             state.name.clone(),
@@ -1143,7 +1393,7 @@ impl Stages<'_> {
             covered: Some(Arc::new(self.present.clone())),
             ..StoreTarget::new(vec![collection], opts.k)
         });
-        Ok((stage_start, target))
+        Ok((stage_start, StageTarget::Plain(target)))
     }
 
     /// The stream's report: the stages, each with the freshness of the points followed during

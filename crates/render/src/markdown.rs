@@ -15,6 +15,7 @@ use crate::text::{rss_growth_text, step_outcome, verdict_cell};
 pub fn markdown(report: &Report) -> String {
     let mut s = String::new();
     head(&mut s, report);
+    s.push_str(&crate::stream::markdown(report));
     runs(&mut s, report);
     client_and_server(&mut s, report);
     run_notes(&mut s, report);

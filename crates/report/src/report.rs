@@ -155,6 +155,9 @@ pub struct Report {
     /// run ended without writing one); null otherwise.
     #[serde(default)]
     pub rebuilt: Option<Rebuilt>,
+    /// `stream --runbook`: the steps' points present, writes, recall and stale results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::stream::StreamSection>,
 }
 
 /// How a report was rebuilt from an interval log (see [`crate::intervals`]).
@@ -209,6 +212,7 @@ impl Report {
             config: serde_json::Value::Null,
             provenance,
             rebuilt: None,
+            stream: None,
         }
     }
 

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
+use qdrant_perf_load::churn::{ChurnOptions, run_runbook as churn_runbook};
+use qdrant_perf_load::runbook::Runbook;
 use qdrant_perf_load::stream::{StreamLimits, StreamOptions, StreamReport, run_stream};
 use qdrant_perf_render::checks_table;
-use qdrant_perf_store::{AnyStore, Guard};
+use qdrant_perf_store::{AnyStore, Guard, Store as _};
 
 use crate::setup::{cache, ctrl_c_stop, load_config, runtime, server_config};
 
@@ -23,11 +25,16 @@ const STREAM_FLAGS: &[(&str, &str)] = &[
     ("batch", "--batch"),
     ("freshness sample", "--freshness-sample"),
     ("queries", "--queries"),
+    ("delete rate", "--delete-rate"),
+    ("update rate", "--update-rate"),
 ];
 
 /// Runs the stream test, prints each stage and the freshness, writes the report; exit 1 when
 /// a check was missed.
 pub fn run(args: StreamArgs) -> Result<ExitCode> {
+    if args.runbook.is_some() {
+        return run_runbook(args);
+    }
     let config = load_config(args.config.as_ref())?;
     let selected = config.select(&args.collection)?;
     let [(name, c)] = selected.as_slice() else {
@@ -40,7 +47,16 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
     let mut opts = StreamOptions::new(name, c.vector_size);
     opts.metric = Metric::Cosine;
     opts.hnsw = config.hnsw();
-    opts.dataset_points = args.points.unwrap_or(args.initial + args.total);
+    opts.delete_rate = args.delete_rate.unwrap_or(0.0);
+    opts.update_rate = args.update_rate.unwrap_or(0.0);
+    // Updates take rows past the inserted ones: as many as they can use by default.
+    let spare = if opts.update_rate > 0.0 && args.insert_rate > 0.0 {
+        ((opts.update_rate * args.total as f64 / args.insert_rate).ceil() as usize)
+            .clamp(1, args.initial.max(1))
+    } else {
+        0
+    };
+    opts.dataset_points = args.points.unwrap_or(args.initial + args.total + spare);
     opts.initial = args.initial;
     opts.total = args.total;
     opts.batch = args.batch;
@@ -98,6 +114,7 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
         report.setup = notes;
         report.set_checks(&limits);
         print!("{}", report.stage_table());
+        print!("{}", report.churn_table());
         println!(
             "freshness ({} followed points): searchable {}; indexed {}",
             report.samples.len(),
@@ -109,6 +126,123 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
         report
             .write(&dir)
             .with_context(|| format!("writing the report to {}", dir.display()))?;
+        println!("report: {}", dir.display());
+        Ok(ExitCode::from(
+            report.verdict.as_ref().map_or(0, |v| v.exit_code),
+        ))
+    })
+}
+
+/// The flags of `stream --runbook` for the fields the runbook options name in their errors.
+const RUNBOOK_FLAGS: &[(&str, &str)] = &[
+    ("insert rate", "--insert-rate"),
+    ("delete rate", "--delete-rate"),
+    ("update rate", "--update-rate"),
+    ("rate", "--rate"),
+    ("batch", "--batch"),
+    ("search step duration", "--search-step-duration"),
+    ("queries", "--queries"),
+];
+
+/// `stream --runbook FILE`: reads and validates the whole runbook against the dataset's rows
+/// before anything is created, runs it, prints the steps, writes the report; exit 1 when a
+/// check was missed.
+fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
+    let file = args.runbook.clone().expect("checked by the caller");
+    let config = load_config(args.config.as_ref())?;
+    let selected = config.select(&args.collection)?;
+    let [(name, c)] = selected.as_slice() else {
+        anyhow::bail!(
+            "--collection {}: a stream grows one collection; name one (e.g. --collection deepcoder)",
+            args.collection
+        );
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("--runbook {}: cannot read it", file.display()))?;
+    let source = file.display().to_string();
+    let runbook = Runbook::from_yaml(&text, args.runbook_dataset.as_deref(), &source)
+        .map_err(|e| anyhow::anyhow!("--runbook: {e}"))?;
+    let rows = args.points.unwrap_or_else(|| runbook.rows_needed());
+    runbook
+        .validate(rows, "--points")
+        .map_err(|e| anyhow::anyhow!("--runbook {source}: {e}"))?;
+    let search = qdrant_perf_store::Profiles::bundled().search;
+    let mut opts = ChurnOptions::new(name, c.vector_size);
+    opts.metric = Metric::Cosine;
+    opts.hnsw = config.hnsw();
+    opts.batch = args.batch;
+    opts.insert_rate = args.insert_rate;
+    opts.delete_rate = args.delete_rate.unwrap_or(args.insert_rate);
+    opts.update_rate = args.update_rate.unwrap_or(args.insert_rate);
+    opts.search_rate = args.rate;
+    opts.search_step = args.search_step_duration;
+    opts.queries = args.queries;
+    opts.k = search.k;
+    opts.ef = search.hnsw_ef;
+    opts.progress = !args.quiet;
+    opts.validate().map_err(|e| with_flag(e, RUNBOOK_FLAGS))?;
+    if !(args.recall_floor > 0.0 && args.recall_floor <= 1.0) {
+        anyhow::bail!(
+            "--recall-floor = {}: recall is a fraction in (0, 1] (example: --recall-floor 0.9)",
+            args.recall_floor
+        );
+    }
+    let server = server_config(&args.target)?;
+    let p95 = config.targets().p95_latency_ms;
+    let cache = cache(args.cache_dir.clone())?;
+    let rt = runtime()?;
+    let stop = ctrl_c_stop(
+        &rt,
+        "ending the runbook; the steps measured so far are kept",
+    );
+    rt.block_on(async {
+        let watch = args.monitor.watch(server.as_ref()).await?;
+        let spec = DatasetSpec::new(opts.dim, rows)
+            .with_queries(opts.queries)
+            .with_metric(opts.metric);
+        let dataset = Dataset::load_or_generate(&spec, &cache)
+            .with_context(|| format!("the dataset of {name}"))?;
+        let edge_root = crate::setup::private_edge_root(&cache, "stream")?;
+        let store = Arc::new(match &server {
+            Some(config) => AnyStore::connect(config, Guard::default()).await?,
+            None => AnyStore::edge_scratch(&edge_root, Guard::default())?,
+        });
+        let version = store.engine_version();
+        // The run directory and its interval log before the first step, so a killed run keeps
+        // every finished second (`qdrant-perf report DIR` rebuilds from them).
+        let (dir, log) = crate::run::run_dir("stream", args.out.clone());
+        let mut monitor = watch.monitor.clone();
+        if let Some(log) = &log {
+            let mut head = qdrant_perf_report::Report::new(
+                "stream",
+                qdrant_perf_report::report::TargetInfo {
+                    kind: store.engine().name().to_string(),
+                    url: server.as_ref().and_then(|c| c.urls.first().cloned()),
+                    engine_version: Some(version.clone()),
+                },
+                Vec::new(),
+                None,
+            );
+            head.config = serde_json::json!({ "runbook": source, "options": &opts });
+            log.append_or_warn(&[qdrant_perf_report::intervals::Header::of(&head)]);
+            monitor = monitor.with_intervals(log.clone());
+        }
+        let mut report = churn_runbook(store, &opts, &runbook, &source, &dataset, &monitor, &stop)
+            .await
+            .map_err(|e| with_flag(e, RUNBOOK_FLAGS))?;
+        report.target.engine_version = Some(version);
+        if let Some(config) = &server {
+            report.target.url = config.urls.first().cloned();
+        }
+        report.set_checks(p95, args.recall_floor);
+        print!("{}", report.step_table());
+        println!(
+            "mean recall@10 over the search steps: {}; stale results: {}",
+            report.mean_recall.map_or("-".into(), |r| format!("{r:.4}")),
+            report.stale_results
+        );
+        print!("{}", checks_table(&report.checks));
+        crate::run::write_report(&report.to_report(), &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(
             report.verdict.as_ref().map_or(0, |v| v.exit_code),
