@@ -32,6 +32,7 @@ pub mod live;
 pub mod merge;
 pub mod monitor;
 pub mod resources;
+pub mod settle;
 pub mod setup;
 pub mod stream;
 pub mod target;

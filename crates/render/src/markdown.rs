@@ -16,6 +16,7 @@ pub fn markdown(report: &Report) -> String {
     let mut s = String::new();
     head(&mut s, report);
     runs(&mut s, report);
+    crate::settle::markdown_section(&mut s, report);
     client_and_server(&mut s, report);
     run_notes(&mut s, report);
     stress_and_resources(&mut s, report);
