@@ -592,7 +592,7 @@ pub struct SettleArgs {
     /// Settled when the optimizer is idle and p95 has stayed under the target this long.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub settle_window: Duration,
-    /// Stop searching this long after the event began, settled or not.
+    /// Stop searching this long after the searches began, settled or not.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub max_time: Duration,
     /// Points per upsert request (bulk-load, and the untimed load before the other events).

@@ -213,6 +213,82 @@ fn after_a_restart_of_its_own_server_the_first_answer_is_timed_and_everything_is
     assert!(leftovers.is_empty());
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn after_a_restart_by_the_users_command_the_server_answers_again_and_the_collection_is_dropped() {
+    let Some(bin_path) = qdrant_perf_testkit::qdrant_bin() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (http, grpc) = (free_port(), free_port());
+    let home = dir.path().join("qdrant");
+    std::fs::create_dir_all(&home).unwrap();
+    let pid = home.join("pid");
+    // A server of "the user's", started and restarted by shell commands alone.
+    let start = format!(
+        "cd {home} && QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT={http} \
+         QDRANT__SERVICE__GRPC_PORT={grpc} QDRANT__STORAGE__STORAGE_PATH={home}/storage \
+         QDRANT__STORAGE__SNAPSHOTS_PATH={home}/snapshots QDRANT__TELEMETRY_DISABLED=true \
+         QDRANT__LOG_LEVEL=WARN nohup {bin} >/dev/null 2>&1 & echo $! > {pid}",
+        home = home.display(),
+        bin = bin_path.display(),
+        pid = pid.display()
+    );
+    let stop = format!(
+        "kill $(cat {pid}); while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done",
+        pid = pid.display()
+    );
+    let status = std::process::Command::new("sh")
+        .args(["-c", &start])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ready = (0..600).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        qdrant_perf_testkit::http::http_status(http, "/readyz") == Some(200)
+    });
+    assert!(ready, "the server started");
+    let mut args = settle_args(dir.path(), "restart", 3_000);
+    args.extend([
+        "--target".into(),
+        format!("grpc://127.0.0.1:{grpc}"),
+        "--metrics-url".into(),
+        format!("http://127.0.0.1:{http}"),
+        "--restart-command".into(),
+        format!("{stop}; {start}"),
+    ]);
+    let (code, out, err) = run(bin().args(&args).env_remove("QDRANT_URL"));
+    let result = std::panic::catch_unwind(|| {
+        let run = one_run(dir.path(), code, &out, &err);
+        assert!(
+            run["figures"]["time_to_first_answer_s"].as_f64().is_some(),
+            "time to first answer"
+        );
+        assert!(
+            run["states"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["queued_optimizations"].is_u64())
+        );
+        assert!(recall(&run) > 0.95);
+        assert!(settle_collections(http).is_empty(), "dropped");
+    });
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &stop])
+        .status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
 #[test]
 fn after_a_bulk_load_on_the_embedded_engine_its_optimizer_passes_are_the_state() {
     let dir = tempfile::tempdir().unwrap();

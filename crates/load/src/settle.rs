@@ -116,7 +116,7 @@ pub struct SettleOptions {
     pub p95_target_ms: f64,
     /// p95 must stay under the target this long, with the optimizer idle.
     pub window: Duration,
-    /// The searches end after this long (from the event's start) if not settled before.
+    /// The searches end after this long (from the first search) if not settled before.
     pub max_time: Duration,
     /// Points per upsert request of a bulk load, and ids per delete request.
     pub batch: usize,
@@ -880,12 +880,9 @@ async fn settle_on(
     let run_stop = StopSignal::new();
     let search_offset = shared.event.elapsed().as_secs_f64();
     *lock(&shared.search_start) = Some(Instant::now());
-    let mut plan = LoadPlan::open(
-        opts.rate,
-        opts.max_time
-            .saturating_sub(Duration::from_secs_f64(search_offset))
-            .max(Duration::from_secs(1)),
-    );
+    // The time limit counts from the first search, so an event that takes long (a throttled
+    // upload) still gets its searches.
+    let mut plan = LoadPlan::open(opts.rate, opts.max_time);
     plan.label = label.to_string();
     plan.progress = opts.progress;
     let controller = {
@@ -899,7 +896,8 @@ async fn settle_on(
                     run_stop.stop();
                     return "stopped by Ctrl-C".to_string();
                 }
-                if shared.event.elapsed() >= max_time {
+                let searching = lock(&shared.search_start).map_or(Duration::ZERO, |t| t.elapsed());
+                if searching >= max_time {
                     run_stop.stop();
                     return format!("the time limit (--max-time {max_time:?}) came first");
                 }
