@@ -537,11 +537,16 @@ fn poll_of(t_s: f64, s: CollectionState) -> StatePoll {
         running_optimizers: running
             .map(|r| r.iter().map(|o| o.optimizer.clone()).collect())
             .unwrap_or_default(),
-        running_done: running.map(|r| r.iter().filter_map(|o| o.done).sum()),
-        running_total: running.map(|r| r.iter().filter_map(|o| o.total).sum()),
+        running_done: running.and_then(|r| sum_present(r.iter().map(|o| o.done))),
+        running_total: running.and_then(|r| sum_present(r.iter().map(|o| o.total))),
         idle,
         error: s.error,
     }
+}
+
+/// The sum of the values present; `None` when none is (the server did not say).
+fn sum_present(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    values.flatten().fold(None, |a, v| Some(a.unwrap_or(0) + v))
 }
 
 /// Polls the server's state once a second (or, on the embedded engine, runs optimizer passes
@@ -1050,6 +1055,12 @@ async fn settle_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_the_server_did_not_give_is_not_a_zero() {
+        assert_eq!(sum_present([None, None].into_iter()), None);
+        assert_eq!(sum_present([Some(3), None, Some(4)].into_iter()), Some(7));
+    }
 
     #[test]
     fn events_parse_and_bad_shares_are_refused() {
