@@ -54,6 +54,10 @@ pub enum Command {
     /// Search while the collection grows: inserts at --insert-rate, searches at --rate, per
     /// stage latency and recall against the exact truth of the acknowledged points, freshness.
     Stream(StreamArgs),
+    /// How the deployment settles after an event (bulk-load, delete=P%, restart, none): open-loop
+    /// search until the optimizer is idle and p95 stays under the target; per second latency,
+    /// recall against the points present and the server's optimizer state (docs/settle.md).
+    Settle(SettleArgs),
     /// Sum HdrHistogram interval logs of several generators and print their percentiles.
     Merge(MergeArgs),
     /// Print a run's report again from its directory (report.json) and re-render its
@@ -553,6 +557,94 @@ pub struct StreamArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub monitor: MonitorArgs,
+}
+
+/// `--prevent-unoptimized [on|off|both]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Policy {
+    On,
+    Off,
+    /// The event twice, off then on, into one report.
+    Both,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SettleArgs {
+    /// The event: `bulk-load` (upload --points as fast as the server takes them, no waiting for
+    /// the index), `delete=P%` (load, index, then delete P % of the points), `restart` (load,
+    /// index, restart the server), or `none` (the control).
+    #[arg(long, value_name = "EVENT", value_parser = parse_after)]
+    pub after: qdrant_perf_load::settle::After,
+    /// `edge` (the embedded engine) or a Qdrant URL (`grpc://127.0.0.1:6334`;
+    /// `QDRANT_API_KEY` for the key).
+    #[arg(long, default_value = "edge", env = "QDRANT_URL")]
+    pub target: String,
+    /// Start the suite's own Qdrant server from this executable (free loopback ports, a
+    /// temporary storage directory, stopped at the end) and settle on it; needed for
+    /// `--after restart` unless --restart-command restarts yours. Not read from QDRANT_BIN.
+    #[arg(long, value_name = "PATH")]
+    pub qdrant_bin: Option<PathBuf>,
+    /// `--after restart` of the server at --target: a command (run with `sh -c`) that
+    /// restarts it; the searches begin when it is started.
+    #[arg(long, value_name = "CMD")]
+    pub restart_command: Option<String>,
+    /// `--after restart`: `sync` and drop the page cache before the start, so it is cold
+    /// (root only).
+    #[arg(long)]
+    pub drop_caches: bool,
+    /// Set the collection's `optimizers_config.prevent_unoptimized` (Qdrant 1.17): `on`
+    /// (the default when given alone), `off`, or `both` (the event twice, off then on, in one
+    /// report).
+    #[arg(long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "on")]
+    pub prevent_unoptimized: Option<Policy>,
+    /// The collection profile of the config (its dimension and query_load), e.g. deepcoder.
+    #[arg(long, default_value = "deepcoder")]
+    pub collection: String,
+    /// The deployment's performance-tests.yaml (default: the bundled fixtures copy): the p95
+    /// target, the rate and the HNSW parameters.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Points of the collection (generated).
+    #[arg(long, default_value_t = 20_000, value_parser = positive_usize)]
+    pub points: usize,
+    /// Held-out queries (the searches cycle through them).
+    #[arg(long, default_value_t = 1_000, value_parser = positive_usize)]
+    pub queries: usize,
+    /// Searches per second, open loop (default: the collection's query_load).
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Settled when the optimizer is idle and p95 has stayed under the target this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub settle_window: Duration,
+    /// Stop searching this long after the searches began, settled or not.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub max_time: Duration,
+    /// Points per upsert request (bulk-load, and the untimed load before the other events).
+    #[arg(long, default_value_t = 256, value_parser = positive_usize)]
+    pub batch: usize,
+    /// Upsert requests in flight during a bulk load.
+    #[arg(long, default_value_t = 4, value_parser = positive_usize)]
+    pub in_flight: usize,
+    /// Seed of the ids a delete picks.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Check: recall@10 after the drain at least this.
+    #[arg(long, default_value_t = 0.9)]
+    pub recall_floor: f64,
+    /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Run directory (default: target/qdrant-perf/runs/<UTC time>-settle).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+}
+
+pub fn parse_after(s: &str) -> Result<qdrant_perf_load::settle::After, String> {
+    s.parse()
 }
 
 #[derive(Debug, clap::Args)]

@@ -65,6 +65,7 @@ fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
         Command::Stress(args) => stress::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Stream(args) => stream::run(args),
+        Command::Settle(args) => settle::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
         Command::Sweep(args) => sweep::run(args),

@@ -668,6 +668,7 @@ pub async fn run_monitored<T: Target>(
     // The collector thread harvests the shards once a second until `collector_done` is set.
     let collector = {
         let intervals = monitor.intervals().cloned();
+        let observer = monitor.observer().cloned();
         let (shared, done, stop, plan) = (
             shared.clone(),
             collector_done.clone(),
@@ -676,7 +677,18 @@ pub async fn run_monitored<T: Target>(
         );
         std::thread::Builder::new()
             .name("qdrant-perf-collector".into())
-            .spawn(move || collect(&shared, measure_start, &done, &stop, &plan, live, intervals))
+            .spawn(move || {
+                collect(
+                    &shared,
+                    measure_start,
+                    &done,
+                    &stop,
+                    &plan,
+                    live,
+                    intervals,
+                    observer,
+                )
+            })
             .map_err(|e| LoadError::driver("collector thread", e))?
     };
     let watching = monitor.start(measure_start);
@@ -1115,6 +1127,7 @@ struct Collected {
 /// Harvests the shards once a second from `start`: interval log, totals, timeline, resources,
 /// progress line, and (when given) the live endpoint and the run directory's interval log
 /// (`intervals`). Ends (with a last, shorter interval) when `done` is set.
+#[allow(clippy::too_many_arguments)]
 fn collect<T: Target>(
     shared: &Shared<T>,
     start: Instant,
@@ -1123,6 +1136,7 @@ fn collect<T: Target>(
     plan: &LoadPlan,
     live: Option<Arc<LiveMetrics>>,
     intervals: Option<IntervalLog>,
+    observer: Option<crate::monitor::SecondObserver>,
 ) -> Collected {
     let (label, progress) = (plan.label.as_str(), plan.progress);
     let requested_rate = match plan.mode {
@@ -1166,10 +1180,10 @@ fn collect<T: Target>(
                 .saturating_duration_since(interval_start)
                 .as_secs_f64()
                 .max(1e-6);
-            let per_slot = live.is_some() || intervals.is_some();
+            let per_slot = live.is_some() || intervals.is_some() || observer.is_some();
             let mut harvest = c.harvest(k, secs, per_slot, intervals.is_some());
-            if let Some(live) = &live {
-                live.update(&LiveSecond {
+            if live.is_some() || observer.is_some() {
+                let second = LiveSecond {
                     interval: &c.interval,
                     server_interval: &c.server_interval,
                     errors_by_kind: &harvest.errors_by_kind,
@@ -1178,7 +1192,13 @@ fn collect<T: Target>(
                     elapsed_s: k as f64 + secs,
                     secs,
                     requested_rate,
-                });
+                };
+                if let Some(live) = &live {
+                    live.update(&second);
+                }
+                if let Some(observe) = &observer {
+                    observe(&second);
+                }
             }
             let second = c.fold_interval(&mut writer, k, secs, harvest.errors_now);
             if intervals.is_some() {

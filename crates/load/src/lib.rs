@@ -34,6 +34,7 @@ pub mod merge;
 pub mod monitor;
 pub mod resources;
 pub mod runbook;
+pub mod settle;
 pub mod setup;
 pub mod stream;
 pub mod stream_churn;

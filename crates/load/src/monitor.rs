@@ -75,7 +75,13 @@ pub struct Monitor {
     collections: Vec<String>,
     /// The run directory's interval log, to which each run appends its seconds as they end.
     intervals: Option<IntervalLog>,
+    /// Called with each second's figures as the collector harvests them (`settle` decides
+    /// from them when the deployment has settled).
+    observer: Option<SecondObserver>,
 }
+
+/// What [`Monitor::with_observer`] calls once a second, on the collector's thread: keep it short.
+pub type SecondObserver = Arc<dyn Fn(&crate::live::LiveSecond<'_>) + Send + Sync>;
 
 impl Monitor {
     /// Reads every node of `telemetry` once a second; series sum over `collections` (all
@@ -144,6 +150,20 @@ impl Monitor {
             intervals: Some(log),
             ..self.clone()
         }
+    }
+
+    /// The same monitor, each run calling `observe` with each second's figures (the interval
+    /// histograms of latency from the intended start, errors so far) as the collector harvests
+    /// them.
+    pub fn with_observer(&self, observe: SecondObserver) -> Self {
+        Self {
+            observer: Some(observe),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn observer(&self) -> Option<&SecondObserver> {
+        self.observer.as_ref()
     }
 
     pub(crate) fn intervals(&self) -> Option<&IntervalLog> {

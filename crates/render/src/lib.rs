@@ -16,6 +16,7 @@ pub mod markdown;
 pub mod prometheus;
 pub mod report_html;
 pub mod rows;
+pub mod settle;
 pub mod stream;
 pub mod text;
 

@@ -17,6 +17,7 @@ pub fn markdown(report: &Report) -> String {
     head(&mut s, report);
     s.push_str(&crate::stream::markdown(report));
     runs(&mut s, report);
+    crate::settle::markdown_section(&mut s, report);
     client_and_server(&mut s, report);
     run_notes(&mut s, report);
     stress_and_resources(&mut s, report);

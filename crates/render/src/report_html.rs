@@ -66,6 +66,7 @@ pub fn render(report: &Report, dir: &Path) -> String {
     verdict_section(&mut b, report);
     b.push_str(&crate::stream::html(report));
     figures_section(&mut b, report);
+    crate::settle::html_section(&mut b, report);
     for section in &charts {
         let _ = writeln!(b, "<h2>{}</h2>", escape(&section.heading));
         for note in &section.notes {

@@ -23,6 +23,7 @@ pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod server;
+pub mod settle;
 pub mod stream;
 
 pub use host::{HostIo, HostResources, IoSecond};

@@ -146,6 +146,9 @@ pub struct Report {
     pub verdict: Option<VerdictSummary>,
     pub runs: Vec<RunResult>,
     pub stress: Option<StressSummary>,
+    /// `settle`: the events, the per-second series with the server's state, the figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<crate::settle::SettleSection>,
     /// How each collection was set up (dataset, build or reuse, seconds).
     pub setup: Vec<String>,
     /// The configuration the run used (the YAML file as parsed, and the options).
@@ -208,6 +211,7 @@ impl Report {
             verdict: None,
             runs,
             stress: None,
+            settle: None,
             setup: Vec::new(),
             config: serde_json::Value::Null,
             provenance,

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod profiles;
 pub mod report;
 pub mod scale;
+pub mod settle;
 pub mod stream;
 pub mod stress;
 pub mod sweep;

@@ -16,6 +16,7 @@
 mod grpc;
 mod grpc_h2;
 mod rest;
+pub mod state;
 pub mod telemetry;
 
 use std::fmt;

@@ -383,7 +383,7 @@ async fn read_node(
 
 /// GET `url``path` with the `api-key` header when there is a key; the body of a success, else
 /// an error naming the node (401/403: [`StoreError::Auth`]) with the key redacted.
-async fn get_text(
+pub(crate) async fn get_text(
     http: &reqwest::Client,
     url: &str,
     path: &str,
