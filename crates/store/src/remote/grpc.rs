@@ -487,7 +487,11 @@ impl Store for GrpcStore {
                 indexed: info.indexed_vectors_count.unwrap_or(0) as usize,
                 segments: info.segments_count as usize,
                 dim: vector_params(&info).0,
-                optimizer: format!("{:?}", info.optimizer_status),
+                optimizer: match &info.optimizer_status {
+                    Some(s) if s.ok => "ok".into(),
+                    Some(s) => format!("error: {}", s.error),
+                    None => "unknown".into(),
+                },
             })
         })
         .await

@@ -337,7 +337,12 @@ impl Store for RestStore {
                 indexed: count(&info["indexed_vectors_count"]),
                 segments: count(&info["segments_count"]),
                 dim: count(&info["config"]["params"]["vectors"]["size"]),
-                optimizer: info["optimizer_status"].to_string(),
+                optimizer: match &info["optimizer_status"] {
+                    Value::String(s) => s.clone(),
+                    v => v["error"]
+                        .as_str()
+                        .map_or_else(|| v.to_string(), |e| format!("error: {e}")),
+                },
             })
         })
         .await
