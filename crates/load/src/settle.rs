@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use qdrant_perf_data::{Dataset, GroundTruth, Metric, ground_truth_filtered};
+use qdrant_perf_report::intervals::{IntervalLog, Line, StateLine};
 use qdrant_perf_report::run::{RecallStat, RunResult};
 use qdrant_perf_report::settle::{
     SettleFigures, SettleRun, SettleSecond, StatePoll, back_under, drain_end,
@@ -550,13 +551,15 @@ fn sum_present(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
 }
 
 /// Polls the server's state once a second (or, on the embedded engine, runs optimizer passes
-/// one after another) until `done` is set.
+/// one after another) until `done` is set; each poll also goes to the interval log, labelled
+/// with the run, as it is read (so a killed run keeps it).
 async fn poll_state(
     store: Arc<AnyStore>,
     reader: Option<StateReader>,
     name: String,
     shared: Arc<Shared>,
     done: StopSignal,
+    log: Option<(IntervalLog, String)>,
 ) {
     let mut tick = 0u64;
     while !done.is_stopped() {
@@ -567,6 +570,12 @@ async fn poll_state(
             }
             None => edge_pass(&store, &name, &shared).await,
         };
+        if let Some((log, run)) = &log {
+            log.append_or_warn(&[Line::State(StateLine {
+                run: run.clone(),
+                poll: poll.clone(),
+            })]);
+        }
         lock(&shared.states).push(poll);
         tick += 1;
         if reader.is_some() {
@@ -756,6 +765,9 @@ async fn settle_on(
         name.clone(),
         shared.clone(),
         poll_done.clone(),
+        monitor
+            .intervals()
+            .map(|log| (log.clone(), label.to_string())),
     ));
     let event = async {
         let mut event_task: Option<tokio::task::JoinHandle<Result<f64, String>>> = None;

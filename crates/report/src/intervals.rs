@@ -142,6 +142,16 @@ pub enum Line {
     Run(RunStart),
     Slot(SlotSecond),
     Second(TimelineSecond),
+    State(StateLine),
+}
+
+/// One poll of the server's state during a `settle` run (written as it is read, so a killed
+/// run keeps them; [`recover`] puts them back in the report's `settle` section).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StateLine {
+    /// The settle run's label (its driver run's).
+    pub run: String,
+    pub poll: crate::settle::StatePoll,
 }
 
 /// A latency histogram as the interval log and the `.hlog` files hold it: HdrHistogram V2,
@@ -313,7 +323,8 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
         Ok(_) => return Err(not_a_log("another kind of line".into())),
         Err(e) => return Err(not_a_log(e.to_string())),
     };
-    let runs = run_lines(lines, &mut notes);
+    let mut states = Vec::new();
+    let runs = run_lines(lines, &mut notes, &mut states);
     let seconds_kept = runs.iter().map(|r| r.closed.len()).sum();
     let machine = &header.provenance.machine;
     let results: Vec<RunResult> = runs
@@ -326,6 +337,7 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
     report.config = header.config;
     report.setup = header.setup;
     report.provenance = header.provenance;
+    report.settle = settle_states(states);
     report.rebuilt = Some(crate::report::Rebuilt {
         from: INTERVALS_FILE.into(),
         seconds_kept,
@@ -343,6 +355,7 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
 fn run_lines<'a>(
     lines: impl Iterator<Item = (usize, &'a [u8])>,
     notes: &mut Vec<String>,
+    states: &mut Vec<StateLine>,
 ) -> Vec<RunLines> {
     let mut runs: Vec<RunLines> = Vec::new();
     let (mut unreadable, mut first_problem) = (0usize, None);
@@ -375,6 +388,7 @@ fn run_lines<'a>(
                 }
                 None => skip(format!("a second of run `{}`, which never started", t.run)),
             },
+            Ok(Line::State(state)) => states.push(state),
         }
     }
     if let Some(first) = first_problem {
@@ -394,6 +408,23 @@ fn run_lines<'a>(
         }
     }
     runs
+}
+
+/// The settle runs of the state polls, by label in the order they came; their figures are not
+/// rebuilt (the searches' seconds are the report's runs).
+fn settle_states(states: Vec<StateLine>) -> Option<crate::settle::SettleSection> {
+    let mut runs: Vec<crate::settle::SettleRun> = Vec::new();
+    for s in states {
+        if runs.last().is_none_or(|r| r.label != s.run) {
+            runs.push(crate::settle::SettleRun {
+                label: s.run.clone(),
+                stopped_because: "killed: the server state rebuilt from the interval log".into(),
+                ..Default::default()
+            });
+        }
+        runs.last_mut().expect("pushed").states.push(s.poll);
+    }
+    (!runs.is_empty()).then_some(crate::settle::SettleSection { runs })
 }
 
 /// A closed second's length, as its slot lines say (one second when it has none).
@@ -809,6 +840,53 @@ mod tests {
             3,
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_killed_settle_keeps_the_server_states_it_polled() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = IntervalLog::create(dir.path()).unwrap();
+        let poll = |run: &str, t_s: f64, running: u64| {
+            Line::State(StateLine {
+                run: run.into(),
+                poll: crate::settle::StatePoll {
+                    t_s,
+                    running: Some(running),
+                    idle: running == 0,
+                    ..Default::default()
+                },
+            })
+        };
+        log.append(&[header(), poll("bulk-load, off", 0.0, 2)])
+            .unwrap();
+        log.append(&[
+            poll("bulk-load, off", 1.0, 1),
+            poll("bulk-load, off", 2.0, 0),
+        ])
+        .unwrap();
+        log.append(&[poll("bulk-load, on", 0.0, 1)]).unwrap();
+        drop(log);
+        let back = recover(&dir.path().join(INTERVALS_FILE)).unwrap();
+        let settle = back.report.settle.expect("the polls make a settle section");
+        let runs: Vec<(&str, Vec<Option<u64>>)> = settle
+            .runs
+            .iter()
+            .map(|r| {
+                (
+                    r.label.as_str(),
+                    r.states.iter().map(|p| p.running).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                ("bulk-load, off", vec![Some(2), Some(1), Some(0)]),
+                ("bulk-load, on", vec![Some(1)])
+            ]
+        );
+        assert!(settle.runs[0].stopped_because.contains("killed"));
+        assert!(back.report.partial);
     }
 
     #[test]
