@@ -31,13 +31,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors, recall_at_k};
 use qdrant_perf_report::checks::{Bound, Check};
 use qdrant_perf_report::report::{Report, TargetInfo};
-use qdrant_perf_report::run::{ErrorTally, RecallStat, RunResult, Second};
-use qdrant_perf_report::server::ServerSide;
+use qdrant_perf_report::run::{ErrorTally, RecallStat, RunResult};
 use qdrant_perf_report::stream::{Freshness, StreamSection, StreamStep};
 use qdrant_perf_report::{LatencySummary, latency_histogram};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
@@ -303,45 +302,32 @@ fn lag_of(samples: &[&FreshSample], pick: impl Fn(&FreshSample) -> Option<f64>) 
     }
 }
 
-/// One stage of a stream run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Stage {
+/// One stage of a stream run, as measured; [`Stages::report`] turns it into a step of the
+/// report's stream section and its run.
+struct Stage {
     /// 1-based.
-    pub stage: usize,
+    stage: usize,
     /// Seconds from the start of the stream.
-    pub start_s: f64,
-    pub end_s: f64,
+    start_s: f64,
+    end_s: f64,
     /// Points whose insert was acknowledged before the stage began (the recall truth's).
-    pub points_at_start: usize,
+    points_at_start: usize,
     /// Inserted points acknowledged during the stage, and per second.
-    pub inserted: usize,
-    pub insert_rate: f64,
+    inserted: usize,
+    insert_rate: f64,
     /// Insert request latency (from its due time), over the batches acknowledged in the stage.
-    pub insert_latency_ms: LatencySummary,
-    pub insert_errors: u64,
-    pub searches_ok: u64,
-    pub search_errors: u64,
-    pub search_rate: f64,
-    pub requested_search_rate: f64,
-    pub latency_ms: LatencySummary,
-    /// Qdrant's own time of the same searches (a server only).
-    pub server_latency_ms: Option<LatencySummary>,
-    pub errors_by_kind: BTreeMap<String, ErrorTally>,
-    pub recall_at_10: Option<RecallStat>,
-    pub searchable: Lag,
-    pub indexed: Lag,
+    insert_latency_ms: LatencySummary,
+    insert_errors: u64,
+    recall_at_10: Option<RecallStat>,
+    searchable: Lag,
+    indexed: Lag,
     /// Stopped by Ctrl-C before its inserts were done.
-    pub partial: bool,
-    /// The driver's per-second figures of the stage's searches.
-    pub timeline: Vec<Second>,
-    /// Each server node's /metrics once a second (optimizations running, update queue).
-    pub server: Option<ServerSide>,
+    partial: bool,
     /// With --delete-rate or --update-rate: the stage's deletes, updates and stale results.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub churn: Option<StageChurn>,
-    /// The driver's run of the stage's searches (labelled `stage 3`), for the report's `runs`.
-    #[serde(skip)]
-    pub run: Option<RunResult>,
+    churn: Option<StageChurn>,
+    /// The driver's run of the stage's searches (labelled `stage 3`): latency, server time,
+    /// errors, timeline, each server node's /metrics once a second.
+    run: RunResult,
 }
 
 /// The limits a stream run is checked against.
@@ -1029,20 +1015,11 @@ impl Stages<'_> {
             insert_rate: inserted as f64 / secs,
             insert_latency_ms: LatencySummary::from_histogram(&insert_hist),
             insert_errors,
-            searches_ok: result.ok,
-            search_errors: result.errors,
-            search_rate: result.throughput_ops_s,
-            requested_search_rate: opts.search_rate,
-            latency_ms: result.latency_ms.clone(),
-            server_latency_ms: result.server_latency_ms.clone(),
-            errors_by_kind: result.errors_by_kind.clone(),
             recall_at_10: result.recall_at_10,
             searchable: Lag::default(),
             indexed: Lag::default(),
             partial,
-            timeline: result.timeline.clone(),
-            server: result.server.clone(),
-            run: Some(result.clone()),
+            run: result.clone(),
             churn: churn_target.map(|t| {
                 let churn = state.churn.as_ref().expect("a churn target has churn");
                 let settled = lock(&churn.settled);
@@ -1202,7 +1179,7 @@ impl Stages<'_> {
             url: None,
             engine_version: Some(state.store.engine_version()),
         };
-        let runs: Vec<RunResult> = stages.iter().filter_map(|s| s.run.clone()).collect();
+        let runs: Vec<RunResult> = stages.iter().map(|s| s.run.clone()).collect();
         let mut r = Report::new("stream", target, runs, None);
         r.partial = self.stop.is_stopped();
         r.latency_ms = LatencySummary::from_histogram(&self.search_latency);
