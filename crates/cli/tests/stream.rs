@@ -83,24 +83,33 @@ fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
 fn check_report(out: &Path, initial: usize, total: usize) -> serde_json::Value {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(r["schema"], "qdrant-perf.stream/1");
+    // The suite's one report model, as a runbook run writes it.
+    assert_eq!(r["schema"], "qdrant-perf.report/2");
+    assert_eq!(r["command"], "stream");
     assert_eq!(r["partial"], false);
-    let stages = r["stages"].as_array().unwrap();
+    let st = &r["stream"];
+    assert_eq!(st["kind"], "stages");
+    let stages = st["steps"].as_array().unwrap();
     assert_eq!(stages.len(), 4, "--stage 0.25: four stages");
+    // One run per stage, labelled alike (compare matches runs by label).
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), stages.len());
     // The truth of stage 1 is the initial points; each later stage starts from more.
-    assert_eq!(stages[0]["points_at_start"], initial as u64);
+    assert_eq!(stages[0]["points_present"], initial as u64);
     let mut last = 0;
     let mut inserted = 0;
-    for s in stages {
-        let at = s["points_at_start"].as_u64().unwrap();
+    for (i, (s, run)) in stages.iter().zip(runs).enumerate() {
+        assert_eq!(s["label"], format!("stage {}", i + 1));
+        assert_eq!(run["label"], s["label"]);
+        let at = s["points_present"].as_u64().unwrap();
         assert!(at >= last, "points at start grow: {at} after {last}");
         last = at;
-        inserted += s["inserted"].as_u64().unwrap();
-        assert!(s["searches_ok"].as_u64().unwrap() > 0, "{s}");
+        inserted += s["written"].as_u64().unwrap();
+        assert!(run["ok"].as_u64().unwrap() > 0, "{run}");
         let recall = s["recall_at_10"]["value"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&recall));
         assert_eq!(
-            s["recall_at_10"]["samples"], s["searches_ok"],
+            s["recall_at_10"]["samples"], run["ok"],
             "every answered search scored"
         );
     }
@@ -114,7 +123,8 @@ fn check_report(out: &Path, initial: usize, total: usize) -> serde_json::Value {
     );
     // Freshness: followed points were returned by a search (searchable lag) and covered by
     // the indexed count.
-    let samples = r["samples"].as_array().unwrap();
+    let fresh = &st["freshness"];
+    let samples = fresh["samples"].as_array().unwrap();
     let expected = (total / 100).div_ceil(2);
     assert_eq!(
         samples.len(),
@@ -124,8 +134,8 @@ fn check_report(out: &Path, initial: usize, total: usize) -> serde_json::Value {
     for s in samples {
         assert!(s["probes"].as_u64().unwrap() >= 1);
     }
-    assert!(r["searchable"]["ms"]["samples"].as_u64().unwrap() > 0);
-    assert!(r["indexed"]["ms"]["samples"].as_u64().unwrap() > 0);
+    assert!(fresh["searchable"]["ms"]["samples"].as_u64().unwrap() > 0);
+    assert!(fresh["indexed"]["ms"]["samples"].as_u64().unwrap() > 0);
     let checks = r["checks"].as_array().unwrap();
     assert!(
         checks
@@ -140,18 +150,18 @@ fn check_report(out: &Path, initial: usize, total: usize) -> serde_json::Value {
         4,
         "one recall check per stage"
     );
-    assert_eq!(
-        documented("stream: top level"),
-        keys(&r),
-        "docs/report-schema.md"
-    );
-    assert_eq!(
-        documented("stream: stage"),
-        keys(&stages[0]),
-        "docs/report-schema.md"
-    );
+    assert_eq!(documented("stream"), keys(st), "docs/report-schema.md");
+    // `churn` is documented and present only with --delete-rate or --update-rate.
+    let mut step = documented("stream: step");
+    step.remove("churn");
+    assert_eq!(step, keys(&stages[0]), "docs/report-schema.md");
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("| stage | points at start |"), "{md}");
+    assert!(md.contains("Freshness ("), "{md}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Stages</h2>"), "report.html");
+    assert!(out.join("metrics.prom").is_file());
+    assert!(out.join("intervals.jsonl").is_file());
     r
 }
 
@@ -168,7 +178,15 @@ fn a_stream_on_the_embedded_engine_reports_each_stage_and_freshness() {
     let r = check_report(&out, initial, total);
     assert_eq!(r["target"]["kind"], "edge");
     // The embedded engine has no server time.
-    assert!(r["stages"][0]["server_latency_ms"].is_null());
+    assert!(r["runs"][0]["server_latency_ms"].is_null());
+    // compare reads two stream reports, matching the stages' runs by label.
+    let (code, stdout, stderr) =
+        run(bin().args(["compare", out.to_str().unwrap(), out.to_str().unwrap()]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("stage 1") && stdout.contains("stage 4"),
+        "{stdout}"
+    );
     // The run's scratch collection is gone.
     let edge = dir.path().join("cache").join("stream-edge");
     let left: Vec<_> = std::fs::read_dir(&edge)
@@ -199,7 +217,7 @@ fn a_stream_against_a_qdrant_server_has_server_time_and_drops_its_collection() {
     assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
     let r = check_report(&out, initial, total);
     assert_eq!(r["target"]["kind"], "grpc");
-    for s in r["stages"].as_array().unwrap() {
+    for s in r["runs"].as_array().unwrap() {
         assert!(
             s["server_latency_ms"]["samples"].as_u64().unwrap() > 0,
             "Qdrant's own time per search: {s}"
@@ -282,7 +300,10 @@ fn ctrl_c_keeps_the_stages_measured_and_drops_the_collection() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(r["partial"], true);
-    let stages = r["stages"].as_array().unwrap();
+    let stages = r["stream"]["steps"].as_array().unwrap();
+    assert_eq!(r["runs"].as_array().unwrap().len(), stages.len());
+    // The interval log, opened before the first stage, keeps the finished seconds.
+    assert!(out.join("intervals.jsonl").is_file());
     assert!(
         !stages.is_empty() && stages.len() < 20,
         "some stages, not all: {}",
@@ -620,10 +641,13 @@ fn a_stream_with_deletes_and_updates_reports_them_per_stage_without_stale_result
     );
     let (code, stdout, stderr) = run(bin().args(&args));
     assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
-    assert!(stdout.contains("| stage | deleted |"), "{stdout}");
+    assert!(
+        stdout.contains("| stage | points at start | inserted | insert/s | deleted | delete/s | updated | update/s |"),
+        "{stdout}"
+    );
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    let stages = r["stages"].as_array().unwrap();
+    let stages = r["stream"]["steps"].as_array().unwrap();
     let (mut deleted, mut updated) = (0, 0);
     for s in stages {
         let c = &s["churn"];
@@ -632,14 +656,15 @@ fn a_stream_with_deletes_and_updates_reports_them_per_stage_without_stale_result
         deleted += c["deleted"].as_u64().unwrap();
         updated += c["updated"].as_u64().unwrap();
         let recall = s["recall_at_10"]["value"].as_f64().unwrap();
-        assert!(recall >= 0.8, "stage {}: recall {recall}", s["stage"]);
+        assert!(recall >= 0.8, "{}: recall {recall}", s["label"]);
     }
     assert!(
         deleted > 0 && updated > 0,
         "{deleted} deleted, {updated} updated"
     );
     // Deleted points leave the indexed count; the followed points are still reached.
-    assert_eq!(r["indexed"]["not_seen"], 0, "{}", r["indexed"]);
+    let indexed = &r["stream"]["freshness"]["indexed"];
+    assert_eq!(indexed["not_seen"], 0, "{indexed}");
     let note = r["setup"]
         .as_array()
         .unwrap()

@@ -286,10 +286,12 @@ impl ChurnReport {
                     recall_at_10: s.recall_at_10,
                     stale_results: s.stale_results,
                     partial: s.partial,
+                    ..StreamStep::default()
                 })
                 .collect(),
             mean_recall: self.mean_recall,
             stale_results: self.stale_results,
+            ..StreamSection::default()
         });
         r
     }

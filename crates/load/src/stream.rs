@@ -23,22 +23,22 @@
 //! `wait_indexed` runs) in a loop, one pass after another, and the indexed lag is the time
 //! until a pass that covers the point returns.
 //!
-//! Not done: deletes and updates (no churn): every write is an insert of a new point.
+//! Deletes and updates beside the inserts: [`crate::stream_churn`]. The result is the suite's
+//! one report model: one run per stage (`stage 3`) and the stages in `Report.stream`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors, recall_at_k};
-use qdrant_perf_plumbing::write_atomic;
-use qdrant_perf_report::checks::{self, Bound, Check};
-use qdrant_perf_report::report::{TargetInfo, VerdictSummary};
-use qdrant_perf_report::run::{ErrorTally, RecallStat, Second};
-use qdrant_perf_report::server::ServerSide;
-use qdrant_perf_report::{LatencySummary, Provenance, latency_histogram};
+use qdrant_perf_report::checks::{Bound, Check};
+use qdrant_perf_report::report::{Report, TargetInfo};
+use qdrant_perf_report::run::{ErrorTally, RecallStat, RunResult};
+use qdrant_perf_report::stream::{Freshness, StreamSection, StreamStep};
+use qdrant_perf_report::{LatencySummary, latency_histogram};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
 use qdrant_perf_store::{AnyStore, CollectionSpec, HnswParams, Point, Query, Store, StoreError};
 
@@ -47,9 +47,6 @@ use crate::lock;
 use crate::monitor::Monitor;
 use crate::stream_churn::{ChurnStageTarget, ChurnState, StageChurn};
 use crate::target::{StoreCollection, StoreTarget};
-
-/// The `schema` of a stream run's report.json.
-pub const STREAM_SCHEMA: &str = "qdrant-perf.stream/1";
 
 /// What a stream run does.
 #[derive(Clone, Debug, Serialize)]
@@ -288,29 +285,7 @@ where
     }
 }
 
-/// One followed point.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct FreshSample {
-    pub id: u64,
-    /// The stage during which its insert was acknowledged (1-based).
-    pub stage: usize,
-    /// Seconds from the start of the stream to the acknowledgement.
-    pub acked_s: f64,
-    /// Points the collection held once it was acknowledged (the indexed count must reach it).
-    pub position: usize,
-    pub searchable_ms: Option<f64>,
-    /// Searches sent for it until it was found (or the timeout).
-    pub probes: u64,
-    pub indexed_ms: Option<f64>,
-}
-
-/// Freshness lags of a set of samples: percentiles over those seen, and how many were not
-/// seen within the timeout.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Lag {
-    pub ms: LatencySummary,
-    pub not_seen: u64,
-}
+pub use qdrant_perf_report::stream::{FreshSample, Lag};
 
 fn lag_of(samples: &[&FreshSample], pick: impl Fn(&FreshSample) -> Option<f64>) -> Lag {
     let mut h = latency_histogram();
@@ -327,65 +302,32 @@ fn lag_of(samples: &[&FreshSample], pick: impl Fn(&FreshSample) -> Option<f64>) 
     }
 }
 
-/// One stage of a stream run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Stage {
+/// One stage of a stream run, as measured; [`Stages::report`] turns it into a step of the
+/// report's stream section and its run.
+struct Stage {
     /// 1-based.
-    pub stage: usize,
+    stage: usize,
     /// Seconds from the start of the stream.
-    pub start_s: f64,
-    pub end_s: f64,
+    start_s: f64,
+    end_s: f64,
     /// Points whose insert was acknowledged before the stage began (the recall truth's).
-    pub points_at_start: usize,
+    points_at_start: usize,
     /// Inserted points acknowledged during the stage, and per second.
-    pub inserted: usize,
-    pub insert_rate: f64,
+    inserted: usize,
+    insert_rate: f64,
     /// Insert request latency (from its due time), over the batches acknowledged in the stage.
-    pub insert_latency_ms: LatencySummary,
-    pub insert_errors: u64,
-    pub searches_ok: u64,
-    pub search_errors: u64,
-    pub search_rate: f64,
-    pub requested_search_rate: f64,
-    pub latency_ms: LatencySummary,
-    /// Qdrant's own time of the same searches (a server only).
-    pub server_latency_ms: Option<LatencySummary>,
-    pub errors_by_kind: BTreeMap<String, ErrorTally>,
-    pub recall_at_10: Option<RecallStat>,
-    pub searchable: Lag,
-    pub indexed: Lag,
+    insert_latency_ms: LatencySummary,
+    insert_errors: u64,
+    recall_at_10: Option<RecallStat>,
+    searchable: Lag,
+    indexed: Lag,
     /// Stopped by Ctrl-C before its inserts were done.
-    pub partial: bool,
-    /// The driver's per-second figures of the stage's searches.
-    pub timeline: Vec<Second>,
-    /// Each server node's /metrics once a second (optimizations running, update queue).
-    pub server: Option<ServerSide>,
+    partial: bool,
     /// With --delete-rate or --update-rate: the stage's deletes, updates and stale results.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub churn: Option<StageChurn>,
-}
-
-/// What a stream run measured.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StreamReport {
-    pub schema: String,
-    pub command: String,
-    pub partial: bool,
-    pub target: TargetInfo,
-    pub collection: String,
-    pub options: serde_json::Value,
-    pub stages: Vec<Stage>,
-    /// All stages' searches together.
-    pub latency_ms: LatencySummary,
-    pub server_latency_ms: Option<LatencySummary>,
-    pub searchable: Lag,
-    pub indexed: Lag,
-    pub samples: Vec<FreshSample>,
-    pub insert_errors_by_kind: BTreeMap<String, ErrorTally>,
-    pub checks: Vec<Check>,
-    pub verdict: Option<VerdictSummary>,
-    pub setup: Vec<String>,
-    pub provenance: Provenance,
+    churn: Option<StageChurn>,
+    /// The driver's run of the stage's searches (labelled `stage 3`): latency, server time,
+    /// errors, timeline, each server node's /metrics once a second.
+    run: RunResult,
 }
 
 /// The limits a stream run is checked against.
@@ -398,282 +340,114 @@ pub struct StreamLimits {
     pub freshness_ms: Option<f64>,
 }
 
-impl StreamReport {
-    /// The checks: p95 during ingest, recall per stage, freshness p99 when a limit is given.
-    pub fn set_checks(&mut self, limits: &StreamLimits) {
-        let mut out = vec![if self.latency_ms.samples > 0 {
-            Check::measured(
-                "latency_p95_during_ingest",
-                &self.collection,
-                self.latency_ms.p95_ms,
+/// The checks of a plain stream's report (`command` stream, `stream.kind` stages): p95 during
+/// ingest, recall per stage, freshness p99 when a limit is given, no stale result with churn.
+pub fn set_checks(report: &mut Report, limits: &StreamLimits) {
+    let collection = report.config["collection"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let latency = report.latency_ms.clone();
+    let mut out = vec![if latency.samples > 0 {
+        Check::measured(
+            "latency_p95_during_ingest",
+            &collection,
+            latency.p95_ms,
+            "ms",
+            Bound::Below,
+            limits.p95_latency_ms,
+            latency.samples,
+        )
+    } else {
+        Check::not_run(
+            "latency_p95_during_ingest",
+            &collection,
+            "ms",
+            Bound::Below,
+            limits.p95_latency_ms,
+            "no search answered",
+        )
+    }];
+    let section = report.stream.clone().unwrap_or_default();
+    for s in &section.steps {
+        out.push(match s.recall_at_10 {
+            Some(r) => Check::measured(
+                "recall_at_10",
+                &s.label,
+                r.value,
+                "",
+                Bound::AtLeast,
+                limits.recall_floor,
+                r.samples,
+            )
+            .with_note(format!(
+                "truth: {} points acked before the stage",
+                s.points_present
+            )),
+            None => Check::not_run(
+                "recall_at_10",
+                &s.label,
+                "",
+                Bound::AtLeast,
+                limits.recall_floor,
+                "no search answered in this stage",
+            ),
+        });
+    }
+    if let Some(limit) = limits.freshness_ms {
+        let searchable = section
+            .freshness
+            .as_ref()
+            .map(|f| f.searchable.clone())
+            .unwrap_or_default();
+        let n = searchable.ms.samples;
+        out.push(if searchable.not_seen > 0 {
+            Check::failed_without_value(
+                "freshness_p99",
+                &collection,
                 "ms",
-                Bound::Below,
-                limits.p95_latency_ms,
-                self.latency_ms.samples,
+                Bound::AtMost,
+                limit,
+                &format!(
+                    "{} of {} followed points were not returned by a search within the timeout",
+                    searchable.not_seen,
+                    n + searchable.not_seen
+                ),
+            )
+        } else if n == 0 {
+            Check::not_run(
+                "freshness_p99",
+                &collection,
+                "ms",
+                Bound::AtMost,
+                limit,
+                "no point was followed",
             )
         } else {
-            Check::not_run(
-                "latency_p95_during_ingest",
-                &self.collection,
+            Check::measured(
+                "freshness_p99",
+                &collection,
+                searchable.ms.p99_ms,
                 "ms",
-                Bound::Below,
-                limits.p95_latency_ms,
-                "no search answered",
-            )
-        }];
-        for s in &self.stages {
-            let who = format!("stage {}", s.stage);
-            out.push(match s.recall_at_10 {
-                Some(r) => Check::measured(
-                    "recall_at_10",
-                    &who,
-                    r.value,
-                    "",
-                    Bound::AtLeast,
-                    limits.recall_floor,
-                    r.samples,
-                )
-                .with_note(format!(
-                    "truth: {} points acked before the stage",
-                    s.points_at_start
-                )),
-                None => Check::not_run(
-                    "recall_at_10",
-                    &who,
-                    "",
-                    Bound::AtLeast,
-                    limits.recall_floor,
-                    "no search answered in this stage",
-                ),
-            });
-        }
-        if let Some(limit) = limits.freshness_ms {
-            let n = self.searchable.ms.samples;
-            out.push(if self.searchable.not_seen > 0 {
-                Check::failed_without_value(
-                    "freshness_p99",
-                    &self.collection,
-                    "ms",
-                    Bound::AtMost,
-                    limit,
-                    &format!(
-                        "{} of {} followed points were not returned by a search within the timeout",
-                        self.searchable.not_seen,
-                        n + self.searchable.not_seen
-                    ),
-                )
-            } else if n == 0 {
-                Check::not_run(
-                    "freshness_p99",
-                    &self.collection,
-                    "ms",
-                    Bound::AtMost,
-                    limit,
-                    "no point was followed",
-                )
-            } else {
-                Check::measured(
-                    "freshness_p99",
-                    &self.collection,
-                    self.searchable.ms.p99_ms,
-                    "ms",
-                    Bound::AtMost,
-                    limit,
-                    n,
-                )
-                .with_note("searchable lag")
-            });
-        }
-        let churned: Vec<&StageChurn> = self
-            .stages
-            .iter()
-            .filter_map(|s| s.churn.as_ref())
-            .collect();
-        if !churned.is_empty() {
-            out.push(Check::measured(
-                "stale_results",
-                &self.collection,
-                churned.iter().map(|c| c.stale_results).sum::<u64>() as f64,
-                "",
                 Bound::AtMost,
-                0.0,
-                self.stages.iter().map(|s| s.searches_ok).sum(),
-            ));
-        }
-        let (passed, failed, not_run) = checks::tally(&out);
-        self.verdict = Some(VerdictSummary {
-            passed,
-            failed,
-            not_run,
-            strict: false,
-            exit_code: checks::exit_code(&out, false),
+                limit,
+                n,
+            )
+            .with_note("searchable lag")
         });
-        self.checks = out;
     }
-
-    /// The churn table (deletes and updates beside the inserts), when there was churn.
-    pub fn churn_table(&self) -> String {
-        if self.stages.iter().all(|s| s.churn.is_none()) {
-            return String::new();
-        }
-        let mut s = String::from(
-            "| stage | deleted | delete/s | updated | update/s | write errors | stale results | in-flight results (not scored) |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        );
-        for st in &self.stages {
-            let c = st.churn.clone().unwrap_or_default();
-            s += &format!(
-                "| {} | {} | {:.0} | {} | {:.0} | {} | {} | {} |\n",
-                st.stage,
-                c.deleted,
-                c.delete_rate,
-                c.updated,
-                c.update_rate,
-                c.write_errors,
-                c.stale_results,
-                c.in_flight_results
-            );
-        }
-        s
+    if section.steps.iter().any(|s| s.churn.is_some()) {
+        out.push(Check::measured(
+            "stale_results",
+            &collection,
+            section.stale_results as f64,
+            "",
+            Bound::AtMost,
+            0.0,
+            report.runs.iter().map(|r| r.ok).sum(),
+        ));
     }
-
-    /// The stage table (Markdown; the terminal prints it too).
-    pub fn stage_table(&self) -> String {
-        let f = |v: f64| format!("{v:.2}");
-        let lag = |l: &Lag| match (l.ms.samples, l.not_seen) {
-            (0, 0) => "-".to_string(),
-            (_, 0) => format!("{} / {}", f(l.ms.p50_ms), f(l.ms.p99_ms)),
-            (_, n) => format!("{} / {} ({n} unseen)", f(l.ms.p50_ms), f(l.ms.p99_ms)),
-        };
-        let mut s = String::from(
-            "| stage | points at start | inserted | insert/s | searches | search/s | p50 ms | p95 ms | p99 ms | server p95 ms | errors | recall@10 | searchable p50/p99 ms | indexed p50/p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
-        );
-        for st in &self.stages {
-            s += &format!(
-                "| {}{} | {} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                st.stage,
-                if st.partial { " (partial)" } else { "" },
-                st.points_at_start,
-                st.inserted,
-                st.insert_rate,
-                st.searches_ok,
-                st.search_rate,
-                f(st.latency_ms.p50_ms),
-                f(st.latency_ms.p95_ms),
-                f(st.latency_ms.p99_ms),
-                st.server_latency_ms
-                    .as_ref()
-                    .map_or("-".into(), |l| f(l.p95_ms)),
-                st.search_errors + st.insert_errors,
-                st.recall_at_10
-                    .map_or("-".into(), |r| format!("{:.4}", r.value)),
-                lag(&st.searchable),
-                lag(&st.indexed),
-            );
-        }
-        s
-    }
-
-    /// summary.md.
-    pub fn to_markdown(&self) -> String {
-        let mut s = format!(
-            "# qdrant-perf stream{}\n\n{} on {} ({}): {} points at the start, {} inserted.\n\n## Stages\n\n",
-            if self.partial {
-                " (partial: stopped early)"
-            } else {
-                ""
-            },
-            self.collection,
-            self.target.kind,
-            self.target.engine_version.clone().unwrap_or_default(),
-            self.stages.first().map_or(0, |s| s.points_at_start),
-            self.stages.iter().map(|s| s.inserted).sum::<usize>(),
-        );
-        s += &self.stage_table();
-        let churn = self.churn_table();
-        if !churn.is_empty() {
-            s += "\n## Deletes and updates\n\nStale results are answers holding a point deleted or replaced away before the search was sent (scored as misses); in-flight ones were written since the stage began and are left out of the score.\n\n";
-            s += &churn;
-        }
-        s += &format!(
-            "\nSearch latency over all stages: {}.\n\nFreshness ({} followed points): searchable lag {}{}; indexed lag {}{}.\n",
-            self.latency_ms.describe(),
-            self.samples.len(),
-            self.searchable.ms.describe(),
-            unseen(self.searchable.not_seen),
-            self.indexed.ms.describe(),
-            unseen(self.indexed.not_seen),
-        );
-        // The first server node's seconds over all stages, timed from the stream's start.
-        let optimizer: Vec<_> = self
-            .stages
-            .iter()
-            .filter_map(|st| Some((st.start_s, st.server.as_ref()?.nodes.first()?)))
-            .flat_map(|(start, node)| node.seconds.iter().map(move |sec| (start + sec.t, sec)))
-            .collect();
-        if !optimizer.is_empty() {
-            s += "\n## Optimizer state per second (server)\n\nEach second of the first node's /metrics, with the points followed for freshness whose insert was acknowledged in the second before it (searchable lag / indexed lag, ms).\n\n| t s | running optimizations | update queue | points | followed points acked (searchable / indexed ms) |\n|---:|---:|---:|---:|---|\n";
-            let mut from = 0.0;
-            for (t, sec) in optimizer {
-                let o = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
-                let ms = |v: Option<f64>| v.map_or("not seen".into(), |v| format!("{v:.1}"));
-                let acked: Vec<String> = self
-                    .samples
-                    .iter()
-                    .filter(|x| x.acked_s >= from && x.acked_s < t)
-                    .map(|x| format!("{}: {} / {}", x.id, ms(x.searchable_ms), ms(x.indexed_ms)))
-                    .collect();
-                from = t;
-                s += &format!(
-                    "| {t:.1} | {} | {} | {} | {} |\n",
-                    o(sec.running_optimizations),
-                    o(sec.update_queue_length),
-                    o(sec.points),
-                    acked.join(", ")
-                );
-            }
-        }
-        s += "\n## Checks\n\n| check | where | measured | limit | verdict |\n|---|---|---|---|---|\n";
-        for c in &self.checks {
-            s += &format!(
-                "| {} | {} | {} | {} | {} |\n",
-                c.name,
-                c.collection,
-                c.measured_text(),
-                c.limit_text(),
-                c.verdict
-            );
-        }
-        if !self.setup.is_empty() {
-            s += "\n## Setup\n\n";
-            for l in &self.setup {
-                s += &format!("- {l}\n");
-            }
-        }
-        s
-    }
-
-    /// Writes report.json and summary.md into `dir`, each atomically.
-    pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)? + "\n";
-        write_atomic(&dir.join("report.json"), json.as_bytes())?;
-        write_atomic(&dir.join("summary.md"), self.to_markdown().as_bytes())
-    }
-
-    /// `target/qdrant-perf/runs/<UTC timestamp>-stream/`.
-    pub fn default_dir() -> std::path::PathBuf {
-        std::path::PathBuf::from("target/qdrant-perf/runs").join(format!(
-            "{}-stream",
-            qdrant_perf_plumbing::time::compact_utc(SystemTime::now())
-        ))
-    }
-}
-
-fn unseen(n: u64) -> String {
-    if n == 0 {
-        String::new()
-    } else {
-        format!(", {n} not seen within the timeout")
-    }
+    report.set_checks(out, false);
 }
 
 /// One insert request, once settled.
@@ -734,7 +508,7 @@ pub async fn run_stream(
     dataset: &Dataset,
     monitor: &Monitor,
     stop: &StopSignal,
-) -> Result<(StreamReport, Vec<String>), LoadError> {
+) -> Result<(Report, Vec<String>), LoadError> {
     opts.validate()?;
     if dataset.points.len() < opts.initial + opts.total {
         return Err(invalid(
@@ -778,7 +552,7 @@ async fn stream_on(
     monitor: &Monitor,
     stop: &StopSignal,
     notes: &mut Vec<String>,
-) -> Result<StreamReport, LoadError> {
+) -> Result<Report, LoadError> {
     let (queries, truth) = load_initial(&store, opts, dataset, spec, notes).await?;
     // Nothing inserted or followed yet; the first batch due in 20 ms.
     let t0 = Instant::now() + Duration::from_millis(20);
@@ -850,7 +624,6 @@ async fn stream_on(
         present,
         truth_time: Duration::ZERO,
         search_latency: latency_histogram(),
-        search_server: latency_histogram(),
         done: Vec::new(),
     };
     for (si, &end) in opts.stage_ends().iter().enumerate() {
@@ -1165,9 +938,8 @@ struct Stages<'a> {
     // Which points the stage-start truth covers: the initial ones and every acknowledged batch.
     present: Vec<bool>,
     truth_time: Duration,
-    /// Every stage's search latencies, client and server.
+    /// Every stage's search latencies.
     search_latency: hdrhistogram::Histogram<u64>,
-    search_server: hdrhistogram::Histogram<u64>,
     done: Vec<Stage>,
 }
 
@@ -1243,19 +1015,11 @@ impl Stages<'_> {
             insert_rate: inserted as f64 / secs,
             insert_latency_ms: LatencySummary::from_histogram(&insert_hist),
             insert_errors,
-            searches_ok: result.ok,
-            search_errors: result.errors,
-            search_rate: result.throughput_ops_s,
-            requested_search_rate: opts.search_rate,
-            latency_ms: result.latency_ms.clone(),
-            server_latency_ms: result.server_latency_ms.clone(),
-            errors_by_kind: result.errors_by_kind.clone(),
             recall_at_10: result.recall_at_10,
             searchable: Lag::default(),
             indexed: Lag::default(),
             partial,
-            timeline: result.timeline.clone(),
-            server: result.server.clone(),
+            run: result.clone(),
             churn: churn_target.map(|t| {
                 let churn = state.churn.as_ref().expect("a churn target has churn");
                 let settled = lock(&churn.settled);
@@ -1283,9 +1047,6 @@ impl Stages<'_> {
         });
         for o in &result.operations {
             self.search_latency.add(&o.histogram).expect("same bounds");
-            self.search_server
-                .add(&o.server_histogram)
-                .expect("same bounds");
         }
         if opts.progress {
             eprintln!(
@@ -1396,9 +1157,10 @@ impl Stages<'_> {
         Ok((stage_start, StageTarget::Plain(target)))
     }
 
-    /// The stream's report: the stages, each with the freshness of the points followed during
-    /// it, and all their searches and followed points together.
-    fn report(self) -> StreamReport {
+    /// The stream's report in the suite's one model: one run per stage (`stage 3`), the
+    /// stages' points, inserts, churn, recall and freshness in `stream` (kind `stages`), the
+    /// headline latency over all stages' searches.
+    fn report(self) -> Report {
         let (state, mut stages) = (self.state, self.done);
         let samples = std::mem::take(&mut *lock(&state.samples));
         for st in &mut stages {
@@ -1407,31 +1169,57 @@ impl Stages<'_> {
             st.indexed = lag_of(&mine, |s| s.indexed_ms);
         }
         let all: Vec<&FreshSample> = samples.iter().collect();
-        let insert_errors = lock(&state.inserts.errors).clone();
-        StreamReport {
-            schema: STREAM_SCHEMA.into(),
-            command: "stream".into(),
-            partial: self.stop.is_stopped(),
-            target: TargetInfo {
-                kind: state.store.engine().name().to_string(),
-                url: None,
-                engine_version: Some(state.store.engine_version()),
-            },
-            collection: state.name.clone(),
-            options: serde_json::to_value(self.opts).unwrap_or_default(),
-            stages,
-            latency_ms: LatencySummary::from_histogram(&self.search_latency),
-            server_latency_ms: (!self.search_server.is_empty())
-                .then(|| LatencySummary::from_histogram(&self.search_server)),
+        let freshness = Freshness {
             searchable: lag_of(&all, |s| s.searchable_ms),
             indexed: lag_of(&all, |s| s.indexed_ms),
-            samples,
-            insert_errors_by_kind: insert_errors,
-            checks: Vec::new(),
-            verdict: None,
-            setup: Vec::new(),
-            provenance: Provenance::capture(),
-        }
+            samples: samples.clone(),
+        };
+        let target = TargetInfo {
+            kind: state.store.engine().name().to_string(),
+            url: None,
+            engine_version: Some(state.store.engine_version()),
+        };
+        let runs: Vec<RunResult> = stages.iter().map(|s| s.run.clone()).collect();
+        let mut r = Report::new("stream", target, runs, None);
+        r.partial = self.stop.is_stopped();
+        r.latency_ms = LatencySummary::from_histogram(&self.search_latency);
+        r.config = serde_json::json!({ "collection": state.name, "options": self.opts });
+        r.stream = Some(StreamSection {
+            kind: "stages".into(),
+            runbook: None,
+            stale_results: stages
+                .iter()
+                .filter_map(|s| s.churn.as_ref())
+                .map(|c| c.stale_results)
+                .sum(),
+            steps: stages
+                .into_iter()
+                .map(|s| StreamStep {
+                    step: s.stage,
+                    label: format!("stage {}", s.stage),
+                    operation: "insert".into(),
+                    start_s: s.start_s,
+                    end_s: s.end_s,
+                    points_present: s.points_at_start,
+                    written: s.inserted,
+                    write_rate: s.insert_rate,
+                    requested_write_rate: Some(self.opts.insert_rate),
+                    write_latency_ms: s.insert_latency_ms,
+                    write_errors: s.insert_errors,
+                    write_errors_by_kind: BTreeMap::new(),
+                    recall_at_10: s.recall_at_10,
+                    stale_results: s.churn.as_ref().map_or(0, |c| c.stale_results),
+                    partial: s.partial,
+                    churn: s.churn,
+                    searchable: Some(s.searchable),
+                    indexed: Some(s.indexed),
+                })
+                .collect(),
+            mean_recall: None,
+            freshness: Some(freshness),
+            write_errors_by_kind: lock(&state.inserts.errors).clone(),
+        });
+        r
     }
 }
 
@@ -1570,6 +1358,75 @@ mod tests {
             sent >= 2,
             "it kept searching until the timeout ({sent} searches)"
         );
+    }
+
+    #[test]
+    fn a_stream_report_is_checked_per_stage_with_freshness_and_stale_results() {
+        let mut r = Report::new("stream", TargetInfo::default(), Vec::new(), None);
+        r.config = serde_json::json!({ "collection": "perf_stream_x_1" });
+        r.latency_ms = LatencySummary {
+            samples: 10,
+            p95_ms: 30.0,
+            ..LatencySummary::default()
+        };
+        let step = |i: usize, recall: Option<f64>| StreamStep {
+            step: i,
+            label: format!("stage {i}"),
+            points_present: 100 * i,
+            recall_at_10: recall.map(|value| RecallStat { value, samples: 5 }),
+            churn: Some(StageChurn::default()),
+            ..StreamStep::default()
+        };
+        r.stream = Some(StreamSection {
+            kind: "stages".into(),
+            steps: vec![step(1, Some(0.95)), step(2, None)],
+            stale_results: 3,
+            freshness: Some(Freshness {
+                searchable: Lag {
+                    ms: LatencySummary {
+                        samples: 4,
+                        ..LatencySummary::default()
+                    },
+                    not_seen: 1,
+                },
+                ..Freshness::default()
+            }),
+            ..StreamSection::default()
+        });
+        let limits = StreamLimits {
+            p95_latency_ms: 20.0,
+            recall_floor: 0.9,
+            freshness_ms: Some(1000.0),
+        };
+        set_checks(&mut r, &limits);
+        let verdicts: Vec<(String, String, String)> = r
+            .checks
+            .iter()
+            .map(|c| (c.name.clone(), c.collection.clone(), c.verdict.to_string()))
+            .collect();
+        let names: Vec<&str> = verdicts.iter().map(|v| v.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "latency_p95_during_ingest",
+                "recall_at_10",
+                "recall_at_10",
+                "freshness_p99",
+                "stale_results"
+            ]
+        );
+        assert_eq!(verdicts[1].1, "stage 1");
+        assert_eq!(verdicts[2].1, "stage 2");
+        assert!(
+            r.checks[1]
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("100 points")
+        );
+        let v = r.verdict.expect("a verdict");
+        assert_eq!(v.exit_code, 1, "p95, unseen point and stale results fail");
+        assert_eq!(v.not_run, 1, "stage 2 answered nothing");
     }
 
     #[test]

@@ -19,8 +19,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use qdrant_perf_data::{GroundTruth, Metric, Vectors};
 use qdrant_perf_report::run::ErrorTally;
 use qdrant_perf_store::{EncodedQuery, Point, Query, Store};
@@ -353,23 +351,9 @@ impl<S: Store + 'static> Target for ChurnStageTarget<S> {
     }
 }
 
-/// A stage's churn figures (`stream --delete-rate/--update-rate`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct StageChurn {
-    /// Points whose delete was acknowledged during the stage, and per second.
-    pub deleted: usize,
-    pub delete_rate: f64,
-    /// Points whose update (a new vector) was acknowledged during the stage, and per second.
-    pub updated: usize,
-    pub update_rate: f64,
-    /// Failed delete and update requests.
-    pub write_errors: u64,
-    /// Results deleted or replaced away before the search was sent (scored as misses).
-    pub stale_results: u64,
-    /// Results deleted or updated while the search was in flight or since the stage began
-    /// (left out of the score).
-    pub in_flight_results: u64,
-}
+/// A stage's churn figures (`stream --delete-rate/--update-rate`), in the report's stream
+/// section.
+pub use qdrant_perf_report::stream::StageChurn;
 
 #[cfg(test)]
 mod tests {

@@ -359,3 +359,109 @@ fn the_table_shows_value_sample_size_limit_and_reason() {
     assert!(t.contains("not run: no cache configured"), "{t}");
     assert_eq!(qdrant_perf_report::checks::number(15000.0), "15,000");
 }
+
+#[test]
+fn a_plain_stream_renders_its_stages_freshness_and_optimizer_seconds_in_the_one_table() {
+    use qdrant_perf_report::server::{NodeWatch, ServerSecond, ServerSide};
+    use qdrant_perf_report::stream::{
+        FreshSample, Freshness, Lag, StageChurn, StreamSection, StreamStep,
+    };
+    let lag = |ms: f64| Lag {
+        ms: LatencySummary {
+            samples: 3,
+            p50_ms: ms,
+            p99_ms: ms * 2.0,
+            ..LatencySummary::default()
+        },
+        not_seen: 0,
+    };
+    let mut runs = Vec::new();
+    let mut steps = Vec::new();
+    for i in 1..=2 {
+        let mut run = run_with_two_operations();
+        run.label = format!("stage {i}");
+        run.server = Some(ServerSide {
+            nodes: vec![NodeWatch {
+                seconds: vec![ServerSecond {
+                    t: 1.0,
+                    running_optimizations: Some(i as f64),
+                    update_queue_length: Some(0.0),
+                    points: Some(1000.0 * i as f64),
+                    ..ServerSecond::default()
+                }],
+                ..NodeWatch::default()
+            }],
+            not_collected: None,
+        });
+        runs.push(run);
+        steps.push(StreamStep {
+            step: i,
+            label: format!("stage {i}"),
+            operation: "insert".into(),
+            start_s: (i - 1) as f64 * 2.0,
+            end_s: i as f64 * 2.0,
+            points_present: 1000 * i,
+            written: 1000,
+            write_rate: 500.0,
+            requested_write_rate: Some(500.0),
+            partial: i == 2,
+            churn: Some(StageChurn {
+                deleted: 77,
+                ..StageChurn::default()
+            }),
+            searchable: Some(lag(1.5)),
+            indexed: Some(Lag {
+                not_seen: 2,
+                ..lag(300.0)
+            }),
+            ..StreamStep::default()
+        });
+    }
+    let mut r = Report::new("stream", TargetInfo::default(), runs, None);
+    r.stream = Some(StreamSection {
+        kind: "stages".into(),
+        steps,
+        freshness: Some(Freshness {
+            samples: vec![FreshSample {
+                id: 4242,
+                stage: 1,
+                acked_s: 0.5,
+                position: 1001,
+                searchable_ms: Some(1.5),
+                probes: 1,
+                indexed_ms: None,
+            }],
+            searchable: lag(1.5),
+            indexed: lag(300.0),
+        }),
+        ..StreamSection::default()
+    });
+    let md = markdown::markdown(&r);
+    assert!(
+        md.contains("## Stages\n\n| stage | points at start | inserted | insert/s | deleted | delete/s | updated | update/s | write errors | searches |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 2 (partial) | 2000 | 1000 | 500 | 77 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 1.50 / 3.00 | 300.00 / 600.00 (2 unseen) |"),
+        "{md}"
+    );
+    assert!(md.contains("Freshness (1 followed points)"), "{md}");
+    // The optimizer seconds come from each stage's run, timed from the stream's start.
+    assert!(
+        md.contains("## Optimizer state per second (server)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 1.0 | 1 | 0 | 1000 | 4242: 1.5 / not seen |"),
+        "{md}"
+    );
+    assert!(md.contains("| 3.0 | 2 | 0 | 2000 |"), "{md}");
+    // report.html shows the same table.
+    let html = report_html::render(&r, std::path::Path::new("."));
+    assert!(html.contains("<h2>Stages</h2>"), "{html}");
+    assert!(html.contains("| 2 (partial) | 2000 | 1000 | 500 | 77 |"));
+}

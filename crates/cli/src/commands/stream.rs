@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
 use qdrant_perf_load::churn::{ChurnOptions, run_runbook as churn_runbook};
 use qdrant_perf_load::runbook::Runbook;
-use qdrant_perf_load::stream::{StreamLimits, StreamOptions, StreamReport, run_stream};
+use qdrant_perf_load::stream::{StreamLimits, StreamOptions, run_stream, set_checks};
 use qdrant_perf_render::checks_table;
 use qdrant_perf_store::{AnyStore, Guard, Store as _};
 
@@ -105,27 +105,37 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
             Some(config) => AnyStore::connect(config, Guard::default()).await?,
             None => AnyStore::edge_scratch(&edge_root, Guard::default())?,
         });
-        let (mut report, notes) = run_stream(store, &opts, &dataset, &watch.monitor, &stop)
+        let version = store.engine_version();
+        // The run directory and its interval log before the first stage, so a killed stream
+        // keeps every finished second (`qdrant-perf report DIR` rebuilds from them).
+        let (dir, log) = crate::run::run_dir("stream", args.out.clone());
+        let mut monitor = watch.monitor.clone();
+        if let Some(log) = &log {
+            let mut head = qdrant_perf_report::Report::new(
+                "stream",
+                qdrant_perf_report::report::TargetInfo {
+                    kind: store.engine().name().to_string(),
+                    url: server.as_ref().and_then(|c| c.urls.first().cloned()),
+                    engine_version: Some(version.clone()),
+                },
+                Vec::new(),
+                None,
+            );
+            head.config = serde_json::json!({ "options": &opts });
+            log.append_or_warn(&[qdrant_perf_report::intervals::Header::of(&head)]);
+            monitor = monitor.with_intervals(log.clone());
+        }
+        let (mut report, notes) = run_stream(store, &opts, &dataset, &monitor, &stop)
             .await
             .map_err(|e| with_flag(e, STREAM_FLAGS))?;
         if let Some(config) = &server {
             report.target.url = config.urls.first().cloned();
         }
         report.setup = notes;
-        report.set_checks(&limits);
-        print!("{}", report.stage_table());
-        print!("{}", report.churn_table());
-        println!(
-            "freshness ({} followed points): searchable {}; indexed {}",
-            report.samples.len(),
-            report.searchable.ms.describe(),
-            report.indexed.ms.describe()
-        );
+        set_checks(&mut report, &limits);
+        print!("{}", qdrant_perf_render::stream::markdown(&report));
         print!("{}", checks_table(&report.checks));
-        let dir = args.out.clone().unwrap_or_else(StreamReport::default_dir);
-        report
-            .write(&dir)
-            .with_context(|| format!("writing the report to {}", dir.display()))?;
+        crate::run::write_report(&report, &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(
             report.verdict.as_ref().map_or(0, |v| v.exit_code),
