@@ -22,12 +22,11 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use qdrant_perf_data::{Dataset, IncrementalTruth, Metric, Vectors};
-use qdrant_perf_plumbing::write_atomic;
 use qdrant_perf_report::checks::{self, Bound, Check};
 use qdrant_perf_report::report::{Report, TargetInfo, VerdictSummary};
 use qdrant_perf_report::run::{ErrorTally, RecallStat, RunResult, Second};
@@ -47,9 +46,6 @@ use crate::lock;
 use crate::monitor::Monitor;
 use crate::runbook::{Op, Runbook, Step};
 use crate::target::store_error;
-
-/// The `schema` of a runbook stream's report.json.
-pub const RUNBOOK_SCHEMA: &str = "qdrant-perf.stream-runbook/1";
 
 /// Ties within this (relative) of the k-th score count as hits, as in big-ann-benchmarks.
 pub const TIE: f32 = 1e-6;
@@ -219,7 +215,6 @@ pub struct RunbookInfo {
 /// What a runbook run measured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChurnReport {
-    pub schema: String,
     pub command: String,
     pub partial: bool,
     pub target: TargetInfo,
@@ -359,104 +354,6 @@ impl ChurnReport {
             exit_code: checks::exit_code(&out, false),
         });
         self.checks = out;
-    }
-
-    /// The step table (Markdown; the terminal prints it too).
-    pub fn step_table(&self) -> String {
-        let f = |v: f64| format!("{v:.2}");
-        let mut s = String::from(
-            "| step | points present | written | write/s | write errors | searches | search/s | p50 ms | p95 ms | p99 ms | server p95 ms | search errors | recall@10 | stale results |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        );
-        for st in &self.steps {
-            s += &format!(
-                "| {}{} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |\n",
-                st.label,
-                if st.partial { " (partial)" } else { "" },
-                st.points_present,
-                st.written,
-                if st.operation == "search" {
-                    "-".into()
-                } else {
-                    format!("{:.0}", st.write_rate)
-                },
-                st.write_errors,
-                st.searches_ok,
-                st.search_rate,
-                f(st.latency_ms.p50_ms),
-                f(st.latency_ms.p95_ms),
-                f(st.latency_ms.p99_ms),
-                st.server_latency_ms
-                    .as_ref()
-                    .map_or("-".into(), |l| f(l.p95_ms)),
-                st.search_errors,
-                st.recall_at_10
-                    .map_or("-".into(), |r| format!("{:.4}", r.value)),
-                st.stale_results,
-            );
-        }
-        s
-    }
-
-    /// summary.md.
-    pub fn to_markdown(&self) -> String {
-        let mut s = format!(
-            "# qdrant-perf stream --runbook{}\n\nRunbook {} ({}, {} steps, max_pts {}) on {} ({}), collection {}.\n\n## Steps\n\n",
-            if self.partial {
-                " (partial: stopped early)"
-            } else {
-                ""
-            },
-            self.runbook.file,
-            self.runbook.dataset,
-            self.runbook.steps,
-            self.runbook.max_pts,
-            self.target.kind,
-            self.target.engine_version.clone().unwrap_or_default(),
-            self.collection,
-        );
-        s += &self.step_table();
-        s += &format!(
-            "\nMean recall@10 over the search steps: {}. Stale results: {}. Search latency over all steps: {}.\n",
-            self.mean_recall.map_or("-".into(), |r| format!("{r:.4}")),
-            self.stale_results,
-            self.latency_ms.describe()
-        );
-        if self.runbook.gt_url_ignored.is_some() {
-            s += "\nThe runbook's gt_url is ignored: the truth of each search step is computed exactly during the run.\n";
-        }
-        s += "\n## Checks\n\n| check | where | measured | limit | verdict |\n|---|---|---|---|---|\n";
-        for c in &self.checks {
-            s += &format!(
-                "| {} | {} | {} | {} | {} |\n",
-                c.name,
-                c.collection,
-                c.measured_text(),
-                c.limit_text(),
-                c.verdict
-            );
-        }
-        if !self.setup.is_empty() {
-            s += "\n## Setup\n\n";
-            for l in &self.setup {
-                s += &format!("- {l}\n");
-            }
-        }
-        s
-    }
-
-    /// Writes report.json and summary.md into `dir`, each atomically.
-    pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)? + "\n";
-        write_atomic(&dir.join("report.json"), json.as_bytes())?;
-        write_atomic(&dir.join("summary.md"), self.to_markdown().as_bytes())
-    }
-
-    /// `target/qdrant-perf/runs/<UTC timestamp>-stream/`.
-    pub fn default_dir() -> std::path::PathBuf {
-        std::path::PathBuf::from("target/qdrant-perf/runs").join(format!(
-            "{}-stream",
-            qdrant_perf_plumbing::time::compact_utc(SystemTime::now())
-        ))
     }
 }
 
@@ -608,7 +505,6 @@ pub async fn run_runbook<S: Store + 'static>(
         .filter_map(|s| s.recall_at_10.map(|r| r.value))
         .collect();
     Ok(ChurnReport {
-        schema: RUNBOOK_SCHEMA.into(),
         command: "stream --runbook".into(),
         partial: stop.is_stopped(),
         target: TargetInfo {

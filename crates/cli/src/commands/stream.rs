@@ -245,14 +245,10 @@ fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
             report.target.url = config.urls.first().cloned();
         }
         report.set_checks(p95, args.recall_floor);
-        print!("{}", report.step_table());
-        println!(
-            "mean recall@10 over the search steps: {}; stale results: {}",
-            report.mean_recall.map_or("-".into(), |r| format!("{r:.4}")),
-            report.stale_results
-        );
+        let report = report.to_report();
+        print!("{}", qdrant_perf_render::stream::markdown(&report));
         print!("{}", checks_table(&report.checks));
-        crate::run::write_report(&report.to_report(), &dir)?;
+        crate::run::write_report(&report, &dir)?;
         println!("report: {}", dir.display());
         Ok(ExitCode::from(
             report.verdict.as_ref().map_or(0, |v| v.exit_code),
