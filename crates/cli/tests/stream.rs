@@ -469,7 +469,7 @@ fn a_runbook_on_the_embedded_engine_scores_each_search_step() {
     let (code, stdout, stderr) = run(bin().args(runbook_args(dir.path(), HAND_RUNBOOK)));
     assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
     assert!(
-        stdout.contains("mean recall@10 over the search steps"),
+        stdout.contains("Mean recall@10 over the search steps"),
         "{stdout}"
     );
     // No index is built on the embedded engine at this size: its search is exact.

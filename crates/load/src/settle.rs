@@ -918,7 +918,11 @@ async fn settle_on(
                     run_stop.stop();
                     return format!("the time limit (--max-time {max_time:?}) came first");
                 }
-                let idle = lock(&shared.states).last().is_some_and(|s| s.idle);
+                // Idle for good for the whole window, so the window's seconds are after the
+                // drain (a p95 under the target while still draining does not settle it).
+                let idle = drain_end(&lock(&shared.states)).is_some_and(|d| {
+                    shared.event.elapsed().as_secs_f64() - d >= window.as_secs_f64()
+                });
                 let answered = shared.first_answer_ns.load(Ordering::Relaxed) != u64::MAX;
                 let w = window.as_secs_f64().ceil() as usize;
                 let good = {
