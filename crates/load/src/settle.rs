@@ -1004,10 +1004,8 @@ async fn settle_on(
         });
         errors_before = r.errors;
     }
-    let worst = seconds
-        .iter()
-        .filter_map(|s| Some((s.p95_ms?, s)))
-        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let lengths: Vec<f64> = raw.iter().map(|r| r.secs).collect();
+    let (worst, worst_p99) = qdrant_perf_report::settle::worst_seconds(&seconds, &lengths);
     let back = back_under(&seconds, opts.p95_target_ms, opts.window.as_secs_f64());
     let stat = |(sum, n): (f64, u64)| {
         (n > 0).then(|| RecallStat {
@@ -1021,11 +1019,8 @@ async fn settle_on(
         time_to_first_answer_s: (first != u64::MAX).then(|| first as f64 / 1e9),
         drain_s: drain,
         worst_p95_ms: worst.map(|w| w.0),
-        worst_p99_ms: seconds
-            .iter()
-            .filter_map(|s| s.p99_ms)
-            .max_by(f64::total_cmp),
-        worst_second_s: worst.map(|w| w.1.t_s),
+        worst_p99_ms: worst_p99,
+        worst_second_s: worst.map(|w| w.1),
         back_under_target_s: back,
         settled: stopped_because.starts_with("settled"),
         latency_draining: LatencySummary::from_histogram(&lat_d),

@@ -147,6 +147,27 @@ pub fn back_under(seconds: &[SettleSecond], target: f64, window_s: f64) -> Optio
     (seconds.last()?.t_s - start + 1e-9 >= window_s).then_some(start)
 }
 
+/// The worst second: its p95 and its end, and the highest p99 of any second, among the whole
+/// seconds (`lengths[i]`: how long second `i` lasted): a last second the stop cut to under half
+/// a second holds too few searches for its percentiles to mean much (it stays in the table).
+pub fn worst_seconds(
+    seconds: &[SettleSecond],
+    lengths: &[f64],
+) -> (Option<(f64, f64)>, Option<f64>) {
+    let whole = || {
+        seconds
+            .iter()
+            .zip(lengths)
+            .filter(|(_, l)| **l >= 0.5)
+            .map(|(s, _)| s)
+    };
+    let worst = whole()
+        .filter_map(|s| Some((s.p95_ms?, s.t_s)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let p99 = whole().filter_map(|s| s.p99_ms).max_by(f64::total_cmp);
+    (worst, p99)
+}
+
 impl SettleRun {
     /// The checks of this run: p95 after the drain under the target, settled within the time
     /// limit, recall after the drain at least `recall_floor`.
@@ -256,6 +277,24 @@ mod tests {
         assert_eq!(drain_end(&[p(0.0, true), p(1.0, true)]), Some(0.0));
         assert_eq!(drain_end(&[p(0.0, true), p(1.0, false)]), None);
         assert_eq!(drain_end(&[]), None);
+    }
+
+    #[test]
+    fn the_worst_second_is_a_whole_one() {
+        let mut s = [sec(1.0, 5.0), sec(2.0, 9.0), sec(2.2, 40.0)];
+        s[1].p99_ms = Some(12.0);
+        s[2].p99_ms = Some(60.0);
+        // The last second lasted 0.2 s: left out.
+        assert_eq!(
+            worst_seconds(&s, &[1.0, 1.0, 0.2]),
+            (Some((9.0, 2.0)), Some(12.0))
+        );
+        // Half a second or more counts.
+        assert_eq!(
+            worst_seconds(&s, &[1.0, 1.0, 0.5]),
+            (Some((40.0, 2.2)), Some(60.0))
+        );
+        assert_eq!(worst_seconds(&s[2..], &[0.2]), (None, None));
     }
 
     #[test]
