@@ -348,6 +348,16 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--recall-floor`: a fraction in (0, 1].
+pub fn parse_recall_floor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err(format!(
+            "{s:?}: recall is a fraction in (0, 1] (example: --recall-floor 0.9)"
+        )),
+    }
+}
+
 pub fn parse_mix(s: &str) -> Result<Mix, String> {
     s.parse()
         .map_err(|e| format!("{:#}", with_flag(e, LOAD_FLAGS)))
@@ -521,7 +531,7 @@ pub struct StreamArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub freshness_timeout: Duration,
     /// Check: recall@10 of every stage at least this.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = parse_recall_floor)]
     pub recall_floor: f64,
     /// Points deleted per second (open loop, in batches of --batch). With --runbook: the rate
     /// of its delete steps (default: --insert-rate); without: deletes of present points
@@ -629,7 +639,7 @@ pub struct SettleArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Check: recall@10 after the drain at least this.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = parse_recall_floor)]
     pub recall_floor: f64,
     /// Dataset cache (default: $QDRANT_PERF_CACHE_DIR or ./target/qdrant-perf).
     #[arg(long)]

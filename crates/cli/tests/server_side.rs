@@ -33,14 +33,6 @@ fn searches_counted(port: u16) -> u64 {
         .sum::<f64>() as u64
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_survives_redis_dying() {
     let Some(server) = qdrant() else {
@@ -57,7 +49,10 @@ fn a_load_run_shows_server_time_server_metrics_and_the_cache_under_load_and_surv
     let text = common::BUNDLED.replace("l1_cache_size: \"2GB\"", "l1_cache_size: \"0\"");
     std::fs::write(&config, text).unwrap();
     // A second "node" nobody listens on: it must be named in the report, not skipped.
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        qdrant_perf_testkit::free_ports::<1>().unwrap()[0]
+    );
     let mut cmd = bin();
     cmd.args([
         "load",
@@ -242,7 +237,10 @@ fn validate_judges_the_server_hosts_cpu_and_memory_from_prometheus_and_serves_li
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!(
+        "127.0.0.1:{}",
+        qdrant_perf_testkit::free_ports::<1>().unwrap()[0]
+    );
     let mut cmd = bin();
     cmd.args([
         "validate",

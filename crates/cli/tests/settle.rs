@@ -213,21 +213,13 @@ fn after_a_restart_of_its_own_server_the_first_answer_is_timed_and_everything_is
     assert!(leftovers.is_empty());
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn after_a_restart_by_the_users_command_the_server_answers_again_and_the_collection_is_dropped() {
     let Some(bin_path) = qdrant_perf_testkit::qdrant_bin() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (http, grpc) = (free_port(), free_port());
+    let [http, grpc] = qdrant_perf_testkit::free_ports().unwrap();
     let home = dir.path().join("qdrant");
     std::fs::create_dir_all(&home).unwrap();
     let pid = home.join("pid");

@@ -55,6 +55,28 @@ fn stream_args(cache: &Path, out: &Path, initial: usize, total: usize) -> Vec<St
 }
 
 /// The fields documented in one `## section` of docs/report-schema.md.
+/// `--target` and `--metrics-url` of `server`.
+fn server_args(server: &LocalServer) -> [String; 4] {
+    [
+        "--target".into(),
+        format!("grpc://127.0.0.1:{}", server.grpc_port),
+        "--metrics-url".into(),
+        server.rest_url(),
+    ]
+}
+
+/// The embedded engine's scratch collections under `cache` are gone.
+fn assert_no_scratch_left(cache: &Path) {
+    let left: Vec<_> = std::fs::read_dir(cache.join("stream-edge"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter()
+            .all(|p| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none())),
+        "scratch left behind: {left:?}"
+    );
+}
+
 fn documented(section: &str) -> std::collections::BTreeSet<String> {
     let doc = include_str!("../../../docs/report-schema.md");
     let start = doc
@@ -188,15 +210,7 @@ fn a_stream_on_the_embedded_engine_reports_each_stage_and_freshness() {
         "{stdout}"
     );
     // The run's scratch collection is gone.
-    let edge = dir.path().join("cache").join("stream-edge");
-    let left: Vec<_> = std::fs::read_dir(&edge)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(
-        left.iter()
-            .all(|p| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none())),
-        "scratch left behind: {left:?}"
-    );
+    assert_no_scratch_left(&dir.path().join("cache"));
 }
 
 #[test]
@@ -209,10 +223,7 @@ fn a_stream_against_a_qdrant_server_has_server_time_and_drops_its_collection() {
     let (initial, total) = sizes();
     let out = dir.path().join("run");
     let mut args = stream_args(&dir.path().join("cache"), &out, initial, total);
-    args.push("--target".into());
-    args.push(format!("grpc://127.0.0.1:{}", server.grpc_port));
-    args.push("--metrics-url".into());
-    args.push(server.rest_url());
+    args.extend(server_args(&server));
     let (code, stdout, stderr) = run(bin().args(&args));
     assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
     let r = check_report(&out, initial, total);
@@ -492,14 +503,28 @@ fn a_runbook_on_the_embedded_engine_scores_each_search_step() {
         "{}",
         r["setup"]
     );
-    let edge = dir.path().join("cache").join("stream-edge");
-    let left: Vec<_> = std::fs::read_dir(&edge)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(
-        left.iter()
-            .all(|p| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none())),
-        "scratch left behind: {left:?}"
+    assert_no_scratch_left(&dir.path().join("cache"));
+    // The interval log alone (as a killed run leaves it) gives the steps back: `report DIR`
+    // rebuilds the runs and the `stream` section with each step's row and the mean recall.
+    let only_log = dir.path().join("only-log");
+    std::fs::create_dir(&only_log).unwrap();
+    std::fs::copy(
+        run_dir.join("intervals.jsonl"),
+        only_log.join("intervals.jsonl"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(bin().arg("report").arg(&only_log));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let back: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(only_log.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(back["partial"], true);
+    assert_eq!(back["stream"]["kind"], "runbook");
+    assert_eq!(back["stream"]["steps"], r["stream"]["steps"]);
+    assert_eq!(back["stream"]["mean_recall"], r["stream"]["mean_recall"]);
+    assert_eq!(
+        back["runs"].as_array().map(Vec::len),
+        r["runs"].as_array().map(Vec::len)
     );
 }
 
@@ -511,10 +536,7 @@ fn a_runbook_against_a_qdrant_server_scores_each_search_step_and_drops_its_colle
     let server = LocalServer::start(Path::new(&qdrant), None).expect("the server starts");
     let dir = tempfile::tempdir().unwrap();
     let mut args = runbook_args(dir.path(), HAND_RUNBOOK);
-    args.push("--target".into());
-    args.push(format!("grpc://127.0.0.1:{}", server.grpc_port));
-    args.push("--metrics-url".into());
-    args.push(server.rest_url());
+    args.extend(server_args(&server));
     let (code, stdout, stderr) = run(bin().args(&args));
     assert!(code == 0 || code == 1, "exit {code}\n{stdout}\n{stderr}");
     let r = check_runbook_report(dir.path(), 0.9);

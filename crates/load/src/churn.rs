@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use qdrant_perf_data::{Dataset, IncrementalTruth, Metric, Vectors};
 use qdrant_perf_report::checks::{self, Bound, Check};
+use qdrant_perf_report::intervals::{Line, StepLine};
 use qdrant_perf_report::report::{Report, TargetInfo, VerdictSummary};
 use qdrant_perf_report::run::{ErrorTally, RecallStat, RunResult, Second};
 use qdrant_perf_report::server::ServerSide;
@@ -45,7 +46,7 @@ use crate::driver::{
 use crate::lock;
 use crate::monitor::Monitor;
 use crate::runbook::{Op, Runbook, Step};
-use crate::target::store_error;
+use crate::target::{search_nth, store_error};
 
 /// Ties within this (relative) of the k-th score count as hits, as in big-ann-benchmarks.
 pub const TIE: f32 = 1e-6;
@@ -67,7 +68,7 @@ pub struct ChurnOptions {
     /// Searches per second, open loop, through every step.
     pub search_rate: f64,
     /// How long a `search` step searches.
-    #[serde(with = "secs")]
+    #[serde(with = "qdrant_perf_report::run::secs")]
     pub search_step: Duration,
     pub queries: usize,
     pub k: usize,
@@ -76,15 +77,6 @@ pub struct ChurnOptions {
     pub in_flight: usize,
     #[serde(skip)]
     pub progress: bool,
-}
-
-mod secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
 }
 
 impl ChurnOptions {
@@ -158,27 +150,15 @@ impl ChurnOptions {
     }
 }
 
-/// One runbook step as measured.
+/// One runbook step as measured: its row of the report's `stream.steps` and its searches.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepResult {
-    /// 1-based, as in the runbook.
-    pub step: usize,
-    /// `step 3 delete`: stable across runs of the same runbook.
-    pub label: String,
-    pub operation: String,
-    /// Seconds from the start of the first step.
-    pub start_s: f64,
-    pub end_s: f64,
-    /// Points present after the step (as acknowledged).
-    pub points_present: usize,
-    /// Points the step wrote and were acknowledged; per second; the rate asked for.
-    pub written: usize,
-    pub write_rate: f64,
-    pub requested_write_rate: Option<f64>,
-    /// Write request latency from its due time.
-    pub write_latency_ms: LatencySummary,
-    pub write_errors: u64,
-    pub write_errors_by_kind: BTreeMap<String, ErrorTally>,
+    /// The step (`step 3 delete`, stable across runs of the same runbook), its times from the
+    /// start of the first step, the points present after it, its writes (acknowledged, per
+    /// second, latency from the due time, errors), recall@10 against the exact truth over the
+    /// points present (search steps; ties accepted), stale results and whether Ctrl-C cut it.
+    #[serde(flatten)]
+    pub stream: StreamStep,
     pub searches_ok: u64,
     pub search_errors: u64,
     pub search_rate: f64,
@@ -187,13 +167,6 @@ pub struct StepResult {
     /// Qdrant's own time of the same searches (a server only).
     pub server_latency_ms: Option<LatencySummary>,
     pub errors_by_kind: BTreeMap<String, ErrorTally>,
-    /// Search steps: mean recall@k of every answer against the exact truth over the points
-    /// present, ties accepted.
-    pub recall_at_10: Option<RecallStat>,
-    /// Results that were points deleted or replaced away before the search was sent.
-    pub stale_results: u64,
-    /// Stopped by Ctrl-C before it was done.
-    pub partial: bool,
     pub timeline: Vec<Second>,
     pub server: Option<ServerSide>,
     /// The driver's run of the step's searches (labelled like the step), for the report model.
@@ -248,7 +221,7 @@ impl ChurnReport {
             samples: self
                 .steps
                 .iter()
-                .filter_map(|s| s.recall_at_10.map(|r| r.samples))
+                .filter_map(|s| s.stream.recall_at_10.map(|r| r.samples))
                 .sum(),
         });
         r.checks = self.checks.clone();
@@ -262,28 +235,7 @@ impl ChurnReport {
         r.stream = Some(StreamSection {
             kind: "runbook".into(),
             runbook: serde_json::to_value(&self.runbook).ok(),
-            steps: self
-                .steps
-                .iter()
-                .map(|s| StreamStep {
-                    step: s.step,
-                    label: s.label.clone(),
-                    operation: s.operation.clone(),
-                    start_s: s.start_s,
-                    end_s: s.end_s,
-                    points_present: s.points_present,
-                    written: s.written,
-                    write_rate: s.write_rate,
-                    requested_write_rate: s.requested_write_rate,
-                    write_latency_ms: s.write_latency_ms.clone(),
-                    write_errors: s.write_errors,
-                    write_errors_by_kind: s.write_errors_by_kind.clone(),
-                    recall_at_10: s.recall_at_10,
-                    stale_results: s.stale_results,
-                    partial: s.partial,
-                    ..StreamStep::default()
-                })
-                .collect(),
+            steps: self.steps.iter().map(|s| s.stream.clone()).collect(),
             mean_recall: self.mean_recall,
             stale_results: self.stale_results,
             ..StreamSection::default()
@@ -313,21 +265,21 @@ impl ChurnReport {
                 "no search answered",
             )
         }];
-        for s in self.steps.iter().filter(|s| s.operation == "search") {
-            out.push(match s.recall_at_10 {
+        for s in self.steps.iter().filter(|s| s.stream.operation == "search") {
+            out.push(match s.stream.recall_at_10 {
                 Some(r) => Check::measured(
                     "recall_at_10",
-                    &s.label,
+                    &s.stream.label,
                     r.value,
                     "",
                     Bound::AtLeast,
                     recall_floor,
                     r.samples,
                 )
-                .with_note(format!("truth: {} points present", s.points_present)),
+                .with_note(format!("truth: {} points present", s.stream.points_present)),
                 None => Check::not_run(
                     "recall_at_10",
-                    &s.label,
+                    &s.stream.label,
                     "",
                     Bound::AtLeast,
                     recall_floor,
@@ -393,14 +345,14 @@ impl<S: Store + 'static> Target for ChurnTarget<S> {
         let _ = call;
         let q =
             (self.next_query.fetch_add(1, Ordering::Relaxed) % self.queries.len() as u64) as usize;
-        let r = match self.prepared.get(q) {
-            Some(p) => {
-                self.store
-                    .search_prepared(&self.collection, &self.queries[q], p)
-                    .await
-            }
-            None => self.store.search(&self.collection, &self.queries[q]).await,
-        }
+        let r = search_nth(
+            &*self.store,
+            &self.collection,
+            &self.queries,
+            &self.prepared,
+            q,
+        )
+        .await
         .map_err(store_error)?;
         let mut stale = 0;
         let ids: Vec<u64> = r
@@ -438,17 +390,6 @@ impl<S: Store + 'static> Target for ChurnTarget<S> {
             return None;
         }
         self.truth.recall_with_ties(query, ids, self.k, TIE)
-    }
-}
-
-/// Drops `name` unless `QDRANT_PERF_KEEP=1`; says what it did.
-async fn drop_unless_kept<S: Store>(store: &S, name: &str) -> String {
-    if std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1") {
-        return format!("kept {name} (QDRANT_PERF_KEEP=1)");
-    }
-    match store.drop_owned(name).await {
-        Ok(()) => format!("dropped {name}"),
-        Err(e) => format!("warning: could not drop {name}: {e}"),
     }
 }
 
@@ -493,17 +434,12 @@ pub async fn run_runbook<S: Store + 'static>(
         }
         Err(e) => Err(LoadError::setup(&name, e)),
     };
-    notes.push(drop_unless_kept(&*store, &name).await);
+    notes.push(crate::setup::drop_unless_kept(&*store, &name).await);
     let (steps, truth_s, recomputed) = result?;
     notes.push(format!(
         "incremental truth: {truth_s:.3} s applying the steps' writes ({recomputed} query recomputes after deletes and replaces)"
     ));
     let (steps, hists) = steps;
-    let searched: Vec<f64> = steps
-        .iter()
-        .filter(|s| s.operation == "search")
-        .filter_map(|s| s.recall_at_10.map(|r| r.value))
-        .collect();
     Ok(ChurnReport {
         command: "stream --runbook".into(),
         partial: stop.is_stopped(),
@@ -521,9 +457,10 @@ pub async fn run_runbook<S: Store + 'static>(
             gt_url_ignored: runbook.gt_url.clone(),
         },
         options: serde_json::to_value(opts).unwrap_or_default(),
-        mean_recall: (!searched.is_empty())
-            .then(|| searched.iter().sum::<f64>() / searched.len() as f64),
-        stale_results: steps.iter().map(|s| s.stale_results).sum(),
+        mean_recall: qdrant_perf_report::stream::mean_search_recall(
+            steps.iter().map(|s| &s.stream),
+        ),
+        stale_results: steps.iter().map(|s| s.stream.stale_results).sum(),
         steps,
         latency_ms: LatencySummary::from_histogram(&hists.0),
         server_latency_ms: (!hists.1.is_empty()).then(|| LatencySummary::from_histogram(&hists.1)),
@@ -680,18 +617,24 @@ async fn run_steps<S: Store + 'static>(
             .as_secs_f64()
             .max(1e-9);
         let r = StepResult {
-            step: step.number,
-            label: step.label(),
-            operation: step.op.name().into(),
-            start_s: started.saturating_duration_since(t0).as_secs_f64(),
-            end_s: ended.saturating_duration_since(t0).as_secs_f64(),
-            points_present: truth.present(),
-            written,
-            write_rate: written as f64 / secs,
-            requested_write_rate: (step.op != Op::Search).then(|| opts.rate_of(&step.op)),
-            write_latency_ms: LatencySummary::from_histogram(&hist),
-            write_errors: errors,
-            write_errors_by_kind: by_kind,
+            stream: StreamStep {
+                step: step.number,
+                label: step.label(),
+                operation: step.op.name().into(),
+                start_s: started.saturating_duration_since(t0).as_secs_f64(),
+                end_s: ended.saturating_duration_since(t0).as_secs_f64(),
+                points_present: truth.present(),
+                written,
+                write_rate: written as f64 / secs,
+                requested_write_rate: (step.op != Op::Search).then(|| opts.rate_of(&step.op)),
+                write_latency_ms: LatencySummary::from_histogram(&hist),
+                write_errors: errors,
+                write_errors_by_kind: by_kind,
+                recall_at_10: result.recall_at_10,
+                stale_results: stale,
+                partial: stop.is_stopped(),
+                ..StreamStep::default()
+            },
             searches_ok: result.ok,
             search_errors: result.errors,
             search_rate: result.throughput_ops_s,
@@ -699,9 +642,6 @@ async fn run_steps<S: Store + 'static>(
             latency_ms: result.latency_ms.clone(),
             server_latency_ms: result.server_latency_ms.clone(),
             errors_by_kind: result.errors_by_kind.clone(),
-            recall_at_10: result.recall_at_10,
-            stale_results: stale,
-            partial: stop.is_stopped(),
             timeline: result.timeline.clone(),
             server: result.server.clone(),
             run: Some(result.clone()),
@@ -709,16 +649,21 @@ async fn run_steps<S: Store + 'static>(
         if opts.progress {
             eprintln!(
                 "{}: {} present (runbook: {}), {} written, {} searches, p95 {:.2} ms, recall@10 {}, stale {}",
-                r.label,
-                r.points_present,
+                r.stream.label,
+                r.stream.points_present,
                 present_after[i],
-                r.written,
+                r.stream.written,
                 r.searches_ok,
                 r.latency_ms.p95_ms,
-                r.recall_at_10
+                r.stream
+                    .recall_at_10
                     .map_or("-".into(), |x| format!("{:.4}", x.value)),
-                r.stale_results
+                r.stream.stale_results
             );
+        }
+        // Into the interval log as soon as it is done, so a killed run keeps it.
+        if let Some(log) = monitor.intervals() {
+            log.append_or_warn(&[Line::Step(Box::new(StepLine::of("runbook", &r.stream)))]);
         }
         out.push(r);
     }
@@ -966,23 +911,23 @@ hand:
     async fn a_hand_made_runbook_scores_each_search_step_on_the_embedded_engine() {
         let (r, left) = run(None).await;
         assert_eq!(left, 0, "the collection was dropped");
-        let present: Vec<usize> = r.steps.iter().map(|s| s.points_present).collect();
+        let present: Vec<usize> = r.steps.iter().map(|s| s.stream.points_present).collect();
         assert_eq!(present, vec![600, 600, 300, 300, 300, 300]);
-        let written: Vec<usize> = r.steps.iter().map(|s| s.written).collect();
+        let written: Vec<usize> = r.steps.iter().map(|s| s.stream.written).collect();
         assert_eq!(written, vec![600, 0, 300, 0, 150, 0]);
-        for s in r.steps.iter().filter(|s| s.operation == "search") {
-            let rec = s.recall_at_10.expect("scored");
+        for s in r.steps.iter().filter(|s| s.stream.operation == "search") {
+            let rec = s.stream.recall_at_10.expect("scored");
             assert!(rec.samples > 0);
-            assert!(rec.value > 0.99, "{}: recall {}", s.label, rec.value);
-            assert_eq!(s.stale_results, 0, "{}", s.label);
+            assert!(rec.value > 0.99, "{}: recall {}", s.stream.label, rec.value);
+            assert_eq!(s.stream.stale_results, 0, "{}", s.stream.label);
         }
         assert!(
             r.steps
                 .iter()
-                .all(|s| s.operation == "search" || s.recall_at_10.is_none())
+                .all(|s| s.stream.operation == "search" || s.stream.recall_at_10.is_none())
         );
         assert!(r.mean_recall.unwrap() > 0.99);
-        assert_eq!(r.steps[2].label, "step 3 delete");
+        assert_eq!(r.steps[2].stream.label, "step 3 delete");
     }
 
     /// A store that returns deleted point 7 in every answer: caught as stale once its delete
@@ -993,25 +938,25 @@ hand:
         let (r, left) = run(Some(7)).await;
         assert_eq!(left, 0);
         let by = |n: usize| &r.steps[n - 1];
-        assert_eq!(by(2).stale_results, 0, "7 is present in step 2");
+        assert_eq!(by(2).stream.stale_results, 0, "7 is present in step 2");
         for n in [4, 6] {
             let s = by(n);
             assert!(s.searches_ok > 0);
             assert_eq!(
-                s.stale_results, s.searches_ok,
+                s.stream.stale_results, s.searches_ok,
                 "{}: one stale result per answer",
-                s.label
+                s.stream.label
             );
-            let rec = s.recall_at_10.unwrap().value;
+            let rec = s.stream.recall_at_10.unwrap().value;
             assert!(
                 rec <= 0.9 + 1e-9,
                 "{}: the stale result is a miss ({rec})",
-                s.label
+                s.stream.label
             );
         }
         assert_eq!(
             r.stale_results,
-            r.steps.iter().map(|s| s.stale_results).sum::<u64>()
+            r.steps.iter().map(|s| s.stream.stale_results).sum::<u64>()
         );
         assert!(r.stale_results > 0);
     }
@@ -1023,14 +968,18 @@ hand:
         let (r, left) = run(Some(310)).await;
         assert_eq!(left, 0);
         for n in [2, 4] {
-            assert_eq!(r.steps[n - 1].stale_results, 0, "310 is not replaced yet");
+            assert_eq!(
+                r.steps[n - 1].stream.stale_results,
+                0,
+                "310 is not replaced yet"
+            );
         }
         let s = &r.steps[5];
         assert!(s.searches_ok > 0);
         assert_eq!(
-            s.stale_results, s.searches_ok,
+            s.stream.stale_results, s.searches_ok,
             "one stale result per answer"
         );
-        assert_eq!(r.stale_results, s.stale_results);
+        assert_eq!(r.stale_results, s.stream.stale_results);
     }
 }

@@ -343,7 +343,7 @@ impl ReadyCollections {
 
 /// Drops the collection `name` this run created on `store`, unless `QDRANT_PERF_KEEP=1`;
 /// returns what it did, for the log.
-pub(crate) async fn drop_unless_kept(store: &AnyStore, name: &str) -> String {
+pub(crate) async fn drop_unless_kept<S: Store>(store: &S, name: &str) -> String {
     if std::env::var("QDRANT_PERF_KEEP").is_ok_and(|v| v == "1") {
         return format!("kept {name} (QDRANT_PERF_KEEP=1)");
     }

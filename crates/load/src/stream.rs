@@ -35,8 +35,9 @@ use serde::Serialize;
 
 use qdrant_perf_data::{Dataset, IncrementalTruth, Vectors, recall_at_k};
 use qdrant_perf_report::checks::{Bound, Check};
+use qdrant_perf_report::intervals::{Line, StepLine};
 use qdrant_perf_report::report::{Report, TargetInfo};
-use qdrant_perf_report::run::{ErrorTally, RecallStat, RunResult};
+use qdrant_perf_report::run::{ErrorTally, RunResult};
 use qdrant_perf_report::stream::{Freshness, StreamSection, StreamStep};
 use qdrant_perf_report::{LatencySummary, latency_histogram};
 use qdrant_perf_store::fixture::{self, DEFAULT_BATCH};
@@ -76,13 +77,13 @@ pub struct StreamOptions {
     pub ef: usize,
     /// Every n-th batch has its first point followed for freshness.
     pub freshness_every: usize,
-    #[serde(with = "secs")]
+    #[serde(with = "qdrant_perf_report::run::secs")]
     pub probe_interval: Duration,
-    #[serde(with = "secs")]
+    #[serde(with = "qdrant_perf_report::run::secs")]
     pub freshness_timeout: Duration,
     /// The indexed vector count is read this often (embedded engine: the pause between
     /// optimizer passes).
-    #[serde(with = "secs")]
+    #[serde(with = "qdrant_perf_report::run::secs")]
     pub index_poll: Duration,
     /// Requests to insert outstanding at once; when reached the next batch waits (its lateness
     /// is recorded as the insert send lag).
@@ -95,15 +96,6 @@ pub struct StreamOptions {
     pub churn_seed: u64,
     #[serde(skip)]
     pub progress: bool,
-}
-
-mod secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
 }
 
 impl StreamOptions {
@@ -305,26 +297,11 @@ fn lag_of(samples: &[&FreshSample], pick: impl Fn(&FreshSample) -> Option<f64>) 
 /// One stage of a stream run, as measured; [`Stages::report`] turns it into a step of the
 /// report's stream section and its run.
 struct Stage {
-    /// 1-based.
-    stage: usize,
-    /// Seconds from the start of the stream.
-    start_s: f64,
-    end_s: f64,
-    /// Points whose insert was acknowledged before the stage began (the recall truth's).
-    points_at_start: usize,
-    /// Inserted points acknowledged during the stage, and per second.
-    inserted: usize,
-    insert_rate: f64,
-    /// Insert request latency (from its due time), over the batches acknowledged in the stage.
-    insert_latency_ms: LatencySummary,
-    insert_errors: u64,
-    recall_at_10: Option<RecallStat>,
-    searchable: Lag,
-    indexed: Lag,
-    /// Stopped by Ctrl-C before its inserts were done.
-    partial: bool,
-    /// With --delete-rate or --update-rate: the stage's deletes, updates and stale results.
-    churn: Option<StageChurn>,
+    /// Its row of the report's `stream.steps` (`stage 3`): times from the start of the stream,
+    /// the points acknowledged before it began (the recall truth's), the inserts acknowledged
+    /// during it (latency from the due time), recall, its deletes and updates with
+    /// --delete-rate or --update-rate; the freshness lags are filled in at the end.
+    step: StreamStep,
     /// The driver's run of the stage's searches (labelled `stage 3`): latency, server time,
     /// errors, timeline, each server node's /metrics once a second.
     run: RunResult,
@@ -1004,46 +981,59 @@ impl Stages<'_> {
             .saturating_duration_since(stage_start)
             .as_secs_f64()
             .max(1e-9);
-        self.done.push(Stage {
-            stage: stage_no,
+        let churn = churn_target.map(|t| {
+            let churn = state.churn.as_ref().expect("a churn target has churn");
+            let settled = lock(&churn.settled);
+            let mine: Vec<_> = settled
+                .iter()
+                .filter(|s| s.at >= stage_start && s.at < stage_end)
+                .collect();
+            let count = |d: bool| -> usize {
+                mine.iter()
+                    .filter(|s| s.ok && s.delete == d)
+                    .map(|s| s.ids.len())
+                    .sum()
+            };
+            let (deleted, updated) = (count(true), count(false));
+            StageChurn {
+                deleted,
+                delete_rate: deleted as f64 / secs,
+                updated,
+                update_rate: updated as f64 / secs,
+                write_errors: mine.iter().filter(|s| !s.ok).count() as u64,
+                stale_results: t.stale.load(Ordering::Relaxed),
+                in_flight_results: t.in_flight.load(Ordering::Relaxed),
+            }
+        });
+        let step = StreamStep {
+            step: stage_no,
+            label: format!("stage {stage_no}"),
+            operation: "insert".into(),
             start_s: stage_start
                 .saturating_duration_since(state.t0)
                 .as_secs_f64(),
             end_s: stage_end.saturating_duration_since(state.t0).as_secs_f64(),
-            points_at_start: self.acked_at_start,
-            inserted,
-            insert_rate: inserted as f64 / secs,
-            insert_latency_ms: LatencySummary::from_histogram(&insert_hist),
-            insert_errors,
+            points_present: self.acked_at_start,
+            written: inserted,
+            write_rate: inserted as f64 / secs,
+            requested_write_rate: Some(opts.insert_rate),
+            write_latency_ms: LatencySummary::from_histogram(&insert_hist),
+            write_errors: insert_errors,
+            write_errors_by_kind: BTreeMap::new(),
             recall_at_10: result.recall_at_10,
-            searchable: Lag::default(),
-            indexed: Lag::default(),
+            stale_results: churn.as_ref().map_or(0, |c| c.stale_results),
             partial,
+            churn,
+            searchable: None,
+            indexed: None,
+        };
+        // Into the interval log as soon as it is done, so a killed stream keeps it.
+        if let Some(log) = self.monitor.intervals() {
+            log.append_or_warn(&[Line::Step(Box::new(StepLine::of("stages", &step)))]);
+        }
+        self.done.push(Stage {
+            step,
             run: result.clone(),
-            churn: churn_target.map(|t| {
-                let churn = state.churn.as_ref().expect("a churn target has churn");
-                let settled = lock(&churn.settled);
-                let mine: Vec<_> = settled
-                    .iter()
-                    .filter(|s| s.at >= stage_start && s.at < stage_end)
-                    .collect();
-                let count = |d: bool| -> usize {
-                    mine.iter()
-                        .filter(|s| s.ok && s.delete == d)
-                        .map(|s| s.ids.len())
-                        .sum()
-                };
-                let (deleted, updated) = (count(true), count(false));
-                StageChurn {
-                    deleted,
-                    delete_rate: deleted as f64 / secs,
-                    updated,
-                    update_rate: updated as f64 / secs,
-                    write_errors: mine.iter().filter(|s| !s.ok).count() as u64,
-                    stale_results: t.stale.load(Ordering::Relaxed),
-                    in_flight_results: t.in_flight.load(Ordering::Relaxed),
-                }
-            }),
         });
         for o in &result.operations {
             self.search_latency.add(&o.histogram).expect("same bounds");
@@ -1164,9 +1154,10 @@ impl Stages<'_> {
         let (state, mut stages) = (self.state, self.done);
         let samples = std::mem::take(&mut *lock(&state.samples));
         for st in &mut stages {
-            let mine: Vec<&FreshSample> = samples.iter().filter(|s| s.stage == st.stage).collect();
-            st.searchable = lag_of(&mine, |s| s.searchable_ms);
-            st.indexed = lag_of(&mine, |s| s.indexed_ms);
+            let mine: Vec<&FreshSample> =
+                samples.iter().filter(|s| s.stage == st.step.step).collect();
+            st.step.searchable = Some(lag_of(&mine, |s| s.searchable_ms));
+            st.step.indexed = Some(lag_of(&mine, |s| s.indexed_ms));
         }
         let all: Vec<&FreshSample> = samples.iter().collect();
         let freshness = Freshness {
@@ -1187,34 +1178,8 @@ impl Stages<'_> {
         r.stream = Some(StreamSection {
             kind: "stages".into(),
             runbook: None,
-            stale_results: stages
-                .iter()
-                .filter_map(|s| s.churn.as_ref())
-                .map(|c| c.stale_results)
-                .sum(),
-            steps: stages
-                .into_iter()
-                .map(|s| StreamStep {
-                    step: s.stage,
-                    label: format!("stage {}", s.stage),
-                    operation: "insert".into(),
-                    start_s: s.start_s,
-                    end_s: s.end_s,
-                    points_present: s.points_at_start,
-                    written: s.inserted,
-                    write_rate: s.insert_rate,
-                    requested_write_rate: Some(self.opts.insert_rate),
-                    write_latency_ms: s.insert_latency_ms,
-                    write_errors: s.insert_errors,
-                    write_errors_by_kind: BTreeMap::new(),
-                    recall_at_10: s.recall_at_10,
-                    stale_results: s.churn.as_ref().map_or(0, |c| c.stale_results),
-                    partial: s.partial,
-                    churn: s.churn,
-                    searchable: Some(s.searchable),
-                    indexed: Some(s.indexed),
-                })
-                .collect(),
+            stale_results: stages.iter().map(|s| s.step.stale_results).sum(),
+            steps: stages.into_iter().map(|s| s.step).collect(),
             mean_recall: None,
             freshness: Some(freshness),
             write_errors_by_kind: lock(&state.inserts.errors).clone(),
@@ -1275,6 +1240,7 @@ async fn indexed_count(store: &Arc<AnyStore>, name: &str) -> Result<usize, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qdrant_perf_report::run::RecallStat;
 
     fn ids(hidden: bool, id: u64) -> Vec<u64> {
         let mut v: Vec<u64> = (100..109).collect();

@@ -25,7 +25,7 @@ use qdrant_perf_store::{EncodedQuery, Point, Query, Store};
 
 use crate::driver::{self, Call, OpError, Outcome, StopSignal, Target, TargetCollection};
 use crate::lock;
-use crate::target::store_error;
+use crate::target::{search_nth, store_error};
 
 /// An id in an answer that is stale (scored as a miss).
 pub(crate) const STALE: u64 = u64::MAX;
@@ -279,14 +279,14 @@ impl<S: Store + 'static> Target for ChurnStageTarget<S> {
         let q =
             (self.next_query.fetch_add(1, Ordering::Relaxed) % self.queries.len() as u64) as usize;
         let sent = self.churn.now_us();
-        let r = match self.prepared.get(q) {
-            Some(p) => {
-                self.store
-                    .search_prepared(&self.collection, &self.queries[q], p)
-                    .await
-            }
-            None => self.store.search(&self.collection, &self.queries[q]).await,
-        }
+        let r = search_nth(
+            &*self.store,
+            &self.collection,
+            &self.queries,
+            &self.prepared,
+            q,
+        )
+        .await
         .map_err(store_error)?;
         let (mut stale, mut flight) = (0, 0);
         let ids = r

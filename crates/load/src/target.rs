@@ -7,10 +7,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use qdrant_perf_data::{GroundTruth, Vectors, recall_at_k};
 use qdrant_perf_store::readonly::ReadOnlyWorkload;
-use qdrant_perf_store::{CachedStore, EncodedQuery, Point, Query, Store, StoreError};
+use qdrant_perf_store::{
+    CachedStore, EncodedQuery, Point, Query, SearchResponse, Store, StoreError,
+};
 
 use crate::driver::{Call, OpError, OpKind, Outcome, Target, TargetCollection};
 use crate::stream::recall_among;
+
+/// Query `q` of `queries` on `store`, sent as its prepared request when there is one
+/// (`prepared` is empty when the store prepares nothing).
+pub(crate) async fn search_nth<S: Store>(
+    store: &S,
+    collection: &str,
+    queries: &[Query],
+    prepared: &[EncodedQuery],
+    q: usize,
+) -> Result<SearchResponse, StoreError> {
+    match prepared.get(q) {
+        Some(p) => store.search_prepared(collection, &queries[q], p).await,
+        None => store.search(collection, &queries[q]).await,
+    }
+}
 
 /// One collection of a store, with its held-out queries and their exact neighbours.
 pub struct StoreCollection<S> {
@@ -194,14 +211,7 @@ impl<S: Store + 'static> Target for StoreTarget<S> {
                     (Some(cache), OpKind::CachedSearch) => {
                         cache.search(&c.collection, &c.queries[q]).await
                     }
-                    _ => match c.prepared.get(q) {
-                        Some(p) => {
-                            c.store
-                                .search_prepared(&c.collection, &c.queries[q], p)
-                                .await
-                        }
-                        None => c.store.search(&c.collection, &c.queries[q]).await,
-                    },
+                    _ => search_nth(&*c.store, &c.collection, &c.queries, &c.prepared, q).await,
                 }
                 .map_err(store_error)?;
                 Ok(Outcome::hits(q, r.hits.iter().map(|h| h.id).collect())

@@ -143,6 +143,25 @@ pub enum Line {
     Slot(SlotSecond),
     Second(TimelineSecond),
     State(StateLine),
+    Step(Box<StepLine>),
+}
+
+/// A stage of a plain stream or a step of a runbook, written when it is done (so a killed
+/// `stream` keeps it; [`recover`] puts them back in the report's `stream` section).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepLine {
+    /// The `stream` section's kind: `stages` or `runbook`.
+    pub kind: String,
+    pub step: crate::stream::StreamStep,
+}
+
+impl StepLine {
+    pub fn of(kind: &str, step: &crate::stream::StreamStep) -> Self {
+        Self {
+            kind: kind.into(),
+            step: step.clone(),
+        }
+    }
 }
 
 /// One poll of the server's state during a `settle` run (written as it is read, so a killed
@@ -323,8 +342,8 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
         Ok(_) => return Err(not_a_log("another kind of line".into())),
         Err(e) => return Err(not_a_log(e.to_string())),
     };
-    let mut states = Vec::new();
-    let runs = run_lines(lines, &mut notes, &mut states);
+    let (mut states, mut steps) = (Vec::new(), Vec::new());
+    let runs = run_lines(lines, &mut notes, &mut states, &mut steps);
     let seconds_kept = runs.iter().map(|r| r.closed.len()).sum();
     let machine = &header.provenance.machine;
     let results: Vec<RunResult> = runs
@@ -338,6 +357,7 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoverError> {
     report.setup = header.setup;
     report.provenance = header.provenance;
     report.settle = settle_states(states);
+    report.stream = stream_steps(steps);
     report.rebuilt = Some(crate::report::Rebuilt {
         from: INTERVALS_FILE.into(),
         seconds_kept,
@@ -356,6 +376,7 @@ fn run_lines<'a>(
     lines: impl Iterator<Item = (usize, &'a [u8])>,
     notes: &mut Vec<String>,
     states: &mut Vec<StateLine>,
+    steps: &mut Vec<StepLine>,
 ) -> Vec<RunLines> {
     let mut runs: Vec<RunLines> = Vec::new();
     let (mut unreadable, mut first_problem) = (0usize, None);
@@ -389,6 +410,7 @@ fn run_lines<'a>(
                 None => skip(format!("a second of run `{}`, which never started", t.run)),
             },
             Ok(Line::State(state)) => states.push(state),
+            Ok(Line::Step(step)) => steps.push(*step),
         }
     }
     if let Some(first) = first_problem {
@@ -425,6 +447,23 @@ fn settle_states(states: Vec<StateLine>) -> Option<crate::settle::SettleSection>
         runs.last_mut().expect("pushed").states.push(s.poll);
     }
     (!runs.is_empty()).then_some(crate::settle::SettleSection { runs })
+}
+
+/// The `stream` section of the finished stages or steps: their rows as written, the stale
+/// results summed and, for a runbook, the mean recall over its search steps (big-ann's score);
+/// the freshness of a plain stream is not rebuilt (its lags are reckoned at the end).
+fn stream_steps(lines: Vec<StepLine>) -> Option<crate::stream::StreamSection> {
+    let kind = lines.first()?.kind.clone();
+    let steps: Vec<crate::stream::StreamStep> = lines.into_iter().map(|l| l.step).collect();
+    Some(crate::stream::StreamSection {
+        mean_recall: (kind == "runbook")
+            .then(|| crate::stream::mean_search_recall(&steps))
+            .flatten(),
+        stale_results: steps.iter().map(|s| s.stale_results).sum(),
+        kind,
+        steps,
+        ..Default::default()
+    })
 }
 
 /// A closed second's length, as its slot lines say (one second when it has none).
@@ -840,6 +879,53 @@ mod tests {
             3,
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_killed_stream_keeps_the_stages_and_steps_it_finished() {
+        let step =
+            |n: usize, op: &str, recall: Option<f64>, stale: u64| crate::stream::StreamStep {
+                step: n,
+                label: format!("step {n} {op}"),
+                operation: op.into(),
+                recall_at_10: recall.map(|value| RecallStat { value, samples: 10 }),
+                stale_results: stale,
+                ..Default::default()
+            };
+        let rebuilt = |kind: &str, steps: &[crate::stream::StreamStep]| {
+            let dir = tempfile::tempdir().unwrap();
+            let log = IntervalLog::create(dir.path()).unwrap();
+            log.append(&[header()]).unwrap();
+            for s in steps {
+                log.append(&[Line::Step(Box::new(StepLine::of(kind, s)))])
+                    .unwrap();
+            }
+            drop(log);
+            recover(&dir.path().join(INTERVALS_FILE))
+                .unwrap()
+                .report
+                .stream
+                .expect("the steps make a stream section")
+        };
+        let runbook = [
+            step(1, "insert", None, 0),
+            step(2, "search", Some(1.0), 0),
+            step(3, "delete", None, 2),
+            step(4, "search", Some(0.8), 3),
+        ];
+        let back = rebuilt("runbook", &runbook);
+        assert_eq!(back.kind, "runbook");
+        assert_eq!(back.steps, runbook);
+        assert_eq!(back.stale_results, 5);
+        assert!((back.mean_recall.unwrap() - 0.9).abs() < 1e-12);
+        // A plain stream's stages have no mean recall (each stage is checked on its own).
+        let stages = [
+            step(1, "insert", Some(1.0), 0),
+            step(2, "insert", Some(0.5), 1),
+        ];
+        let back = rebuilt("stages", &stages);
+        assert_eq!((back.kind.as_str(), back.steps.len()), ("stages", 2));
+        assert_eq!((back.mean_recall, back.stale_results), (None, 1));
     }
 
     #[test]

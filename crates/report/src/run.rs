@@ -185,8 +185,8 @@ pub struct LoadPlan {
     pub progress: bool,
 }
 
-/// Durations as seconds (a number) in report.json.
-mod secs {
+/// Durations as seconds (a number) in report.json: `#[serde(with = "...::run::secs")]`.
+pub mod secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

@@ -32,6 +32,17 @@ pub struct StreamSection {
     pub write_errors_by_kind: BTreeMap<String, ErrorTally>,
 }
 
+/// The mean of the search steps' recall@10: big-ann-benchmarks' score of a runbook (`None`
+/// when no search step was scored).
+pub fn mean_search_recall<'a>(steps: impl IntoIterator<Item = &'a StreamStep>) -> Option<f64> {
+    let searched: Vec<f64> = steps
+        .into_iter()
+        .filter(|s| s.operation == "search")
+        .filter_map(|s| s.recall_at_10.map(|r| r.value))
+        .collect();
+    (!searched.is_empty()).then(|| searched.iter().sum::<f64>() / searched.len() as f64)
+}
+
 /// One stage or step: its label is that of its run in `Report.runs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamStep {

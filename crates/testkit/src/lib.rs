@@ -22,7 +22,7 @@ pub mod redis;
 pub mod store;
 
 pub use http::{http_body, http_status};
-pub use process::StartError;
+pub use process::{StartError, free_ports};
 
 use qdrant::LocalServer;
 

@@ -45,7 +45,7 @@ fn scratch_dir(what: &str) -> Result<PathBuf, StartError> {
 }
 
 /// `N` free loopback ports, all held while choosing so that they differ.
-pub(crate) fn free_ports<const N: usize>() -> Result<[u16; N], StartError> {
+pub fn free_ports<const N: usize>() -> Result<[u16; N], StartError> {
     let no_port = |e: std::io::Error| StartError::Failed(format!("no free loopback port: {e}"));
     let listeners = (0..N)
         .map(|_| TcpListener::bind("127.0.0.1:0"))

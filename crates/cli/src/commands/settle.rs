@@ -90,12 +90,6 @@ fn check_flags(args: &SettleArgs) -> Result<()> {
     if args.drop_caches {
         can_drop_caches().map_err(|e| anyhow::anyhow!(e))?;
     }
-    if !(args.recall_floor > 0.0 && args.recall_floor <= 1.0) {
-        bail!(
-            "--recall-floor = {}: recall is a fraction in (0, 1] (example: --recall-floor 0.9)",
-            args.recall_floor
-        );
-    }
     Ok(())
 }
 

@@ -1,17 +1,25 @@
 //! `qdrant-perf stream`: search while the collection grows (qdrant_perf_load::stream).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use qdrant_perf_data::{Dataset, DatasetSpec, Metric};
+use qdrant_perf_data::{Dataset, DatasetCache, DatasetSpec, Metric};
 use qdrant_perf_load::churn::{ChurnOptions, run_runbook as churn_runbook};
 use qdrant_perf_load::runbook::Runbook;
 use qdrant_perf_load::stream::{StreamLimits, StreamOptions, run_stream, set_checks};
 use qdrant_perf_render::checks_table;
 use qdrant_perf_store::{AnyStore, Guard, Store as _};
 
-use crate::setup::{cache, ctrl_c_stop, load_config, runtime, server_config};
+use qdrant_perf_load::config::PerformanceConfig;
+use qdrant_perf_load::monitor::Monitor;
+use qdrant_perf_report::Report;
+use qdrant_perf_report::intervals::Header;
+use qdrant_perf_report::report::TargetInfo;
+use qdrant_perf_store::ServerConfig;
+
+use crate::setup::{Watch, cache, ctrl_c_stop, load_config, runtime, server_config};
 
 use crate::args::*;
 
@@ -36,15 +44,9 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
         return run_runbook(args);
     }
     let config = load_config(args.config.as_ref())?;
-    let selected = config.select(&args.collection)?;
-    let [(name, c)] = selected.as_slice() else {
-        anyhow::bail!(
-            "--collection {}: a stream grows one collection; name one (e.g. --collection deepcoder)",
-            args.collection
-        );
-    };
+    let (name, dim) = one_collection(&config, &args.collection)?;
     let search = qdrant_perf_store::Profiles::bundled().search;
-    let mut opts = StreamOptions::new(name, c.vector_size);
+    let mut opts = StreamOptions::new(&name, dim);
     opts.metric = Metric::Cosine;
     opts.hnsw = config.hnsw();
     opts.delete_rate = args.delete_rate.unwrap_or(0.0);
@@ -70,12 +72,6 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
     opts.freshness_timeout = args.freshness_timeout;
     opts.progress = !args.quiet;
     opts.validate().map_err(|e| with_flag(e, STREAM_FLAGS))?;
-    if !(args.recall_floor > 0.0 && args.recall_floor <= 1.0) {
-        anyhow::bail!(
-            "--recall-floor = {}: recall is a fraction in (0, 1] (example: --recall-floor 0.9)",
-            args.recall_floor
-        );
-    }
     if let Some(f) = args.freshness.filter(|f| !(f.is_finite() && *f > 0.0)) {
         anyhow::bail!(
             "--freshness = {f}: a lag limit in milliseconds > 0 (example: --freshness 1000)"
@@ -94,38 +90,18 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
         "ending the stream; the stages measured so far are kept",
     );
     rt.block_on(async {
-        let watch = args.monitor.watch(server.as_ref()).await?;
         let spec = DatasetSpec::new(opts.dim, opts.dataset_points)
             .with_queries(opts.queries)
             .with_metric(opts.metric);
-        let dataset = Dataset::load_or_generate(&spec, &cache)
-            .with_context(|| format!("the dataset of {name}"))?;
-        let edge_root = crate::setup::private_edge_root(&cache, "stream")?;
-        let store = Arc::new(match &server {
-            Some(config) => AnyStore::connect(config, Guard::default()).await?,
-            None => AnyStore::edge_scratch(&edge_root, Guard::default())?,
-        });
-        let version = store.engine_version();
-        // The run directory and its interval log before the first stage, so a killed stream
-        // keeps every finished second (`qdrant-perf report DIR` rebuilds from them).
-        let (dir, log) = crate::run::run_dir("stream", args.out.clone());
-        let mut monitor = watch.monitor.clone();
-        if let Some(log) = &log {
-            let mut head = qdrant_perf_report::Report::new(
-                "stream",
-                qdrant_perf_report::report::TargetInfo {
-                    kind: store.engine().name().to_string(),
-                    url: server.as_ref().and_then(|c| c.urls.first().cloned()),
-                    engine_version: Some(version.clone()),
-                },
-                Vec::new(),
-                None,
-            );
-            head.config = serde_json::json!({ "options": &opts });
-            log.append_or_warn(&[qdrant_perf_report::intervals::Header::of(&head)]);
-            monitor = monitor.with_intervals(log.clone());
-        }
-        let (mut report, notes) = run_stream(store, &opts, &dataset, &monitor, &stop)
+        let run = Started::new(
+            &args,
+            server.as_ref(),
+            &cache,
+            (&name, spec),
+            serde_json::json!({ "options": &opts }),
+        )
+        .await?;
+        let (mut report, notes) = run_stream(run.store, &opts, &run.dataset, &run.monitor, &stop)
             .await
             .map_err(|e| with_flag(e, STREAM_FLAGS))?;
         if let Some(config) = &server {
@@ -133,13 +109,7 @@ pub fn run(args: StreamArgs) -> Result<ExitCode> {
         }
         report.setup = notes;
         set_checks(&mut report, &limits);
-        print!("{}", qdrant_perf_render::stream::markdown(&report));
-        print!("{}", checks_table(&report.checks));
-        crate::run::write_report(&report, &dir)?;
-        println!("report: {}", dir.display());
-        Ok(ExitCode::from(
-            report.verdict.as_ref().map_or(0, |v| v.exit_code),
-        ))
+        finish(&report, &run.dir)
     })
 }
 
@@ -160,13 +130,7 @@ const RUNBOOK_FLAGS: &[(&str, &str)] = &[
 fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
     let file = args.runbook.clone().expect("checked by the caller");
     let config = load_config(args.config.as_ref())?;
-    let selected = config.select(&args.collection)?;
-    let [(name, c)] = selected.as_slice() else {
-        anyhow::bail!(
-            "--collection {}: a stream grows one collection; name one (e.g. --collection deepcoder)",
-            args.collection
-        );
-    };
+    let (name, dim) = one_collection(&config, &args.collection)?;
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("--runbook {}: cannot read it", file.display()))?;
     let source = file.display().to_string();
@@ -177,7 +141,7 @@ fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
         .validate(rows, "--points")
         .map_err(|e| anyhow::anyhow!("--runbook {source}: {e}"))?;
     let search = qdrant_perf_store::Profiles::bundled().search;
-    let mut opts = ChurnOptions::new(name, c.vector_size);
+    let mut opts = ChurnOptions::new(&name, dim);
     opts.metric = Metric::Cosine;
     opts.hnsw = config.hnsw();
     opts.batch = args.batch;
@@ -191,12 +155,6 @@ fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
     opts.ef = search.hnsw_ef;
     opts.progress = !args.quiet;
     opts.validate().map_err(|e| with_flag(e, RUNBOOK_FLAGS))?;
-    if !(args.recall_floor > 0.0 && args.recall_floor <= 1.0) {
-        anyhow::bail!(
-            "--recall-floor = {}: recall is a fraction in (0, 1] (example: --recall-floor 0.9)",
-            args.recall_floor
-        );
-    }
     let server = server_config(&args.target)?;
     let p95 = config.targets().p95_latency_ms;
     let cache = cache(args.cache_dir.clone())?;
@@ -206,52 +164,115 @@ fn run_runbook(args: StreamArgs) -> Result<ExitCode> {
         "ending the runbook; the steps measured so far are kept",
     );
     rt.block_on(async {
-        let watch = args.monitor.watch(server.as_ref()).await?;
         let spec = DatasetSpec::new(opts.dim, rows)
             .with_queries(opts.queries)
             .with_metric(opts.metric);
-        let dataset = Dataset::load_or_generate(&spec, &cache)
+        let run = Started::new(
+            &args,
+            server.as_ref(),
+            &cache,
+            (&name, spec),
+            serde_json::json!({ "runbook": source, "options": &opts }),
+        )
+        .await?;
+        let mut report = churn_runbook(
+            run.store,
+            &opts,
+            &runbook,
+            &source,
+            &run.dataset,
+            &run.monitor,
+            &stop,
+        )
+        .await
+        .map_err(|e| with_flag(e, RUNBOOK_FLAGS))?;
+        report.target.engine_version = Some(run.version);
+        if let Some(config) = &server {
+            report.target.url = config.urls.first().cloned();
+        }
+        report.set_checks(p95, args.recall_floor);
+        finish(&report.to_report(), &run.dir)
+    })
+}
+
+/// The one collection profile a stream grows: its name and dimension.
+fn one_collection(config: &PerformanceConfig, collection: &str) -> Result<(String, usize)> {
+    let selected = config.select(collection)?;
+    let [(name, c)] = selected.as_slice() else {
+        anyhow::bail!(
+            "--collection {collection}: a stream grows one collection; name one (e.g. --collection deepcoder)"
+        );
+    };
+    Ok((name.to_string(), c.vector_size))
+}
+
+/// What a plain stream and a runbook run both start from: the server's monitor, the dataset,
+/// the store, and the run directory with its interval log opened before the first stage or
+/// step, so a killed run keeps every finished second (`qdrant-perf report DIR` rebuilds from
+/// them).
+struct Started {
+    /// Keeps `--metrics-listen`'s live view up for the run.
+    _watch: Watch,
+    monitor: Monitor,
+    dataset: Dataset,
+    store: Arc<AnyStore>,
+    version: String,
+    dir: PathBuf,
+}
+
+impl Started {
+    async fn new(
+        args: &StreamArgs,
+        server: Option<&ServerConfig>,
+        cache: &DatasetCache,
+        (name, spec): (&str, DatasetSpec),
+        options: serde_json::Value,
+    ) -> Result<Self> {
+        let watch = args.monitor.watch(server).await?;
+        let dataset = Dataset::load_or_generate(&spec, cache)
             .with_context(|| format!("the dataset of {name}"))?;
-        let edge_root = crate::setup::private_edge_root(&cache, "stream")?;
-        let store = Arc::new(match &server {
+        let edge_root = crate::setup::private_edge_root(cache, "stream")?;
+        let store = Arc::new(match server {
             Some(config) => AnyStore::connect(config, Guard::default()).await?,
             None => AnyStore::edge_scratch(&edge_root, Guard::default())?,
         });
         let version = store.engine_version();
-        // The run directory and its interval log before the first step, so a killed run keeps
-        // every finished second (`qdrant-perf report DIR` rebuilds from them).
         let (dir, log) = crate::run::run_dir("stream", args.out.clone());
         let mut monitor = watch.monitor.clone();
         if let Some(log) = &log {
-            let mut head = qdrant_perf_report::Report::new(
+            let mut head = Report::new(
                 "stream",
-                qdrant_perf_report::report::TargetInfo {
+                TargetInfo {
                     kind: store.engine().name().to_string(),
-                    url: server.as_ref().and_then(|c| c.urls.first().cloned()),
+                    url: server.and_then(|c| c.urls.first().cloned()),
                     engine_version: Some(version.clone()),
                 },
                 Vec::new(),
                 None,
             );
-            head.config = serde_json::json!({ "runbook": source, "options": &opts });
-            log.append_or_warn(&[qdrant_perf_report::intervals::Header::of(&head)]);
+            head.config = options;
+            log.append_or_warn(&[Header::of(&head)]);
             monitor = monitor.with_intervals(log.clone());
         }
-        let mut report = churn_runbook(store, &opts, &runbook, &source, &dataset, &monitor, &stop)
-            .await
-            .map_err(|e| with_flag(e, RUNBOOK_FLAGS))?;
-        report.target.engine_version = Some(version);
-        if let Some(config) = &server {
-            report.target.url = config.urls.first().cloned();
-        }
-        report.set_checks(p95, args.recall_floor);
-        let report = report.to_report();
-        print!("{}", qdrant_perf_render::stream::markdown(&report));
-        print!("{}", checks_table(&report.checks));
-        crate::run::write_report(&report, &dir)?;
-        println!("report: {}", dir.display());
-        Ok(ExitCode::from(
-            report.verdict.as_ref().map_or(0, |v| v.exit_code),
-        ))
-    })
+        Ok(Started {
+            _watch: watch,
+            monitor,
+            dataset,
+            store,
+            version,
+            dir,
+        })
+    }
+}
+
+/// Prints the stages or steps and the checks, writes the report; exit 1 when a check was
+/// missed.
+fn finish(report: &Report, dir: &Path) -> Result<ExitCode> {
+    print!("{}", qdrant_perf_render::stream::markdown(report));
+    print!("{}", checks_table(&report.checks));
+    crate::run::write_report(report, dir)?;
+    println!("report: {}", dir.display());
+    Ok(ExitCode::from(
+        report.verdict.as_ref().map_or(0, |v| v.exit_code),
+    ))
 }
