@@ -1456,7 +1456,11 @@ impl<'a, T: Target> Collector<'a, T> {
             ms(self.running.value_at_quantile(0.99)),
             errors_now,
             self.shared.in_flight.load(Ordering::Relaxed),
-            if stopping { "  (stopping: Ctrl-C)" } else { "" }
+            if stopping {
+                "  (stopped: waiting for the answers in flight)"
+            } else {
+                ""
+            }
         )
     }
 
