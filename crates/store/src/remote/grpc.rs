@@ -273,15 +273,27 @@ fn classify(
             _ => {}
         }
     }
+    // Only a transport failure (tonic's Unavailable or Unknown, a call cancelled or out of
+    // time, or no status at all) can mean the server was not reached; any other status is the
+    // server's own answer, whatever its text says (a search that timed out inside Qdrant says
+    // "timed out" too).
+    let answered = matches!(&e, QdrantError::ResponseError { status } if !matches!(
+        status.code(),
+        tonic::Code::Unavailable
+            | tonic::Code::Unknown
+            | tonic::Code::Cancelled
+            | tonic::Code::DeadlineExceeded
+    ));
     let message = redact(&e, key);
     let lower = message.to_lowercase();
-    if lower.contains("transport error")
-        || lower.contains("connection refused")
-        || lower.contains("connection reset")
-        || lower.contains("broken pipe")
-        || lower.contains("tcp connect error")
-        || lower.contains("failed to connect")
-        || lower.contains("timed out")
+    if !answered
+        && (lower.contains("transport error")
+            || lower.contains("connection refused")
+            || lower.contains("connection reset")
+            || lower.contains("broken pipe")
+            || lower.contains("tcp connect error")
+            || lower.contains("failed to connect")
+            || lower.contains("timed out"))
     {
         return StoreError::Unreachable {
             url: url.into(),
@@ -632,6 +644,45 @@ impl GrpcStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answered is never "unreachable", even when its message says it timed
+    /// out; a transport failure is.
+    #[test]
+    fn only_a_transport_failure_is_unreachable() {
+        let kind = |status: tonic::Status| match classify(
+            QdrantError::from(status),
+            "http://127.0.0.1:6334",
+            None,
+            "search",
+            "c",
+        ) {
+            StoreError::Unreachable { .. } => "unreachable",
+            StoreError::Engine { .. } => "engine",
+            other => panic!("{other}"),
+        };
+        assert_eq!(
+            kind(tonic::Status::internal(
+                "Service internal error: 1 of 1 read operations failed:\n  Timeout error: Operation 'search' timed out after 60 seconds"
+            )),
+            "engine"
+        );
+        assert_eq!(
+            kind(tonic::Status::invalid_argument(
+                "Wrong input: connection refused"
+            )),
+            "engine"
+        );
+        assert_eq!(
+            kind(tonic::Status::unavailable(
+                "transport error: tcp connect error: 127.0.0.1:6334: Connection refused"
+            )),
+            "unreachable"
+        );
+        assert_eq!(
+            kind(tonic::Status::unknown("transport error: connection reset")),
+            "unreachable"
+        );
+    }
     use crate::filter::Filter;
     use prost::Message;
 
