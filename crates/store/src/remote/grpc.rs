@@ -273,10 +273,11 @@ fn classify(
             _ => {}
         }
     }
-    // Only a transport failure (tonic's Unavailable or Unknown, a call cancelled or out of
-    // time, or no status at all) can mean the server was not reached; any other status is the
-    // server's own answer, whatever its text says (a search that timed out inside Qdrant says
-    // "timed out" too).
+    // "timed out" means the server was not reached only when the status is a transport
+    // failure's (tonic's Unavailable or Unknown, a call cancelled or out of time, or no status):
+    // a search that timed out inside Qdrant comes back as its own Internal answer saying
+    // "Timeout error ... timed out". (qdrant-client also reports a failed connect as Internal,
+    // but its text names the transport error.)
     let answered = matches!(&e, QdrantError::ResponseError { status } if !matches!(
         status.code(),
         tonic::Code::Unavailable
@@ -286,14 +287,13 @@ fn classify(
     ));
     let message = redact(&e, key);
     let lower = message.to_lowercase();
-    if !answered
-        && (lower.contains("transport error")
-            || lower.contains("connection refused")
-            || lower.contains("connection reset")
-            || lower.contains("broken pipe")
-            || lower.contains("tcp connect error")
-            || lower.contains("failed to connect")
-            || lower.contains("timed out"))
+    if lower.contains("transport error")
+        || lower.contains("connection refused")
+        || lower.contains("connection reset")
+        || lower.contains("broken pipe")
+        || lower.contains("tcp connect error")
+        || lower.contains("failed to connect")
+        || (!answered && lower.contains("timed out"))
     {
         return StoreError::Unreachable {
             url: url.into(),
@@ -645,8 +645,11 @@ impl GrpcStore {
 mod tests {
     use super::*;
 
-    /// A server that answered is never "unreachable", even when its message says it timed
-    /// out; a transport failure is.
+    use crate::filter::Filter;
+    use prost::Message;
+
+    /// A search that timed out inside the server is its answer, not "unreachable"; a
+    /// transport failure, whatever its status, is.
     #[test]
     fn only_a_transport_failure_is_unreachable() {
         let kind = |status: tonic::Status| match classify(
@@ -666,11 +669,12 @@ mod tests {
             )),
             "engine"
         );
+        // qdrant-client's failed connect is an Internal status naming the transport error.
         assert_eq!(
-            kind(tonic::Status::invalid_argument(
-                "Wrong input: connection refused"
+            kind(tonic::Status::internal(
+                "Failed to connect to http://127.0.0.1:6334/: tonic::transport::Error(Transport, ConnectError(\"tcp connect error\"))"
             )),
-            "engine"
+            "unreachable"
         );
         assert_eq!(
             kind(tonic::Status::unavailable(
@@ -679,12 +683,10 @@ mod tests {
             "unreachable"
         );
         assert_eq!(
-            kind(tonic::Status::unknown("transport error: connection reset")),
+            kind(tonic::Status::deadline_exceeded("request timed out")),
             "unreachable"
         );
     }
-    use crate::filter::Filter;
-    use prost::Message;
 
     /// A prepared search completed with a collection's name is, field for field, the message
     /// qdrant-client would have built from the query.
